@@ -1,0 +1,36 @@
+/**
+ * Uniform random choice among healthy endpoints.
+ * Follows Envoy's RandomLoadBalancer (`rand % n`), drawing from the policy's seeded stream.
+ */
+import { z } from 'zod';
+import type { Rng, Ports } from '../../core/ports.js';
+import type { Balancer, BalancerDefinition, Endpoint } from '../types.js';
+import { healthyIndices } from './_internals/healthy.js';
+
+export class RandomBalancer implements Balancer {
+  private eligible: Int32Array = new Int32Array(0);
+
+  constructor(private readonly rng: Rng) {}
+
+  rebuild(endpoints: readonly Endpoint[]): void {
+    this.eligible = healthyIndices(endpoints);
+  }
+
+  pick(): number {
+    const n = this.eligible.length;
+    if (n === 0) return -1;
+    return this.eligible[Math.floor(this.rng.next() * n)];
+  }
+
+  onStart(): void {}
+  onEnd(): void {}
+}
+
+export const random: BalancerDefinition<Record<string, never>> = {
+  kind: 'random',
+  family: 'balancing',
+  summary: 'A uniformly random healthy endpoint per request.',
+  follows: 'Envoy RANDOM (uniform, weights ignored).',
+  config: z.strictObject({}),
+  create: (_config: Record<string, never>, ports: Ports) => new RandomBalancer(ports.rng),
+};

@@ -1,0 +1,184 @@
+/**
+ * The `meshsim` command. Exit codes: 0 success, 1 a run's assertions failed (reserved),
+ * 2 bad input (unreadable or invalid scenario, unknown option or variant). Bad input
+ * never prints a stack trace; an unexpected internal error does, with exit code 70.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { join } from 'node:path';
+import { balancers } from '../algorithms/registry.js';
+import { buildReport, reportJson } from '../report/report.js';
+import { reportMarkdown } from '../report/markdown.js';
+import { formatMarkdownTable, formatTable } from '../report/table.js';
+import { writeFileAtomic } from '../report/write.js';
+import { runScenario, selectVariants, UnknownVariantError } from '../runner/run.js';
+import { ScenarioError } from '../scenario/errors.js';
+import { loadScenario } from '../scenario/load.js';
+import { scenarioJsonSchema } from '../scenario/schema.js';
+import { VERSION } from '../version.js';
+
+export interface CliIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether stderr is an interactive terminal (progress output). */
+  readonly isTTY: boolean;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_INTERNAL = 70;
+
+/** A user error: printed as `meshsim: <message>` and exit code 2. */
+export class UsageError extends Error {}
+
+function integer(min: number, what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected ${what} (an integer ≥ ${min}), got "${value}"`);
+    }
+    return n;
+  };
+}
+
+const FORMATS = ['table', 'md', 'json'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface RunFlags {
+  readonly seed?: number;
+  readonly seeds?: number;
+  readonly variant?: string[];
+  readonly out?: string;
+  readonly format: Format;
+  readonly progress: boolean;
+}
+
+function runCommand(file: string, flags: RunFlags, io: CliIO): number {
+  const loaded = loadScenario(file);
+  selectVariants(loaded, flags.variant); // fail fast on an unknown name, before simulating
+  const showProgress = flags.progress && io.isTTY;
+  const started = performance.now();
+  const output = runScenario(loaded, {
+    seed: flags.seed,
+    seeds: flags.seeds,
+    variants: flags.variant,
+    onRun: showProgress
+      ? (done, total, variant, seed) => io.stderr(`\r[${done}/${total}] ${variant} seed ${seed}        ${done === total ? '\n' : ''}`)
+      : undefined,
+  });
+  const report = buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output);
+  const dir = flags.out ?? join('reports', loaded.base.name);
+  writeFileAtomic(join(dir, 'report.json'), reportJson(report));
+  writeFileAtomic(join(dir, 'report.md'), reportMarkdown(report));
+  if (flags.format === 'json') io.stdout(reportJson(report));
+  else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
+  else {
+    io.stdout(`${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)\n\n`);
+    io.stdout(formatTable(report));
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  io.stderr(`wrote ${join(dir, 'report.json')} and report.md (${seconds} s)\n`);
+  return EXIT_OK;
+}
+
+function validateCommand(file: string, io: CliIO): number {
+  const loaded = loadScenario(file);
+  const s = loaded.base;
+  const instances = Object.values(s.services).reduce((a, svc) => a + svc.instances, 0);
+  io.stdout(
+    `${file}: ok — scenario "${s.name}", ${Object.keys(s.services).length} service(s), ${instances} instance(s), ` +
+      `${s.workload.length} workload group(s), ${loaded.variants.length} variant(s): ${loaded.variants.map((v) => v.name).join(', ')}\n`,
+  );
+  return EXIT_OK;
+}
+
+function policiesCommand(io: CliIO): number {
+  for (const def of balancers.values()) {
+    io.stdout(`${def.kind.padEnd(28)} ${def.summary}\n${' '.repeat(29)}follows: ${def.follows}\n`);
+  }
+  return EXIT_OK;
+}
+
+export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+  const program = new Command('meshsim')
+    .description(
+      'Simulate service-mesh algorithms (discovery, load balancing, failover, monitoring)\n' +
+        'against reproducible scenario files, and compare them side by side.',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('simulate every variant × seed of a scenario; write report.json and report.md')
+    .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', integer(0, 'a seed'))
+    .option('--seeds <k>', 'number of replications (overrides `seeds`)', integer(1, 'a replication count'))
+    .option('--variant <name...>', 'run only these variants (default: all)')
+    .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
+    .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
+    .option('--no-progress', 'no progress line on stderr')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshsim run scenarios/quickstart.yaml\n' +
+        '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
+        '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
+        '\nSame scenario file and seeds give a byte-identical report.json on any machine.',
+    )
+    .action((file: string, flags: RunFlags) => setExit(runCommand(file, flags, io)));
+
+  program
+    .command('validate')
+    .description('check a scenario file and list its variants, without simulating')
+    .argument('<file>', 'scenario file')
+    .action((file: string) => setExit(validateCommand(file, io)));
+
+  program
+    .command('policies')
+    .description('list the algorithms scenario files can name, and which system each follows')
+    .action(() => setExit(policiesCommand(io)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files (for editor completion and validation)')
+    .action(() => {
+      io.stdout(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
+      setExit(EXIT_OK);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT_BAD_INPUT;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are "errors" to commander; they are successes to us.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof ScenarioError) {
+      io.stderr(`meshsim: ${e.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof UnknownVariantError || e instanceof UsageError) {
+      io.stderr(`meshsim: ${e.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr(`meshsim: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT_INTERNAL;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The comparison table, as aligned plain text for the terminal and as GitHub Markdown.
+ * One row per variant; the best value of each latency and success column is marked.
+ */
+import type { Report, VariantReport } from './report.js';
+
+interface Column {
+  readonly title: string;
+  readonly value: (v: VariantReport) => number | null;
+  readonly format: (x: number) => string;
+  /** Which direction is better, for marking the best row; undefined = not ranked. */
+  readonly better?: 'lower' | 'higher';
+}
+
+const ms = (x: number): string => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(3));
+const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
+const int = (x: number): string => String(Math.round(x));
+
+const COLUMNS: readonly Column[] = [
+  { title: 'requests', value: (v) => v.summary.requests.total, format: int },
+  { title: 'success', value: (v) => v.summary.successRate, format: pct, better: 'higher' },
+  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int },
+  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int },
+  { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1) },
+  { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower' },
+  { title: 'p50 ms', value: (v) => v.summary.latencyMs.p50, format: ms, better: 'lower' },
+  { title: 'p90 ms', value: (v) => v.summary.latencyMs.p90, format: ms, better: 'lower' },
+  { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower' },
+  { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower' },
+  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms },
+];
+
+function cells(report: Report, mark: (s: string) => string): string[][] {
+  const rows = report.variants.map((v) => [v.name, ...COLUMNS.map((c) => c.value(v))]);
+  const best = COLUMNS.map((c, i) => {
+    if (!c.better || report.variants.length < 2) return undefined;
+    const xs = rows.map((r) => r[i + 1]).filter((x): x is number => typeof x === 'number');
+    if (xs.length === 0) return undefined;
+    return c.better === 'lower' ? Math.min(...xs) : Math.max(...xs);
+  });
+  return rows.map((r) =>
+    r.map((x, i) => {
+      if (i === 0) return String(x);
+      if (x === null || typeof x === 'string') return '–';
+      const c = COLUMNS[i - 1];
+      const s = c.format(x);
+      return best[i - 1] !== undefined && x === best[i - 1] ? mark(s) : s;
+    }),
+  );
+}
+
+export function formatTable(report: Report): string {
+  const header = ['variant', ...COLUMNS.map((c) => c.title)];
+  const body = cells(report, (s) => `${s}*`);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  if (report.variants.length > 1) out.push('', '* best of the variants');
+  return out.join('\n') + '\n';
+}
+
+export function formatMarkdownTable(report: Report): string {
+  const header = ['variant', ...COLUMNS.map((c) => c.title)];
+  const body = cells(report, (s) => `**${s}**`);
+  const row = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
+  const align = `|${header.map((_, i) => (i === 0 ? ' :-- ' : ' --: ')).join('|')}|`;
+  return [row(header), align, ...body.map(row)].join('\n') + '\n';
+}

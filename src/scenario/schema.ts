@@ -1,0 +1,478 @@
+/**
+ * The scenario schema (`meshsim/scenario@1`): zod schemas for the document people write,
+ * then cross-field checks and defaults that turn it into the resolved {@link Scenario}.
+ * Strict throughout, in the manner of JSON Schema's `additionalProperties: false`: an
+ * unknown key is an error with a "did you mean" hint, never silently ignored.
+ *
+ * Problems come back as {@link FieldIssue}s located by path only; the loader maps paths to
+ * lines and columns.
+ */
+import { z } from 'zod';
+import { balancerKinds, balancers } from '../algorithms/registry.js';
+import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
+import { validateDist } from '../core/distributions.js';
+import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zRate } from '../core/units.js';
+import { describeValue, didYouMean, suggest } from './errors.js';
+import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+
+export type PathSegment = string | number;
+
+/** A problem in a scenario document, located by field path. */
+export interface FieldIssue {
+  readonly path: readonly PathSegment[];
+  readonly message: string;
+  /** What a valid value looks like, when known. */
+  readonly expected?: string;
+  /** The problem is the key at `path` itself (an unknown key, a bad name), not its value. */
+  readonly atKey?: boolean;
+}
+
+export type Resolution = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly issues: readonly FieldIssue[] };
+
+/** Default drain when no workload has a timeout, ms. */
+export const DEFAULT_DRAIN_MS = 10_000;
+
+const DIST_KINDS = ['constant', 'uniform', 'exponential', 'normal', 'lognormal', 'pareto', 'empirical', 'mixture'] as const;
+const ARRIVAL_PROCESSES = ['poisson', 'constant', 'closed'] as const;
+const DIST_EXPECTED = 'a distribution, like { dist: exponential, mean: 10ms }';
+
+/** Service names appear in variant paths (`services.api.instances`), so no dots. */
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+type IssueInput = { readonly input?: unknown };
+
+/** A zod error map: "missing; expected X" or "expected X; got Y". */
+function expecting(expected: string): (issue: IssueInput) => string {
+  return (issue) => (issue.input === undefined ? `missing; expected ${expected}` : `expected ${expected}; got ${describeValue(issue.input)}`);
+}
+
+/** Recovers the "expected ..." part of a message built by {@link expecting} and friends. */
+function expectedOf(message: string): string | undefined {
+  return /(?:^|; )expected (.+?)(?:; got .*)?$/.exec(message)?.[1];
+}
+
+// Unknown-key messages travel from a strict object's error map to `fromZod` inside the
+// issue's message (zod keeps one message per issue, and one issue covers all unknown keys).
+const UNKNOWN_KEYS_TAG = '\u0000unknown-keys:';
+
+/** `[key, message, suggested key]` for each unknown key. */
+type UnknownKey = [string, string, string | null];
+
+function unknownKey(key: string, known: readonly string[]): UnknownKey {
+  const guess = suggest(key, known);
+  return [key, guess === undefined ? `unknown key; expected one of: ${known.join(', ')}` : `unknown key; did you mean '${guess}'?`, guess ?? null];
+}
+
+/** A strict object: unknown keys are errors, each with its own message and a suggestion. */
+function strict<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
+  const known = Object.keys(shape);
+  const otherwise = expecting(expected);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? UNKNOWN_KEYS_TAG + JSON.stringify(issue.keys.map((key) => unknownKey(key, known)))
+        : otherwise(issue),
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Leaves
+
+function wholeNumber(min: number, expected = `a whole number ≥ ${min}`) {
+  const error = expecting(expected);
+  return z.number({ error }).int({ error }).min(min, { error });
+}
+
+/** A whole number ≥ min, or `unbounded` (Infinity). */
+function wholeOrUnbounded(min: number) {
+  const expected = `a whole number ≥ ${min}, or unbounded`;
+  return z.union([wholeNumber(min, expected), z.literal('unbounded').transform(() => Infinity)], { error: expecting(expected) });
+}
+
+function text(expected: string) {
+  const error = expecting(expected);
+  return z.string({ error }).min(1, { error });
+}
+
+const plainNumber = (expected: string) => z.number({ error: expecting(expected) });
+
+const positiveDuration = zDuration.refine((ms) => ms > 0, {
+  error: (issue) => `expected a duration > 0, like 250ms; got ${typeof issue.input === 'number' ? formatDuration(issue.input) : describeValue(issue.input)}`,
+});
+
+const positiveRate = zRate.refine((perSec) => perSec > 0, {
+  error: (issue) => `expected a rate > 0, like 1500/s; got ${typeof issue.input === 'number' ? formatRate(issue.input) : describeValue(issue.input)}`,
+});
+
+// ---------------------------------------------------------------------------------------
+// Distributions
+
+type Weight = { weight?: number };
+
+/** The members of the `dist` union; with `weighted`, each also takes the `weight` of a mixture component. */
+function distUnion(weighted: boolean, of: z.ZodType<MixtureComponent[]>) {
+  const weight = weighted ? { weight: z.number({ error: expecting('a weight: a number > 0') }).positive({ error: expecting('a weight: a number > 0') }) } : {};
+  const member = <S extends z.core.$ZodLooseShape>(dist: string, fields: S, takes: string) =>
+    strict({ ...weight, dist: z.literal(dist), ...fields }, `a ${dist} distribution: { dist: ${dist}, ${takes} }`);
+  const duration = zDuration;
+
+  const lognormal = member(
+    'lognormal',
+    { median: duration.optional(), p99: duration.optional(), mu: plainNumber('mu: a number, the mean of ln(ms)').optional(), sigma: plainNumber('sigma: a number, the standard deviation of ln(ms)').optional() },
+    'median, p99 } or { dist: lognormal, mu, sigma',
+  ).transform((d, ctx): DistSpec & Weight => {
+    const { weight: w0 } = d as Weight;
+    const w: Weight = w0 === undefined ? {} : { weight: w0 };
+    const byQuantiles = d.median !== undefined || d.p99 !== undefined;
+    const byLog = d.mu !== undefined || d.sigma !== undefined;
+    const either = 'lognormal takes either median and p99 (durations) or mu and sigma (numbers, of ln(ms))';
+    if (byQuantiles && byLog) {
+      ctx.addIssue({ code: 'custom', message: `${either}, not both`, input: d });
+      return z.NEVER;
+    }
+    if (byLog) {
+      if (d.mu === undefined) ctx.addIssue({ code: 'custom', message: `missing; ${either}`, path: ['mu'] });
+      if (d.sigma === undefined) ctx.addIssue({ code: 'custom', message: `missing; ${either}`, path: ['sigma'] });
+      if (d.mu === undefined || d.sigma === undefined) return z.NEVER;
+      return { ...w, dist: 'lognormal', mu: d.mu, sigma: d.sigma };
+    }
+    if (d.median === undefined) ctx.addIssue({ code: 'custom', message: `missing; expected ${DURATION_EXPECTED} (${either})`, path: ['median'] });
+    if (d.p99 === undefined) ctx.addIssue({ code: 'custom', message: `missing; expected ${DURATION_EXPECTED} (${either})`, path: ['p99'] });
+    if (d.median === undefined || d.p99 === undefined) return z.NEVER;
+    return { ...w, dist: 'lognormal', median: d.median, p99: d.p99 };
+  });
+
+  return z.discriminatedUnion(
+    'dist',
+    [
+      member('constant', { value: duration }, 'value'),
+      member('uniform', { min: duration, max: duration }, 'min, max'),
+      member('exponential', { mean: duration }, 'mean'),
+      member('normal', { mean: duration, stddev: duration }, 'mean, stddev'),
+      lognormal,
+      member('pareto', { scale: duration, shape: plainNumber('shape: a number (the tail index)') }, 'scale, shape'),
+      member('empirical', { values: z.array(duration, { error: expecting('a list of durations, like [1ms, 2ms, 5ms]') }) }, 'values'),
+      member('mixture', { of }, 'of: [{ weight, dist, ... }, ...]'),
+    ],
+    {
+      error: (issue) => {
+        if (issue.code !== 'invalid_union') return expecting(DIST_EXPECTED)(issue);
+        const dist = (issue.input as { dist?: unknown } | undefined)?.dist;
+        const kinds = DIST_KINDS.join(', ');
+        if (typeof dist !== 'string') return expecting(`one of ${kinds}`)({ input: dist });
+        return `unknown distribution '${dist}'${didYouMean(dist, DIST_KINDS)}; expected one of ${kinds}`;
+      },
+    },
+  ) as unknown as z.ZodType<DistSpec & Weight>;
+}
+
+/** Runs the distribution library's own parameter checks (p99 > median, ...) on a converted spec. */
+function checkedDist(union: z.ZodType<DistSpec>): z.ZodType<DistSpec> {
+  return union.transform((spec, ctx) => {
+    const problem = validateDist(spec);
+    if (problem === undefined) return spec;
+    ctx.addIssue({ code: 'custom', message: problem, input: spec });
+    return z.NEVER;
+  });
+}
+
+function distSchemas() {
+  // The mixture's components refer back to the union they are members of.
+  const components: z.ZodType<MixtureComponent[]> = z.array(
+    z.lazy(() => component),
+    { error: expecting('a list of components, like [{ weight: 0.99, dist: constant, value: 10ms }, ...]') },
+  );
+  const component = distUnion(true, components) as z.ZodType<MixtureComponent>;
+  return checkedDist(distUnion(false, components) as z.ZodType<DistSpec>);
+}
+
+// ---------------------------------------------------------------------------------------
+// The document
+
+function documentSchema(balancer: z.ZodType<PolicySpec>) {
+  const dist = distSchemas();
+
+  const override = strict(
+    {
+      instances: z.array(wholeNumber(0, 'an instance index: a whole number ≥ 0'), { error: expecting('a list of instance indices, like [0, 3]') }).min(1, { error: expecting('at least one instance index') }),
+      serviceTime: dist.optional(),
+      concurrency: wholeOrUnbounded(1).optional(),
+      queue: wholeOrUnbounded(0).optional(),
+    },
+    'an override, like { instances: [3], serviceTime: { dist: constant, value: 1s } }',
+  );
+
+  const service = strict(
+    {
+      instances: wholeNumber(1),
+      zones: z.array(text('a zone name'), { error: expecting('a list of zone names, like [a, b]') }).min(1, { error: expecting('at least one zone') }).optional(),
+      concurrency: wholeOrUnbounded(1).optional(),
+      queue: wholeOrUnbounded(0).optional(),
+      serviceTime: dist,
+      overrides: z.array(override, { error: expecting('a list of overrides') }).optional(),
+    },
+    'a service, like { instances: 3, serviceTime: { dist: exponential, mean: 10ms } }',
+  );
+
+  const step = strict({ at: zDuration, rate: positiveRate }, 'a step, like { at: 20s, rate: 3000/s }');
+  const arrival = z.discriminatedUnion(
+    'process',
+    [
+      strict({ process: z.enum(['poisson', 'constant']), rate: positiveRate, steps: z.array(step, { error: expecting('a list of steps, like [{ at: 20s, rate: 3000/s }]') }).optional() }, 'an open arrival process, like { process: poisson, rate: 1500/s }'),
+      strict({ process: z.literal('closed'), clients: wholeNumber(1), think: dist }, 'a closed loop, like { process: closed, clients: 50, think: { dist: exponential, mean: 10ms } }'),
+    ],
+    {
+      error: (issue) => {
+        if (issue.code !== 'invalid_union') return expecting('an arrival process, like { process: poisson, rate: 1500/s }')(issue);
+        const process = (issue.input as { process?: unknown } | undefined)?.process;
+        const kinds = ARRIVAL_PROCESSES.join(', ');
+        if (typeof process !== 'string') return expecting(`one of ${kinds}`)({ input: process });
+        return `unknown arrival process '${process}'${didYouMean(process, ARRIVAL_PROCESSES)}; expected one of ${kinds}`;
+      },
+    },
+  );
+
+  const workload = strict(
+    {
+      name: text('a workload name'),
+      target: text('the name of a service'),
+      zone: text('a zone of the target service').optional(),
+      arrival,
+      timeout: positiveDuration.optional(),
+    },
+    'a workload, like { name: users, target: api, arrival: { process: poisson, rate: 100/s } }',
+  );
+
+  const variantOverrides = z.union([z.record(z.string(), z.unknown()), z.null()], {
+    error: expecting('a mapping of overrides by dotted path, like { mesh.balancer: { kind: random } }'),
+  });
+
+  return strict(
+    {
+      schema: z.literal(SCENARIO_SCHEMA, { error: (issue) => `unsupported schema ${describeValue(issue.input)}; this version of meshsim reads ${SCENARIO_SCHEMA}` }).optional(),
+      name: text('a scenario name'),
+      description: z.string({ error: expecting('a text') }).optional(),
+      seed: wholeNumber(0),
+      seeds: wholeNumber(1),
+      duration: positiveDuration,
+      warmup: zDuration,
+      drain: zDuration.optional(),
+      services: z
+        .record(z.string().regex(SERVICE_NAME, { error: expecting('a service name of letters, digits, - and _') }), service, {
+          error: expecting('a mapping of service names to services, like { api: { instances: 3, serviceTime: ... } }'),
+        })
+        .refine((all) => Object.keys(all).length > 0, { error: 'expected at least one service' }),
+      network: strict({ latency: dist, crossZone: dist.optional() }, 'a network, like { latency: { dist: exponential, mean: 200us } }'),
+      workload: z.array(workload, { error: expecting('a list of workloads') }).min(1, { error: 'expected at least one workload' }),
+      mesh: strict({ balancer }, 'a mesh, like { balancer: { kind: round-robin } }'),
+      variants: z
+        .record(z.string().regex(VARIANT_NAME, { error: expecting('a variant name of letters, digits, ., - and _') }), variantOverrides, {
+          error: expecting('a mapping of variant names to overrides'),
+        })
+        .optional(),
+    },
+    'a scenario: a mapping with name, seed, seeds, duration, warmup, services, network, workload and mesh',
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Policies
+
+/** `{ kind, ...options }`: the kind must be registered; the options are checked by the policy's own schema. */
+const balancerSchema = z
+  .looseObject({ kind: z.string({ error: expecting(`a balancer kind: one of ${balancerKinds().join(', ')}`) }) }, { error: expecting('a balancer, like { kind: round-robin }') })
+  .transform((spec, ctx): PolicySpec => {
+    const def = balancers.get(spec.kind);
+    if (!def) {
+      const known = balancerKinds();
+      ctx.addIssue({ code: 'custom', path: ['kind'], input: spec.kind, message: `unknown balancer kind '${spec.kind}'${didYouMean(spec.kind, known)}; expected one of ${known.join(', ')}` });
+      return z.NEVER;
+    }
+    const { kind, ...options } = spec;
+    const parsed = def.config.safeParse(options, { reportInput: true });
+    if (parsed.success) return { ...(isRecord(parsed.data) ? parsed.data : {}), kind };
+    const optionNames = def.config instanceof z.ZodObject ? Object.keys(def.config.shape) : [];
+    const takes = optionNames.length === 0 ? `balancer '${kind}' takes no options` : `balancer '${kind}' takes: ${optionNames.join(', ')}`;
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          const guess = suggest(key, optionNames);
+          const message = guess === undefined ? `unknown option; ${takes}` : `unknown option; did you mean '${guess}'?`;
+          ctx.addIssue({ code: 'custom', path: [...issue.path, key], params: { atKey: true }, message });
+        }
+      } else {
+        ctx.addIssue({ code: 'custom', path: issue.path, input: issue.input, message: issue.message });
+      }
+    }
+    return z.NEVER;
+  });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** For editors: one alternative per registered balancer, with its own options. */
+function balancerJsonSchema(): z.ZodType<PolicySpec> {
+  const alternatives = [...balancers.values()].map((def) =>
+    def.config instanceof z.ZodObject ? z.strictObject({ kind: z.literal(def.kind), ...def.config.shape }) : z.looseObject({ kind: z.literal(def.kind) }),
+  );
+  return (alternatives.length === 1 ? alternatives[0] : z.union(alternatives)) as unknown as z.ZodType<PolicySpec>;
+}
+
+const scenarioDocument = documentSchema(balancerSchema);
+type ScenarioDocument = z.output<typeof scenarioDocument>;
+
+// ---------------------------------------------------------------------------------------
+// From zod issues to field issues
+
+function fromZod(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  // A key that is missing because it was misspelt is reported once, as the misspelling.
+  const misspelt = new Set<string>();
+  for (const issue of issues) {
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    if (issue.code === 'unrecognized_keys') {
+      const tagged = issue.message.startsWith(UNKNOWN_KEYS_TAG) ? (JSON.parse(issue.message.slice(UNKNOWN_KEYS_TAG.length)) as UnknownKey[]) : undefined;
+      for (const [key, message, guess] of tagged ?? issue.keys.map((k): UnknownKey => [k, 'unknown key', null])) {
+        out.push({ path: [...path, key], message, atKey: true });
+        if (guess !== null) misspelt.add([...path, guess].join('.'));
+      }
+    } else if (issue.code === 'invalid_key') {
+      const message = issue.issues[0]?.message ?? issue.message;
+      out.push({ path, message, expected: expectedOf(message), atKey: true });
+    } else {
+      const atKey = issue.code === 'custom' && issue.params?.atKey === true;
+      out.push({ path, message: issue.message, expected: expectedOf(issue.message), ...(atKey ? { atKey } : {}) });
+    }
+  }
+  return out.filter((issue) => !(issue.message.startsWith('missing;') && misspelt.has(issue.path.join('.'))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-field checks and defaults
+
+function crossCheck(doc: ScenarioDocument): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const add = (path: PathSegment[], message: string) => issues.push({ path, message });
+
+  if (doc.warmup >= doc.duration) add(['warmup'], `warmup (${formatDuration(doc.warmup)}) must be shorter than duration (${formatDuration(doc.duration)})`);
+  if (doc.seed + doc.seeds - 1 > Number.MAX_SAFE_INTEGER) add(['seed'], `seed + seeds - 1 must be at most ${Number.MAX_SAFE_INTEGER}`);
+
+  const services = new Map(Object.entries(doc.services));
+  for (const [name, svc] of services) {
+    const zones = svc.zones ?? [];
+    zones.forEach((zone, i) => {
+      if (zones.indexOf(zone) !== i) add(['services', name, 'zones', i], `zone '${zone}' is listed twice`);
+    });
+    (svc.overrides ?? []).forEach((o, i) => {
+      o.instances.forEach((index, j) => {
+        if (index >= svc.instances) {
+          add(['services', name, 'overrides', i, 'instances', j], `instance ${index} does not exist: service '${name}' has ${svc.instances} instance${svc.instances === 1 ? '' : 's'}, numbered 0 to ${svc.instances - 1}`);
+        }
+      });
+    });
+  }
+
+  const workloadNames = new Map<string, number>();
+  doc.workload.forEach((w, i) => {
+    const first = workloadNames.get(w.name);
+    if (first === undefined) workloadNames.set(w.name, i);
+    else add(['workload', i, 'name'], `duplicate workload name '${w.name}' (also workload.${first})`);
+
+    const target = services.get(w.target);
+    if (!target) {
+      const names = [...services.keys()];
+      add(['workload', i, 'target'], `unknown service '${w.target}'${didYouMean(w.target, names)}; services: ${names.join(', ')}`);
+    } else if (w.zone !== undefined) {
+      const zones = target.zones ?? ['default'];
+      if (!zones.includes(w.zone)) add(['workload', i, 'zone'], `unknown zone '${w.zone}' for service '${w.target}'${didYouMean(w.zone, zones)}; its zones: ${zones.join(', ')}`);
+    }
+
+    if (w.arrival.process !== 'closed') {
+      const steps = w.arrival.steps ?? [];
+      steps.forEach((s, k) => {
+        if (k > 0 && !(s.at > steps[k - 1].at)) {
+          add(['workload', i, 'arrival', 'steps', k, 'at'], `steps must be in increasing order of time: ${formatDuration(s.at)} does not come after ${formatDuration(steps[k - 1].at)}`);
+        }
+      });
+    }
+  });
+  return issues;
+}
+
+function resolve(doc: ScenarioDocument): Scenario {
+  const services: Record<string, ServiceSpec> = {};
+  for (const [name, svc] of Object.entries(doc.services)) {
+    services[name] = {
+      instances: svc.instances,
+      zones: svc.zones ?? ['default'],
+      concurrency: svc.concurrency ?? 1,
+      queue: svc.queue ?? Infinity,
+      serviceTime: svc.serviceTime,
+      overrides: (svc.overrides ?? []).map(
+        (o): InstanceOverride => ({
+          instances: o.instances,
+          ...(o.serviceTime === undefined ? {} : { serviceTime: o.serviceTime }),
+          ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+          ...(o.queue === undefined ? {} : { queue: o.queue }),
+        }),
+      ),
+    };
+  }
+  const workload = doc.workload.map((w): WorkloadSpec => {
+    const arrival: ArrivalSpec =
+      w.arrival.process === 'closed'
+        ? { process: 'closed', clients: w.arrival.clients, think: w.arrival.think }
+        : { process: w.arrival.process, rate: w.arrival.rate, steps: w.arrival.steps ?? [] };
+    return {
+      name: w.name,
+      target: w.target,
+      zone: w.zone ?? services[w.target].zones[0],
+      arrival,
+      ...(w.timeout === undefined ? {} : { timeout: w.timeout }),
+    };
+  });
+  const timeouts = workload.flatMap((w) => (w.timeout === undefined ? [] : [w.timeout]));
+  return {
+    name: doc.name,
+    ...(doc.description === undefined ? {} : { description: doc.description }),
+    seed: doc.seed,
+    seeds: doc.seeds,
+    duration: doc.duration,
+    warmup: doc.warmup,
+    drain: doc.drain ?? (timeouts.length > 0 ? Math.max(...timeouts) : DEFAULT_DRAIN_MS),
+    services,
+    network: { latency: doc.network.latency, ...(doc.network.crossZone === undefined ? {} : { crossZone: doc.network.crossZone }) },
+    workload,
+    mesh: { balancer: doc.mesh.balancer },
+  };
+}
+
+/**
+ * Validates a raw document (as parsed from YAML or JSON) and resolves it: units converted,
+ * defaults filled in. Field errors are all reported together; cross-field checks (unknown
+ * target service, warmup ≥ duration, ...) run once every field is individually valid.
+ */
+export function resolveScenario(raw: unknown): Resolution {
+  if (isRecord(raw) && raw.schema !== undefined && raw.schema !== SCENARIO_SCHEMA) {
+    return {
+      ok: false,
+      issues: [{ path: ['schema'], message: `unsupported schema ${describeValue(raw.schema)}; this version of meshsim reads ${SCENARIO_SCHEMA}`, expected: SCENARIO_SCHEMA }],
+    };
+  }
+  const parsed = scenarioDocument.safeParse(raw, { reportInput: true });
+  if (!parsed.success) return { ok: false, issues: fromZod(parsed.error.issues) };
+  const issues = crossCheck(parsed.data);
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, scenario: resolve(parsed.data) };
+}
+
+/** A JSON Schema (draft 2020-12) of the scenario file format, for editor completion and validation. */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(documentSchema(balancerJsonSchema()), { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
+  return { ...schema, title: SCENARIO_SCHEMA };
+}

@@ -1,0 +1,101 @@
+/**
+ * The resolved scenario (`meshsim/scenario@1`): what the loader produces after parsing,
+ * schema validation, unit conversion and defaults. Durations are milliseconds, rates are
+ * per second, `Infinity` stands for `unbounded`.
+ */
+import type { DistSpec } from '../core/distribution-spec.js';
+
+export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
+
+export interface InstanceOverride {
+  /** Instance indices (0-based) this override applies to. */
+  readonly instances: readonly number[];
+  readonly serviceTime?: DistSpec;
+  readonly concurrency?: number;
+  readonly queue?: number;
+}
+
+export interface ServiceSpec {
+  readonly instances: number;
+  /** Zones instances are placed in, round-robin: instance i is in zones[i % zones.length]. */
+  readonly zones: readonly string[];
+  /** Parallel worker slots per instance; Infinity = infinite server. Default 1. */
+  readonly concurrency: number;
+  /** Bound of the FIFO wait queue; Infinity = unbounded (default). 0 = no queue. */
+  readonly queue: number;
+  readonly serviceTime: DistSpec;
+  readonly overrides: readonly InstanceOverride[];
+}
+
+export interface NetworkSpec {
+  /** One-way latency, applied once on the request hop and once on the response hop. */
+  readonly latency: DistSpec;
+  /** Extra one-way latency added on each hop when caller and instance zones differ. */
+  readonly crossZone?: DistSpec;
+}
+
+export interface RateStep {
+  readonly at: number;
+  readonly rate: number;
+}
+
+export type ArrivalSpec =
+  | { readonly process: 'poisson' | 'constant'; readonly rate: number; readonly steps: readonly RateStep[] }
+  | { readonly process: 'closed'; readonly clients: number; readonly think: DistSpec };
+
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly target: string;
+  /** Zone of the calling clients; defaults to the target service's first zone. */
+  readonly zone: string;
+  readonly arrival: ArrivalSpec;
+  /** Client-side request timeout in ms; absent = no timeout. */
+  readonly timeout?: number;
+}
+
+/** A policy reference: `kind` names a registered algorithm, the rest are its options. */
+export interface PolicySpec {
+  readonly kind: string;
+  readonly [option: string]: unknown;
+}
+
+export interface MeshSpec {
+  readonly balancer: PolicySpec;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description?: string;
+  /** Base seed; replication k uses seed + k. */
+  readonly seed: number;
+  /** Number of replications. */
+  readonly seeds: number;
+  /** Simulated time during which load is offered, ms. */
+  readonly duration: number;
+  /** Requests issued before this time (ms) are left out of the statistics. */
+  readonly warmup: number;
+  /** After `duration`, how long (ms) in-flight requests may still finish; default: the longest workload timeout, or 10 s. */
+  readonly drain: number;
+  readonly services: Readonly<Record<string, ServiceSpec>>;
+  readonly network: NetworkSpec;
+  readonly workload: readonly WorkloadSpec[];
+  readonly mesh: MeshSpec;
+}
+
+/** One variant of a scenario: its name and the fully resolved scenario it runs. */
+export interface Variant {
+  readonly name: string;
+  readonly scenario: Scenario;
+}
+
+/** A loaded scenario file. */
+export interface LoadedScenario {
+  /** Path as given by the user. */
+  readonly file: string;
+  /** sha256 (hex) of the file's bytes. */
+  readonly sha256: string;
+  /** The base scenario (variants not applied). */
+  readonly base: Scenario;
+  /** Variants in file order; a file without `variants` has one named `base`. */
+  readonly variants: readonly Variant[];
+}

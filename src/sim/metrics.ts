@@ -1,0 +1,135 @@
+/**
+ * Streaming metrics of one replication: request counters (measurement window and whole
+ * run), a DDSketch of client-observed latency, and per-instance work. Memory is fixed by
+ * the number of instances and the sketch's value range, never by the request count.
+ */
+import type { Outcome } from '../algorithms/types.js';
+import { QuantileSketch } from '../core/quantile-sketch.js';
+
+export interface RequestCounts {
+  /** Requests issued in the measurement window [warmup, duration). */
+  readonly total: number;
+  readonly succeeded: number;
+  /** Everything that did not succeed: rejected, timed out, errors. */
+  readonly failed: number;
+  /** Answered 503 by a full queue (or no endpoint available). */
+  readonly rejected: number;
+  readonly timedOut: number;
+  /** Still without an answer when the run ended. */
+  readonly inFlight: number;
+}
+
+export interface InstanceStats {
+  readonly service: string;
+  readonly index: number;
+  /** Requests whose service completed during the run (warm-up included). */
+  readonly served: number;
+  /** Total service time (ms) of those requests. */
+  readonly busyMs: number;
+}
+
+export interface RunResult {
+  readonly seed: number;
+  readonly requests: RequestCounts;
+  /** Client-observed latency of succeeded requests in the window (ms). */
+  readonly latency: QuantileSketch;
+  /** Length of the measurement window (ms). */
+  readonly windowMs: number;
+  /** Simulated end time (ms). */
+  readonly endTimeMs: number;
+  readonly eventsProcessed: number;
+  readonly instances: readonly InstanceStats[];
+  /** Conservation over the whole run: issued = succeeded + failed + in flight. */
+  readonly conservation: { readonly issued: number; readonly succeeded: number; readonly failed: number; readonly inFlight: number };
+}
+
+export class RunMetrics {
+  private total = 0;
+  private succeeded = 0;
+  private failed = 0;
+  private rejected = 0;
+  private timedOut = 0;
+  private allIssued = 0;
+  private allSucceeded = 0;
+  private allFailed = 0;
+  private readonly latency = new QuantileSketch();
+  private readonly servedCount: Float64Array;
+  private readonly busy: Float64Array;
+
+  constructor(
+    private readonly seed: number,
+    instanceCount: number,
+    private readonly instanceService: readonly string[],
+  ) {
+    this.servedCount = new Float64Array(instanceCount);
+    this.busy = new Float64Array(instanceCount);
+  }
+
+  issued(measured: boolean): void {
+    this.allIssued++;
+    if (measured) this.total++;
+  }
+
+  concluded(measured: boolean, outcome: Outcome, latencyMs: number): void {
+    const ok = outcome.kind === 'success';
+    if (ok) this.allSucceeded++;
+    else this.allFailed++;
+    if (!measured) return;
+    if (ok) {
+      this.succeeded++;
+      this.latency.add(latencyMs);
+      return;
+    }
+    this.failed++;
+    if (outcome.kind === 'rejected' || outcome.kind === 'connect-failure') this.rejected++;
+    else if (outcome.kind === 'timeout') this.timedOut++;
+  }
+
+  served(instance: number, serviceMs: number): void {
+    this.servedCount[instance]++;
+    this.busy[instance] += serviceMs;
+  }
+
+  /**
+   * Closes the run. `inFlight` and `allInFlight` are counted independently by the world
+   * (requests still unanswered in its pool), so the conservation check is a real check.
+   */
+  finish(
+    clock: { now(): number; readonly eventsProcessed: number },
+    windowMs: number,
+    inFlight: number,
+    allInFlight: number,
+  ): RunResult {
+    if (this.allIssued !== this.allSucceeded + this.allFailed + allInFlight || this.total !== this.succeeded + this.failed + inFlight) {
+      throw new Error(
+        `conservation violated: issued ${this.allIssued} ≠ succeeded ${this.allSucceeded} + failed ${this.allFailed} + in flight ${allInFlight}` +
+          ` (window: ${this.total} vs ${this.succeeded} + ${this.failed} + ${inFlight})`,
+      );
+    }
+    const perService = new Map<string, number>();
+    const instances: InstanceStats[] = [];
+    for (let i = 0; i < this.servedCount.length; i++) {
+      const service = this.instanceService[i];
+      const index = perService.get(service) ?? 0;
+      perService.set(service, index + 1);
+      instances.push({ service, index, served: this.servedCount[i], busyMs: this.busy[i] });
+    }
+    return {
+      seed: this.seed,
+      requests: {
+        total: this.total,
+        succeeded: this.succeeded,
+        failed: this.failed,
+        rejected: this.rejected,
+        timedOut: this.timedOut,
+        inFlight,
+      },
+      latency: this.latency,
+      windowMs,
+      endTimeMs: clock.now(),
+      eventsProcessed: clock.eventsProcessed,
+      instances,
+      conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { RngStreams, rngStream } from '../../src/core/rng.js';
+import type { Rng } from '../../src/core/ports.js';
+
+const draw = (rng: Rng, n: number): Float64Array => {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.next();
+  return out;
+};
+
+/** Pearson correlation; for independent uniforms it is ≈ N(0, 1/n). */
+const correlation = (a: Float64Array, b: Float64Array): number => {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - ma;
+    const db = b[i] - mb;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  return sab / Math.sqrt(saa * sbb);
+};
+
+const PURPOSES = ['arrivals/users', 'service/api/3', 'network', 'balancer/users/0', 'faults'];
+const N = 100_000;
+/** Five standard errors of a correlation estimate from N independent pairs. */
+const CORR_TOL = 5 / Math.sqrt(N);
+
+describe('rngStream', () => {
+  it('is deterministic in (seed, purpose)', () => {
+    expect(draw(rngStream(42, 'service/api/3'), 1000)).toEqual(draw(rngStream(42, 'service/api/3'), 1000));
+  });
+
+  it('pins the first draws (a change here reshuffles every recorded report)', () => {
+    expect(Array.from(draw(rngStream(42, 'arrivals/users'), 3))).toEqual([
+      0.3647307518403977, 0.528860671678558, 0.028409962076693773,
+    ]);
+  });
+
+  it('draws in [0, 1) with mean 1/2 and variance 1/12', () => {
+    const xs = draw(rngStream(7, 'network'), N);
+    let sum = 0;
+    let sq = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const x of xs) {
+      min = Math.min(min, x);
+      max = Math.max(max, x);
+      sum += x;
+      sq += x * x;
+    }
+    expect(min).toBeGreaterThanOrEqual(0);
+    expect(max).toBeLessThan(1);
+    const mean = sum / N;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / N));
+    // Var(U²) = 1/5 − 1/9 = 4/45.
+    expect(Math.abs(sq / N - 1 / 3)).toBeLessThan(5 * Math.sqrt(4 / 45 / N));
+  });
+
+  it('gives uncorrelated streams for different purposes', () => {
+    const streams = PURPOSES.map((p) => draw(rngStream(1, p), N));
+    for (let i = 0; i < streams.length; i++) {
+      for (let j = i + 1; j < streams.length; j++) {
+        expect(Math.abs(correlation(streams[i], streams[j]))).toBeLessThan(CORR_TOL);
+      }
+    }
+  });
+
+  it('gives uncorrelated streams for adjacent seeds and similar purposes', () => {
+    const pairs: [Rng, Rng][] = [
+      [rngStream(1, 'service/api/3'), rngStream(2, 'service/api/3')],
+      [rngStream(1, 'service/api/3'), rngStream(1, 'service/api/4')],
+      [rngStream(1, 'balancer/users/0'), rngStream(1, 'balancer/users/1')],
+    ];
+    for (const [a, b] of pairs) expect(Math.abs(correlation(draw(a, N), draw(b, N)))).toBeLessThan(CORR_TOL);
+  });
+
+  it('has no lag-1 autocorrelation', () => {
+    const xs = draw(rngStream(3, 'faults'), N + 1);
+    expect(Math.abs(correlation(xs.subarray(0, N), xs.subarray(1)))).toBeLessThan(CORR_TOL);
+  });
+
+  it('builds the seed string unambiguously', () => {
+    const first = (seed: number, purpose: string) => rngStream(seed, purpose).next();
+    expect(first(12, '3')).not.toBe(first(1, '23'));
+    expect(first(1, 'a')).not.toBe(first(1, 'a\0'));
+    expect(first(1, '')).not.toBe(first(1, ' '));
+  });
+
+  it('rejects a non-finite seed', () => {
+    expect(() => rngStream(NaN, 'x')).toThrow(RangeError);
+    expect(() => new RngStreams(Infinity)).toThrow(RangeError);
+  });
+});
+
+describe('RngStreams', () => {
+  it('throws when a purpose is requested twice', () => {
+    const streams = new RngStreams(5);
+    streams.stream('faults');
+    expect(() => streams.stream('faults')).toThrow(/faults/);
+  });
+
+  it('gives each purpose the same stream whatever else is requested (common random numbers)', () => {
+    const a = new RngStreams(9);
+    const arrivalsA = draw(a.stream('arrivals/users'), 100);
+    const b = new RngStreams(9);
+    draw(b.stream('service/api/0'), 50);
+    draw(b.stream('faults'), 50);
+    expect(draw(b.stream('arrivals/users'), 100)).toEqual(arrivalsA);
+    expect(draw(rngStream(9, 'arrivals/users'), 100)).toEqual(arrivalsA);
+  });
+});
