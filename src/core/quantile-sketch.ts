@@ -3,8 +3,8 @@
  * Relative-Error Guarantees", VLDB 2019): logarithmic buckets, index ⌈log_γ x⌉ with
  * γ = (1+α)/(1−α), so every quantile estimate is within relative error α of a true sample.
  *
- * Buckets are a dense Float64Array over a window of indices, grown on demand (amortised
- * doubling) and capped to the indices of [MIN, MAX] below: memory follows the spread of the
+ * Buckets are a dense Float64Array over a window of indices, grown on demand (by at least
+ * half each time) and capped to the indices of [MIN, MAX] below: memory follows the spread of the
  * values seen (a few hundred buckets per decade at α = 0.5%), never the count, and is at most
  * ~4.8k buckets (39 KB) at the default α. Dense beats a sparse map on the hot path (one
  * Math.log, one bounds check, one increment); Float64 counts stay exact to 2^53 when shards
@@ -180,9 +180,10 @@ export class QuantileSketch {
   private sumCache = 0;
   private sumStale = false;
 
+  /** `relativeAccuracy` α in [1e-4, 1): below 1e-4 the index range would need ~2 MB per sketch. */
   constructor(relativeAccuracy = 0.005) {
-    if (!(relativeAccuracy > 0 && relativeAccuracy < 1)) {
-      throw new RangeError(`relativeAccuracy must be in (0, 1), got ${relativeAccuracy}`);
+    if (!(relativeAccuracy >= 1e-4 && relativeAccuracy < 1)) {
+      throw new RangeError(`relativeAccuracy must be in [1e-4, 1), got ${relativeAccuracy}`);
     }
     this.relativeAccuracy = relativeAccuracy;
     const gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
@@ -373,7 +374,7 @@ export class QuantileSketch {
       s.lo = min;
       s.hi = max;
     }
-    if (typeof j.sumExact !== 'string') invalid('sumExact');
+    if (typeof j.sumExact !== 'string' || (j.count === 0 && j.sumExact !== '0')) invalid('sumExact');
     s.n = j.count;
     s.zeros = j.zeroCount;
     if (j.bins.length > 0) {

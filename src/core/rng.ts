@@ -13,8 +13,12 @@ import type { Rng } from './ports.js';
  * string containing NUL could collide with a shorter periodic one.
  */
 function seedString(seed: number, purpose: string): string {
-  if (!Number.isFinite(seed)) throw new RangeError(`rng seed must be a finite number, got ${seed}`);
+  assertSeed(seed);
   return JSON.stringify([seed, purpose]);
+}
+
+function assertSeed(seed: number): void {
+  if (!Number.isFinite(seed)) throw new RangeError(`rng seed must be a finite number, got ${seed}`);
 }
 
 /**
@@ -31,7 +35,7 @@ export class RngStreams {
   private readonly issued = new Set<string>();
 
   constructor(readonly seed: number) {
-    seedString(seed, '');
+    assertSeed(seed);
   }
 
   stream(purpose: string): Rng {

@@ -74,7 +74,10 @@ function found(value: unknown): string {
 /** Milliseconds for a duration like `250us`, `10ms`, `1.5s`, `2m`, `1h`, `100ns`. */
 export function parseDuration(text: string): number {
   const m = DURATION_RE.exec(text);
-  if (!m) throw new UnitError(`expected ${DURATION_EXPECTED}; got ${quote(text)}`, DURATION_EXPECTED);
+  if (!m) {
+    const compound = /^\s*(?:\d+(?:\.\d*)?\s*[a-zA-Zµ]+\s*){2,}$/.test(text);
+    throw new UnitError(`expected ${compound ? 'one number and one unit, like 90m' : DURATION_EXPECTED}; got ${quote(text)}`, DURATION_EXPECTED);
+  }
   const unitText = m[3] === 'µs' ? 'us' : m[3];
   if (unitText === '') throw new UnitError(`expected ${DURATION_EXPECTED}; got ${quote(text)} (no unit)`, DURATION_EXPECTED);
   if (!Object.hasOwn(DURATION_UNITS, unitText)) {
@@ -142,9 +145,10 @@ export function formatDuration(ms: number): string {
   return shortestExact(ms, DURATION_FORMATS, `${String(ms)}ms`);
 }
 
-/** Text for a per-second rate that parses back exactly: `1500/s`, `30/m`, else decimal per second. */
+/** Text for a per-second rate that parses back exactly: `1500/s` for whole numbers per second, else the shortest of `30/m`, `2.5/ms`, ... */
 export function formatRate(perSec: number): string {
   checkFormattable(perSec, 'rate');
+  if (Number.isSafeInteger(perSec)) return `${perSec}/s`;
   return shortestExact(perSec, RATE_FORMATS, `${String(perSec)}/s`);
 }
 

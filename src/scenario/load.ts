@@ -56,14 +56,16 @@ function parseSource(text: string, file: string, digest: string): LoadedScenario
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    throw new ScenarioError(
-      doc.errors.map((error) => ({
+    // Only the first: later syntax errors are mostly echoes of it.
+    const error = doc.errors[0];
+    throw new ScenarioError([
+      {
         file,
         ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}),
         path: '',
         message: `invalid YAML: ${error.message.split(' at line ')[0]}`,
-      })),
-    );
+      },
+    ]);
   }
   let raw: unknown;
   try {
@@ -86,28 +88,23 @@ function parseSource(text: string, file: string, digest: string): LoadedScenario
   for (const variant of variantsOf(raw, locator)) {
     const prefix = `variants.${variant.name} → `;
     const applied = applyOverrides(raw, variant.overrides);
-    if (!applied.ok) {
-      issues.push(
-        ...applied.problems.map((problem) => {
-          const override = variant.overrides[problem.index];
-          return located(file, prefix, { path: [override.key], message: `cannot apply override: ${problem.message}` }, locator.position(override.keyNode));
-        }),
-      );
-      continue;
-    }
+    const problems = applied.problems.map((problem) => {
+      const override = variant.overrides[problem.index];
+      return located(file, prefix, { path: [override.key], message: `cannot apply override: ${problem.message}` }, locator.position(override.keyNode));
+    });
     const result = resolveScenario(applied.document);
-    if (result.ok) {
+    if (result.ok && problems.length === 0) {
       variants.push({ name: variant.name, scenario: result.scenario });
       continue;
     }
-    const own = result.issues.flatMap((issue) => {
+    const own = (result.ok ? [] : result.issues).flatMap((issue) => {
       const source = variant.overrides.findLast((o) => isPrefix(o.path, issue.path));
       // A problem that is not in overridden values and the base has too is reported once, for the base.
       if (!source && seen.has(`${dotted(issue.path)}\u0000${issue.message}`)) return [];
       const position = source ? locator.within(source, issue.path.slice(source.path.length), issue.atKey) : locator.find(issue.path, issue.atKey);
       return [located(file, prefix, issue, position)];
     });
-    issues.push(...byPosition(own));
+    issues.push(...byPosition([...problems, ...own]));
   }
 
   if (issues.length > 0) throw new ScenarioError(dedupe(issues));

@@ -175,7 +175,10 @@ function checkedDist(union: z.ZodType<DistSpec>): z.ZodType<DistSpec> {
   return union.transform((spec, ctx) => {
     const problem = validateDist(spec);
     if (problem === undefined) return spec;
-    ctx.addIssue({ code: 'custom', message: problem, input: spec });
+    // "p99 must be greater than median" is about p99: point there when the message names a field.
+    const field = /^(\w+) /.exec(problem)?.[1];
+    const path = field !== undefined && field !== 'dist' && Object.hasOwn(spec, field) ? [field] : [];
+    ctx.addIssue({ code: 'custom', message: problem, input: spec, path });
     return z.NEVER;
   });
 }

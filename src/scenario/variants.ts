@@ -20,7 +20,11 @@ export interface OverrideProblem {
   readonly message: string;
 }
 
-export type Application = { readonly ok: true; readonly document: unknown } | { readonly ok: false; readonly problems: readonly OverrideProblem[] };
+/** The document with every override that could be applied, and the ones that could not. */
+export interface Application {
+  readonly document: unknown;
+  readonly problems: readonly OverrideProblem[];
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -83,12 +87,13 @@ function setAt(doc: Record<string, unknown>, path: readonly PathSegment[], value
 }
 
 /**
- * The base document with a variant's overrides applied in order (the base is not modified).
- * The `variants` section is left out: a variant is a scenario of its own.
+ * The base document with a variant's overrides applied in order (the base is not modified);
+ * an override that cannot be applied is skipped and reported. The `variants` section is
+ * left out: a variant is a scenario of its own.
  */
 export function applyOverrides(base: unknown, overrides: readonly Override[]): Application {
   const document = cloneDocument(base);
-  if (!isRecord(document)) return { ok: false, problems: overrides.map((_, index) => ({ index, message: 'the base scenario is not a mapping' })) };
+  if (!isRecord(document)) return { document, problems: overrides.map((_, index) => ({ index, message: 'the base scenario is not a mapping' })) };
   delete document.variants;
   const problems: OverrideProblem[] = [];
   overrides.forEach((override, index) => {
@@ -96,5 +101,5 @@ export function applyOverrides(base: unknown, overrides: readonly Override[]): A
     const problem = typeof path === 'string' ? path : setAt(document, path, cloneDocument(override.value));
     if (problem !== undefined) problems.push({ index, message: problem });
   });
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, document };
+  return { document, problems };
 }

@@ -43,7 +43,9 @@ interface Group {
   readonly sidecar: Sidecar;
   /** Global instance index of each endpoint index. */
   readonly instanceOf: Int32Array;
-  readonly zone: string;
+  readonly zone: number;
+  /** Poisson (exponential gaps) rather than constant-rate arrivals. */
+  readonly poisson: boolean;
   readonly arrivals: Rng;
   readonly think: Sampler | undefined;
   readonly timeout: number;
@@ -68,6 +70,9 @@ export class World implements Model {
 
   // Instances (global index across services).
   private readonly instZone: string[] = [];
+  /** Zone of each instance as a small integer (compared on every hop). */
+  private readonly instZoneId: Int32Array;
+  private readonly zoneIds = new Map<string, number>();
   private readonly instService: string[] = [];
   private readonly instBusy: Int32Array;
   private readonly instSlots: Float64Array;
@@ -122,6 +127,7 @@ export class World implements Model {
       }
     }
     const n = this.instZone.length;
+    this.instZoneId = Int32Array.from(this.instZone, (z) => this.zoneId(z));
     this.instBusy = new Int32Array(n);
     this.instSlots = Float64Array.from(slotsInit);
     this.instQueueCap = Float64Array.from(queueInit);
@@ -161,7 +167,8 @@ export class World implements Model {
         spec,
         sidecar: new Sidecar(`${spec.name}-0`, balancer, endpoints),
         instanceOf,
-        zone: spec.zone,
+        zone: this.zoneId(spec.zone),
+        poisson: arrival.process === 'poisson',
         arrivals: streams.stream(`arrivals/${spec.name}`),
         think: arrival.process === 'closed' ? makeSampler(arrival.think, streams.stream(`think/${spec.name}`)) : undefined,
         timeout: spec.timeout ?? Infinity,
@@ -233,7 +240,7 @@ export class World implements Model {
 
   /** Draws the next open-loop arrival after `from`, honouring rate steps (memoryless). */
   private scheduleNextArrival(g: Group, from: number): void {
-    const gap = g.rate > 0 ? (g.spec.arrival.process === 'poisson' ? -Math.log(1 - g.arrivals.next()) / g.rate : 1 / g.rate) : Infinity;
+    const gap = g.rate > 0 ? (g.poisson ? -Math.log(1 - g.arrivals.next()) / g.rate : 1 / g.rate) : Infinity;
     const t = from + gap;
     if (t >= g.nextStepAt) {
       if (g.nextStepAt < this.loadEnd) this.engine.at(g.nextStepAt, RATE_CHANGE, g.index);
@@ -282,9 +289,18 @@ export class World implements Model {
     this.engine.at(now + this.hopLatency(g.zone, inst), AT_INSTANCE, r);
   }
 
-  private hopLatency(zone: string, inst: number): number {
+  private hopLatency(zone: number, inst: number): number {
     const base = this.hop();
-    return this.crossZone !== undefined && this.instZone[inst] !== zone ? base + this.crossZone() : base;
+    return this.crossZone !== undefined && this.instZoneId[inst] !== zone ? base + this.crossZone() : base;
+  }
+
+  private zoneId(zone: string): number {
+    let id = this.zoneIds.get(zone);
+    if (id === undefined) {
+      id = this.zoneIds.size;
+      this.zoneIds.set(zone, id);
+    }
+    return id;
   }
 
   private onAtInstance(r: number): void {

@@ -156,8 +156,9 @@ describe('QuantileSketch: empty and invalid input', () => {
     expect(() => s.quantile(NaN)).toThrow(RangeError);
   });
 
-  it('rejects a relative accuracy outside (0, 1)', () => {
+  it('rejects a relative accuracy outside [1e-4, 1)', () => {
     expect(() => new QuantileSketch(0)).toThrow(RangeError);
+    expect(() => new QuantileSketch(1e-5)).toThrow(RangeError);
     expect(() => new QuantileSketch(1)).toThrow(RangeError);
   });
 });
@@ -250,6 +251,7 @@ describe('QuantileSketch: merge and JSON', () => {
       { min: null },
       { min: 5, max: 1 },
       { relativeAccuracy: 2 },
+      { count: 0, zeroCount: 0, bins: [], min: null, max: null },
     ];
     for (const patch of bad) {
       expect(() => QuantileSketch.fromJSON({ ...good, ...patch } as SketchJSON), JSON.stringify(patch)).toThrow(

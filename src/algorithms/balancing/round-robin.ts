@@ -34,7 +34,7 @@ export const roundRobin: BalancerDefinition<Record<string, never>> = {
   kind: 'round-robin',
   family: 'balancing',
   summary: 'Each healthy endpoint in turn, from a random starting point.',
-  follows: 'Envoy ROUND_ROBIN with equal weights (random start). Weights are ignored here; see weighted-round-robin.',
+  follows: 'Envoy ROUND_ROBIN with equal weights (random start); endpoint weights are ignored.',
   config: z.strictObject({}),
   create: (_config: Record<string, never>, ports: Ports) => new RoundRobinBalancer(ports.rng),
 };

@@ -1,0 +1,45 @@
+/**
+ * meshsim's public API. Types are exported apart from values; everything else under src/
+ * is internal and may change without notice.
+ */
+export type { Clock, Rng, Timers, TimerHandle, Ports } from './core/ports.js';
+export type { DistSpec, MixtureComponent } from './core/distribution-spec.js';
+export type { Sampler } from './core/distributions.js';
+export type { SketchJSON } from './core/quantile-sketch.js';
+export type {
+  Balancer,
+  BalancerDefinition,
+  PolicyDefinition,
+  AlgorithmFamily,
+  Endpoint,
+  Health,
+  Outcome,
+  OutcomeKind,
+  PickContext,
+} from './algorithms/types.js';
+export type { IntervalSample } from './algorithms/monitoring/interval-meter.js';
+export type { Scenario, LoadedScenario, Variant, ServiceSpec, WorkloadSpec, ArrivalSpec, NetworkSpec, MeshSpec, PolicySpec } from './scenario/types.js';
+export type { RunResult, RequestCounts, InstanceStats } from './sim/metrics.js';
+export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
+export type { Report, VariantReport, Summary, RunSummary, LatencySummary } from './report/report.js';
+
+export { rngStream, RngStreams } from './core/rng.js';
+export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
+export { QuantileSketch } from './core/quantile-sketch.js';
+export { parseDuration, parseRate, parsePercent, formatDuration, formatRate } from './core/units.js';
+export { balancers, balancerKinds, createBalancer } from './algorithms/registry.js';
+export { RoundRobinBalancer } from './algorithms/balancing/round-robin.js';
+export { RandomBalancer } from './algorithms/balancing/random.js';
+export { IntervalMeter } from './algorithms/monitoring/interval-meter.js';
+export { Sidecar } from './mesh/sidecar.js';
+export { Engine } from './sim/engine.js';
+export { EventQueue } from './sim/event-queue.js';
+export { World, simulate } from './sim/world.js';
+export { loadScenario, parseScenarioText } from './scenario/load.js';
+export { printScenario } from './scenario/print.js';
+export { ScenarioError } from './scenario/errors.js';
+export { SCENARIO_SCHEMA } from './scenario/types.js';
+export { runScenario } from './runner/run.js';
+export { buildReport, reportJson, REPORT_SCHEMA } from './report/report.js';
+export { realClock, RealTimers, realPorts } from './live/realtime.js';
+export { VERSION } from './version.js';

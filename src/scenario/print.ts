@@ -1,0 +1,120 @@
+/**
+ * Scenario printing: a resolved {@link Scenario} back to a `meshsim/scenario@1` YAML file,
+ * with units and every default spelt out, such that loading the text gives the same
+ * scenario bit for bit (durations and rates are printed exactly, see core/units).
+ */
+import { Document, isScalar, visit } from 'yaml';
+import { balancers } from '../algorithms/registry.js';
+import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
+import { formatDuration, formatRate } from '../core/units.js';
+import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+
+type Plain = string | number | boolean | null | readonly Plain[] | { readonly [key: string]: Plain };
+
+const unbounded = (n: number): number | string => (n === Infinity ? 'unbounded' : n);
+
+function dist(spec: DistSpec): Record<string, Plain> {
+  switch (spec.dist) {
+    case 'constant':
+      return { dist: spec.dist, value: formatDuration(spec.value) };
+    case 'uniform':
+      return { dist: spec.dist, min: formatDuration(spec.min), max: formatDuration(spec.max) };
+    case 'exponential':
+      return { dist: spec.dist, mean: formatDuration(spec.mean) };
+    case 'normal':
+      return { dist: spec.dist, mean: formatDuration(spec.mean), stddev: formatDuration(spec.stddev) };
+    case 'lognormal':
+      return 'median' in spec
+        ? { dist: spec.dist, median: formatDuration(spec.median), p99: formatDuration(spec.p99) }
+        : { dist: spec.dist, mu: spec.mu, sigma: spec.sigma };
+    case 'pareto':
+      return { dist: spec.dist, scale: formatDuration(spec.scale), shape: spec.shape };
+    case 'empirical':
+      return { dist: spec.dist, values: spec.values.map(formatDuration) };
+    case 'mixture':
+      return { dist: spec.dist, of: spec.of.map((c: MixtureComponent) => ({ weight: c.weight, ...dist(c) })) };
+  }
+}
+
+function override(o: InstanceOverride): Record<string, Plain> {
+  return {
+    instances: o.instances,
+    ...(o.serviceTime === undefined ? {} : { serviceTime: dist(o.serviceTime) }),
+    ...(o.concurrency === undefined ? {} : { concurrency: unbounded(o.concurrency) }),
+    ...(o.queue === undefined ? {} : { queue: unbounded(o.queue) }),
+  };
+}
+
+function service(s: ServiceSpec): Record<string, Plain> {
+  return {
+    instances: s.instances,
+    zones: s.zones,
+    concurrency: unbounded(s.concurrency),
+    queue: unbounded(s.queue),
+    serviceTime: dist(s.serviceTime),
+    ...(s.overrides.length === 0 ? {} : { overrides: s.overrides.map(override) }),
+  };
+}
+
+function arrival(a: ArrivalSpec): Record<string, Plain> {
+  if (a.process === 'closed') return { process: a.process, clients: a.clients, think: dist(a.think) };
+  return {
+    process: a.process,
+    rate: formatRate(a.rate),
+    ...(a.steps.length === 0 ? {} : { steps: a.steps.map((s) => ({ at: formatDuration(s.at), rate: formatRate(s.rate) })) }),
+  };
+}
+
+function workload(w: WorkloadSpec): Record<string, Plain> {
+  return {
+    name: w.name,
+    target: w.target,
+    zone: w.zone,
+    arrival: arrival(w.arrival),
+    ...(w.timeout === undefined ? {} : { timeout: formatDuration(w.timeout) }),
+  };
+}
+
+/** A policy's options as written: encoded back through its own config schema (so durations get units). */
+function policy(spec: PolicySpec): Record<string, unknown> {
+  const { kind, ...options } = spec;
+  const def = balancers.get(kind);
+  let written: unknown = options;
+  if (def) {
+    try {
+      written = def.config.encode(options as never);
+    } catch {
+      // A config schema that cannot encode (a one-way transform) gets its options as they are.
+    }
+  }
+  return { kind, ...(typeof written === 'object' && written !== null ? written : {}) };
+}
+
+/** YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. */
+export function printScenario(s: Scenario): string {
+  const body = {
+    schema: SCENARIO_SCHEMA,
+    name: s.name,
+    ...(s.description === undefined ? {} : { description: s.description }),
+    seed: s.seed,
+    seeds: s.seeds,
+    duration: formatDuration(s.duration),
+    warmup: formatDuration(s.warmup),
+    drain: formatDuration(s.drain),
+    services: Object.fromEntries(Object.entries(s.services).map(([name, svc]) => [name, service(svc)])),
+    network: { latency: dist(s.network.latency), ...(s.network.crossZone === undefined ? {} : { crossZone: dist(s.network.crossZone) }) },
+    workload: s.workload.map(workload),
+    mesh: { balancer: policy(s.mesh.balancer) },
+  };
+  const doc = new Document(body);
+  // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.
+  visit(doc, {
+    Map(_, node) {
+      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind'].includes(String(p.key.value)))) node.flow = true;
+    },
+    Seq(_, node) {
+      if (node.items.every((item) => isScalar(item))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: true });
+}
