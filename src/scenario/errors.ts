@@ -93,7 +93,8 @@ export function suggest(word: string, known: readonly string[]): string | undefi
       bestDistance = distance;
     }
   }
-  const allowed = Math.max(1, Math.floor(Math.max(w.length, 3) / 3));
+  // One edit in three characters; words of one or two characters only differ in case.
+  const allowed = w.length < 3 ? 0 : Math.floor(w.length / 3);
   return bestDistance <= allowed ? best : undefined;
 }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { ScenarioError, type ScenarioIssue } from './errors.js';
-import { resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
+import { VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
 import { SCENARIO_SCHEMA, type LoadedScenario, type Scenario, type Variant } from './types.js';
 import { applyOverrides, parseOverridePath, type Override } from './variants.js';
 
@@ -185,7 +185,7 @@ function variantsOf(raw: unknown, locator: Locator): WrittenVariant[] {
   const names = locator.keysAt(['variants']) ?? Object.keys(section);
   const out: WrittenVariant[] = [];
   for (const name of names) {
-    if (!Object.hasOwn(section, name) || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) continue;
+    if (!Object.hasOwn(section, name) || !VARIANT_NAME.test(name)) continue;
     const body = section[name];
     if (body !== null && !isRecord(body)) continue;
     const keys = locator.keysAt(['variants', name]) ?? Object.keys(body ?? {});

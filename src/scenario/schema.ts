@@ -38,7 +38,8 @@ const DIST_EXPECTED = 'a distribution, like { dist: exponential, mean: 10ms }';
 
 /** Service names appear in variant paths (`services.api.instances`), so no dots. */
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Variant names: letters, digits, '.', '-' and '_', starting with a letter or digit. */
+export const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 // ---------------------------------------------------------------------------------------
 // Messages
@@ -118,11 +119,9 @@ function distUnion(weighted: boolean, of: z.ZodType<MixtureComponent[]>) {
   const weight = weighted ? { weight: z.number({ error: expecting('a weight: a number > 0') }).positive({ error: expecting('a weight: a number > 0') }) } : {};
   const member = <S extends z.core.$ZodLooseShape>(dist: string, fields: S, takes: string) =>
     strict({ ...weight, dist: z.literal(dist), ...fields }, `a ${dist} distribution: { dist: ${dist}, ${takes} }`);
-  const duration = zDuration;
-
   const lognormal = member(
     'lognormal',
-    { median: duration.optional(), p99: duration.optional(), mu: plainNumber('mu: a number, the mean of ln(ms)').optional(), sigma: plainNumber('sigma: a number, the standard deviation of ln(ms)').optional() },
+    { median: zDuration.optional(), p99: zDuration.optional(), mu: plainNumber('mu: a number, the mean of ln(ms)').optional(), sigma: plainNumber('sigma: a number, the standard deviation of ln(ms)').optional() },
     'median, p99 } or { dist: lognormal, mu, sigma',
   ).transform((d, ctx): DistSpec & Weight => {
     const { weight: w0 } = d as Weight;
@@ -149,13 +148,13 @@ function distUnion(weighted: boolean, of: z.ZodType<MixtureComponent[]>) {
   return z.discriminatedUnion(
     'dist',
     [
-      member('constant', { value: duration }, 'value'),
-      member('uniform', { min: duration, max: duration }, 'min, max'),
-      member('exponential', { mean: duration }, 'mean'),
-      member('normal', { mean: duration, stddev: duration }, 'mean, stddev'),
+      member('constant', { value: zDuration }, 'value'),
+      member('uniform', { min: zDuration, max: zDuration }, 'min, max'),
+      member('exponential', { mean: zDuration }, 'mean'),
+      member('normal', { mean: zDuration, stddev: zDuration }, 'mean, stddev'),
       lognormal,
-      member('pareto', { scale: duration, shape: plainNumber('shape: a number (the tail index)') }, 'scale, shape'),
-      member('empirical', { values: z.array(duration, { error: expecting('a list of durations, like [1ms, 2ms, 5ms]') }) }, 'values'),
+      member('pareto', { scale: zDuration, shape: plainNumber('shape: a number (the tail index)') }, 'scale, shape'),
+      member('empirical', { values: z.array(zDuration, { error: expecting('a list of durations, like [1ms, 2ms, 5ms]') }) }, 'values'),
       member('mixture', { of }, 'of: [{ weight, dist, ... }, ...]'),
     ],
     {
@@ -258,7 +257,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
     {
       schema: z.literal(SCENARIO_SCHEMA, { error: (issue) => `unsupported schema ${describeValue(issue.input)}; this version of meshsim reads ${SCENARIO_SCHEMA}` }).optional(),
       name: text('a scenario name'),
-      description: z.string({ error: expecting('a text') }).optional(),
+      description: z.string({ error: expecting('a string') }).optional(),
       seed: wholeNumber(0),
       seeds: wholeNumber(1),
       duration: positiveDuration,

@@ -37,8 +37,8 @@ export class EventQueue {
   private nb = MIN_BUCKETS;
   private mask = MIN_BUCKETS - 1;
   private invW = 1;
-  /** Current day number (floor(t / width)) and its bucket. */
-  private curDay = 0;
+  /** Current day number (floor(t / width)) and its bucket; +Infinity when nothing is pending. */
+  private curDay = Infinity;
   private cur = 0;
   private lastTime = -Infinity;
 
@@ -151,10 +151,17 @@ export class EventQueue {
     this.used = 0;
     this.n = 0;
     this.lastTime = -Infinity;
+    this.curDay = Infinity;
   }
 
   private link(id: number, t: number): void {
-    const b = Math.floor(t * this.invW) & this.mask;
+    const day = Math.floor(t * this.invW);
+    // Before the first pop (or after clear) an event may precede the day the scan starts at.
+    if (day < this.curDay) {
+      this.curDay = day;
+      this.cur = day & this.mask;
+    }
+    const b = day & this.mask;
     const time = this.time;
     const next = this.next;
     let h = this.heads[b];

@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { DistSpec, MixtureComponent } from '../../src/core/distribution-spec.js';
+import { parseScenarioText } from '../../src/scenario/load.js';
+import { printScenario } from '../../src/scenario/print.js';
+import type { ArrivalSpec, InstanceOverride, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
+import { MINIMAL, QUICKSTART } from './_fixtures.js';
+
+// ---------------------------------------------------------------------------------------
+// Valid scenarios, with parameters across the whole range the distribution library allows.
+
+const MAX_MS = 1e12;
+const noNegZero = (x: number): number => x + 0;
+/** Durations in [0, MAX_MS]: every magnitude, subnormals included. */
+const ms = fc.double({ min: 0, max: MAX_MS, noNaN: true }).map(noNegZero);
+const positiveMs = fc.double({ min: Number.MIN_VALUE, max: MAX_MS, noNaN: true });
+const number = (min: number, max: number) => fc.double({ min, max, noNaN: true }).map(noNegZero);
+
+const leafDist: fc.Arbitrary<DistSpec> = fc.oneof(
+  ms.map((value): DistSpec => ({ dist: 'constant', value })),
+  fc.tuple(ms, ms).map(([a, b]): DistSpec => ({ dist: 'uniform', min: Math.min(a, b), max: Math.max(a, b) })),
+  positiveMs.map((mean): DistSpec => ({ dist: 'exponential', mean })),
+  fc.tuple(ms, ms).map(([mean, stddev]): DistSpec => ({ dist: 'normal', mean, stddev })),
+  fc.tuple(number(1e-3, 1e6), number(1.001, 1e6)).map(([median, ratio]): DistSpec => ({ dist: 'lognormal', median, p99: median * ratio })),
+  fc.tuple(number(-50, 27), number(0, 10)).map(([mu, sigma]): DistSpec => ({ dist: 'lognormal', mu, sigma })),
+  fc.tuple(positiveMs, number(0.1, 100)).map(([scale, shape]): DistSpec => ({ dist: 'pareto', scale, shape })),
+  fc.array(ms, { minLength: 1, maxLength: 4 }).map((values): DistSpec => ({ dist: 'empirical', values })),
+);
+
+const dist: fc.Arbitrary<DistSpec> = fc.oneof(
+  { arbitrary: leafDist, weight: 4 },
+  {
+    arbitrary: fc
+      .array(fc.tuple(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), leafDist), { minLength: 1, maxLength: 3 })
+      .map((parts): DistSpec => ({ dist: 'mixture', of: parts.map(([weight, d]): MixtureComponent => ({ weight, ...d })) })),
+    weight: 1,
+  },
+);
+
+const name = fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' });
+const serviceName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,7}$/);
+const slots = (min: number) => fc.oneof(fc.integer({ min, max: 1000 }), fc.constant(Infinity));
+const rate = fc.double({ min: 1e-9, max: 1e9, noNaN: true });
+
+const service: fc.Arbitrary<ServiceSpec> = fc.integer({ min: 1, max: 20 }).chain((instances) =>
+  fc.record({
+    instances: fc.constant(instances),
+    zones: fc.uniqueArray(name, { minLength: 1, maxLength: 3 }),
+    concurrency: slots(1),
+    queue: slots(0),
+    serviceTime: dist,
+    overrides: fc.array(
+      fc.record(
+        {
+          instances: fc.uniqueArray(fc.nat(instances - 1), { minLength: 1, maxLength: 3 }),
+          serviceTime: dist,
+          concurrency: slots(1),
+          queue: slots(0),
+        },
+        { requiredKeys: ['instances'] },
+      ) as fc.Arbitrary<InstanceOverride>,
+      { maxLength: 2 },
+    ),
+  }),
+);
+
+const arrival: fc.Arbitrary<ArrivalSpec> = fc.oneof(
+  fc.record({
+    process: fc.constantFrom('poisson' as const, 'constant' as const),
+    rate,
+    steps: fc.uniqueArray(ms, { maxLength: 3 }).chain((ats) => fc.tuple(...ats.sort((a, b) => a - b).map((at) => rate.map((r) => ({ at, rate: r }))))),
+  }),
+  fc.record({ process: fc.constant('closed' as const), clients: fc.integer({ min: 1, max: 1000 }), think: dist }),
+);
+
+const scenario: fc.Arbitrary<Scenario> = fc
+  .dictionary(serviceName, service, { minKeys: 1, maxKeys: 3 })
+  .chain((services) => {
+    const workload = fc.uniqueArray(
+      fc.record({ name, target: fc.constantFrom(...Object.keys(services)), arrival, timeout: fc.option(positiveMs, { nil: undefined }) }).chain(({ target, timeout, ...w }) =>
+        fc.constantFrom(...services[target].zones).map((zone): WorkloadSpec => ({ ...w, target, zone, ...(timeout === undefined ? {} : { timeout }) })),
+      ),
+      { minLength: 1, maxLength: 3, selector: (w) => w.name },
+    );
+    return fc.record(
+      {
+        name,
+        description: fc.string({ maxLength: 40, unit: 'grapheme' }),
+        seed: fc.nat({ max: 2 ** 40 }),
+        seeds: fc.integer({ min: 1, max: 100 }),
+        times: fc.tuple(ms, positiveMs).filter(([a, b]) => a < b),
+        drain: ms,
+        services: fc.constant(services),
+        network: fc.record({ latency: dist, crossZone: dist }, { requiredKeys: ['latency'] }),
+        workload,
+        mesh: fc.record({ balancer: fc.constantFrom({ kind: 'round-robin' }, { kind: 'random' }) }),
+      },
+      { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh'] },
+    );
+  })
+  // structuredClone: fast-check builds records without a prototype; scenarios are plain objects.
+  .map(({ times: [warmup, duration], ...rest }) => structuredClone({ ...rest, warmup, duration }));
+
+// ---------------------------------------------------------------------------------------
+
+describe('printScenario', () => {
+  it('prints units, defaults and unbounded', () => {
+    const text = printScenario(parseScenarioText(MINIMAL, 'm.yaml').base);
+    expect(text).toBe(`schema: meshsim/scenario@1
+name: minimal
+seed: 0
+seeds: 1
+duration: 10s
+warmup: 0s
+drain: 10s
+services:
+  api:
+    instances: 1
+    zones: [ default ]
+    concurrency: 1
+    queue: unbounded
+    serviceTime: { dist: constant, value: 1ms }
+network:
+  latency: { dist: constant, value: 0s }
+workload:
+  - name: w
+    target: api
+    zone: default
+    arrival: { process: constant, rate: 10/s }
+mesh:
+  balancer: { kind: random }
+`);
+  });
+
+  it('round-trips the example scenarios', () => {
+    for (const text of [QUICKSTART, MINIMAL]) {
+      const base = parseScenarioText(text, 'x.yaml').base;
+      expect(parseScenarioText(printScenario(base), 'x.yaml').base).toStrictEqual(base);
+    }
+  });
+
+  it('parse(print(s)) is s for generated valid scenarios', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const printed = printScenario(s);
+        expect(parseScenarioText(printed, 'generated.yaml').base).toStrictEqual(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

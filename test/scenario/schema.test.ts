@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { resolveScenario, scenarioJsonSchema } from '../../src/scenario/schema.js';
+import { MINIMAL, QUICKSTART } from './_fixtures.js';
+
+type RawDocument = { warmup: string; services: Record<string, Record<string, unknown>>; workload: Record<string, unknown>[] };
+const minimal = () => parseYaml(MINIMAL) as RawDocument;
+
+describe('resolveScenario', () => {
+  it('resolves a raw document', () => {
+    const r = resolveScenario(parseYaml(QUICKSTART));
+    expect(r.ok).toBe(true);
+  });
+
+  it('reports problems by path, marking those about a key rather than its value', () => {
+    const doc = minimal();
+    doc.services.api.instancez = 3;
+    doc.services['bad.name'] = doc.services.api;
+    const r = resolveScenario(doc);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues).toEqual([
+      { path: ['services', 'api', 'instancez'], message: "unknown key; did you mean 'instances'?", atKey: true },
+      {
+        path: ['services', 'bad.name'],
+        message: "expected a service name of letters, digits, - and _; got 'bad.name'",
+        expected: 'a service name of letters, digits, - and _',
+        atKey: true,
+      },
+    ]);
+  });
+
+  it('runs cross-field checks once every field is valid, and reports them all', () => {
+    const doc = minimal();
+    doc.warmup = '10s';
+    doc.workload.push({ name: 'w', target: 'db', arrival: { process: 'poisson', rate: '1/s', steps: [{ at: '2s', rate: '2/s' }, { at: '1s', rate: '3/s' }] } });
+    const r = resolveScenario(doc);
+    expect(!r.ok && r.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'warmup: warmup (10s) must be shorter than duration (10s)',
+      "workload.1.name: duplicate workload name 'w' (also workload.0)",
+      "workload.1.target: unknown service 'db'; services: api",
+      'workload.1.arrival.steps.1.at: steps must be in increasing order of time: 1s does not come after 2s',
+    ]);
+  });
+
+  it('keeps a balancer’s kind and its parsed options', () => {
+    const r = resolveScenario(minimal());
+    expect(r.ok && r.scenario.mesh.balancer).toStrictEqual({ kind: 'random' });
+  });
+
+  it('never throws on odd input', () => {
+    for (const raw of [undefined, null, 0, 'x', [], {}, { services: { __proto__: 1 } }, { schema: 7 }, { mesh: { balancer: { kind: 'toString' } } }]) {
+      expect(() => resolveScenario(raw)).not.toThrow();
+      expect(resolveScenario(raw).ok).toBe(false);
+    }
+  });
+});
+
+describe('scenarioJsonSchema', () => {
+  const schema = scenarioJsonSchema() as {
+    title: string;
+    type: string;
+    additionalProperties: boolean;
+    required: string[];
+    properties: Record<string, { properties?: Record<string, unknown> }>;
+  };
+
+  it('describes the file format for editors', () => {
+    expect(schema.title).toBe('meshsim/scenario@1');
+    expect(schema.type).toBe('object');
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(['name', 'seed', 'seeds', 'duration', 'warmup', 'services', 'network', 'workload', 'mesh']);
+    expect(Object.keys(schema.properties)).toContain('variants');
+  });
+
+  it('offers one alternative per registered balancer', () => {
+    const balancer = JSON.stringify(schema.properties.mesh.properties?.balancer);
+    expect(balancer).toContain('"const":"round-robin"');
+    expect(balancer).toContain('"const":"random"');
+  });
+
+  it('gives durations a pattern', () => {
+    expect(JSON.stringify(schema.properties.duration)).toContain('"pattern"');
+  });
+
+  it('is plain JSON', () => {
+    expect(JSON.parse(JSON.stringify(schema))).toStrictEqual(schema);
+  });
+});
