@@ -2,7 +2,7 @@
  * The registry: every algorithm, by family and by the name scenario files use (`kind`).
  * Adding a policy means one file under its family folder and one line here.
  */
-import type { Balancer, BalancerDefinition } from './types.js';
+import { soloEnvironment, type Balancer, type BalancerDefinition, type BalancerEnvironment } from './types.js';
 import type { Ports } from '../core/ports.js';
 import { roundRobin } from './balancing/round-robin.js';
 import { random } from './balancing/random.js';
@@ -20,10 +20,14 @@ export function balancerKinds(): string[] {
 }
 
 /** Builds a balancer from a `{ kind, ...options }` spec; throws on an unknown kind or bad options. */
-export function createBalancer(spec: { readonly kind: string; readonly [k: string]: unknown }, ports: Ports): Balancer {
+export function createBalancer(
+  spec: { readonly kind: string; readonly [k: string]: unknown },
+  ports: Ports,
+  env: BalancerEnvironment = soloEnvironment(),
+): Balancer {
   const def = balancers.get(spec.kind);
   if (!def) throw new Error(`unknown balancer kind "${spec.kind}"; known: ${balancerKinds().join(', ')}`);
   const { kind: _kind, ...options } = spec;
   const config = def.config.parse(options) as never;
-  return def.create(config, ports);
+  return def.create(config, ports, env);
 }

@@ -20,6 +20,8 @@ export interface Endpoint {
   /** Relative weight, > 0; default 1. */
   readonly weight: number;
   readonly health: Health;
+  /** Envoy priority level: 0 is the most preferred; higher levels take traffic on failover. */
+  readonly priority: number;
   readonly metadata: Readonly<Record<string, string>>;
 }
 
@@ -30,6 +32,11 @@ export interface Outcome {
   readonly kind: OutcomeKind;
   /** HTTP status when a response arrived (e.g. 200, 503); 0 when none did. */
   readonly status: number;
+  /**
+   * Utilisation the server reported with its response (an ORCA-style load report,
+   * busy slots / slots, ≥ 0), when it reports one.
+   */
+  readonly utilization?: number;
 }
 
 /** What a request tells the balancer; every field optional (a pick works without any). */
@@ -53,6 +60,25 @@ export interface Balancer {
   onEnd(index: number, outcome: Outcome, latencyMs: number): void;
 }
 
+/**
+ * Where a balancer instance runs: which client (sidecar) of how many, in which zone, and
+ * how the calling service's own instances spread over zones (Envoy's "local cluster",
+ * used by zone-aware routing; Finagle's aperture uses the client index and count).
+ */
+export interface BalancerEnvironment {
+  readonly localZone: string;
+  /** 0-based index of this client among `clientCount` peers of the same caller. */
+  readonly clientIndex: number;
+  readonly clientCount: number;
+  /** Number of calling-service instances (sidecars) per zone. */
+  readonly localZoneSizes: ReadonlyMap<string, number>;
+}
+
+/** The environment of a lone client in one zone (tests, and the live proxy by default). */
+export function soloEnvironment(zone = 'default'): BalancerEnvironment {
+  return { localZone: zone, clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[zone, 1]]) };
+}
+
 export type AlgorithmFamily = 'balancing' | 'discovery' | 'failover' | 'monitoring';
 
 /** A policy as registered by name: its documentation, config schema and factory. */
@@ -65,7 +91,7 @@ export interface PolicyDefinition<Config, Instance> {
   readonly follows: string;
   /** Validates and resolves the options written next to `kind` (kind itself excluded). */
   readonly config: z.ZodType<Config>;
-  create(config: Config, ports: Ports): Instance;
+  create(config: Config, ports: Ports, env: BalancerEnvironment): Instance;
 }
 
 export type BalancerDefinition<Config> = PolicyDefinition<Config, Balancer>;

@@ -153,6 +153,7 @@ export class World implements Model {
           zone: this.instZone[start + i],
           weight: 1,
           health: 'healthy',
+          priority: 0,
           metadata: {},
         });
       }

@@ -1,0 +1,68 @@
+/**
+ * One end-to-end run for bench/e2e.bench.ts, in its own process: `meshsim run` through the
+ * CLI's own code path (`main` of src/cli/program.ts, in-process: load and validate the
+ * scenario, simulate, build the report, write report.json and report.md), then one JSON
+ * line on stdout with the wall time of `main`, the simulated requests from report.json and
+ * the process's peak RSS.
+ *
+ *   node --import tsx bench/e2e-child.ts <scenario.yaml> <variant> <out-dir>
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../src/cli/program.js';
+
+export interface E2eChildResult {
+  readonly variant: string;
+  readonly exitCode: number;
+  /** Wall time of main(['run', ...]), ms. */
+  readonly wallMs: number;
+  /** report.json: variants[0].summary.requests.total. */
+  readonly requests: number;
+  readonly succeeded: number;
+  readonly meanLatencyMs: number | null;
+  /** Peak resident set size of this process, KB (process.resourceUsage().maxRSS). */
+  readonly maxRssKB: number;
+  readonly heapUsedMB: number;
+  /** Time from process start to calling main (node + loader + module graph), ms. */
+  readonly startupMs: number;
+}
+
+interface ReportShape {
+  variants: { name: string; summary: { requests: { total: number; succeeded: number }; latencyMs: { mean: number | null } } }[];
+}
+
+const [file, variant, out] = process.argv.slice(2);
+if (!file || !variant || !out) {
+  process.stderr.write('usage: e2e-child.ts <scenario.yaml> <variant> <out-dir>\n');
+  process.exit(2);
+}
+
+const startupMs = performance.now();
+let stderr = '';
+const t0 = performance.now();
+const exitCode = await main(['run', file, '--variant', variant, '--out', out, '--format', 'json', '--no-progress'], {
+  stdout: () => {}, // the report on stdout is not needed: report.json is read below
+  stderr: (text) => {
+    stderr += text;
+  },
+  isTTY: false,
+});
+const wallMs = performance.now() - t0;
+if (exitCode !== 0) {
+  process.stderr.write(stderr);
+  process.exit(exitCode);
+}
+const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as ReportShape;
+const summary = report.variants[0].summary;
+const result: E2eChildResult = {
+  variant: report.variants[0].name,
+  exitCode,
+  wallMs,
+  requests: summary.requests.total,
+  succeeded: summary.requests.succeeded,
+  meanLatencyMs: summary.latencyMs.mean,
+  maxRssKB: process.resourceUsage().maxRSS,
+  heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
+  startupMs,
+};
+process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,175 @@
+/**
+ * Shared helpers of the benchmarks (bench/*.bench.ts, bench/run.ts): result types,
+ * statistics, child processes, formatting. Benchmarks measure wall-clock time on purpose;
+ * none of this is used by src/ or by the tests.
+ */
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (bench/..). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BENCH_DIR = join(ROOT, 'bench');
+
+/** A headline figure of a benchmark, with its target when it has one. */
+export interface Figure {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** `min`: the value must be ≥ target; `max`: the value must be < target. */
+  readonly target?: { readonly kind: 'min' | 'max'; readonly value: number };
+  readonly pass?: boolean;
+  /** A short note printed next to the figure (spread of the repetitions, theory, ...). */
+  readonly note?: string;
+}
+
+export interface BenchResult {
+  readonly bench: string;
+  readonly title: string;
+  readonly figures: readonly Figure[];
+  /** Everything measured, for bench/results/latest.json. */
+  readonly data: unknown;
+  /** 1-minute load average before and after the bench. */
+  readonly load: { readonly before: number; readonly after: number };
+  readonly wallSeconds: number;
+}
+
+export function figure(name: string, value: number, unit: string, target?: Figure['target'], note?: string): Figure {
+  const pass = target === undefined ? undefined : target.kind === 'min' ? value >= target.value : value < target.value;
+  return { name, value, unit, ...(target ? { target } : {}), ...(pass === undefined ? {} : { pass }), ...(note ? { note } : {}) };
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** "min–max" of the repetitions, for notes. */
+export function spread(xs: readonly number[], digits = 2): string {
+  if (xs.length < 2) return '';
+  return `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+}
+
+export function load1(): number {
+  return loadavg()[0];
+}
+
+/** Runs `body` and wraps its figures with the load average and wall time. */
+export async function timed(bench: string, title: string, body: () => Promise<{ figures: Figure[]; data: unknown }>): Promise<BenchResult> {
+  const before = load1();
+  const t0 = performance.now();
+  const { figures, data } = await body();
+  return { bench, title, figures, data, load: { before, after: load1() }, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+export function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * Node arguments for running a bench script in a child process: TypeScript through tsx's
+ * loader when this file is TypeScript, plain node for compiled JavaScript.
+ */
+export function nodeArgsFor(script: string): string[] {
+  return script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+}
+
+/** The file of a sibling bench script (`e2e-child`), in the language this file runs as. */
+export function sibling(name: string): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return join(dirname(fileURLToPath(import.meta.url)), name + ext);
+}
+
+export interface ChildOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly wallMs: number;
+}
+
+/** Runs a command to completion, collecting its output (stderr is also forwarded when `echo`). */
+export function runChild(command: string, args: readonly string[], options: { echo?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ChildOutput> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(command, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (options.echo) process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr, wallMs: performance.now() - t0 }));
+  });
+}
+
+/** The last line of `stdout` that parses as a JSON object. */
+export function lastJsonLine<T>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i].trim();
+    if (line.startsWith('{')) return JSON.parse(line) as T;
+  }
+  throw new Error(`no JSON line in output:\n${stdout.slice(-2000)}`);
+}
+
+/** Runs a bench script in a fresh node process and returns the JSON it prints last. */
+export async function runNodeChild<T>(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<T & { childWallMs: number }> {
+  const out = await runChild(process.execPath, [...nodeFlags, ...nodeArgsFor(script), ...args]);
+  if (out.code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${out.code}:\n${out.stderr.slice(-4000)}`);
+  return { ...lastJsonLine<T>(out.stdout), childWallMs: out.wallMs };
+}
+
+/** Progress on stderr (stdout is reserved for results). */
+export function log(text: string): void {
+  process.stderr.write(text + '\n');
+}
+
+/** A fixed-width text table. Numbers should already be formatted. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], rightAlign: readonly boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const cell = (s: string, i: number) => (rightAlign[i] ? s.padStart(widths[i]) : s.padEnd(widths[i]));
+  const line = (r: readonly string[]) => r.map((s, i) => cell(s ?? '', i)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatTarget(f: Figure): string {
+  if (!f.target) return '';
+  return `${f.target.kind === 'min' ? '≥' : '<'} ${fmt(f.target.value)} ${f.unit}`;
+}
+
+export function verdict(f: Figure): string {
+  return f.pass === undefined ? '' : f.pass ? 'pass' : 'MISS';
+}
+
+/** A number with 3 significant digits (at least), no exponent. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toPrecision(3);
+}
+
+/** The figures of a result as a table. */
+export function figureTable(results: readonly BenchResult[]): string {
+  const rows = results.flatMap((r) => r.figures.map((f) => [r.bench, f.name, fmt(f.value), f.unit, formatTarget(f), verdict(f), f.note ?? '']));
+  return table(['bench', 'figure', 'value', 'unit', 'target', '', 'note'], rows, [false, false, true]);
+}
+
+/**
+ * Entry point of a bench script run directly: prints the bench's own report on stderr and
+ * its figures table on stdout, or with `--json` the result as one JSON line on stdout
+ * (for bench/run.ts).
+ */
+export async function benchMain(importMetaUrl: string, run: () => Promise<BenchResult>): Promise<void> {
+  if (process.argv[1] === undefined || resolve(process.argv[1]) !== fileURLToPath(importMetaUrl)) return;
+  const result = await run();
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stdout.write('\n' + figureTable([result]));
+}
