@@ -13,6 +13,25 @@ export function reportMarkdown(report: Report): string {
     `- latency: client-observed, succeeded requests only, pooled over seeds; percentiles from a DDSketch (relative error ≤ ${pct}%)`,
     '',
     formatMarkdownTable(report),
-    report.variants.length > 1 ? 'Bold: best of the variants.\n' : '',
+    report.variants.length > 1 ? 'Bold: best of the variants. max/mean: the busiest instance\'s request rate over the mean.\n' : '',
+    spreadSection(report),
+    membershipSection(report),
   ].join('\n');
+}
+
+function spreadSection(report: Report): string {
+  const rows = report.variants.flatMap((v) => v.spread.map((s) => `| ${v.name} | ${s.service} | ${s.instances} | ${s.maxOverMean.toFixed(3)} | ${s.cv.toFixed(3)} |`));
+  if (rows.length === 0) return '';
+  return ['## Load spread across instances', '', '| variant | service | instances | max/mean | CV |', '| :-- | :-- | --: | --: | --: |', ...rows, ''].join('\n');
+}
+
+function membershipSection(report: Report): string {
+  const rows = report.variants.flatMap((v) =>
+    v.membership.map(
+      (m) =>
+        `| ${v.name} | ${(m.at / 1000).toFixed(3)} s | ${m.service} | ${m.added.join(', ') || '–'} | ${m.removed.join(', ') || '–'} | ${m.keysRemapped === undefined ? '–' : `${(m.keysRemapped * 100).toFixed(2)}%`} |`,
+    ),
+  );
+  if (rows.length === 0) return '';
+  return ['## Membership changes', '', '| variant | at | service | added | removed | keys remapped |', '| :-- | --: | :-- | :-- | :-- | --: |', ...rows, ''].join('\n');
 }

@@ -34,10 +34,47 @@ export interface RunSummary extends Summary {
   readonly seed: number;
 }
 
+/** One instance's share of the work, summed over runs. */
+export interface InstanceReport {
+  readonly service: string;
+  readonly index: number;
+  readonly zone: string;
+  /** Measurement-window requests balancers sent to it. */
+  readonly requests: number;
+  /** Its fraction of the requests sent to its service. */
+  readonly share: number;
+  /** Busy slot-time / (slots × time it was a member); null for unbounded concurrency. */
+  readonly utilization: number | null;
+  /** Average number of busy slots while it was a member. */
+  readonly meanBusy: number;
+}
+
+/** How evenly a service's instances were loaded (request rate per instance while a member). */
+export interface SpreadReport {
+  readonly service: string;
+  readonly instances: number;
+  /** Highest per-instance request rate over the mean. 1 = perfectly even. */
+  readonly maxOverMean: number;
+  /** Coefficient of variation (population σ / mean) of the per-instance request rates. */
+  readonly cv: number;
+}
+
+export interface MembershipReport {
+  readonly at: number;
+  readonly service: string;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+  /** Fraction of a keyed workload's keys mapped to another endpoint by this change (mean over runs). */
+  readonly keysRemapped?: number;
+}
+
 export interface VariantReport {
   readonly name: string;
   readonly summary: Summary;
   readonly runs: readonly RunSummary[];
+  readonly instances: readonly InstanceReport[];
+  readonly spread: readonly SpreadReport[];
+  readonly membership: readonly MembershipReport[];
 }
 
 export interface Report {
@@ -94,6 +131,62 @@ function sumCounts(runs: readonly RunResult[]): RequestCounts {
   return c;
 }
 
+function instanceReports(runs: readonly RunResult[]): { instances: InstanceReport[]; spread: SpreadReport[] } {
+  if (runs.length === 0) return { instances: [], spread: [] };
+  const n = runs[0].instances.length;
+  const perService = new Map<string, number>();
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    const first = runs[0].instances[i];
+    let requests = 0;
+    let busy = 0;
+    let member = 0;
+    for (const r of runs) {
+      requests += r.instances[i].requests;
+      busy += r.instances[i].busyMs;
+      member += r.instances[i].memberMs;
+    }
+    perService.set(first.service, (perService.get(first.service) ?? 0) + requests);
+    rows.push({ first, requests, busy, member });
+  }
+  const instances = rows
+    .filter((x) => (perService.get(x.first.service) ?? 0) > 0)
+    .map(
+      (x): InstanceReport => ({
+        service: x.first.service,
+        index: x.first.index,
+        zone: x.first.zone,
+        requests: x.requests,
+        share: round6(x.requests / (perService.get(x.first.service) ?? 1)),
+        utilization: x.first.slots === Infinity || x.member === 0 ? null : round6(x.busy / (x.member * x.first.slots)),
+        meanBusy: x.member === 0 ? 0 : round6(x.busy / x.member),
+      }),
+    );
+  const spread: SpreadReport[] = [];
+  for (const service of perService.keys()) {
+    if ((perService.get(service) ?? 0) === 0) continue;
+    const rates = rows.filter((x) => x.first.service === service && x.member > 0).map((x) => x.requests / x.member);
+    const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+    const sd = Math.sqrt(rates.reduce((a, b) => a + (b - mean) ** 2, 0) / rates.length);
+    spread.push({ service, instances: rates.length, maxOverMean: round6(Math.max(...rates) / mean), cv: round6(sd / mean) });
+  }
+  return { instances, spread };
+}
+
+function membershipReports(runs: readonly RunResult[]): MembershipReport[] {
+  if (runs.length === 0) return [];
+  return runs[0].membership.map((m, i) => {
+    const remaps = runs.map((r) => r.membership[i]?.keysRemapped).filter((x): x is number => x !== undefined);
+    return {
+      at: m.at,
+      service: m.service,
+      added: m.added,
+      removed: m.removed,
+      ...(remaps.length === 0 ? {} : { keysRemapped: round6(remaps.reduce((a, b) => a + b, 0) / remaps.length) }),
+    };
+  });
+}
+
 export function buildReport(scenario: { readonly name: string; readonly sha256: string }, output: RunOutput): Report {
   let accuracy = new QuantileSketch().relativeAccuracy;
   const variants = output.variants.map((v): VariantReport => {
@@ -105,6 +198,8 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       name: v.name,
       summary: summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
       runs: v.runs.map((r) => ({ seed: r.seed, ...summarise(r.requests, r.windowMs, 1, r.latency) })),
+      ...instanceReports(v.runs),
+      membership: membershipReports(v.runs),
     };
   });
   return {

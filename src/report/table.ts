@@ -28,6 +28,7 @@ const COLUMNS: readonly Column[] = [
   { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower' },
   { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower' },
   { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms },
+  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower' },
 ];
 
 function cells(report: Report, mark: (s: string) => string): string[][] {

@@ -42,6 +42,9 @@ function override(o: InstanceOverride): Record<string, Plain> {
     ...(o.serviceTime === undefined ? {} : { serviceTime: dist(o.serviceTime) }),
     ...(o.concurrency === undefined ? {} : { concurrency: unbounded(o.concurrency) }),
     ...(o.queue === undefined ? {} : { queue: unbounded(o.queue) }),
+    ...(o.weight === undefined ? {} : { weight: o.weight }),
+    ...(o.priority === undefined ? {} : { priority: o.priority }),
+    ...(o.zone === undefined ? {} : { zone: o.zone }),
   };
 }
 
@@ -52,6 +55,9 @@ function service(s: ServiceSpec): Record<string, Plain> {
     concurrency: unbounded(s.concurrency),
     queue: unbounded(s.queue),
     serviceTime: dist(s.serviceTime),
+    weight: s.weight,
+    priority: s.priority,
+    ...(s.coldStart === undefined ? {} : { coldStart: { for: formatDuration(s.coldStart.for), factor: s.coldStart.factor } }),
     ...(s.overrides.length === 0 ? {} : { overrides: s.overrides.map(override) }),
   };
 }
@@ -69,7 +75,9 @@ function workload(w: WorkloadSpec): Record<string, Plain> {
   return {
     name: w.name,
     target: w.target,
-    zone: w.zone,
+    zones: w.zones,
+    sidecars: w.sidecars,
+    ...(w.key === undefined ? {} : { key: w.key.dist === 'zipf' ? { dist: w.key.dist, n: w.key.n, s: w.key.s } : { dist: w.key.dist, n: w.key.n } }),
     arrival: arrival(w.arrival),
     ...(w.timeout === undefined ? {} : { timeout: formatDuration(w.timeout) }),
   };
@@ -105,12 +113,22 @@ export function printScenario(s: Scenario): string {
     network: { latency: dist(s.network.latency), ...(s.network.crossZone === undefined ? {} : { crossZone: dist(s.network.crossZone) }) },
     workload: s.workload.map(workload),
     mesh: { balancer: policy(s.mesh.balancer) },
+    ...(s.membership.length === 0
+      ? {}
+      : {
+          membership: s.membership.map((m) => ({
+            at: formatDuration(m.at),
+            service: m.service,
+            ...(m.add === 0 ? {} : { add: m.add }),
+            ...(m.remove.length === 0 ? {} : { remove: m.remove }),
+          })),
+        }),
   };
   const doc = new Document(body);
   // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.
   visit(doc, {
     Map(_, node) {
-      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind'].includes(String(p.key.value)))) node.flow = true;
+      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind', 'for'].includes(String(p.key.value)))) node.flow = true;
     },
     Seq(_, node) {
       if (node.items.every((item) => isScalar(item))) node.flow = true;

@@ -13,7 +13,7 @@ import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zRate } from '../core/units.js';
 import { describeValue, didYouMean, suggest } from './errors.js';
-import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type KeySpec, type MembershipChange, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
 
 export type PathSegment = string | number;
 
@@ -100,6 +100,11 @@ function text(expected: string) {
 }
 
 const plainNumber = (expected: string) => z.number({ error: expecting(expected) });
+
+function positiveNumber(expected: string) {
+  const error = expecting(expected);
+  return z.number({ error }).positive({ error }).finite({ error });
+}
 
 const positiveDuration = zDuration.refine((ms) => ms > 0, {
   error: (issue) => `expected a duration > 0, like 250ms; got ${typeof issue.input === 'number' ? formatDuration(issue.input) : describeValue(issue.input)}`,
@@ -204,8 +209,16 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       serviceTime: dist.optional(),
       concurrency: wholeOrUnbounded(1).optional(),
       queue: wholeOrUnbounded(0).optional(),
+      weight: positiveNumber('a weight: a number > 0').optional(),
+      priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
+      zone: text('a zone name').optional(),
     },
     'an override, like { instances: [3], serviceTime: { dist: constant, value: 1s } }',
+  );
+
+  const coldStart = strict(
+    { for: positiveDuration, factor: z.number({ error: expecting('a slowdown factor ≥ 1') }).min(1, { error: expecting('a slowdown factor ≥ 1') }).finite() },
+    'a cold start, like { for: 30s, factor: 3 }',
   );
 
   const service = strict(
@@ -215,6 +228,9 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       concurrency: wholeOrUnbounded(1).optional(),
       queue: wholeOrUnbounded(0).optional(),
       serviceTime: dist,
+      weight: positiveNumber('a weight: a number > 0').optional(),
+      priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
+      coldStart: coldStart.optional(),
       overrides: z.array(override, { error: expecting('a list of overrides') }).optional(),
     },
     'a service, like { instances: 3, serviceTime: { dist: exponential, mean: 10ms } }',
@@ -238,11 +254,23 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
     },
   );
 
+  const key = z.discriminatedUnion(
+    'dist',
+    [
+      strict({ dist: z.literal('zipf'), n: wholeNumber(1), s: z.number({ error: expecting('a Zipf exponent s ≥ 0') }).min(0, { error: expecting('a Zipf exponent s ≥ 0') }).finite() }, 'a Zipf key distribution, like { dist: zipf, n: 10000, s: 1.1 }'),
+      strict({ dist: z.literal('uniform'), n: wholeNumber(1) }, 'a uniform key distribution, like { dist: uniform, n: 10000 }'),
+    ],
+    { error: expecting('a key distribution: { dist: zipf, n: 10000, s: 1.1 } or { dist: uniform, n: 10000 }') },
+  );
+
   const workload = strict(
     {
       name: text('a workload name'),
       target: text('the name of a service'),
       zone: text('a zone of the target service').optional(),
+      zones: z.array(text('a zone name'), { error: expecting('a list of zone names, like [a, b]') }).min(1, { error: expecting('at least one zone') }).optional(),
+      sidecars: wholeNumber(1).optional(),
+      key: key.optional(),
       arrival,
       timeout: positiveDuration.optional(),
     },
@@ -271,6 +299,20 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       network: strict({ latency: dist, crossZone: dist.optional() }, 'a network, like { latency: { dist: exponential, mean: 200us } }'),
       workload: z.array(workload, { error: expecting('a list of workloads') }).min(1, { error: 'expected at least one workload' }),
       mesh: strict({ balancer }, 'a mesh, like { balancer: { kind: round-robin } }'),
+      membership: z
+        .array(
+          strict(
+            {
+              at: zDuration,
+              service: text('the name of a service'),
+              add: wholeNumber(1).optional(),
+              remove: z.array(wholeNumber(0, 'an instance index: a whole number ≥ 0'), { error: expecting('a list of instance indices, like [0, 3]') }).min(1, { error: expecting('at least one instance index') }).optional(),
+            },
+            'a membership change, like { at: 30s, service: api, add: 2 } or { at: 30s, service: api, remove: [3] }',
+          ),
+          { error: expecting('a list of membership changes') },
+        )
+        .optional(),
       variants: z
         .record(z.string().regex(VARIANT_NAME, { error: expecting('a variant name of letters, digits, ., - and _') }), variantOverrides, {
           error: expecting('a mapping of variant names to overrides'),
@@ -365,17 +407,44 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
   if (doc.seed + doc.seeds - 1 > Number.MAX_SAFE_INTEGER) add(['seed'], `seed + seeds - 1 must be at most ${Number.MAX_SAFE_INTEGER}`);
 
   const services = new Map(Object.entries(doc.services));
+  // Instances added by membership changes continue each service's numbering.
+  const added = new Map<string, number>();
+  const removed = new Map<string, Set<number>>();
+  (doc.membership ?? []).forEach((m, i) => {
+    const svc = services.get(m.service);
+    if (!svc) {
+      const names = [...services.keys()];
+      add(['membership', i, 'service'], `unknown service '${m.service}'${didYouMean(m.service, names)}; services: ${names.join(', ')}`);
+      return;
+    }
+    if (i > 0 && m.at < (doc.membership ?? [])[i - 1].at) add(['membership', i, 'at'], 'membership changes must be in time order');
+    if (m.at >= doc.duration) add(['membership', i, 'at'], `a change at ${formatDuration(m.at)} comes after the load ends (duration ${formatDuration(doc.duration)})`);
+    if (m.add === undefined && m.remove === undefined) add(['membership', i], 'a membership change needs add or remove');
+    const before = svc.instances + (added.get(m.service) ?? 0);
+    const gone = removed.get(m.service) ?? new Set<number>();
+    (m.remove ?? []).forEach((index, j) => {
+      if (index >= before) add(['membership', i, 'remove', j], `instance ${index} does not exist at ${formatDuration(m.at)}: service '${m.service}' has instances 0 to ${before - 1}`);
+      else if (gone.has(index)) add(['membership', i, 'remove', j], `instance ${index} of '${m.service}' is already removed`);
+      gone.add(index);
+    });
+    removed.set(m.service, gone);
+    added.set(m.service, (added.get(m.service) ?? 0) + (m.add ?? 0));
+  });
   for (const [name, svc] of services) {
     const zones = svc.zones ?? [];
     zones.forEach((zone, i) => {
       if (zones.indexOf(zone) !== i) add(['services', name, 'zones', i], `zone '${zone}' is listed twice`);
     });
+    const total = svc.instances + (added.get(name) ?? 0);
     (svc.overrides ?? []).forEach((o, i) => {
       o.instances.forEach((index, j) => {
-        if (index >= svc.instances) {
-          add(['services', name, 'overrides', i, 'instances', j], `instance ${index} does not exist: service '${name}' has ${svc.instances} instance${svc.instances === 1 ? '' : 's'}, numbered 0 to ${svc.instances - 1}`);
+        if (index >= total) {
+          add(['services', name, 'overrides', i, 'instances', j], `instance ${index} does not exist: service '${name}' has ${total} instance${total === 1 ? '' : 's'}, numbered 0 to ${total - 1}`);
         }
       });
+      if (o.zone !== undefined && !zones.includes(o.zone) && !(zones.length === 0 && o.zone === 'default')) {
+        add(['services', name, 'overrides', i, 'zone'], `unknown zone '${o.zone}'${didYouMean(o.zone, zones)}; service '${name}' has zones: ${zones.join(', ') || 'default'}`);
+      }
     });
   }
 
@@ -389,10 +458,15 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     if (!target) {
       const names = [...services.keys()];
       add(['workload', i, 'target'], `unknown service '${w.target}'${didYouMean(w.target, names)}; services: ${names.join(', ')}`);
-    } else if (w.zone !== undefined) {
-      const zones = target.zones ?? ['default'];
-      if (!zones.includes(w.zone)) add(['workload', i, 'zone'], `unknown zone '${w.zone}' for service '${w.target}'${didYouMean(w.zone, zones)}; its zones: ${zones.join(', ')}`);
     }
+    if (w.zone !== undefined && w.zones !== undefined) add(['workload', i, 'zones'], 'give either zone or zones, not both');
+    // Callers may sit in a zone the target is not in, but not in a zone no service has (a typo).
+    const allZones = [...new Set([...services.values()].flatMap((svc) => svc.zones ?? ['default']))];
+    const check = (zone: string, path: PathSegment[]): void => {
+      if (!allZones.includes(zone)) add(path, `unknown zone '${zone}'${didYouMean(zone, allZones)}; zones of this scenario's services: ${allZones.join(', ')}`);
+    };
+    if (w.zone !== undefined) check(w.zone, ['workload', i, 'zone']);
+    (w.zones ?? []).forEach((zone, k) => check(zone, ['workload', i, 'zones', k]));
 
     if (w.arrival.process !== 'closed') {
       const steps = w.arrival.steps ?? [];
@@ -415,12 +489,18 @@ function resolve(doc: ScenarioDocument): Scenario {
       concurrency: svc.concurrency ?? 1,
       queue: svc.queue ?? Infinity,
       serviceTime: svc.serviceTime,
+      weight: svc.weight ?? 1,
+      priority: svc.priority ?? 0,
+      ...(svc.coldStart === undefined ? {} : { coldStart: { for: svc.coldStart.for, factor: svc.coldStart.factor } }),
       overrides: (svc.overrides ?? []).map(
         (o): InstanceOverride => ({
           instances: o.instances,
           ...(o.serviceTime === undefined ? {} : { serviceTime: o.serviceTime }),
           ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
           ...(o.queue === undefined ? {} : { queue: o.queue }),
+          ...(o.weight === undefined ? {} : { weight: o.weight }),
+          ...(o.priority === undefined ? {} : { priority: o.priority }),
+          ...(o.zone === undefined ? {} : { zone: o.zone }),
         }),
       ),
     };
@@ -430,10 +510,15 @@ function resolve(doc: ScenarioDocument): Scenario {
       w.arrival.process === 'closed'
         ? { process: 'closed', clients: w.arrival.clients, think: w.arrival.think }
         : { process: w.arrival.process, rate: w.arrival.rate, steps: w.arrival.steps ?? [] };
+    const zones = w.zones ?? [w.zone ?? services[w.target].zones[0]];
+    const key: KeySpec | undefined = w.key === undefined ? undefined : w.key.dist === 'zipf' ? { dist: 'zipf', n: w.key.n, s: w.key.s } : { dist: 'uniform', n: w.key.n };
     return {
       name: w.name,
       target: w.target,
-      zone: w.zone ?? services[w.target].zones[0],
+      zone: zones[0],
+      sidecars: w.sidecars ?? 1,
+      zones,
+      ...(key === undefined ? {} : { key }),
       arrival,
       ...(w.timeout === undefined ? {} : { timeout: w.timeout }),
     };
@@ -451,6 +536,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     network: { latency: doc.network.latency, ...(doc.network.crossZone === undefined ? {} : { crossZone: doc.network.crossZone }) },
     workload,
     mesh: { balancer: doc.mesh.balancer },
+    membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
   };
 }
 

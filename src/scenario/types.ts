@@ -8,11 +8,20 @@ import type { DistSpec } from '../core/distribution-spec.js';
 export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
 
 export interface InstanceOverride {
-  /** Instance indices (0-based) this override applies to. */
+  /** Instance indices (0-based, instances added by `membership` continue the numbering). */
   readonly instances: readonly number[];
   readonly serviceTime?: DistSpec;
   readonly concurrency?: number;
   readonly queue?: number;
+  readonly weight?: number;
+  readonly priority?: number;
+  readonly zone?: string;
+}
+
+/** A cold instance: service times start `factor`× slower and recover linearly over `for` ms after it joins. */
+export interface ColdStartSpec {
+  readonly for: number;
+  readonly factor: number;
 }
 
 export interface ServiceSpec {
@@ -24,6 +33,12 @@ export interface ServiceSpec {
   /** Bound of the FIFO wait queue; Infinity = unbounded (default). 0 = no queue. */
   readonly queue: number;
   readonly serviceTime: DistSpec;
+  /** Endpoint weight balancers see (default 1). */
+  readonly weight: number;
+  /** Envoy priority level (default 0, the most preferred). */
+  readonly priority: number;
+  /** Applies to instances that join after t = 0 (see `membership`). */
+  readonly coldStart?: ColdStartSpec;
   readonly overrides: readonly InstanceOverride[];
 }
 
@@ -43,11 +58,20 @@ export type ArrivalSpec =
   | { readonly process: 'poisson' | 'constant'; readonly rate: number; readonly steps: readonly RateStep[] }
   | { readonly process: 'closed'; readonly clients: number; readonly think: DistSpec };
 
+/** Where request hash keys come from: key k in [0, n), Zipf(s) or uniform. */
+export type KeySpec = { readonly dist: 'zipf'; readonly n: number; readonly s: number } | { readonly dist: 'uniform'; readonly n: number };
+
 export interface WorkloadSpec {
   readonly name: string;
   readonly target: string;
-  /** Zone of the calling clients; defaults to the target service's first zone. */
+  /** Zone of the first sidecar (= zones[0]). */
   readonly zone: string;
+  /** Client sidecars of this group, each with its own balancer state (default 1). */
+  readonly sidecars: number;
+  /** Zones of the sidecars, round-robin: sidecar i is in zones[i % zones.length]. Default: the target's first zone. */
+  readonly zones: readonly string[];
+  /** Request hash keys, for hashing balancers; absent = requests carry no key. */
+  readonly key?: KeySpec;
   readonly arrival: ArrivalSpec;
   /** Client-side request timeout in ms; absent = no timeout. */
   readonly timeout?: number;
@@ -61,6 +85,16 @@ export interface PolicySpec {
 
 export interface MeshSpec {
   readonly balancer: PolicySpec;
+}
+
+/** Instances joining or leaving a service at a given time. */
+export interface MembershipChange {
+  readonly at: number;
+  readonly service: string;
+  /** Number of instances added (they take the next indices). */
+  readonly add: number;
+  /** Indices of instances removed (they finish what they hold, then are gone). */
+  readonly remove: readonly number[];
 }
 
 export interface Scenario {
@@ -80,6 +114,8 @@ export interface Scenario {
   readonly network: NetworkSpec;
   readonly workload: readonly WorkloadSpec[];
   readonly mesh: MeshSpec;
+  /** Membership changes in time order (default none). */
+  readonly membership: readonly MembershipChange[];
 }
 
 /** One variant of a scenario: its name and the fully resolved scenario it runs. */

@@ -6,6 +6,16 @@
 import type { Outcome } from '../algorithms/types.js';
 import { QuantileSketch } from '../core/quantile-sketch.js';
 
+/** What a membership change did (instance indices are per service). */
+export interface MembershipEffect {
+  readonly at: number;
+  readonly service: string;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+  /** Fraction of a keyed workload's keys that moved to another endpoint (keyed workloads only). */
+  readonly keysRemapped?: number;
+}
+
 export interface RequestCounts {
   /** Requests issued in the measurement window [warmup, duration). */
   readonly total: number;
@@ -22,10 +32,17 @@ export interface RequestCounts {
 export interface InstanceStats {
   readonly service: string;
   readonly index: number;
+  readonly zone: string;
+  /** Worker slots (Infinity = unbounded). */
+  readonly slots: number;
+  /** Requests of the measurement window that balancers sent to this instance. */
+  readonly requests: number;
   /** Requests whose service completed during the run (warm-up included). */
   readonly served: number;
   /** Total service time (ms) of those requests. */
   readonly busyMs: number;
+  /** Time (ms) the instance was a member of its service during the run. */
+  readonly memberMs: number;
 }
 
 export interface RunResult {
@@ -39,6 +56,8 @@ export interface RunResult {
   readonly endTimeMs: number;
   readonly eventsProcessed: number;
   readonly instances: readonly InstanceStats[];
+  /** Membership changes as they happened (instance indices are per service). */
+  readonly membership: readonly MembershipEffect[];
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
   readonly conservation: { readonly issued: number; readonly succeeded: number; readonly failed: number; readonly inFlight: number };
 }
@@ -54,15 +73,37 @@ export class RunMetrics {
   private allFailed = 0;
   private readonly latency = new QuantileSketch();
   private readonly servedCount: Float64Array;
+  private readonly sentCount: Float64Array;
   private readonly busy: Float64Array;
+  private readonly joinedAt: Float64Array;
+  private readonly memberMs: Float64Array;
 
   constructor(
     private readonly seed: number,
-    instanceCount: number,
     private readonly instanceService: readonly string[],
+    private readonly instanceIndex: readonly number[],
+    private readonly instanceZone: readonly string[],
+    private readonly instanceSlots: ArrayLike<number>,
   ) {
-    this.servedCount = new Float64Array(instanceCount);
-    this.busy = new Float64Array(instanceCount);
+    const n = instanceService.length;
+    this.servedCount = new Float64Array(n);
+    this.sentCount = new Float64Array(n);
+    this.busy = new Float64Array(n);
+    this.joinedAt = new Float64Array(n).fill(NaN);
+    this.memberMs = new Float64Array(n);
+  }
+
+  joined(instance: number, at: number): void {
+    this.joinedAt[instance] = at;
+  }
+
+  left(instance: number, at: number): void {
+    this.memberMs[instance] += at - this.joinedAt[instance];
+    this.joinedAt[instance] = NaN;
+  }
+
+  sent(instance: number): void {
+    this.sentCount[instance]++;
   }
 
   issued(measured: boolean): void {
@@ -99,6 +140,7 @@ export class RunMetrics {
     windowMs: number,
     inFlight: number,
     allInFlight: number,
+    membership: readonly MembershipEffect[],
   ): RunResult {
     if (this.allIssued !== this.allSucceeded + this.allFailed + allInFlight || this.total !== this.succeeded + this.failed + inFlight) {
       throw new Error(
@@ -106,13 +148,20 @@ export class RunMetrics {
           ` (window: ${this.total} vs ${this.succeeded} + ${this.failed} + ${inFlight})`,
       );
     }
-    const perService = new Map<string, number>();
+    const end = clock.now();
     const instances: InstanceStats[] = [];
     for (let i = 0; i < this.servedCount.length; i++) {
-      const service = this.instanceService[i];
-      const index = perService.get(service) ?? 0;
-      perService.set(service, index + 1);
-      instances.push({ service, index, served: this.servedCount[i], busyMs: this.busy[i] });
+      const stillMember = this.joinedAt[i] === this.joinedAt[i];
+      instances.push({
+        service: this.instanceService[i],
+        index: this.instanceIndex[i],
+        zone: this.instanceZone[i],
+        slots: this.instanceSlots[i],
+        requests: this.sentCount[i],
+        served: this.servedCount[i],
+        busyMs: this.busy[i],
+        memberMs: this.memberMs[i] + (stillMember ? end - this.joinedAt[i] : 0),
+      });
     }
     return {
       seed: this.seed,
@@ -129,6 +178,7 @@ export class RunMetrics {
       endTimeMs: clock.now(),
       eventsProcessed: clock.eventsProcessed,
       instances,
+      membership,
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };
   }

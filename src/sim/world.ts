@@ -1,22 +1,26 @@
 /**
  * The simulated world: services made of instances (worker slots + bounded FIFO queue),
- * a network with per-hop latency and a cross-zone penalty, and client groups offering
- * open-loop (Poisson, constant, rate steps) or closed-loop load. Every request goes
- * through its caller's mesh sidecar (src/mesh), exactly as in live mode.
+ * a network with per-hop latency and a cross-zone penalty, and client groups whose
+ * sidecars offer open-loop (Poisson, constant, rate steps) or closed-loop load. Every
+ * request goes through one of its group's mesh sidecars (src/mesh), exactly as in live
+ * mode; membership changes (instances joining, possibly cold, or leaving) reach every
+ * sidecar as an endpoint-set update.
  *
  * Requests and instances are struct-of-arrays with free lists, and events are
  * (kind, index) pairs: nothing is allocated per request, and memory grows with the
  * world (instances, requests in flight), never with the number of requests simulated.
  */
-import type { Endpoint, Outcome } from '../algorithms/types.js';
+import type { Endpoint, Outcome, PickContext } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
+import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';
 import { RngStreams } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
+import { hashKey } from '../core/xxhash64.js';
 import { Sidecar } from '../mesh/sidecar.js';
-import type { Scenario, WorkloadSpec } from '../scenario/types.js';
+import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
-import { RunMetrics, type RunResult } from './metrics.js';
+import { RunMetrics, type MembershipEffect, type RunResult } from './metrics.js';
 import { IntRing } from './int-ring.js';
 
 // Event kinds (arg in parentheses).
@@ -27,9 +31,8 @@ const SERVICE_DONE = FIRST_MODEL_KIND + 3; // instance finishes a request (reque
 const AT_CLIENT = FIRST_MODEL_KIND + 4; // response reaches the client (request)
 const TIMEOUT = FIRST_MODEL_KIND + 5; // client-side timeout (request)
 const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (group)
+const MEMBERSHIP = FIRST_MODEL_KIND + 7; // scenario.membership[arg] takes effect
 
-const OK: Outcome = { kind: 'success', status: 200 };
-const REJECTED: Outcome = { kind: 'rejected', status: 503 };
 const NO_ENDPOINT: Outcome = { kind: 'connect-failure', status: 503 };
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
 
@@ -37,18 +40,25 @@ const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
 const F_MEASURED = 1; // issued inside the measurement window
 const F_CONCLUDED = 2; // the client has its answer (response or timeout)
 
+/** A calling client group: its sidecars, and its view of the target service. */
 interface Group {
   readonly index: number;
   readonly spec: WorkloadSpec;
-  readonly sidecar: Sidecar;
-  /** Global instance index of each endpoint index. */
-  readonly instanceOf: Int32Array;
-  readonly zone: number;
-  /** Poisson (exponential gaps) rather than constant-rate arrivals. */
+  readonly sidecars: readonly Sidecar[];
+  /** Zone id of each sidecar. */
+  readonly sidecarZone: Int32Array;
+  /** Round-robin assignment of requests to sidecars. */
+  nextSidecar: number;
+  /** Global instance of each current endpoint index; endpoint index of each global instance (-1: not a member). */
+  instanceOf: Int32Array;
+  readonly endpointOf: Int32Array;
   readonly poisson: boolean;
   readonly arrivals: Rng;
   readonly think: Sampler | undefined;
   readonly timeout: number;
+  /** Draws a key index, and the key's hash (cached per key), when the workload has keys. */
+  readonly key: (() => number) | undefined;
+  readonly keyHash: Float64Array;
   /** Current open-loop rate in requests per ms, and the time of the next rate step. */
   rate: number;
   stepIndex: number;
@@ -68,21 +78,38 @@ export class World implements Model {
   private readonly loadEnd: number;
   private readonly warmup: number;
 
-  // Instances (global index across services).
+  // Instances (global index across services, including those that join later).
+  private readonly instService: string[] = [];
+  private readonly instLocal: number[] = [];
   private readonly instZone: string[] = [];
-  /** Zone of each instance as a small integer (compared on every hop). */
   private readonly instZoneId: Int32Array;
   private readonly zoneIds = new Map<string, number>();
-  private readonly instService: string[] = [];
+  private readonly instWeight: Float64Array;
+  private readonly instPriority: Int32Array;
   private readonly instBusy: Int32Array;
   private readonly instSlots: Float64Array;
   private readonly instQueueCap: Float64Array;
   private readonly instQueue: IntRing[] = [];
   private readonly instSample: Sampler[] = [];
+  /** 1 while an instance is a member of its service (joined, not removed). */
+  private readonly instMember: Uint8Array;
+  /** Cold start: service-time multiplier `coldFactor` at join, back to 1 at `coldUntil`. */
+  private readonly instColdUntil: Float64Array;
+  private readonly instColdFactor: Float64Array;
+  private readonly instColdFor: Float64Array;
+  private readonly serviceStart = new Map<string, number>();
+  private readonly serviceCount = new Map<string, number>();
+  private readonly membershipEffects: MembershipEffect[] = [];
+  private readonly streams: RngStreams;
 
   // Network.
   private readonly hop: Sampler;
   private readonly crossZone: Sampler | undefined;
+
+  /** Reused pick context (balancers read it during the call only). */
+  private readonly pickContext: { hashKey?: number; attempt?: number } = {};
+  /** Reused outcome of a response (balancers read it during the call only). */
+  private readonly response: { kind: Outcome['kind']; status: number; utilization?: number } = { kind: 'success', status: 200 };
 
   // Requests (struct-of-arrays pool).
   private cap = 0;
@@ -90,102 +117,157 @@ export class World implements Model {
   private nFree = 0;
   private rIssued: Float64Array = new Float64Array(0);
   private rGroup: Int32Array = new Int32Array(0);
-  private rEndpoint: Int32Array = new Int32Array(0);
+  private rSidecar: Int32Array = new Int32Array(0);
   private rInstance: Int32Array = new Int32Array(0);
   private rStatus: Int32Array = new Int32Array(0);
   private rFlags: Int32Array = new Int32Array(0);
   private rServiceStart: Float64Array = new Float64Array(0);
   private rTimeoutSeq: Float64Array = new Float64Array(0);
+  private rUtil: Float64Array = new Float64Array(0);
 
   constructor(scenario: Scenario, options: WorldOptions) {
     this.scenario = scenario;
     this.loadEnd = scenario.duration;
     this.warmup = scenario.warmup;
     const streams = new RngStreams(options.seed);
+    this.streams = streams;
 
-    const serviceStart = new Map<string, number>();
-    const slotsInit: number[] = [];
-    const queueInit: number[] = [];
+    const added = new Map<string, number>();
+    for (const m of scenario.membership) added.set(m.service, (added.get(m.service) ?? 0) + m.add);
+    const slots: number[] = [];
+    const queues: number[] = [];
+    const weights: number[] = [];
+    const priorities: number[] = [];
+    const coldFor: number[] = [];
+    const coldFactor: number[] = [];
+    const member: number[] = [];
     for (const [name, svc] of Object.entries(scenario.services)) {
-      serviceStart.set(name, this.instZone.length);
-      for (let i = 0; i < svc.instances; i++) {
-        const override = svc.overrides.filter((o) => o.instances.includes(i));
+      this.serviceStart.set(name, this.instService.length);
+      const total = svc.instances + (added.get(name) ?? 0);
+      this.serviceCount.set(name, total);
+      for (let i = 0; i < total; i++) {
         let dist = svc.serviceTime;
-        let slots = svc.concurrency;
+        let slot = svc.concurrency;
         let queue = svc.queue;
-        for (const o of override) {
+        let weight = svc.weight;
+        let priority = svc.priority;
+        let zone = svc.zones[i % svc.zones.length];
+        for (const o of svc.overrides) {
+          if (!o.instances.includes(i)) continue;
           if (o.serviceTime) dist = o.serviceTime;
-          if (o.concurrency !== undefined) slots = o.concurrency;
+          if (o.concurrency !== undefined) slot = o.concurrency;
           if (o.queue !== undefined) queue = o.queue;
+          if (o.weight !== undefined) weight = o.weight;
+          if (o.priority !== undefined) priority = o.priority;
+          if (o.zone !== undefined) zone = o.zone;
         }
-        this.instZone.push(svc.zones[i % svc.zones.length]);
         this.instService.push(name);
+        this.instLocal.push(i);
+        this.instZone.push(zone);
         this.instSample.push(makeSampler(dist, streams.stream(`service/${name}/${i}`)));
         this.instQueue.push(new IntRing(16));
-        slotsInit.push(slots);
-        queueInit.push(queue);
+        slots.push(slot);
+        queues.push(queue);
+        weights.push(weight);
+        priorities.push(priority);
+        coldFor.push(svc.coldStart?.for ?? 0);
+        coldFactor.push(svc.coldStart?.factor ?? 1);
+        member.push(i < svc.instances ? 1 : 0);
       }
     }
-    const n = this.instZone.length;
+    const n = this.instService.length;
     this.instZoneId = Int32Array.from(this.instZone, (z) => this.zoneId(z));
     this.instBusy = new Int32Array(n);
-    this.instSlots = Float64Array.from(slotsInit);
-    this.instQueueCap = Float64Array.from(queueInit);
+    this.instSlots = Float64Array.from(slots);
+    this.instQueueCap = Float64Array.from(queues);
+    this.instWeight = Float64Array.from(weights);
+    this.instPriority = Int32Array.from(priorities);
+    this.instMember = Uint8Array.from(member);
+    this.instColdFor = Float64Array.from(coldFor);
+    this.instColdFactor = Float64Array.from(coldFactor);
+    this.instColdUntil = new Float64Array(n); // instances present at t = 0 are warm
 
     this.hop = makeSampler(scenario.network.latency, streams.stream('network/latency'));
-    this.crossZone = scenario.network.crossZone
-      ? makeSampler(scenario.network.crossZone, streams.stream('network/crossZone'))
-      : undefined;
+    this.crossZone = scenario.network.crossZone ? makeSampler(scenario.network.crossZone, streams.stream('network/crossZone')) : undefined;
 
-    this.metrics = new RunMetrics(options.seed, n, this.instService);
+    this.metrics = new RunMetrics(options.seed, this.instService, this.instLocal, this.instZone, this.instSlots);
+    for (let i = 0; i < n; i++) if (this.instMember[i]) this.metrics.joined(i, 0);
 
-    scenario.workload.forEach((spec, index) => {
-      const start = serviceStart.get(spec.target);
-      const svc = scenario.services[spec.target];
-      if (start === undefined || !svc) throw new Error(`workload ${spec.name}: unknown target ${spec.target}`);
-      const endpoints: Endpoint[] = [];
-      const instanceOf = new Int32Array(svc.instances);
-      for (let i = 0; i < svc.instances; i++) {
-        instanceOf[i] = start + i;
-        endpoints.push({
-          id: `${spec.target}-${i}`,
-          address: `${spec.target}-${i}.sim:80`,
-          zone: this.instZone[start + i],
-          weight: 1,
-          health: 'healthy',
-          priority: 0,
-          metadata: {},
-        });
-      }
-      const balancer = createBalancer(scenario.mesh.balancer, {
-        clock: this.engine,
-        timers: this.engine,
-        rng: streams.stream(`balancer/${spec.name}/0`),
-      });
-      const arrival = spec.arrival;
-      const group: Group = {
-        index,
-        spec,
-        sidecar: new Sidecar(`${spec.name}-0`, balancer, endpoints),
-        instanceOf,
-        zone: this.zoneId(spec.zone),
-        poisson: arrival.process === 'poisson',
-        arrivals: streams.stream(`arrivals/${spec.name}`),
-        think: arrival.process === 'closed' ? makeSampler(arrival.think, streams.stream(`think/${spec.name}`)) : undefined,
-        timeout: spec.timeout ?? Infinity,
-        rate: arrival.process === 'closed' ? 0 : arrival.rate / 1000,
-        stepIndex: 0,
-        nextStepAt: arrival.process === 'closed' || arrival.steps.length === 0 ? Infinity : arrival.steps[0].at,
-      };
-      this.groups.push(group);
-    });
+    scenario.workload.forEach((spec, index) => this.groups.push(this.makeGroup(spec, index, streams)));
 
     this.growRequests(1024);
     this.engine.setModel(this);
   }
 
+  private makeGroup(spec: WorkloadSpec, index: number, streams: RngStreams): Group {
+    const sidecarCount = spec.sidecars;
+    const sidecarZone = new Int32Array(sidecarCount);
+    const zoneSizes = new Map<string, number>();
+    for (let s = 0; s < sidecarCount; s++) {
+      const zone = spec.zones[s % spec.zones.length];
+      sidecarZone[s] = this.zoneId(zone);
+      zoneSizes.set(zone, (zoneSizes.get(zone) ?? 0) + 1);
+    }
+    const endpointOf = new Int32Array(this.instService.length).fill(-1);
+    const { endpoints, instanceOf } = this.membersOf(spec.target, endpointOf);
+    const sidecars: Sidecar[] = [];
+    for (let s = 0; s < sidecarCount; s++) {
+      const balancer = createBalancer(
+        this.scenario.mesh.balancer,
+        { clock: this.engine, timers: this.engine, rng: streams.stream(`balancer/${spec.name}/${s}`) },
+        { localZone: spec.zones[s % spec.zones.length], clientIndex: s, clientCount: sidecarCount, localZoneSizes: zoneSizes },
+      );
+      sidecars.push(new Sidecar(`${spec.name}-${s}`, balancer, endpoints));
+    }
+    const arrival = spec.arrival;
+    return {
+      index,
+      spec,
+      sidecars,
+      sidecarZone,
+      nextSidecar: 0,
+      instanceOf,
+      endpointOf,
+      poisson: arrival.process === 'poisson',
+      arrivals: streams.stream(`arrivals/${spec.name}`),
+      think: arrival.process === 'closed' ? makeSampler(arrival.think, streams.stream(`think/${spec.name}`)) : undefined,
+      timeout: spec.timeout ?? Infinity,
+      key: spec.key ? keySampler(spec.key, streams.stream(`keys/${spec.name}`)) : undefined,
+      keyHash: new Float64Array(spec.key ? spec.key.n : 0).fill(NaN),
+      rate: arrival.process === 'closed' ? 0 : arrival.rate / 1000,
+      stepIndex: 0,
+      nextStepAt: arrival.process === 'closed' || arrival.steps.length === 0 ? Infinity : arrival.steps[0].at,
+    };
+  }
+
+  /** The current members of `service` as endpoint data, filling `endpointOf` (global → endpoint index). */
+  private membersOf(service: string, endpointOf: Int32Array): { endpoints: Endpoint[]; instanceOf: Int32Array } {
+    const start = this.serviceStart.get(service) ?? 0;
+    const count = this.serviceCount.get(service) ?? 0;
+    const endpoints: Endpoint[] = [];
+    const instances: number[] = [];
+    for (let i = start; i < start + count; i++) {
+      endpointOf[i] = -1;
+      if (!this.instMember[i]) continue;
+      endpointOf[i] = endpoints.length;
+      instances.push(i);
+      const local = i - start;
+      endpoints.push({
+        id: `${service}-${local}`,
+        address: `${service}-${local}.sim:80`,
+        zone: this.instZone[i],
+        weight: this.instWeight[i],
+        health: 'healthy',
+        priority: this.instPriority[i],
+        metadata: {},
+      });
+    }
+    return { endpoints, instanceOf: Int32Array.from(instances) };
+  }
+
   /** Runs the whole replication: load for `duration`, then up to `drain` for stragglers. */
   run(): RunResult {
+    this.scenario.membership.forEach((m, i) => this.engine.at(m.at, MEMBERSHIP, i));
     for (const g of this.groups) this.startGroup(g);
     this.engine.run(this.scenario.duration + this.scenario.drain);
     // Count the unanswered requests independently of the counters, for the conservation check.
@@ -198,7 +280,7 @@ export class World implements Model {
       allInFlight++;
       if ((this.rFlags[r] & F_MEASURED) !== 0) inFlight++;
     }
-    return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight);
+    return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight, this.membershipEffects);
   }
 
   handle(kind: number, arg: number): void {
@@ -224,6 +306,9 @@ export class World implements Model {
       case RATE_CHANGE:
         this.onRateChange(this.groups[arg]);
         break;
+      case MEMBERSHIP:
+        this.onMembership(arg);
+        break;
       default:
         throw new Error(`unknown event kind ${kind}`);
     }
@@ -234,7 +319,6 @@ export class World implements Model {
     if (arrival.process === 'closed') {
       for (let c = 0; c < arrival.clients; c++) this.engine.at(g.think ? g.think() : 0, CLOSED_ISSUE, g.index);
     } else {
-      // The first step may start at 0; a group whose initial rate is 0 waits for a step.
       this.scheduleNextArrival(g, 0);
     }
   }
@@ -264,6 +348,77 @@ export class World implements Model {
     this.scheduleNextArrival(g, this.engine.now());
   }
 
+  private onMembership(index: number): void {
+    const change = this.scenario.membership[index];
+    const start = this.serviceStart.get(change.service) ?? 0;
+    const now = this.engine.now();
+    const addedNow: number[] = [];
+    const removedNow: number[] = [];
+    // Instances join in index order after those already known (initial + earlier additions).
+    let next = this.scenario.services[change.service].instances;
+    for (let k = 0; k < index; k++) if (this.scenario.membership[k].service === change.service) next += this.scenario.membership[k].add;
+    for (let k = 0; k < change.add; k++) {
+      const inst = start + next + k;
+      this.instMember[inst] = 1;
+      if (this.instColdFor[inst] > 0) this.instColdUntil[inst] = now + this.instColdFor[inst];
+      this.metrics.joined(inst, now);
+      addedNow.push(next + k);
+    }
+    for (const local of change.remove) {
+      const inst = start + local;
+      this.instMember[inst] = 0;
+      this.metrics.left(inst, now);
+      removedNow.push(local);
+    }
+    let keysRemapped: number | undefined;
+    for (const g of this.groups) {
+      if (g.spec.target !== change.service) continue;
+      const before = g.sidecars[0].endpoints;
+      const { endpoints, instanceOf } = this.membersOf(change.service, g.endpointOf);
+      g.instanceOf = instanceOf;
+      for (const s of g.sidecars) s.setEndpoints(endpoints);
+      if (keysRemapped === undefined && g.spec.key) keysRemapped = this.remappedKeys(g, before, endpoints, index);
+    }
+    this.membershipEffects.push({ at: now, service: change.service, added: addedNow, removed: removedNow, ...(keysRemapped === undefined ? {} : { keysRemapped }) });
+  }
+
+  /**
+   * Fraction of a workload's keys (the first 10,000) that map to a different endpoint after
+   * a membership change. Measured on a fresh probe balancer of the same policy, so the
+   * measurement neither disturbs the simulated sidecars' state nor their random streams,
+   * and shows the policy's own hashing stability (load-dependent effects left out).
+   */
+  private remappedKeys(g: Group, before: readonly Endpoint[], after: readonly Endpoint[], change: number): number {
+    const probe = createBalancer(
+      this.scenario.mesh.balancer,
+      { clock: this.engine, timers: this.engine, rng: this.streams.stream(`probe/${g.spec.name}/${change}`) },
+      { localZone: g.spec.zones[0], clientIndex: 0, clientCount: g.spec.sidecars, localZoneSizes: new Map([[g.spec.zones[0], 1]]) },
+    );
+    const keys = Math.min(g.keyHash.length, 10_000);
+    const ctx: { hashKey?: number } = {};
+    const owner: string[] = [];
+    probe.rebuild(before);
+    for (let k = 0; k < keys; k++) {
+      ctx.hashKey = this.keyHashOf(g, k);
+      const ep = probe.pick(ctx);
+      owner.push(ep < 0 ? '' : before[ep].id);
+    }
+    probe.rebuild(after);
+    let moved = 0;
+    for (let k = 0; k < keys; k++) {
+      ctx.hashKey = this.keyHashOf(g, k);
+      const ep = probe.pick(ctx);
+      if ((ep < 0 ? '' : after[ep].id) !== owner[k]) moved++;
+    }
+    return keys > 0 ? moved / keys : 0;
+  }
+
+  private keyHashOf(g: Group, k: number): number {
+    let h = g.keyHash[k];
+    if (h !== h) h = g.keyHash[k] = hashKey(String(k)); // NaN: not hashed yet
+    return h;
+  }
+
   private issue(g: Group): void {
     const now = this.engine.now();
     const r = this.allocRequest();
@@ -274,8 +429,17 @@ export class World implements Model {
     this.rStatus[r] = 0;
     this.rTimeoutSeq[r] = -1;
     this.metrics.issued(measured);
-    const ep = g.sidecar.pick();
-    this.rEndpoint[r] = ep;
+    const s = g.nextSidecar;
+    g.nextSidecar = s + 1 === g.sidecars.length ? 0 : s + 1;
+    this.rSidecar[r] = s;
+    const ctx = this.pickContext;
+    if (g.key !== undefined) {
+      ctx.hashKey = this.keyHashOf(g, g.key());
+    } else {
+      ctx.hashKey = undefined;
+    }
+    const sidecar = g.sidecars[s];
+    const ep = sidecar.pick(ctx);
     if (ep < 0) {
       // Nothing to send to: the sidecar answers 503 at once, as Envoy does ("no healthy upstream").
       this.rInstance[r] = -1;
@@ -285,9 +449,10 @@ export class World implements Model {
     }
     const inst = g.instanceOf[ep];
     this.rInstance[r] = inst;
-    g.sidecar.attemptStarted(ep);
+    if (measured) this.metrics.sent(inst);
+    sidecar.attemptStarted(ep);
     if (g.timeout !== Infinity) this.rTimeoutSeq[r] = this.engine.at(now + g.timeout, TIMEOUT, r);
-    this.engine.at(now + this.hopLatency(g.zone, inst), AT_INSTANCE, r);
+    this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_INSTANCE, r);
   }
 
   private hopLatency(zone: number, inst: number): number {
@@ -319,11 +484,16 @@ export class World implements Model {
     this.instBusy[inst]++;
     const now = this.engine.now();
     this.rServiceStart[r] = now;
-    this.engine.at(now + this.instSample[inst](), SERVICE_DONE, r);
+    let work = this.instSample[inst]();
+    const coldUntil = this.instColdUntil[inst];
+    if (coldUntil > now) work *= 1 + (this.instColdFactor[inst] - 1) * ((coldUntil - now) / this.instColdFor[inst]);
+    this.engine.at(now + work, SERVICE_DONE, r);
   }
 
   private onServiceDone(r: number): void {
     const inst = this.rInstance[r];
+    // The load report rides on the response: busy slots / slots, this request included.
+    this.rUtil[r] = this.instBusy[inst] / this.instSlots[inst];
     this.instBusy[inst]--;
     this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
     const q = this.instQueue[inst];
@@ -332,9 +502,10 @@ export class World implements Model {
   }
 
   private respond(r: number, inst: number, status: number): void {
+    if (status !== 200) this.rUtil[r] = -1;
     this.rStatus[r] = status;
     const g = this.groups[this.rGroup[r]];
-    this.engine.at(this.engine.now() + this.hopLatency(g.zone, inst), AT_CLIENT, r);
+    this.engine.at(this.engine.now() + this.hopLatency(g.sidecarZone[this.rSidecar[r]], inst), AT_CLIENT, r);
   }
 
   private onAtClient(r: number): void {
@@ -343,8 +514,12 @@ export class World implements Model {
       const g = this.groups[this.rGroup[r]];
       const latency = this.engine.now() - this.rIssued[r];
       const status = this.rStatus[r];
-      const outcome = status === 200 ? OK : REJECTED;
-      g.sidecar.attemptEnded(this.rEndpoint[r], outcome, latency);
+      const outcome = this.response;
+      outcome.kind = status === 200 ? 'success' : 'rejected';
+      outcome.status = status;
+      const util = this.rUtil[r];
+      outcome.utilization = util >= 0 && util !== Infinity && util === util ? util : undefined;
+      this.endAttempt(g, r, outcome, latency);
       this.conclude(r, g, outcome, latency);
     }
     this.releaseRequest(r);
@@ -353,9 +528,15 @@ export class World implements Model {
   private onTimeout(r: number): void {
     const g = this.groups[this.rGroup[r]];
     const latency = this.engine.now() - this.rIssued[r];
-    g.sidecar.attemptEnded(this.rEndpoint[r], TIMED_OUT, latency);
+    this.endAttempt(g, r, TIMED_OUT, latency);
     this.conclude(r, g, TIMED_OUT, latency);
     // The instance still finishes the work; the late response is dropped at the client.
+  }
+
+  /** Reports an attempt's end to the sidecar that sent it, if its endpoint is still a member. */
+  private endAttempt(g: Group, r: number, outcome: Outcome, latency: number): void {
+    const ep = g.endpointOf[this.rInstance[r]];
+    if (ep >= 0) g.sidecars[this.rSidecar[r]].attemptEnded(ep, outcome, latency);
   }
 
   /** The client has its answer: count it, and let a closed-loop client think and go again. */
@@ -388,8 +569,9 @@ export class World implements Model {
     this.rIssued = grow(this.rIssued, f64);
     this.rServiceStart = grow(this.rServiceStart, f64);
     this.rTimeoutSeq = grow(this.rTimeoutSeq, f64);
+    this.rUtil = grow(this.rUtil, f64);
     this.rGroup = grow(this.rGroup, i32);
-    this.rEndpoint = grow(this.rEndpoint, i32);
+    this.rSidecar = grow(this.rSidecar, i32);
     this.rInstance = grow(this.rInstance, i32);
     this.rStatus = grow(this.rStatus, i32);
     this.rFlags = grow(this.rFlags, i32);
@@ -401,6 +583,11 @@ export class World implements Model {
     this.nFree = k;
     this.cap = cap;
   }
+}
+
+function keySampler(spec: KeySpec, rng: Rng): () => number {
+  if (spec.dist === 'uniform') return () => Math.floor(rng.next() * spec.n);
+  return aliasSampler(zipfWeights(spec.n, spec.s), rng);
 }
 
 /** Simulates one replication of a resolved scenario. */

@@ -25,6 +25,8 @@ const QUICKSTART_RESOLVED: Scenario = {
       concurrency: 4,
       queue: 64,
       serviceTime: { dist: 'lognormal', median: 20, p99: 150 },
+      weight: 1,
+      priority: 0,
       overrides: [{ instances: [3], serviceTime: { dist: 'lognormal', median: 200, p99: 1000 } }],
     },
     db: {
@@ -33,15 +35,18 @@ const QUICKSTART_RESOLVED: Scenario = {
       concurrency: Infinity,
       queue: Infinity,
       serviceTime: { dist: 'exponential', mean: 5 },
+      weight: 1,
+      priority: 0,
       overrides: [],
     },
   },
   network: { latency: { dist: 'exponential', mean: 0.2 }, crossZone: { dist: 'constant', value: 1 } },
   workload: [
-    { name: 'users', target: 'api', zone: 'a', arrival: { process: 'poisson', rate: 1500, steps: [{ at: 20_000, rate: 3000 }] }, timeout: 2000 },
-    { name: 'batch', target: 'db', zone: 'default', arrival: { process: 'closed', clients: 50, think: { dist: 'exponential', mean: 10 } } },
+    { name: 'users', target: 'api', zone: 'a', sidecars: 1, zones: ['a'], arrival: { process: 'poisson', rate: 1500, steps: [{ at: 20_000, rate: 3000 }] }, timeout: 2000 },
+    { name: 'batch', target: 'db', zone: 'default', sidecars: 1, zones: ['default'], arrival: { process: 'closed', clients: 50, think: { dist: 'exponential', mean: 10 } } },
   ],
   mesh: { balancer: { kind: 'round-robin' } },
+  membership: [],
 };
 
 describe('parseScenarioText: valid scenarios', () => {
@@ -62,9 +67,12 @@ describe('parseScenarioText: valid scenarios', () => {
       concurrency: 1,
       queue: Infinity,
       serviceTime: { dist: 'constant', value: 1 },
+      weight: 1,
+      priority: 0,
       overrides: [],
     });
-    expect(base.workload[0]).toStrictEqual({ name: 'w', target: 'api', zone: 'default', arrival: { process: 'constant', rate: 10, steps: [] } });
+    expect(base.workload[0]).toStrictEqual({ name: 'w', target: 'api', zone: 'default', sidecars: 1, zones: ['default'], arrival: { process: 'constant', rate: 10, steps: [] } });
+    expect(base.membership).toStrictEqual([]);
     expect(base.network).toStrictEqual({ latency: { dist: 'constant', value: 0 } });
     expect(base).not.toHaveProperty('description');
     expect(variants).toStrictEqual([{ name: 'base', scenario: base }]);
@@ -137,9 +145,9 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
     ]);
   });
 
-  it('a zone the target service is not in', () => {
+  it('a zone no service is in', () => {
     expect(linesOf(edit(QUICKSTART, '    zone: a', '    zone: c'))).toEqual([
-      "q.yaml:28:11: workload.0.zone: unknown zone 'c' for service 'api'; its zones: a, b",
+      "q.yaml:28:11: workload.0.zone: unknown zone 'c'; zones of this scenario's services: a, b, default",
     ]);
   });
 

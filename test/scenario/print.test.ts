@@ -49,6 +49,8 @@ const service: fc.Arbitrary<ServiceSpec> = fc.integer({ min: 1, max: 20 }).chain
     concurrency: slots(1),
     queue: slots(0),
     serviceTime: dist,
+    weight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
+    priority: fc.nat(3),
     overrides: fc.array(
       fc.record(
         {
@@ -56,6 +58,8 @@ const service: fc.Arbitrary<ServiceSpec> = fc.integer({ min: 1, max: 20 }).chain
           serviceTime: dist,
           concurrency: slots(1),
           queue: slots(0),
+          weight: fc.double({ min: 1e-3, max: 1e3, noNaN: true }),
+          priority: fc.nat(3),
         },
         { requiredKeys: ['instances'] },
       ) as fc.Arbitrary<InstanceOverride>,
@@ -78,7 +82,9 @@ const scenario: fc.Arbitrary<Scenario> = fc
   .chain((services) => {
     const workload = fc.uniqueArray(
       fc.record({ name, target: fc.constantFrom(...Object.keys(services)), arrival, timeout: fc.option(positiveMs, { nil: undefined }) }).chain(({ target, timeout, ...w }) =>
-        fc.constantFrom(...services[target].zones).map((zone): WorkloadSpec => ({ ...w, target, zone, ...(timeout === undefined ? {} : { timeout }) })),
+        fc
+          .tuple(fc.uniqueArray(fc.constantFrom(...services[target].zones), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 8 }), fc.option(fc.oneof(fc.record({ dist: fc.constant('zipf' as const), n: fc.integer({ min: 1, max: 100000 }), s: fc.double({ min: 0, max: 3, noNaN: true }) }), fc.record({ dist: fc.constant('uniform' as const), n: fc.integer({ min: 1, max: 100000 }) })), { nil: undefined }))
+          .map(([zones, sidecars, key]): WorkloadSpec => ({ ...w, target, zone: zones[0], zones, sidecars, ...(key === undefined ? {} : { key }), ...(timeout === undefined ? {} : { timeout }) })),
       ),
       { minLength: 1, maxLength: 3, selector: (w) => w.name },
     );
@@ -94,8 +100,9 @@ const scenario: fc.Arbitrary<Scenario> = fc
         network: fc.record({ latency: dist, crossZone: dist }, { requiredKeys: ['latency'] }),
         workload,
         mesh: fc.record({ balancer: fc.constantFrom({ kind: 'round-robin' }, { kind: 'random' }) }),
+        membership: fc.constant([]),
       },
-      { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh'] },
+      { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh', 'membership'] },
     );
   })
   // structuredClone: fast-check builds records without a prototype; scenarios are plain objects.
@@ -120,12 +127,15 @@ services:
     concurrency: 1
     queue: unbounded
     serviceTime: { dist: constant, value: 1ms }
+    weight: 1
+    priority: 0
 network:
   latency: { dist: constant, value: 0s }
 workload:
   - name: w
     target: api
-    zone: default
+    zones: [ default ]
+    sidecars: 1
     arrival: { process: constant, rate: 10/s }
 mesh:
   balancer: { kind: random }

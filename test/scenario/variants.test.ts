@@ -84,7 +84,7 @@ describe('variant errors', () => {
 
   it('a problem the override causes elsewhere points at the base line', () => {
     expect(linesOf(withVariants('  v:\n    services.api.zones: [x, y]\n'))).toEqual([
-      "q.yaml:28:11: variants.v → workload.0.zone: unknown zone 'a' for service 'api'; its zones: x, y",
+      "q.yaml:28:11: variants.v → workload.0.zone: unknown zone 'a'; zones of this scenario's services: x, y, default",
     ]);
   });
 
