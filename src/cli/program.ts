@@ -4,6 +4,7 @@
  * never prints a stack trace; an unexpected internal error does, with exit code 70.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { balancers } from '../algorithms/registry.js';
 import { buildReport, reportJson } from '../report/report.js';
@@ -52,9 +53,34 @@ interface RunFlags {
   readonly progress: boolean;
 }
 
+/** Fails before simulating when `dir` exists and is not a directory. */
+function checkOutputDir(dir: string): void {
+  let isDir = true;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    return; // does not exist yet: created when the report is written
+  }
+  if (!isDir) throw new UsageError(`--out ${dir}: exists and is not a directory`);
+}
+
+function writeReport(path: string, content: string): void {
+  try {
+    writeFileAtomic(path, content);
+  } catch (e) {
+    throw new UsageError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 function runCommand(file: string, flags: RunFlags, io: CliIO): number {
   const loaded = loadScenario(file);
-  selectVariants(loaded, flags.variant); // fail fast on an unknown name, before simulating
+  // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
+  selectVariants(loaded, flags.variant);
+  const seed = flags.seed ?? loaded.base.seed;
+  const seeds = flags.seeds ?? loaded.base.seeds;
+  if (seed + seeds - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError(`seed + seeds - 1 must be at most ${Number.MAX_SAFE_INTEGER} (got seed ${seed}, seeds ${seeds})`);
+  const dir = flags.out ?? join('reports', loaded.base.name);
+  checkOutputDir(dir);
   const showProgress = flags.progress && io.isTTY;
   const started = performance.now();
   const output = runScenario(loaded, {
@@ -66,9 +92,8 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
       : undefined,
   });
   const report = buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output);
-  const dir = flags.out ?? join('reports', loaded.base.name);
-  writeFileAtomic(join(dir, 'report.json'), reportJson(report));
-  writeFileAtomic(join(dir, 'report.md'), reportMarkdown(report));
+  writeReport(join(dir, 'report.json'), reportJson(report));
+  writeReport(join(dir, 'report.md'), reportMarkdown(report));
   if (flags.format === 'json') io.stdout(reportJson(report));
   else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
   else {

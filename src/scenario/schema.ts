@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { balancerKinds, balancers } from '../algorithms/registry.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
-import { validateDist } from '../core/distributions.js';
+import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zRate } from '../core/units.js';
 import { describeValue, didYouMean, suggest } from './errors.js';
 import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type KeySpec, type MembershipChange, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
@@ -468,6 +468,14 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     if (w.zone !== undefined) check(w.zone, ['workload', i, 'zone']);
     (w.zones ?? []).forEach((zone, k) => check(zone, ['workload', i, 'zones', k]));
 
+    if (w.arrival.process === 'closed' && target) {
+      // A closed loop whose every cycle takes zero time would never let the clock advance.
+      const serviceMeans = [target.serviceTime, ...(target.overrides ?? []).flatMap((o) => (o.serviceTime ? [o.serviceTime] : []))].map(distMean);
+      const cycle = distMean(w.arrival.think) + 2 * distMean(doc.network.latency);
+      if (cycle === 0 && serviceMeans.every((m) => m === 0)) {
+        add(['workload', i, 'arrival', 'think'], 'a closed loop needs time to pass: think time, network latency and service time are all zero');
+      }
+    }
     if (w.arrival.process !== 'closed') {
       const steps = w.arrival.steps ?? [];
       steps.forEach((s, k) => {

@@ -78,28 +78,32 @@ export class Engine implements Clock, Timers {
   run(until = Infinity): void {
     const model = this.model;
     if (!model) throw new Error('Engine.run: no model set');
+    if (!(until >= this.nowMs)) throw new RangeError(`cannot run until ${until} ms: now is ${this.nowMs} ms`);
     const q = this.queue;
-    if (until !== Infinity) q.push(until, KIND_STOP, 0);
+    const stopSeq = until !== Infinity ? q.push(until, KIND_STOP, 0) : -1;
     let n = 0;
-    while (q.pop()) {
-      const t = q.topTime;
-      this.nowMs = t;
-      const kind = q.topKind;
-      if (kind >= FIRST_MODEL_KIND) {
-        n++;
-        model.handle(kind, q.topArg);
-      } else if (kind === KIND_TIMER) {
-        const fn = this.timerFns.get(q.topSeq);
-        if (fn !== undefined) {
+    try {
+      while (q.pop()) {
+        this.nowMs = q.topTime;
+        const kind = q.topKind;
+        if (kind >= FIRST_MODEL_KIND) {
           n++;
-          this.timerFns.delete(q.topSeq);
-          fn();
+          model.handle(kind, q.topArg);
+        } else if (kind === KIND_TIMER) {
+          const fn = this.timerFns.get(q.topSeq);
+          if (fn !== undefined) {
+            n++;
+            this.timerFns.delete(q.topSeq);
+            fn();
+          }
+        } else if (q.topSeq === stopSeq) {
+          break;
         }
-      } else {
-        break; // KIND_STOP
+        // A stale stop event (from a run a handler's exception cut short) is skipped.
       }
+      if (until !== Infinity) this.nowMs = until;
+    } finally {
+      this.processed += n;
     }
-    this.processed += n;
-    if (until !== Infinity) this.nowMs = until;
   }
 }

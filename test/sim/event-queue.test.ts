@@ -111,7 +111,7 @@ describe('EventQueue: push everything, then pop everything', () => {
         expect(q.size).toBe(0);
         expect(q.pop()).toBe(false);
       }),
-      { numRuns: 300 },
+      { numRuns: 300, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1001 },
     );
   });
 
@@ -123,7 +123,7 @@ describe('EventQueue: push everything, then pop everything', () => {
         const pushed = pushAll(q, times);
         expect(drain(q)).toEqual(stableSorted(pushed));
       }),
-      { numRuns: 200 },
+      { numRuns: 200, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1002 },
     );
   });
 
@@ -192,7 +192,7 @@ describe('EventQueue: interleaved pushes and pops (times ≥ the last popped)', 
         expect(q.pop()).toBe(false);
         expect(q.size).toBe(0);
       }),
-      { numRuns: 300 },
+      { numRuns: 300, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1003 },
     );
   });
 
@@ -247,7 +247,7 @@ describe('EventQueue: interleaved pushes and pops (times ≥ the last popped)', 
         }
         expect(q.size).toBe(0);
       }),
-      { numRuns: 8 },
+      { numRuns: 8, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1004 },
     );
   });
 });
@@ -340,7 +340,7 @@ describe('EventQueue: size, sequence numbers, growth', () => {
         expect(q.pop()).toBe(true);
         expect(q.topTime).toBe(min);
       }),
-      { numRuns: 100 },
+      { numRuns: 100, seed: 1005 },
     );
   });
 
@@ -370,7 +370,7 @@ describe('EventQueue: emptying and reuse', () => {
         );
         expect(drain(q)).toEqual(stableSorted(b));
       }),
-      { numRuns: 150 },
+      { numRuns: 150, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1006 },
     );
   });
 
@@ -400,7 +400,7 @@ describe('EventQueue: emptying and reuse', () => {
         const b = pushAll(q, second);
         expect(drain(q)).toEqual(stableSorted(b));
       }),
-      { numRuns: 200 },
+      { numRuns: 200, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 1007 },
     );
   });
 
