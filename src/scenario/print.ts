@@ -4,7 +4,7 @@
  * scenario bit for bit (durations and rates are printed exactly, see core/units).
  */
 import { Document, isScalar, visit } from 'yaml';
-import { balancers } from '../algorithms/registry.js';
+import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { formatDuration, formatRate } from '../core/units.js';
 import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
@@ -87,15 +87,23 @@ function workload(w: WorkloadSpec): Record<string, Plain> {
 function policy(spec: PolicySpec): Record<string, unknown> {
   const { kind, ...options } = spec;
   const def = balancers.get(kind);
-  let written: unknown = options;
-  if (def) {
+  const layers: Record<string, unknown> = {};
+  const inner: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) ((LAYER_KEYS as readonly string[]).includes(k) ? layers : inner)[k] = v;
+  const encode = (schema: { encode(v: never): unknown } | undefined, value: Record<string, unknown>): Record<string, unknown> => {
+    if (!schema || Object.keys(value).length === 0) return value;
     try {
-      written = def.config.encode(options as never);
+      const written = schema.encode(value as never);
+      return typeof written === 'object' && written !== null ? (written as Record<string, unknown>) : value;
     } catch {
       // A config schema that cannot encode (a one-way transform) gets its options as they are.
+      return value;
     }
-  }
-  return { kind, ...(typeof written === 'object' && written !== null ? written : {}) };
+  };
+  // Layer options are encoded with their defaults filled in, then only those given are kept.
+  const encodedLayers = Object.keys(layers).length === 0 ? {} : encode(layerConfigSchema, { ...(layerConfigSchema.parse({}) as Record<string, unknown>), ...layers });
+  const givenLayers = Object.fromEntries(Object.keys(layers).map((k) => [k, encodedLayers[k]]));
+  return { kind, ...encode(def?.config, inner), ...givenLayers };
 }
 
 /** YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. */

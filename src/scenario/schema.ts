@@ -8,7 +8,7 @@
  * lines and columns.
  */
 import { z } from 'zod';
-import { balancerKinds, balancers } from '../algorithms/registry.js';
+import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zRate } from '../core/units.js';
@@ -337,11 +337,20 @@ const balancerSchema = z
       return z.NEVER;
     }
     const { kind, ...options } = spec;
-    const parsed = def.config.safeParse(options, { reportInput: true });
-    if (parsed.success) return { ...(isRecord(parsed.data) ? parsed.data : {}), kind };
-    const optionNames = def.config instanceof z.ZodObject ? Object.keys(def.config.shape) : [];
-    const takes = optionNames.length === 0 ? `balancer '${kind}' takes no options` : `balancer '${kind}' takes: ${optionNames.join(', ')}`;
-    for (const issue of parsed.error.issues) {
+    // Envoy's layer options (panicThreshold, zoneAware, slowStart, ...) go to the layer
+    // wrapper, the rest to the policy's own schema.
+    const layerInput: Record<string, unknown> = {};
+    const innerInput: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options)) ((LAYER_KEYS as readonly string[]).includes(k) ? layerInput : innerInput)[k] = v;
+    const parsed = def.config.safeParse(innerInput, { reportInput: true });
+    const layers = layerConfigSchema.safeParse(layerInput, { reportInput: true });
+    if (parsed.success && layers.success) {
+      const given = Object.fromEntries(Object.keys(layerInput).map((k) => [k, (layers.data as Record<string, unknown>)[k]]));
+      return { ...(isRecord(parsed.data) ? parsed.data : {}), ...given, kind };
+    }
+    const optionNames = [...(def.config instanceof z.ZodObject ? Object.keys(def.config.shape) : []), ...LAYER_KEYS];
+    const takes = `balancer '${kind}' takes: ${optionNames.join(', ')}`;
+    for (const issue of [...(parsed.success ? [] : parsed.error.issues), ...(layers.success ? [] : layers.error.issues)]) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
           const guess = suggest(key, optionNames);
@@ -361,8 +370,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** For editors: one alternative per registered balancer, with its own options. */
 function balancerJsonSchema(): z.ZodType<PolicySpec> {
+  const layerShape = layerConfigSchema instanceof z.ZodObject ? layerConfigSchema.shape : {};
   const alternatives = [...balancers.values()].map((def) =>
-    def.config instanceof z.ZodObject ? z.strictObject({ kind: z.literal(def.kind), ...def.config.shape }) : z.looseObject({ kind: z.literal(def.kind) }),
+    def.config instanceof z.ZodObject ? z.strictObject({ kind: z.literal(def.kind), ...def.config.shape, ...layerShape }) : z.looseObject({ kind: z.literal(def.kind) }),
   );
   return (alternatives.length === 1 ? alternatives[0] : z.union(alternatives)) as unknown as z.ZodType<PolicySpec>;
 }

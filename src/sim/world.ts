@@ -10,7 +10,7 @@
  * (kind, index) pairs: nothing is allocated per request, and memory grows with the
  * world (instances, requests in flight), never with the number of requests simulated.
  */
-import type { Endpoint, Outcome, PickContext } from '../algorithms/types.js';
+import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';

@@ -154,14 +154,14 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
   it('an unknown balancer kind lists the registered kinds', () => {
     const error = errorOf(edit(QUICKSTART, '{ kind: round-robin }\nvariants', '{ kind: round-robn }\nvariants'));
     expect(error.message).toBe(
-      "q.yaml:35:21: mesh.balancer.kind: unknown balancer kind 'round-robn' (did you mean 'round-robin'?); expected one of round-robin, random",
+      "q.yaml:35:21: mesh.balancer.kind: unknown balancer kind 'round-robn' (did you mean 'round-robin'?); expected one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization",
     );
-    expect(error.expected).toBe('one of round-robin, random');
+    expect(error.expected).toBe('one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization');
   });
 
   it('balancer options are checked by the balancer’s own schema', () => {
     expect(linesOf(edit(QUICKSTART, '{ kind: round-robin }\nvariants', '{ kind: round-robin, weights: [1, 2] }\nvariants'))).toEqual([
-      "q.yaml:35:34: mesh.balancer.weights: unknown option; balancer 'round-robin' takes no options",
+      "q.yaml:35:34: mesh.balancer.weights: unknown option; balancer 'round-robin' takes: overprovisioningFactor, panicThreshold, localityWeighted, zoneAware, slowStart",
     ]);
   });
 

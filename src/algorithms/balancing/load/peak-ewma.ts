@@ -1,0 +1,136 @@
+/**
+ * Peak EWMA: a latency estimate that jumps to every new peak at once and decays towards
+ * faster observations exponentially in time; the load is `estimate × (pending + 1)`.
+ * Follows tower's / linkerd2-proxy's `PeakEwma` (in ms instead of ns, and with the decay
+ * factor computed as a ratio of exponentials, equal up to rounding; see `decayScale`):
+ * - a newcomer starts at the prior `defaultRtt` (30 ms) stamped with the current time;
+ * - update with an observed `rtt` at time `now`: if `rtt > est` then `est = rtt`, else
+ *   `d = e^(−(now − stamp)/decay)`, `est = est·d + rtt·(1 − d)`; then `stamp = now`;
+ * - every read first decays the estimate by feeding an RTT of 0 at the current time;
+ * - every ended attempt feeds its latency, whatever its outcome (tower's completion
+ *   handle fires on errors too), so fast failures pull the estimate down.
+ *
+ * Finagle adds a penalty (`cost == 0 && pending > 0` → `Penalty + pending`) for a node
+ * with no latency history yet (Finagle starts at cost 0). meshsim does not: Linkerd has
+ * no such rule, and with the 30 ms prior an endpoint never lacks history. The estimate
+ * reaches exactly 0 only after ~750 decay periods without an observation (underflow,
+ * ≈ 2 h at 10 s) or when every observed latency was 0 ms; such endpoints then cost 0
+ * whatever their pending count, as in Linkerd.
+ */
+import type { Clock } from '../../../core/ports.js';
+import type { Endpoint, Outcome } from '../../types.js';
+import { carryFloat64, carryInt32, type LoadMetric } from './types.js';
+
+export interface PeakEwmaOptions {
+  /** Prior RTT estimate for an endpoint never observed, ms (tower/Linkerd: 30 ms). */
+  readonly defaultRttMs: number;
+  /** Decay time constant τ, ms (Linkerd: 10 s). */
+  readonly decayMs: number;
+}
+
+/** One Peak-EWMA step with decay factor `d` = e^(−Δt/τ) since the last update. */
+export function peakEwmaStep(estimate: number, rtt: number, d: number): number {
+  return estimate < rtt ? rtt : estimate * d + rtt * (1 - d);
+}
+
+/** One Peak-EWMA step: the estimate after observing `rtt` `elapsedMs` after the last update. */
+export function peakEwmaUpdate(estimate: number, rtt: number, elapsedMs: number, decayMs: number): number {
+  return peakEwmaStep(estimate, rtt, Math.exp(-Math.max(0, elapsedMs) / decayMs));
+}
+
+/**
+ * Rebase the decay scale once the clock is this many decay periods past its origin, long
+ * before e^(−x) could underflow (x ≈ 745).
+ */
+const REBASE_PERIODS = 256;
+
+export class PeakEwmaLoad implements LoadMetric {
+  private estimate: Float64Array = new Float64Array(0);
+  /** Clock time of each estimate's last update (read or observation), ms. */
+  private stamp: Float64Array = new Float64Array(0);
+  /** g(stamp_i), where g(t) = e^(−(t − base)/τ); see {@link decayScale}. */
+  private scale: Float64Array = new Float64Array(0);
+  private pending: Int32Array = new Int32Array(0);
+  private readonly defaultRtt: number;
+  private readonly invDecay: number;
+  private base: number;
+  private scaleTime = NaN;
+  private scaleNow = 1;
+
+  constructor(
+    private readonly clock: Clock,
+    options: PeakEwmaOptions,
+  ) {
+    if (!(options.decayMs > 0) || !Number.isFinite(options.decayMs)) throw new RangeError(`peak EWMA decay must be finite and > 0 ms, got ${options.decayMs}`);
+    if (!(options.defaultRttMs >= 0)) throw new RangeError(`peak EWMA default RTT must be ≥ 0 ms, got ${options.defaultRttMs}`);
+    this.defaultRtt = options.defaultRttMs;
+    this.invDecay = 1 / options.decayMs;
+    this.base = clock.now();
+  }
+
+  rebuild(_endpoints: readonly Endpoint[], carry: Int32Array): void {
+    const now = this.clock.now();
+    const g = this.decayScale(now);
+    this.estimate = carryFloat64(this.estimate, carry, this.defaultRtt);
+    this.stamp = carryFloat64(this.stamp, carry, now);
+    this.scale = carryFloat64(this.scale, carry, g);
+    this.pending = carryInt32(this.pending, carry, 0);
+  }
+
+  /**
+   * g(now) = e^(−(now − base)/τ), computed once per distinct clock reading.
+   * Hand-optimised: the decay factor since endpoint i's stamp, e^(−(now − stamp_i)/τ), is
+   * g(now)/g(stamp_i), so the two loads a P2C pick reads (and the update at the end of the
+   * attempt) cost a division each instead of an exp each — the exps were most of a pick.
+   * Equal to tower's factor up to rounding (a few ulps). Every REBASE_PERIODS decay
+   * periods the origin moves to now and each g(stamp_i) is recomputed from its stamp, so g
+   * never underflows; a stamp so old that its g overflows to ∞ gives factor 0, as the exp
+   * would.
+   */
+  private decayScale(now: number): number {
+    if (now !== this.scaleTime) {
+      if ((now - this.base) * this.invDecay > REBASE_PERIODS) this.rebase(now);
+      this.scaleNow = Math.exp(-(now - this.base) * this.invDecay);
+      this.scaleTime = now;
+    }
+    return this.scaleNow;
+  }
+
+  private rebase(now: number): void {
+    this.base = now;
+    for (let i = 0; i < this.stamp.length; i++) this.scale[i] = Math.exp((now - this.stamp[i]) * this.invDecay);
+  }
+
+  /** The decayed RTT estimate of endpoint `i` now, ms (updates its stamp, as tower's read does). */
+  rttEstimate(i: number): number {
+    const now = this.clock.now();
+    const g = this.decayScale(now);
+    const d = g / this.scale[i];
+    this.scale[i] = g;
+    this.stamp[i] = now;
+    return (this.estimate[i] *= d);
+  }
+
+  load(i: number): number {
+    return this.rttEstimate(i) * (this.pending[i] + 1);
+  }
+
+  /** Attempts sent to endpoint `i` and not ended yet. */
+  pendingOf(i: number): number {
+    return this.pending[i];
+  }
+
+  onStart(i: number): void {
+    if (i >= 0 && i < this.pending.length) this.pending[i]++;
+  }
+
+  onEnd(i: number, _outcome: Outcome, latencyMs: number): void {
+    if (!(i >= 0 && i < this.pending.length)) return;
+    const now = this.clock.now();
+    const g = this.decayScale(now);
+    this.estimate[i] = peakEwmaStep(this.estimate[i], latencyMs > 0 ? latencyMs : 0, g / this.scale[i]);
+    this.scale[i] = g;
+    this.stamp[i] = now;
+    if (this.pending[i] > 0) this.pending[i]--;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Slow start: Envoy's weight formula, and when an endpoint enters slow start (join healthy,
+ * unhealthy → healthy, re-join after leaving).
+ */
+import { describe, expect, it } from 'vitest';
+import { slowStartFactor, slowStartWeight, SlowStartTracker } from '../../../../src/algorithms/balancing/envoy/slow-start.js';
+
+const opts = { window: 10_000, aggression: 1, minWeight: 0.1 };
+
+describe('slowStartFactor', () => {
+  it('is max(minWeight, tf^(1/aggression)) with tf = max(1 ms, elapsed)/window', () => {
+    expect(slowStartFactor(0, opts)).toBe(0.1); // tf = 1/10000, floored
+    expect(slowStartFactor(500, opts)).toBe(0.1);
+    expect(slowStartFactor(1000, opts)).toBe(0.1);
+    expect(slowStartFactor(5000, opts)).toBe(0.5);
+    expect(slowStartFactor(9999, opts)).toBeCloseTo(0.9999, 12);
+    expect(slowStartFactor(10_000, opts)).toBe(1);
+    expect(slowStartFactor(50_000, opts)).toBe(1);
+    expect(slowStartFactor(2500, { ...opts, aggression: 2 })).toBeCloseTo(0.5, 12); // √0.25
+    expect(slowStartFactor(5000, { ...opts, aggression: 0.5 })).toBeCloseTo(0.25, 12); // 0.5²
+    expect(slowStartFactor(0, { ...opts, minWeight: 0 })).toBeCloseTo(1e-4, 12); // 1 ms floor on elapsed
+    expect(slowStartFactor(NaN, opts)).toBe(1); // never entered
+  });
+
+  it('scales the weight', () => {
+    expect(slowStartWeight(4, 5000, opts)).toBe(2);
+  });
+});
+
+describe('SlowStartTracker', () => {
+  it('starts endpoints that join healthy, at the rebuild time', () => {
+    const t = new SlowStartTracker(opts);
+    expect(t.observe(['a', 'b'], ['healthy', 'unhealthy'], 100)).toBe(true);
+    expect(t.startOf('a')).toBe(100);
+    expect(t.startOf('b')).toBeNaN();
+    expect(t.inWindow('a', 10_099)).toBe(true);
+    expect(t.inWindow('a', 10_100)).toBe(false);
+  });
+
+  it('restarts an endpoint that turns healthy after being unhealthy (and one that was degraded on arrival)', () => {
+    const t = new SlowStartTracker(opts);
+    t.observe(['a', 'b'], ['healthy', 'degraded'], 0);
+    t.observe(['a', 'b'], ['unhealthy', 'degraded'], 20_000);
+    expect(t.observe(['a', 'b'], ['healthy', 'healthy'], 30_000)).toBe(true);
+    expect(t.startOf('a')).toBe(30_000);
+    expect(t.startOf('b')).toBe(30_000);
+  });
+
+  it('does not restart on healthy → degraded → healthy, nor on unrelated rebuilds', () => {
+    const t = new SlowStartTracker(opts);
+    t.observe(['a'], ['healthy'], 0);
+    t.observe(['a'], ['degraded'], 1000);
+    t.observe(['a'], ['healthy'], 2000);
+    expect(t.startOf('a')).toBe(0);
+    expect(t.observe(['a'], ['healthy'], 20_000)).toBe(false);
+  });
+
+  it('an endpoint that leaves and comes back is new again', () => {
+    const t = new SlowStartTracker(opts);
+    t.observe(['a', 'b'], ['healthy', 'healthy'], 0);
+    t.observe(['a'], ['healthy'], 50_000);
+    expect(t.startOf('b')).toBeNaN();
+    t.observe(['a', 'b'], ['healthy', 'healthy'], 60_000);
+    expect(t.startOf('b')).toBe(60_000);
+    expect(t.startOf('a')).toBe(0);
+  });
+});

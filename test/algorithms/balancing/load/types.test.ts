@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { carryFloat64, carryInt32, EndpointCarry } from '../../../../src/algorithms/balancing/load/types.js';
+import { endpoints } from '../_weighted-load-fixtures.js';
+
+describe('EndpointCarry', () => {
+  it('maps each endpoint to its previous index by id, -1 for newcomers', () => {
+    const carry = new EndpointCarry();
+    expect([...carry.next(endpoints([{ id: 'a' }, { id: 'b' }, { id: 'c' }]))]).toEqual([-1, -1, -1]);
+    expect([...carry.next(endpoints([{ id: 'c' }, { id: 'd' }, { id: 'a' }]))]).toEqual([2, -1, 0]);
+    // Always relative to the array just before.
+    expect([...carry.next(endpoints([{ id: 'a' }, { id: 'b' }]))]).toEqual([2, -1]);
+    expect([...carry.next([])]).toEqual([]);
+    expect([...carry.next(endpoints([{ id: 'a' }]))]).toEqual([-1]);
+  });
+
+  it('carries typed arrays by the map, filling newcomers', () => {
+    const map = new Int32Array([2, -1, 0]);
+    expect([...carryInt32(new Int32Array([5, 6, 7]), map, 0)]).toEqual([7, 0, 5]);
+    expect([...carryFloat64(new Float64Array([0.5, 1.5, 2.5]), map, 30)]).toEqual([2.5, 30, 0.5]);
+  });
+});
