@@ -6,8 +6,8 @@
 import { Document, isScalar, visit } from 'yaml';
 import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
-import { formatDuration, formatRate } from '../core/units.js';
-import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+import { formatDuration, formatPercent, formatRate } from '../core/units.js';
+import { SCENARIO_SCHEMA, type FaultSpec, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
 
 type Plain = string | number | boolean | null | readonly Plain[] | { readonly [key: string]: Plain };
 
@@ -106,6 +106,25 @@ function policy(spec: PolicySpec): Record<string, unknown> {
   return { kind, ...encode(def?.config, inner), ...givenLayers };
 }
 
+function fault(f: FaultSpec): Record<string, Plain> {
+  const sch = f.schedule;
+  const schedule: Record<string, Plain> =
+    'mtbf' in sch
+      ? { at: formatDuration(sch.at), mtbf: formatDuration(sch.mtbf), mttr: formatDuration(sch.mttr) }
+      : { at: formatDuration(sch.at), ...(sch.for === Infinity ? {} : { for: formatDuration(sch.for) }), ...(sch.every === undefined ? {} : { every: formatDuration(sch.every) }) };
+  return {
+    kind: f.kind,
+    target: { ...f.target, ...(f.target.fraction === undefined ? {} : { fraction: formatPercent(f.target.fraction) }) } as Record<string, Plain>,
+    ...schedule,
+    ...(f.factor === undefined ? {} : { factor: f.factor }),
+    ...(f.serviceTime === undefined ? {} : { serviceTime: dist(f.serviceTime) }),
+    ...(f.rate === undefined ? {} : { rate: formatPercent(f.rate) }),
+    ...(f.status === undefined ? {} : { status: f.status }),
+    ...(f.fast === undefined ? {} : { fast: f.fast }),
+    ...(f.mode === undefined ? {} : { mode: f.mode }),
+  };
+}
+
 /** YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. */
 export function printScenario(s: Scenario): string {
   const body = {
@@ -131,6 +150,7 @@ export function printScenario(s: Scenario): string {
             ...(m.remove.length === 0 ? {} : { remove: m.remove }),
           })),
         }),
+    ...(s.faults.length === 0 ? {} : { faults: s.faults.map(fault) }),
   };
   const doc = new Document(body);
   // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.

@@ -11,9 +11,9 @@ import { z } from 'zod';
 import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
-import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zRate } from '../core/units.js';
+import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
 import { describeValue, didYouMean, suggest } from './errors.js';
-import { SCENARIO_SCHEMA, type ArrivalSpec, type InstanceOverride, type KeySpec, type MembershipChange, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+import { SCENARIO_SCHEMA, type ArrivalSpec, type FaultSchedule, type FaultSpec, type InstanceOverride, type KeySpec, type MembershipChange, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
 
 export type PathSegment = string | number;
 
@@ -277,6 +277,40 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
     'a workload, like { name: users, target: api, arrival: { process: poisson, rate: 100/s } }',
   );
 
+  const target = strict(
+    {
+      service: text('a service name').optional(),
+      instances: z.array(wholeNumber(0, 'an instance index: a whole number ≥ 0'), { error: expecting('a list of instance indices, like [0, 3]') }).min(1, { error: expecting('at least one instance index') }).optional(),
+      fraction: zPercent.optional(),
+      zone: text('a zone name').optional(),
+      from: text('a workload name').optional(),
+      to: text('a service name').optional(),
+      fromZone: text('a zone name').optional(),
+      toZone: text('a zone name').optional(),
+    },
+    'a fault target, like { service: api, instances: [0] }, { service: api, zone: b } or { from: users, to: api }',
+  );
+  const fault = strict(
+    {
+      kind: z.enum(['crash', 'hang', 'slow', 'error', 'pause', 'partition', 'flap'], { error: expecting('a fault kind: crash, hang, slow, error, pause, partition or flap') }),
+      target,
+      at: zDuration.optional(),
+      for: positiveDuration.optional(),
+      every: positiveDuration.optional(),
+      mtbf: positiveDuration.optional(),
+      mttr: positiveDuration.optional(),
+      up: positiveDuration.optional(),
+      down: positiveDuration.optional(),
+      factor: z.number({ error: expecting('a slowdown factor > 0') }).positive({ error: expecting('a slowdown factor > 0') }).finite().optional(),
+      serviceTime: dist.optional(),
+      rate: zPercent.optional(),
+      status: wholeNumber(100, 'an HTTP status code, like 503').max(599, { error: expecting('an HTTP status code, like 503') }).optional(),
+      fast: z.boolean({ error: expecting('true or false') }).optional(),
+      mode: z.enum(['drop', 'refuse'], { error: expecting('drop or refuse') }).optional(),
+    },
+    'a fault, like { kind: crash, target: { service: api, instances: [0] }, at: 20s, for: 10s }',
+  );
+
   const variantOverrides = z.union([z.record(z.string(), z.unknown()), z.null()], {
     error: expecting('a mapping of overrides by dotted path, like { mesh.balancer: { kind: random } }'),
   });
@@ -313,6 +347,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
           { error: expecting('a list of membership changes') },
         )
         .optional(),
+      faults: z.array(fault, { error: expecting('a list of faults') }).optional(),
       variants: z
         .record(z.string().regex(VARIANT_NAME, { error: expecting('a variant name of letters, digits, ., - and _') }), variantOverrides, {
           error: expecting('a mapping of variant names to overrides'),
@@ -495,7 +530,87 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
       });
     }
   });
+  (doc.faults ?? []).forEach((f, i) => checkFault(f, i, doc, services, add));
   return issues;
+}
+
+type FaultDocument = NonNullable<ScenarioDocument['faults']>[number];
+
+function checkFault(f: FaultDocument, i: number, doc: ScenarioDocument, services: Map<string, ScenarioDocument['services'][string]>, add: (path: PathSegment[], message: string) => void): void {
+  const at = (...p: PathSegment[]): PathSegment[] => ['faults', i, ...p];
+  const t = f.target;
+  const stochastic = f.mtbf !== undefined || f.mttr !== undefined;
+  const flapping = f.up !== undefined || f.down !== undefined;
+  if (stochastic && (f.mtbf === undefined || f.mttr === undefined)) add(at(f.mtbf === undefined ? 'mtbf' : 'mttr'), 'a stochastic fault needs both mtbf and mttr');
+  if (flapping && f.kind !== 'flap') add(at(f.up !== undefined ? 'up' : 'down'), 'up and down are for kind: flap');
+  if (flapping && (f.up === undefined || f.down === undefined)) add(at(f.up === undefined ? 'up' : 'down'), 'a flap needs both up and down');
+  if (stochastic && (f.for !== undefined || f.every !== undefined || flapping)) add(at('mtbf'), 'give either mtbf and mttr, or at/for/every (or up/down for a flap), not both');
+  if (!stochastic && !flapping && f.at === undefined) add(at('at'), `missing; expected ${DURATION_EXPECTED} (when the fault starts)`);
+  if (f.kind === 'flap' && !flapping && f.every === undefined && !stochastic) add(at('kind'), 'a flap needs up and down (or every and for)');
+  if (f.every !== undefined && f.for !== undefined && f.for >= f.every) add(at('for'), `for (${formatDuration(f.for)}) must be shorter than every (${formatDuration(f.every)})`);
+  if (f.kind === 'slow' && f.factor === undefined && f.serviceTime === undefined) add(at('kind'), 'a slow fault needs factor or serviceTime');
+  const only = (field: keyof FaultDocument, kinds: readonly string[]): void => {
+    if (f[field] !== undefined && !kinds.includes(f.kind)) add(at(field), `${field} applies to ${kinds.join(' and ')} faults, not ${f.kind}`);
+  };
+  only('factor', ['slow']);
+  only('serviceTime', ['slow']);
+  only('rate', ['error']);
+  only('status', ['error']);
+  only('fast', ['error']);
+  only('mode', ['partition']);
+  const serviceNames = [...services.keys()];
+  const checkService = (name: string | undefined, field: string): ScenarioDocument['services'][string] | undefined => {
+    if (name === undefined) return undefined;
+    const svc = services.get(name);
+    if (!svc) add(at('target', field), `unknown service '${name}'${didYouMean(name, serviceNames)}; services: ${serviceNames.join(', ')}`);
+    return svc;
+  };
+  if (f.kind === 'partition') {
+    const byWorkload = t.from !== undefined || t.to !== undefined;
+    const byZone = t.fromZone !== undefined || t.toZone !== undefined;
+    if (byWorkload === byZone) add(at('target'), 'a partition targets a path: { from: <workload>, to: <service> } or { fromZone: a, toZone: b }');
+    if (byWorkload) {
+      const names = doc.workload.map((w) => w.name);
+      if (t.from === undefined || !names.includes(t.from)) add(at('target', 'from'), `expected a workload name; workloads: ${names.join(', ')}`);
+      if (t.to === undefined) add(at('target', 'to'), 'missing; expected a service name');
+      else checkService(t.to, 'to');
+    }
+    for (const key of ['service', 'instances', 'fraction', 'zone'] as const) if (t[key] !== undefined) add(at('target', key), 'a partition targets a path (from/to or fromZone/toZone), not instances');
+    return;
+  }
+  for (const key of ['from', 'to', 'fromZone', 'toZone'] as const) if (t[key] !== undefined) add(at('target', key), `${key} is for partitions; a ${f.kind} fault targets a service's instances`);
+  if (t.service === undefined) {
+    add(at('target', 'service'), 'missing; expected the name of a service');
+    return;
+  }
+  const svc = checkService(t.service, 'service');
+  if (!svc) return;
+  if ([t.instances, t.fraction, t.zone].filter((x) => x !== undefined).length > 1) add(at('target'), 'give at most one of instances, fraction and zone');
+  (t.instances ?? []).forEach((index, j) => {
+    if (index >= svc.instances) add(at('target', 'instances', j), `instance ${index} does not exist: service '${t.service}' has instances 0 to ${svc.instances - 1}`);
+  });
+  const zones = svc.zones ?? ['default'];
+  if (t.zone !== undefined && !zones.includes(t.zone)) add(at('target', 'zone'), `unknown zone '${t.zone}'${didYouMean(t.zone, zones)}; service '${t.service}' has zones: ${zones.join(', ')}`);
+}
+
+function resolveFault(f: FaultDocument): FaultSpec {
+  let schedule: FaultSchedule;
+  if (f.mtbf !== undefined && f.mttr !== undefined) schedule = { at: f.at ?? 0, mtbf: f.mtbf, mttr: f.mttr };
+  else if (f.up !== undefined && f.down !== undefined) schedule = { at: f.at ?? 0, for: f.down, every: f.up + f.down };
+  else schedule = { at: f.at ?? 0, for: f.for ?? Infinity, ...(f.every === undefined ? {} : { every: f.every }) };
+  const t = f.target;
+  const target = Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined));
+  return {
+    kind: f.kind,
+    target,
+    schedule,
+    ...(f.factor === undefined ? {} : { factor: f.factor }),
+    ...(f.serviceTime === undefined ? {} : { serviceTime: f.serviceTime }),
+    ...(f.rate === undefined ? {} : { rate: f.rate }),
+    ...(f.status === undefined ? {} : { status: f.status }),
+    ...(f.fast === undefined ? {} : { fast: f.fast }),
+    ...(f.mode === undefined ? {} : { mode: f.mode }),
+  };
 }
 
 function resolve(doc: ScenarioDocument): Scenario {
@@ -555,6 +670,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     workload,
     mesh: { balancer: doc.mesh.balancer },
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
+    faults: (doc.faults ?? []).map(resolveFault),
   };
 }
 

@@ -97,6 +97,52 @@ export interface MembershipChange {
   readonly remove: readonly number[];
 }
 
+export type FaultKind = 'crash' | 'hang' | 'slow' | 'error' | 'pause' | 'partition' | 'flap';
+
+/**
+ * What a fault hits. Instance faults name a `service` and optionally narrow it to
+ * `instances` (indices), a `fraction` of its instances (chosen by the fault's seeded
+ * stream) or a `zone`. Partitions name a path: `from` a workload `to` a service, or
+ * `fromZone` → `toZone`.
+ */
+export interface FaultTarget {
+  readonly service?: string;
+  readonly instances?: readonly number[];
+  readonly fraction?: number;
+  readonly zone?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly fromZone?: string;
+  readonly toZone?: string;
+}
+
+/**
+ * When a fault is active: from `at` for `for` ms (Infinity = to the end); with `every`,
+ * again every `every` ms; or stochastic, exponential time to failure (`mtbf`) and to
+ * repair (`mttr`) from `at` on.
+ */
+export type FaultSchedule =
+  | { readonly at: number; readonly for: number; readonly every?: number }
+  | { readonly at: number; readonly mtbf: number; readonly mttr: number };
+
+export interface FaultSpec {
+  readonly kind: FaultKind;
+  readonly target: FaultTarget;
+  readonly schedule: FaultSchedule;
+  /** slow: service time multiplied by this factor. */
+  readonly factor?: number;
+  /** slow: extra service time drawn from this distribution (added). */
+  readonly serviceTime?: DistSpec;
+  /** error: fraction of responses that are errors (default 1). */
+  readonly rate?: number;
+  /** error: the status of those responses (default 503). */
+  readonly status?: number;
+  /** error: answer at once, without doing the work (default false). */
+  readonly fast?: boolean;
+  /** partition: `drop` (requests vanish; only timeouts end them) or `refuse` (connection refused at once). */
+  readonly mode?: 'drop' | 'refuse';
+}
+
 export interface Scenario {
   readonly name: string;
   readonly description?: string;
@@ -116,6 +162,8 @@ export interface Scenario {
   readonly mesh: MeshSpec;
   /** Membership changes in time order (default none). */
   readonly membership: readonly MembershipChange[];
+  /** Injected faults (default none). */
+  readonly faults: readonly FaultSpec[];
 }
 
 /** One variant of a scenario: its name and the fully resolved scenario it runs. */

@@ -47,6 +47,7 @@ const QUICKSTART_RESOLVED: Scenario = {
   ],
   mesh: { balancer: { kind: 'round-robin' } },
   membership: [],
+  faults: [],
 };
 
 describe('parseScenarioText: valid scenarios', () => {

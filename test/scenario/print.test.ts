@@ -101,8 +101,9 @@ const scenario: fc.Arbitrary<Scenario> = fc
         workload,
         mesh: fc.record({ balancer: fc.constantFrom({ kind: 'round-robin' }, { kind: 'random' }) }),
         membership: fc.constant([]),
+        faults: fc.constant([]),
       },
-      { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh', 'membership'] },
+      { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh', 'membership', 'faults'] },
     );
   })
   // structuredClone: fast-check builds records without a prototype; scenarios are plain objects.
