@@ -6,7 +6,7 @@
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
-import type { RequestCounts, RunResult } from '../sim/metrics.js';
+import { TIMELINE_ACCURACY, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import { VERSION } from '../version.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
@@ -32,6 +32,8 @@ export interface Summary {
 
 export interface RunSummary extends Summary {
   readonly seed: number;
+  /** This run's fault windows, when the scenario has faults. */
+  readonly faults?: readonly FaultReport[];
 }
 
 /** One instance's share of the work, summed over runs. */
@@ -68,6 +70,26 @@ export interface MembershipReport {
   readonly keysRemapped?: number;
 }
 
+/** One timeline bucket, pooled over runs: answers received in [t, t + bucket). */
+export interface TimelinePoint {
+  /** Bucket start, seconds of simulated time. */
+  readonly t: number;
+  readonly requests: number;
+  readonly successRate: number | null;
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+export interface FaultReport {
+  readonly fault: number;
+  readonly kind: string;
+  readonly start: number;
+  /** null: to the end of the run. */
+  readonly end: number | null;
+  readonly service?: string;
+  readonly instances: readonly number[];
+}
+
 export interface VariantReport {
   readonly name: string;
   readonly summary: Summary;
@@ -75,6 +97,10 @@ export interface VariantReport {
   readonly instances: readonly InstanceReport[];
   readonly spread: readonly SpreadReport[];
   readonly membership: readonly MembershipReport[];
+  /** Success rate and latency over time, pooled over runs, ready for charts. */
+  readonly timeline: { readonly bucketMs: number; readonly latencyRelativeError: number; readonly points: readonly TimelinePoint[] };
+  /** Fault windows (of the first seed; stochastic schedules differ per seed, see runs[].faults). */
+  readonly faults: readonly FaultReport[];
 }
 
 export interface Report {
@@ -119,13 +145,16 @@ function summarise(requests: RequestCounts, windowMs: number, runs: number, late
 }
 
 function sumCounts(runs: readonly RunResult[]): RequestCounts {
-  const c = { total: 0, succeeded: 0, failed: 0, rejected: 0, timedOut: 0, inFlight: 0 };
+  const c = { total: 0, succeeded: 0, failed: 0, rejected: 0, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 };
   for (const r of runs) {
     c.total += r.requests.total;
     c.succeeded += r.requests.succeeded;
     c.failed += r.requests.failed;
     c.rejected += r.requests.rejected;
     c.timedOut += r.requests.timedOut;
+    c.errors += r.requests.errors;
+    c.resets += r.requests.resets;
+    c.connectFailures += r.requests.connectFailures;
     c.inFlight += r.requests.inFlight;
   }
   return c;
@@ -173,6 +202,37 @@ function instanceReports(runs: readonly RunResult[]): { instances: InstanceRepor
   return { instances, spread };
 }
 
+function timelineReport(runs: readonly RunResult[]): VariantReport['timeline'] {
+  if (runs.length === 0) return { bucketMs: 1000, latencyRelativeError: TIMELINE_ACCURACY, points: [] };
+  const { bucketMs } = runs[0].timeline;
+  const n = runs[0].timeline.requests.length;
+  const points: TimelinePoint[] = [];
+  for (let b = 0; b < n; b++) {
+    let requests = 0;
+    let succeeded = 0;
+    const sketch = new QuantileSketch(TIMELINE_ACCURACY);
+    for (const r of runs) {
+      requests += r.timeline.requests[b];
+      succeeded += r.timeline.succeeded[b];
+      const s = r.timeline.latency[b];
+      if (s) sketch.merge(s);
+    }
+    if (requests === 0) continue;
+    points.push({
+      t: round6((b * bucketMs) / 1000),
+      requests,
+      successRate: round6(succeeded / requests),
+      p50: sketch.count > 0 ? orNull(sketch.quantile(0.5)) : null,
+      p99: sketch.count > 0 ? orNull(sketch.quantile(0.99)) : null,
+    });
+  }
+  return { bucketMs, latencyRelativeError: TIMELINE_ACCURACY, points };
+}
+
+function faultReports(r: RunResult | undefined): FaultReport[] {
+  return (r?.faults ?? []).map((f) => ({ ...f, start: round6(f.start), end: f.end === Infinity ? null : round6(f.end) }));
+}
+
 function membershipReports(runs: readonly RunResult[]): MembershipReport[] {
   if (runs.length === 0) return [];
   return runs[0].membership.map((m, i) => {
@@ -197,9 +257,11 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
     return {
       name: v.name,
       summary: summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
-      runs: v.runs.map((r) => ({ seed: r.seed, ...summarise(r.requests, r.windowMs, 1, r.latency) })),
+      runs: v.runs.map((r) => ({ seed: r.seed, ...summarise(r.requests, r.windowMs, 1, r.latency), ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }) })),
       ...instanceReports(v.runs),
       membership: membershipReports(v.runs),
+      timeline: timelineReport(v.runs),
+      faults: faultReports(v.runs[0]),
     };
   });
   return {

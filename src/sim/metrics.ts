@@ -5,6 +5,33 @@
  */
 import type { Outcome } from '../algorithms/types.js';
 import { QuantileSketch } from '../core/quantile-sketch.js';
+import type { FaultWindow } from './faults.js';
+
+/** Answers per time bucket: counts and a latency sketch of the succeeded ones. */
+export interface Timeline {
+  readonly bucketMs: number;
+  readonly requests: Float64Array;
+  readonly succeeded: Float64Array;
+  readonly latency: readonly (QuantileSketch | undefined)[];
+}
+
+/** Timeline buckets: 1 s, or coarser so a run never has more than ~600 of them. */
+export function timelineBucketMs(runMs: number): number {
+  return Math.max(1000, Math.ceil(runMs / 600 / 1000) * 1000);
+}
+
+/** Relative error of the per-bucket sketches (coarser than the summary's, to stay small). */
+export const TIMELINE_ACCURACY = 0.01;
+
+/** A fault window as it happened (instance indices are per service). */
+export interface FaultRecord {
+  readonly fault: number;
+  readonly kind: string;
+  readonly start: number;
+  readonly end: number;
+  readonly service?: string;
+  readonly instances: readonly number[];
+}
 
 /** What a membership change did (instance indices are per service). */
 export interface MembershipEffect {
@@ -25,6 +52,12 @@ export interface RequestCounts {
   /** Answered 503 by a full queue (or no endpoint available). */
   readonly rejected: number;
   readonly timedOut: number;
+  /** 5xx answers from error faults. */
+  readonly errors: number;
+  /** Connections reset (an instance crashed mid-request). */
+  readonly resets: number;
+  /** Connections refused (instance down, partition refusing). */
+  readonly connectFailures: number;
   /** Still without an answer when the run ended. */
   readonly inFlight: number;
 }
@@ -58,6 +91,10 @@ export interface RunResult {
   readonly instances: readonly InstanceStats[];
   /** Membership changes as they happened (instance indices are per service). */
   readonly membership: readonly MembershipEffect[];
+  /** Fault windows of this replication. */
+  readonly faults: readonly FaultRecord[];
+  /** Per-bucket answers by the time the client got them (requests issued in the window only). */
+  readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
   readonly conservation: { readonly issued: number; readonly succeeded: number; readonly failed: number; readonly inFlight: number };
 }
@@ -68,6 +105,14 @@ export class RunMetrics {
   private failed = 0;
   private rejected = 0;
   private timedOut = 0;
+  private errors = 0;
+  private resets = 0;
+  private connectFailures = 0;
+  private faultRecords: FaultRecord[] = [];
+  private timelineBucket = 1000;
+  private tRequests = new Float64Array(0);
+  private tSucceeded = new Float64Array(0);
+  private tLatency: (QuantileSketch | undefined)[] = [];
   private allIssued = 0;
   private allSucceeded = 0;
   private allFailed = 0;
@@ -102,6 +147,39 @@ export class RunMetrics {
     this.joinedAt[instance] = NaN;
   }
 
+  /** Sizes the timeline for a run of `runMs` ms. */
+  setRunLength(runMs: number): void {
+    this.timelineBucket = timelineBucketMs(runMs);
+    const n = Math.ceil(runMs / this.timelineBucket) + 1;
+    this.tRequests = new Float64Array(n);
+    this.tSucceeded = new Float64Array(n);
+    this.tLatency = new Array<QuantileSketch | undefined>(n).fill(undefined);
+  }
+
+  /** A measured request got its answer at `now`. */
+  private toTimeline(now: number, ok: boolean, latencyMs: number): void {
+    const b = Math.min(Math.floor(now / this.timelineBucket), this.tRequests.length - 1);
+    if (b < 0) return;
+    this.tRequests[b]++;
+    if (!ok) return;
+    this.tSucceeded[b]++;
+    (this.tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).add(latencyMs);
+  }
+
+  setFaultWindows(windows: readonly FaultWindow[]): void {
+    this.faultRecords = windows.map((w) => {
+      const service = w.fault.kind === 'partition' ? w.fault.target.to : w.fault.target.service;
+      return {
+        fault: w.index,
+        kind: w.fault.kind,
+        start: w.start,
+        end: w.end,
+        ...(service === undefined ? {} : { service }),
+        instances: [...w.instances].map((i) => this.instanceIndex[i]).sort((a, b) => a - b),
+      };
+    });
+  }
+
   sent(instance: number): void {
     this.sentCount[instance]++;
   }
@@ -111,19 +189,23 @@ export class RunMetrics {
     if (measured) this.total++;
   }
 
-  concluded(measured: boolean, outcome: Outcome, latencyMs: number): void {
+  concluded(measured: boolean, outcome: Outcome, latencyMs: number, now: number): void {
     const ok = outcome.kind === 'success';
     if (ok) this.allSucceeded++;
     else this.allFailed++;
     if (!measured) return;
+    if (this.tRequests.length > 0) this.toTimeline(now, ok, latencyMs);
     if (ok) {
       this.succeeded++;
       this.latency.add(latencyMs);
       return;
     }
     this.failed++;
-    if (outcome.kind === 'rejected' || outcome.kind === 'connect-failure') this.rejected++;
+    if (outcome.kind === 'rejected') this.rejected++;
     else if (outcome.kind === 'timeout') this.timedOut++;
+    else if (outcome.kind === 'error') this.errors++;
+    else if (outcome.kind === 'reset') this.resets++;
+    else if (outcome.kind === 'connect-failure') this.connectFailures++;
   }
 
   served(instance: number, serviceMs: number): void {
@@ -171,6 +253,9 @@ export class RunMetrics {
         failed: this.failed,
         rejected: this.rejected,
         timedOut: this.timedOut,
+        errors: this.errors,
+        resets: this.resets,
+        connectFailures: this.connectFailures,
         inFlight,
       },
       latency: this.latency,
@@ -179,6 +264,8 @@ export class RunMetrics {
       eventsProcessed: clock.eventsProcessed,
       instances,
       membership,
+      faults: this.faultRecords,
+      timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };
   }

@@ -18,7 +18,8 @@ import { RngStreams } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
 import { hashKey } from '../core/xxhash64.js';
 import { Sidecar } from '../mesh/sidecar.js';
-import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import type { FaultSpec, KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { RunMetrics, type MembershipEffect, type RunResult } from './metrics.js';
 import { IntRing } from './int-ring.js';
@@ -32,8 +33,18 @@ const AT_CLIENT = FIRST_MODEL_KIND + 4; // response reaches the client (request)
 const TIMEOUT = FIRST_MODEL_KIND + 5; // client-side timeout (request)
 const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (group)
 const MEMBERSHIP = FIRST_MODEL_KIND + 7; // scenario.membership[arg] takes effect
+const FAULT_ON = FIRST_MODEL_KIND + 8; // fault window starts (window)
+const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
 
-const NO_ENDPOINT: Outcome = { kind: 'connect-failure', status: 503 };
+/** "No healthy upstream": the sidecar answers 503 itself, as Envoy does. */
+const NO_ENDPOINT: Outcome = { kind: 'rejected', status: 503 };
+
+/** How a request ended at the server side (rCode). */
+const C_OK = 0; // an HTTP answer: success when 2xx
+const C_REJECTED = 1; // 503 from a full queue
+const C_ERROR = 2; // a 5xx from an error fault
+const C_RESET = 3; // connection reset (instance crashed mid-request)
+const C_REFUSED = 4; // connection refused (instance down, partition refusing)
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
 
 /** Request flags. */
@@ -97,6 +108,22 @@ export class World implements Model {
   private readonly instColdUntil: Float64Array;
   private readonly instColdFactor: Float64Array;
   private readonly instColdFor: Float64Array;
+  // Faults: per-instance state, the windows of the run, and the requests each instance holds.
+  private readonly windows: readonly FaultWindow[];
+  private readonly instDown: Int32Array;
+  private readonly instHung: Int32Array;
+  private readonly instPaused: Int32Array;
+  private readonly instPauseEnd: Float64Array;
+  private readonly instSlowFactor: Float64Array;
+  private readonly instSlowAdd: (Sampler[] | undefined)[];
+  private readonly instErrRate: Float64Array;
+  private readonly instErrStatus: Int32Array;
+  private readonly instErrFast: Uint8Array;
+  private readonly instErrRng: (Rng | undefined)[];
+  /** Requests in service on each instance (swap-remove arrays), for crashes and hangs. */
+  private readonly inService: Int32Array[];
+  private readonly inServiceCount: Int32Array;
+  private readonly activePartitions: FaultWindow[] = [];
   private readonly serviceStart = new Map<string, number>();
   private readonly serviceCount = new Map<string, number>();
   private readonly membershipEffects: MembershipEffect[] = [];
@@ -124,6 +151,9 @@ export class World implements Model {
   private rServiceStart: Float64Array = new Float64Array(0);
   private rTimeoutSeq: Float64Array = new Float64Array(0);
   private rUtil: Float64Array = new Float64Array(0);
+  private rCode: Int32Array = new Int32Array(0);
+  private rDoneSeq: Float64Array = new Float64Array(0);
+  private rHeldAt: Int32Array = new Int32Array(0);
 
   constructor(scenario: Scenario, options: WorldOptions) {
     this.scenario = scenario;
@@ -186,6 +216,18 @@ export class World implements Model {
     this.instColdFor = Float64Array.from(coldFor);
     this.instColdFactor = Float64Array.from(coldFactor);
     this.instColdUntil = new Float64Array(n); // instances present at t = 0 are warm
+    this.instDown = new Int32Array(n);
+    this.instHung = new Int32Array(n);
+    this.instPaused = new Int32Array(n);
+    this.instPauseEnd = new Float64Array(n);
+    this.instSlowFactor = new Float64Array(n).fill(1);
+    this.instSlowAdd = new Array<Sampler[] | undefined>(n).fill(undefined);
+    this.instErrRate = new Float64Array(n);
+    this.instErrStatus = new Int32Array(n);
+    this.instErrFast = new Uint8Array(n);
+    this.instErrRng = new Array<Rng | undefined>(n).fill(undefined);
+    this.inService = Array.from({ length: n }, () => new Int32Array(4));
+    this.inServiceCount = new Int32Array(n);
 
     this.hop = makeSampler(scenario.network.latency, streams.stream('network/latency'));
     this.crossZone = scenario.network.crossZone ? makeSampler(scenario.network.crossZone, streams.stream('network/crossZone')) : undefined;
@@ -194,6 +236,16 @@ export class World implements Model {
     for (let i = 0; i < n; i++) if (this.instMember[i]) this.metrics.joined(i, 0);
 
     scenario.workload.forEach((spec, index) => this.groups.push(this.makeGroup(spec, index, streams)));
+    this.windows = faultWindows(scenario, streams, {
+      serviceStart: this.serviceStart,
+      serviceCount: this.serviceCount,
+      zoneOf: (i) => this.instZone[i],
+      groupIndex: (name) => scenario.workload.findIndex((w) => w.name === name),
+      zoneId: (z) => this.zoneId(z),
+      horizon: scenario.duration + scenario.drain,
+    });
+    this.metrics.setFaultWindows(this.windows);
+    this.metrics.setRunLength(scenario.duration + scenario.drain);
 
     this.growRequests(1024);
     this.engine.setModel(this);
@@ -268,6 +320,10 @@ export class World implements Model {
   /** Runs the whole replication: load for `duration`, then up to `drain` for stragglers. */
   run(): RunResult {
     this.scenario.membership.forEach((m, i) => this.engine.at(m.at, MEMBERSHIP, i));
+    this.windows.forEach((w, i) => {
+      this.engine.at(w.start, FAULT_ON, i);
+      if (w.end !== Infinity) this.engine.at(w.end, FAULT_OFF, i);
+    });
     for (const g of this.groups) this.startGroup(g);
     this.engine.run(this.scenario.duration + this.scenario.drain);
     // Count the unanswered requests independently of the counters, for the conservation check.
@@ -308,6 +364,12 @@ export class World implements Model {
         break;
       case MEMBERSHIP:
         this.onMembership(arg);
+        break;
+      case FAULT_ON:
+        this.onFault(this.windows[arg], true);
+        break;
+      case FAULT_OFF:
+        this.onFault(this.windows[arg], false);
         break;
       default:
         throw new Error(`unknown event kind ${kind}`);
@@ -427,6 +489,7 @@ export class World implements Model {
     this.rGroup[r] = g.index;
     this.rFlags[r] = measured ? F_MEASURED : 0;
     this.rStatus[r] = 0;
+    this.rCode[r] = C_OK;
     this.rTimeoutSeq[r] = -1;
     this.metrics.issued(measured);
     const s = g.nextSidecar;
@@ -452,7 +515,25 @@ export class World implements Model {
     if (measured) this.metrics.sent(inst);
     sidecar.attemptStarted(ep);
     if (g.timeout !== Infinity) this.rTimeoutSeq[r] = this.engine.at(now + g.timeout, TIMEOUT, r);
+    if (this.activePartitions.length > 0) {
+      const cut = this.partitioned(g, s, inst);
+      if (cut === 'drop') return; // the request vanishes; only a timeout ends it
+      if (cut === 'refuse') {
+        this.rCode[r] = C_REFUSED;
+        this.rStatus[r] = 0;
+        this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_CLIENT, r);
+        return;
+      }
+    }
     this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_INSTANCE, r);
+  }
+
+  private partitioned(g: Group, sidecar: number, inst: number): 'drop' | 'refuse' | undefined {
+    for (const w of this.activePartitions) {
+      const hit = w.fromGroup >= 0 ? w.fromGroup === g.index && w.instances.has(inst) : w.fromZone === g.sidecarZone[sidecar] && w.toZone === this.instZoneId[inst];
+      if (hit) return w.fault.mode ?? 'drop';
+    }
+    return undefined;
   }
 
   private hopLatency(zone: number, inst: number): number {
@@ -471,39 +552,149 @@ export class World implements Model {
 
   private onAtInstance(r: number): void {
     const inst = this.rInstance[r];
-    if (this.instBusy[inst] < this.instSlots[inst]) {
+    if (this.instDown[inst] > 0) return this.respond(r, inst, 0, C_REFUSED);
+    if (this.instHung[inst] > 0) return; // accepted, never answered
+    if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) return this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+    if (this.instBusy[inst] < this.instSlots[inst] && this.instPaused[inst] === 0) {
       this.startService(r, inst);
     } else {
       const q = this.instQueue[inst];
       if (q.length < this.instQueueCap[inst]) q.push(r);
-      else this.respond(r, inst, 503);
+      else this.respond(r, inst, 503, C_REJECTED);
     }
+  }
+
+  private errorDraw(inst: number): boolean {
+    const rate = this.instErrRate[inst];
+    return rate >= 1 || (this.instErrRng[inst] as Rng).next() < rate;
   }
 
   private startService(r: number, inst: number): void {
     this.instBusy[inst]++;
     const now = this.engine.now();
     this.rServiceStart[r] = now;
+    this.holdRequest(inst, r);
     let work = this.instSample[inst]();
     const coldUntil = this.instColdUntil[inst];
     if (coldUntil > now) work *= 1 + (this.instColdFactor[inst] - 1) * ((coldUntil - now) / this.instColdFor[inst]);
-    this.engine.at(now + work, SERVICE_DONE, r);
+    work *= this.instSlowFactor[inst];
+    const add = this.instSlowAdd[inst];
+    if (add !== undefined) for (const extra of add) work += extra();
+    this.rDoneSeq[r] = this.engine.at(now + work, SERVICE_DONE, r);
   }
 
   private onServiceDone(r: number): void {
+    // A completion voided by a crash or hang (its request slot may even be reused since).
+    if (this.rDoneSeq[r] !== this.engine.currentSeq) return;
     const inst = this.rInstance[r];
+    if (this.instPaused[inst] > 0) {
+      // A stop-the-world pause: the work finishes when the pause does.
+      this.rDoneSeq[r] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, r);
+      return;
+    }
+    this.rDoneSeq[r] = -1;
     // The load report rides on the response: busy slots / slots, this request included.
     this.rUtil[r] = this.instBusy[inst] / this.instSlots[inst];
     this.instBusy[inst]--;
+    this.releaseHeld(inst, r);
     this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
     const q = this.instQueue[inst];
     if (q.length > 0) this.startService(q.shift(), inst);
-    this.respond(r, inst, 200);
+    if (this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+    else this.respond(r, inst, 200, C_OK);
   }
 
-  private respond(r: number, inst: number, status: number): void {
-    if (status !== 200) this.rUtil[r] = -1;
+  private holdRequest(inst: number, r: number): void {
+    let held = this.inService[inst];
+    const k = this.inServiceCount[inst]++;
+    if (k === held.length) {
+      const bigger = new Int32Array(held.length * 2);
+      bigger.set(held);
+      held = this.inService[inst] = bigger;
+    }
+    held[k] = r;
+    this.rHeldAt[r] = k;
+  }
+
+  private releaseHeld(inst: number, r: number): void {
+    const held = this.inService[inst];
+    const k = this.rHeldAt[r];
+    const last = --this.inServiceCount[inst];
+    const moved = held[last];
+    held[k] = moved;
+    this.rHeldAt[moved] = k;
+  }
+
+  /** A fault window opens (`on`) or closes on its instances or path. */
+  private onFault(w: FaultWindow, on: boolean): void {
+    const f = w.fault;
+    const d = on ? 1 : -1;
+    if (f.kind === 'partition') {
+      if (on) this.activePartitions.push(w);
+      else this.activePartitions.splice(this.activePartitions.indexOf(w), 1);
+      return;
+    }
+    for (const inst of w.instances) {
+      switch (f.kind) {
+        case 'crash':
+        case 'flap':
+          if (on && this.instDown[inst] === 0) this.dropHeld(inst, true);
+          this.instDown[inst] += d;
+          break;
+        case 'hang':
+          if (on && this.instHung[inst] === 0) this.dropHeld(inst, false);
+          this.instHung[inst] += d;
+          break;
+        case 'slow':
+          if (f.factor !== undefined) this.instSlowFactor[inst] = on ? this.instSlowFactor[inst] * f.factor : this.instSlowFactor[inst] / f.factor;
+          if (w.extra !== undefined) {
+            const list = this.instSlowAdd[inst] ?? [];
+            if (on) list.push(w.extra);
+            else list.splice(list.indexOf(w.extra), 1);
+            this.instSlowAdd[inst] = list.length > 0 ? list : undefined;
+          }
+          break;
+        case 'error':
+          this.instErrRate[inst] = on ? (f.rate ?? 1) : 0;
+          this.instErrStatus[inst] = f.status ?? 503;
+          this.instErrFast[inst] = on && f.fast === true ? 1 : 0;
+          this.instErrRng[inst] = on ? w.rng : undefined;
+          break;
+        case 'pause':
+          this.instPaused[inst] += d;
+          if (on) this.instPauseEnd[inst] = Math.max(this.instPauseEnd[inst], w.end);
+          else if (this.instPaused[inst] === 0) {
+            const q = this.instQueue[inst];
+            while (q.length > 0 && this.instBusy[inst] < this.instSlots[inst]) this.startService(q.shift(), inst);
+          }
+          break;
+      }
+    }
+  }
+
+  /**
+   * A crash resets every request the instance holds (in service or queued); a hang keeps
+   * them forever. Either way the instance restarts empty, and completions already
+   * scheduled for those requests are void.
+   */
+  private dropHeld(inst: number, reset: boolean): void {
+    const held = this.inService[inst];
+    const q = this.instQueue[inst];
+    const victims: number[] = [];
+    for (let k = 0; k < this.inServiceCount[inst]; k++) {
+      victims.push(held[k]);
+      this.rDoneSeq[held[k]] = -1;
+    }
+    while (q.length > 0) victims.push(q.shift());
+    this.inServiceCount[inst] = 0;
+    this.instBusy[inst] = 0;
+    if (reset) for (const r of victims) this.respond(r, inst, 0, C_RESET);
+  }
+
+  private respond(r: number, inst: number, status: number, code: number): void {
+    if (code !== C_OK) this.rUtil[r] = -1;
     this.rStatus[r] = status;
+    this.rCode[r] = code;
     const g = this.groups[this.rGroup[r]];
     this.engine.at(this.engine.now() + this.hopLatency(g.sidecarZone[this.rSidecar[r]], inst), AT_CLIENT, r);
   }
@@ -514,8 +705,10 @@ export class World implements Model {
       const g = this.groups[this.rGroup[r]];
       const latency = this.engine.now() - this.rIssued[r];
       const status = this.rStatus[r];
+      const code = this.rCode[r];
       const outcome = this.response;
-      outcome.kind = status === 200 ? 'success' : 'rejected';
+      outcome.kind =
+        code === C_OK ? (status >= 200 && status < 300 ? 'success' : 'error') : code === C_REJECTED ? 'rejected' : code === C_ERROR ? 'error' : code === C_RESET ? 'reset' : 'connect-failure';
       outcome.status = status;
       const util = this.rUtil[r];
       outcome.utilization = util >= 0 && util !== Infinity && util === util ? util : undefined;
@@ -544,7 +737,7 @@ export class World implements Model {
     if ((this.rFlags[r] & F_CONCLUDED) !== 0) throw new Error(`request ${r} concluded twice`);
     this.rFlags[r] |= F_CONCLUDED;
     this.rTimeoutSeq[r] = -1;
-    this.metrics.concluded((this.rFlags[r] & F_MEASURED) !== 0, outcome, latency);
+    this.metrics.concluded((this.rFlags[r] & F_MEASURED) !== 0, outcome, latency, this.engine.now());
     if (g.think !== undefined) this.engine.after(g.think(), CLOSED_ISSUE, g.index);
   }
 
@@ -575,6 +768,9 @@ export class World implements Model {
     this.rInstance = grow(this.rInstance, i32);
     this.rStatus = grow(this.rStatus, i32);
     this.rFlags = grow(this.rFlags, i32);
+    this.rCode = grow(this.rCode, i32);
+    this.rDoneSeq = grow(this.rDoneSeq, f64);
+    this.rHeldAt = grow(this.rHeldAt, i32);
     const free = new Int32Array(cap);
     free.set(this.free.subarray(0, this.nFree));
     let k = this.nFree;
