@@ -18,7 +18,7 @@ import { RngStreams } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
 import { hashKey } from '../core/xxhash64.js';
 import { Sidecar } from '../mesh/sidecar.js';
-import type { FaultSpec, KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { RunMetrics, type MembershipEffect, type RunResult } from './metrics.js';
