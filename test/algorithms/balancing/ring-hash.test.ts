@@ -315,7 +315,8 @@ describe('ring hash: disruption when one of n endpoints leaves', () => {
    * Binomial(K, A)/K, with A the added points' exact share of the hash space; we test
    * moved/K ≤ A + 5·sqrt(A(1−A)/K) + 1/K. A ≈ (k'−k)/k' with k = ceil(1024/n) points per host:
    * 0 when the counts do not change (n ≥ 33 at the default minimum), up to ~0.2 for small n:
-   * with a small ring Envoy's ring hash is not minimal-disruption.
+   * whenever the ring has at least ~n² points (every survivor then gains points), Envoy's
+   * ring hash is not minimal-disruption; its expected churn tends to (2n−1)/(n(n+1)).
    */
   it('moves keys between survivors only onto added points, and about 1/n + A of keys in all', () => {
     const K = 3000;
