@@ -514,11 +514,11 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     (w.zones ?? []).forEach((zone, k) => check(zone, ['workload', i, 'zones', k]));
 
     if (w.arrival.process === 'closed' && target) {
-      // A closed loop whose every cycle takes zero time would never let the clock advance.
-      const serviceMeans = [target.serviceTime, ...(target.overrides ?? []).flatMap((o) => (o.serviceTime ? [o.serviceTime] : []))].map(distMean);
+      // A closed loop whose cycle can take zero time (an instant rejection, refusal or error
+      // answers without service) would never let the clock advance.
       const cycle = distMean(w.arrival.think) + 2 * distMean(doc.network.latency);
-      if (cycle === 0 && serviceMeans.every((m) => m === 0)) {
-        add(['workload', i, 'arrival', 'think'], 'a closed loop needs time to pass: think time, network latency and service time are all zero');
+      if (cycle === 0) {
+        add(['workload', i, 'arrival', 'think'], 'a closed loop needs time to pass between requests: give a think time or a network latency above zero');
       }
     }
     if (w.arrival.process !== 'closed') {
@@ -547,6 +547,7 @@ function checkFault(f: FaultDocument, i: number, doc: ScenarioDocument, services
   if (stochastic && (f.for !== undefined || f.every !== undefined || flapping)) add(at('mtbf'), 'give either mtbf and mttr, or at/for/every (or up/down for a flap), not both');
   if (!stochastic && !flapping && f.at === undefined) add(at('at'), `missing; expected ${DURATION_EXPECTED} (when the fault starts)`);
   if (f.kind === 'flap' && !flapping && f.every === undefined && !stochastic) add(at('kind'), 'a flap needs up and down (or every and for)');
+  if (f.every !== undefined && f.for === undefined) add(at('for'), `missing; a fault repeating every ${formatDuration(f.every)} needs \`for\` (how long each occurrence lasts)`);
   if (f.every !== undefined && f.for !== undefined && f.for >= f.every) add(at('for'), `for (${formatDuration(f.for)}) must be shorter than every (${formatDuration(f.every)})`);
   if (f.kind === 'slow' && f.factor === undefined && f.serviceTime === undefined) add(at('kind'), 'a slow fault needs factor or serviceTime');
   const only = (field: keyof FaultDocument, kinds: readonly string[]): void => {
@@ -569,6 +570,14 @@ function checkFault(f: FaultDocument, i: number, doc: ScenarioDocument, services
     const byWorkload = t.from !== undefined || t.to !== undefined;
     const byZone = t.fromZone !== undefined || t.toZone !== undefined;
     if (byWorkload === byZone) add(at('target'), 'a partition targets a path: { from: <workload>, to: <service> } or { fromZone: a, toZone: b }');
+    if (byZone) {
+      const zonesKnown = [...new Set([...services.values()].flatMap((svc) => svc.zones ?? ['default']))];
+      for (const key of ['fromZone', 'toZone'] as const) {
+        const zone = t[key];
+        if (zone === undefined) add(at('target', key), 'missing; a zone partition needs both fromZone and toZone');
+        else if (!zonesKnown.includes(zone)) add(at('target', key), `unknown zone '${zone}'${didYouMean(zone, zonesKnown)}; zones of this scenario's services: ${zonesKnown.join(', ')}`);
+      }
+    }
     if (byWorkload) {
       const names = doc.workload.map((w) => w.name);
       if (t.from === undefined || !names.includes(t.from)) add(at('target', 'from'), `expected a workload name; workloads: ${names.join(', ')}`);

@@ -50,6 +50,7 @@ const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
 /** Request flags. */
 const F_MEASURED = 1; // issued inside the measurement window
 const F_CONCLUDED = 2; // the client has its answer (response or timeout)
+const F_LOST = 4; // no response will ever come (swallowed by a hang or a dropping partition)
 
 /** A calling client group: its sidecars, and its view of the target service. */
 interface Group {
@@ -120,6 +121,8 @@ export class World implements Model {
   private readonly instErrStatus: Int32Array;
   private readonly instErrFast: Uint8Array;
   private readonly instErrRng: (Rng | undefined)[];
+  /** Active error windows per instance, newest last: the newest one applies. */
+  private readonly instErrWindows: (FaultWindow[] | undefined)[];
   /** Requests in service on each instance (swap-remove arrays), for crashes and hangs. */
   private readonly inService: Int32Array[];
   private readonly inServiceCount: Int32Array;
@@ -226,6 +229,7 @@ export class World implements Model {
     this.instErrStatus = new Int32Array(n);
     this.instErrFast = new Uint8Array(n);
     this.instErrRng = new Array<Rng | undefined>(n).fill(undefined);
+    this.instErrWindows = new Array<FaultWindow[] | undefined>(n).fill(undefined);
     this.inService = Array.from({ length: n }, () => new Int32Array(4));
     this.inServiceCount = new Int32Array(n);
 
@@ -517,7 +521,10 @@ export class World implements Model {
     if (g.timeout !== Infinity) this.rTimeoutSeq[r] = this.engine.at(now + g.timeout, TIMEOUT, r);
     if (this.activePartitions.length > 0) {
       const cut = this.partitioned(g, s, inst);
-      if (cut === 'drop') return; // the request vanishes; only a timeout ends it
+      if (cut === 'drop') {
+        this.rFlags[r] |= F_LOST; // the request vanishes; only a timeout ends it
+        return;
+      }
       if (cut === 'refuse') {
         this.rCode[r] = C_REFUSED;
         this.rStatus[r] = 0;
@@ -553,9 +560,17 @@ export class World implements Model {
   private onAtInstance(r: number): void {
     const inst = this.rInstance[r];
     if (this.instDown[inst] > 0) return this.respond(r, inst, 0, C_REFUSED);
-    if (this.instHung[inst] > 0) return; // accepted, never answered
+    if (this.instHung[inst] > 0) {
+      this.rFlags[r] |= F_LOST; // accepted, never answered
+      return;
+    }
+    if (this.instPaused[inst] > 0) {
+      // Stopped world: nothing is answered, not even a rejection; the request waits for the pause end.
+      this.instQueue[inst].push(r);
+      return;
+    }
     if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) return this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
-    if (this.instBusy[inst] < this.instSlots[inst] && this.instPaused[inst] === 0) {
+    if (this.instBusy[inst] < this.instSlots[inst]) {
       this.startService(r, inst);
     } else {
       const q = this.instQueue[inst];
@@ -654,18 +669,26 @@ export class World implements Model {
             this.instSlowAdd[inst] = list.length > 0 ? list : undefined;
           }
           break;
-        case 'error':
-          this.instErrRate[inst] = on ? (f.rate ?? 1) : 0;
-          this.instErrStatus[inst] = f.status ?? 503;
-          this.instErrFast[inst] = on && f.fast === true ? 1 : 0;
-          this.instErrRng[inst] = on ? w.rng : undefined;
+        case 'error': {
+          const list = this.instErrWindows[inst] ?? [];
+          if (on) list.push(w);
+          else list.splice(list.indexOf(w), 1);
+          this.instErrWindows[inst] = list.length > 0 ? list : undefined;
+          const top = list.length > 0 ? list[list.length - 1] : undefined;
+          this.instErrRate[inst] = top ? (top.fault.rate ?? 1) : 0;
+          this.instErrStatus[inst] = top?.fault.status ?? 503;
+          this.instErrFast[inst] = top?.fault.fast === true ? 1 : 0;
+          this.instErrRng[inst] = top?.rng;
           break;
+        }
         case 'pause':
           this.instPaused[inst] += d;
           if (on) this.instPauseEnd[inst] = Math.max(this.instPauseEnd[inst], w.end);
           else if (this.instPaused[inst] === 0) {
+            // The world resumes: start what fits, and answer what the queue bound cannot hold.
             const q = this.instQueue[inst];
             while (q.length > 0 && this.instBusy[inst] < this.instSlots[inst]) this.startService(q.shift(), inst);
+            while (q.length > this.instQueueCap[inst]) this.respond(q.shift(), inst, 503, C_REJECTED);
           }
           break;
       }
@@ -689,6 +712,7 @@ export class World implements Model {
     this.inServiceCount[inst] = 0;
     this.instBusy[inst] = 0;
     if (reset) for (const r of victims) this.respond(r, inst, 0, C_RESET);
+    else for (const r of victims) this.rFlags[r] |= F_LOST;
   }
 
   private respond(r: number, inst: number, status: number, code: number): void {
@@ -724,6 +748,8 @@ export class World implements Model {
     this.endAttempt(g, r, TIMED_OUT, latency);
     this.conclude(r, g, TIMED_OUT, latency);
     // The instance still finishes the work; the late response is dropped at the client.
+    // A request no response will ever reach is done with now.
+    if ((this.rFlags[r] & F_LOST) !== 0) this.releaseRequest(r);
   }
 
   /** Reports an attempt's end to the sidecar that sent it, if its endpoint is still a member. */
