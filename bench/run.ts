@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- hold e2e simpy]`: runs the benchmarks (all, or those named), each in
+ * `npm run bench [-- hold e2e simpy picks fleet10k]`: runs the benchmarks (all, or those named), each in
  * its own node process, prints a summary table with the targets, and writes
  * bench/results/latest.json (machine, node version, date, load, every figure).
  *
@@ -16,10 +16,12 @@ const BENCHES = {
   hold: { file: 'event-queue.bench', what: 'EventQueue hold model vs a binary heap of objects (1k, 100k, 1M pending)' },
   e2e: { file: 'e2e.bench', what: 'meshsim run on fleet100 at 1M, 2M, 5M, 10M requests: throughput and peak RSS' },
   simpy: { file: 'simpy.bench', what: 'meshsim vs SimPy 3 on M/M/1 and fleet100' },
+  picks: { file: 'balancers.bench', what: 'every registered balancer: ns per pick cycle and µs per rebuild at 10, 1k, 10k endpoints' },
+  fleet10k: { file: 'fleet10k.bench', what: 'meshsim run on fleet10k (10,000 instances, 100 sidecars, ≈ 2M requests): throughput and peak RSS' },
 } as const;
 type BenchName = keyof typeof BENCHES;
 
-const ALIASES: Record<string, BenchName> = { 'event-queue': 'hold', eq: 'hold', 'end-to-end': 'e2e', sim: 'simpy' };
+const ALIASES: Record<string, BenchName> = { 'event-queue': 'hold', eq: 'hold', 'end-to-end': 'e2e', sim: 'simpy', balancers: 'picks', pick: 'picks', fleet: 'fleet10k' };
 
 function selected(argv: readonly string[]): BenchName[] {
   const names = argv.filter((a) => !a.startsWith('-'));
