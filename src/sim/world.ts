@@ -127,6 +127,10 @@ export class World implements Model {
   private readonly inService: Int32Array[];
   private readonly inServiceCount: Int32Array;
   private readonly activePartitions: FaultWindow[] = [];
+  /** Only crashes and hangs need to know which requests an instance holds. */
+  private readonly trackHeld: boolean;
+  /** Cold starts or slow faults may change service times. */
+  private readonly serviceModifiers: boolean;
   private readonly serviceStart = new Map<string, number>();
   private readonly serviceCount = new Map<string, number>();
   private readonly membershipEffects: MembershipEffect[] = [];
@@ -249,6 +253,8 @@ export class World implements Model {
       horizon: scenario.duration + scenario.drain,
     });
     this.metrics.setFaultWindows(this.windows);
+    this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
+    this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
     this.metrics.setRunLength(scenario.duration + scenario.drain);
 
     this.growRequests(1024);
@@ -588,14 +594,20 @@ export class World implements Model {
     this.instBusy[inst]++;
     const now = this.engine.now();
     this.rServiceStart[r] = now;
-    this.holdRequest(inst, r);
+    if (this.trackHeld) this.holdRequest(inst, r);
     let work = this.instSample[inst]();
+    if (this.serviceModifiers) work = this.modifiedWork(inst, work, now);
+    this.rDoneSeq[r] = this.engine.at(now + work, SERVICE_DONE, r);
+  }
+
+  /** Service time under a cold start and slow faults. */
+  private modifiedWork(inst: number, work: number, now: number): number {
     const coldUntil = this.instColdUntil[inst];
     if (coldUntil > now) work *= 1 + (this.instColdFactor[inst] - 1) * ((coldUntil - now) / this.instColdFor[inst]);
     work *= this.instSlowFactor[inst];
     const add = this.instSlowAdd[inst];
     if (add !== undefined) for (const extra of add) work += extra();
-    this.rDoneSeq[r] = this.engine.at(now + work, SERVICE_DONE, r);
+    return work;
   }
 
   private onServiceDone(r: number): void {
@@ -611,7 +623,7 @@ export class World implements Model {
     // The load report rides on the response: busy slots / slots, this request included.
     this.rUtil[r] = this.instBusy[inst] / this.instSlots[inst];
     this.instBusy[inst]--;
-    this.releaseHeld(inst, r);
+    if (this.trackHeld) this.releaseHeld(inst, r);
     this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
     const q = this.instQueue[inst];
     if (q.length > 0) this.startService(q.shift(), inst);
