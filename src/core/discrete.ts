@@ -12,27 +12,32 @@ export function zipfWeights(n: number, s: number): Float64Array {
   return w;
 }
 
-/** A sampler of index i with probability weights[i] / Σ weights (weights ≥ 0, not all 0). */
-export function aliasSampler(weights: ArrayLike<number>, rng: Rng): () => number {
+/** An alias table over n columns: pick column k uniformly, keep it with probability `prob[k]`, else take `alias[k]`. */
+export interface AliasTable {
+  readonly prob: Float64Array;
+  readonly alias: Int32Array;
+}
+
+/**
+ * Vose's alias table for non-negative `weights` (not all 0). Column k's share
+ * `prob[k]/n` plus the shares other columns alias to it equals `w_k / Σw`.
+ */
+export function buildAliasTable(weights: ArrayLike<number>): AliasTable {
   const n = weights.length;
-  if (n === 0) throw new RangeError('aliasSampler: no weights');
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    if (!(weights[i] >= 0) || !Number.isFinite(weights[i])) throw new RangeError(`aliasSampler: weight ${i} is ${weights[i]}`);
-    total += weights[i];
-  }
-  if (!(total > 0)) throw new RangeError('aliasSampler: weights sum to 0');
   const prob = new Float64Array(n);
   const alias = new Int32Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) sum += weights[k];
+  if (!(sum > 0) || !Number.isFinite(sum)) throw new RangeError(`alias table needs finite weights with a positive sum, got sum ${sum}`);
   const scaled = new Float64Array(n);
   const small = new Int32Array(n);
   const large = new Int32Array(n);
   let ns = 0;
   let nl = 0;
-  for (let i = 0; i < n; i++) {
-    scaled[i] = (weights[i] * n) / total;
-    if (scaled[i] < 1) small[ns++] = i;
-    else large[nl++] = i;
+  for (let k = 0; k < n; k++) {
+    scaled[k] = (weights[k] * n) / sum;
+    if (scaled[k] < 1) small[ns++] = k;
+    else large[nl++] = k;
   }
   while (ns > 0 && nl > 0) {
     const s = small[--ns];
@@ -43,11 +48,32 @@ export function aliasSampler(weights: ArrayLike<number>, rng: Rng): () => number
     if (scaled[l] < 1) small[ns++] = l;
     else large[nl++] = l;
   }
-  while (nl > 0) prob[large[--nl]] = 1;
-  while (ns > 0) prob[small[--ns]] = 1; // rounding leftovers
-  return () => {
-    const u = rng.next() * n;
-    const i = Math.floor(u);
-    return u - i < prob[i] ? i : alias[i];
-  };
+  // What is left is 1 up to rounding.
+  while (nl > 0) {
+    const l = large[--nl];
+    prob[l] = 1;
+    alias[l] = l;
+  }
+  while (ns > 0) {
+    const s = small[--ns];
+    prob[s] = 1;
+    alias[s] = s;
+  }
+  return { prob, alias };
+}
+
+/** One alias-method draw: a column index in [0, n). */
+export function aliasDraw(table: AliasTable, rng: Rng): number {
+  const n = table.prob.length;
+  const k = Math.floor(rng.next() * n);
+  return rng.next() < table.prob[k] ? k : table.alias[k];
+}
+
+/** A sampler of index i with probability weights[i] / Σ weights (weights ≥ 0, not all 0). */
+export function aliasSampler(weights: ArrayLike<number>, rng: Rng): () => number {
+  for (let i = 0; i < weights.length; i++) {
+    if (!(weights[i] >= 0) || !Number.isFinite(weights[i])) throw new RangeError(`aliasSampler: weight ${i} is ${weights[i]}`);
+  }
+  const table = buildAliasTable(weights);
+  return () => aliasDraw(table, rng);
 }

@@ -11,65 +11,12 @@
  */
 import { z } from 'zod';
 import type { Ports, Rng } from '../../core/ports.js';
+import { aliasDraw, buildAliasTable, type AliasTable } from '../../core/discrete.js';
 import type { Balancer, BalancerDefinition, Endpoint, PickContext } from '../types.js';
 import { healthyIndices } from './_internals/healthy.js';
 
-/** An alias table over n columns: pick column k uniformly, keep it with probability `prob[k]`, else take `alias[k]`. */
-export interface AliasTable {
-  readonly prob: Float64Array;
-  readonly alias: Int32Array;
-}
-
-/**
- * Vose's alias table for non-negative `weights` (not all 0). Column k's share
- * `prob[k]/n` plus the shares other columns alias to it equals `w_k / Σw`.
- */
-export function buildAliasTable(weights: ArrayLike<number>): AliasTable {
-  const n = weights.length;
-  const prob = new Float64Array(n);
-  const alias = new Int32Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) sum += weights[k];
-  if (!(sum > 0) || !Number.isFinite(sum)) throw new RangeError(`alias table needs finite weights with a positive sum, got sum ${sum}`);
-  const scaled = new Float64Array(n);
-  const small = new Int32Array(n);
-  const large = new Int32Array(n);
-  let ns = 0;
-  let nl = 0;
-  for (let k = 0; k < n; k++) {
-    scaled[k] = (weights[k] * n) / sum;
-    if (scaled[k] < 1) small[ns++] = k;
-    else large[nl++] = k;
-  }
-  while (ns > 0 && nl > 0) {
-    const s = small[--ns];
-    const l = large[--nl];
-    prob[s] = scaled[s];
-    alias[s] = l;
-    scaled[l] = scaled[l] + scaled[s] - 1;
-    if (scaled[l] < 1) small[ns++] = l;
-    else large[nl++] = l;
-  }
-  // What is left is 1 up to rounding.
-  while (nl > 0) {
-    const l = large[--nl];
-    prob[l] = 1;
-    alias[l] = l;
-  }
-  while (ns > 0) {
-    const s = small[--ns];
-    prob[s] = 1;
-    alias[s] = s;
-  }
-  return { prob, alias };
-}
-
-/** One alias-method draw: a column index in [0, n). */
-export function aliasDraw(table: AliasTable, rng: Rng): number {
-  const n = table.prob.length;
-  const k = Math.floor(rng.next() * n);
-  return rng.next() < table.prob[k] ? k : table.alias[k];
-}
+/** The alias method lives in core (the simulator's key sampler uses it too). */
+export { aliasDraw, buildAliasTable, type AliasTable };
 
 export class WeightedRandomBalancer implements Balancer {
   private eligible: Int32Array = new Int32Array(0);
