@@ -111,6 +111,8 @@ export class World implements Model {
   private readonly instColdFor: Float64Array;
   // Faults: per-instance state, the windows of the run, and the requests each instance holds.
   private readonly windows: readonly FaultWindow[];
+  /** Fault windows active on each instance (any kind): the hot path checks only this. */
+  private readonly instFaulted: Int32Array;
   private readonly instDown: Int32Array;
   private readonly instHung: Int32Array;
   private readonly instPaused: Int32Array;
@@ -223,6 +225,7 @@ export class World implements Model {
     this.instColdFor = Float64Array.from(coldFor);
     this.instColdFactor = Float64Array.from(coldFactor);
     this.instColdUntil = new Float64Array(n); // instances present at t = 0 are warm
+    this.instFaulted = new Int32Array(n);
     this.instDown = new Int32Array(n);
     this.instHung = new Int32Array(n);
     this.instPaused = new Int32Array(n);
@@ -565,17 +568,7 @@ export class World implements Model {
 
   private onAtInstance(r: number): void {
     const inst = this.rInstance[r];
-    if (this.instDown[inst] > 0) return this.respond(r, inst, 0, C_REFUSED);
-    if (this.instHung[inst] > 0) {
-      this.rFlags[r] |= F_LOST; // accepted, never answered
-      return;
-    }
-    if (this.instPaused[inst] > 0) {
-      // Stopped world: nothing is answered, not even a rejection; the request waits for the pause end.
-      this.instQueue[inst].push(r);
-      return;
-    }
-    if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) return this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+    if (this.instFaulted[inst] !== 0 && this.faultedArrival(r, inst)) return;
     if (this.instBusy[inst] < this.instSlots[inst]) {
       this.startService(r, inst);
     } else {
@@ -583,6 +576,28 @@ export class World implements Model {
       if (q.length < this.instQueueCap[inst]) q.push(r);
       else this.respond(r, inst, 503, C_REJECTED);
     }
+  }
+
+  /** An arrival at an instance under a fault; returns true when the fault disposed of it. */
+  private faultedArrival(r: number, inst: number): boolean {
+    if (this.instDown[inst] > 0) {
+      this.respond(r, inst, 0, C_REFUSED);
+      return true;
+    }
+    if (this.instHung[inst] > 0) {
+      this.rFlags[r] |= F_LOST; // accepted, never answered
+      return true;
+    }
+    if (this.instPaused[inst] > 0) {
+      // Stopped world: nothing is answered, not even a rejection; the request waits for the pause end.
+      this.instQueue[inst].push(r);
+      return true;
+    }
+    if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) {
+      this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+      return true;
+    }
+    return false;
   }
 
   private errorDraw(inst: number): boolean {
@@ -614,7 +629,8 @@ export class World implements Model {
     // A completion voided by a crash or hang (its request slot may even be reused since).
     if (this.rDoneSeq[r] !== this.engine.currentSeq) return;
     const inst = this.rInstance[r];
-    if (this.instPaused[inst] > 0) {
+    const faulted = this.instFaulted[inst] !== 0;
+    if (faulted && this.instPaused[inst] > 0) {
       // A stop-the-world pause: the work finishes when the pause does.
       this.rDoneSeq[r] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, r);
       return;
@@ -627,7 +643,7 @@ export class World implements Model {
     this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
     const q = this.instQueue[inst];
     if (q.length > 0) this.startService(q.shift(), inst);
-    if (this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+    if (faulted && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
     else this.respond(r, inst, 200, C_OK);
   }
 
@@ -662,6 +678,7 @@ export class World implements Model {
       return;
     }
     for (const inst of w.instances) {
+      this.instFaulted[inst] += d;
       switch (f.kind) {
         case 'crash':
         case 'flap':
