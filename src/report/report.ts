@@ -28,6 +28,8 @@ export interface Summary {
   readonly throughputPerSec: number;
   /** Client-observed latency of succeeded requests, ms (issue → response, network included). */
   readonly latencyMs: LatencySummary;
+  /** Outlier ejections enforced by the callers' sidecars (summed; only with outlier detection). */
+  readonly ejections?: number;
 }
 
 export interface RunSummary extends Summary {
@@ -256,8 +258,16 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
     const windowMs = v.runs.length > 0 ? v.runs[0].windowMs : 0;
     return {
       name: v.name,
-      summary: summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
-      runs: v.runs.map((r) => ({ seed: r.seed, ...summarise(r.requests, r.windowMs, 1, r.latency), ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }) })),
+      summary: {
+        ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
+        ...(v.runs.some((r) => r.ejections !== undefined) ? { ejections: v.runs.reduce((a, r) => a + (r.ejections ?? 0), 0) } : {}),
+      },
+      runs: v.runs.map((r) => ({
+        seed: r.seed,
+        ...summarise(r.requests, r.windowMs, 1, r.latency),
+        ...(r.ejections === undefined ? {} : { ejections: r.ejections }),
+        ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
+      })),
       ...instanceReports(v.runs),
       membership: membershipReports(v.runs),
       timeline: timelineReport(v.runs),

@@ -5,6 +5,7 @@
  */
 import { Document, isScalar, visit } from 'yaml';
 import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
+import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { formatDuration, formatPercent, formatRate } from '../core/units.js';
 import { SCENARIO_SCHEMA, type FaultSpec, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
@@ -139,7 +140,12 @@ export function printScenario(s: Scenario): string {
     services: Object.fromEntries(Object.entries(s.services).map(([name, svc]) => [name, service(svc)])),
     network: { latency: dist(s.network.latency), ...(s.network.crossZone === undefined ? {} : { crossZone: dist(s.network.crossZone) }) },
     workload: s.workload.map(workload),
-    mesh: { balancer: policy(s.mesh.balancer) },
+    mesh: {
+      balancer: policy(s.mesh.balancer),
+      ...(s.mesh.failover?.outlierDetection === undefined
+        ? {}
+        : { failover: { outlierDetection: outlierDetectionConfigSchema.encode(s.mesh.failover.outlierDetection) as Record<string, Plain> } }),
+    },
     ...(s.membership.length === 0
       ? {}
       : {

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
+import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
@@ -332,7 +333,13 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
         .refine((all) => Object.keys(all).length > 0, { error: 'expected at least one service' }),
       network: strict({ latency: dist, crossZone: dist.optional() }, 'a network, like { latency: { dist: exponential, mean: 200us } }'),
       workload: z.array(workload, { error: expecting('a list of workloads') }).min(1, { error: 'expected at least one workload' }),
-      mesh: strict({ balancer }, 'a mesh, like { balancer: { kind: round-robin } }'),
+      mesh: strict(
+        {
+          balancer,
+          failover: strict({ outlierDetection: outlierDetectionConfigSchema.optional() }, 'failover settings, like { outlierDetection: { consecutive5xx: 5 } }').optional(),
+        },
+        'a mesh, like { balancer: { kind: round-robin } }',
+      ),
       membership: z
         .array(
           strict(
@@ -677,7 +684,10 @@ function resolve(doc: ScenarioDocument): Scenario {
     services,
     network: { latency: doc.network.latency, ...(doc.network.crossZone === undefined ? {} : { crossZone: doc.network.crossZone }) },
     workload,
-    mesh: { balancer: doc.mesh.balancer },
+    mesh: {
+      balancer: doc.mesh.balancer,
+      ...(doc.mesh.failover?.outlierDetection === undefined ? {} : { failover: { outlierDetection: doc.mesh.failover.outlierDetection } }),
+    },
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
     faults: (doc.faults ?? []).map(resolveFault),
   };

@@ -4,6 +4,7 @@
  * per second, `Infinity` stands for `unbounded`.
  */
 import type { DistSpec } from '../core/distribution-spec.js';
+import type { OutlierDetectionConfig } from '../algorithms/failover/outlier-detection.js';
 
 export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
 
@@ -83,8 +84,15 @@ export interface PolicySpec {
   readonly [option: string]: unknown;
 }
 
+/** Failover mechanisms of a caller's sidecar (more come with the request pipeline). */
+export interface FailoverSpec {
+  /** Envoy outlier detection, resolved (see src/algorithms/failover/outlier-detection.ts). */
+  readonly outlierDetection?: OutlierDetectionConfig;
+}
+
 export interface MeshSpec {
   readonly balancer: PolicySpec;
+  readonly failover?: FailoverSpec;
 }
 
 /** Instances joining or leaving a service at a given time. */

@@ -93,6 +93,8 @@ export interface RunResult {
   readonly membership: readonly MembershipEffect[];
   /** Fault windows of this replication. */
   readonly faults: readonly FaultRecord[];
+  /** Outlier ejections enforced over all sidecars (when outlier detection is configured). */
+  readonly ejections?: number;
   /** Per-bucket answers by the time the client got them (requests issued in the window only). */
   readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
@@ -109,6 +111,7 @@ export class RunMetrics {
   private resets = 0;
   private connectFailures = 0;
   private faultRecords: FaultRecord[] = [];
+  private ejections: number | undefined;
   private timelineBucket = 1000;
   private tRequests = new Float64Array(0);
   private tSucceeded = new Float64Array(0);
@@ -164,6 +167,10 @@ export class RunMetrics {
     if (!ok) return;
     this.tSucceeded[b]++;
     (this.tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).add(latencyMs);
+  }
+
+  setEjections(count: number): void {
+    this.ejections = count;
   }
 
   setFaultWindows(windows: readonly FaultWindow[]): void {
@@ -265,6 +272,7 @@ export class RunMetrics {
       instances,
       membership,
       faults: this.faultRecords,
+      ...(this.ejections === undefined ? {} : { ejections: this.ejections }),
       timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };

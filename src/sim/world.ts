@@ -12,6 +12,7 @@
  */
 import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
+import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';
 import { RngStreams } from '../core/rng.js';
@@ -57,6 +58,8 @@ interface Group {
   readonly index: number;
   readonly spec: WorkloadSpec;
   readonly sidecars: readonly Sidecar[];
+  /** Each sidecar's outlier detector, when the mesh configures one. */
+  readonly outliers: readonly OutlierDetector[];
   /** Zone id of each sidecar. */
   readonly sidecarZone: Int32Array;
   /** Round-robin assignment of requests to sidecars. */
@@ -276,19 +279,26 @@ export class World implements Model {
     const endpointOf = new Int32Array(this.instService.length).fill(-1);
     const { endpoints, instanceOf } = this.membersOf(spec.target, endpointOf);
     const sidecars: Sidecar[] = [];
+    const outliers: OutlierDetector[] = [];
+    const odConfig = this.scenario.mesh.failover?.outlierDetection;
     for (let s = 0; s < sidecarCount; s++) {
       const balancer = createBalancer(
         this.scenario.mesh.balancer,
         { clock: this.engine, timers: this.engine, rng: streams.stream(`balancer/${spec.name}/${s}`) },
         { localZone: spec.zones[s % spec.zones.length], clientIndex: s, clientCount: sidecarCount, localZoneSizes: zoneSizes },
       );
-      sidecars.push(new Sidecar(`${spec.name}-${s}`, balancer, endpoints));
+      const outlierDetector = odConfig
+        ? new OutlierDetector(odConfig, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${spec.name}/${s}`) })
+        : undefined;
+      if (outlierDetector) outliers.push(outlierDetector);
+      sidecars.push(new Sidecar(`${spec.name}-${s}`, balancer, endpoints, outlierDetector ? { outlierDetector } : {}));
     }
     const arrival = spec.arrival;
     return {
       index,
       spec,
       sidecars,
+      outliers,
       sidecarZone,
       nextSidecar: 0,
       instanceOf,
@@ -348,6 +358,11 @@ export class World implements Model {
       if (inUse[r] === 0 || (this.rFlags[r] & F_CONCLUDED) !== 0) continue;
       allInFlight++;
       if ((this.rFlags[r] & F_MEASURED) !== 0) inFlight++;
+    }
+    if (this.scenario.mesh.failover?.outlierDetection) {
+      let ejections = 0;
+      for (const g of this.groups) for (const od of g.outliers) ejections += od.stats().ejectionsEnforcedTotal;
+      this.metrics.setEjections(ejections);
     }
     return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight, this.membershipEffects);
   }

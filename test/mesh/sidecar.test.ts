@@ -1,0 +1,65 @@
+/**
+ * The sidecar's health view: outlier ejections make endpoints unhealthy to its balancer
+ * (rebuilt lazily at the next pick), and their return makes them eligible again; in the
+ * simulator an instance answering only 5xx is ejected after exactly consecutive5xx errors.
+ */
+import { describe, expect, it } from 'vitest';
+import { OutlierDetector, outlierDetectionConfigSchema } from '../../src/algorithms/failover/outlier-detection.js';
+import { createBalancer, resolveBalancerOptions } from '../../src/algorithms/registry.js';
+import type { Endpoint, Outcome } from '../../src/algorithms/types.js';
+import { rngStream } from '../../src/core/rng.js';
+import { Sidecar } from '../../src/mesh/sidecar.js';
+import { parseScenarioText } from '../../src/scenario/load.js';
+import { Engine } from '../../src/sim/engine.js';
+import { simulate } from '../../src/sim/world.js';
+
+const ERROR: Outcome = { kind: 'error', status: 503 };
+const OK: Outcome = { kind: 'success', status: 200 };
+
+function endpoints(n: number): Endpoint[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `e${i}`, address: `10.0.0.${i}:80`, zone: 'a', weight: 1, health: 'healthy', priority: 0, metadata: {} }));
+}
+
+describe('Sidecar with outlier detection', () => {
+  it('stops picking an ejected endpoint at once and picks it again after its ejection time', () => {
+    const engine = new Engine();
+    engine.setModel({ handle() {} });
+    const ports = { clock: engine, timers: engine, rng: rngStream(1, 'test') };
+    // 10 hosts so that one ejection is within maxEjectionPercent 10%.
+    const od = new OutlierDetector(outlierDetectionConfigSchema.parse({ consecutive5xx: 3, baseEjectionTime: '30s', interval: '10s' }), ports);
+    const sidecar = new Sidecar('s', createBalancer(resolveBalancerOptions({ kind: 'round-robin' }), ports), endpoints(10), { outlierDetector: od });
+    for (let k = 0; k < 2; k++) sidecar.attemptEnded(4, ERROR, 1);
+    expect(Array.from({ length: 30 }, () => sidecar.pick())).toContain(4);
+    sidecar.attemptEnded(4, ERROR, 1); // the 3rd consecutive 5xx ejects
+    expect(Array.from({ length: 30 }, () => sidecar.pick())).not.toContain(4);
+    sidecar.attemptEnded(5, OK, 1);
+    engine.run(45_000); // unejected at the first interval tick ≥ 30 s after the ejection
+    expect(Array.from({ length: 30 }, () => sidecar.pick())).toContain(4);
+  });
+
+  it('in the simulator: an instance that only answers 503 is ejected after exactly consecutive5xx errors', () => {
+    const text = `
+name: od
+seed: 3
+seeds: 1
+duration: 20s
+warmup: 0s
+services:
+  api: { instances: 10, concurrency: unbounded, serviceTime: { dist: constant, value: 1ms } }
+network: { latency: { dist: constant, value: 0ms } }
+workload:
+  - { name: users, target: api, arrival: { process: constant, rate: 1000/s } }
+mesh:
+  balancer: { kind: round-robin }
+  failover: { outlierDetection: { consecutive5xx: 5, baseEjectionTime: 60s } }
+faults:
+  - { kind: error, target: { service: api, instances: [7] }, at: 0s, rate: 100%, status: 503 }
+`;
+    const r = simulate(parseScenarioText(text, 'od.yaml').base, 3);
+    // One sidecar, round robin: instance 7 gets every 10th request until its 5th error ejects it
+    // (base ejection 60 s > the run), so exactly 5 requests fail.
+    expect(r.requests.errors).toBe(5);
+    expect(r.ejections).toBe(1);
+    expect(r.requests.succeeded).toBe(r.requests.total - 5);
+  });
+});
