@@ -8,17 +8,21 @@
  */
 import type { Balancer, Endpoint, Outcome, PickContext } from '../algorithms/types.js';
 import type { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
+import type { HealthChecker } from '../algorithms/failover/health-check.js';
 
 const NO_CONTEXT: PickContext = {};
 
 export interface SidecarOptions {
   /** Envoy outlier detection over this sidecar's view of the upstream hosts. */
   readonly outlierDetector?: OutlierDetector;
+  /** Envoy active health checking of the same hosts (probes sent by the world). */
+  readonly healthChecker?: HealthChecker;
 }
 
 export class Sidecar {
   private endpointList: readonly Endpoint[] = [];
   private readonly outliers: OutlierDetector | undefined;
+  private readonly checker: HealthChecker | undefined;
   /** An ejection changed since the balancer last rebuilt (rebuilt lazily, at the next pick). */
   private viewStale = false;
 
@@ -29,9 +33,19 @@ export class Sidecar {
     options: SidecarOptions = {},
   ) {
     this.outliers = options.outlierDetector;
-    this.outliers?.onChange(() => {
+    this.checker = options.healthChecker;
+    const stale = (): void => {
       this.viewStale = true;
-    });
+    };
+    this.outliers?.onChange(stale);
+    this.checker?.onChange(stale);
+    // Envoy's successful_active_health_check_uneject_host: a passing check returns an ejected host.
+    if (this.outliers && this.checker) {
+      const od = this.outliers;
+      this.checker.onCheck((i, ok, healthy) => {
+        if (ok && healthy) od.onActiveHealthCheckSuccess(i);
+      });
+    }
     this.setEndpoints(endpoints);
   }
 
@@ -42,7 +56,9 @@ export class Sidecar {
   /** Replaces the endpoint set (a discovery update); the balancer rebuilds once here. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
     this.endpointList = endpoints;
-    this.outliers?.setHosts(endpoints.map((e) => e.id));
+    const ids = endpoints.map((e) => e.id);
+    this.outliers?.setHosts(ids);
+    this.checker?.setHosts(ids);
     this.rebuildView();
   }
 
@@ -61,15 +77,20 @@ export class Sidecar {
     this.outliers?.onResult(index, outcome);
   }
 
-  /** Envoy's health view: an ejected host is unhealthy to the balancer until it returns. */
+  /**
+   * Envoy's health view: a host failing active health checks, or ejected by outlier
+   * detection, is unhealthy to the balancer until it passes or returns.
+   */
   private rebuildView(): void {
     this.viewStale = false;
     const od = this.outliers;
+    const hc = this.checker;
     let view = this.endpointList;
-    if (od && od.size > 0) {
+    if (od || hc) {
+      const down = (i: number): boolean => (od !== undefined && od.isEjected(i)) || (hc !== undefined && !hc.isHealthy(i));
       let any = false;
-      for (let i = 0; i < view.length; i++) if (od.isEjected(i)) any = true;
-      if (any) view = view.map((e, i) => (od.isEjected(i) ? { ...e, health: 'unhealthy' } : e));
+      for (let i = 0; i < view.length; i++) if (down(i)) any = true;
+      if (any) view = view.map((e, i) => (down(i) ? { ...e, health: 'unhealthy' } : e));
     }
     this.balancer.rebuild(view);
   }

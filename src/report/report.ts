@@ -30,6 +30,8 @@ export interface Summary {
   readonly latencyMs: LatencySummary;
   /** Outlier ejections enforced by the callers' sidecars (summed; only with outlier detection). */
   readonly ejections?: number;
+  /** Failed active health checks (summed; only with health checking). */
+  readonly healthCheckFailures?: number;
 }
 
 export interface RunSummary extends Summary {
@@ -261,11 +263,15 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       summary: {
         ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
         ...(v.runs.some((r) => r.ejections !== undefined) ? { ejections: v.runs.reduce((a, r) => a + (r.ejections ?? 0), 0) } : {}),
+        ...(v.runs.some((r) => r.healthCheckFailures !== undefined)
+          ? { healthCheckFailures: v.runs.reduce((a, r) => a + (r.healthCheckFailures ?? 0), 0) }
+          : {}),
       },
       runs: v.runs.map((r) => ({
         seed: r.seed,
         ...summarise(r.requests, r.windowMs, 1, r.latency),
         ...(r.ejections === undefined ? {} : { ejections: r.ejections }),
+        ...(r.healthCheckFailures === undefined ? {} : { healthCheckFailures: r.healthCheckFailures }),
         ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
       })),
       ...instanceReports(v.runs),

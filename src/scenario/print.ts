@@ -6,6 +6,7 @@
 import { Document, isScalar, visit } from 'yaml';
 import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
+import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { formatDuration, formatPercent, formatRate } from '../core/units.js';
 import { SCENARIO_SCHEMA, type FaultSpec, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
@@ -142,9 +143,16 @@ export function printScenario(s: Scenario): string {
     workload: s.workload.map(workload),
     mesh: {
       balancer: policy(s.mesh.balancer),
-      ...(s.mesh.failover?.outlierDetection === undefined
+      ...(s.mesh.failover === undefined
         ? {}
-        : { failover: { outlierDetection: outlierDetectionConfigSchema.encode(s.mesh.failover.outlierDetection) as Record<string, Plain> } }),
+        : {
+            failover: {
+              ...(s.mesh.failover.outlierDetection === undefined
+                ? {}
+                : { outlierDetection: outlierDetectionConfigSchema.encode(s.mesh.failover.outlierDetection) as Record<string, Plain> }),
+              ...(s.mesh.failover.healthCheck === undefined ? {} : { healthCheck: healthCheckConfigSchema.encode(s.mesh.failover.healthCheck) as Record<string, Plain> }),
+            },
+          }),
     },
     ...(s.membership.length === 0
       ? {}

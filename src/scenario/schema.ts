@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
+import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
@@ -336,7 +337,10 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       mesh: strict(
         {
           balancer,
-          failover: strict({ outlierDetection: outlierDetectionConfigSchema.optional() }, 'failover settings, like { outlierDetection: { consecutive5xx: 5 } }').optional(),
+          failover: strict(
+            { outlierDetection: outlierDetectionConfigSchema.optional(), healthCheck: healthCheckConfigSchema.optional() },
+            'failover settings, like { outlierDetection: { consecutive5xx: 5 } }',
+          ).optional(),
         },
         'a mesh, like { balancer: { kind: round-robin } }',
       ),
@@ -686,7 +690,14 @@ function resolve(doc: ScenarioDocument): Scenario {
     workload,
     mesh: {
       balancer: doc.mesh.balancer,
-      ...(doc.mesh.failover?.outlierDetection === undefined ? {} : { failover: { outlierDetection: doc.mesh.failover.outlierDetection } }),
+      ...(doc.mesh.failover === undefined || (doc.mesh.failover.outlierDetection === undefined && doc.mesh.failover.healthCheck === undefined)
+        ? {}
+        : {
+            failover: {
+              ...(doc.mesh.failover.outlierDetection === undefined ? {} : { outlierDetection: doc.mesh.failover.outlierDetection }),
+              ...(doc.mesh.failover.healthCheck === undefined ? {} : { healthCheck: doc.mesh.failover.healthCheck }),
+            },
+          }),
     },
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
     faults: (doc.faults ?? []).map(resolveFault),

@@ -5,6 +5,7 @@
  */
 import type { DistSpec } from '../core/distribution-spec.js';
 import type { OutlierDetectionConfig } from '../algorithms/failover/outlier-detection.js';
+import type { HealthCheckConfig } from '../algorithms/failover/health-check.js';
 
 export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
 
@@ -88,6 +89,8 @@ export interface PolicySpec {
 export interface FailoverSpec {
   /** Envoy outlier detection, resolved (see src/algorithms/failover/outlier-detection.ts). */
   readonly outlierDetection?: OutlierDetectionConfig;
+  /** Envoy active health checking; probes travel to the instances like requests do. */
+  readonly healthCheck?: HealthCheckConfig;
 }
 
 export interface MeshSpec {

@@ -95,6 +95,8 @@ export interface RunResult {
   readonly faults: readonly FaultRecord[];
   /** Outlier ejections enforced over all sidecars (when outlier detection is configured). */
   readonly ejections?: number;
+  /** Failed active health checks over all sidecars (when health checking is configured). */
+  readonly healthCheckFailures?: number;
   /** Per-bucket answers by the time the client got them (requests issued in the window only). */
   readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
@@ -112,6 +114,7 @@ export class RunMetrics {
   private connectFailures = 0;
   private faultRecords: FaultRecord[] = [];
   private ejections: number | undefined;
+  private healthCheckFailures: number | undefined;
   private timelineBucket = 1000;
   private tRequests = new Float64Array(0);
   private tSucceeded = new Float64Array(0);
@@ -171,6 +174,10 @@ export class RunMetrics {
 
   setEjections(count: number): void {
     this.ejections = count;
+  }
+
+  setHealthCheckFailures(count: number): void {
+    this.healthCheckFailures = count;
   }
 
   setFaultWindows(windows: readonly FaultWindow[]): void {
@@ -273,6 +280,7 @@ export class RunMetrics {
       membership,
       faults: this.faultRecords,
       ...(this.ejections === undefined ? {} : { ejections: this.ejections }),
+      ...(this.healthCheckFailures === undefined ? {} : { healthCheckFailures: this.healthCheckFailures }),
       timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };

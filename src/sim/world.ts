@@ -13,6 +13,7 @@
 import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
 import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
+import { HealthChecker, type ProbeDone } from '../algorithms/failover/health-check.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';
 import { RngStreams } from '../core/rng.js';
@@ -36,6 +37,18 @@ const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (group
 const MEMBERSHIP = FIRST_MODEL_KIND + 7; // scenario.membership[arg] takes effect
 const FAULT_ON = FIRST_MODEL_KIND + 8; // fault window starts (window)
 const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
+const HC_AT_INSTANCE = FIRST_MODEL_KIND + 10; // a health-check probe reaches its instance (probe)
+const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (probe)
+
+/** A health-check probe in flight: it travels like a request but takes no worker slot. */
+interface Probe {
+  readonly group: number;
+  readonly sidecar: number;
+  readonly instance: number;
+  readonly done: ProbeDone;
+  ok: boolean;
+  failure: 'network' | 'status';
+}
 
 /** "No healthy upstream": the sidecar answers 503 itself, as Envoy does. */
 const NO_ENDPOINT: Outcome = { kind: 'rejected', status: 503 };
@@ -58,8 +71,9 @@ interface Group {
   readonly index: number;
   readonly spec: WorkloadSpec;
   readonly sidecars: readonly Sidecar[];
-  /** Each sidecar's outlier detector, when the mesh configures one. */
+  /** Each sidecar's outlier detector and health checker, when the mesh configures them. */
   readonly outliers: readonly OutlierDetector[];
+  readonly checkers: readonly HealthChecker[];
   /** Zone id of each sidecar. */
   readonly sidecarZone: Int32Array;
   /** Round-robin assignment of requests to sidecars. */
@@ -132,6 +146,9 @@ export class World implements Model {
   private readonly inService: Int32Array[];
   private readonly inServiceCount: Int32Array;
   private readonly activePartitions: FaultWindow[] = [];
+  /** Health-check probes in flight, by id. */
+  private readonly probes = new Map<number, Probe>();
+  private nextProbe = 0;
   /** Only crashes and hangs need to know which requests an instance holds. */
   private readonly trackHeld: boolean;
   /** Cold starts or slow faults may change service times. */
@@ -280,7 +297,9 @@ export class World implements Model {
     const { endpoints, instanceOf } = this.membersOf(spec.target, endpointOf);
     const sidecars: Sidecar[] = [];
     const outliers: OutlierDetector[] = [];
+    const checkers: HealthChecker[] = [];
     const odConfig = this.scenario.mesh.failover?.outlierDetection;
+    const hcConfig = this.scenario.mesh.failover?.healthCheck;
     for (let s = 0; s < sidecarCount; s++) {
       const balancer = createBalancer(
         this.scenario.mesh.balancer,
@@ -291,7 +310,18 @@ export class World implements Model {
         ? new OutlierDetector(odConfig, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${spec.name}/${s}`) })
         : undefined;
       if (outlierDetector) outliers.push(outlierDetector);
-      sidecars.push(new Sidecar(`${spec.name}-${s}`, balancer, endpoints, outlierDetector ? { outlierDetector } : {}));
+      const healthChecker = hcConfig
+        ? new HealthChecker(hcConfig, { clock: this.engine, timers: this.engine, rng: streams.stream(`healthcheck/${spec.name}/${s}`) }, (endpoint, done) =>
+            this.sendProbe(index, s, endpoint, done),
+          )
+        : undefined;
+      if (healthChecker) checkers.push(healthChecker);
+      sidecars.push(
+        new Sidecar(`${spec.name}-${s}`, balancer, endpoints, {
+          ...(outlierDetector ? { outlierDetector } : {}),
+          ...(healthChecker ? { healthChecker } : {}),
+        }),
+      );
     }
     const arrival = spec.arrival;
     return {
@@ -299,6 +329,7 @@ export class World implements Model {
       spec,
       sidecars,
       outliers,
+      checkers,
       sidecarZone,
       nextSidecar: 0,
       instanceOf,
@@ -364,6 +395,11 @@ export class World implements Model {
       for (const g of this.groups) for (const od of g.outliers) ejections += od.stats().ejectionsEnforcedTotal;
       this.metrics.setEjections(ejections);
     }
+    if (this.scenario.mesh.failover?.healthCheck) {
+      let failures = 0;
+      for (const g of this.groups) for (const hc of g.checkers) failures += hc.stats().failures;
+      this.metrics.setHealthCheckFailures(failures);
+    }
     return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight, this.membershipEffects);
   }
 
@@ -398,6 +434,12 @@ export class World implements Model {
         break;
       case FAULT_OFF:
         this.onFault(this.windows[arg], false);
+        break;
+      case HC_AT_INSTANCE:
+        this.onProbeAtInstance(arg);
+        break;
+      case HC_AT_CLIENT:
+        this.onProbeAnswer(arg);
         break;
       default:
         throw new Error(`unknown event kind ${kind}`);
@@ -557,6 +599,61 @@ export class World implements Model {
       }
     }
     this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_INSTANCE, r);
+  }
+
+  /**
+   * Sends a health-check probe from sidecar `s` of group `gi` to its endpoint `endpoint`.
+   * It crosses the network like a request and meets the same faults (refused by a down
+   * instance, swallowed by a hang or a dropping partition, held by a pause, failed by an
+   * error fault), but is answered without taking a worker slot; the checker's own timeout
+   * handles the probes that never come back.
+   */
+  private sendProbe(gi: number, s: number, endpoint: number, done: ProbeDone): void {
+    const g = this.groups[gi];
+    const inst = g.instanceOf[endpoint];
+    if (inst === undefined) return;
+    const probe: Probe = { group: gi, sidecar: s, instance: inst, done, ok: true, failure: 'network' };
+    const cut = this.activePartitions.length > 0 ? this.partitioned(g, s, inst) : undefined;
+    if (cut === 'drop') return;
+    const id = this.nextProbe++;
+    this.probes.set(id, probe);
+    const hop = this.hopLatency(g.sidecarZone[s], inst);
+    if (cut === 'refuse') {
+      probe.ok = false;
+      this.engine.at(this.engine.now() + hop, HC_AT_CLIENT, id);
+      return;
+    }
+    this.engine.at(this.engine.now() + hop, HC_AT_INSTANCE, id);
+  }
+
+  private onProbeAtInstance(id: number): void {
+    const probe = this.probes.get(id);
+    if (!probe) return;
+    const inst = probe.instance;
+    if (this.instFaulted[inst] !== 0) {
+      if (this.instHung[inst] > 0) {
+        this.probes.delete(id); // never answered
+        return;
+      }
+      if (this.instDown[inst] > 0) probe.ok = false;
+      else if (this.instPaused[inst] > 0) {
+        this.engine.at(this.instPauseEnd[inst], HC_AT_INSTANCE, id);
+        return;
+      } else if (this.instErrRate[inst] > 0 && this.errorDraw(inst)) {
+        probe.ok = false;
+        probe.failure = 'status';
+      }
+    }
+    const g = this.groups[probe.group];
+    this.engine.at(this.engine.now() + this.hopLatency(g.sidecarZone[probe.sidecar], inst), HC_AT_CLIENT, id);
+  }
+
+  private onProbeAnswer(id: number): void {
+    const probe = this.probes.get(id);
+    if (!probe) return;
+    this.probes.delete(id);
+    if (probe.ok) probe.done(true);
+    else probe.done(false, probe.failure);
   }
 
   private partitioned(g: Group, sidecar: number, inst: number): 'drop' | 'refuse' | undefined {
