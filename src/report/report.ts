@@ -32,6 +32,8 @@ export interface Summary {
   readonly ejections?: number;
   /** Failed active health checks (summed; only with health checking). */
   readonly healthCheckFailures?: number;
+  /** Requests refused at once by an open circuit breaker (summed; only with breakers). */
+  readonly breakerOverflows?: number;
 }
 
 export interface RunSummary extends Summary {
@@ -266,12 +268,14 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
         ...(v.runs.some((r) => r.healthCheckFailures !== undefined)
           ? { healthCheckFailures: v.runs.reduce((a, r) => a + (r.healthCheckFailures ?? 0), 0) }
           : {}),
+        ...(v.runs.some((r) => r.breakerOverflows !== undefined) ? { breakerOverflows: v.runs.reduce((a, r) => a + (r.breakerOverflows ?? 0), 0) } : {}),
       },
       runs: v.runs.map((r) => ({
         seed: r.seed,
         ...summarise(r.requests, r.windowMs, 1, r.latency),
         ...(r.ejections === undefined ? {} : { ejections: r.ejections }),
         ...(r.healthCheckFailures === undefined ? {} : { healthCheckFailures: r.healthCheckFailures }),
+        ...(r.breakerOverflows === undefined ? {} : { breakerOverflows: r.breakerOverflows }),
         ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
       })),
       ...instanceReports(v.runs),

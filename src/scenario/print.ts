@@ -151,6 +151,7 @@ export function printScenario(s: Scenario): string {
                 ? {}
                 : { outlierDetection: outlierDetectionConfigSchema.encode(s.mesh.failover.outlierDetection) as Record<string, Plain> }),
               ...(s.mesh.failover.healthCheck === undefined ? {} : { healthCheck: healthCheckConfigSchema.encode(s.mesh.failover.healthCheck) as Record<string, Plain> }),
+              ...(s.mesh.failover.circuitBreaker === undefined ? {} : { circuitBreaker: { ...s.mesh.failover.circuitBreaker } }),
             },
           }),
     },

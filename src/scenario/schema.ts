@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
+import { circuitBreakerConfigSchema } from '../algorithms/failover/circuit-breaker.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
@@ -338,7 +339,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
         {
           balancer,
           failover: strict(
-            { outlierDetection: outlierDetectionConfigSchema.optional(), healthCheck: healthCheckConfigSchema.optional() },
+            { outlierDetection: outlierDetectionConfigSchema.optional(), healthCheck: healthCheckConfigSchema.optional(), circuitBreaker: circuitBreakerConfigSchema.optional() },
             'failover settings, like { outlierDetection: { consecutive5xx: 5 } }',
           ).optional(),
         },
@@ -690,12 +691,14 @@ function resolve(doc: ScenarioDocument): Scenario {
     workload,
     mesh: {
       balancer: doc.mesh.balancer,
-      ...(doc.mesh.failover === undefined || (doc.mesh.failover.outlierDetection === undefined && doc.mesh.failover.healthCheck === undefined)
+      ...(doc.mesh.failover === undefined ||
+      (doc.mesh.failover.outlierDetection === undefined && doc.mesh.failover.healthCheck === undefined && doc.mesh.failover.circuitBreaker === undefined)
         ? {}
         : {
             failover: {
               ...(doc.mesh.failover.outlierDetection === undefined ? {} : { outlierDetection: doc.mesh.failover.outlierDetection }),
               ...(doc.mesh.failover.healthCheck === undefined ? {} : { healthCheck: doc.mesh.failover.healthCheck }),
+              ...(doc.mesh.failover.circuitBreaker === undefined ? {} : { circuitBreaker: doc.mesh.failover.circuitBreaker }),
             },
           }),
     },

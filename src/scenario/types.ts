@@ -6,6 +6,7 @@
 import type { DistSpec } from '../core/distribution-spec.js';
 import type { OutlierDetectionConfig } from '../algorithms/failover/outlier-detection.js';
 import type { HealthCheckConfig } from '../algorithms/failover/health-check.js';
+import type { CircuitBreakerConfig } from '../algorithms/failover/circuit-breaker.js';
 
 export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
 
@@ -91,6 +92,8 @@ export interface FailoverSpec {
   readonly outlierDetection?: OutlierDetectionConfig;
   /** Envoy active health checking; probes travel to the instances like requests do. */
   readonly healthCheck?: HealthCheckConfig;
+  /** Envoy circuit breakers; meshsim enforces maxRequests (active requests per sidecar) so far. */
+  readonly circuitBreaker?: CircuitBreakerConfig;
 }
 
 export interface MeshSpec {

@@ -97,6 +97,8 @@ export interface RunResult {
   readonly ejections?: number;
   /** Failed active health checks over all sidecars (when health checking is configured). */
   readonly healthCheckFailures?: number;
+  /** Requests refused by an open circuit breaker (when breakers are configured). */
+  readonly breakerOverflows?: number;
   /** Per-bucket answers by the time the client got them (requests issued in the window only). */
   readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
@@ -115,6 +117,7 @@ export class RunMetrics {
   private faultRecords: FaultRecord[] = [];
   private ejections: number | undefined;
   private healthCheckFailures: number | undefined;
+  private breakerOverflows: number | undefined;
   private timelineBucket = 1000;
   private tRequests = new Float64Array(0);
   private tSucceeded = new Float64Array(0);
@@ -174,6 +177,10 @@ export class RunMetrics {
 
   setEjections(count: number): void {
     this.ejections = count;
+  }
+
+  setBreakerOverflows(count: number): void {
+    this.breakerOverflows = count;
   }
 
   setHealthCheckFailures(count: number): void {
@@ -281,6 +288,7 @@ export class RunMetrics {
       faults: this.faultRecords,
       ...(this.ejections === undefined ? {} : { ejections: this.ejections }),
       ...(this.healthCheckFailures === undefined ? {} : { healthCheckFailures: this.healthCheckFailures }),
+      ...(this.breakerOverflows === undefined ? {} : { breakerOverflows: this.breakerOverflows }),
       timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };

@@ -14,6 +14,7 @@ import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
 import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
 import { HealthChecker, type ProbeDone } from '../algorithms/failover/health-check.js';
+import { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';
 import { RngStreams } from '../core/rng.js';
@@ -74,6 +75,8 @@ interface Group {
   /** Each sidecar's outlier detector and health checker, when the mesh configures them. */
   readonly outliers: readonly OutlierDetector[];
   readonly checkers: readonly HealthChecker[];
+  /** Each sidecar's circuit breaker (max active requests), when configured. */
+  readonly breakers: readonly CircuitBreaker[] | undefined;
   /** Zone id of each sidecar. */
   readonly sidecarZone: Int32Array;
   /** Round-robin assignment of requests to sidecars. */
@@ -300,6 +303,7 @@ export class World implements Model {
     const checkers: HealthChecker[] = [];
     const odConfig = this.scenario.mesh.failover?.outlierDetection;
     const hcConfig = this.scenario.mesh.failover?.healthCheck;
+    const cbConfig = this.scenario.mesh.failover?.circuitBreaker;
     for (let s = 0; s < sidecarCount; s++) {
       const balancer = createBalancer(
         this.scenario.mesh.balancer,
@@ -330,6 +334,7 @@ export class World implements Model {
       sidecars,
       outliers,
       checkers,
+      breakers: cbConfig ? sidecars.map(() => new CircuitBreaker(cbConfig)) : undefined,
       sidecarZone,
       nextSidecar: 0,
       instanceOf,
@@ -394,6 +399,11 @@ export class World implements Model {
       let ejections = 0;
       for (const g of this.groups) for (const od of g.outliers) ejections += od.stats().ejectionsEnforcedTotal;
       this.metrics.setEjections(ejections);
+    }
+    if (this.scenario.mesh.failover?.circuitBreaker) {
+      let overflows = 0;
+      for (const g of this.groups) for (const b of g.breakers ?? []) overflows += b.requestOverflow;
+      this.metrics.setBreakerOverflows(overflows);
     }
     if (this.scenario.mesh.failover?.healthCheck) {
       let failures = 0;
@@ -572,9 +582,17 @@ export class World implements Model {
       ctx.hashKey = undefined;
     }
     const sidecar = g.sidecars[s];
+    if (g.breakers !== undefined && !g.breakers[s].tryAcquireRequest()) {
+      // Envoy's max_requests breaker is open: the sidecar answers 503 at once (overflow).
+      this.rInstance[r] = -1;
+      this.conclude(r, g, NO_ENDPOINT, 0);
+      this.releaseRequest(r);
+      return;
+    }
     const ep = sidecar.pick(ctx);
     if (ep < 0) {
       // Nothing to send to: the sidecar answers 503 at once, as Envoy does ("no healthy upstream").
+      if (g.breakers !== undefined) g.breakers[s].releaseRequest();
       this.rInstance[r] = -1;
       this.conclude(r, g, NO_ENDPOINT, 0);
       this.releaseRequest(r);
@@ -903,6 +921,7 @@ export class World implements Model {
   private conclude(r: number, g: Group, outcome: Outcome, latency: number): void {
     if ((this.rFlags[r] & F_CONCLUDED) !== 0) throw new Error(`request ${r} concluded twice`);
     this.rFlags[r] |= F_CONCLUDED;
+    if (g.breakers !== undefined && this.rInstance[r] >= 0) g.breakers[this.rSidecar[r]].releaseRequest();
     this.rTimeoutSeq[r] = -1;
     this.metrics.concluded((this.rFlags[r] & F_MEASURED) !== 0, outcome, latency, this.engine.now());
     if (g.think !== undefined) this.engine.after(g.think(), CLOSED_ISSUE, g.index);

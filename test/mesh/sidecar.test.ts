@@ -97,3 +97,32 @@ faults:
     expect(withHc.requests.succeeded + withHc.requests.failed).toBe(withHc.requests.total);
   });
 });
+
+describe('Circuit breaker (max requests) in the simulated sidecar', () => {
+  it('admits at most maxRequests at once and answers the overflow with 503 at once', () => {
+    const text = `
+name: cb
+seed: 1
+seeds: 1
+duration: 10s
+warmup: 0s
+services:
+  api: { instances: 2, concurrency: unbounded, serviceTime: { dist: constant, value: 10ms } }
+network: { latency: { dist: constant, value: 0ms } }
+workload:
+  - { name: users, target: api, arrival: { process: constant, rate: 1000/s } }
+mesh:
+  balancer: { kind: round-robin }
+  failover: { circuitBreaker: { maxRequests: 5 } }
+`;
+    const r = simulate(parseScenarioText(text, 'cb.yaml').base, 1);
+    // A request every 1 ms holds its slot from issue t to its answer at t + 10 ms; the arrival
+    // due at exactly t + 10 was scheduled first, so it fires before that answer frees the slot
+    // (ties fire in scheduling order) and is refused. Each slot thus cycles every 11 ms:
+    // 5 admitted per 11 arrivals, 6/11 refused.
+    expect(r.breakerOverflows).toBeGreaterThanOrEqual((r.requests.total * 6) / 11 - 5);
+    expect(r.breakerOverflows).toBeLessThanOrEqual((r.requests.total * 6) / 11 + 5);
+    expect(r.requests.rejected).toBe(r.breakerOverflows);
+    expect(r.requests.succeeded + r.requests.rejected).toBe(r.requests.total);
+  });
+});
