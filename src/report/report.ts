@@ -6,7 +6,7 @@
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
-import { TIMELINE_ACCURACY, type RequestCounts, type RunResult } from '../sim/metrics.js';
+import { TIMELINE_ACCURACY, type FailoverCounts, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import { VERSION } from '../version.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
@@ -208,6 +208,13 @@ function instanceReports(runs: readonly RunResult[]): { instances: InstanceRepor
   return { instances, spread };
 }
 
+/** Failover counters summed over runs; a counter appears when any run has it. */
+function sumFailover(runs: readonly FailoverCounts[]): FailoverCounts {
+  const out: Record<string, number> = {};
+  for (const counts of runs) for (const [k, v] of Object.entries(counts)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
 function timelineReport(runs: readonly RunResult[]): VariantReport['timeline'] {
   if (runs.length === 0) return { bucketMs: 1000, latencyRelativeError: TIMELINE_ACCURACY, points: [] };
   const { bucketMs } = runs[0].timeline;
@@ -264,18 +271,12 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       name: v.name,
       summary: {
         ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
-        ...(v.runs.some((r) => r.ejections !== undefined) ? { ejections: v.runs.reduce((a, r) => a + (r.ejections ?? 0), 0) } : {}),
-        ...(v.runs.some((r) => r.healthCheckFailures !== undefined)
-          ? { healthCheckFailures: v.runs.reduce((a, r) => a + (r.healthCheckFailures ?? 0), 0) }
-          : {}),
-        ...(v.runs.some((r) => r.breakerOverflows !== undefined) ? { breakerOverflows: v.runs.reduce((a, r) => a + (r.breakerOverflows ?? 0), 0) } : {}),
+        ...sumFailover(v.runs.map((r) => r.failover)),
       },
       runs: v.runs.map((r) => ({
         seed: r.seed,
         ...summarise(r.requests, r.windowMs, 1, r.latency),
-        ...(r.ejections === undefined ? {} : { ejections: r.ejections }),
-        ...(r.healthCheckFailures === undefined ? {} : { healthCheckFailures: r.healthCheckFailures }),
-        ...(r.breakerOverflows === undefined ? {} : { breakerOverflows: r.breakerOverflows }),
+        ...r.failover,
         ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
       })),
       ...instanceReports(v.runs),

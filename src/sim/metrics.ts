@@ -7,6 +7,16 @@ import type { Outcome } from '../algorithms/types.js';
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { FaultWindow } from './faults.js';
 
+/** Counters of the failover mechanisms, each present only when the mesh configures it. */
+export interface FailoverCounts {
+  /** Outlier ejections enforced, over all sidecars. */
+  readonly ejections?: number;
+  /** Failed active health checks, over all sidecars. */
+  readonly healthCheckFailures?: number;
+  /** Requests refused at once by an open circuit breaker. */
+  readonly breakerOverflows?: number;
+}
+
 /** Answers per time bucket: counts and a latency sketch of the succeeded ones. */
 export interface Timeline {
   readonly bucketMs: number;
@@ -93,12 +103,8 @@ export interface RunResult {
   readonly membership: readonly MembershipEffect[];
   /** Fault windows of this replication. */
   readonly faults: readonly FaultRecord[];
-  /** Outlier ejections enforced over all sidecars (when outlier detection is configured). */
-  readonly ejections?: number;
-  /** Failed active health checks over all sidecars (when health checking is configured). */
-  readonly healthCheckFailures?: number;
-  /** Requests refused by an open circuit breaker (when breakers are configured). */
-  readonly breakerOverflows?: number;
+  /** Counters of the configured failover mechanisms (present only for those configured). */
+  readonly failover: FailoverCounts;
   /** Per-bucket answers by the time the client got them (requests issued in the window only). */
   readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
@@ -115,9 +121,7 @@ export class RunMetrics {
   private resets = 0;
   private connectFailures = 0;
   private faultRecords: FaultRecord[] = [];
-  private ejections: number | undefined;
-  private healthCheckFailures: number | undefined;
-  private breakerOverflows: number | undefined;
+  private failoverCounts: FailoverCounts = {};
   private timelineBucket = 1000;
   private tRequests = new Float64Array(0);
   private tSucceeded = new Float64Array(0);
@@ -175,16 +179,8 @@ export class RunMetrics {
     (this.tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).add(latencyMs);
   }
 
-  setEjections(count: number): void {
-    this.ejections = count;
-  }
-
-  setBreakerOverflows(count: number): void {
-    this.breakerOverflows = count;
-  }
-
-  setHealthCheckFailures(count: number): void {
-    this.healthCheckFailures = count;
+  setFailoverCounts(counts: FailoverCounts): void {
+    this.failoverCounts = counts;
   }
 
   setFaultWindows(windows: readonly FaultWindow[]): void {
@@ -286,9 +282,7 @@ export class RunMetrics {
       instances,
       membership,
       faults: this.faultRecords,
-      ...(this.ejections === undefined ? {} : { ejections: this.ejections }),
-      ...(this.healthCheckFailures === undefined ? {} : { healthCheckFailures: this.healthCheckFailures }),
-      ...(this.breakerOverflows === undefined ? {} : { breakerOverflows: this.breakerOverflows }),
+      failover: this.failoverCounts,
       timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };

@@ -24,7 +24,7 @@ import { Sidecar } from '../mesh/sidecar.js';
 import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
-import { RunMetrics, type MembershipEffect, type RunResult } from './metrics.js';
+import { RunMetrics, type FailoverCounts, type MembershipEffect, type RunResult } from './metrics.js';
 import { IntRing } from './int-ring.js';
 
 // Event kinds (arg in parentheses).
@@ -395,22 +395,19 @@ export class World implements Model {
       allInFlight++;
       if ((this.rFlags[r] & F_MEASURED) !== 0) inFlight++;
     }
-    if (this.scenario.mesh.failover?.outlierDetection) {
-      let ejections = 0;
-      for (const g of this.groups) for (const od of g.outliers) ejections += od.stats().ejectionsEnforcedTotal;
-      this.metrics.setEjections(ejections);
-    }
-    if (this.scenario.mesh.failover?.circuitBreaker) {
-      let overflows = 0;
-      for (const g of this.groups) for (const b of g.breakers ?? []) overflows += b.requestOverflow;
-      this.metrics.setBreakerOverflows(overflows);
-    }
-    if (this.scenario.mesh.failover?.healthCheck) {
-      let failures = 0;
-      for (const g of this.groups) for (const hc of g.checkers) failures += hc.stats().failures;
-      this.metrics.setHealthCheckFailures(failures);
-    }
+    this.metrics.setFailoverCounts(this.failoverCounts());
     return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight, this.membershipEffects);
+  }
+
+  /** Counters of the failover mechanisms the mesh configures, summed over every sidecar. */
+  private failoverCounts(): FailoverCounts {
+    const f = this.scenario.mesh.failover;
+    const sum = (count: (g: Group) => number): number => this.groups.reduce((a, g) => a + count(g), 0);
+    return {
+      ...(f?.outlierDetection ? { ejections: sum((g) => g.outliers.reduce((a, od) => a + od.stats().ejectionsEnforcedTotal, 0)) } : {}),
+      ...(f?.healthCheck ? { healthCheckFailures: sum((g) => g.checkers.reduce((a, hc) => a + hc.stats().failures, 0)) } : {}),
+      ...(f?.circuitBreaker ? { breakerOverflows: sum((g) => (g.breakers ?? []).reduce((a, b) => a + b.requestOverflow, 0)) } : {}),
+    };
   }
 
   handle(kind: number, arg: number): void {

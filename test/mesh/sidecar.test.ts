@@ -59,7 +59,7 @@ faults:
     // One sidecar, round robin: instance 7 gets every 10th request until its 5th error ejects it
     // (base ejection 60 s > the run), so exactly 5 requests fail.
     expect(r.requests.errors).toBe(5);
-    expect(r.ejections).toBe(1);
+    expect(r.failover.ejections).toBe(1);
     expect(r.requests.succeeded).toBe(r.requests.total - 5);
   });
 });
@@ -93,7 +93,7 @@ faults:
     // 100 to 200 refused requests, then none until the instance is back and passes again.
     expect(withHc.requests.connectFailures).toBeGreaterThanOrEqual(100);
     expect(withHc.requests.connectFailures).toBeLessThanOrEqual(201);
-    expect(withHc.healthCheckFailures).toBeGreaterThanOrEqual(2);
+    expect(withHc.failover.healthCheckFailures).toBeGreaterThanOrEqual(2);
     expect(withHc.requests.succeeded + withHc.requests.failed).toBe(withHc.requests.total);
   });
 });
@@ -120,9 +120,9 @@ mesh:
     // due at exactly t + 10 was scheduled first, so it fires before that answer frees the slot
     // (ties fire in scheduling order) and is refused. Each slot thus cycles every 11 ms:
     // 5 admitted per 11 arrivals, 6/11 refused.
-    expect(r.breakerOverflows).toBeGreaterThanOrEqual((r.requests.total * 6) / 11 - 5);
-    expect(r.breakerOverflows).toBeLessThanOrEqual((r.requests.total * 6) / 11 + 5);
-    expect(r.requests.rejected).toBe(r.breakerOverflows);
+    expect(r.failover.breakerOverflows).toBeGreaterThanOrEqual((r.requests.total * 6) / 11 - 5);
+    expect(r.failover.breakerOverflows).toBeLessThanOrEqual((r.requests.total * 6) / 11 + 5);
+    expect(r.requests.rejected).toBe(r.failover.breakerOverflows);
     expect(r.requests.succeeded + r.requests.rejected).toBe(r.requests.total);
   });
 });
