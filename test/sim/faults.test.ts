@@ -648,8 +648,8 @@ describe('faults: scenario validation', () => {
 // ---------------------------------------------------------------------------------------
 // Bugs: these tests fail on the current code.
 
-describe('faults: known bugs (failing tests)', () => {
-  it('BUG: two overlapping error faults — errors stop when the first window ends although the second is still active', () => {
+describe('faults: regressions of bugs found and fixed', () => {
+  it('fixed: two overlapping error faults — errors stop when the first window ends although the second is still active', () => {
     // Fault 0: [0, 2 s), fault 1: [1 s, 3 s), both rate 100% on the only instance. Every
     // request in [0, 3 s) should be an error; world.ts onFault sets instErrRate to 0 when
     // fault 0 closes, so requests in [2 s, 3 s) succeed.
@@ -664,7 +664,7 @@ describe('faults: known bugs (failing tests)', () => {
     expect(res.requests.errors).toBe(res.requests.total);
   });
 
-  it('BUG: `every` without `for` is accepted and yields overlapping, never-ending windows (a slow factor compounds)', () => {
+  it('fixed: `every` without `for` is accepted and yields overlapping, never-ending windows (a slow factor compounds)', () => {
     // resolveFault defaults `for` to Infinity, so `at: 0, every: 500ms` opens a new endless
     // window every 500 ms; each multiplies the slow factor again: 2, 4, 8, ... 64 × slower.
     const yaml = withFaultsYaml({ duration: 3000, concurrency: Infinity, serviceTime: constant(1), arrival: constantRate(100) }, [
@@ -684,7 +684,7 @@ describe('faults: known bugs (failing tests)', () => {
     expect(simulate(s, 1).latency.max).toBeLessThanOrEqual(2);
   });
 
-  it('BUG: a paused instance still answers during the pause (503 from a full queue, fast errors)', () => {
+  it('fixed: a paused instance still answers during the pause (503 from a full queue, fast errors)', () => {
     // Stop-the-world: nothing completes during the pause. But onAtInstance rejects (queue
     // full) and answers fast errors before looking at instPaused, so answers come back
     // during the pause: timeline buckets 3 and 4 (pause [3 s, 5 s)) are not empty.
@@ -696,7 +696,7 @@ describe('faults: known bugs (failing tests)', () => {
     expect({ rejecting: answeredDuringPause(rejecting), fastErrors: answeredDuringPause(fastErrors) }).toEqual({ rejecting: [0, 0], fastErrors: [0, 0] });
   });
 
-  it('BUG: requests lost to a hang or a dropping partition are never released after their timeout (the request pool grows with the run)', () => {
+  it('fixed: requests lost to a hang or a dropping partition are never released after their timeout (the request pool grows with the run)', () => {
     // 1000/s for 100 s with a 50 ms timeout: at most ~50 requests are ever in flight, yet
     // the pool ends at 131072 slots: onTimeout leaves release to the (never coming) response.
     const o: Options = { duration: 100_000, serviceTime: constant(1), latency: constant(1), arrival: constantRate(1000), timeout: 50 };
@@ -712,7 +712,7 @@ describe('faults: known bugs (failing tests)', () => {
     }).toEqual({ hang: 1024, drop: 1024 });
   });
 
-  it('BUG: a zone partition with only fromZone, or an unknown zone, is accepted and silently cuts nothing', () => {
+  it('fixed: a zone partition with only fromZone, or an unknown zone, is accepted and silently cuts nothing', () => {
     const o: Options = { duration: 1000, instances: 2, zones: ['a', 'b'], serviceTime: constant(1), arrival: poisson(10) };
     const accepted: string[] = [];
     for (const target of ['{ fromZone: a }', '{ fromZone: a, toZone: bee }']) {
@@ -726,7 +726,7 @@ describe('faults: known bugs (failing tests)', () => {
     expect(accepted).toEqual([]);
   });
 
-  it('BUG: a closed loop with zero think and network time spins forever once a fault answers without service (crash)', () => {
+  it('fixed: a closed loop with zero think and network time spins forever once a fault answers without service (crash)', () => {
     // The loader rejects zero-time closed loops only when service times are zero too; a
     // crash (refused at once, 0 ms hops) re-creates one. Run in a child process with a deadline.
     const yaml = withFaultsYaml({ duration: 1000, serviceTime: constant(10), arrival: closed(1, constant(0)) }, ['{ kind: crash, target: { service: s }, at: 100ms, for: 10ms }']);
