@@ -216,10 +216,7 @@ export class MaglevBalancer implements Balancer {
       this.snapshot.update(endpoints, eligible);
     }
     this.eligible = eligible;
-    if (this.bounded) {
-      const weights = normalizeHostWeights(Array.from(eligible, (i) => endpoints[i].weight)).normalized;
-      this.bounded.rebuild(endpoints, eligible, weights);
-    }
+    this.bounded?.rebuildEligible(endpoints, eligible);
   }
 
   pick(ctx: PickContext): number {

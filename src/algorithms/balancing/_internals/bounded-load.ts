@@ -141,6 +141,11 @@ export class BoundedLoad {
   /** @param factor Envoy's `hash_balance_factor`, an integer ≥ 100 (percent of the average load). */
   constructor(readonly factor: number) {}
 
+  /** Adopts a new endpoint array, weighting each eligible endpoint by its normalised weight. */
+  rebuildEligible(endpoints: readonly Endpoint[], eligible: Int32Array): void {
+    this.rebuild(endpoints, eligible, normalizeHostWeights(Array.from(eligible, (i) => endpoints[i].weight)).normalized);
+  }
+
   /**
    * Adopts a new endpoint array: `eligible[k]` is the endpoint at table position k and
    * `normalizedWeights[k]` its normalised weight. Active counts follow endpoints by id.
