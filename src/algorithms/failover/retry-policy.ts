@@ -15,6 +15,11 @@
  *   reset                  no response: reset, connect failure or per-try timeout
  *   reset-before-request   a reset before the request was sent: connect failure
  *   connect-failure        connect failure
+ *   timeout                meshsim's name, not Envoy's: the attempt's per-try timeout fired
+ *                          (outcome 'timeout'), nothing else. Envoy retries per-try timeouts
+ *                          under 5xx, gateway-error and reset (above) and has no condition of
+ *                          its own for them; Linkerd and gRPC users think of "retry on
+ *                          timeout" as a condition in itself, so meshsim offers one
  *   retriable-4xx          a 409 response
  *   refused-stream         REFUSED_STREAM reset (no OutcomeKind carries it: never matches)
  *   retriable-status-codes a response whose status is in retriableStatusCodes
@@ -29,7 +34,8 @@
  * gRPC status off the HTTP status by the inverse of google.rpc.Code's HTTP mapping (503 →
  * UNAVAILABLE, 504 → DEADLINE_EXCEEDED, 500 → INTERNAL, 429 → RESOURCE_EXHAUSTED, 499 →
  * CANCELLED); an 'error' or 'rejected' outcome without a status counts as a reset;
- * envoy-ratelimited, retriable-headers and http3-post-connect-failure are not offered;
+ * envoy-ratelimited, retriable-headers and http3-post-connect-failure are not offered, and
+ * `timeout` is added (above);
  * retriableStatusCodes without the retriable-status-codes condition is an error (Envoy
  * silently ignores them). Without `budget` no cross-request limit applies (Envoy always has
  * its max_retries 3 breaker: say `budget: { kind: envoy-max-retries }` to model it).
@@ -40,13 +46,14 @@ import type { Outcome, PickContext } from '../types.js';
 import { backoffConfigSchema } from './backoff.js';
 import { retryBudgetConfigSchema } from './retry-budget.js';
 
-/** The retry-on condition names meshsim evaluates (Envoy's spelling). */
+/** The retry-on condition names meshsim evaluates (Envoy's spelling; `timeout` is meshsim's own). */
 export const RETRY_ON = [
   '5xx',
   'gateway-error',
   'reset',
   'reset-before-request',
   'connect-failure',
+  'timeout',
   'retriable-4xx',
   'refused-stream',
   'retriable-status-codes',
@@ -181,6 +188,7 @@ const B_G_DEADLINE = 1 << 9;
 const B_G_INTERNAL = 1 << 10;
 const B_G_EXHAUSTED = 1 << 11;
 const B_G_UNAVAILABLE = 1 << 12;
+const B_TIMEOUT = 1 << 13;
 const B_ANY_GRPC = B_G_CANCELLED | B_G_DEADLINE | B_G_INTERNAL | B_G_EXHAUSTED | B_G_UNAVAILABLE;
 
 const BIT: Record<RetryOn, number> = {
@@ -189,6 +197,7 @@ const BIT: Record<RetryOn, number> = {
   reset: B_RESET,
   'reset-before-request': B_RESET_BEFORE,
   'connect-failure': B_CONNECT,
+  timeout: B_TIMEOUT,
   'retriable-4xx': B_4XX,
   'refused-stream': B_REFUSED,
   'retriable-status-codes': B_CODES,
@@ -246,6 +255,7 @@ export class CompiledRetryConditions {
     }
     // No response: a reset of some kind (Envoy: wouldRetryFromReset).
     if (mask & (B_RESET | B_5XX | B_GATEWAY)) return true;
+    if (outcome.kind === 'timeout') return (mask & B_TIMEOUT) !== 0;
     return outcome.kind === 'connect-failure' && (mask & (B_CONNECT | B_RESET_BEFORE)) !== 0;
   }
 }

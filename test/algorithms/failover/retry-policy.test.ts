@@ -53,6 +53,7 @@ const EXPECTED: Record<RetryOn, readonly string[]> = {
   reset: ['reset', 'timeout', 'connect', 'errorNoStatus'],
   'reset-before-request': ['connect'],
   'connect-failure': ['connect'],
+  timeout: ['timeout'],
   'retriable-4xx': ['409'],
   'refused-stream': [],
   'retriable-status-codes': [], // with no codes listed
@@ -82,6 +83,19 @@ describe('retry-on conditions (Envoy wouldRetryFromHeaders / wouldRetryFromReset
     // Istio's shorthand: a number in `on` is a retriable status, no flag needed.
     expect(retryOnMatches(REJECTED_503, { on: [503] })).toBe(true);
     expect(retryOnMatches(R(502), { on: [503] })).toBe(false);
+  });
+
+  it('timeout (meshsim) retries a per-try timeout and nothing else: not a reset, a connect failure or a 504', () => {
+    const c = { on: ['timeout'] as RetryOn[] };
+    expect(retryOnMatches(TIMEOUT, c)).toBe(true);
+    expect(retryOnMatches(RESET, c)).toBe(false);
+    expect(retryOnMatches(CONNECT, c)).toBe(false);
+    expect(retryOnMatches(R(504), c)).toBe(false);
+    expect(retryOnMatches(outcome('error', 0), c)).toBe(false);
+    expect(new RetryPolicy(parse({ max: 2, on: ['timeout', 'connect-failure'] })).shouldRetry(TIMEOUT, 1)).toBe(true);
+    // Envoy's spelling of the same intent still works: per-try timeouts are resets to it.
+    expect(retryOnMatches(TIMEOUT, { on: ['reset'] })).toBe(true);
+    expect(parse({ on: ['timeout'] }).on).toEqual(['timeout']);
   });
 
   it('conditions combine with OR', () => {
