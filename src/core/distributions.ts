@@ -219,6 +219,23 @@ function buildSampler(spec: DistSpec, rng: Rng): Sampler {
 }
 
 /**
+ * Whether a sampler for `spec` keeps no state between draws besides its Rng's, so one
+ * sampler may serve many streams by switching the Rng underneath it (RngBank.select).
+ * The normal-based kinds cache a second variate, so they do not.
+ */
+export function samplerIsStateless(spec: DistSpec): boolean {
+  switch (spec.dist) {
+    case 'normal':
+    case 'lognormal':
+      return false;
+    case 'mixture':
+      return spec.of.every(samplerIsStateless);
+    default:
+      return true;
+  }
+}
+
+/**
  * A sampler for `spec` drawing from `rng` (which it then owns: the normal-based kinds
  * cache a second variate). Throws a RangeError when `validateDist` rejects the spec.
  */

@@ -54,6 +54,83 @@ export function rngStream(seed: number, purpose: string): Rng {
   return { next };
 }
 
+/**
+ * Many SFC32 streams (one per purpose) whose states sit side by side in one typed array,
+ * `stride` words apart, for the simulator's hottest draws: a 10,000-instance world draws
+ * each service time from the serving instance's own stream, and one state per cache line
+ * beats 10,000 closures and typed-array objects scattered over the heap (measured in
+ * bench/fleet10k). `select(i)` points the bank at stream i; `next()` draws from it. Stream
+ * i produces exactly the draws `rngStream(seed, purposes[i])` would.
+ *
+ * The state array may be shared with other per-slot data: words [offset, offset + 4) of
+ * each `stride`-word record belong to the bank.
+ */
+export class RngBank implements Rng {
+  readonly state: Int32Array;
+  private at = 0;
+
+  constructor(
+    seed: number,
+    purposes: readonly string[],
+    readonly stride = 4,
+    readonly offset = 0,
+    state?: Int32Array,
+  ) {
+    if (stride < 4 || offset < 0 || offset + 4 > stride) throw new RangeError(`RngBank: bad stride ${stride} / offset ${offset}`);
+    this.state = state ?? new Int32Array(purposes.length * stride);
+    if (this.state.length < purposes.length * stride) throw new RangeError('RngBank: state array too small');
+    const one = new Int32Array(4);
+    for (let i = 0; i < purposes.length; i++) {
+      const key = seedrandom.alea(seedString(seed, purposes[i]));
+      for (let w = 0; w < 4; w++) one[w] = key.int32();
+      const draw = sfc32(one);
+      for (let k = 0; k < 12; k++) draw();
+      this.state.set(one, i * stride + offset);
+    }
+  }
+
+  /** Points the bank at stream `i`. */
+  select(i: number): void {
+    this.at = i * this.stride + this.offset;
+  }
+
+  /** A draw from the selected stream (SFC32, as `sfc32` above, on the bank's words). */
+  next(): number {
+    const s = this.state;
+    const o = this.at;
+    const a = s[o];
+    const b = s[o + 1];
+    const c = s[o + 2];
+    const d = s[o + 3];
+    const t = (((a + b) | 0) + d) | 0;
+    s[o + 3] = (d + 1) | 0;
+    s[o] = b ^ (b >>> 9);
+    s[o + 1] = (c + (c << 3)) | 0;
+    s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
+    return (t >>> 0) / 4294967296;
+  }
+
+  /** Stream `i` as a stand-alone Rng (for samplers that keep state of their own). */
+  stream(i: number): Rng {
+    const s = this.state;
+    const o = i * this.stride + this.offset;
+    return {
+      next: () => {
+        const a = s[o];
+        const b = s[o + 1];
+        const c = s[o + 2];
+        const d = s[o + 3];
+        const t = (((a + b) | 0) + d) | 0;
+        s[o + 3] = (d + 1) | 0;
+        s[o] = b ^ (b >>> 9);
+        s[o + 1] = (c + (c << 3)) | 0;
+        s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
+        return (t >>> 0) / 4294967296;
+      },
+    };
+  }
+}
+
 /** Hands out one stream per purpose from a scenario seed; asking twice for a purpose throws. */
 export class RngStreams {
   private readonly issued = new Set<string>();
@@ -68,5 +145,14 @@ export class RngStreams {
     }
     this.issued.add(purpose);
     return rngStream(this.seed, purpose);
+  }
+
+  /** A bank of streams, one per purpose (each purpose counts as issued). See {@link RngBank}. */
+  bank(purposes: readonly string[], stride = 4, offset = 0, state?: Int32Array): RngBank {
+    for (const p of purposes) {
+      if (this.issued.has(p)) throw new Error(`rng stream "${p}" requested twice; every consumer needs its own purpose`);
+      this.issued.add(p);
+    }
+    return new RngBank(this.seed, purposes, stride, offset, state);
   }
 }

@@ -16,16 +16,16 @@ import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
 import { HealthChecker, type ProbeDone } from '../algorithms/failover/health-check.js';
 import { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
-import { makeSampler, type Sampler } from '../core/distributions.js';
-import { RngStreams } from '../core/rng.js';
+import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
+import { RngStreams, type RngBank } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
+import type { DistSpec } from '../core/distribution-spec.js';
 import { hashKey } from '../core/xxhash64.js';
 import { Sidecar } from '../mesh/sidecar.js';
 import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { RunMetrics, type FailoverCounts, type MembershipEffect, type RunResult } from './metrics.js';
-import { IntRing } from './int-ring.js';
 
 // Event kinds (arg in parentheses).
 const ARRIVAL = FIRST_MODEL_KIND; // open-loop arrival (group)
@@ -40,6 +40,21 @@ const FAULT_ON = FIRST_MODEL_KIND + 8; // fault window starts (window)
 const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
 const HC_AT_INSTANCE = FIRST_MODEL_KIND + 10; // a health-check probe reaches its instance (probe)
 const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (probe)
+
+/** Instance record layout (Int32 words; see World.inst). */
+const I_STRIDE = 16;
+const I_RNG = 0; // words 0–3: SFC32 state of the service-time stream
+const I_BUSY = 4; // busy worker slots
+const I_SLOTS = 5; // worker slots (UNBOUNDED: infinite server)
+const I_QCAP = 6; // wait-queue bound (UNBOUNDED: none)
+const I_QHEAD = 7; // oldest waiting request (-1: none), linked through rNext
+const I_QTAIL = 8; // newest waiting request (-1: none)
+const I_QLEN = 9; // waiting requests
+const I_FAULTED = 10; // fault windows active on the instance (any kind): the hot path checks only this
+const I_ZONE = 11; // zone id
+const I_HELD = 12; // requests in service listed in inService (crash/hang tracking)
+/** Stands for an unbounded slot count or queue bound (more than any pool of requests). */
+const UNBOUNDED = 0x7fffffff;
 
 /** A health-check probe in flight: it travels like a request but takes no worker slot. */
 interface Probe {
@@ -114,15 +129,24 @@ export class World implements Model {
   private readonly instService: string[] = [];
   private readonly instLocal: number[] = [];
   private readonly instZone: string[] = [];
-  private readonly instZoneId: Int32Array;
   private readonly zoneIds = new Map<string, number>();
   private readonly instWeight: Float64Array;
   private readonly instPriority: Int32Array;
-  private readonly instBusy: Int32Array;
-  private readonly instSlots: Float64Array;
-  private readonly instQueueCap: Float64Array;
-  private readonly instQueue: IntRing[] = [];
+  /**
+   * The fields every request touches, one 64-byte record per instance (I_* offsets): its
+   * service-time random stream, busy slots, slot count, queue bound, wait queue (a FIFO
+   * linked through the requests' rNext), fault count and zone. One cache line per instance
+   * instead of a dozen arrays and objects: with 10,000 instances the scattered layout
+   * missed the cache on nearly every field (bench/fleet10k: 0.30 → see the note in
+   * bench/results).
+   */
+  private readonly inst: Int32Array;
+  /** The service-time streams, in words 0–3 of each instance record. */
+  private readonly serviceRng: RngBank;
+  /** Each instance's service-time sampler: shared per distribution when stateless (drawing from `serviceRng`). */
   private readonly instSample: Sampler[] = [];
+  /** Slots per instance as numbers (Infinity when unbounded), for the report. */
+  private readonly instSlots: Float64Array;
   /** 1 while an instance is a member of its service (joined, not removed). */
   private readonly instMember: Uint8Array;
   /** Cold start: service-time multiplier `coldFactor` at join, back to 1 at `coldUntil`. */
@@ -132,7 +156,6 @@ export class World implements Model {
   // Faults: per-instance state, the windows of the run, and the requests each instance holds.
   private readonly windows: readonly FaultWindow[];
   /** Fault windows active on each instance (any kind): the hot path checks only this. */
-  private readonly instFaulted: Int32Array;
   private readonly instDown: Int32Array;
   private readonly instHung: Int32Array;
   private readonly instPaused: Int32Array;
@@ -147,7 +170,6 @@ export class World implements Model {
   private readonly instErrWindows: (FaultWindow[] | undefined)[];
   /** Requests in service on each instance (swap-remove arrays), for crashes and hangs. */
   private readonly inService: Int32Array[];
-  private readonly inServiceCount: Int32Array;
   private readonly activePartitions: FaultWindow[] = [];
   /** Health-check probes in flight, by id. */
   private readonly probes = new Map<number, Probe>();
@@ -186,6 +208,7 @@ export class World implements Model {
   private rCode: Int32Array = new Int32Array(0);
   private rDoneSeq: Float64Array = new Float64Array(0);
   private rHeldAt: Int32Array = new Int32Array(0);
+  private rNext: Int32Array = new Int32Array(0);
 
   constructor(scenario: Scenario, options: WorldOptions) {
     this.scenario = scenario;
@@ -203,6 +226,7 @@ export class World implements Model {
     const coldFor: number[] = [];
     const coldFactor: number[] = [];
     const member: number[] = [];
+    const dists: DistSpec[] = [];
     for (const [name, svc] of Object.entries(scenario.services)) {
       this.serviceStart.set(name, this.instService.length);
       const total = svc.instances + (added.get(name) ?? 0);
@@ -226,8 +250,7 @@ export class World implements Model {
         this.instService.push(name);
         this.instLocal.push(i);
         this.instZone.push(zone);
-        this.instSample.push(makeSampler(dist, streams.stream(`service/${name}/${i}`)));
-        this.instQueue.push(new IntRing(16));
+        dists.push(dist);
         slots.push(slot);
         queues.push(queue);
         weights.push(weight);
@@ -238,17 +261,38 @@ export class World implements Model {
       }
     }
     const n = this.instService.length;
-    this.instZoneId = Int32Array.from(this.instZone, (z) => this.zoneId(z));
-    this.instBusy = new Int32Array(n);
+    const rec = new Int32Array(n * I_STRIDE);
+    this.inst = rec;
+    this.serviceRng = streams.bank(
+      this.instService.map((name, i) => `service/${name}/${this.instLocal[i]}`),
+      I_STRIDE,
+      I_RNG,
+      rec,
+    );
+    // One sampler per distinct distribution object when it keeps no state of its own.
+    const shared = new Map<DistSpec, Sampler>();
+    for (let i = 0; i < n; i++) {
+      const d = dists[i];
+      let sample = samplerIsStateless(d) ? shared.get(d) : undefined;
+      if (sample === undefined) {
+        sample = makeSampler(d, samplerIsStateless(d) ? this.serviceRng : this.serviceRng.stream(i));
+        if (samplerIsStateless(d)) shared.set(d, sample);
+      }
+      this.instSample.push(sample);
+      const o = i * I_STRIDE;
+      rec[o + I_SLOTS] = slots[i] === Infinity ? UNBOUNDED : slots[i];
+      rec[o + I_QCAP] = queues[i] === Infinity ? UNBOUNDED : queues[i];
+      rec[o + I_QHEAD] = -1;
+      rec[o + I_QTAIL] = -1;
+      rec[o + I_ZONE] = this.zoneId(this.instZone[i]);
+    }
     this.instSlots = Float64Array.from(slots);
-    this.instQueueCap = Float64Array.from(queues);
     this.instWeight = Float64Array.from(weights);
     this.instPriority = Int32Array.from(priorities);
     this.instMember = Uint8Array.from(member);
     this.instColdFor = Float64Array.from(coldFor);
     this.instColdFactor = Float64Array.from(coldFactor);
     this.instColdUntil = new Float64Array(n); // instances present at t = 0 are warm
-    this.instFaulted = new Int32Array(n);
     this.instDown = new Int32Array(n);
     this.instHung = new Int32Array(n);
     this.instPaused = new Int32Array(n);
@@ -261,7 +305,6 @@ export class World implements Model {
     this.instErrRng = new Array<Rng | undefined>(n).fill(undefined);
     this.instErrWindows = new Array<FaultWindow[] | undefined>(n).fill(undefined);
     this.inService = Array.from({ length: n }, () => new Int32Array(4));
-    this.inServiceCount = new Int32Array(n);
 
     this.hop = makeSampler(scenario.network.latency, streams.stream('network/latency'));
     this.crossZone = scenario.network.crossZone ? makeSampler(scenario.network.crossZone, streams.stream('network/crossZone')) : undefined;
@@ -645,7 +688,7 @@ export class World implements Model {
     const probe = this.probes.get(id);
     if (!probe) return;
     const inst = probe.instance;
-    if (this.instFaulted[inst] !== 0) {
+    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0) {
       if (this.instHung[inst] > 0) {
         this.probes.delete(id); // never answered
         return;
@@ -673,7 +716,7 @@ export class World implements Model {
 
   private partitioned(g: Group, sidecar: number, inst: number): 'drop' | 'refuse' | undefined {
     for (const w of this.activePartitions) {
-      const hit = w.fromGroup >= 0 ? w.fromGroup === g.index && w.instances.has(inst) : w.fromZone === g.sidecarZone[sidecar] && w.toZone === this.instZoneId[inst];
+      const hit = w.fromGroup >= 0 ? w.fromGroup === g.index && w.instances.has(inst) : w.fromZone === g.sidecarZone[sidecar] && w.toZone === this.inst[inst * I_STRIDE + I_ZONE];
       if (hit) return w.fault.mode ?? 'drop';
     }
     return undefined;
@@ -681,7 +724,7 @@ export class World implements Model {
 
   private hopLatency(zone: number, inst: number): number {
     const base = this.hop();
-    return this.crossZone !== undefined && this.instZoneId[inst] !== zone ? base + this.crossZone() : base;
+    return this.crossZone !== undefined && this.inst[inst * I_STRIDE + I_ZONE] !== zone ? base + this.crossZone() : base;
   }
 
   private zoneId(zone: string): number {
@@ -695,13 +738,15 @@ export class World implements Model {
 
   private onAtInstance(r: number): void {
     const inst = this.rInstance[r];
-    if (this.instFaulted[inst] !== 0 && this.faultedArrival(r, inst)) return;
-    if (this.instBusy[inst] < this.instSlots[inst]) {
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    if (rec[o + I_FAULTED] !== 0 && this.faultedArrival(r, inst)) return;
+    if (rec[o + I_BUSY] < rec[o + I_SLOTS]) {
       this.startService(r, inst);
+    } else if (rec[o + I_QLEN] < rec[o + I_QCAP]) {
+      this.enqueue(inst, r);
     } else {
-      const q = this.instQueue[inst];
-      if (q.length < this.instQueueCap[inst]) q.push(r);
-      else this.respond(r, inst, 503, C_REJECTED);
+      this.respond(r, inst, 503, C_REJECTED);
     }
   }
 
@@ -717,7 +762,7 @@ export class World implements Model {
     }
     if (this.instPaused[inst] > 0) {
       // Stopped world: nothing is answered, not even a rejection; the request waits for the pause end.
-      this.instQueue[inst].push(r);
+      this.enqueue(inst, r);
       return true;
     }
     if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) {
@@ -733,10 +778,11 @@ export class World implements Model {
   }
 
   private startService(r: number, inst: number): void {
-    this.instBusy[inst]++;
+    this.inst[inst * I_STRIDE + I_BUSY]++;
     const now = this.engine.now();
     this.rServiceStart[r] = now;
     if (this.trackHeld) this.holdRequest(inst, r);
+    this.serviceRng.select(inst);
     let work = this.instSample[inst]();
     if (this.serviceModifiers) work = this.modifiedWork(inst, work, now);
     this.rDoneSeq[r] = this.engine.at(now + work, SERVICE_DONE, r);
@@ -756,7 +802,9 @@ export class World implements Model {
     // A completion voided by a crash or hang (its request slot may even be reused since).
     if (this.rDoneSeq[r] !== this.engine.currentSeq) return;
     const inst = this.rInstance[r];
-    const faulted = this.instFaulted[inst] !== 0;
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    const faulted = rec[o + I_FAULTED] !== 0;
     if (faulted && this.instPaused[inst] > 0) {
       // A stop-the-world pause: the work finishes when the pause does.
       this.rDoneSeq[r] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, r);
@@ -764,19 +812,43 @@ export class World implements Model {
     }
     this.rDoneSeq[r] = -1;
     // The load report rides on the response: busy slots / slots, this request included.
-    this.rUtil[r] = this.instBusy[inst] / this.instSlots[inst];
-    this.instBusy[inst]--;
+    const busy = rec[o + I_BUSY];
+    this.rUtil[r] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
+    rec[o + I_BUSY] = busy - 1;
     if (this.trackHeld) this.releaseHeld(inst, r);
     this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
-    const q = this.instQueue[inst];
-    if (q.length > 0) this.startService(q.shift(), inst);
+    if (rec[o + I_QLEN] > 0) this.startService(this.dequeue(inst), inst);
     if (faulted && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
     else this.respond(r, inst, 200, C_OK);
   }
 
+  /** Appends request `r` to instance `inst`'s wait queue (a FIFO linked through rNext). */
+  private enqueue(inst: number, r: number): void {
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    this.rNext[r] = -1;
+    const tail = rec[o + I_QTAIL];
+    if (tail < 0) rec[o + I_QHEAD] = r;
+    else this.rNext[tail] = r;
+    rec[o + I_QTAIL] = r;
+    rec[o + I_QLEN]++;
+  }
+
+  /** Removes and returns the oldest waiting request of `inst`; its queue must not be empty. */
+  private dequeue(inst: number): number {
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    const r = rec[o + I_QHEAD];
+    const next = this.rNext[r];
+    rec[o + I_QHEAD] = next;
+    if (next < 0) rec[o + I_QTAIL] = -1;
+    rec[o + I_QLEN]--;
+    return r;
+  }
+
   private holdRequest(inst: number, r: number): void {
     let held = this.inService[inst];
-    const k = this.inServiceCount[inst]++;
+    const k = this.inst[inst * I_STRIDE + I_HELD]++;
     if (k === held.length) {
       const bigger = new Int32Array(held.length * 2);
       bigger.set(held);
@@ -789,7 +861,7 @@ export class World implements Model {
   private releaseHeld(inst: number, r: number): void {
     const held = this.inService[inst];
     const k = this.rHeldAt[r];
-    const last = --this.inServiceCount[inst];
+    const last = --this.inst[inst * I_STRIDE + I_HELD];
     const moved = held[last];
     held[k] = moved;
     this.rHeldAt[moved] = k;
@@ -805,7 +877,7 @@ export class World implements Model {
       return;
     }
     for (const inst of w.instances) {
-      this.instFaulted[inst] += d;
+      this.inst[inst * I_STRIDE + I_FAULTED] += d;
       switch (f.kind) {
         case 'crash':
         case 'flap':
@@ -842,9 +914,10 @@ export class World implements Model {
           if (on) this.instPauseEnd[inst] = Math.max(this.instPauseEnd[inst], w.end);
           else if (this.instPaused[inst] === 0) {
             // The world resumes: start what fits, and answer what the queue bound cannot hold.
-            const q = this.instQueue[inst];
-            while (q.length > 0 && this.instBusy[inst] < this.instSlots[inst]) this.startService(q.shift(), inst);
-            while (q.length > this.instQueueCap[inst]) this.respond(q.shift(), inst, 503, C_REJECTED);
+            const rec = this.inst;
+            const o = inst * I_STRIDE;
+            while (rec[o + I_QLEN] > 0 && rec[o + I_BUSY] < rec[o + I_SLOTS]) this.startService(this.dequeue(inst), inst);
+            while (rec[o + I_QLEN] > rec[o + I_QCAP]) this.respond(this.dequeue(inst), inst, 503, C_REJECTED);
           }
           break;
       }
@@ -858,15 +931,15 @@ export class World implements Model {
    */
   private dropHeld(inst: number, reset: boolean): void {
     const held = this.inService[inst];
-    const q = this.instQueue[inst];
+    const o = inst * I_STRIDE;
     const victims: number[] = [];
-    for (let k = 0; k < this.inServiceCount[inst]; k++) {
+    for (let k = 0; k < this.inst[o + I_HELD]; k++) {
       victims.push(held[k]);
       this.rDoneSeq[held[k]] = -1;
     }
-    while (q.length > 0) victims.push(q.shift());
-    this.inServiceCount[inst] = 0;
-    this.instBusy[inst] = 0;
+    while (this.inst[o + I_QLEN] > 0) victims.push(this.dequeue(inst));
+    this.inst[o + I_HELD] = 0;
+    this.inst[o + I_BUSY] = 0;
     if (reset) for (const r of victims) this.respond(r, inst, 0, C_RESET);
     else for (const r of victims) this.rFlags[r] |= F_LOST;
   }
@@ -954,6 +1027,7 @@ export class World implements Model {
     this.rCode = grow(this.rCode, i32);
     this.rDoneSeq = grow(this.rDoneSeq, f64);
     this.rHeldAt = grow(this.rHeldAt, i32);
+    this.rNext = grow(this.rNext, i32);
     const free = new Int32Array(cap);
     free.set(this.free.subarray(0, this.nFree));
     let k = this.nFree;

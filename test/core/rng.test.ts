@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RngStreams, rngStream } from '../../src/core/rng.js';
+import { RngBank, RngStreams, rngStream } from '../../src/core/rng.js';
 import type { Rng } from '../../src/core/ports.js';
 
 const draw = (rng: Rng, n: number): Float64Array => {
@@ -119,5 +119,45 @@ describe('RngStreams', () => {
     draw(b.stream('faults'), 50);
     expect(draw(b.stream('arrivals/users'), 100)).toEqual(arrivalsA);
     expect(draw(rngStream(9, 'arrivals/users'), 100)).toEqual(arrivalsA);
+  });
+});
+
+describe('RngBank', () => {
+  const purposes = ['service/api/0', 'service/api/1', 'service/db/0'];
+
+  it('gives stream i exactly the draws of rngStream(seed, purposes[i]), interleaved or not', () => {
+    const bank = new RngStreams(4).bank(purposes, 16, 0, new Int32Array(16 * purposes.length));
+    const got: number[][] = purposes.map(() => []);
+    // Interleave the streams in an irregular order.
+    for (let k = 0; k < 300; k++) {
+      const i = (k * 7 + (k >> 3)) % purposes.length;
+      bank.select(i);
+      got[i].push(bank.next());
+    }
+    purposes.forEach((p, i) => expect(got[i]).toEqual(Array.from(draw(rngStream(4, p), got[i].length))));
+  });
+
+  it('hands out a stand-alone view of one stream that shares its state', () => {
+    const bank = new RngStreams(4).bank(purposes);
+    const view = bank.stream(2);
+    const first = view.next();
+    bank.select(2);
+    const second = bank.next();
+    expect([first, second]).toEqual(Array.from(draw(rngStream(4, 'service/db/0'), 2)));
+  });
+
+  it('leaves the words of a shared record outside its own alone', () => {
+    const rec = new Int32Array(8 * 2).fill(77);
+    const bank = new RngBank(1, ['a', 'b'], 8, 2, rec);
+    bank.select(1);
+    bank.next();
+    for (const w of [0, 1, 6, 7, 8, 9, 14, 15]) expect(rec[w]).toBe(77);
+    expect(() => new RngBank(1, ['a'], 4, 1)).toThrow(RangeError);
+  });
+
+  it('counts its purposes as issued', () => {
+    const streams = new RngStreams(1);
+    streams.bank(['x']);
+    expect(() => streams.stream('x')).toThrow(/twice/);
   });
 });
