@@ -3,13 +3,28 @@
  * with units and every default spelt out, such that loading the text gives the same
  * scenario bit for bit (durations and rates are printed exactly, see core/units).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { Document, isScalar, visit } from 'yaml';
 import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
+import { retryPolicyConfigSchema } from '../algorithms/failover/retry-policy.js';
+import { adaptiveThrottlingConfigSchema } from '../algorithms/failover/adaptive-throttling.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { formatDuration, formatPercent, formatRate } from '../core/units.js';
-import { SCENARIO_SCHEMA, type FaultSpec, type ArrivalSpec, type InstanceOverride, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+import {
+  SCENARIO_SCHEMA,
+  type ArrivalSpec,
+  type CallSpec,
+  type FailoverSpec,
+  type FaultSpec,
+  type InstanceOverride,
+  type MeshSpec,
+  type PolicySpec,
+  type Scenario,
+  type ServiceSpec,
+  type WorkloadSpec,
+} from './types.js';
 
 type Plain = string | number | boolean | null | readonly Plain[] | { readonly [key: string]: Plain };
 
@@ -50,7 +65,12 @@ function override(o: InstanceOverride): Record<string, Plain> {
   };
 }
 
-function service(s: ServiceSpec): Record<string, Plain> {
+function call(c: CallSpec): Record<string, Plain> {
+  return { service: c.service, parallel: c.parallel, probability: c.probability, onFailure: c.onFailure };
+}
+
+function service(s: ServiceSpec, top: MeshSpec): Record<string, Plain> {
+  const own = serviceMesh(s.mesh, top);
   return {
     instances: s.instances,
     zones: s.zones,
@@ -61,6 +81,8 @@ function service(s: ServiceSpec): Record<string, Plain> {
     priority: s.priority,
     ...(s.coldStart === undefined ? {} : { coldStart: { for: formatDuration(s.coldStart.for), factor: s.coldStart.factor } }),
     ...(s.overrides.length === 0 ? {} : { overrides: s.overrides.map(override) }),
+    ...(s.calls.length === 0 ? {} : { calls: s.calls.map(call) }),
+    ...(own === undefined ? {} : { mesh: own }),
   };
 }
 
@@ -108,6 +130,45 @@ function policy(spec: PolicySpec): Record<string, unknown> {
   return { kind, ...encode(def?.config, inner), ...givenLayers };
 }
 
+const encoded = (schema: { encode(value: never): unknown }, value: unknown): Record<string, Plain> => schema.encode(value as never) as Record<string, Plain>;
+
+/** A failover block with every key of `f` (all, or those in `only`). */
+function failover(f: FailoverSpec, only?: ReadonlySet<string>): Record<string, Plain> {
+  const has = (key: keyof FailoverSpec): boolean => f[key] !== undefined && (only === undefined || only.has(key));
+  const h = f.hedge;
+  return {
+    ...(has('timeout') ? { timeout: formatDuration(f.timeout as number) } : {}),
+    ...(has('perTryTimeout') ? { perTryTimeout: formatDuration(f.perTryTimeout as number) } : {}),
+    ...(has('retries') ? { retries: encoded(retryPolicyConfigSchema, f.retries) } : {}),
+    ...(has('hedge') && h ? { hedge: { ...(h.delay === undefined ? {} : { delay: formatDuration(h.delay) }), maxAttempts: h.maxAttempts, onPerTryTimeout: h.onPerTryTimeout } } : {}),
+    ...(has('circuitBreaker') ? { circuitBreaker: { ...f.circuitBreaker } as Record<string, Plain> } : {}),
+    ...(has('outlierDetection') ? { outlierDetection: encoded(outlierDetectionConfigSchema, f.outlierDetection) } : {}),
+    ...(has('healthCheck') ? { healthCheck: encoded(healthCheckConfigSchema, f.healthCheck) } : {}),
+    ...(has('adaptiveThrottling') ? { adaptiveThrottling: encoded(adaptiveThrottlingConfigSchema, f.adaptiveThrottling) } : {}),
+  };
+}
+
+function mesh(m: MeshSpec): Record<string, Plain> {
+  return { balancer: policy(m.balancer) as Record<string, Plain>, ...(m.failover === undefined ? {} : { failover: failover(m.failover) }) };
+}
+
+/**
+ * A service's own `mesh` as written: what its merged mesh has that the top-level one does
+ * not (a merge only ever replaces keys, so loading it lays the same keys over the same
+ * top-level mesh). Undefined when there is nothing of its own.
+ */
+function serviceMesh(m: MeshSpec, top: MeshSpec): Record<string, Plain> | undefined {
+  const mine = m.failover ?? {};
+  const theirs: FailoverSpec = top.failover ?? {};
+  const differ = new Set((Object.keys(mine) as (keyof FailoverSpec)[]).filter((key) => !isDeepStrictEqual(mine[key], theirs[key])));
+  const sameBalancer = isDeepStrictEqual(m.balancer, top.balancer);
+  if (differ.size === 0 && sameBalancer) return undefined;
+  return {
+    ...(sameBalancer ? {} : { balancer: policy(m.balancer) as Record<string, Plain> }),
+    ...(differ.size === 0 ? {} : { failover: failover(mine, differ) }),
+  };
+}
+
 function fault(f: FaultSpec): Record<string, Plain> {
   const sch = f.schedule;
   const schedule: Record<string, Plain> =
@@ -138,23 +199,10 @@ export function printScenario(s: Scenario): string {
     duration: formatDuration(s.duration),
     warmup: formatDuration(s.warmup),
     drain: formatDuration(s.drain),
-    services: Object.fromEntries(Object.entries(s.services).map(([name, svc]) => [name, service(svc)])),
+    services: Object.fromEntries(Object.entries(s.services).map(([name, svc]) => [name, service(svc, s.mesh)])),
     network: { latency: dist(s.network.latency), ...(s.network.crossZone === undefined ? {} : { crossZone: dist(s.network.crossZone) }) },
     workload: s.workload.map(workload),
-    mesh: {
-      balancer: policy(s.mesh.balancer),
-      ...(s.mesh.failover === undefined
-        ? {}
-        : {
-            failover: {
-              ...(s.mesh.failover.outlierDetection === undefined
-                ? {}
-                : { outlierDetection: outlierDetectionConfigSchema.encode(s.mesh.failover.outlierDetection) as Record<string, Plain> }),
-              ...(s.mesh.failover.healthCheck === undefined ? {} : { healthCheck: healthCheckConfigSchema.encode(s.mesh.failover.healthCheck) as Record<string, Plain> }),
-              ...(s.mesh.failover.circuitBreaker === undefined ? {} : { circuitBreaker: { ...s.mesh.failover.circuitBreaker } }),
-            },
-          }),
-    },
+    mesh: mesh(s.mesh),
     ...(s.membership.length === 0
       ? {}
       : {
@@ -171,7 +219,7 @@ export function printScenario(s: Scenario): string {
   // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.
   visit(doc, {
     Map(_, node) {
-      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind', 'for'].includes(String(p.key.value)))) node.flow = true;
+      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind', 'for', 'service'].includes(String(p.key.value)))) node.flow = true;
     },
     Seq(_, node) {
       if (node.items.every((item) => isScalar(item))) node.flow = true;

@@ -12,11 +12,32 @@ import { balancerKinds, balancers, LAYER_KEYS, layerConfigSchema } from '../algo
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
 import { circuitBreakerConfigSchema } from '../algorithms/failover/circuit-breaker.js';
+import { retryPolicyConfigSchema } from '../algorithms/failover/retry-policy.js';
+import { retryBudgetConfigSchema, type RetryBudgetConfig } from '../algorithms/failover/retry-budget.js';
+import { envoyRetryBudgetConfigSchema } from '../algorithms/failover/retry-budget-envoy.js';
+import { GRPC_MAX_ATTEMPTS_LIMIT } from '../algorithms/failover/hedging.js';
+import { adaptiveThrottlingConfigSchema } from '../algorithms/failover/adaptive-throttling.js';
 import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
 import { describeValue, didYouMean, suggest } from './errors.js';
-import { SCENARIO_SCHEMA, type ArrivalSpec, type FaultSchedule, type FaultSpec, type InstanceOverride, type KeySpec, type MembershipChange, type PolicySpec, type Scenario, type ServiceSpec, type WorkloadSpec } from './types.js';
+import {
+  SCENARIO_SCHEMA,
+  type ArrivalSpec,
+  type CallSpec,
+  type FailoverSpec,
+  type FaultSchedule,
+  type FaultSpec,
+  type InstanceOverride,
+  type KeySpec,
+  type MembershipChange,
+  type MeshSpec,
+  type PolicySpec,
+  type RetriesSpec,
+  type Scenario,
+  type ServiceSpec,
+  type WorkloadSpec,
+} from './types.js';
 
 export type PathSegment = string | number;
 
@@ -82,6 +103,64 @@ function strict<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
         : otherwise(issue),
   });
 }
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+  record: 'a mapping',
+  null: 'nothing (null)',
+};
+
+type Shaped = { readonly _zod?: { readonly def?: { readonly shape?: Record<string, unknown> } } };
+
+/**
+ * The house style for schemas that bring no messages of their own (the failover
+ * mechanisms' config schemas, shared with code that never reads a scenario file), given to
+ * the parse as its error map: zod's default messages become "expected X; got Y", unknown
+ * keys get a did-you-mean, unknown kinds list the known ones. A schema's own messages win.
+ */
+const houseStyle: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const shape = (issue.inst as Shaped | undefined)?._zod?.def?.shape;
+      if (shape === undefined) return undefined;
+      return UNKNOWN_KEYS_TAG + JSON.stringify(issue.keys.map((key) => unknownKey(key, Object.keys(shape))));
+    }
+    case 'invalid_type':
+      return expecting(TYPE_NAMES[issue.expected] ?? issue.expected)(issue);
+    case 'too_small':
+    case 'too_big': {
+      const small = issue.code === 'too_small';
+      const bound = Number(small ? issue.minimum : issue.maximum);
+      if (issue.origin === 'array') return expecting(small ? `at least ${bound} item${bound === 1 ? '' : 's'}` : `at most ${bound} item${bound === 1 ? '' : 's'}`)(issue);
+      if (issue.origin === 'string') return expecting(small ? `at least ${bound} character${bound === 1 ? '' : 's'}` : `at most ${bound} characters`)(issue);
+      if (issue.origin !== 'number' && issue.origin !== 'int') return undefined;
+      if (!Number.isFinite(bound) || Math.abs(bound) >= Number.MAX_SAFE_INTEGER) return expecting('a finite number')(issue);
+      const op = small ? (issue.inclusive === false ? '>' : '≥') : issue.inclusive === false ? '<' : '≤';
+      return expecting(`a ${issue.origin === 'int' ? 'whole ' : ''}number ${op} ${bound}`)(issue);
+    }
+    case 'invalid_value': {
+      const values = issue.values.map(String);
+      const got = typeof issue.input === 'string' ? didYouMean(issue.input, values) : '';
+      return `${expecting(values.length === 1 ? values[0] : `one of ${values.join(', ')}`)(issue)}${got}`;
+    }
+    case 'invalid_union': {
+      const options = (issue as { readonly options?: readonly unknown[] }).options;
+      if (issue.discriminator === undefined || options === undefined) return undefined;
+      const field = issue.discriminator;
+      const known = options.filter((o) => o !== undefined && o !== null).map(String);
+      const value = isRecord(issue.input) ? issue.input[field] : undefined;
+      if (typeof value !== 'string') return expecting(`${field}: one of ${known.join(', ')}`)({ input: value });
+      return `unknown ${field} '${value}'${didYouMean(value, known)}; expected one of ${known.join(', ')}`;
+    }
+    default:
+      return undefined;
+  }
+};
 
 // ---------------------------------------------------------------------------------------
 // Leaves
@@ -201,6 +280,72 @@ function distSchemas() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Failover
+
+const ENVOY_BUDGET_DEFAULTS = envoyRetryBudgetConfigSchema.parse({ kind: 'envoy-budget' });
+
+/** Envoy's retry budget without `kind`: `{ percent: 20%, minConcurrency: 3 }`, the scenario shorthand. */
+const budgetShorthand = strict(
+  {
+    kind: z.undefined().optional(),
+    percent: zPercent.optional(),
+    minConcurrency: wholeNumber(0, 'a number of retries always allowed at once: a whole number ≥ 0').optional(),
+  },
+  'a retry budget, like { percent: 20%, minConcurrency: 3 } (Envoy) or { kind: linkerd }',
+).transform(
+  (b): RetryBudgetConfig => ({
+    kind: 'envoy-budget',
+    budgetPercent: b.percent ?? ENVOY_BUDGET_DEFAULTS.budgetPercent,
+    minRetryConcurrency: b.minConcurrency ?? ENVOY_BUDGET_DEFAULTS.minRetryConcurrency,
+  }),
+);
+
+const retryBudgetSchema = z.discriminatedUnion('kind', [budgetShorthand, ...retryBudgetConfigSchema.options]);
+
+/**
+ * retries: the retry policy's own schema (its refinements kept), its budget also taking the
+ * shorthand. The cast only widens the budget's input type; its output is the policy's.
+ */
+const retriesSchema = retryPolicyConfigSchema.safeExtend({
+  budget: retryBudgetSchema.optional() as unknown as (typeof retryPolicyConfigSchema.shape)['budget'],
+});
+
+const HEDGE_ATTEMPTS = `a number of attempts, the first included: a whole number from 2 to ${GRPC_MAX_ATTEMPTS_LIMIT}`;
+
+const hedgeSchema = strict(
+  {
+    delay: positiveDuration.optional(),
+    maxAttempts: wholeNumber(2, HEDGE_ATTEMPTS).max(GRPC_MAX_ATTEMPTS_LIMIT, { error: expecting(HEDGE_ATTEMPTS) }).optional(),
+    onPerTryTimeout: z.boolean({ error: expecting('true or false') }).optional(),
+  },
+  'a hedge, like { delay: 50ms } or { onPerTryTimeout: true }',
+);
+
+const failoverSchema = strict(
+  {
+    timeout: positiveDuration.optional(),
+    perTryTimeout: positiveDuration.optional(),
+    retries: retriesSchema.optional(),
+    hedge: hedgeSchema.optional(),
+    circuitBreaker: circuitBreakerConfigSchema.optional(),
+    outlierDetection: outlierDetectionConfigSchema.optional(),
+    healthCheck: healthCheckConfigSchema.optional(),
+    adaptiveThrottling: adaptiveThrottlingConfigSchema.optional(),
+  },
+  'failover settings, like { timeout: 1s, retries: { max: 2, on: [5xx] }, outlierDetection: { consecutive5xx: 5 } }',
+);
+
+const callSchema = strict(
+  {
+    service: text('the name of a service'),
+    parallel: wholeNumber(1, 'a fan-out: a whole number ≥ 1').optional(),
+    probability: zPercent.optional(),
+    onFailure: z.enum(['fail', 'tolerate'], { error: expecting('fail or tolerate') }).optional(),
+  },
+  'a call, like { service: db, parallel: 2, probability: 50%, onFailure: tolerate }',
+);
+
+// ---------------------------------------------------------------------------------------
 // The document
 
 function documentSchema(balancer: z.ZodType<PolicySpec>) {
@@ -235,6 +380,11 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
       coldStart: coldStart.optional(),
       overrides: z.array(override, { error: expecting('a list of overrides') }).optional(),
+      calls: z.array(callSchema, { error: expecting('a list of calls, like [{ service: db }]') }).optional(),
+      mesh: strict(
+        { balancer: balancer.optional(), failover: failoverSchema.optional() },
+        "this service's own sidecar config, like { failover: { retries: { max: 1, on: [5xx] } } }; it overrides the top-level mesh",
+      ).optional(),
     },
     'a service, like { instances: 3, serviceTime: { dist: exponential, mean: 10ms } }',
   );
@@ -335,16 +485,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
         .refine((all) => Object.keys(all).length > 0, { error: 'expected at least one service' }),
       network: strict({ latency: dist, crossZone: dist.optional() }, 'a network, like { latency: { dist: exponential, mean: 200us } }'),
       workload: z.array(workload, { error: expecting('a list of workloads') }).min(1, { error: 'expected at least one workload' }),
-      mesh: strict(
-        {
-          balancer,
-          failover: strict(
-            { outlierDetection: outlierDetectionConfigSchema.optional(), healthCheck: healthCheckConfigSchema.optional(), circuitBreaker: circuitBreakerConfigSchema.optional() },
-            'failover settings, like { outlierDetection: { consecutive5xx: 5 } }',
-          ).optional(),
-        },
-        'a mesh, like { balancer: { kind: round-robin } }',
-      ),
+      mesh: strict({ balancer, failover: failoverSchema.optional() }, 'a mesh, like { balancer: { kind: round-robin } }'),
       membership: z
         .array(
           strict(
@@ -543,7 +684,102 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     }
   });
   (doc.faults ?? []).forEach((f, i) => checkFault(f, i, doc, services, add));
+  checkCalls(services, add);
+  checkFailover(doc.mesh.failover, ['mesh', 'failover'], undefined, add);
+  const inherited = perTryTimeoutOf(doc.mesh.failover);
+  for (const [name, svc] of services) checkFailover(svc.mesh?.failover, ['services', name, 'mesh', 'failover'], inherited, add);
   return issues;
+}
+
+type ServiceDocument = ScenarioDocument['services'][string];
+type FailoverDocument = NonNullable<ScenarioDocument['mesh']['failover']>;
+
+/** Every called service exists and is not the caller; the call graph has no cycle. */
+function checkCalls(services: Map<string, ServiceDocument>, add: (path: PathSegment[], message: string) => void): void {
+  const names = [...services.keys()];
+  for (const [name, svc] of services) {
+    (svc.calls ?? []).forEach((call, i) => {
+      const at: PathSegment[] = ['services', name, 'calls', i, 'service'];
+      if (call.service === name) add(at, `service '${name}' calls itself; a service cannot call itself`);
+      else if (!services.has(call.service)) {
+        const others = names.filter((n) => n !== name);
+        add(at, `unknown service '${call.service}'${didYouMean(call.service, others)}; services: ${names.join(', ')}`);
+      }
+    });
+  }
+  for (const cycle of callCycles(services)) add(['services', cycle.from, 'calls', cycle.index, 'service'], `call cycle ${cycle.names.join(' → ')}`);
+}
+
+interface CallCycle {
+  /** The service whose call starts the cycle, and that call's index. */
+  readonly from: string;
+  readonly index: number;
+  /** The services along the cycle, `from` first and last. */
+  readonly names: readonly string[];
+}
+
+/** The cycles a depth-first walk of the call graph finds (self-calls and unknown services aside), each once. */
+function callCycles(services: Map<string, ServiceDocument>): CallCycle[] {
+  const state = new Map<string, 'open' | 'done'>();
+  /** The calls taken from the walk's root to where it is. */
+  const path: { readonly name: string; readonly index: number }[] = [];
+  const cycles: CallCycle[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    state.set(name, 'open');
+    (services.get(name)?.calls ?? []).forEach((call, index) => {
+      const next = call.service;
+      if (next === name || !services.has(next) || state.get(next) === 'done') return;
+      if (state.get(next) === 'open') {
+        const taken = [...path.slice(path.findIndex((step) => step.name === next)), { name, index }];
+        const cycle = { from: taken[0].name, index: taken[0].index, names: [...taken.map((step) => step.name), next] };
+        const key = `${cycle.index}\u0000${cycle.names.join('\u0000')}`;
+        if (!seen.has(key)) cycles.push(cycle);
+        seen.add(key);
+        return;
+      }
+      path.push({ name, index });
+      visit(next);
+      path.pop();
+    });
+    state.set(name, 'done');
+  };
+  for (const name of services.keys()) if (!state.has(name)) visit(name);
+  return cycles;
+}
+
+/** The per-try timeout a failover block gives, in either place. */
+function perTryTimeoutOf(f: FailoverDocument | undefined): number | undefined {
+  return f?.perTryTimeout ?? f?.retries?.perTryTimeout;
+}
+
+/**
+ * One mesh's failover block (`at`): perTryTimeout given twice must agree; a hedge needs a
+ * delay or onPerTryTimeout, and onPerTryTimeout a per-try timeout, its own or `inherited`
+ * from the top-level mesh.
+ */
+function checkFailover(f: FailoverDocument | undefined, at: PathSegment[], inherited: number | undefined, add: (path: PathSegment[], message: string) => void): void {
+  if (f === undefined) return;
+  const where = at.map(String).join('.');
+  const inRetries = f.retries?.perTryTimeout;
+  if (f.perTryTimeout !== undefined && inRetries !== undefined && f.perTryTimeout !== inRetries) {
+    add(
+      [...at, 'retries', 'perTryTimeout'],
+      `perTryTimeout ${formatDuration(inRetries)} differs from ${where}.perTryTimeout (${formatDuration(f.perTryTimeout)}); expected one per-try timeout: give it in one place (or the same value in both)`,
+    );
+  }
+  const hedge = f.hedge;
+  if (hedge === undefined) return;
+  if (hedge.delay === undefined && hedge.onPerTryTimeout !== true) {
+    add(
+      [...at, 'hedge'],
+      'a hedge needs delay or onPerTryTimeout: true; expected something like { delay: 50ms } (another attempt when none has answered within 50ms) or { onPerTryTimeout: true } (another attempt when a per-try timeout fires)',
+    );
+  }
+  if (hedge.onPerTryTimeout === true && (perTryTimeoutOf(f) ?? inherited) === undefined) {
+    const give = at[0] === 'services' ? `${where}.perTryTimeout or mesh.failover.perTryTimeout` : `${where}.perTryTimeout`;
+    add([...at, 'hedge', 'onPerTryTimeout'], `onPerTryTimeout needs a per-try timeout, and there is none; expected ${give}, like perTryTimeout: 300ms`);
+  }
 }
 
 type FaultDocument = NonNullable<ScenarioDocument['faults']>[number];
@@ -634,7 +870,31 @@ function resolveFault(f: FaultDocument): FaultSpec {
   };
 }
 
+/** The keys a failover block gives, resolved; keys not given are absent. */
+function resolveFailover(f: FailoverDocument | undefined): FailoverSpec {
+  if (f === undefined) return {};
+  const perTryTimeout = perTryTimeoutOf(f);
+  const retries = f.retries === undefined ? undefined : (Object.fromEntries(Object.entries(f.retries).filter(([key]) => key !== 'perTryTimeout')) as RetriesSpec);
+  const hedge = f.hedge;
+  return {
+    ...(f.timeout === undefined ? {} : { timeout: f.timeout }),
+    ...(perTryTimeout === undefined ? {} : { perTryTimeout }),
+    ...(retries === undefined ? {} : { retries }),
+    ...(hedge === undefined ? {} : { hedge: { ...(hedge.delay === undefined ? {} : { delay: hedge.delay }), maxAttempts: hedge.maxAttempts ?? 2, onPerTryTimeout: hedge.onPerTryTimeout ?? false } }),
+    ...(f.circuitBreaker === undefined ? {} : { circuitBreaker: f.circuitBreaker }),
+    ...(f.outlierDetection === undefined ? {} : { outlierDetection: f.outlierDetection }),
+    ...(f.healthCheck === undefined ? {} : { healthCheck: f.healthCheck }),
+    ...(f.adaptiveThrottling === undefined ? {} : { adaptiveThrottling: f.adaptiveThrottling }),
+  };
+}
+
+/** A mesh; a failover with no mechanism in it is no failover at all. */
+function meshSpec(balancer: PolicySpec, failover: FailoverSpec): MeshSpec {
+  return { balancer, ...(Object.keys(failover).length === 0 ? {} : { failover }) };
+}
+
 function resolve(doc: ScenarioDocument): Scenario {
+  const topFailover = resolveFailover(doc.mesh.failover);
   const services: Record<string, ServiceSpec> = {};
   for (const [name, svc] of Object.entries(doc.services)) {
     services[name] = {
@@ -657,6 +917,9 @@ function resolve(doc: ScenarioDocument): Scenario {
           ...(o.zone === undefined ? {} : { zone: o.zone }),
         }),
       ),
+      calls: (svc.calls ?? []).map((c): CallSpec => ({ service: c.service, parallel: c.parallel ?? 1, probability: c.probability ?? 1, onFailure: c.onFailure ?? 'fail' })),
+      // This service's own mesh laid over the top-level one, key by key.
+      mesh: meshSpec(svc.mesh?.balancer ?? doc.mesh.balancer, { ...topFailover, ...resolveFailover(svc.mesh?.failover) }),
     };
   }
   const workload = doc.workload.map((w): WorkloadSpec => {
@@ -689,19 +952,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     services,
     network: { latency: doc.network.latency, ...(doc.network.crossZone === undefined ? {} : { crossZone: doc.network.crossZone }) },
     workload,
-    mesh: {
-      balancer: doc.mesh.balancer,
-      ...(doc.mesh.failover === undefined ||
-      (doc.mesh.failover.outlierDetection === undefined && doc.mesh.failover.healthCheck === undefined && doc.mesh.failover.circuitBreaker === undefined)
-        ? {}
-        : {
-            failover: {
-              ...(doc.mesh.failover.outlierDetection === undefined ? {} : { outlierDetection: doc.mesh.failover.outlierDetection }),
-              ...(doc.mesh.failover.healthCheck === undefined ? {} : { healthCheck: doc.mesh.failover.healthCheck }),
-              ...(doc.mesh.failover.circuitBreaker === undefined ? {} : { circuitBreaker: doc.mesh.failover.circuitBreaker }),
-            },
-          }),
-    },
+    mesh: meshSpec(doc.mesh.balancer, topFailover),
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
     faults: (doc.faults ?? []).map(resolveFault),
   };
@@ -719,7 +970,7 @@ export function resolveScenario(raw: unknown): Resolution {
       issues: [{ path: ['schema'], message: `unsupported schema ${describeValue(raw.schema)}; this version of meshsim reads ${SCENARIO_SCHEMA}`, expected: SCENARIO_SCHEMA }],
     };
   }
-  const parsed = scenarioDocument.safeParse(raw, { reportInput: true });
+  const parsed = scenarioDocument.safeParse(raw, { reportInput: true, error: houseStyle });
   if (!parsed.success) return { ok: false, issues: fromZod(parsed.error.issues) };
   const issues = crossCheck(parsed.data);
   if (issues.length > 0) return { ok: false, issues };

@@ -7,6 +7,8 @@ import type { DistSpec } from '../core/distribution-spec.js';
 import type { OutlierDetectionConfig } from '../algorithms/failover/outlier-detection.js';
 import type { HealthCheckConfig } from '../algorithms/failover/health-check.js';
 import type { CircuitBreakerConfig } from '../algorithms/failover/circuit-breaker.js';
+import type { RetryPolicyConfig } from '../algorithms/failover/retry-policy.js';
+import type { AdaptiveThrottlingConfig } from '../algorithms/failover/adaptive-throttling.js';
 
 export const SCENARIO_SCHEMA = 'meshsim/scenario@1';
 
@@ -27,6 +29,21 @@ export interface ColdStartSpec {
   readonly factor: number;
 }
 
+/**
+ * A downstream call a service makes while serving a request. A service's calls run in list
+ * order, each once the one before has ended; an instance holds its worker slot meanwhile.
+ */
+export interface CallSpec {
+  /** The called service (never the caller itself; calls form no cycle). */
+  readonly service: string;
+  /** Copies of the call sent at once (fan-out); the call ends when all of them have ended. Default 1. */
+  readonly parallel: number;
+  /** Chance in [0, 1] that a request makes this call (one draw per request for all its copies). Default 1. */
+  readonly probability: number;
+  /** A failed copy fails the request being served (`fail`, the default) or is ignored (`tolerate`). */
+  readonly onFailure: 'fail' | 'tolerate';
+}
+
 export interface ServiceSpec {
   readonly instances: number;
   /** Zones instances are placed in, round-robin: instance i is in zones[i % zones.length]. */
@@ -43,6 +60,14 @@ export interface ServiceSpec {
   /** Applies to instances that join after t = 0 (see `membership`). */
   readonly coldStart?: ColdStartSpec;
   readonly overrides: readonly InstanceOverride[];
+  /** Downstream calls per request served, in order (default none). */
+  readonly calls: readonly CallSpec[];
+  /**
+   * The sidecar config of this service's instances when they make their calls: the
+   * scenario's top-level `mesh` with this service's own `mesh` laid over it (its balancer,
+   * and each failover key it gives, replace the top-level ones). Always present.
+   */
+  readonly mesh: MeshSpec;
 }
 
 export interface NetworkSpec {
@@ -86,8 +111,37 @@ export interface PolicySpec {
   readonly [option: string]: unknown;
 }
 
-/** Failover mechanisms of a caller's sidecar (more come with the request pipeline). */
+/**
+ * A retry policy (src/algorithms/failover/retry-policy.ts) as a scenario resolves it: its
+ * per-try timeout lives in {@link FailoverSpec.perTryTimeout}, wherever it was written.
+ */
+export type RetriesSpec = Omit<RetryPolicyConfig, 'perTryTimeout'>;
+
+/**
+ * Hedging: more than one attempt of a request out at once, the first good answer wins and
+ * the others are cancelled; hedges count against retry budgets like retries.
+ */
+export interface HedgeSpec {
+  /** Send another attempt when none has answered after this long (ms), again every `delay` until `maxAttempts` are out (gRPC hedgingDelay). Absent = no timed hedges. */
+  readonly delay?: number;
+  /** Attempts out at once at most, the first included: 2 to 5 (gRPC's client cap). Default 2. */
+  readonly maxAttempts: number;
+  /** Envoy hedge_on_per_try_timeout: when an attempt's per-try timeout fires, keep it and send another. Default false; needs a perTryTimeout. */
+  readonly onPerTryTimeout: boolean;
+}
+
+/** Failover mechanisms of a caller's sidecar. Absent keys: the mechanism is off. */
 export interface FailoverSpec {
+  /** Overall request timeout (Envoy's route timeout), ms, over all attempts, retries and backoffs. */
+  readonly timeout?: number;
+  /** Per-attempt timeout, ms (Envoy per_try_timeout); written here or as retries.perTryTimeout. */
+  readonly perTryTimeout?: number;
+  /** Retry policy; absent = no retries. */
+  readonly retries?: RetriesSpec;
+  /** Request hedging; absent = none. */
+  readonly hedge?: HedgeSpec;
+  /** The SRE book's client-side adaptive throttling (src/algorithms/failover/adaptive-throttling.ts). */
+  readonly adaptiveThrottling?: AdaptiveThrottlingConfig;
   /** Envoy outlier detection, resolved (see src/algorithms/failover/outlier-detection.ts). */
   readonly outlierDetection?: OutlierDetectionConfig;
   /** Envoy active health checking; probes travel to the instances like requests do. */
@@ -96,6 +150,7 @@ export interface FailoverSpec {
   readonly circuitBreaker?: CircuitBreakerConfig;
 }
 
+/** A sidecar's config: the scenario's `mesh` (workload clients) or a service's merged `mesh` (its outbound calls). */
 export interface MeshSpec {
   readonly balancer: PolicySpec;
   readonly failover?: FailoverSpec;

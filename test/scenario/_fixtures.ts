@@ -85,3 +85,53 @@ export function errorOf(text: string, file = 'q.yaml'): ScenarioError {
 export function linesOf(text: string, file = 'q.yaml'): string[] {
   return errorOf(text, file).message.split('\n');
 }
+
+/**
+ * The "Scenario syntax" block of issue #4 (failures and failover) made a full scenario:
+ * a frontend fanning out to a backend, each caller with its own sidecar settings.
+ */
+export const ISSUE_4 = `schema: meshsim/scenario@1
+name: issue-4
+seed: 1
+seeds: 1
+duration: 60s
+warmup: 5s
+services:
+  frontend:
+    instances: 4
+    serviceTime: { dist: constant, value: 1ms }
+    calls:
+      - service: backend
+        parallel: 10          # fan-out per request (default 1); list entries run in order
+        probability: 1.0      # optional call
+    mesh:                     # this caller's sidecar: overrides the top-level mesh
+      balancer: { kind: least-request }
+      failover:
+        retries: { max: 1, on: [5xx, timeout] }
+  backend:
+    instances: 6
+    zones: [a, b]
+    serviceTime: { dist: exponential, mean: 5ms }
+network:
+  latency: { dist: exponential, mean: 200us }
+workload:
+  - name: users
+    target: frontend
+    arrival: { process: poisson, rate: 500/s }
+mesh:                         # default sidecar config of every caller
+  balancer: { kind: p2c }
+  failover:
+    timeout: 1s
+    perTryTimeout: 300ms
+    retries: { max: 2, on: [5xx, reset, connect-failure, timeout],
+               backoff: { base: 25ms, max: 250ms }, budget: { percent: 20%, minConcurrency: 3 } }
+    hedge: { delay: 50ms }
+    circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 }
+    outlierDetection: { consecutive5xx: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 10% }
+    healthCheck: { interval: 5s, timeout: 1s, unhealthyThreshold: 3, healthyThreshold: 2 }
+faults:
+  - { kind: slow, target: { service: backend, instances: [0] }, at: 15s, for: 30s,
+      serviceTime: { dist: constant, value: 2s } }      # or factor: 10
+  - { kind: error, target: { service: backend }, at: 0s, rate: 30%, status: 503 }
+  - { kind: crash, target: { service: backend, zone: b }, at: 20s, for: 10s }
+`;

@@ -28,6 +28,8 @@ const QUICKSTART_RESOLVED: Scenario = {
       weight: 1,
       priority: 0,
       overrides: [{ instances: [3], serviceTime: { dist: 'lognormal', median: 200, p99: 1000 } }],
+      calls: [],
+      mesh: { balancer: { kind: 'round-robin' } },
     },
     db: {
       instances: 2,
@@ -38,6 +40,8 @@ const QUICKSTART_RESOLVED: Scenario = {
       weight: 1,
       priority: 0,
       overrides: [],
+      calls: [],
+      mesh: { balancer: { kind: 'round-robin' } },
     },
   },
   network: { latency: { dist: 'exponential', mean: 0.2 }, crossZone: { dist: 'constant', value: 1 } },
@@ -71,6 +75,8 @@ describe('parseScenarioText: valid scenarios', () => {
       weight: 1,
       priority: 0,
       overrides: [],
+      calls: [],
+      mesh: { balancer: { kind: 'random' } },
     });
     expect(base.workload[0]).toStrictEqual({ name: 'w', target: 'api', zone: 'default', sidecars: 1, zones: ['default'], arrival: { process: 'constant', rate: 10, steps: [] } });
     expect(base.membership).toStrictEqual([]);

@@ -1,10 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { adaptiveThrottlingConfigSchema } from '../../src/algorithms/failover/adaptive-throttling.js';
+import { healthCheckConfigSchema } from '../../src/algorithms/failover/health-check.js';
+import { outlierDetectionConfigSchema } from '../../src/algorithms/failover/outlier-detection.js';
+import { RETRY_ON, retryPolicyConfigSchema } from '../../src/algorithms/failover/retry-policy.js';
 import type { DistSpec, MixtureComponent } from '../../src/core/distribution-spec.js';
+import { formatDuration } from '../../src/core/units.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
-import type { ArrivalSpec, InstanceOverride, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
-import { MINIMAL, QUICKSTART } from './_fixtures.js';
+import type { ArrivalSpec, CallSpec, FailoverSpec, HedgeSpec, InstanceOverride, MeshSpec, PolicySpec, RetriesSpec, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
+import { ISSUE_4, MINIMAL, QUICKSTART } from './_fixtures.js';
 
 // ---------------------------------------------------------------------------------------
 // Valid scenarios, with parameters across the whole range the distribution library allows.
@@ -42,7 +47,10 @@ const serviceName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,7}$/);
 const slots = (min: number) => fc.oneof(fc.integer({ min, max: 1000 }), fc.constant(Infinity));
 const rate = fc.double({ min: 1e-9, max: 1e9, noNaN: true });
 
-const service: fc.Arbitrary<ServiceSpec> = fc.integer({ min: 1, max: 20 }).chain((instances) =>
+/** A service without its calls and mesh (they depend on the other services and the top-level mesh). */
+type BareService = Omit<ServiceSpec, 'calls' | 'mesh'>;
+
+const service: fc.Arbitrary<BareService> = fc.integer({ min: 1, max: 20 }).chain((instances) =>
   fc.record({
     instances: fc.constant(instances),
     zones: fc.uniqueArray(name, { minLength: 1, maxLength: 3 }),
@@ -77,9 +85,110 @@ const arrival: fc.Arbitrary<ArrivalSpec> = fc.oneof(
   fc.record({ process: fc.constant('closed' as const), clients: fc.integer({ min: 1, max: 1000 }), think: dist }),
 );
 
+// ---------------------------------------------------------------------------------------
+// Call graphs and failover settings. Mechanism configs are drawn as written and resolved by
+// their own schemas, so they carry every default the loader fills in.
+
+const duration = positiveMs.map(formatDuration);
+const percent = number(0, 1);
+const optional = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+
+const retries: fc.Arbitrary<RetriesSpec> = fc
+  .record({
+    max: fc.nat(5),
+    on: fc.subarray([...RETRY_ON], { minLength: 1 }),
+    codes: optional(fc.uniqueArray(fc.integer({ min: 100, max: 599 }), { minLength: 1, maxLength: 3 })),
+    backoff: fc.oneof(
+      fc.tuple(positiveMs, optional(ms)).map(([base, extra]) => ({ base: formatDuration(base), ...(extra === undefined ? {} : { max: formatDuration(base + extra) }) })),
+      fc.record({ kind: fc.constant('grpc'), initial: duration, max: duration, multiplier: number(0.01, 10).filter((m) => m > 0) }),
+    ),
+    budget: optional(
+      fc.oneof(
+        fc.record({ kind: fc.constant('envoy-budget'), budgetPercent: percent, minRetryConcurrency: fc.nat(10) }),
+        fc.record({ kind: fc.constant('envoy-max-retries'), maxRetries: fc.nat(10) }),
+        fc.constantFrom({ kind: 'finagle' }, { kind: 'linkerd' }, { kind: 'grpc-throttling' }),
+      ),
+    ),
+    hostReselection: optional(fc.record({ maxAttempts: fc.nat(5) })),
+  })
+  .map(({ codes, on, budget, hostReselection, ...rest }) =>
+    retryPolicyConfigSchema.parse({
+      ...rest,
+      on: codes === undefined || on.includes('retriable-status-codes') ? on : [...on, 'retriable-status-codes'],
+      ...(codes === undefined ? {} : { retriableStatusCodes: codes }),
+      ...(budget === undefined ? {} : { budget }),
+      ...(hostReselection === undefined ? {} : { hostReselection }),
+    }),
+  );
+
+const hedge: fc.Arbitrary<HedgeSpec> = fc.record(
+  { delay: positiveMs, maxAttempts: fc.integer({ min: 2, max: 5 }), onPerTryTimeout: fc.boolean() },
+  { requiredKeys: ['maxAttempts', 'onPerTryTimeout'] },
+);
+
+/** Any subset of the failover keys (hedges made valid by {@link validHedge}). */
+const failoverKeys: fc.Arbitrary<FailoverSpec> = fc.record(
+  {
+    timeout: positiveMs,
+    perTryTimeout: positiveMs,
+    retries,
+    hedge,
+    circuitBreaker: fc.record({ maxConnections: fc.nat(2000), maxPendingRequests: fc.nat(2000), maxRequests: fc.nat(2000), maxRetries: fc.nat(10) }),
+    outlierDetection: fc
+      .record({ consecutive5xx: fc.nat(10), interval: duration, maxEjectionPercent: percent, enforcingSuccessRate: percent }, { requiredKeys: [] })
+      .map((input) => outlierDetectionConfigSchema.parse(input)),
+    healthCheck: fc
+      .record({ interval: duration, timeout: duration, unhealthyThreshold: fc.integer({ min: 1, max: 5 }), healthyThreshold: fc.integer({ min: 1, max: 5 }), intervalJitterPercent: percent })
+      .map((input) => healthCheckConfigSchema.parse(input)),
+    adaptiveThrottling: fc
+      .record({ k: number(0.1, 10), window: positiveMs.map((w) => formatDuration(w + 1000)), buckets: fc.integer({ min: 1, max: 200 }) }, { requiredKeys: [] })
+      .map((input) => adaptiveThrottlingConfigSchema.parse(input)),
+  },
+  { requiredKeys: [] },
+);
+
+/** `f` with its hedge valid: onPerTryTimeout only with a per-try timeout (its own or `inherited`), and a delay or onPerTryTimeout. */
+function validHedge(f: FailoverSpec, inherited?: number): FailoverSpec {
+  if (f.hedge === undefined) return f;
+  const onPerTryTimeout = f.hedge.onPerTryTimeout && (f.perTryTimeout ?? inherited) !== undefined;
+  const { hedge: h, ...rest } = f;
+  if (h.delay === undefined && !onPerTryTimeout) return rest;
+  return { ...rest, hedge: { ...h, onPerTryTimeout } };
+}
+
+const meshOf = (balancer: PolicySpec, failover: FailoverSpec): MeshSpec => ({ balancer, ...(Object.keys(failover).length === 0 ? {} : { failover }) });
+const balancer = fc.constantFrom<PolicySpec>({ kind: 'round-robin' }, { kind: 'random' });
+
+/** A service's own mesh block: maybe a balancer, maybe some failover keys. */
+const ownMesh = fc.record({ balancer: optional(balancer), failover: optional(failoverKeys) });
+
+const call = (names: readonly string[]): fc.Arbitrary<CallSpec> =>
+  fc.record({ service: fc.constantFrom(...names), parallel: fc.integer({ min: 1, max: 20 }), probability: percent, onFailure: fc.constantFrom('fail' as const, 'tolerate' as const) });
+
+/**
+ * Services with calls and merged meshes: a service calls only services after it in key
+ * order (no cycles), and its mesh is the top-level one with its own laid over it.
+ */
+const servicesWith = (bare: Record<string, BareService>, top: MeshSpec): fc.Arbitrary<Record<string, ServiceSpec>> => {
+  const names = Object.keys(bare);
+  const inherited = top.failover?.perTryTimeout;
+  return fc.tuple(
+    ...names.map((name, i) =>
+      fc.tuple(names.length > i + 1 ? fc.array(call(names.slice(i + 1)), { maxLength: 3 }) : fc.constant([]), optional(ownMesh)).map(([calls, own]): [string, ServiceSpec] => {
+        const failover = { ...(top.failover ?? {}), ...validHedge(own?.failover ?? {}, inherited) };
+        return [name, { ...bare[name], calls, mesh: meshOf(own?.balancer ?? top.balancer, failover) }];
+      }),
+    ),
+  ).map((entries) => Object.fromEntries(entries));
+};
+
 const scenario: fc.Arbitrary<Scenario> = fc
-  .dictionary(serviceName, service, { minKeys: 1, maxKeys: 3 })
-  .chain((services) => {
+  .tuple(fc.dictionary(serviceName, service, { minKeys: 1, maxKeys: 3 }), balancer, optional(failoverKeys))
+  .chain(([bare, topBalancer, topFailover]) => {
+    const mesh = meshOf(topBalancer, validHedge(topFailover ?? {}));
+    return servicesWith(bare, mesh).map((services) => ({ mesh, services }));
+  })
+  .chain(({ mesh, services }) => {
     const workload = fc.uniqueArray(
       fc.record({ name, target: fc.constantFrom(...Object.keys(services)), arrival, timeout: fc.option(positiveMs, { nil: undefined }) }).chain(({ target, timeout, ...w }) =>
         fc
@@ -99,7 +208,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
         services: fc.constant(services),
         network: fc.record({ latency: dist, crossZone: dist }, { requiredKeys: ['latency'] }),
         workload,
-        mesh: fc.record({ balancer: fc.constantFrom({ kind: 'round-robin' }, { kind: 'random' }) }),
+        mesh: fc.constant(mesh),
         membership: fc.constant([]),
         faults: fc.constant([]),
       },
@@ -144,7 +253,7 @@ mesh:
   });
 
   it('round-trips the example scenarios', () => {
-    for (const text of [QUICKSTART, MINIMAL]) {
+    for (const text of [QUICKSTART, MINIMAL, ISSUE_4]) {
       const base = parseScenarioText(text, 'x.yaml').base;
       expect(parseScenarioText(printScenario(base), 'x.yaml').base).toStrictEqual(base);
     }

@@ -15,7 +15,10 @@ describe('variants', () => {
     const loaded = parseScenarioText(QUICKSTART, 'q.yaml');
     expect(loaded.variants.map((v) => v.name)).toEqual(['round-robin', 'random']);
     expect(loaded.variants[0].scenario).toStrictEqual(loaded.base);
-    expect(loaded.variants[1].scenario).toStrictEqual({ ...loaded.base, mesh: { balancer: { kind: 'random' } } });
+    // Services without a mesh of their own take the top-level one, variants included.
+    const random = { balancer: { kind: 'random' } };
+    const services = Object.fromEntries(Object.entries(loaded.base.services).map(([name, svc]) => [name, { ...svc, mesh: random }]));
+    expect(loaded.variants[1].scenario).toStrictEqual({ ...loaded.base, services, mesh: random });
   });
 
   it('keep file order even for names that look like numbers', () => {
