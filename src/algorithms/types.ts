@@ -25,8 +25,12 @@ export interface Endpoint {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** How one attempt ended, as the client saw it. */
-export type OutcomeKind = 'success' | 'error' | 'timeout' | 'reset' | 'connect-failure' | 'rejected';
+/**
+ * How one attempt ended, as the client saw it. 'cancelled': the client itself gave up on
+ * the attempt (another attempt of the request won, or the request ended); no result came,
+ * so only the balancer's in-flight accounting hears of it, never outlier detection.
+ */
+export type OutcomeKind = 'success' | 'error' | 'timeout' | 'reset' | 'connect-failure' | 'rejected' | 'cancelled';
 
 export interface Outcome {
   readonly kind: OutcomeKind;

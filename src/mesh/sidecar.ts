@@ -11,6 +11,7 @@ import type { OutlierDetector } from '../algorithms/failover/outlier-detection.j
 import type { HealthChecker } from '../algorithms/failover/health-check.js';
 
 const NO_CONTEXT: PickContext = {};
+const CANCELLED: Outcome = { kind: 'cancelled', status: 0 };
 
 export interface SidecarOptions {
   /** Envoy outlier detection over this sidecar's view of the upstream hosts. */
@@ -75,6 +76,16 @@ export class Sidecar {
   attemptEnded(index: number, outcome: Outcome, latencyMs: number): void {
     this.balancer.onEnd(index, outcome, latencyMs);
     this.outliers?.onResult(index, outcome);
+  }
+
+  /**
+   * The client cancelled an attempt (a hedge lost, or the request ended): the balancer
+   * stops counting it in flight (tower's dropped handle still records its latency), and
+   * outlier detection hears nothing, as in Envoy, where a cancelled upstream request is
+   * no outlier event.
+   */
+  attemptCancelled(index: number, latencyMs: number): void {
+    this.balancer.onEnd(index, CANCELLED, latencyMs);
   }
 
   /**

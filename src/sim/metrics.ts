@@ -15,6 +15,44 @@ export interface FailoverCounts {
   readonly healthCheckFailures?: number;
   /** Requests refused at once by an open circuit breaker. */
   readonly breakerOverflows?: number;
+  /** Retries sent, over all callers (with a retry policy). */
+  readonly retries?: number;
+  /** Retries and hedges a retry budget (or max_retries breaker) refused. */
+  readonly retryBudgetDenied?: number;
+  /** Hedges sent, and hedges whose answer was the one returned (with hedging). */
+  readonly hedges?: number;
+  readonly hedgesWon?: number;
+  /** Requests adaptive throttling rejected locally. */
+  readonly throttled?: number;
+}
+
+/**
+ * One caller → target layer of the call graph (a workload's client sidecars, or the
+ * sidecars of a calling service's instances), over the calls issued in the measurement
+ * window: how many calls, how many attempts they took (retry amplification), and what
+ * the failover machinery did.
+ */
+export interface LayerStats {
+  readonly caller: string;
+  readonly target: string;
+  /** True for a workload's (client-facing) layer. */
+  readonly client: boolean;
+  readonly calls: number;
+  readonly attempts: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly retries: number;
+  readonly hedges: number;
+  readonly hedgesWon: number;
+  readonly perTryTimeouts: number;
+  /** Calls ended by their overall deadline (the sidecar's route timeout or the client's own). */
+  readonly deadlines: number;
+  /** Attempts refused by the circuit breaker. */
+  readonly overflows: number;
+  /** Attempts with no healthy endpoint to go to. */
+  readonly noEndpoint: number;
+  readonly budgetDenied: number;
+  readonly throttled: number;
 }
 
 /** Answers per time bucket: counts and a latency sketch of the succeeded ones. */
@@ -105,6 +143,8 @@ export interface RunResult {
   readonly faults: readonly FaultRecord[];
   /** Counters of the configured failover mechanisms (present only for those configured). */
   readonly failover: FailoverCounts;
+  /** Every caller → target layer, workloads' first. */
+  readonly layers: readonly LayerStats[];
   /** Per-bucket answers by the time the client got them (requests issued in the window only). */
   readonly timeline: Timeline;
   /** Conservation over the whole run: issued = succeeded + failed + in flight. */
@@ -122,6 +162,7 @@ export class RunMetrics {
   private connectFailures = 0;
   private faultRecords: FaultRecord[] = [];
   private failoverCounts: FailoverCounts = {};
+  private layers: readonly LayerStats[] = [];
   private timelineBucket = 1000;
   private tRequests = new Float64Array(0);
   private tSucceeded = new Float64Array(0);
@@ -181,6 +222,10 @@ export class RunMetrics {
 
   setFailoverCounts(counts: FailoverCounts): void {
     this.failoverCounts = counts;
+  }
+
+  setLayers(layers: readonly LayerStats[]): void {
+    this.layers = layers;
   }
 
   setFaultWindows(windows: readonly FaultWindow[]): void {
@@ -283,6 +328,7 @@ export class RunMetrics {
       membership,
       faults: this.faultRecords,
       failover: this.failoverCounts,
+      layers: this.layers,
       timeline: { bucketMs: this.timelineBucket, requests: this.tRequests, succeeded: this.tSucceeded, latency: this.tLatency },
       conservation: { issued: this.allIssued, succeeded: this.allSucceeded, failed: this.allFailed, inFlight: allInFlight },
     };

@@ -1,45 +1,63 @@
 /**
  * The simulated world: services made of instances (worker slots + bounded FIFO queue),
- * a network with per-hop latency and a cross-zone penalty, and client groups whose
- * sidecars offer open-loop (Poisson, constant, rate steps) or closed-loop load. Every
- * request goes through one of its group's mesh sidecars (src/mesh), exactly as in live
- * mode; membership changes (instances joining, possibly cold, or leaving) reach every
- * sidecar as an endpoint-set update.
+ * a network with per-hop latency and a cross-zone penalty, client groups whose sidecars
+ * offer open-loop (Poisson, constant, rate steps) or closed-loop load, and services that
+ * call other services while they serve (call graphs), each caller through its own sidecars.
  *
- * Requests and instances are struct-of-arrays with free lists, and events are
- * (kind, index) pairs: nothing is allocated per request, and memory grows with the
- * world (instances, requests in flight), never with the number of requests simulated.
+ * Every call goes through a sidecar of its caller (src/mesh), exactly as in live mode:
+ * endpoint set → health view → balancer pick → transport, with the caller's failover
+ * settings around it: an overall deadline, per-try timeouts, retries with Envoy's backoff
+ * and a cross-request budget, hedging, a circuit breaker and adaptive throttling. The
+ * decisions are the world-agnostic functions of src/algorithms/failover; this file only
+ * moves requests and keeps the timers.
+ *
+ * A call (one logical request from a caller) has one or more attempts (one per try, retry
+ * or hedge). Calls, attempts and instances are records in typed arrays with free lists,
+ * and events are (kind, index) pairs: nothing is allocated per request, memory grows with
+ * the world and the requests in flight, never with the number of requests simulated.
+ * Timers are events checked against the sequence number the record remembers, so a timer
+ * that lost its reason (its call concluded, its record was reused) does nothing.
  */
 import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
 import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
 import { HealthChecker, type ProbeDone } from '../algorithms/failover/health-check.js';
 import { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
+import { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
+import { envoyBackoffBounds, envoyBackoffInterval, grpcBackoffDelay } from '../algorithms/failover/backoff.js';
+import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
+import { RetryPolicy, hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
+import { createRetryLimiter } from '../algorithms/failover/retry-budget.js';
+import { EnvoyRetryBudget } from '../algorithms/failover/retry-budget-envoy.js';
+import { endAttempt, UNLIMITED_RETRIES, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
+import type { DistSpec } from '../core/distribution-spec.js';
 import { RngStreams, type RngBank } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
-import type { DistSpec } from '../core/distribution-spec.js';
 import { hashKey } from '../core/xxhash64.js';
 import { Sidecar } from '../mesh/sidecar.js';
-import type { KeySpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
-import { RunMetrics, type FailoverCounts, type MembershipEffect, type RunResult } from './metrics.js';
+import { RunMetrics, type FailoverCounts, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
 
 // Event kinds (arg in parentheses).
-const ARRIVAL = FIRST_MODEL_KIND; // open-loop arrival (group)
-const CLOSED_ISSUE = FIRST_MODEL_KIND + 1; // a closed-loop client issues (group)
-const AT_INSTANCE = FIRST_MODEL_KIND + 2; // request reaches its instance (request)
-const SERVICE_DONE = FIRST_MODEL_KIND + 3; // instance finishes a request (request)
-const AT_CLIENT = FIRST_MODEL_KIND + 4; // response reaches the client (request)
-const TIMEOUT = FIRST_MODEL_KIND + 5; // client-side timeout (request)
-const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (group)
+const ARRIVAL = FIRST_MODEL_KIND; // open-loop arrival (pool)
+const CLOSED_ISSUE = FIRST_MODEL_KIND + 1; // a closed-loop client issues (pool)
+const AT_INSTANCE = FIRST_MODEL_KIND + 2; // an attempt reaches its instance (attempt)
+const SERVICE_DONE = FIRST_MODEL_KIND + 3; // an instance finishes an attempt's own work (attempt)
+const AT_CLIENT = FIRST_MODEL_KIND + 4; // an attempt's response reaches the sidecar (attempt)
+const DEADLINE = FIRST_MODEL_KIND + 5; // a call's overall timeout (call)
+const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (pool)
 const MEMBERSHIP = FIRST_MODEL_KIND + 7; // scenario.membership[arg] takes effect
 const FAULT_ON = FIRST_MODEL_KIND + 8; // fault window starts (window)
 const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
 const HC_AT_INSTANCE = FIRST_MODEL_KIND + 10; // a health-check probe reaches its instance (probe)
 const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (probe)
+const TRY_TIMEOUT = FIRST_MODEL_KIND + 12; // an attempt's per-try timeout (attempt)
+const RETRY_SEND = FIRST_MODEL_KIND + 13; // an admitted retry's backoff is over (call)
+const HEDGE = FIRST_MODEL_KIND + 14; // a call's hedging delay is over (call)
 
 /** Instance record layout (Int32 words; see World.inst). */
 const I_STRIDE = 16;
@@ -47,18 +65,87 @@ const I_RNG = 0; // words 0–3: SFC32 state of the service-time stream
 const I_BUSY = 4; // busy worker slots
 const I_SLOTS = 5; // worker slots (UNBOUNDED: infinite server)
 const I_QCAP = 6; // wait-queue bound (UNBOUNDED: none)
-const I_QHEAD = 7; // oldest waiting request (-1: none), linked through rNext
-const I_QTAIL = 8; // newest waiting request (-1: none)
-const I_QLEN = 9; // waiting requests
+const I_QHEAD = 7; // oldest waiting attempt (-1: none), linked through A_NEXT
+const I_QTAIL = 8; // newest waiting attempt (-1: none)
+const I_QLEN = 9; // waiting attempts
 const I_FAULTED = 10; // fault windows active on the instance (any kind): the hot path checks only this
 const I_ZONE = 11; // zone id
-const I_HELD = 12; // requests in service listed in inService (crash/hang tracking)
+const I_HELD = 12; // attempts in service listed in inService (crash/hang tracking)
 /** Stands for an unbounded slot count or queue bound (more than any pool of requests). */
 const UNBOUNDED = 0x7fffffff;
 
+/** Call record layout (Float64 words; see World.cr). */
+const C_STRIDE = 16;
+const C_POOL = 0; // client pool (caller → target)
+const C_SIDECAR = 1; // sidecar within the pool
+const C_ISSUED = 2; // time the caller issued it
+const C_FLAGS = 3; // CF_*
+const C_PARENT = 4; // attempt being served that made this call (-1: a workload's request)
+const C_PARENT_GEN = 5; // that attempt record's generation (guards against reuse)
+const C_SENT = 6; // attempts sent
+const C_OUT = 7; // attempts sent and not ended
+const C_RETRIES = 8; // retries and hedges admitted
+const C_PENDING_RETRY = 9; // admitted retries waiting out their backoff
+const C_DEADLINE_SEQ = 10; // sequence of the pending DEADLINE event (-1: none)
+const C_RETRY_SEQ = 11; // sequence of the pending RETRY_SEND event
+const C_HEDGE_SEQ = 12; // sequence of the pending HEDGE event
+const C_KEY = 13; // hash key (NaN: none)
+const C_ATT_HEAD = 14; // newest attempt of the call (-1: none), linked through A_SIB
+const C_LIVE = 15; // attempt records still referring to this call (and pins)
+/** Host reselection: per call, the number of instances tried, then up to MAX_TRIED of them (World.tried). */
+const T_STRIDE = 8;
+const MAX_TRIED = T_STRIDE - 1;
+
+const CF_MEASURED = 1; // issued inside the measurement window
+const CF_CONCLUDED = 2; // the caller has its answer
+const CF_MESH_DEADLINE = 4; // the deadline is the sidecar's route timeout (answers 504), not the client's own
+const CF_NEXT_IS_HEDGE = 8; // the pending RETRY_SEND is a hedge (Envoy hedge_on_per_try_timeout)
+
+/** Attempt record layout (Float64 words; see World.ar). */
+const A_STRIDE = 16;
+const A_CALL = 0; // its call
+const A_INST = 1; // global instance it was sent to
+const A_SENT = 2; // time sent
+const A_STATUS = 3; // HTTP status of its response (0: none)
+const A_CODE = 4; // how it ended at the server (C_OK...)
+const A_FLAGS = 5; // AF_*
+const A_SVC_START = 6; // time its worker slot was taken
+const A_DONE_SEQ = 7; // sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang)
+const A_TRY_SEQ = 8; // sequence of its pending TRY_TIMEOUT
+const A_UTIL = 9; // utilisation reported with the response (-1: none)
+const A_HELD_AT = 10; // position in inService[instance]
+const A_NEXT = 11; // next in its instance's wait queue
+const A_SIB = 12; // previous attempt of the same call (-1: none)
+const A_STEP = 13; // call-graph step being served (-1: own work not done yet)
+const A_PENDING = 14; // downstream calls of the current step not ended
+const A_GEN = 15; // generation of the record (bumped on every allocation)
+
+const AF_ENDED = 1; // the sidecar is done with it (answered, timed out or cancelled)
+const AF_LOST = 2; // no response will ever come (a hang, a dropping partition)
+const AF_BY_RETRY = 4; // launched by an admitted retry or hedge (holds a limiter retry slot)
+const AF_HEDGED = 8; // its per-try timeout started a hedge: never retried itself
+const AF_GONE = 16; // the server side dropped it (crash or hang): its downstream results are void
+const AF_CHILD_FAIL = 32; // a downstream call of the current step failed fatally
+const AF_ISSUING = 64; // its downstream calls are being issued (completions must not resume it yet)
+const AF_HEDGE = 128; // it is a hedge (for hedges won)
+
+/** How an attempt ended at the server side (A_CODE). */
+const C_OK = 0; // an HTTP answer: success when 2xx
+const C_REJECTED = 1; // 503 from a full queue
+const C_ERROR = 2; // a 5xx from an error fault, or a failed dependency
+const C_RESET = 3; // connection reset (instance crashed mid-request)
+const C_REFUSED = 4; // connection refused (instance down, partition refusing)
+
+/** "No healthy upstream" or a breaker overflow: the sidecar answers 503 itself, as Envoy does. */
+const LOCAL_503: Outcome = { kind: 'rejected', status: 503 };
+const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
+const ROUTE_TIMEOUT: Outcome = { kind: 'timeout', status: 504 };
+/** Status an instance answers with when a dependency it needed failed. */
+const DEPENDENCY_FAILED_STATUS = 503;
+
 /** A health-check probe in flight: it travels like a request but takes no worker slot. */
 interface Probe {
-  readonly group: number;
+  readonly pool: number;
   readonly sidecar: number;
   readonly instance: number;
   readonly done: ProbeDone;
@@ -66,50 +153,68 @@ interface Probe {
   failure: 'network' | 'status';
 }
 
-/** "No healthy upstream": the sidecar answers 503 itself, as Envoy does. */
-const NO_ENDPOINT: Outcome = { kind: 'rejected', status: 503 };
+/** A pool's failover settings, resolved for the hot path. */
+interface PoolFailover {
+  /** Overall deadline from issue, ms (Infinity: none), and whether it is the mesh's route timeout. */
+  readonly deadline: number;
+  readonly deadlineIsMesh: boolean;
+  readonly perTry: number;
+  readonly retry: RetryPolicy | undefined;
+  /** Retries plus hedges a call may make. */
+  readonly maxRetries: number;
+  readonly hedgeDelay: number;
+  readonly hedgeMax: number;
+  readonly hedgeOnPerTry: boolean;
+  readonly reselect: number;
+  /** Backoff before the n-th retry (1-based), ms, drawing from `rng`. */
+  readonly backoff: ((n: number, rng: Rng) => number) | undefined;
+  /** Any retries, hedges or per-try timeouts at all (else the plain path). */
+  readonly any: boolean;
+}
 
-/** How a request ended at the server side (rCode). */
-const C_OK = 0; // an HTTP answer: success when 2xx
-const C_REJECTED = 1; // 503 from a full queue
-const C_ERROR = 2; // a 5xx from an error fault
-const C_RESET = 3; // connection reset (instance crashed mid-request)
-const C_REFUSED = 4; // connection refused (instance down, partition refusing)
-const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
-
-/** Request flags. */
-const F_MEASURED = 1; // issued inside the measurement window
-const F_CONCLUDED = 2; // the client has its answer (response or timeout)
-const F_LOST = 4; // no response will ever come (swallowed by a hang or a dropping partition)
-
-/** A calling client group: its sidecars, and its view of the target service. */
-interface Group {
+/**
+ * A client pool: the sidecars of one caller (a workload's client sidecars, or the
+ * instances of a calling service, one sidecar each) towards one target service.
+ */
+interface Pool {
   readonly index: number;
-  readonly spec: WorkloadSpec;
+  readonly name: string;
+  /** Caller id for partitions: a workload's index, or workloads + the calling service's index. */
+  readonly caller: number;
+  readonly target: string;
+  readonly mesh: MeshSpec;
   readonly sidecars: readonly Sidecar[];
-  /** Each sidecar's outlier detector and health checker, when the mesh configures them. */
   readonly outliers: readonly OutlierDetector[];
   readonly checkers: readonly HealthChecker[];
-  /** Each sidecar's circuit breaker (max active requests), when configured. */
   readonly breakers: readonly CircuitBreaker[] | undefined;
-  /** Zone id of each sidecar. */
+  readonly limiters: readonly RetryLimiter[] | undefined;
+  readonly throttles: readonly AdaptiveThrottle[] | undefined;
+  /** Each sidecar's stream for backoff jitter. */
+  readonly jitter: readonly Rng[];
+  readonly failover: PoolFailover;
   readonly sidecarZone: Int32Array;
-  /** Round-robin assignment of requests to sidecars. */
-  nextSidecar: number;
-  /** Global instance of each current endpoint index; endpoint index of each global instance (-1: not a member). */
   instanceOf: Int32Array;
   readonly endpointOf: Int32Array;
+  readonly stats: LayerCounters;
+  // Workload pools only.
+  readonly workload: WorkloadSpec | undefined;
+  nextSidecar: number;
   readonly poisson: boolean;
-  readonly arrivals: Rng;
+  readonly arrivals: Rng | undefined;
   readonly think: Sampler | undefined;
-  readonly timeout: number;
-  /** Draws a key index, and the key's hash (cached per key), when the workload has keys. */
   readonly key: (() => number) | undefined;
   readonly keyHash: Float64Array;
-  /** Current open-loop rate in requests per ms, and the time of the next rate step. */
   rate: number;
   stepIndex: number;
   nextStepAt: number;
+}
+
+type LayerCounters = { -readonly [K in keyof Omit<LayerStats, 'caller' | 'target' | 'client'>]: number };
+
+/** A calling service's downstream steps, resolved. */
+interface CallStep {
+  readonly spec: CallSpec;
+  readonly pool: number;
 }
 
 export interface WorldOptions {
@@ -120,13 +225,15 @@ export interface WorldOptions {
 export class World implements Model {
   readonly engine = new Engine();
   private readonly scenario: Scenario;
-  private readonly groups: Group[] = [];
+  private readonly pools: Pool[] = [];
+  private readonly workloadPools: Pool[] = [];
   private readonly metrics: RunMetrics;
   private readonly loadEnd: number;
   private readonly warmup: number;
 
   // Instances (global index across services, including those that join later).
   private readonly instService: string[] = [];
+  private readonly instServiceIndex: number[] = [];
   private readonly instLocal: number[] = [];
   private readonly instZone: string[] = [];
   private readonly zoneIds = new Map<string, number>();
@@ -134,11 +241,10 @@ export class World implements Model {
   private readonly instPriority: Int32Array;
   /**
    * The fields every request touches, one 64-byte record per instance (I_* offsets): its
-   * service-time random stream, busy slots, slot count, queue bound, wait queue (a FIFO
-   * linked through the requests' rNext), fault count and zone. One cache line per instance
+   * service-time random stream, busy slots, slot count, queue bound, wait queue (linked
+   * through the attempts' A_NEXT), fault count and zone. One cache line per instance
    * instead of a dozen arrays and objects: with 10,000 instances the scattered layout
-   * missed the cache on nearly every field (bench/fleet10k: 0.30 → see the note in
-   * bench/results).
+   * missed the cache on nearly every field (bench/fleet10k went 6.3 s → 3.3 s).
    */
   private readonly inst: Int32Array;
   /** The service-time streams, in words 0–3 of each instance record. */
@@ -153,9 +259,11 @@ export class World implements Model {
   private readonly instColdUntil: Float64Array;
   private readonly instColdFactor: Float64Array;
   private readonly instColdFor: Float64Array;
-  // Faults: per-instance state, the windows of the run, and the requests each instance holds.
+  /** Each service's downstream call steps (by service index), and the stream deciding optional calls. */
+  private readonly serviceSteps: (readonly CallStep[])[] = [];
+  private readonly callRng: (Rng | undefined)[] = [];
+  // Faults: per-instance state, the windows of the run, and the attempts each instance holds.
   private readonly windows: readonly FaultWindow[];
-  /** Fault windows active on each instance (any kind): the hot path checks only this. */
   private readonly instDown: Int32Array;
   private readonly instHung: Int32Array;
   private readonly instPaused: Int32Array;
@@ -168,16 +276,17 @@ export class World implements Model {
   private readonly instErrRng: (Rng | undefined)[];
   /** Active error windows per instance, newest last: the newest one applies. */
   private readonly instErrWindows: (FaultWindow[] | undefined)[];
-  /** Requests in service on each instance (swap-remove arrays), for crashes and hangs. */
+  /** Attempts in service on each instance (swap-remove arrays), for crashes and hangs. */
   private readonly inService: Int32Array[];
   private readonly activePartitions: FaultWindow[] = [];
   /** Health-check probes in flight, by id. */
   private readonly probes = new Map<number, Probe>();
   private nextProbe = 0;
-  /** Only crashes and hangs need to know which requests an instance holds. */
+  /** Only crashes and hangs need to know which attempts an instance holds. */
   private readonly trackHeld: boolean;
   /** Cold starts or slow faults may change service times. */
   private readonly serviceModifiers: boolean;
+  private readonly serviceNames: string[];
   private readonly serviceStart = new Map<string, number>();
   private readonly serviceCount = new Map<string, number>();
   private readonly membershipEffects: MembershipEffect[] = [];
@@ -191,24 +300,19 @@ export class World implements Model {
   private readonly pickContext: { hashKey?: number; attempt?: number } = {};
   /** Reused outcome of a response (balancers read it during the call only). */
   private readonly response: { kind: Outcome['kind']; status: number; utilization?: number } = { kind: 'success', status: 200 };
+  /** Scratch list of endpoint indices already tried (host reselection). */
+  private readonly triedScratch = new Int32Array(MAX_TRIED);
 
-  // Requests (struct-of-arrays pool).
-  private cap = 0;
-  private free: Int32Array = new Int32Array(0);
-  private nFree = 0;
-  private rIssued: Float64Array = new Float64Array(0);
-  private rGroup: Int32Array = new Int32Array(0);
-  private rSidecar: Int32Array = new Int32Array(0);
-  private rInstance: Int32Array = new Int32Array(0);
-  private rStatus: Int32Array = new Int32Array(0);
-  private rFlags: Int32Array = new Int32Array(0);
-  private rServiceStart: Float64Array = new Float64Array(0);
-  private rTimeoutSeq: Float64Array = new Float64Array(0);
-  private rUtil: Float64Array = new Float64Array(0);
-  private rCode: Int32Array = new Int32Array(0);
-  private rDoneSeq: Float64Array = new Float64Array(0);
-  private rHeldAt: Int32Array = new Int32Array(0);
-  private rNext: Int32Array = new Int32Array(0);
+  // Calls and attempts: records in typed arrays with free lists.
+  private cr = new Float64Array(0);
+  private tried = new Int32Array(0);
+  private cCap = 0;
+  private cFree = new Int32Array(0);
+  private cNFree = 0;
+  private ar = new Float64Array(0);
+  private aCap = 0;
+  private aFree = new Int32Array(0);
+  private aNFree = 0;
 
   constructor(scenario: Scenario, options: WorldOptions) {
     this.scenario = scenario;
@@ -216,6 +320,7 @@ export class World implements Model {
     this.warmup = scenario.warmup;
     const streams = new RngStreams(options.seed);
     this.streams = streams;
+    this.serviceNames = Object.keys(scenario.services);
 
     const added = new Map<string, number>();
     for (const m of scenario.membership) added.set(m.service, (added.get(m.service) ?? 0) + m.add);
@@ -227,7 +332,8 @@ export class World implements Model {
     const coldFactor: number[] = [];
     const member: number[] = [];
     const dists: DistSpec[] = [];
-    for (const [name, svc] of Object.entries(scenario.services)) {
+    this.serviceNames.forEach((name, serviceIndex) => {
+      const svc = scenario.services[name];
       this.serviceStart.set(name, this.instService.length);
       const total = svc.instances + (added.get(name) ?? 0);
       this.serviceCount.set(name, total);
@@ -248,6 +354,7 @@ export class World implements Model {
           if (o.zone !== undefined) zone = o.zone;
         }
         this.instService.push(name);
+        this.instServiceIndex.push(serviceIndex);
         this.instLocal.push(i);
         this.instZone.push(zone);
         dists.push(dist);
@@ -259,7 +366,7 @@ export class World implements Model {
         coldFactor.push(svc.coldStart?.factor ?? 1);
         member.push(i < svc.instances ? 1 : 0);
       }
-    }
+    });
     const n = this.instService.length;
     const rec = new Int32Array(n * I_STRIDE);
     this.inst = rec;
@@ -273,10 +380,11 @@ export class World implements Model {
     const shared = new Map<DistSpec, Sampler>();
     for (let i = 0; i < n; i++) {
       const d = dists[i];
-      let sample = samplerIsStateless(d) ? shared.get(d) : undefined;
+      const stateless = samplerIsStateless(d);
+      let sample = stateless ? shared.get(d) : undefined;
       if (sample === undefined) {
-        sample = makeSampler(d, samplerIsStateless(d) ? this.serviceRng : this.serviceRng.stream(i));
-        if (samplerIsStateless(d)) shared.set(d, sample);
+        sample = makeSampler(d, stateless ? this.serviceRng : this.serviceRng.stream(i));
+        if (stateless) shared.set(d, sample);
       }
       this.instSample.push(sample);
       const o = i * I_STRIDE;
@@ -304,7 +412,6 @@ export class World implements Model {
     this.instErrFast = new Uint8Array(n);
     this.instErrRng = new Array<Rng | undefined>(n).fill(undefined);
     this.instErrWindows = new Array<FaultWindow[] | undefined>(n).fill(undefined);
-    this.inService = Array.from({ length: n }, () => new Int32Array(4));
 
     this.hop = makeSampler(scenario.network.latency, streams.stream('network/latency'));
     this.crossZone = scenario.network.crossZone ? makeSampler(scenario.network.crossZone, streams.stream('network/crossZone')) : undefined;
@@ -312,86 +419,146 @@ export class World implements Model {
     this.metrics = new RunMetrics(options.seed, this.instService, this.instLocal, this.instZone, this.instSlots);
     for (let i = 0; i < n; i++) if (this.instMember[i]) this.metrics.joined(i, 0);
 
-    scenario.workload.forEach((spec, index) => this.groups.push(this.makeGroup(spec, index, streams)));
+    const workloads = scenario.workload.length;
+    scenario.workload.forEach((spec, index) => {
+      const pool = this.makePool(spec.name, index, spec.target, scenario.mesh, spec, streams);
+      this.workloadPools.push(pool);
+    });
+    // Calling services: one pool per (caller, target), with one sidecar per caller instance.
+    this.serviceNames.forEach((name, serviceIndex) => {
+      const svc = scenario.services[name];
+      const byTarget = new Map<string, number>();
+      const steps: CallStep[] = [];
+      for (const call of svc.calls) {
+        let pool = byTarget.get(call.service);
+        if (pool === undefined) {
+          pool = this.makePool(name, workloads + serviceIndex, call.service, svc.mesh, undefined, streams).index;
+          byTarget.set(call.service, pool);
+        }
+        steps.push({ spec: call, pool });
+      }
+      this.serviceSteps.push(steps);
+      this.callRng.push(steps.some((s) => s.spec.probability < 1) ? streams.stream(`calls/${name}`) : undefined);
+    });
+
     this.windows = faultWindows(scenario, streams, {
       serviceStart: this.serviceStart,
       serviceCount: this.serviceCount,
       zoneOf: (i) => this.instZone[i],
-      groupIndex: (name) => scenario.workload.findIndex((w) => w.name === name),
+      groupIndex: (caller) => {
+        const w = scenario.workload.findIndex((x) => x.name === caller);
+        const s = this.serviceNames.indexOf(caller);
+        return w >= 0 ? w : s >= 0 ? workloads + s : -1;
+      },
       zoneId: (z) => this.zoneId(z),
       horizon: scenario.duration + scenario.drain,
     });
     this.metrics.setFaultWindows(this.windows);
     this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
+    this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
     this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
     this.metrics.setRunLength(scenario.duration + scenario.drain);
 
-    this.growRequests(1024);
+    // Start with room for the requests a typical run keeps in flight (they grow by doubling).
+    this.growCalls(16_384);
+    this.growAttempts(16_384);
     this.engine.setModel(this);
   }
 
-  private makeGroup(spec: WorkloadSpec, index: number, streams: RngStreams): Group {
-    const sidecarCount = spec.sidecars;
-    const sidecarZone = new Int32Array(sidecarCount);
-    const zoneSizes = new Map<string, number>();
-    for (let s = 0; s < sidecarCount; s++) {
-      const zone = spec.zones[s % spec.zones.length];
-      sidecarZone[s] = this.zoneId(zone);
-      zoneSizes.set(zone, (zoneSizes.get(zone) ?? 0) + 1);
+  private makePool(callerName: string, caller: number, target: string, mesh: MeshSpec, workload: WorkloadSpec | undefined, streams: RngStreams): Pool {
+    const index = this.pools.length;
+    const name = `${callerName}→${target}`;
+    // Sidecars: a workload's own, or one per instance of the calling service (in its zone).
+    let zones: string[];
+    if (workload) {
+      zones = Array.from({ length: workload.sidecars }, (_, s) => workload.zones[s % workload.zones.length]);
+    } else {
+      const start = this.serviceStart.get(callerName) ?? 0;
+      zones = Array.from({ length: this.serviceCount.get(callerName) ?? 0 }, (_, s) => this.instZone[start + s]);
     }
+    const count = zones.length;
+    const sidecarZone = Int32Array.from(zones, (z) => this.zoneId(z));
+    const zoneSizes = new Map<string, number>();
+    for (const z of zones) zoneSizes.set(z, (zoneSizes.get(z) ?? 0) + 1);
     const endpointOf = new Int32Array(this.instService.length).fill(-1);
-    const { endpoints, instanceOf } = this.membersOf(spec.target, endpointOf);
+    const { endpoints, instanceOf } = this.membersOf(target, endpointOf);
+    const f = mesh.failover;
+    // Stream names: a workload's keep their historical names (reports stay comparable).
+    const tag = workload ? workload.name : name;
     const sidecars: Sidecar[] = [];
     const outliers: OutlierDetector[] = [];
     const checkers: HealthChecker[] = [];
-    const odConfig = this.scenario.mesh.failover?.outlierDetection;
-    const hcConfig = this.scenario.mesh.failover?.healthCheck;
-    const cbConfig = this.scenario.mesh.failover?.circuitBreaker;
-    for (let s = 0; s < sidecarCount; s++) {
+    for (let s = 0; s < count; s++) {
       const balancer = createBalancer(
-        this.scenario.mesh.balancer,
-        { clock: this.engine, timers: this.engine, rng: streams.stream(`balancer/${spec.name}/${s}`) },
-        { localZone: spec.zones[s % spec.zones.length], clientIndex: s, clientCount: sidecarCount, localZoneSizes: zoneSizes },
+        mesh.balancer,
+        { clock: this.engine, timers: this.engine, rng: streams.stream(`balancer/${tag}/${s}`) },
+        { localZone: zones[s], clientIndex: s, clientCount: count, localZoneSizes: zoneSizes },
       );
-      const outlierDetector = odConfig
-        ? new OutlierDetector(odConfig, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${spec.name}/${s}`) })
+      const outlierDetector = f?.outlierDetection
+        ? new OutlierDetector(f.outlierDetection, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${tag}/${s}`) })
         : undefined;
       if (outlierDetector) outliers.push(outlierDetector);
-      const healthChecker = hcConfig
-        ? new HealthChecker(hcConfig, { clock: this.engine, timers: this.engine, rng: streams.stream(`healthcheck/${spec.name}/${s}`) }, (endpoint, done) =>
+      const healthChecker = f?.healthCheck
+        ? new HealthChecker(f.healthCheck, { clock: this.engine, timers: this.engine, rng: streams.stream(`healthcheck/${tag}/${s}`) }, (endpoint, done) =>
             this.sendProbe(index, s, endpoint, done),
           )
         : undefined;
       if (healthChecker) checkers.push(healthChecker);
       sidecars.push(
-        new Sidecar(`${spec.name}-${s}`, balancer, endpoints, {
+        new Sidecar(`${tag}-${s}`, balancer, endpoints, {
           ...(outlierDetector ? { outlierDetector } : {}),
           ...(healthChecker ? { healthChecker } : {}),
         }),
       );
     }
-    const arrival = spec.arrival;
-    return {
+    const failover = resolveFailover(f, workload?.timeout);
+    const budget = f?.retries?.budget;
+    const needsLimiter = failover.maxRetries > 0;
+    const limiters = needsLimiter
+      ? sidecars.map(() =>
+          budget
+            ? createRetryLimiter(budget, this.engine)
+            : f?.circuitBreaker
+              ? new EnvoyRetryBudget({ kind: 'envoy-max-retries', maxRetries: f.circuitBreaker.maxRetries })
+              : UNLIMITED_RETRIES,
+        )
+      : undefined;
+    const throttles = f?.adaptiveThrottling
+      ? sidecars.map((_, s) => new AdaptiveThrottle(f.adaptiveThrottling as NonNullable<FailoverSpec['adaptiveThrottling']>, this.engine, streams.stream(`throttle/${tag}/${s}`)))
+      : undefined;
+    const jitter = failover.backoff ? sidecars.map((_, s) => streams.stream(`backoff/${tag}/${s}`)) : [];
+    const arrival = workload?.arrival;
+    const pool: Pool = {
       index,
-      spec,
+      name,
+      caller,
+      target,
+      mesh,
       sidecars,
       outliers,
       checkers,
-      breakers: cbConfig ? sidecars.map(() => new CircuitBreaker(cbConfig)) : undefined,
+      breakers: f?.circuitBreaker ? sidecars.map(() => new CircuitBreaker(f.circuitBreaker as NonNullable<FailoverSpec['circuitBreaker']>)) : undefined,
+      limiters,
+      throttles,
+      jitter,
+      failover,
       sidecarZone,
-      nextSidecar: 0,
       instanceOf,
       endpointOf,
-      poisson: arrival.process === 'poisson',
-      arrivals: streams.stream(`arrivals/${spec.name}`),
-      think: arrival.process === 'closed' ? makeSampler(arrival.think, streams.stream(`think/${spec.name}`)) : undefined,
-      timeout: spec.timeout ?? Infinity,
-      key: spec.key ? keySampler(spec.key, streams.stream(`keys/${spec.name}`)) : undefined,
-      keyHash: new Float64Array(spec.key ? spec.key.n : 0).fill(NaN),
-      rate: arrival.process === 'closed' ? 0 : arrival.rate / 1000,
+      stats: emptyLayer(),
+      workload,
+      nextSidecar: 0,
+      poisson: arrival?.process === 'poisson',
+      arrivals: workload ? streams.stream(`arrivals/${workload.name}`) : undefined,
+      think: arrival?.process === 'closed' && workload ? makeSampler(arrival.think, streams.stream(`think/${workload.name}`)) : undefined,
+      key: workload?.key ? keySampler(workload.key, streams.stream(`keys/${workload.name}`)) : undefined,
+      keyHash: new Float64Array(workload?.key ? workload.key.n : 0).fill(NaN),
+      rate: arrival === undefined || arrival.process === 'closed' ? 0 : arrival.rate / 1000,
       stepIndex: 0,
-      nextStepAt: arrival.process === 'closed' || arrival.steps.length === 0 ? Infinity : arrival.steps[0].at,
+      nextStepAt: arrival === undefined || arrival.process === 'closed' || arrival.steps.length === 0 ? Infinity : arrival.steps[0].at,
     };
+    this.pools.push(pool);
+    return pool;
   }
 
   /** The current members of `service` as endpoint data, filling `endpointOf` (global → endpoint index). */
@@ -426,40 +593,47 @@ export class World implements Model {
       this.engine.at(w.start, FAULT_ON, i);
       if (w.end !== Infinity) this.engine.at(w.end, FAULT_OFF, i);
     });
-    for (const g of this.groups) this.startGroup(g);
+    for (const p of this.workloadPools) this.startWorkload(p);
     this.engine.run(this.scenario.duration + this.scenario.drain);
     // Count the unanswered requests independently of the counters, for the conservation check.
-    const inUse = new Uint8Array(this.cap).fill(1);
-    for (let i = 0; i < this.nFree; i++) inUse[this.free[i]] = 0;
+    const inUse = new Uint8Array(this.cCap).fill(1);
+    for (let i = 0; i < this.cNFree; i++) inUse[this.cFree[i]] = 0;
     let inFlight = 0;
     let allInFlight = 0;
-    for (let r = 0; r < this.cap; r++) {
-      if (inUse[r] === 0 || (this.rFlags[r] & F_CONCLUDED) !== 0) continue;
+    for (let c = 0; c < this.cCap; c++) {
+      const o = c * C_STRIDE;
+      if (inUse[c] === 0 || (this.cr[o + C_PARENT] | 0) >= 0 || (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) continue;
       allInFlight++;
-      if ((this.rFlags[r] & F_MEASURED) !== 0) inFlight++;
+      if ((this.cr[o + C_FLAGS] & CF_MEASURED) !== 0) inFlight++;
     }
     this.metrics.setFailoverCounts(this.failoverCounts());
+    this.metrics.setLayers(
+      this.pools.map((p) => ({ caller: p.name.slice(0, p.name.indexOf('→')), target: p.target, client: p.workload !== undefined, ...p.stats })),
+    );
     return this.metrics.finish(this.engine, this.scenario.duration - this.scenario.warmup, inFlight, allInFlight, this.membershipEffects);
   }
 
-  /** Counters of the failover mechanisms the mesh configures, summed over every sidecar. */
+  /** Counters of the failover mechanisms the meshes configure, summed over every sidecar. */
   private failoverCounts(): FailoverCounts {
-    const f = this.scenario.mesh.failover;
-    const sum = (count: (g: Group) => number): number => this.groups.reduce((a, g) => a + count(g), 0);
+    const sum = (count: (p: Pool) => number): number => this.pools.reduce((a, p) => a + count(p), 0);
+    const any = (has: (f: FailoverSpec) => unknown): boolean => this.pools.some((p) => p.mesh.failover !== undefined && has(p.mesh.failover));
     return {
-      ...(f?.outlierDetection ? { ejections: sum((g) => g.outliers.reduce((a, od) => a + od.stats().ejectionsEnforcedTotal, 0)) } : {}),
-      ...(f?.healthCheck ? { healthCheckFailures: sum((g) => g.checkers.reduce((a, hc) => a + hc.stats().failures, 0)) } : {}),
-      ...(f?.circuitBreaker ? { breakerOverflows: sum((g) => (g.breakers ?? []).reduce((a, b) => a + b.requestOverflow, 0)) } : {}),
+      ...(any((f) => f.outlierDetection) ? { ejections: sum((p) => p.outliers.reduce((a, od) => a + od.stats().ejectionsEnforcedTotal, 0)) } : {}),
+      ...(any((f) => f.healthCheck) ? { healthCheckFailures: sum((p) => p.checkers.reduce((a, hc) => a + hc.stats().failures, 0)) } : {}),
+      ...(any((f) => f.circuitBreaker) ? { breakerOverflows: sum((p) => p.stats.overflows) } : {}),
+      ...(any((f) => f.retries) ? { retries: sum((p) => p.stats.retries), retryBudgetDenied: sum((p) => p.stats.budgetDenied) } : {}),
+      ...(any((f) => f.hedge) ? { hedges: sum((p) => p.stats.hedges), hedgesWon: sum((p) => p.stats.hedgesWon) } : {}),
+      ...(any((f) => f.adaptiveThrottling) ? { throttled: sum((p) => p.stats.throttled) } : {}),
     };
   }
 
   handle(kind: number, arg: number): void {
     switch (kind) {
       case ARRIVAL:
-        this.onArrival(this.groups[arg]);
+        this.onArrival(this.pools[arg]);
         break;
       case CLOSED_ISSUE:
-        if (this.engine.now() < this.loadEnd) this.issue(this.groups[arg]);
+        if (this.engine.now() < this.loadEnd) this.issueWorkload(this.pools[arg]);
         break;
       case AT_INSTANCE:
         this.onAtInstance(arg);
@@ -470,11 +644,20 @@ export class World implements Model {
       case AT_CLIENT:
         this.onAtClient(arg);
         break;
-      case TIMEOUT:
-        if (this.rTimeoutSeq[arg] === this.engine.currentSeq) this.onTimeout(arg);
+      case DEADLINE:
+        if (this.cr[arg * C_STRIDE + C_DEADLINE_SEQ] === this.engine.currentSeq) this.onDeadline(arg);
+        break;
+      case TRY_TIMEOUT:
+        if (this.ar[arg * A_STRIDE + A_TRY_SEQ] === this.engine.currentSeq) this.onTryTimeout(arg);
+        break;
+      case RETRY_SEND:
+        if (this.cr[arg * C_STRIDE + C_RETRY_SEQ] === this.engine.currentSeq) this.onRetrySend(arg);
+        break;
+      case HEDGE:
+        if (this.cr[arg * C_STRIDE + C_HEDGE_SEQ] === this.engine.currentSeq) this.onHedge(arg);
         break;
       case RATE_CHANGE:
-        this.onRateChange(this.groups[arg]);
+        this.onRateChange(this.pools[arg]);
         break;
       case MEMBERSHIP:
         this.onMembership(arg);
@@ -496,38 +679,50 @@ export class World implements Model {
     }
   }
 
-  private startGroup(g: Group): void {
-    const arrival = g.spec.arrival;
+  // ---- Workloads ---------------------------------------------------------------------
+
+  private startWorkload(p: Pool): void {
+    const arrival = (p.workload as WorkloadSpec).arrival;
     if (arrival.process === 'closed') {
-      for (let c = 0; c < arrival.clients; c++) this.engine.at(g.think ? g.think() : 0, CLOSED_ISSUE, g.index);
+      for (let c = 0; c < arrival.clients; c++) this.engine.at(p.think ? p.think() : 0, CLOSED_ISSUE, p.index);
     } else {
-      this.scheduleNextArrival(g, 0);
+      this.scheduleNextArrival(p, 0);
     }
   }
 
   /** Draws the next open-loop arrival after `from`, honouring rate steps (memoryless). */
-  private scheduleNextArrival(g: Group, from: number): void {
-    const gap = g.rate > 0 ? (g.poisson ? -Math.log(1 - g.arrivals.next()) / g.rate : 1 / g.rate) : Infinity;
+  private scheduleNextArrival(p: Pool, from: number): void {
+    const gap = p.rate > 0 ? (p.poisson ? -Math.log(1 - (p.arrivals as Rng).next()) / p.rate : 1 / p.rate) : Infinity;
     const t = from + gap;
-    if (t >= g.nextStepAt) {
-      if (g.nextStepAt < this.loadEnd) this.engine.at(g.nextStepAt, RATE_CHANGE, g.index);
+    if (t >= p.nextStepAt) {
+      if (p.nextStepAt < this.loadEnd) this.engine.at(p.nextStepAt, RATE_CHANGE, p.index);
     } else if (t < this.loadEnd) {
-      this.engine.at(t, ARRIVAL, g.index);
+      this.engine.at(t, ARRIVAL, p.index);
     }
   }
 
-  private onRateChange(g: Group): void {
-    const arrival = g.spec.arrival;
+  private onRateChange(p: Pool): void {
+    const arrival = (p.workload as WorkloadSpec).arrival;
     if (arrival.process === 'closed') return;
-    const step = arrival.steps[g.stepIndex++];
-    g.rate = step.rate / 1000;
-    g.nextStepAt = g.stepIndex < arrival.steps.length ? arrival.steps[g.stepIndex].at : Infinity;
-    this.scheduleNextArrival(g, this.engine.now());
+    const step = arrival.steps[p.stepIndex++];
+    p.rate = step.rate / 1000;
+    p.nextStepAt = p.stepIndex < arrival.steps.length ? arrival.steps[p.stepIndex].at : Infinity;
+    this.scheduleNextArrival(p, this.engine.now());
   }
 
-  private onArrival(g: Group): void {
-    this.issue(g);
-    this.scheduleNextArrival(g, this.engine.now());
+  private onArrival(p: Pool): void {
+    this.issueWorkload(p);
+    this.scheduleNextArrival(p, this.engine.now());
+  }
+
+  /** A workload client issues a request through the next of its sidecars (round robin). */
+  private issueWorkload(p: Pool): void {
+    const measured = this.engine.now() >= this.warmup;
+    this.metrics.issued(measured);
+    const s = p.nextSidecar;
+    p.nextSidecar = s + 1 === p.sidecars.length ? 0 : s + 1;
+    const key = p.key !== undefined ? this.keyHashOf(p, p.key()) : NaN;
+    this.issueCall(p, s, -1, 0, key);
   }
 
   private onMembership(index: number): void {
@@ -553,13 +748,13 @@ export class World implements Model {
       removedNow.push(local);
     }
     let keysRemapped: number | undefined;
-    for (const g of this.groups) {
-      if (g.spec.target !== change.service) continue;
-      const before = g.sidecars[0].endpoints;
-      const { endpoints, instanceOf } = this.membersOf(change.service, g.endpointOf);
-      g.instanceOf = instanceOf;
-      for (const s of g.sidecars) s.setEndpoints(endpoints);
-      if (keysRemapped === undefined && g.spec.key) keysRemapped = this.remappedKeys(g, before, endpoints, index);
+    for (const p of this.pools) {
+      if (p.target !== change.service) continue;
+      const before = p.sidecars[0]?.endpoints ?? [];
+      const { endpoints, instanceOf } = this.membersOf(change.service, p.endpointOf);
+      p.instanceOf = instanceOf;
+      for (const s of p.sidecars) s.setEndpoints(endpoints);
+      if (keysRemapped === undefined && p.workload?.key) keysRemapped = this.remappedKeys(p, before, endpoints, index);
     }
     this.membershipEffects.push({ at: now, service: change.service, added: addedNow, removed: removedNow, ...(keysRemapped === undefined ? {} : { keysRemapped }) });
   }
@@ -570,206 +765,462 @@ export class World implements Model {
    * measurement neither disturbs the simulated sidecars' state nor their random streams,
    * and shows the policy's own hashing stability (load-dependent effects left out).
    */
-  private remappedKeys(g: Group, before: readonly Endpoint[], after: readonly Endpoint[], change: number): number {
+  private remappedKeys(p: Pool, before: readonly Endpoint[], after: readonly Endpoint[], change: number): number {
+    const w = p.workload as WorkloadSpec;
     const probe = createBalancer(
-      this.scenario.mesh.balancer,
-      { clock: this.engine, timers: this.engine, rng: this.streams.stream(`probe/${g.spec.name}/${change}`) },
-      { localZone: g.spec.zones[0], clientIndex: 0, clientCount: g.spec.sidecars, localZoneSizes: new Map([[g.spec.zones[0], 1]]) },
+      p.mesh.balancer,
+      { clock: this.engine, timers: this.engine, rng: this.streams.stream(`probe/${w.name}/${change}`) },
+      { localZone: w.zones[0], clientIndex: 0, clientCount: w.sidecars, localZoneSizes: new Map([[w.zones[0], 1]]) },
     );
-    const keys = Math.min(g.keyHash.length, 10_000);
+    const keys = Math.min(p.keyHash.length, 10_000);
     const ctx: { hashKey?: number } = {};
     const owner: string[] = [];
     probe.rebuild(before);
     for (let k = 0; k < keys; k++) {
-      ctx.hashKey = this.keyHashOf(g, k);
+      ctx.hashKey = this.keyHashOf(p, k);
       const ep = probe.pick(ctx);
       owner.push(ep < 0 ? '' : before[ep].id);
     }
     probe.rebuild(after);
     let moved = 0;
     for (let k = 0; k < keys; k++) {
-      ctx.hashKey = this.keyHashOf(g, k);
+      ctx.hashKey = this.keyHashOf(p, k);
       const ep = probe.pick(ctx);
       if ((ep < 0 ? '' : after[ep].id) !== owner[k]) moved++;
     }
     return keys > 0 ? moved / keys : 0;
   }
 
-  private keyHashOf(g: Group, k: number): number {
-    let h = g.keyHash[k];
-    if (h !== h) h = g.keyHash[k] = hashKey(String(k)); // NaN: not hashed yet
+  private keyHashOf(p: Pool, k: number): number {
+    let h = p.keyHash[k];
+    if (h !== h) h = p.keyHash[k] = hashKey(String(k)); // NaN: not hashed yet
     return h;
   }
 
-  private issue(g: Group): void {
+  // ---- Calls: the sidecar side ---------------------------------------------------------
+
+  /**
+   * A caller issues a call through sidecar `s` of pool `p`: `parent` is the attempt being
+   * served that needs it (with its record generation), or -1 for a workload's request.
+   */
+  private issueCall(p: Pool, s: number, parent: number, parentGen: number, key: number): void {
     const now = this.engine.now();
-    const r = this.allocRequest();
+    const c = this.allocCall();
+    const o = c * C_STRIDE;
+    const cr = this.cr;
     const measured = now >= this.warmup;
-    this.rIssued[r] = now;
-    this.rGroup[r] = g.index;
-    this.rFlags[r] = measured ? F_MEASURED : 0;
-    this.rStatus[r] = 0;
-    this.rCode[r] = C_OK;
-    this.rTimeoutSeq[r] = -1;
-    this.metrics.issued(measured);
-    const s = g.nextSidecar;
-    g.nextSidecar = s + 1 === g.sidecars.length ? 0 : s + 1;
-    this.rSidecar[r] = s;
-    const ctx = this.pickContext;
-    if (g.key !== undefined) {
-      ctx.hashKey = this.keyHashOf(g, g.key());
-    } else {
-      ctx.hashKey = undefined;
-    }
-    const sidecar = g.sidecars[s];
-    if (g.breakers !== undefined && !g.breakers[s].tryAcquireRequest()) {
-      // Envoy's max_requests breaker is open: the sidecar answers 503 at once (overflow).
-      this.rInstance[r] = -1;
-      this.conclude(r, g, NO_ENDPOINT, 0);
-      this.releaseRequest(r);
+    cr[o + C_POOL] = p.index;
+    cr[o + C_SIDECAR] = s;
+    cr[o + C_ISSUED] = now;
+    cr[o + C_FLAGS] = measured ? CF_MEASURED : 0;
+    cr[o + C_PARENT] = parent;
+    cr[o + C_PARENT_GEN] = parentGen;
+    cr[o + C_SENT] = 0;
+    cr[o + C_OUT] = 0;
+    cr[o + C_RETRIES] = 0;
+    cr[o + C_PENDING_RETRY] = 0;
+    cr[o + C_DEADLINE_SEQ] = -1;
+    cr[o + C_RETRY_SEQ] = -1;
+    cr[o + C_HEDGE_SEQ] = -1;
+    cr[o + C_KEY] = key;
+    cr[o + C_ATT_HEAD] = -1;
+    cr[o + C_LIVE] = 0;
+    this.tried[c * T_STRIDE] = 0;
+    if (measured) p.stats.calls++;
+    const f = p.failover;
+    if (p.throttles !== undefined && !p.throttles[s].admit()) {
+      // The SRE book's adaptive throttling rejects it locally, before any attempt.
+      if (measured) p.stats.throttled++;
+      this.conclude(c, LOCAL_503, false);
       return;
     }
-    const ep = sidecar.pick(ctx);
-    if (ep < 0) {
-      // Nothing to send to: the sidecar answers 503 at once, as Envoy does ("no healthy upstream").
-      if (g.breakers !== undefined) g.breakers[s].releaseRequest();
-      this.rInstance[r] = -1;
-      this.conclude(r, g, NO_ENDPOINT, 0);
-      this.releaseRequest(r);
-      return;
+    if (p.limiters !== undefined) p.limiters[s].onRequest();
+    if (f.deadline !== Infinity) {
+      if (f.deadlineIsMesh) cr[o + C_FLAGS] |= CF_MESH_DEADLINE;
+      cr[o + C_DEADLINE_SEQ] = this.engine.at(now + f.deadline, DEADLINE, c);
     }
-    const inst = g.instanceOf[ep];
-    this.rInstance[r] = inst;
-    if (measured) this.metrics.sent(inst);
-    sidecar.attemptStarted(ep);
-    if (g.timeout !== Infinity) this.rTimeoutSeq[r] = this.engine.at(now + g.timeout, TIMEOUT, r);
-    if (this.activePartitions.length > 0) {
-      const cut = this.partitioned(g, s, inst);
-      if (cut === 'drop') {
-        this.rFlags[r] |= F_LOST; // the request vanishes; only a timeout ends it
-        return;
-      }
-      if (cut === 'refuse') {
-        this.rCode[r] = C_REFUSED;
-        this.rStatus[r] = 0;
-        this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_CLIENT, r);
-        return;
-      }
-    }
-    this.engine.at(now + this.hopLatency(g.sidecarZone[s], inst), AT_INSTANCE, r);
+    this.pin(c);
+    this.sendAttempt(c, 0);
+    // Re-read: sending may have concluded calls whose callers then made new ones (records may have grown).
+    if (f.hedgeDelay !== Infinity && (this.cr[o + C_FLAGS] & CF_CONCLUDED) === 0) this.cr[o + C_HEDGE_SEQ] = this.engine.at(now + f.hedgeDelay, HEDGE, c);
+    this.unpin(c);
   }
 
   /**
-   * Sends a health-check probe from sidecar `s` of group `gi` to its endpoint `endpoint`.
-   * It crosses the network like a request and meets the same faults (refused by a down
-   * instance, swallowed by a hang or a dropping partition, held by a pause, failed by an
-   * error fault), but is answered without taking a worker slot; the checker's own timeout
-   * handles the probes that never come back.
+   * Keeps call `c`'s record from being freed (and reused) while a caller still works on it
+   * through code that may conclude it and start new calls. Record arrays may grow in that
+   * code too: after it, re-read `this.cr` / `this.ar` instead of using a local copy.
    */
-  private sendProbe(gi: number, s: number, endpoint: number, done: ProbeDone): void {
-    const g = this.groups[gi];
-    const inst = g.instanceOf[endpoint];
-    if (inst === undefined) return;
-    const probe: Probe = { group: gi, sidecar: s, instance: inst, done, ok: true, failure: 'network' };
-    const cut = this.activePartitions.length > 0 ? this.partitioned(g, s, inst) : undefined;
-    if (cut === 'drop') return;
-    const id = this.nextProbe++;
-    this.probes.set(id, probe);
-    const hop = this.hopLatency(g.sidecarZone[s], inst);
-    if (cut === 'refuse') {
-      probe.ok = false;
-      this.engine.at(this.engine.now() + hop, HC_AT_CLIENT, id);
+  private pin(c: number): void {
+    this.cr[c * C_STRIDE + C_LIVE]++;
+  }
+
+  private unpin(c: number): void {
+    const o = c * C_STRIDE;
+    if (--this.cr[o + C_LIVE] === 0 && (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) this.freeCall(c);
+  }
+
+  /**
+   * Sends one attempt of call `c` (`flags`: AF_BY_RETRY / AF_HEDGE for a retry or hedge).
+   * When nothing can be sent (a breaker overflow, no healthy endpoint) the sidecar answers
+   * 503 itself, which ends the call unless other attempts are still out.
+   */
+  private sendAttempt(c: number, flags: number): void {
+    const cr = this.cr;
+    const o = c * C_STRIDE;
+    const p = this.pools[cr[o + C_POOL] | 0];
+    const s = cr[o + C_SIDECAR] | 0;
+    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    const ctx = this.pickContext;
+    const key = cr[o + C_KEY];
+    ctx.hashKey = key === key ? key : undefined;
+    ctx.attempt = p.failover.any ? cr[o + C_SENT] : undefined;
+    const sidecar = p.sidecars[s];
+    if (p.breakers !== undefined && !p.breakers[s].tryAcquireRequest()) {
+      // Envoy's max_requests breaker is open: the sidecar answers 503 at once (overflow).
+      if (measured) p.stats.overflows++;
+      this.notSent(c, p, s, flags);
       return;
     }
-    this.engine.at(this.engine.now() + hop, HC_AT_INSTANCE, id);
-  }
-
-  private onProbeAtInstance(id: number): void {
-    const probe = this.probes.get(id);
-    if (!probe) return;
-    const inst = probe.instance;
-    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0) {
-      if (this.instHung[inst] > 0) {
-        this.probes.delete(id); // never answered
+    let ep: number;
+    const triedN = p.failover.reselect > 0 ? this.tried[c * T_STRIDE] : 0;
+    if (triedN > 0) {
+      // Envoy's previous_hosts predicate: re-pick while the pick is a host already tried.
+      const tried = this.triedScratch;
+      let k = 0;
+      for (let i = 0; i < triedN; i++) {
+        const e = p.endpointOf[this.tried[c * T_STRIDE + 1 + i]];
+        if (e >= 0) tried[k++] = e;
+      }
+      ep = pickAvoidingPreviousHosts(sidecar, ctx, tried, k, p.failover.reselect);
+    } else {
+      ep = sidecar.pick(ctx);
+    }
+    if (ep < 0) {
+      // Nothing to send to: "no healthy upstream".
+      if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+      if (measured) p.stats.noEndpoint++;
+      this.notSent(c, p, s, flags);
+      return;
+    }
+    const inst = p.instanceOf[ep];
+    const now = this.engine.now();
+    const a = this.allocAttempt();
+    const ao = a * A_STRIDE;
+    const ar = this.ar;
+    ar[ao + A_CALL] = c;
+    ar[ao + A_INST] = inst;
+    ar[ao + A_SENT] = now;
+    ar[ao + A_STATUS] = 0;
+    ar[ao + A_CODE] = C_OK;
+    ar[ao + A_FLAGS] = flags;
+    ar[ao + A_DONE_SEQ] = -1;
+    ar[ao + A_TRY_SEQ] = -1;
+    ar[ao + A_UTIL] = -1;
+    ar[ao + A_STEP] = -1;
+    ar[ao + A_PENDING] = 0;
+    ar[ao + A_SIB] = cr[o + C_ATT_HEAD] | 0;
+    cr[o + C_ATT_HEAD] = a;
+    cr[o + C_LIVE]++;
+    cr[o + C_SENT]++;
+    cr[o + C_OUT]++;
+    if (p.failover.reselect > 0 && triedN < MAX_TRIED) {
+      this.tried[c * T_STRIDE + 1 + triedN] = inst;
+      this.tried[c * T_STRIDE] = triedN + 1;
+    }
+    if (measured) {
+      p.stats.attempts++;
+      this.metrics.sent(inst);
+    }
+    if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
+    sidecar.attemptStarted(ep);
+    if (p.failover.perTry !== Infinity) ar[ao + A_TRY_SEQ] = this.engine.at(now + p.failover.perTry, TRY_TIMEOUT, a);
+    if (this.activePartitions.length > 0) {
+      const cut = this.partitioned(p, s, inst);
+      if (cut === 'drop') {
+        ar[ao + A_FLAGS] |= AF_LOST; // the request vanishes; only a timeout ends it
         return;
       }
-      if (this.instDown[inst] > 0) probe.ok = false;
-      else if (this.instPaused[inst] > 0) {
-        this.engine.at(this.instPauseEnd[inst], HC_AT_INSTANCE, id);
+      if (cut === 'refuse') {
+        ar[ao + A_CODE] = C_REFUSED;
+        this.engine.at(now + this.hopLatency(p.sidecarZone[s], inst), AT_CLIENT, a);
         return;
-      } else if (this.instErrRate[inst] > 0 && this.errorDraw(inst)) {
-        probe.ok = false;
-        probe.failure = 'status';
       }
     }
-    const g = this.groups[probe.group];
-    this.engine.at(this.engine.now() + this.hopLatency(g.sidecarZone[probe.sidecar], inst), HC_AT_CLIENT, id);
+    this.engine.at(now + this.hopLatency(p.sidecarZone[s], inst), AT_INSTANCE, a);
   }
 
-  private onProbeAnswer(id: number): void {
-    const probe = this.probes.get(id);
-    if (!probe) return;
-    this.probes.delete(id);
-    if (probe.ok) probe.done(true);
-    else probe.done(false, probe.failure);
+  /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
+  private notSent(c: number, p: Pool, s: number, flags: number): void {
+    const o = c * C_STRIDE;
+    if ((flags & AF_BY_RETRY) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
+    if (this.cr[o + C_OUT] + this.cr[o + C_PENDING_RETRY] === 0) this.conclude(c, LOCAL_503, false);
   }
 
-  private partitioned(g: Group, sidecar: number, inst: number): 'drop' | 'refuse' | undefined {
-    for (const w of this.activePartitions) {
-      const hit = w.fromGroup >= 0 ? w.fromGroup === g.index && w.instances.has(inst) : w.fromZone === g.sidecarZone[sidecar] && w.toZone === this.inst[inst * I_STRIDE + I_ZONE];
-      if (hit) return w.fault.mode ?? 'drop';
+  /** A response reached the sidecar. */
+  private onAtClient(a: number): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    if ((ar[ao + A_FLAGS] & AF_ENDED) === 0) {
+      const status = ar[ao + A_STATUS];
+      const code = ar[ao + A_CODE];
+      const outcome = this.response;
+      outcome.kind =
+        code === C_OK ? (status >= 200 && status < 300 ? 'success' : 'error') : code === C_REJECTED ? 'rejected' : code === C_ERROR ? 'error' : code === C_RESET ? 'reset' : 'connect-failure';
+      outcome.status = status;
+      const util = ar[ao + A_UTIL];
+      outcome.utilization = util >= 0 && util !== Infinity && util === util ? util : undefined;
+      this.attemptDone(a, outcome);
     }
-    return undefined;
+    this.releaseAttempt(a);
   }
 
-  private hopLatency(zone: number, inst: number): number {
-    const base = this.hop();
-    return this.crossZone !== undefined && this.inst[inst * I_STRIDE + I_ZONE] !== zone ? base + this.crossZone() : base;
-  }
-
-  private zoneId(zone: string): number {
-    let id = this.zoneIds.get(zone);
-    if (id === undefined) {
-      id = this.zoneIds.size;
-      this.zoneIds.set(zone, id);
+  /** An attempt's per-try timeout fired before its answer. */
+  private onTryTimeout(a: number): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    ar[ao + A_TRY_SEQ] = -1;
+    if ((ar[ao + A_FLAGS] & AF_ENDED) !== 0) return;
+    const c = ar[ao + A_CALL] | 0;
+    const o = c * C_STRIDE;
+    const p = this.pools[this.cr[o + C_POOL] | 0];
+    const measured = (this.cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    if (measured) p.stats.perTryTimeouts++;
+    const f = p.failover;
+    if (f.hedgeOnPerTry) {
+      // Envoy hedge_on_per_try_timeout: the attempt goes on; another one is asked for now,
+      // against the retries left and the budget, without asking the retry conditions.
+      if ((ar[ao + A_FLAGS] & AF_HEDGED) !== 0) return;
+      ar[ao + A_FLAGS] |= AF_HEDGED;
+      const s = this.cr[o + C_SIDECAR] | 0;
+      if (this.cr[o + C_RETRIES] < f.maxRetries) {
+        if ((p.limiters as RetryLimiter[])[s].tryRetry()) this.scheduleRetry(c, p, s, true);
+        else if (measured) p.stats.budgetDenied++;
+      }
+      return;
     }
-    return id;
+    // Without hedging the sidecar gives up on the attempt: it ends as a timeout.
+    this.attemptDone(a, TIMED_OUT);
+    if ((this.ar[ao + A_FLAGS] & AF_LOST) !== 0) this.releaseAttempt(a);
   }
 
-  private onAtInstance(r: number): void {
-    const inst = this.rInstance[r];
+  /**
+   * An attempt ended with `outcome` (not cancelled): feed the balancer, outlier detection,
+   * breaker, limiter and throttle, then let Envoy's router decide: answer the caller,
+   * retry after the backoff, or wait for the other attempts.
+   */
+  private attemptDone(a: number, outcome: Outcome): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    const flags = ar[ao + A_FLAGS];
+    ar[ao + A_FLAGS] = flags | AF_ENDED;
+    ar[ao + A_TRY_SEQ] = -1;
+    const c = ar[ao + A_CALL] | 0;
+    const o = c * C_STRIDE;
+    const cr = this.cr;
+    cr[o + C_OUT]--;
+    const p = this.pools[cr[o + C_POOL] | 0];
+    const s = cr[o + C_SIDECAR] | 0;
+    const inst = ar[ao + A_INST] | 0;
+    const ep = p.endpointOf[inst];
+    if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - ar[ao + A_SENT]);
+    if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+    if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
+    const f = p.failover;
+    if (!f.any) {
+      this.conclude(c, outcome, false);
+      return;
+    }
+    const retriable = f.retry !== undefined && outcome.kind !== 'success' && f.retry.matches(outcome);
+    const hedged = (flags & AF_HEDGED) !== 0;
+    const wantsRetry = retriable && !hedged && cr[o + C_RETRIES] < f.maxRetries && (cr[o + C_FLAGS] & CF_CONCLUDED) === 0;
+    let admitted = false;
+    if (p.limiters !== undefined) {
+      admitted = endAttempt(p.limiters[s], retriable, (flags & AF_BY_RETRY) !== 0, wantsRetry);
+      if (wantsRetry && !admitted && (cr[o + C_FLAGS] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
+    }
+    const others = cr[o + C_OUT] + cr[o + C_PENDING_RETRY];
+    const action = envoyAttemptEndAction(hasResponse(outcome), retriable, hedged, admitted, others);
+    if (action === 'retry') this.scheduleRetry(c, p, s, false);
+    else if (action === 'final') this.conclude(c, outcome, outcome.kind === 'success' && (flags & AF_HEDGE) !== 0);
+  }
+
+  /** An admitted retry (or per-try-timeout hedge) waits out Envoy's backoff, then goes. */
+  private scheduleRetry(c: number, p: Pool, s: number, hedge: boolean): void {
+    const cr = this.cr;
+    const o = c * C_STRIDE;
+    const n = ++cr[o + C_RETRIES];
+    cr[o + C_PENDING_RETRY]++;
+    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    if (hedge) {
+      cr[o + C_FLAGS] |= CF_NEXT_IS_HEDGE;
+      if (measured) p.stats.hedges++;
+    } else {
+      cr[o + C_FLAGS] &= ~CF_NEXT_IS_HEDGE;
+      if (measured) p.stats.retries++;
+    }
+    const delay = p.failover.backoff ? p.failover.backoff(n, p.jitter[s]) : 0;
+    cr[o + C_RETRY_SEQ] = this.engine.at(this.engine.now() + delay, RETRY_SEND, c);
+  }
+
+  private onRetrySend(c: number): void {
+    const cr = this.cr;
+    const o = c * C_STRIDE;
+    cr[o + C_RETRY_SEQ] = -1;
+    cr[o + C_PENDING_RETRY]--;
+    const hedge = (cr[o + C_FLAGS] & CF_NEXT_IS_HEDGE) !== 0;
+    this.sendAttempt(c, AF_BY_RETRY | (hedge ? AF_HEDGE : 0));
+  }
+
+  /** The hedging delay passed without an answer: send another attempt if allowed. */
+  private onHedge(c: number): void {
+    const cr = this.cr;
+    const o = c * C_STRIDE;
+    cr[o + C_HEDGE_SEQ] = -1;
+    const p = this.pools[cr[o + C_POOL] | 0];
+    const f = p.failover;
+    if (cr[o + C_OUT] === 0 || cr[o + C_OUT] >= f.hedgeMax || cr[o + C_RETRIES] >= f.maxRetries) return;
+    const s = cr[o + C_SIDECAR] | 0;
+    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    if (p.limiters !== undefined && !p.limiters[s].tryRetry()) {
+      if (measured) p.stats.budgetDenied++;
+      return;
+    }
+    cr[o + C_RETRIES]++;
+    if (measured) p.stats.hedges++;
+    this.pin(c);
+    this.sendAttempt(c, AF_BY_RETRY | AF_HEDGE);
+    const fresh = this.cr; // sending may have grown the records
+    if ((fresh[o + C_FLAGS] & CF_CONCLUDED) === 0 && fresh[o + C_OUT] < f.hedgeMax && fresh[o + C_RETRIES] < f.maxRetries) {
+      fresh[o + C_HEDGE_SEQ] = this.engine.at(this.engine.now() + f.hedgeDelay, HEDGE, c);
+    }
+    this.unpin(c);
+  }
+
+  /** The call's deadline passed: the caller gets a timeout (504 from the sidecar's route timeout). */
+  private onDeadline(c: number): void {
+    const o = c * C_STRIDE;
+    this.cr[o + C_DEADLINE_SEQ] = -1;
+    const p = this.pools[this.cr[o + C_POOL] | 0];
+    if ((this.cr[o + C_FLAGS] & CF_MEASURED) !== 0) p.stats.deadlines++;
+    this.conclude(c, (this.cr[o + C_FLAGS] & CF_MESH_DEADLINE) !== 0 ? ROUTE_TIMEOUT : TIMED_OUT, false, true);
+  }
+
+  /**
+   * The caller has its answer: attempts still out are cancelled (on a deadline they end as
+   * timeouts, which Envoy reports to outlier detection; a lost hedge race ends them silently),
+   * then the workload counts it, or the instance that made the call carries on.
+   */
+  private conclude(c: number, outcome: Outcome, hedgeWon: boolean, deadline = false): void {
+    const cr = this.cr;
+    const o = c * C_STRIDE;
+    if ((cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) throw new Error(`call ${c} concluded twice`);
+    cr[o + C_FLAGS] |= CF_CONCLUDED;
+    this.pin(c);
+    cr[o + C_DEADLINE_SEQ] = -1;
+    cr[o + C_HEDGE_SEQ] = -1;
+    const p = this.pools[cr[o + C_POOL] | 0];
+    const s = cr[o + C_SIDECAR] | 0;
+    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    const now = this.engine.now();
+    if (cr[o + C_OUT] > 0) this.cancelAttempts(c, p, s, deadline);
+    if (cr[o + C_PENDING_RETRY] > 0) {
+      // Admitted retries abandoned during their backoff.
+      cr[o + C_RETRY_SEQ] = -1;
+      if (p.limiters !== undefined) for (let k = 0; k < cr[o + C_PENDING_RETRY]; k++) p.limiters[s].onRetryEnd();
+      cr[o + C_PENDING_RETRY] = 0;
+    }
+    const ok = outcome.kind === 'success';
+    if (p.limiters !== undefined) p.limiters[s].onRequestEnd(ok);
+    if (measured) {
+      if (ok) p.stats.succeeded++;
+      else p.stats.failed++;
+      if (hedgeWon) p.stats.hedgesWon++;
+    }
+    const latency = now - cr[o + C_ISSUED];
+    const parent = cr[o + C_PARENT] | 0;
+    if (parent < 0) {
+      this.metrics.concluded(measured, outcome, latency, now);
+      if (p.think !== undefined) this.engine.after(p.think(), CLOSED_ISSUE, p.index);
+    } else {
+      this.childDone(parent, (cr[o + C_PARENT_GEN] | 0), ok);
+    }
+    this.unpin(c);
+  }
+
+  /** Cancels the attempts of call `c` still out (see conclude). */
+  private cancelAttempts(c: number, p: Pool, s: number, deadline: boolean): void {
+    const cr = this.cr;
+    const ar = this.ar;
+    const o = c * C_STRIDE;
+    const now = this.engine.now();
+    for (let a = cr[o + C_ATT_HEAD] | 0; a >= 0; ) {
+      const ao = a * A_STRIDE;
+      const next = ar[ao + A_SIB] | 0;
+      const flags = ar[ao + A_FLAGS];
+      if ((flags & AF_ENDED) === 0) {
+        ar[ao + A_FLAGS] = flags | AF_ENDED;
+        ar[ao + A_TRY_SEQ] = -1;
+        cr[o + C_OUT]--;
+        const ep = p.endpointOf[ar[ao + A_INST] | 0];
+        if (ep >= 0) {
+          if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - ar[ao + A_SENT]);
+          else p.sidecars[s].attemptCancelled(ep, now - ar[ao + A_SENT]);
+        }
+        if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+        if (p.limiters !== undefined) {
+          if ((flags & AF_BY_RETRY) !== 0) p.limiters[s].onRetryEnd();
+          p.limiters[s].onAttemptEnd();
+        }
+        if ((flags & AF_LOST) !== 0) this.releaseAttempt(a);
+      }
+      a = next;
+    }
+  }
+
+  // ---- Instances: the server side -------------------------------------------------------
+
+  private onAtInstance(a: number): void {
+    const inst = this.ar[a * A_STRIDE + A_INST] | 0;
     const rec = this.inst;
     const o = inst * I_STRIDE;
-    if (rec[o + I_FAULTED] !== 0 && this.faultedArrival(r, inst)) return;
+    if (rec[o + I_FAULTED] !== 0 && this.faultedArrival(a, inst)) return;
     if (rec[o + I_BUSY] < rec[o + I_SLOTS]) {
-      this.startService(r, inst);
+      this.startService(a, inst);
     } else if (rec[o + I_QLEN] < rec[o + I_QCAP]) {
-      this.enqueue(inst, r);
+      this.enqueue(inst, a);
     } else {
-      this.respond(r, inst, 503, C_REJECTED);
+      this.respond(a, inst, 503, C_REJECTED);
     }
   }
 
   /** An arrival at an instance under a fault; returns true when the fault disposed of it. */
-  private faultedArrival(r: number, inst: number): boolean {
+  private faultedArrival(a: number, inst: number): boolean {
     if (this.instDown[inst] > 0) {
-      this.respond(r, inst, 0, C_REFUSED);
+      this.respond(a, inst, 0, C_REFUSED);
       return true;
     }
     if (this.instHung[inst] > 0) {
-      this.rFlags[r] |= F_LOST; // accepted, never answered
+      this.lose(a); // accepted, never answered
       return true;
     }
     if (this.instPaused[inst] > 0) {
       // Stopped world: nothing is answered, not even a rejection; the request waits for the pause end.
-      this.enqueue(inst, r);
+      this.enqueue(inst, a);
       return true;
     }
     if (this.instErrFast[inst] !== 0 && this.errorDraw(inst)) {
-      this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
+      this.respond(a, inst, this.instErrStatus[inst], C_ERROR);
       return true;
     }
     return false;
+  }
+
+  /** No response will come for attempt `a`; if the sidecar already gave up on it, it is done with. */
+  private lose(a: number): void {
+    const ao = a * A_STRIDE;
+    this.ar[ao + A_FLAGS] |= AF_LOST;
+    if ((this.ar[ao + A_FLAGS] & AF_ENDED) !== 0) this.releaseAttempt(a);
   }
 
   private errorDraw(inst: number): boolean {
@@ -777,15 +1228,16 @@ export class World implements Model {
     return rate >= 1 || (this.instErrRng[inst] as Rng).next() < rate;
   }
 
-  private startService(r: number, inst: number): void {
+  private startService(a: number, inst: number): void {
     this.inst[inst * I_STRIDE + I_BUSY]++;
     const now = this.engine.now();
-    this.rServiceStart[r] = now;
-    if (this.trackHeld) this.holdRequest(inst, r);
+    const ao = a * A_STRIDE;
+    this.ar[ao + A_SVC_START] = now;
+    if (this.trackHeld) this.holdAttempt(inst, a);
     this.serviceRng.select(inst);
     let work = this.instSample[inst]();
     if (this.serviceModifiers) work = this.modifiedWork(inst, work, now);
-    this.rDoneSeq[r] = this.engine.at(now + work, SERVICE_DONE, r);
+    this.ar[ao + A_DONE_SEQ] = this.engine.at(now + work, SERVICE_DONE, a);
   }
 
   /** Service time under a cold start and slow faults. */
@@ -798,55 +1250,115 @@ export class World implements Model {
     return work;
   }
 
-  private onServiceDone(r: number): void {
-    // A completion voided by a crash or hang (its request slot may even be reused since).
-    if (this.rDoneSeq[r] !== this.engine.currentSeq) return;
-    const inst = this.rInstance[r];
-    const rec = this.inst;
-    const o = inst * I_STRIDE;
-    const faulted = rec[o + I_FAULTED] !== 0;
-    if (faulted && this.instPaused[inst] > 0) {
+  private onServiceDone(a: number): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    // A completion voided by a crash or hang (its record may even be reused since).
+    if (ar[ao + A_DONE_SEQ] !== this.engine.currentSeq) return;
+    const inst = ar[ao + A_INST] | 0;
+    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
       // A stop-the-world pause: the work finishes when the pause does.
-      this.rDoneSeq[r] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, r);
+      ar[ao + A_DONE_SEQ] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
       return;
     }
-    this.rDoneSeq[r] = -1;
-    // The load report rides on the response: busy slots / slots, this request included.
-    const busy = rec[o + I_BUSY];
-    this.rUtil[r] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
-    rec[o + I_BUSY] = busy - 1;
-    if (this.trackHeld) this.releaseHeld(inst, r);
-    this.metrics.served(inst, this.engine.now() - this.rServiceStart[r]);
-    if (rec[o + I_QLEN] > 0) this.startService(this.dequeue(inst), inst);
-    if (faulted && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(r, inst, this.instErrStatus[inst], C_ERROR);
-    else this.respond(r, inst, 200, C_OK);
+    ar[ao + A_DONE_SEQ] = -1;
+    const steps = this.serviceSteps[this.instServiceIndex[inst]];
+    if (steps.length === 0) this.finish(a, inst, false);
+    else this.advance(a, inst, steps);
   }
 
-  /** Appends request `r` to instance `inst`'s wait queue (a FIFO linked through rNext). */
-  private enqueue(inst: number, r: number): void {
+  /**
+   * The attempt's own work is done, or its downstream calls of one step all ended: issue
+   * the next step's calls (each made with its probability, `parallel` copies at once),
+   * or answer when no step is left. The worker slot stays held throughout.
+   */
+  private advance(a: number, inst: number, steps: readonly CallStep[]): void {
+    const ao = a * A_STRIDE;
+    const local = this.instLocal[inst];
+    for (;;) {
+      // `this.ar` is re-read on every use here: issuing calls allocates attempts (the array may grow).
+      const ar = this.ar;
+      if ((ar[ao + A_FLAGS] & AF_CHILD_FAIL) !== 0) {
+        this.finish(a, inst, true);
+        return;
+      }
+      const step = ++ar[ao + A_STEP];
+      if (step >= steps.length) {
+        this.finish(a, inst, false);
+        return;
+      }
+      const { spec, pool } = steps[step];
+      if (spec.probability < 1 && (this.callRng[this.instServiceIndex[inst]] as Rng).next() >= spec.probability) continue;
+      ar[ao + A_PENDING] = spec.parallel;
+      ar[ao + A_FLAGS] |= AF_ISSUING;
+      const gen = ar[ao + A_GEN];
+      const p = this.pools[pool];
+      for (let k = 0; k < spec.parallel; k++) this.issueCall(p, local, a, gen, NaN);
+      this.ar[ao + A_FLAGS] &= ~AF_ISSUING;
+      // Calls that ended at once (a local 503) may have completed the step already.
+      if (this.ar[ao + A_PENDING] > 0) return;
+    }
+  }
+
+  /** A downstream call made by attempt `a` (generation `gen`) ended. */
+  private childDone(a: number, gen: number, ok: boolean): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    if (ar[ao + A_GEN] !== gen || (ar[ao + A_FLAGS] & AF_GONE) !== 0) return; // its server side is gone
+    const inst = ar[ao + A_INST] | 0;
+    const steps = this.serviceSteps[this.instServiceIndex[inst]];
+    if (!ok && steps[ar[ao + A_STEP]].spec.onFailure === 'fail') ar[ao + A_FLAGS] |= AF_CHILD_FAIL;
+    if (--ar[ao + A_PENDING] > 0 || (ar[ao + A_FLAGS] & AF_ISSUING) !== 0) return;
+    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
+      // Paused: it carries on (next step, or its answer) when the pause ends.
+      ar[ao + A_DONE_SEQ] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
+      return;
+    }
+    this.advance(a, inst, steps);
+  }
+
+  /** The attempt is served: free its slot, start the next waiting one, answer. */
+  private finish(a: number, inst: number, dependencyFailed: boolean): void {
     const rec = this.inst;
     const o = inst * I_STRIDE;
-    this.rNext[r] = -1;
+    const ao = a * A_STRIDE;
+    const busy = rec[o + I_BUSY];
+    // The load report rides on the response: busy slots / slots, this request included.
+    this.ar[ao + A_UTIL] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
+    rec[o + I_BUSY] = busy - 1;
+    if (this.trackHeld) this.releaseHeld(inst, a);
+    this.metrics.served(inst, this.engine.now() - this.ar[ao + A_SVC_START]);
+    if (rec[o + I_QLEN] > 0) this.startService(this.dequeue(inst), inst);
+    if (dependencyFailed) this.respond(a, inst, DEPENDENCY_FAILED_STATUS, C_ERROR);
+    else if (rec[o + I_FAULTED] !== 0 && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(a, inst, this.instErrStatus[inst], C_ERROR);
+    else this.respond(a, inst, 200, C_OK);
+  }
+
+  /** Appends attempt `a` to instance `inst`'s wait queue (a FIFO linked through A_NEXT). */
+  private enqueue(inst: number, a: number): void {
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    this.ar[a * A_STRIDE + A_NEXT] = -1;
     const tail = rec[o + I_QTAIL];
-    if (tail < 0) rec[o + I_QHEAD] = r;
-    else this.rNext[tail] = r;
-    rec[o + I_QTAIL] = r;
+    if (tail < 0) rec[o + I_QHEAD] = a;
+    else this.ar[tail * A_STRIDE + A_NEXT] = a;
+    rec[o + I_QTAIL] = a;
     rec[o + I_QLEN]++;
   }
 
-  /** Removes and returns the oldest waiting request of `inst`; its queue must not be empty. */
+  /** Removes and returns the oldest waiting attempt of `inst`; its queue must not be empty. */
   private dequeue(inst: number): number {
     const rec = this.inst;
     const o = inst * I_STRIDE;
-    const r = rec[o + I_QHEAD];
-    const next = this.rNext[r];
+    const a = rec[o + I_QHEAD];
+    const next = this.ar[a * A_STRIDE + A_NEXT] | 0;
     rec[o + I_QHEAD] = next;
     if (next < 0) rec[o + I_QTAIL] = -1;
     rec[o + I_QLEN]--;
-    return r;
+    return a;
   }
 
-  private holdRequest(inst: number, r: number): void {
+  private holdAttempt(inst: number, a: number): void {
     let held = this.inService[inst];
     const k = this.inst[inst * I_STRIDE + I_HELD]++;
     if (k === held.length) {
@@ -854,18 +1366,31 @@ export class World implements Model {
       bigger.set(held);
       held = this.inService[inst] = bigger;
     }
-    held[k] = r;
-    this.rHeldAt[r] = k;
+    held[k] = a;
+    this.ar[a * A_STRIDE + A_HELD_AT] = k;
   }
 
-  private releaseHeld(inst: number, r: number): void {
+  private releaseHeld(inst: number, a: number): void {
     const held = this.inService[inst];
-    const k = this.rHeldAt[r];
+    const k = this.ar[a * A_STRIDE + A_HELD_AT] | 0;
     const last = --this.inst[inst * I_STRIDE + I_HELD];
     const moved = held[last];
     held[k] = moved;
-    this.rHeldAt[moved] = k;
+    this.ar[moved * A_STRIDE + A_HELD_AT] = k;
   }
+
+  private respond(a: number, inst: number, status: number, code: number): void {
+    const ar = this.ar;
+    const ao = a * A_STRIDE;
+    if (code !== C_OK) ar[ao + A_UTIL] = -1;
+    ar[ao + A_STATUS] = status;
+    ar[ao + A_CODE] = code;
+    const o = (ar[ao + A_CALL] | 0) * C_STRIDE;
+    const p = this.pools[this.cr[o + C_POOL] | 0];
+    this.engine.at(this.engine.now() + this.hopLatency(p.sidecarZone[this.cr[o + C_SIDECAR] | 0], inst), AT_CLIENT, a);
+  }
+
+  // ---- Faults, probes, network ------------------------------------------------------------
 
   /** A fault window opens (`on`) or closes on its instances or path. */
   private onFault(w: FaultWindow, on: boolean): void {
@@ -925,117 +1450,199 @@ export class World implements Model {
   }
 
   /**
-   * A crash resets every request the instance holds (in service or queued); a hang keeps
-   * them forever. Either way the instance restarts empty, and completions already
-   * scheduled for those requests are void.
+   * A crash resets every attempt the instance holds (in service or queued); a hang keeps
+   * them forever. Either way the instance restarts empty, completions already scheduled
+   * for those attempts are void, and the downstream calls they were waiting on no longer
+   * matter to them.
    */
   private dropHeld(inst: number, reset: boolean): void {
     const held = this.inService[inst];
     const o = inst * I_STRIDE;
     const victims: number[] = [];
     for (let k = 0; k < this.inst[o + I_HELD]; k++) {
-      victims.push(held[k]);
-      this.rDoneSeq[held[k]] = -1;
+      const a = held[k];
+      victims.push(a);
+      this.ar[a * A_STRIDE + A_DONE_SEQ] = -1;
+      this.ar[a * A_STRIDE + A_FLAGS] |= AF_GONE;
     }
     while (this.inst[o + I_QLEN] > 0) victims.push(this.dequeue(inst));
     this.inst[o + I_HELD] = 0;
     this.inst[o + I_BUSY] = 0;
-    if (reset) for (const r of victims) this.respond(r, inst, 0, C_RESET);
-    else for (const r of victims) this.rFlags[r] |= F_LOST;
+    if (reset) for (const a of victims) this.respond(a, inst, 0, C_RESET);
+    else for (const a of victims) this.lose(a);
   }
 
-  private respond(r: number, inst: number, status: number, code: number): void {
-    if (code !== C_OK) this.rUtil[r] = -1;
-    this.rStatus[r] = status;
-    this.rCode[r] = code;
-    const g = this.groups[this.rGroup[r]];
-    this.engine.at(this.engine.now() + this.hopLatency(g.sidecarZone[this.rSidecar[r]], inst), AT_CLIENT, r);
-  }
-
-  private onAtClient(r: number): void {
-    const flags = this.rFlags[r];
-    if ((flags & F_CONCLUDED) === 0) {
-      const g = this.groups[this.rGroup[r]];
-      const latency = this.engine.now() - this.rIssued[r];
-      const status = this.rStatus[r];
-      const code = this.rCode[r];
-      const outcome = this.response;
-      outcome.kind =
-        code === C_OK ? (status >= 200 && status < 300 ? 'success' : 'error') : code === C_REJECTED ? 'rejected' : code === C_ERROR ? 'error' : code === C_RESET ? 'reset' : 'connect-failure';
-      outcome.status = status;
-      const util = this.rUtil[r];
-      outcome.utilization = util >= 0 && util !== Infinity && util === util ? util : undefined;
-      this.endAttempt(g, r, outcome, latency);
-      this.conclude(r, g, outcome, latency);
+  /**
+   * Sends a health-check probe from sidecar `s` of pool `pi` to its endpoint `endpoint`.
+   * It crosses the network like a request and meets the same faults (refused by a down
+   * instance, swallowed by a hang or a dropping partition, held by a pause, failed by an
+   * error fault), but is answered without taking a worker slot; the checker's own timeout
+   * handles the probes that never come back.
+   */
+  private sendProbe(pi: number, s: number, endpoint: number, done: ProbeDone): void {
+    const p = this.pools[pi];
+    const inst = p.instanceOf[endpoint];
+    if (inst === undefined) return;
+    const probe: Probe = { pool: pi, sidecar: s, instance: inst, done, ok: true, failure: 'network' };
+    const cut = this.activePartitions.length > 0 ? this.partitioned(p, s, inst) : undefined;
+    if (cut === 'drop') return;
+    const id = this.nextProbe++;
+    this.probes.set(id, probe);
+    const hop = this.hopLatency(p.sidecarZone[s], inst);
+    if (cut === 'refuse') {
+      probe.ok = false;
+      this.engine.at(this.engine.now() + hop, HC_AT_CLIENT, id);
+      return;
     }
-    this.releaseRequest(r);
+    this.engine.at(this.engine.now() + hop, HC_AT_INSTANCE, id);
   }
 
-  private onTimeout(r: number): void {
-    const g = this.groups[this.rGroup[r]];
-    const latency = this.engine.now() - this.rIssued[r];
-    this.endAttempt(g, r, TIMED_OUT, latency);
-    this.conclude(r, g, TIMED_OUT, latency);
-    // The instance still finishes the work; the late response is dropped at the client.
-    // A request no response will ever reach is done with now.
-    if ((this.rFlags[r] & F_LOST) !== 0) this.releaseRequest(r);
+  private onProbeAtInstance(id: number): void {
+    const probe = this.probes.get(id);
+    if (!probe) return;
+    const inst = probe.instance;
+    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0) {
+      if (this.instHung[inst] > 0) {
+        this.probes.delete(id); // never answered
+        return;
+      }
+      if (this.instDown[inst] > 0) probe.ok = false;
+      else if (this.instPaused[inst] > 0) {
+        this.engine.at(this.instPauseEnd[inst], HC_AT_INSTANCE, id);
+        return;
+      } else if (this.instErrRate[inst] > 0 && this.errorDraw(inst)) {
+        probe.ok = false;
+        probe.failure = 'status';
+      }
+    }
+    const p = this.pools[probe.pool];
+    this.engine.at(this.engine.now() + this.hopLatency(p.sidecarZone[probe.sidecar], inst), HC_AT_CLIENT, id);
   }
 
-  /** Reports an attempt's end to the sidecar that sent it, if its endpoint is still a member. */
-  private endAttempt(g: Group, r: number, outcome: Outcome, latency: number): void {
-    const ep = g.endpointOf[this.rInstance[r]];
-    if (ep >= 0) g.sidecars[this.rSidecar[r]].attemptEnded(ep, outcome, latency);
+  private onProbeAnswer(id: number): void {
+    const probe = this.probes.get(id);
+    if (!probe) return;
+    this.probes.delete(id);
+    if (probe.ok) probe.done(true);
+    else probe.done(false, probe.failure);
   }
 
-  /** The client has its answer: count it, and let a closed-loop client think and go again. */
-  private conclude(r: number, g: Group, outcome: Outcome, latency: number): void {
-    if ((this.rFlags[r] & F_CONCLUDED) !== 0) throw new Error(`request ${r} concluded twice`);
-    this.rFlags[r] |= F_CONCLUDED;
-    if (g.breakers !== undefined && this.rInstance[r] >= 0) g.breakers[this.rSidecar[r]].releaseRequest();
-    this.rTimeoutSeq[r] = -1;
-    this.metrics.concluded((this.rFlags[r] & F_MEASURED) !== 0, outcome, latency, this.engine.now());
-    if (g.think !== undefined) this.engine.after(g.think(), CLOSED_ISSUE, g.index);
+  private partitioned(p: Pool, sidecar: number, inst: number): 'drop' | 'refuse' | undefined {
+    for (const w of this.activePartitions) {
+      const hit = w.fromGroup >= 0 ? w.fromGroup === p.caller && w.instances.has(inst) : w.fromZone === p.sidecarZone[sidecar] && w.toZone === this.inst[inst * I_STRIDE + I_ZONE];
+      if (hit) return w.fault.mode ?? 'drop';
+    }
+    return undefined;
   }
 
-  private allocRequest(): number {
-    if (this.nFree === 0) this.growRequests(this.cap * 2);
-    return this.free[--this.nFree];
+  private hopLatency(zone: number, inst: number): number {
+    const base = this.hop();
+    return this.crossZone !== undefined && this.inst[inst * I_STRIDE + I_ZONE] !== zone ? base + this.crossZone() : base;
   }
 
-  private releaseRequest(r: number): void {
-    this.free[this.nFree++] = r;
+  private zoneId(zone: string): number {
+    let id = this.zoneIds.get(zone);
+    if (id === undefined) {
+      id = this.zoneIds.size;
+      this.zoneIds.set(zone, id);
+    }
+    return id;
   }
 
-  private growRequests(cap: number): void {
-    const old = this.cap;
-    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    const f64 = (k: number): Float64Array => new Float64Array(k);
-    const i32 = (k: number): Int32Array => new Int32Array(k);
-    this.rIssued = grow(this.rIssued, f64);
-    this.rServiceStart = grow(this.rServiceStart, f64);
-    this.rTimeoutSeq = grow(this.rTimeoutSeq, f64);
-    this.rUtil = grow(this.rUtil, f64);
-    this.rGroup = grow(this.rGroup, i32);
-    this.rSidecar = grow(this.rSidecar, i32);
-    this.rInstance = grow(this.rInstance, i32);
-    this.rStatus = grow(this.rStatus, i32);
-    this.rFlags = grow(this.rFlags, i32);
-    this.rCode = grow(this.rCode, i32);
-    this.rDoneSeq = grow(this.rDoneSeq, f64);
-    this.rHeldAt = grow(this.rHeldAt, i32);
-    this.rNext = grow(this.rNext, i32);
+  // ---- Record pools -------------------------------------------------------------------------
+
+  private allocCall(): number {
+    if (this.cNFree === 0) this.growCalls(this.cCap * 2);
+    return this.cFree[--this.cNFree];
+  }
+
+  private freeCall(c: number): void {
+    this.cFree[this.cNFree++] = c;
+  }
+
+  private allocAttempt(): number {
+    if (this.aNFree === 0) this.growAttempts(this.aCap * 2);
+    const a = this.aFree[--this.aNFree];
+    this.ar[a * A_STRIDE + A_GEN]++;
+    return a;
+  }
+
+  /** The attempt's record is no longer needed (answered, or lost after the sidecar gave up). */
+  private releaseAttempt(a: number): void {
+    const c = this.ar[a * A_STRIDE + A_CALL] | 0;
+    this.aFree[this.aNFree++] = a;
+    const o = c * C_STRIDE;
+    if (--this.cr[o + C_LIVE] === 0 && (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) this.freeCall(c);
+  }
+
+  private growCalls(cap: number): void {
+    const old = this.cCap;
+    const cr = new Float64Array(cap * C_STRIDE);
+    cr.set(this.cr);
+    this.cr = cr;
+    const tried = new Int32Array(cap * T_STRIDE);
+    tried.set(this.tried);
+    this.tried = tried;
     const free = new Int32Array(cap);
-    free.set(this.free.subarray(0, this.nFree));
-    let k = this.nFree;
+    free.set(this.cFree.subarray(0, this.cNFree));
+    let k = this.cNFree;
     for (let i = cap - 1; i >= old; i--) free[k++] = i;
-    this.free = free;
-    this.nFree = k;
-    this.cap = cap;
+    this.cFree = free;
+    this.cNFree = k;
+    this.cCap = cap;
   }
+
+  private growAttempts(cap: number): void {
+    const old = this.aCap;
+    const ar = new Float64Array(cap * A_STRIDE);
+    ar.set(this.ar);
+    this.ar = ar;
+    const free = new Int32Array(cap);
+    free.set(this.aFree.subarray(0, this.aNFree));
+    let k = this.aNFree;
+    for (let i = cap - 1; i >= old; i--) free[k++] = i;
+    this.aFree = free;
+    this.aNFree = k;
+    this.aCap = cap;
+  }
+}
+
+function emptyLayer(): LayerCounters {
+  return { calls: 0, attempts: 0, succeeded: 0, failed: 0, retries: 0, hedges: 0, hedgesWon: 0, perTryTimeouts: 0, deadlines: 0, overflows: 0, noEndpoint: 0, budgetDenied: 0, throttled: 0 };
+}
+
+/** A sidecar's failover settings for the hot path; `clientTimeout` is a workload's own deadline. */
+function resolveFailover(f: FailoverSpec | undefined, clientTimeout: number | undefined): PoolFailover {
+  const mesh = f?.timeout ?? Infinity;
+  const client = clientTimeout ?? Infinity;
+  const retries = f?.retries;
+  const hedge = f?.hedge;
+  const retry = retries ? new RetryPolicy({ ...retries, perTryTimeout: undefined }) : undefined;
+  const hedgeMax = hedge ? hedge.maxAttempts : 1;
+  // Hedges count against retries.max when there is a retry policy (Envoy); else only maxAttempts bounds them.
+  const maxRetries = retry ? retry.max : hedge ? hedgeMax - 1 : 0;
+  let backoff: PoolFailover['backoff'];
+  const b = retries?.backoff;
+  if (b && b.kind === 'grpc') {
+    backoff = (n, rng) => grpcBackoffDelay(n, b.initial, b.multiplier, b.max, rng.next());
+  } else if (retry || hedge?.onPerTryTimeout) {
+    const bounds = envoyBackoffBounds(b?.base ?? 25, b?.max);
+    backoff = (n, rng) => Math.floor(rng.next() * envoyBackoffInterval(n, bounds.base, bounds.max));
+  }
+  const perTry = f?.perTryTimeout ?? Infinity;
+  return {
+    deadline: Math.min(mesh, client),
+    deadlineIsMesh: mesh < client,
+    perTry,
+    retry,
+    maxRetries,
+    hedgeDelay: hedge?.delay ?? Infinity,
+    hedgeMax,
+    hedgeOnPerTry: hedge?.onPerTryTimeout === true,
+    reselect: retries?.hostReselection ? retries.hostReselection.maxAttempts : 0,
+    backoff,
+    any: retry !== undefined || hedge !== undefined || perTry !== Infinity,
+  };
 }
 
 function keySampler(spec: KeySpec, rng: Rng): () => number {

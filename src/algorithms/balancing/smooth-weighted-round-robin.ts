@@ -39,7 +39,7 @@ export interface SmoothWeightedRoundRobinConfig {
 
 /** Whether an ended attempt counts as an nginx peer failure (no response arrived). */
 export function isNginxFailure(outcome: Outcome): boolean {
-  return outcome.kind !== 'success' && outcome.status === 0;
+  return outcome.kind !== 'success' && outcome.kind !== 'cancelled' && outcome.status === 0;
 }
 
 /**

@@ -242,7 +242,7 @@ export class WeightedLeastUtilizationBalancer implements Balancer {
   onEnd(index: number, outcome: Outcome): void {
     if (index < 0 || index >= this.count.length) return;
     this.count[index]++;
-    if (outcome.kind !== 'success') this.errors[index]++;
+    if (outcome.kind !== 'success' && outcome.kind !== 'cancelled') this.errors[index]++;
     const u = outcome.utilization;
     if (u !== undefined) {
       const now = this.clock.now();

@@ -104,7 +104,8 @@ const FAILURE_PERCENTAGE = 3;
  * The HTTP code Envoy's router reports to outlier detection for an attempt's outcome, or 0
  * when it reports nothing (a local rejection such as circuit-breaker overflow).
  * timeout → 504 (LocalOriginTimeout, timeout_response_code), connect failure and reset → 503
- * (LocalOriginConnectFailed), a response → its status, success/error without one → 200/500.
+ * (LocalOriginConnectFailed), a response → its status, success/error without one → 200/500,
+ * a cancelled attempt → 0.
  */
 export function outlierResponseCode(outcome: Outcome): number {
   switch (outcome.kind) {
@@ -115,6 +116,8 @@ export function outlierResponseCode(outcome: Outcome): number {
       return 503;
     case 'rejected':
       return outcome.status > 0 ? outcome.status : 0;
+    case 'cancelled':
+      return 0; // the client gave up: no outlier event
     case 'success':
       return outcome.status > 0 ? outcome.status : 200;
     case 'error':
