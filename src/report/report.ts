@@ -6,7 +6,7 @@
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
-import { TIMELINE_ACCURACY, type FailoverCounts, type RequestCounts, type RunResult } from '../sim/metrics.js';
+import { TIMELINE_ACCURACY, type FailoverCounts, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import { VERSION } from '../version.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
@@ -28,6 +28,20 @@ export interface Summary {
   readonly throughputPerSec: number;
   /** Client-observed latency of succeeded requests, ms (issue → response, network included). */
   readonly latencyMs: LatencySummary;
+  /**
+   * Attempts the client-facing sidecars sent per request issued (retries and hedges
+   * included; 1 without them): the retry amplification seen from the edge.
+   */
+  readonly attemptsPerRequest: number | null;
+  /** Retries sent by every caller (only with a retry policy). */
+  readonly retries?: number;
+  /** Retries and hedges refused by a budget or the max_retries breaker (only with retries). */
+  readonly retryBudgetDenied?: number;
+  /** Hedges sent, and hedges whose answer won (only with hedging). */
+  readonly hedges?: number;
+  readonly hedgesWon?: number;
+  /** Requests rejected locally by adaptive throttling (only with it). */
+  readonly throttled?: number;
   /** Outlier ejections enforced by the callers' sidecars (summed; only with outlier detection). */
   readonly ejections?: number;
   /** Failed active health checks (summed; only with health checking). */
@@ -96,9 +110,19 @@ export interface FaultReport {
   readonly instances: readonly number[];
 }
 
+/** One caller → target layer of the call graph, summed over runs (calls issued in the window). */
+export interface LayerReport extends LayerStats {
+  /** Attempts per call at this layer (retry amplification); null without calls. */
+  readonly attemptsPerCall: number | null;
+  /** succeeded / calls at this layer; null without calls. */
+  readonly successRate: number | null;
+}
+
 export interface VariantReport {
   readonly name: string;
   readonly summary: Summary;
+  /** Every caller → target layer: the workloads' first, then each calling service's. */
+  readonly layers: readonly LayerReport[];
   readonly runs: readonly RunSummary[];
   readonly instances: readonly InstanceReport[];
   readonly spread: readonly SpreadReport[];
@@ -141,7 +165,7 @@ function latencySummary(s: QuantileSketch): LatencySummary {
   };
 }
 
-function summarise(requests: RequestCounts, windowMs: number, runs: number, latency: QuantileSketch): Summary {
+function summarise(requests: RequestCounts, windowMs: number, runs: number, latency: QuantileSketch): Omit<Summary, 'attemptsPerRequest'> {
   return {
     requests,
     successRate: requests.total > 0 ? round6(requests.succeeded / requests.total) : null,
@@ -208,6 +232,40 @@ function instanceReports(runs: readonly RunResult[]): { instances: InstanceRepor
   return { instances, spread };
 }
 
+/** Client-facing attempts per request over `runs`. */
+function attemptsPerRequest(runs: readonly RunResult[]): number | null {
+  let calls = 0;
+  let attempts = 0;
+  for (const r of runs)
+    for (const l of r.layers)
+      if (l.client) {
+        calls += l.calls;
+        attempts += l.attempts;
+      }
+  return calls > 0 ? round6(attempts / calls) : null;
+}
+
+/** Layers summed over runs (every run has the same layers, in the same order). */
+function layerReports(runs: readonly RunResult[]): LayerReport[] {
+  if (runs.length === 0) return [];
+  return runs[0].layers.map((first, i) => {
+    const sum: Record<string, number> = {};
+    for (const r of runs) {
+      const l = r.layers[i];
+      for (const [k, v] of Object.entries(l)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    }
+    const total = sum as unknown as Omit<LayerStats, 'caller' | 'target' | 'client'>;
+    return {
+      caller: first.caller,
+      target: first.target,
+      client: first.client,
+      ...total,
+      attemptsPerCall: total.calls > 0 ? round6(total.attempts / total.calls) : null,
+      successRate: total.calls > 0 ? round6(total.succeeded / total.calls) : null,
+    };
+  });
+}
+
 /** Failover counters summed over runs; a counter appears when any run has it. */
 function sumFailover(runs: readonly FailoverCounts[]): FailoverCounts {
   const out: Record<string, number> = {};
@@ -271,11 +329,14 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       name: v.name,
       summary: {
         ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
+        attemptsPerRequest: attemptsPerRequest(v.runs),
         ...sumFailover(v.runs.map((r) => r.failover)),
       },
+      layers: layerReports(v.runs),
       runs: v.runs.map((r) => ({
         seed: r.seed,
         ...summarise(r.requests, r.windowMs, 1, r.latency),
+        attemptsPerRequest: attemptsPerRequest([r]),
         ...r.failover,
         ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
       })),

@@ -22,6 +22,7 @@ const COLUMNS: readonly Column[] = [
   { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int },
   { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int },
   { title: '5xx/conn', value: (v) => v.summary.requests.errors + v.summary.requests.resets + v.summary.requests.connectFailures, format: int },
+  { title: 'att/req', value: (v) => v.summary.attemptsPerRequest, format: (x) => x.toFixed(2) },
   { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1) },
   { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower' },
   { title: 'p50 ms', value: (v) => v.summary.latencyMs.p50, format: ms, better: 'lower' },
