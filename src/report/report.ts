@@ -108,6 +108,26 @@ export interface FaultReport {
   readonly end: number | null;
   readonly service?: string;
   readonly instances: readonly number[];
+  /**
+   * What the fault did (instance faults): in runs[], that run's figures; at the variant
+   * level, means over the runs that have this window (times over the runs where it was
+   * detected / recovered, `detectedRuns` / `recoveredRuns` of `runs`).
+   */
+  readonly effect?: FaultEffectReport;
+}
+
+export interface FaultEffectReport {
+  readonly detectedMs: number | null;
+  readonly detectedBy: string | null;
+  readonly recoveredMs: number | null;
+  readonly attempts: number;
+  readonly failed: number;
+  readonly attemptsBeforeDetection: number;
+  readonly failedBeforeDetection: number;
+  readonly survivorLoad: number | null;
+  readonly runs?: number;
+  readonly detectedRuns?: number;
+  readonly recoveredRuns?: number;
 }
 
 /** One caller → target layer of the call graph, summed over runs (calls issued in the window). */
@@ -300,8 +320,53 @@ function timelineReport(runs: readonly RunResult[]): VariantReport['timeline'] {
   return { bucketMs, latencyRelativeError: TIMELINE_ACCURACY, points };
 }
 
+const roundOrNull = (x: number | null): number | null => (x === null ? null : round6(x));
+
 function faultReports(r: RunResult | undefined): FaultReport[] {
-  return (r?.faults ?? []).map((f) => ({ ...f, start: round6(f.start), end: f.end === Infinity ? null : round6(f.end) }));
+  return (r?.faults ?? []).map((f) => ({
+    ...f,
+    start: round6(f.start),
+    end: f.end === Infinity ? null : round6(f.end),
+    ...(f.effect === undefined
+      ? {}
+      : {
+          effect: {
+            ...f.effect,
+            detectedMs: roundOrNull(f.effect.detectedMs),
+            recoveredMs: roundOrNull(f.effect.recoveredMs),
+            survivorLoad: roundOrNull(f.effect.survivorLoad),
+          },
+        }),
+  }));
+}
+
+/** The first run's fault windows, with effects averaged over the runs that have the same window. */
+function variantFaultReports(runs: readonly RunResult[]): FaultReport[] {
+  return faultReports(runs[0]).map((f, i) => {
+    if (f.effect === undefined) return f;
+    const effects = runs.map((r) => r.faults[i]).filter((x) => x !== undefined && x.fault === f.fault && x.effect !== undefined).map((x) => x.effect as NonNullable<typeof x.effect>);
+    const mean = (xs: readonly (number | null)[]): number | null => {
+      const ok = xs.filter((x): x is number => x !== null);
+      return ok.length === 0 ? null : round6(ok.reduce((a, b) => a + b, 0) / ok.length);
+    };
+    const by = effects.map((e) => e.detectedBy).filter((x) => x !== null);
+    return {
+      ...f,
+      effect: {
+        detectedMs: mean(effects.map((e) => e.detectedMs)),
+        detectedBy: by.length === 0 ? null : [...new Set(by)].sort().join('+'),
+        recoveredMs: mean(effects.map((e) => e.recoveredMs)),
+        attempts: mean(effects.map((e) => e.attempts)) ?? 0,
+        failed: mean(effects.map((e) => e.failed)) ?? 0,
+        attemptsBeforeDetection: mean(effects.map((e) => e.attemptsBeforeDetection)) ?? 0,
+        failedBeforeDetection: mean(effects.map((e) => e.failedBeforeDetection)) ?? 0,
+        survivorLoad: mean(effects.map((e) => e.survivorLoad)),
+        runs: effects.length,
+        detectedRuns: effects.filter((e) => e.detectedMs !== null).length,
+        recoveredRuns: effects.filter((e) => e.recoveredMs !== null).length,
+      },
+    };
+  });
 }
 
 function membershipReports(runs: readonly RunResult[]): MembershipReport[] {
@@ -343,7 +408,7 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       ...instanceReports(v.runs),
       membership: membershipReports(v.runs),
       timeline: timelineReport(v.runs),
-      faults: faultReports(v.runs[0]),
+      faults: variantFaultReports(v.runs),
     };
   });
   return {

@@ -79,6 +79,33 @@ export interface FaultRecord {
   readonly end: number;
   readonly service?: string;
   readonly instances: readonly number[];
+  /** What the fault did and how fast the mesh reacted (instance faults only). */
+  readonly effect?: FaultEffect;
+}
+
+/**
+ * The mesh's reaction to one fault window on instances. "Detected": the first outlier
+ * ejection or failed-health transition of one of its instances, by any sidecar, while the
+ * window is open. "Recovered": the first successful answer from one of its instances after
+ * the window closed (the instance is back in rotation).
+ */
+export interface FaultEffect {
+  /** Fault start → detection, ms; null when no sidecar noticed while the fault lasted. */
+  readonly detectedMs: number | null;
+  readonly detectedBy: 'outlier-detection' | 'health-check' | null;
+  /** Fault end → first success from its instances, ms; null when none came (or it never ended). */
+  readonly recoveredMs: number | null;
+  /** Attempts sent to its instances while it lasted, and how many of them failed. */
+  readonly attempts: number;
+  readonly failed: number;
+  /** The same, between its start and its detection (all of it when undetected): the cost of not knowing. */
+  readonly attemptsBeforeDetection: number;
+  readonly failedBeforeDetection: number;
+  /**
+   * Attempts per second per surviving instance of the service while it lasted, over the same
+   * before it started: the extra load the survivors took on (null when it started at 0 or had no survivors).
+   */
+  readonly survivorLoad: number | null;
 }
 
 /** What a membership change did (instance indices are per service). */
@@ -222,6 +249,14 @@ export class RunMetrics {
 
   setFailoverCounts(counts: FailoverCounts): void {
     this.failoverCounts = counts;
+  }
+
+  /** Effects of the fault windows, by position in the windows given to setFaultWindows. */
+  setFaultEffects(effects: readonly (FaultEffect | undefined)[]): void {
+    this.faultRecords = this.faultRecords.map((r, i) => {
+      const effect = effects[i];
+      return effect === undefined ? r : { ...r, effect };
+    });
   }
 
   setLayers(layers: readonly LayerStats[]): void {

@@ -40,7 +40,7 @@ import { Sidecar } from '../mesh/sidecar.js';
 import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
-import { RunMetrics, type FailoverCounts, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
+import { RunMetrics, type FailoverCounts, type FaultEffect, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
 
 // Event kinds (arg in parentheses).
 const ARRIVAL = FIRST_MODEL_KIND; // open-loop arrival (pool)
@@ -151,6 +151,24 @@ interface Probe {
   readonly done: ProbeDone;
   ok: boolean;
   failure: 'network' | 'status';
+}
+
+/** What one instance-fault window did, as it happens (see FaultEffect). */
+interface WindowWatch {
+  readonly window: FaultWindow;
+  readonly service: string;
+  open: boolean;
+  detectedAt: number;
+  detectedBy: FaultEffect['detectedBy'];
+  awaitingRecovery: boolean;
+  recoveredAt: number;
+  attempts: number;
+  failed: number;
+  attemptsBefore: number;
+  failedBefore: number;
+  /** Attempts sent to the service's other instances so far, at the window's start and end. */
+  survivorsAtStart: number;
+  survivorsAtEnd: number;
 }
 
 /** A pool's failover settings, resolved for the hot path. */
@@ -279,6 +297,12 @@ export class World implements Model {
   /** Attempts in service on each instance (swap-remove arrays), for crashes and hangs. */
   private readonly inService: Int32Array[];
   private readonly activePartitions: FaultWindow[] = [];
+  /** Per fault window on instances (by position in `windows`), what it did; undefined for partitions. */
+  private readonly watches: (WindowWatch | undefined)[];
+  /** Open (or awaiting recovery) watches of each instance, when it has any. */
+  private readonly instWatches: (WindowWatch[] | undefined)[];
+  /** Attempts sent to each instance over the whole run (for the survivors' load). */
+  private readonly instAttempts: Float64Array;
   /** Health-check probes in flight, by id. */
   private readonly probes = new Map<number, Probe>();
   private nextProbe = 0;
@@ -454,6 +478,27 @@ export class World implements Model {
       horizon: scenario.duration + scenario.drain,
     });
     this.metrics.setFaultWindows(this.windows);
+    this.watches = this.windows.map((w) =>
+      w.fault.kind === 'partition' || w.fault.target.service === undefined
+        ? undefined
+        : {
+            window: w,
+            service: w.fault.target.service,
+            open: false,
+            detectedAt: NaN,
+            detectedBy: null,
+            awaitingRecovery: false,
+            recoveredAt: NaN,
+            attempts: 0,
+            failed: 0,
+            attemptsBefore: 0,
+            failedBefore: 0,
+            survivorsAtStart: 0,
+            survivorsAtEnd: 0,
+          },
+    );
+    this.instWatches = new Array<WindowWatch[] | undefined>(n).fill(undefined);
+    this.instAttempts = new Float64Array(n);
     this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
     this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
     this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
@@ -497,13 +542,23 @@ export class World implements Model {
       const outlierDetector = f?.outlierDetection
         ? new OutlierDetector(f.outlierDetection, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${tag}/${s}`) })
         : undefined;
-      if (outlierDetector) outliers.push(outlierDetector);
+      if (outlierDetector) {
+        outliers.push(outlierDetector);
+        outlierDetector.onChange((ep, ejected) => {
+          if (ejected) this.noticed(index, ep, 'outlier-detection');
+        });
+      }
       const healthChecker = f?.healthCheck
         ? new HealthChecker(f.healthCheck, { clock: this.engine, timers: this.engine, rng: streams.stream(`healthcheck/${tag}/${s}`) }, (endpoint, done) =>
             this.sendProbe(index, s, endpoint, done),
           )
         : undefined;
-      if (healthChecker) checkers.push(healthChecker);
+      if (healthChecker) {
+        checkers.push(healthChecker);
+        healthChecker.onChange((ep, healthy) => {
+          if (!healthy) this.noticed(index, ep, 'health-check');
+        });
+      }
       sidecars.push(
         new Sidecar(`${tag}-${s}`, balancer, endpoints, {
           ...(outlierDetector ? { outlierDetector } : {}),
@@ -607,6 +662,7 @@ export class World implements Model {
       if ((this.cr[o + C_FLAGS] & CF_MEASURED) !== 0) inFlight++;
     }
     this.metrics.setFailoverCounts(this.failoverCounts());
+    this.metrics.setFaultEffects(this.watches.map((w) => (w === undefined ? undefined : this.effectOf(w))));
     this.metrics.setLayers(
       this.pools.map((p) => ({ caller: p.name.slice(0, p.name.indexOf('→')), target: p.target, client: p.workload !== undefined, ...p.stats })),
     );
@@ -664,9 +720,11 @@ export class World implements Model {
         break;
       case FAULT_ON:
         this.onFault(this.windows[arg], true);
+        this.watchFault(arg, true);
         break;
       case FAULT_OFF:
         this.onFault(this.windows[arg], false);
+        this.watchFault(arg, false);
         break;
       case HC_AT_INSTANCE:
         this.onProbeAtInstance(arg);
@@ -932,6 +990,8 @@ export class World implements Model {
       p.stats.attempts++;
       this.metrics.sent(inst);
     }
+    this.instAttempts[inst]++;
+    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0) this.watchSent(inst);
     if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
     sidecar.attemptStarted(ep);
     if (p.failover.perTry !== Infinity) ar[ao + A_TRY_SEQ] = this.engine.at(now + p.failover.perTry, TRY_TIMEOUT, a);
@@ -1024,6 +1084,7 @@ export class World implements Model {
     const inst = ar[ao + A_INST] | 0;
     const ep = p.endpointOf[inst];
     if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - ar[ao + A_SENT]);
+    if (this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
     if (p.breakers !== undefined) p.breakers[s].releaseRequest();
     if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
@@ -1391,6 +1452,104 @@ export class World implements Model {
   }
 
   // ---- Faults, probes, network ------------------------------------------------------------
+
+  // ---- Fault effects: detection, recovery, and what the fault cost ---------------------------
+
+  /** Attempts sent so far to the instances of `service` outside `window`. */
+  private survivorAttempts(service: string, window: FaultWindow): number {
+    const start = this.serviceStart.get(service) ?? 0;
+    const count = this.serviceCount.get(service) ?? 0;
+    let sum = 0;
+    for (let i = start; i < start + count; i++) if (!window.instances.has(i)) sum += this.instAttempts[i];
+    return sum;
+  }
+
+  private watchFault(index: number, on: boolean): void {
+    const w = this.watches[index];
+    if (w === undefined) return;
+    if (on) {
+      w.open = true;
+      w.survivorsAtStart = this.survivorAttempts(w.service, w.window);
+      for (const inst of w.window.instances) (this.instWatches[inst] ??= []).push(w);
+      return;
+    }
+    w.open = false;
+    w.survivorsAtEnd = this.survivorAttempts(w.service, w.window);
+    w.awaitingRecovery = true;
+  }
+
+  /** Watches of `inst` stop once closed and recovered. */
+  private unwatch(inst: number, w: WindowWatch): void {
+    const list = this.instWatches[inst];
+    if (list === undefined) return;
+    const k = list.indexOf(w);
+    if (k >= 0) list.splice(k, 1);
+    if (list.length === 0) this.instWatches[inst] = undefined;
+  }
+
+  private watchSent(inst: number): void {
+    const list = this.instWatches[inst];
+    if (list === undefined) return;
+    for (const w of list) {
+      if (!w.open) continue;
+      w.attempts++;
+      if (w.detectedAt !== w.detectedAt) w.attemptsBefore++;
+    }
+  }
+
+  private watchEnded(inst: number, ok: boolean): void {
+    const list = this.instWatches[inst] as WindowWatch[];
+    for (let k = list.length - 1; k >= 0; k--) {
+      const w = list[k];
+      if (w.open) {
+        if (!ok) {
+          w.failed++;
+          if (w.detectedAt !== w.detectedAt) w.failedBefore++;
+        }
+      } else if (ok && w.awaitingRecovery) {
+        w.awaitingRecovery = false;
+        w.recoveredAt = this.engine.now();
+        for (const i of w.window.instances) this.unwatch(i, w);
+      }
+    }
+  }
+
+  /** A sidecar of pool `pi` ejected endpoint `ep`, or saw its health checks fail. */
+  private noticed(pi: number, ep: number, by: NonNullable<FaultEffect['detectedBy']>): void {
+    const inst = this.pools[pi].instanceOf[ep];
+    if (inst === undefined) return;
+    const list = this.instWatches[inst];
+    if (list === undefined) return;
+    for (const w of list) {
+      if (!w.open || w.detectedAt === w.detectedAt) continue;
+      w.detectedAt = this.engine.now();
+      w.detectedBy = by;
+    }
+  }
+
+  private effectOf(w: WindowWatch): FaultEffect {
+    const { start, end } = w.window;
+    const detected = w.detectedAt === w.detectedAt;
+    const recovered = w.recoveredAt === w.recoveredAt;
+    const count = this.serviceCount.get(w.service) ?? 0;
+    const survivors = count - w.window.instances.size;
+    // Open to the end of the run: measure the survivors up to the run's end.
+    const stop = end === Infinity ? this.engine.now() : end;
+    const atEnd = end === Infinity || w.open ? this.survivorAttempts(w.service, w.window) : w.survivorsAtEnd;
+    const during = stop > start ? (atEnd - w.survivorsAtStart) / (stop - start) : NaN;
+    const before = start > 0 ? w.survivorsAtStart / start : NaN;
+    const ratio = survivors > 0 && before > 0 && during === during ? during / before : NaN;
+    return {
+      detectedMs: detected ? w.detectedAt - start : null,
+      detectedBy: detected ? w.detectedBy : null,
+      recoveredMs: recovered ? w.recoveredAt - end : null,
+      attempts: w.attempts,
+      failed: w.failed,
+      attemptsBeforeDetection: w.attemptsBefore,
+      failedBeforeDetection: w.failedBefore,
+      survivorLoad: ratio === ratio ? ratio : null,
+    };
+  }
 
   /** A fault window opens (`on`) or closes on its instances or path. */
   private onFault(w: FaultWindow, on: boolean): void {
