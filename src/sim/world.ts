@@ -1083,8 +1083,9 @@ export class World implements Model {
     const s = cr[o + C_SIDECAR] | 0;
     const inst = ar[ao + A_INST] | 0;
     const ep = p.endpointOf[inst];
-    if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - ar[ao + A_SENT]);
+    // Counted before the sidecar hears of it: the failure that triggers an ejection precedes it.
     if (this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
+    if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - ar[ao + A_SENT]);
     if (p.breakers !== undefined) p.breakers[s].releaseRequest();
     if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
@@ -1533,9 +1534,9 @@ export class World implements Model {
     const recovered = w.recoveredAt === w.recoveredAt;
     const count = this.serviceCount.get(w.service) ?? 0;
     const survivors = count - w.window.instances.size;
-    // Open to the end of the run: measure the survivors up to the run's end.
-    const stop = end === Infinity ? this.engine.now() : end;
-    const atEnd = end === Infinity || w.open ? this.survivorAttempts(w.service, w.window) : w.survivorsAtEnd;
+    // Load is offered until `duration`: a window open past it is measured up to there.
+    const stop = Math.min(end, this.loadEnd);
+    const atEnd = w.open ? this.survivorAttempts(w.service, w.window) : w.survivorsAtEnd;
     const during = stop > start ? (atEnd - w.survivorsAtStart) / (stop - start) : NaN;
     const before = start > 0 ? w.survivorsAtStart / start : NaN;
     const ratio = survivors > 0 && before > 0 && during === during ? during / before : NaN;

@@ -478,12 +478,61 @@ describe('faults: report, determinism, conservation', () => {
       ]),
       1,
     );
-    expect(res.faults).toEqual([
+    expect(res.faults.map(({ effect: _effect, ...window }) => window)).toEqual([
       { fault: 0, kind: 'crash', start: 500, end: 600, service: 's', instances: [0, 2] },
       { fault: 1, kind: 'pause', start: 1000, end: 1100, service: 's', instances: [1, 3] },
       { fault: 1, kind: 'pause', start: 2500, end: 2600, service: 's', instances: [1, 3] },
       { fault: 2, kind: 'partition', start: 2000, end: Infinity, service: 's', instances: [0, 1, 2, 3] },
     ]);
+  });
+
+  it('fault effects: an undetected crash under round robin costs its share of attempts, survivors take no extra load, recovery is immediate', () => {
+    // 4 instances, constant 400/s, round robin: the 2 crashed instances get exactly half of
+    // the attempts of the 100 ms window (20 ± 1), each refused; round robin keeps sending
+    // the survivors their usual share (load ratio 1); the first attempt after the window
+    // succeeds within one request gap plus a round trip.
+    const res = simulate(
+      withFaults({ duration: 2000, instances: 4, serviceTime: constant(1), latency: constant(0.5), arrival: constantRate(400), drain: 1000 }, [
+        '{ kind: crash, target: { service: s, instances: [2, 0] }, at: 500ms, for: 100ms }',
+        '{ kind: partition, target: { from: c, to: s }, at: 1500ms, for: 10ms }',
+      ]),
+      1,
+    );
+    const crash = res.faults[0].effect;
+    expect(crash).toBeDefined();
+    if (crash === undefined) return;
+    expect(crash.detectedMs).toBeNull();
+    expect(crash.detectedBy).toBeNull();
+    expect(Math.abs(crash.attempts - 20)).toBeLessThanOrEqual(1);
+    expect(crash.failed).toBeGreaterThanOrEqual(crash.attempts);
+    expect(crash.attemptsBeforeDetection).toBe(crash.attempts);
+    expect(crash.survivorLoad).toBeCloseTo(1, 1);
+    expect(crash.recoveredMs).not.toBeNull();
+    expect(crash.recoveredMs as number).toBeLessThan(2.5 + 2);
+    expect(res.faults[1].effect).toBeUndefined(); // partitions are paths, not instances
+  });
+
+  it('fault effects: outlier detection ejects a 5xx instance on its 5th consecutive failure, and the detection time says when', () => {
+    // One sidecar, round robin over 4 instances at a constant 100/s: instance 0 gets every
+    // 4th request (40 ms apart) and answers each 503 within 2 ms, so the 5th consecutive
+    // 5xx, and Envoy's ejection with it, comes with its 5th attempt: 4 gaps (160 ms) after
+    // the first, which lands within 40 ms of the fault start.
+    const yaml = withFaultsYaml({ duration: 3000, instances: 4, serviceTime: constant(1), latency: constant(0.5), arrival: constantRate(100) }, [
+      '{ kind: error, target: { service: s, instances: [0] }, at: 1005ms, rate: 100%, status: 503 }', // between two arrivals
+    ]).replace('mesh:\n  balancer: { kind: round-robin }\n', 'mesh:\n  balancer: { kind: round-robin }\n  failover: { outlierDetection: { consecutive5xx: 5, maxEjectionPercent: 50%, baseEjectionTime: 30s } }\n');
+    expect(yaml).toContain('outlierDetection');
+    const effect = simulate(load(yaml), 1).faults[0].effect;
+    expect(effect).toBeDefined();
+    if (effect === undefined) return;
+    expect(effect.detectedBy).toBe('outlier-detection');
+    expect(effect.attemptsBeforeDetection).toBe(5);
+    expect(effect.failedBeforeDetection).toBe(5);
+    expect(effect.detectedMs as number).toBeGreaterThan(160);
+    expect(effect.detectedMs as number).toBeLessThan(160 + 40 + 2);
+    // Ejected for 30 s, the instance gets nothing more during the rest of the 2 s window.
+    expect(effect.attempts).toBe(5);
+    // The 3 survivors take its quarter: 4/3 of their load before.
+    expect(effect.survivorLoad as number).toBeCloseTo(4 / 3, 1);
   });
 
   it('same seed → identical RunResult (timeline and fault windows included); another seed → other stochastic windows', () => {
