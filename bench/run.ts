@@ -18,6 +18,7 @@ const BENCHES = {
   simpy: { file: 'simpy.bench', what: 'meshsim vs SimPy 3 on M/M/1 and fleet100' },
   picks: { file: 'balancers.bench', what: 'every registered balancer: ns per pick cycle and µs per rebuild at 10, 1k, 10k endpoints' },
   fleet10k: { file: 'fleet10k.bench', what: 'meshsim run on fleet10k (10,000 instances, 100 sidecars, ≈ 2M requests): throughput and peak RSS' },
+  failover: { file: 'failover.bench', what: 'meshsim run on fleet100 with timeouts, retries + budget and outlier detection vs without (≈ 2M requests)' },
 } as const;
 type BenchName = keyof typeof BENCHES;
 
