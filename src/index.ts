@@ -18,12 +18,26 @@ export type {
   PickContext,
 } from './algorithms/types.js';
 export type { IntervalSample } from './algorithms/monitoring/interval-meter.js';
-export type { Scenario, LoadedScenario, Variant, ServiceSpec, WorkloadSpec, ArrivalSpec, NetworkSpec, MeshSpec, PolicySpec } from './scenario/types.js';
-export type { RunResult, RequestCounts, InstanceStats } from './sim/metrics.js';
+export type {
+  Scenario,
+  LoadedScenario,
+  Variant,
+  ServiceSpec,
+  CallSpec,
+  WorkloadSpec,
+  ArrivalSpec,
+  NetworkSpec,
+  MeshSpec,
+  PolicySpec,
+  FailoverSpec,
+  RetriesSpec,
+  HedgeSpec,
+} from './scenario/types.js';
+export type { RunResult, RequestCounts, InstanceStats, LayerStats, FailoverCounts, FaultEffect, FaultRecord } from './sim/metrics.js';
 export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
-export type { Report, VariantReport, Summary, RunSummary, LatencySummary } from './report/report.js';
+export type { Report, VariantReport, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport } from './report/report.js';
 
-export { rngStream, RngStreams } from './core/rng.js';
+export { rngStream, RngStreams, RngBank } from './core/rng.js';
 export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
 export { QuantileSketch } from './core/quantile-sketch.js';
 export { parseDuration, parseRate, parsePercent, formatDuration, formatRate } from './core/units.js';
