@@ -65,7 +65,7 @@ const I_RNG = 0; // words 0–3: SFC32 state of the service-time stream
 const I_BUSY = 4; // busy worker slots
 const I_SLOTS = 5; // worker slots (UNBOUNDED: infinite server)
 const I_QCAP = 6; // wait-queue bound (UNBOUNDED: none)
-const I_QHEAD = 7; // oldest waiting attempt (-1: none), linked through A_NEXT
+const I_QHEAD = 7; // oldest waiting attempt (-1: none), linked through aNext
 const I_QTAIL = 8; // newest waiting attempt (-1: none)
 const I_QLEN = 9; // waiting attempts
 const I_FAULTED = 10; // fault windows active on the instance (any kind): the hot path checks only this
@@ -74,24 +74,6 @@ const I_HELD = 12; // attempts in service listed in inService (crash/hang tracki
 /** Stands for an unbounded slot count or queue bound (more than any pool of requests). */
 const UNBOUNDED = 0x7fffffff;
 
-/** Call record layout (Float64 words; see World.cr). */
-const C_STRIDE = 16;
-const C_POOL = 0; // client pool (caller → target)
-const C_SIDECAR = 1; // sidecar within the pool
-const C_ISSUED = 2; // time the caller issued it
-const C_FLAGS = 3; // CF_*
-const C_PARENT = 4; // attempt being served that made this call (-1: a workload's request)
-const C_PARENT_GEN = 5; // that attempt record's generation (guards against reuse)
-const C_SENT = 6; // attempts sent
-const C_OUT = 7; // attempts sent and not ended
-const C_RETRIES = 8; // retries and hedges admitted
-const C_PENDING_RETRY = 9; // admitted retries waiting out their backoff
-const C_DEADLINE_SEQ = 10; // sequence of the pending DEADLINE event (-1: none)
-const C_RETRY_SEQ = 11; // sequence of the pending RETRY_SEND event
-const C_HEDGE_SEQ = 12; // sequence of the pending HEDGE event
-const C_KEY = 13; // hash key (NaN: none)
-const C_ATT_HEAD = 14; // newest attempt of the call (-1: none), linked through A_SIB
-const C_LIVE = 15; // attempt records still referring to this call (and pins)
 /** Host reselection: per call, the number of instances tried, then up to MAX_TRIED of them (World.tried). */
 const T_STRIDE = 8;
 const MAX_TRIED = T_STRIDE - 1;
@@ -101,24 +83,6 @@ const CF_CONCLUDED = 2; // the caller has its answer
 const CF_MESH_DEADLINE = 4; // the deadline is the sidecar's route timeout (answers 504), not the client's own
 const CF_NEXT_IS_HEDGE = 8; // the pending RETRY_SEND is a hedge (Envoy hedge_on_per_try_timeout)
 
-/** Attempt record layout (Float64 words; see World.ar). */
-const A_STRIDE = 16;
-const A_CALL = 0; // its call
-const A_INST = 1; // global instance it was sent to
-const A_SENT = 2; // time sent
-const A_STATUS = 3; // HTTP status of its response (0: none)
-const A_CODE = 4; // how it ended at the server (C_OK...)
-const A_FLAGS = 5; // AF_*
-const A_SVC_START = 6; // time its worker slot was taken
-const A_DONE_SEQ = 7; // sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang)
-const A_TRY_SEQ = 8; // sequence of its pending TRY_TIMEOUT
-const A_UTIL = 9; // utilisation reported with the response (-1: none)
-const A_HELD_AT = 10; // position in inService[instance]
-const A_NEXT = 11; // next in its instance's wait queue
-const A_SIB = 12; // previous attempt of the same call (-1: none)
-const A_STEP = 13; // call-graph step being served (-1: own work not done yet)
-const A_PENDING = 14; // downstream calls of the current step not ended
-const A_GEN = 15; // generation of the record (bumped on every allocation)
 
 const AF_ENDED = 1; // the sidecar is done with it (answered, timed out or cancelled)
 const AF_LOST = 2; // no response will ever come (a hang, a dropping partition)
@@ -260,7 +224,7 @@ export class World implements Model {
   /**
    * The fields every request touches, one 64-byte record per instance (I_* offsets): its
    * service-time random stream, busy slots, slot count, queue bound, wait queue (linked
-   * through the attempts' A_NEXT), fault count and zone. One cache line per instance
+   * through the attempts' aNext), fault count and zone. One cache line per instance
    * instead of a dozen arrays and objects: with 10,000 instances the scattered layout
    * missed the cache on nearly every field (bench/fleet10k went 6.3 s → 3.3 s).
    */
@@ -301,6 +265,8 @@ export class World implements Model {
   private readonly watches: (WindowWatch | undefined)[];
   /** Open (or awaiting recovery) watches of each instance, when it has any. */
   private readonly instWatches: (WindowWatch[] | undefined)[];
+  /** Some fault window on instances exists: attempts are counted for its effects. */
+  private readonly watching: boolean;
   /** Attempts sent to each instance over the whole run (for the survivors' load). */
   private readonly instAttempts: Float64Array;
   /** Health-check probes in flight, by id. */
@@ -327,13 +293,81 @@ export class World implements Model {
   /** Scratch list of endpoint indices already tried (host reselection). */
   private readonly triedScratch = new Int32Array(MAX_TRIED);
 
-  // Calls and attempts: records in typed arrays with free lists.
-  private cr = new Float64Array(0);
+  // Calls and attempts: one typed array per field (c*: calls, a*: attempts), indexed by
+  // record number, with free lists. Struct-of-arrays on purpose: each event reads a few
+  // fields of a record it has not touched for milliseconds, and small dense arrays stay in
+  // cache where 128-byte records did not (fleet10k: 3.8 s → see bench/results; reports
+  // identical). Always access them through `this`: code that issues calls may grow them.
+  /** Client pool (caller → target). */
+  private cPool = new Int32Array(0);
+  /** Sidecar within the pool. */
+  private cSidecar = new Int32Array(0);
+  /** Time the caller issued it. */
+  private cIssued = new Float64Array(0);
+  /** CF_*. */
+  private cFlags = new Int32Array(0);
+  /** Attempt being served that made this call (-1: a workload's request). */
+  private cParent = new Int32Array(0);
+  /** That attempt record's generation (guards against reuse). */
+  private cParentGen = new Int32Array(0);
+  /** Attempts sent. */
+  private cSent = new Int32Array(0);
+  /** Attempts sent and not ended. */
+  private cOut = new Int32Array(0);
+  /** Retries and hedges admitted. */
+  private cRetries = new Int32Array(0);
+  /** Admitted retries waiting out their backoff. */
+  private cPendingRetry = new Int32Array(0);
+  /** Sequence of the pending DEADLINE event (-1: none). */
+  private cDeadlineSeq = new Float64Array(0);
+  /** Sequence of the pending RETRY_SEND event. */
+  private cRetrySeq = new Float64Array(0);
+  /** Sequence of the pending HEDGE event. */
+  private cHedgeSeq = new Float64Array(0);
+  /** Hash key (NaN: none). */
+  private cKey = new Float64Array(0);
+  /** Newest attempt of the call (-1: none), linked through aSib. */
+  private cAttHead = new Int32Array(0);
+  /** Attempt records still referring to this call (and pins). */
+  private cLive = new Int32Array(0);
   private tried = new Int32Array(0);
   private cCap = 0;
   private cFree = new Int32Array(0);
   private cNFree = 0;
-  private ar = new Float64Array(0);
+  /** Its call. */
+  private aCall = new Int32Array(0);
+  /** Global instance it was sent to. */
+  private aInst = new Int32Array(0);
+  /** Time sent. */
+  private aSent = new Float64Array(0);
+  /** HTTP status of its response (0: none). */
+  private aStatus = new Int32Array(0);
+  /** How it ended at the server (C_OK...). */
+  private aCode = new Int32Array(0);
+  /** AF_*. */
+  private aFlags = new Int32Array(0);
+  /** Time its worker slot was taken. */
+  private aSvcStart = new Float64Array(0);
+  /** Sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang). */
+  private aDoneSeq = new Float64Array(0);
+  /** Sequence of its pending TRY_TIMEOUT. */
+  private aTrySeq = new Float64Array(0);
+  /** Utilisation reported with the response (-1: none). */
+  private aUtil = new Float64Array(0);
+  /** Position in inService[instance]. */
+  private aHeldAt = new Int32Array(0);
+  /** Zone id of the sidecar that sent it (for the response hop). */
+  private aZone = new Int32Array(0);
+  /** Previous attempt of the same call (-1: none). */
+  private aSib = new Int32Array(0);
+  /** Call-graph step being served (-1: own work not done yet). */
+  private aStep = new Int32Array(0);
+  /** Downstream calls of the current step not ended. */
+  private aPending = new Int32Array(0);
+  /** Generation of the record (bumped on every allocation). */
+  private aGen = new Int32Array(0);
+  /** Next attempt in its instance's wait queue (-1: last). */
+  private aNext = new Int32Array(0);
   private aCap = 0;
   private aFree = new Int32Array(0);
   private aNFree = 0;
@@ -498,6 +532,7 @@ export class World implements Model {
           },
     );
     this.instWatches = new Array<WindowWatch[] | undefined>(n).fill(undefined);
+    this.watching = this.watches.some((w) => w !== undefined);
     this.instAttempts = new Float64Array(n);
     this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
     this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
@@ -656,10 +691,9 @@ export class World implements Model {
     let inFlight = 0;
     let allInFlight = 0;
     for (let c = 0; c < this.cCap; c++) {
-      const o = c * C_STRIDE;
-      if (inUse[c] === 0 || (this.cr[o + C_PARENT] | 0) >= 0 || (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) continue;
+      if (inUse[c] === 0 || (this.cParent[c] | 0) >= 0 || (this.cFlags[c] & CF_CONCLUDED) !== 0) continue;
       allInFlight++;
-      if ((this.cr[o + C_FLAGS] & CF_MEASURED) !== 0) inFlight++;
+      if ((this.cFlags[c] & CF_MEASURED) !== 0) inFlight++;
     }
     this.metrics.setFailoverCounts(this.failoverCounts());
     this.metrics.setFaultEffects(this.watches.map((w) => (w === undefined ? undefined : this.effectOf(w))));
@@ -701,16 +735,16 @@ export class World implements Model {
         this.onAtClient(arg);
         break;
       case DEADLINE:
-        if (this.cr[arg * C_STRIDE + C_DEADLINE_SEQ] === this.engine.currentSeq) this.onDeadline(arg);
+        if (this.cDeadlineSeq[arg] === this.engine.currentSeq) this.onDeadline(arg);
         break;
       case TRY_TIMEOUT:
-        if (this.ar[arg * A_STRIDE + A_TRY_SEQ] === this.engine.currentSeq) this.onTryTimeout(arg);
+        if (this.aTrySeq[arg] === this.engine.currentSeq) this.onTryTimeout(arg);
         break;
       case RETRY_SEND:
-        if (this.cr[arg * C_STRIDE + C_RETRY_SEQ] === this.engine.currentSeq) this.onRetrySend(arg);
+        if (this.cRetrySeq[arg] === this.engine.currentSeq) this.onRetrySend(arg);
         break;
       case HEDGE:
-        if (this.cr[arg * C_STRIDE + C_HEDGE_SEQ] === this.engine.currentSeq) this.onHedge(arg);
+        if (this.cHedgeSeq[arg] === this.engine.currentSeq) this.onHedge(arg);
         break;
       case RATE_CHANGE:
         this.onRateChange(this.pools[arg]);
@@ -864,25 +898,23 @@ export class World implements Model {
   private issueCall(p: Pool, s: number, parent: number, parentGen: number, key: number): void {
     const now = this.engine.now();
     const c = this.allocCall();
-    const o = c * C_STRIDE;
-    const cr = this.cr;
     const measured = now >= this.warmup;
-    cr[o + C_POOL] = p.index;
-    cr[o + C_SIDECAR] = s;
-    cr[o + C_ISSUED] = now;
-    cr[o + C_FLAGS] = measured ? CF_MEASURED : 0;
-    cr[o + C_PARENT] = parent;
-    cr[o + C_PARENT_GEN] = parentGen;
-    cr[o + C_SENT] = 0;
-    cr[o + C_OUT] = 0;
-    cr[o + C_RETRIES] = 0;
-    cr[o + C_PENDING_RETRY] = 0;
-    cr[o + C_DEADLINE_SEQ] = -1;
-    cr[o + C_RETRY_SEQ] = -1;
-    cr[o + C_HEDGE_SEQ] = -1;
-    cr[o + C_KEY] = key;
-    cr[o + C_ATT_HEAD] = -1;
-    cr[o + C_LIVE] = 0;
+    this.cPool[c] = p.index;
+    this.cSidecar[c] = s;
+    this.cIssued[c] = now;
+    this.cFlags[c] = measured ? CF_MEASURED : 0;
+    this.cParent[c] = parent;
+    this.cParentGen[c] = parentGen;
+    this.cSent[c] = 0;
+    this.cOut[c] = 0;
+    this.cRetries[c] = 0;
+    this.cPendingRetry[c] = 0;
+    this.cDeadlineSeq[c] = -1;
+    this.cRetrySeq[c] = -1;
+    this.cHedgeSeq[c] = -1;
+    this.cKey[c] = key;
+    this.cAttHead[c] = -1;
+    this.cLive[c] = 0;
     this.tried[c * T_STRIDE] = 0;
     if (measured) p.stats.calls++;
     const f = p.failover;
@@ -894,28 +926,26 @@ export class World implements Model {
     }
     if (p.limiters !== undefined) p.limiters[s].onRequest();
     if (f.deadline !== Infinity) {
-      if (f.deadlineIsMesh) cr[o + C_FLAGS] |= CF_MESH_DEADLINE;
-      cr[o + C_DEADLINE_SEQ] = this.engine.at(now + f.deadline, DEADLINE, c);
+      if (f.deadlineIsMesh) this.cFlags[c] |= CF_MESH_DEADLINE;
+      this.cDeadlineSeq[c] = this.engine.at(now + f.deadline, DEADLINE, c);
     }
     this.pin(c);
     this.sendAttempt(c, 0);
-    // Re-read: sending may have concluded calls whose callers then made new ones (records may have grown).
-    if (f.hedgeDelay !== Infinity && (this.cr[o + C_FLAGS] & CF_CONCLUDED) === 0) this.cr[o + C_HEDGE_SEQ] = this.engine.at(now + f.hedgeDelay, HEDGE, c);
+    // Sending may have concluded the call (a local 503), so check before arming the hedge.
+    if (f.hedgeDelay !== Infinity && (this.cFlags[c] & CF_CONCLUDED) === 0) this.cHedgeSeq[c] = this.engine.at(now + f.hedgeDelay, HEDGE, c);
     this.unpin(c);
   }
 
   /**
    * Keeps call `c`'s record from being freed (and reused) while a caller still works on it
-   * through code that may conclude it and start new calls. Record arrays may grow in that
-   * code too: after it, re-read `this.cr` / `this.ar` instead of using a local copy.
+   * through code that may conclude it and start new calls.
    */
   private pin(c: number): void {
-    this.cr[c * C_STRIDE + C_LIVE]++;
+    this.cLive[c]++;
   }
 
   private unpin(c: number): void {
-    const o = c * C_STRIDE;
-    if (--this.cr[o + C_LIVE] === 0 && (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) this.freeCall(c);
+    if (--this.cLive[c] === 0 && (this.cFlags[c] & CF_CONCLUDED) !== 0) this.freeCall(c);
   }
 
   /**
@@ -924,15 +954,13 @@ export class World implements Model {
    * 503 itself, which ends the call unless other attempts are still out.
    */
   private sendAttempt(c: number, flags: number): void {
-    const cr = this.cr;
-    const o = c * C_STRIDE;
-    const p = this.pools[cr[o + C_POOL] | 0];
-    const s = cr[o + C_SIDECAR] | 0;
-    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    const p = this.pools[this.cPool[c] | 0];
+    const s = this.cSidecar[c] | 0;
+    const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const ctx = this.pickContext;
-    const key = cr[o + C_KEY];
+    const key = this.cKey[c];
     ctx.hashKey = key === key ? key : undefined;
-    ctx.attempt = p.failover.any ? cr[o + C_SENT] : undefined;
+    ctx.attempt = p.failover.any ? this.cSent[c] : undefined;
     const sidecar = p.sidecars[s];
     if (p.breakers !== undefined && !p.breakers[s].tryAcquireRequest()) {
       // Envoy's max_requests breaker is open: the sidecar answers 503 at once (overflow).
@@ -964,24 +992,23 @@ export class World implements Model {
     const inst = p.instanceOf[ep];
     const now = this.engine.now();
     const a = this.allocAttempt();
-    const ao = a * A_STRIDE;
-    const ar = this.ar;
-    ar[ao + A_CALL] = c;
-    ar[ao + A_INST] = inst;
-    ar[ao + A_SENT] = now;
-    ar[ao + A_STATUS] = 0;
-    ar[ao + A_CODE] = C_OK;
-    ar[ao + A_FLAGS] = flags;
-    ar[ao + A_DONE_SEQ] = -1;
-    ar[ao + A_TRY_SEQ] = -1;
-    ar[ao + A_UTIL] = -1;
-    ar[ao + A_STEP] = -1;
-    ar[ao + A_PENDING] = 0;
-    ar[ao + A_SIB] = cr[o + C_ATT_HEAD] | 0;
-    cr[o + C_ATT_HEAD] = a;
-    cr[o + C_LIVE]++;
-    cr[o + C_SENT]++;
-    cr[o + C_OUT]++;
+    this.aCall[a] = c;
+    this.aInst[a] = inst;
+    this.aSent[a] = now;
+    this.aStatus[a] = 0;
+    this.aCode[a] = C_OK;
+    this.aFlags[a] = flags;
+    this.aDoneSeq[a] = -1;
+    this.aTrySeq[a] = -1;
+    this.aUtil[a] = -1;
+    this.aStep[a] = -1;
+    this.aPending[a] = 0;
+    this.aSib[a] = this.cAttHead[c] | 0;
+    this.aZone[a] = p.sidecarZone[s];
+    this.cAttHead[c] = a;
+    this.cLive[c]++;
+    this.cSent[c]++;
+    this.cOut[c]++;
     if (p.failover.reselect > 0 && triedN < MAX_TRIED) {
       this.tried[c * T_STRIDE + 1 + triedN] = inst;
       this.tried[c * T_STRIDE] = triedN + 1;
@@ -990,19 +1017,21 @@ export class World implements Model {
       p.stats.attempts++;
       this.metrics.sent(inst);
     }
-    this.instAttempts[inst]++;
-    if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0) this.watchSent(inst);
+    if (this.watching) {
+      this.instAttempts[inst]++;
+      if (this.instWatches[inst] !== undefined) this.watchSent(inst);
+    }
     if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
     sidecar.attemptStarted(ep);
-    if (p.failover.perTry !== Infinity) ar[ao + A_TRY_SEQ] = this.engine.at(now + p.failover.perTry, TRY_TIMEOUT, a);
+    if (p.failover.perTry !== Infinity) this.aTrySeq[a] = this.engine.at(now + p.failover.perTry, TRY_TIMEOUT, a);
     if (this.activePartitions.length > 0) {
       const cut = this.partitioned(p, s, inst);
       if (cut === 'drop') {
-        ar[ao + A_FLAGS] |= AF_LOST; // the request vanishes; only a timeout ends it
+        this.aFlags[a] |= AF_LOST; // the request vanishes; only a timeout ends it
         return;
       }
       if (cut === 'refuse') {
-        ar[ao + A_CODE] = C_REFUSED;
+        this.aCode[a] = C_REFUSED;
         this.engine.at(now + this.hopLatency(p.sidecarZone[s], inst), AT_CLIENT, a);
         return;
       }
@@ -1012,23 +1041,20 @@ export class World implements Model {
 
   /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
   private notSent(c: number, p: Pool, s: number, flags: number): void {
-    const o = c * C_STRIDE;
     if ((flags & AF_BY_RETRY) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
-    if (this.cr[o + C_OUT] + this.cr[o + C_PENDING_RETRY] === 0) this.conclude(c, LOCAL_503, false);
+    if (this.cOut[c] + this.cPendingRetry[c] === 0) this.conclude(c, LOCAL_503, false);
   }
 
   /** A response reached the sidecar. */
   private onAtClient(a: number): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
-    if ((ar[ao + A_FLAGS] & AF_ENDED) === 0) {
-      const status = ar[ao + A_STATUS];
-      const code = ar[ao + A_CODE];
+    if ((this.aFlags[a] & AF_ENDED) === 0) {
+      const status = this.aStatus[a];
+      const code = this.aCode[a];
       const outcome = this.response;
       outcome.kind =
         code === C_OK ? (status >= 200 && status < 300 ? 'success' : 'error') : code === C_REJECTED ? 'rejected' : code === C_ERROR ? 'error' : code === C_RESET ? 'reset' : 'connect-failure';
       outcome.status = status;
-      const util = ar[ao + A_UTIL];
+      const util = this.aUtil[a];
       outcome.utilization = util >= 0 && util !== Infinity && util === util ? util : undefined;
       this.attemptDone(a, outcome);
     }
@@ -1037,23 +1063,20 @@ export class World implements Model {
 
   /** An attempt's per-try timeout fired before its answer. */
   private onTryTimeout(a: number): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
-    ar[ao + A_TRY_SEQ] = -1;
-    if ((ar[ao + A_FLAGS] & AF_ENDED) !== 0) return;
-    const c = ar[ao + A_CALL] | 0;
-    const o = c * C_STRIDE;
-    const p = this.pools[this.cr[o + C_POOL] | 0];
-    const measured = (this.cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    this.aTrySeq[a] = -1;
+    if ((this.aFlags[a] & AF_ENDED) !== 0) return;
+    const c = this.aCall[a] | 0;
+    const p = this.pools[this.cPool[c] | 0];
+    const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     if (measured) p.stats.perTryTimeouts++;
     const f = p.failover;
     if (f.hedgeOnPerTry) {
       // Envoy hedge_on_per_try_timeout: the attempt goes on; another one is asked for now,
       // against the retries left and the budget, without asking the retry conditions.
-      if ((ar[ao + A_FLAGS] & AF_HEDGED) !== 0) return;
-      ar[ao + A_FLAGS] |= AF_HEDGED;
-      const s = this.cr[o + C_SIDECAR] | 0;
-      if (this.cr[o + C_RETRIES] < f.maxRetries) {
+      if ((this.aFlags[a] & AF_HEDGED) !== 0) return;
+      this.aFlags[a] |= AF_HEDGED;
+      const s = this.cSidecar[c] | 0;
+      if (this.cRetries[c] < f.maxRetries) {
         if ((p.limiters as RetryLimiter[])[s].tryRetry()) this.scheduleRetry(c, p, s, true);
         else if (measured) p.stats.budgetDenied++;
       }
@@ -1061,7 +1084,7 @@ export class World implements Model {
     }
     // Without hedging the sidecar gives up on the attempt: it ends as a timeout.
     this.attemptDone(a, TIMED_OUT);
-    if ((this.ar[ao + A_FLAGS] & AF_LOST) !== 0) this.releaseAttempt(a);
+    if ((this.aFlags[a] & AF_LOST) !== 0) this.releaseAttempt(a);
   }
 
   /**
@@ -1070,22 +1093,18 @@ export class World implements Model {
    * retry after the backoff, or wait for the other attempts.
    */
   private attemptDone(a: number, outcome: Outcome): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
-    const flags = ar[ao + A_FLAGS];
-    ar[ao + A_FLAGS] = flags | AF_ENDED;
-    ar[ao + A_TRY_SEQ] = -1;
-    const c = ar[ao + A_CALL] | 0;
-    const o = c * C_STRIDE;
-    const cr = this.cr;
-    cr[o + C_OUT]--;
-    const p = this.pools[cr[o + C_POOL] | 0];
-    const s = cr[o + C_SIDECAR] | 0;
-    const inst = ar[ao + A_INST] | 0;
+    const flags = this.aFlags[a];
+    this.aFlags[a] = flags | AF_ENDED;
+    this.aTrySeq[a] = -1;
+    const c = this.aCall[a] | 0;
+    this.cOut[c]--;
+    const p = this.pools[this.cPool[c] | 0];
+    const s = this.cSidecar[c] | 0;
+    const inst = this.aInst[a] | 0;
     const ep = p.endpointOf[inst];
     // Counted before the sidecar hears of it: the failure that triggers an ejection precedes it.
-    if (this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
-    if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - ar[ao + A_SENT]);
+    if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
+    if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - this.aSent[a]);
     if (p.breakers !== undefined) p.breakers[s].releaseRequest();
     if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
@@ -1095,13 +1114,13 @@ export class World implements Model {
     }
     const retriable = f.retry !== undefined && outcome.kind !== 'success' && f.retry.matches(outcome);
     const hedged = (flags & AF_HEDGED) !== 0;
-    const wantsRetry = retriable && !hedged && cr[o + C_RETRIES] < f.maxRetries && (cr[o + C_FLAGS] & CF_CONCLUDED) === 0;
+    const wantsRetry = retriable && !hedged && this.cRetries[c] < f.maxRetries && (this.cFlags[c] & CF_CONCLUDED) === 0;
     let admitted = false;
     if (p.limiters !== undefined) {
       admitted = endAttempt(p.limiters[s], retriable, (flags & AF_BY_RETRY) !== 0, wantsRetry);
-      if (wantsRetry && !admitted && (cr[o + C_FLAGS] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
+      if (wantsRetry && !admitted && (this.cFlags[c] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
     }
-    const others = cr[o + C_OUT] + cr[o + C_PENDING_RETRY];
+    const others = this.cOut[c] + this.cPendingRetry[c];
     const action = envoyAttemptEndAction(hasResponse(outcome), retriable, hedged, admitted, others);
     if (action === 'retry') this.scheduleRetry(c, p, s, false);
     else if (action === 'final') this.conclude(c, outcome, outcome.kind === 'success' && (flags & AF_HEDGE) !== 0);
@@ -1109,63 +1128,55 @@ export class World implements Model {
 
   /** An admitted retry (or per-try-timeout hedge) waits out Envoy's backoff, then goes. */
   private scheduleRetry(c: number, p: Pool, s: number, hedge: boolean): void {
-    const cr = this.cr;
-    const o = c * C_STRIDE;
-    const n = ++cr[o + C_RETRIES];
-    cr[o + C_PENDING_RETRY]++;
-    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    const n = ++this.cRetries[c];
+    this.cPendingRetry[c]++;
+    const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     if (hedge) {
-      cr[o + C_FLAGS] |= CF_NEXT_IS_HEDGE;
+      this.cFlags[c] |= CF_NEXT_IS_HEDGE;
       if (measured) p.stats.hedges++;
     } else {
-      cr[o + C_FLAGS] &= ~CF_NEXT_IS_HEDGE;
+      this.cFlags[c] &= ~CF_NEXT_IS_HEDGE;
       if (measured) p.stats.retries++;
     }
     const delay = p.failover.backoff ? p.failover.backoff(n, p.jitter[s]) : 0;
-    cr[o + C_RETRY_SEQ] = this.engine.at(this.engine.now() + delay, RETRY_SEND, c);
+    this.cRetrySeq[c] = this.engine.at(this.engine.now() + delay, RETRY_SEND, c);
   }
 
   private onRetrySend(c: number): void {
-    const cr = this.cr;
-    const o = c * C_STRIDE;
-    cr[o + C_RETRY_SEQ] = -1;
-    cr[o + C_PENDING_RETRY]--;
-    const hedge = (cr[o + C_FLAGS] & CF_NEXT_IS_HEDGE) !== 0;
+    this.cRetrySeq[c] = -1;
+    this.cPendingRetry[c]--;
+    const hedge = (this.cFlags[c] & CF_NEXT_IS_HEDGE) !== 0;
     this.sendAttempt(c, AF_BY_RETRY | (hedge ? AF_HEDGE : 0));
   }
 
   /** The hedging delay passed without an answer: send another attempt if allowed. */
   private onHedge(c: number): void {
-    const cr = this.cr;
-    const o = c * C_STRIDE;
-    cr[o + C_HEDGE_SEQ] = -1;
-    const p = this.pools[cr[o + C_POOL] | 0];
+    this.cHedgeSeq[c] = -1;
+    const p = this.pools[this.cPool[c] | 0];
     const f = p.failover;
-    if (cr[o + C_OUT] === 0 || cr[o + C_OUT] >= f.hedgeMax || cr[o + C_RETRIES] >= f.maxRetries) return;
-    const s = cr[o + C_SIDECAR] | 0;
-    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    if (this.cOut[c] === 0 || this.cOut[c] >= f.hedgeMax || this.cRetries[c] >= f.maxRetries) return;
+    const s = this.cSidecar[c] | 0;
+    const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     if (p.limiters !== undefined && !p.limiters[s].tryRetry()) {
       if (measured) p.stats.budgetDenied++;
       return;
     }
-    cr[o + C_RETRIES]++;
+    this.cRetries[c]++;
     if (measured) p.stats.hedges++;
     this.pin(c);
     this.sendAttempt(c, AF_BY_RETRY | AF_HEDGE);
-    const fresh = this.cr; // sending may have grown the records
-    if ((fresh[o + C_FLAGS] & CF_CONCLUDED) === 0 && fresh[o + C_OUT] < f.hedgeMax && fresh[o + C_RETRIES] < f.maxRetries) {
-      fresh[o + C_HEDGE_SEQ] = this.engine.at(this.engine.now() + f.hedgeDelay, HEDGE, c);
+    if ((this.cFlags[c] & CF_CONCLUDED) === 0 && this.cOut[c] < f.hedgeMax && this.cRetries[c] < f.maxRetries) {
+      this.cHedgeSeq[c] = this.engine.at(this.engine.now() + f.hedgeDelay, HEDGE, c);
     }
     this.unpin(c);
   }
 
   /** The call's deadline passed: the caller gets a timeout (504 from the sidecar's route timeout). */
   private onDeadline(c: number): void {
-    const o = c * C_STRIDE;
-    this.cr[o + C_DEADLINE_SEQ] = -1;
-    const p = this.pools[this.cr[o + C_POOL] | 0];
-    if ((this.cr[o + C_FLAGS] & CF_MEASURED) !== 0) p.stats.deadlines++;
-    this.conclude(c, (this.cr[o + C_FLAGS] & CF_MESH_DEADLINE) !== 0 ? ROUTE_TIMEOUT : TIMED_OUT, false, true);
+    this.cDeadlineSeq[c] = -1;
+    const p = this.pools[this.cPool[c] | 0];
+    if ((this.cFlags[c] & CF_MEASURED) !== 0) p.stats.deadlines++;
+    this.conclude(c, (this.cFlags[c] & CF_MESH_DEADLINE) !== 0 ? ROUTE_TIMEOUT : TIMED_OUT, false, true);
   }
 
   /**
@@ -1174,23 +1185,21 @@ export class World implements Model {
    * then the workload counts it, or the instance that made the call carries on.
    */
   private conclude(c: number, outcome: Outcome, hedgeWon: boolean, deadline = false): void {
-    const cr = this.cr;
-    const o = c * C_STRIDE;
-    if ((cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) throw new Error(`call ${c} concluded twice`);
-    cr[o + C_FLAGS] |= CF_CONCLUDED;
+    if ((this.cFlags[c] & CF_CONCLUDED) !== 0) throw new Error(`call ${c} concluded twice`);
+    this.cFlags[c] |= CF_CONCLUDED;
     this.pin(c);
-    cr[o + C_DEADLINE_SEQ] = -1;
-    cr[o + C_HEDGE_SEQ] = -1;
-    const p = this.pools[cr[o + C_POOL] | 0];
-    const s = cr[o + C_SIDECAR] | 0;
-    const measured = (cr[o + C_FLAGS] & CF_MEASURED) !== 0;
+    this.cDeadlineSeq[c] = -1;
+    this.cHedgeSeq[c] = -1;
+    const p = this.pools[this.cPool[c] | 0];
+    const s = this.cSidecar[c] | 0;
+    const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const now = this.engine.now();
-    if (cr[o + C_OUT] > 0) this.cancelAttempts(c, p, s, deadline);
-    if (cr[o + C_PENDING_RETRY] > 0) {
+    if (this.cOut[c] > 0) this.cancelAttempts(c, p, s, deadline);
+    if (this.cPendingRetry[c] > 0) {
       // Admitted retries abandoned during their backoff.
-      cr[o + C_RETRY_SEQ] = -1;
-      if (p.limiters !== undefined) for (let k = 0; k < cr[o + C_PENDING_RETRY]; k++) p.limiters[s].onRetryEnd();
-      cr[o + C_PENDING_RETRY] = 0;
+      this.cRetrySeq[c] = -1;
+      if (p.limiters !== undefined) for (let k = 0; k < this.cPendingRetry[c]; k++) p.limiters[s].onRetryEnd();
+      this.cPendingRetry[c] = 0;
     }
     const ok = outcome.kind === 'success';
     if (p.limiters !== undefined) p.limiters[s].onRequestEnd(ok);
@@ -1199,35 +1208,31 @@ export class World implements Model {
       else p.stats.failed++;
       if (hedgeWon) p.stats.hedgesWon++;
     }
-    const latency = now - cr[o + C_ISSUED];
-    const parent = cr[o + C_PARENT] | 0;
+    const latency = now - this.cIssued[c];
+    const parent = this.cParent[c] | 0;
     if (parent < 0) {
       this.metrics.concluded(measured, outcome, latency, now);
       if (p.think !== undefined) this.engine.after(p.think(), CLOSED_ISSUE, p.index);
     } else {
-      this.childDone(parent, (cr[o + C_PARENT_GEN] | 0), ok);
+      this.childDone(parent, (this.cParentGen[c] | 0), ok);
     }
     this.unpin(c);
   }
 
   /** Cancels the attempts of call `c` still out (see conclude). */
   private cancelAttempts(c: number, p: Pool, s: number, deadline: boolean): void {
-    const cr = this.cr;
-    const ar = this.ar;
-    const o = c * C_STRIDE;
     const now = this.engine.now();
-    for (let a = cr[o + C_ATT_HEAD] | 0; a >= 0; ) {
-      const ao = a * A_STRIDE;
-      const next = ar[ao + A_SIB] | 0;
-      const flags = ar[ao + A_FLAGS];
+    for (let a = this.cAttHead[c] | 0; a >= 0; ) {
+      const next = this.aSib[a] | 0;
+      const flags = this.aFlags[a];
       if ((flags & AF_ENDED) === 0) {
-        ar[ao + A_FLAGS] = flags | AF_ENDED;
-        ar[ao + A_TRY_SEQ] = -1;
-        cr[o + C_OUT]--;
-        const ep = p.endpointOf[ar[ao + A_INST] | 0];
+        this.aFlags[a] = flags | AF_ENDED;
+        this.aTrySeq[a] = -1;
+        this.cOut[c]--;
+        const ep = p.endpointOf[this.aInst[a] | 0];
         if (ep >= 0) {
-          if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - ar[ao + A_SENT]);
-          else p.sidecars[s].attemptCancelled(ep, now - ar[ao + A_SENT]);
+          if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a]);
+          else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
         }
         if (p.breakers !== undefined) p.breakers[s].releaseRequest();
         if (p.limiters !== undefined) {
@@ -1243,7 +1248,7 @@ export class World implements Model {
   // ---- Instances: the server side -------------------------------------------------------
 
   private onAtInstance(a: number): void {
-    const inst = this.ar[a * A_STRIDE + A_INST] | 0;
+    const inst = this.aInst[a] | 0;
     const rec = this.inst;
     const o = inst * I_STRIDE;
     if (rec[o + I_FAULTED] !== 0 && this.faultedArrival(a, inst)) return;
@@ -1280,9 +1285,8 @@ export class World implements Model {
 
   /** No response will come for attempt `a`; if the sidecar already gave up on it, it is done with. */
   private lose(a: number): void {
-    const ao = a * A_STRIDE;
-    this.ar[ao + A_FLAGS] |= AF_LOST;
-    if ((this.ar[ao + A_FLAGS] & AF_ENDED) !== 0) this.releaseAttempt(a);
+    this.aFlags[a] |= AF_LOST;
+    if ((this.aFlags[a] & AF_ENDED) !== 0) this.releaseAttempt(a);
   }
 
   private errorDraw(inst: number): boolean {
@@ -1293,13 +1297,12 @@ export class World implements Model {
   private startService(a: number, inst: number): void {
     this.inst[inst * I_STRIDE + I_BUSY]++;
     const now = this.engine.now();
-    const ao = a * A_STRIDE;
-    this.ar[ao + A_SVC_START] = now;
+    this.aSvcStart[a] = now;
     if (this.trackHeld) this.holdAttempt(inst, a);
     this.serviceRng.select(inst);
     let work = this.instSample[inst]();
     if (this.serviceModifiers) work = this.modifiedWork(inst, work, now);
-    this.ar[ao + A_DONE_SEQ] = this.engine.at(now + work, SERVICE_DONE, a);
+    this.aDoneSeq[a] = this.engine.at(now + work, SERVICE_DONE, a);
   }
 
   /** Service time under a cold start and slow faults. */
@@ -1313,17 +1316,15 @@ export class World implements Model {
   }
 
   private onServiceDone(a: number): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
     // A completion voided by a crash or hang (its record may even be reused since).
-    if (ar[ao + A_DONE_SEQ] !== this.engine.currentSeq) return;
-    const inst = ar[ao + A_INST] | 0;
+    if (this.aDoneSeq[a] !== this.engine.currentSeq) return;
+    const inst = this.aInst[a] | 0;
     if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
       // A stop-the-world pause: the work finishes when the pause does.
-      ar[ao + A_DONE_SEQ] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
+      this.aDoneSeq[a] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
       return;
     }
-    ar[ao + A_DONE_SEQ] = -1;
+    this.aDoneSeq[a] = -1;
     const steps = this.serviceSteps[this.instServiceIndex[inst]];
     if (steps.length === 0) this.finish(a, inst, false);
     else this.advance(a, inst, steps);
@@ -1335,45 +1336,40 @@ export class World implements Model {
    * or answer when no step is left. The worker slot stays held throughout.
    */
   private advance(a: number, inst: number, steps: readonly CallStep[]): void {
-    const ao = a * A_STRIDE;
     const local = this.instLocal[inst];
     for (;;) {
-      // `this.ar` is re-read on every use here: issuing calls allocates attempts (the array may grow).
-      const ar = this.ar;
-      if ((ar[ao + A_FLAGS] & AF_CHILD_FAIL) !== 0) {
+      if ((this.aFlags[a] & AF_CHILD_FAIL) !== 0) {
         this.finish(a, inst, true);
         return;
       }
-      const step = ++ar[ao + A_STEP];
+      const step = ++this.aStep[a];
       if (step >= steps.length) {
         this.finish(a, inst, false);
         return;
       }
       const { spec, pool } = steps[step];
       if (spec.probability < 1 && (this.callRng[this.instServiceIndex[inst]] as Rng).next() >= spec.probability) continue;
-      ar[ao + A_PENDING] = spec.parallel;
-      ar[ao + A_FLAGS] |= AF_ISSUING;
-      const gen = ar[ao + A_GEN];
+      this.aPending[a] = spec.parallel;
+      this.aFlags[a] |= AF_ISSUING;
+      const gen = this.aGen[a];
       const p = this.pools[pool];
       for (let k = 0; k < spec.parallel; k++) this.issueCall(p, local, a, gen, NaN);
-      this.ar[ao + A_FLAGS] &= ~AF_ISSUING;
+      this.aFlags[a] &= ~AF_ISSUING;
       // Calls that ended at once (a local 503) may have completed the step already.
-      if (this.ar[ao + A_PENDING] > 0) return;
+      if (this.aPending[a] > 0) return;
     }
   }
 
   /** A downstream call made by attempt `a` (generation `gen`) ended. */
   private childDone(a: number, gen: number, ok: boolean): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
-    if (ar[ao + A_GEN] !== gen || (ar[ao + A_FLAGS] & AF_GONE) !== 0) return; // its server side is gone
-    const inst = ar[ao + A_INST] | 0;
+    if (this.aGen[a] !== gen || (this.aFlags[a] & AF_GONE) !== 0) return; // its server side is gone
+    const inst = this.aInst[a] | 0;
     const steps = this.serviceSteps[this.instServiceIndex[inst]];
-    if (!ok && steps[ar[ao + A_STEP]].spec.onFailure === 'fail') ar[ao + A_FLAGS] |= AF_CHILD_FAIL;
-    if (--ar[ao + A_PENDING] > 0 || (ar[ao + A_FLAGS] & AF_ISSUING) !== 0) return;
+    if (!ok && steps[this.aStep[a]].spec.onFailure === 'fail') this.aFlags[a] |= AF_CHILD_FAIL;
+    if (--this.aPending[a] > 0 || (this.aFlags[a] & AF_ISSUING) !== 0) return;
     if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
       // Paused: it carries on (next step, or its answer) when the pause ends.
-      ar[ao + A_DONE_SEQ] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
+      this.aDoneSeq[a] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
       return;
     }
     this.advance(a, inst, steps);
@@ -1383,27 +1379,26 @@ export class World implements Model {
   private finish(a: number, inst: number, dependencyFailed: boolean): void {
     const rec = this.inst;
     const o = inst * I_STRIDE;
-    const ao = a * A_STRIDE;
     const busy = rec[o + I_BUSY];
     // The load report rides on the response: busy slots / slots, this request included.
-    this.ar[ao + A_UTIL] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
+    this.aUtil[a] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
     rec[o + I_BUSY] = busy - 1;
     if (this.trackHeld) this.releaseHeld(inst, a);
-    this.metrics.served(inst, this.engine.now() - this.ar[ao + A_SVC_START]);
+    this.metrics.served(inst, this.engine.now() - this.aSvcStart[a]);
     if (rec[o + I_QLEN] > 0) this.startService(this.dequeue(inst), inst);
     if (dependencyFailed) this.respond(a, inst, DEPENDENCY_FAILED_STATUS, C_ERROR);
     else if (rec[o + I_FAULTED] !== 0 && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(a, inst, this.instErrStatus[inst], C_ERROR);
     else this.respond(a, inst, 200, C_OK);
   }
 
-  /** Appends attempt `a` to instance `inst`'s wait queue (a FIFO linked through A_NEXT). */
+  /** Appends attempt `a` to instance `inst`'s wait queue (a FIFO linked through aNext). */
   private enqueue(inst: number, a: number): void {
     const rec = this.inst;
     const o = inst * I_STRIDE;
-    this.ar[a * A_STRIDE + A_NEXT] = -1;
+    this.aNext[a] = -1;
     const tail = rec[o + I_QTAIL];
     if (tail < 0) rec[o + I_QHEAD] = a;
-    else this.ar[tail * A_STRIDE + A_NEXT] = a;
+    else this.aNext[tail] = a;
     rec[o + I_QTAIL] = a;
     rec[o + I_QLEN]++;
   }
@@ -1413,7 +1408,7 @@ export class World implements Model {
     const rec = this.inst;
     const o = inst * I_STRIDE;
     const a = rec[o + I_QHEAD];
-    const next = this.ar[a * A_STRIDE + A_NEXT] | 0;
+    const next = this.aNext[a];
     rec[o + I_QHEAD] = next;
     if (next < 0) rec[o + I_QTAIL] = -1;
     rec[o + I_QLEN]--;
@@ -1429,27 +1424,23 @@ export class World implements Model {
       held = this.inService[inst] = bigger;
     }
     held[k] = a;
-    this.ar[a * A_STRIDE + A_HELD_AT] = k;
+    this.aHeldAt[a] = k;
   }
 
   private releaseHeld(inst: number, a: number): void {
     const held = this.inService[inst];
-    const k = this.ar[a * A_STRIDE + A_HELD_AT] | 0;
+    const k = this.aHeldAt[a] | 0;
     const last = --this.inst[inst * I_STRIDE + I_HELD];
     const moved = held[last];
     held[k] = moved;
-    this.ar[moved * A_STRIDE + A_HELD_AT] = k;
+    this.aHeldAt[moved] = k;
   }
 
   private respond(a: number, inst: number, status: number, code: number): void {
-    const ar = this.ar;
-    const ao = a * A_STRIDE;
-    if (code !== C_OK) ar[ao + A_UTIL] = -1;
-    ar[ao + A_STATUS] = status;
-    ar[ao + A_CODE] = code;
-    const o = (ar[ao + A_CALL] | 0) * C_STRIDE;
-    const p = this.pools[this.cr[o + C_POOL] | 0];
-    this.engine.at(this.engine.now() + this.hopLatency(p.sidecarZone[this.cr[o + C_SIDECAR] | 0], inst), AT_CLIENT, a);
+    if (code !== C_OK) this.aUtil[a] = -1;
+    this.aStatus[a] = status;
+    this.aCode[a] = code;
+    this.engine.at(this.engine.now() + this.hopLatency(this.aZone[a], inst), AT_CLIENT, a);
   }
 
   // ---- Faults, probes, network ------------------------------------------------------------
@@ -1622,8 +1613,8 @@ export class World implements Model {
     for (let k = 0; k < this.inst[o + I_HELD]; k++) {
       const a = held[k];
       victims.push(a);
-      this.ar[a * A_STRIDE + A_DONE_SEQ] = -1;
-      this.ar[a * A_STRIDE + A_FLAGS] |= AF_GONE;
+      this.aDoneSeq[a] = -1;
+      this.aFlags[a] |= AF_GONE;
     }
     while (this.inst[o + I_QLEN] > 0) victims.push(this.dequeue(inst));
     this.inst[o + I_HELD] = 0;
@@ -1723,26 +1714,36 @@ export class World implements Model {
   private allocAttempt(): number {
     if (this.aNFree === 0) this.growAttempts(this.aCap * 2);
     const a = this.aFree[--this.aNFree];
-    this.ar[a * A_STRIDE + A_GEN]++;
+    this.aGen[a]++;
     return a;
   }
 
   /** The attempt's record is no longer needed (answered, or lost after the sidecar gave up). */
   private releaseAttempt(a: number): void {
-    const c = this.ar[a * A_STRIDE + A_CALL] | 0;
+    const c = this.aCall[a] | 0;
     this.aFree[this.aNFree++] = a;
-    const o = c * C_STRIDE;
-    if (--this.cr[o + C_LIVE] === 0 && (this.cr[o + C_FLAGS] & CF_CONCLUDED) !== 0) this.freeCall(c);
+    if (--this.cLive[c] === 0 && (this.cFlags[c] & CF_CONCLUDED) !== 0) this.freeCall(c);
   }
 
   private growCalls(cap: number): void {
     const old = this.cCap;
-    const cr = new Float64Array(cap * C_STRIDE);
-    cr.set(this.cr);
-    this.cr = cr;
-    const tried = new Int32Array(cap * T_STRIDE);
-    tried.set(this.tried);
-    this.tried = tried;
+    this.cPool = grown(this.cPool, new Int32Array(cap));
+    this.cSidecar = grown(this.cSidecar, new Int32Array(cap));
+    this.cIssued = grown(this.cIssued, new Float64Array(cap));
+    this.cFlags = grown(this.cFlags, new Int32Array(cap));
+    this.cParent = grown(this.cParent, new Int32Array(cap));
+    this.cParentGen = grown(this.cParentGen, new Int32Array(cap));
+    this.cSent = grown(this.cSent, new Int32Array(cap));
+    this.cOut = grown(this.cOut, new Int32Array(cap));
+    this.cRetries = grown(this.cRetries, new Int32Array(cap));
+    this.cPendingRetry = grown(this.cPendingRetry, new Int32Array(cap));
+    this.cDeadlineSeq = grown(this.cDeadlineSeq, new Float64Array(cap));
+    this.cRetrySeq = grown(this.cRetrySeq, new Float64Array(cap));
+    this.cHedgeSeq = grown(this.cHedgeSeq, new Float64Array(cap));
+    this.cKey = grown(this.cKey, new Float64Array(cap));
+    this.cAttHead = grown(this.cAttHead, new Int32Array(cap));
+    this.cLive = grown(this.cLive, new Int32Array(cap));
+    this.tried = grown(this.tried, new Int32Array(cap * T_STRIDE));
     const free = new Int32Array(cap);
     free.set(this.cFree.subarray(0, this.cNFree));
     let k = this.cNFree;
@@ -1754,9 +1755,23 @@ export class World implements Model {
 
   private growAttempts(cap: number): void {
     const old = this.aCap;
-    const ar = new Float64Array(cap * A_STRIDE);
-    ar.set(this.ar);
-    this.ar = ar;
+    this.aCall = grown(this.aCall, new Int32Array(cap));
+    this.aInst = grown(this.aInst, new Int32Array(cap));
+    this.aSent = grown(this.aSent, new Float64Array(cap));
+    this.aStatus = grown(this.aStatus, new Int32Array(cap));
+    this.aCode = grown(this.aCode, new Int32Array(cap));
+    this.aFlags = grown(this.aFlags, new Int32Array(cap));
+    this.aSvcStart = grown(this.aSvcStart, new Float64Array(cap));
+    this.aDoneSeq = grown(this.aDoneSeq, new Float64Array(cap));
+    this.aTrySeq = grown(this.aTrySeq, new Float64Array(cap));
+    this.aUtil = grown(this.aUtil, new Float64Array(cap));
+    this.aHeldAt = grown(this.aHeldAt, new Int32Array(cap));
+    this.aZone = grown(this.aZone, new Int32Array(cap));
+    this.aSib = grown(this.aSib, new Int32Array(cap));
+    this.aStep = grown(this.aStep, new Int32Array(cap));
+    this.aPending = grown(this.aPending, new Int32Array(cap));
+    this.aGen = grown(this.aGen, new Int32Array(cap));
+    this.aNext = grown(this.aNext, new Int32Array(cap));
     const free = new Int32Array(cap);
     free.set(this.aFree.subarray(0, this.aNFree));
     let k = this.aNFree;
@@ -1765,6 +1780,12 @@ export class World implements Model {
     this.aNFree = k;
     this.aCap = cap;
   }
+}
+
+/** `bigger` with `old` copied into its start. */
+function grown<T extends Float64Array | Int32Array>(old: T, bigger: T): T {
+  bigger.set(old);
+  return bigger;
 }
 
 function emptyLayer(): LayerCounters {
