@@ -148,6 +148,8 @@ interface PoolFailover {
   readonly hedgeMax: number;
   readonly hedgeOnPerTry: boolean;
   readonly reselect: number;
+  /** Remember the instances each call tried (host reselection, hedging). */
+  readonly trackTried: boolean;
   /** Backoff before the n-th retry (1-based), ms, drawing from `rng`. */
   readonly backoff: ((n: number, rng: Rng) => number) | undefined;
   /** Any retries, hedges or per-try timeouts at all (else the plain path). */
@@ -969,8 +971,11 @@ export class World implements Model {
       return;
     }
     let ep: number;
-    const triedN = p.failover.reselect > 0 ? this.tried[c * T_STRIDE] : 0;
-    if (triedN > 0) {
+    // Retries avoid tried hosts with hostReselection; hedges always do (gRPC A6 hands the
+    // balancer the addresses already used), re-picking up to 3 times without the option.
+    const reselect = (flags & AF_HEDGE) !== 0 ? Math.max(p.failover.reselect, 3) : p.failover.reselect;
+    const triedN = p.failover.trackTried ? this.tried[c * T_STRIDE] : 0;
+    if (reselect > 0 && triedN > 0) {
       // Envoy's previous_hosts predicate: re-pick while the pick is a host already tried.
       const tried = this.triedScratch;
       let k = 0;
@@ -978,7 +983,7 @@ export class World implements Model {
         const e = p.endpointOf[this.tried[c * T_STRIDE + 1 + i]];
         if (e >= 0) tried[k++] = e;
       }
-      ep = pickAvoidingPreviousHosts(sidecar, ctx, tried, k, p.failover.reselect);
+      ep = pickAvoidingPreviousHosts(sidecar, ctx, tried, k, reselect);
     } else {
       ep = sidecar.pick(ctx);
     }
@@ -1009,7 +1014,7 @@ export class World implements Model {
     this.cLive[c]++;
     this.cSent[c]++;
     this.cOut[c]++;
-    if (p.failover.reselect > 0 && triedN < MAX_TRIED) {
+    if (p.failover.trackTried && triedN < MAX_TRIED) {
       this.tried[c * T_STRIDE + 1 + triedN] = inst;
       this.tried[c * T_STRIDE] = triedN + 1;
     }
@@ -1229,7 +1234,10 @@ export class World implements Model {
         this.aFlags[a] = flags | AF_ENDED;
         this.aTrySeq[a] = -1;
         this.cOut[c]--;
-        const ep = p.endpointOf[this.aInst[a] | 0];
+        const inst = this.aInst[a];
+        const ep = p.endpointOf[inst];
+        // A deadline ends it as a timeout (a failure of its instance); a lost hedge race just stops it.
+        if (deadline && this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, false);
         if (ep >= 0) {
           if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a]);
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
@@ -1721,6 +1729,14 @@ export class World implements Model {
   /** The attempt's record is no longer needed (answered, or lost after the sidecar gave up). */
   private releaseAttempt(a: number): void {
     const c = this.aCall[a] | 0;
+    // Unlink it from its call's attempts first: the record will be reused by other calls.
+    if (this.cAttHead[c] === a) {
+      this.cAttHead[c] = this.aSib[a];
+    } else {
+      let x = this.cAttHead[c];
+      while (x >= 0 && this.aSib[x] !== a) x = this.aSib[x];
+      if (x >= 0) this.aSib[x] = this.aSib[a];
+    }
     this.aFree[this.aNFree++] = a;
     if (--this.cLive[c] === 0 && (this.cFlags[c] & CF_CONCLUDED) !== 0) this.freeCall(c);
   }
@@ -1821,6 +1837,7 @@ function resolveFailover(f: FailoverSpec | undefined, clientTimeout: number | un
     hedgeMax,
     hedgeOnPerTry: hedge?.onPerTryTimeout === true,
     reselect: retries?.hostReselection ? retries.hostReselection.maxAttempts : 0,
+    trackTried: retries?.hostReselection !== undefined || hedge !== undefined,
     backoff,
     any: retry !== undefined || hedge !== undefined || perTry !== Infinity,
   };

@@ -408,3 +408,27 @@ it('the scenario builder produces what the tests assume', () => {
   expect(s.drain).toBe(10_000);
   expect(s.warmup).toBe(0);
 });
+
+describe('World: regressions of the request pipeline', () => {
+  const withFailover = (o: Options, failover: string): Scenario =>
+    load(scenarioYaml(o).replace('mesh:\n  balancer: { kind: round-robin }\n', `mesh:\n  balancer: { kind: round-robin }\n  failover: ${failover}\n`));
+
+  it('fixed: a deadline firing while a retry is out walked attempt records already freed and reused (crash in the budget, or an endless loop)', () => {
+    // 200 ms exponential service against a 300 ms per-try timeout and a 600 ms deadline:
+    // late answers of timed-out attempts arrive, free their records, and then the deadline
+    // cancels the call's remaining attempts. Each run must end, with every request answered once.
+    const o: Options = { duration: 10_000, instances: 4, concurrency: Infinity, serviceTime: exponential(200), latency: constant(1), arrival: poisson(200) };
+    for (const failover of [
+      '{ timeout: 600ms, perTryTimeout: 300ms, retries: { max: 2, on: [timeout], budget: { percent: 20%, minConcurrency: 3 } } }',
+      '{ timeout: 600ms, perTryTimeout: 300ms, retries: { max: 2, on: [timeout] } }',
+      '{ timeout: 600ms, hedge: { delay: 100ms, maxAttempts: 3 } }',
+    ]) {
+      for (const seed of [1, 2, 3]) {
+        const r = simulate(withFailover(o, failover), seed);
+        expect(r.requests.inFlight).toBe(0);
+        expect(r.requests.succeeded + r.requests.failed).toBe(r.requests.total);
+        for (const l of r.layers) expect(l.succeeded + l.failed).toBe(l.calls);
+      }
+    }
+  });
+});
