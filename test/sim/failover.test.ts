@@ -375,12 +375,14 @@ describe('per-try timeouts and hedging', () => {
     expect(res.latency.max).toBe(5);
   });
 
-  it('hedge { delay: 20ms } around a slow instance: p99 ≈ delay + service, hedges ≈ n/20, most of them win', () => {
+  it('hedge { delay: 20ms } around a slow instance: p99 ≈ delay + service, hedges ≈ n/20, all of them win', () => {
     // 20 instances, one 200× slower (5 ms → 1 s), random balancer, 500/s Poisson for 10 s.
     // A request's first attempt goes to the slow one with probability 1/20, so hedges ~
-    // Binomial(n, 1/20); its hedge goes there too with probability 1/20 (then the original
-    // answers first and the hedge loses), so lost hedges ~ Binomial(hedges, 1/20). Requests
-    // answered after 1 s: 1/400 of them, under the 1% the p99 leaves.
+    // Binomial(n, 1/20). A hedge avoids the host already tried (up to 3 re-picks, as the
+    // world does for hedges): it lands on the slow one too (and loses the race to the
+    // original) only when all 4 picks do, probability 20^−4, so lost hedges ~
+    // Binomial(hedges, 6.25e-6): 3 or more has probability < 1e-9. The 1 s answers are at
+    // most those, far under the 1% the p99 leaves.
     const res = run(
       graph({
         duration: 10_000,
@@ -398,7 +400,7 @@ describe('per-try timeouts and hedging', () => {
     expect(q.succeeded).toBe(q.total);
     expect(Math.abs(l.hedges - q.total / 20)).toBeLessThanOrEqual(binomialBand(q.total, 1 / 20, Z));
     expect(l.hedgesWon).toBeGreaterThan(0);
-    expect(Math.abs(l.hedges - l.hedgesWon - l.hedges / 20)).toBeLessThanOrEqual(binomialBand(l.hedges, 1 / 20, Z));
+    expect(l.hedges - l.hedgesWon).toBeLessThanOrEqual(2);
     expect(l.hedges).toBeLessThanOrEqual(l.calls); // maxAttempts 2: one hedge per call at most
     expect(l.attempts).toBe(l.calls + l.hedges);
     expect([res.failover.hedges, res.failover.hedgesWon]).toEqual([l.hedges, l.hedgesWon]);
