@@ -56,7 +56,7 @@ const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
 const HC_AT_INSTANCE = FIRST_MODEL_KIND + 10; // a health-check probe reaches its instance (probe)
 const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (probe)
 const TRY_TIMEOUT = FIRST_MODEL_KIND + 12; // an attempt's per-try timeout (attempt)
-const RETRY_SEND = FIRST_MODEL_KIND + 13; // an admitted retry's backoff is over (call)
+const RETRY_SEND = FIRST_MODEL_KIND + 13; // an admitted retry's backoff is over (retry token)
 const HEDGE = FIRST_MODEL_KIND + 14; // a call's hedging delay is over (call)
 
 /** Instance record layout (Int32 words; see World.inst). */
@@ -81,7 +81,6 @@ const MAX_TRIED = T_STRIDE - 1;
 const CF_MEASURED = 1; // issued inside the measurement window
 const CF_CONCLUDED = 2; // the caller has its answer
 const CF_MESH_DEADLINE = 4; // the deadline is the sidecar's route timeout (answers 504), not the client's own
-const CF_NEXT_IS_HEDGE = 8; // the pending RETRY_SEND is a hedge (Envoy hedge_on_per_try_timeout)
 
 
 const AF_ENDED = 1; // the sidecar is done with it (answered, timed out or cancelled)
@@ -322,8 +321,8 @@ export class World implements Model {
   private cPendingRetry = new Int32Array(0);
   /** Sequence of the pending DEADLINE event (-1: none). */
   private cDeadlineSeq = new Float64Array(0);
-  /** Sequence of the pending RETRY_SEND event. */
-  private cRetrySeq = new Float64Array(0);
+  /** Generation of the call record (bumped on every allocation): stale retry timers check it. */
+  private cGen = new Int32Array(0);
   /** Sequence of the pending HEDGE event. */
   private cHedgeSeq = new Float64Array(0);
   /** Hash key (NaN: none). */
@@ -368,6 +367,11 @@ export class World implements Model {
   private aPending = new Int32Array(0);
   /** Generation of the record (bumped on every allocation). */
   private aGen = new Int32Array(0);
+  /** Retry timers (RETRY_SEND tokens): the call, its generation then, and whether it is a hedge. */
+  private tCall = new Int32Array(0);
+  private tGen = new Int32Array(0);
+  private tHedge = new Uint8Array(0);
+  private readonly tFree: number[] = [];
   /** Next attempt in its instance's wait queue (-1: last). */
   private aNext = new Int32Array(0);
   private aCap = 0;
@@ -743,7 +747,7 @@ export class World implements Model {
         if (this.aTrySeq[arg] === this.engine.currentSeq) this.onTryTimeout(arg);
         break;
       case RETRY_SEND:
-        if (this.cRetrySeq[arg] === this.engine.currentSeq) this.onRetrySend(arg);
+        this.onRetrySend(arg);
         break;
       case HEDGE:
         if (this.cHedgeSeq[arg] === this.engine.currentSeq) this.onHedge(arg);
@@ -912,7 +916,6 @@ export class World implements Model {
     this.cRetries[c] = 0;
     this.cPendingRetry[c] = 0;
     this.cDeadlineSeq[c] = -1;
-    this.cRetrySeq[c] = -1;
     this.cHedgeSeq[c] = -1;
     this.cKey[c] = key;
     this.cAttHead[c] = -1;
@@ -1136,22 +1139,40 @@ export class World implements Model {
     const n = ++this.cRetries[c];
     this.cPendingRetry[c]++;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
-    if (hedge) {
-      this.cFlags[c] |= CF_NEXT_IS_HEDGE;
-      if (measured) p.stats.hedges++;
-    } else {
-      this.cFlags[c] &= ~CF_NEXT_IS_HEDGE;
-      if (measured) p.stats.retries++;
+    if (measured) {
+      if (hedge) p.stats.hedges++;
+      else p.stats.retries++;
     }
     const delay = p.failover.backoff ? p.failover.backoff(n, p.jitter[s]) : 0;
-    this.cRetrySeq[c] = this.engine.at(this.engine.now() + delay, RETRY_SEND, c);
+    // Several retries of one call may wait at once (a hedge and the attempt it hedges both
+    // failing): each gets its own timer token.
+    const t = this.allocToken();
+    this.tCall[t] = c;
+    this.tGen[t] = this.cGen[c];
+    this.tHedge[t] = hedge ? 1 : 0;
+    this.engine.at(this.engine.now() + delay, RETRY_SEND, t);
   }
 
-  private onRetrySend(c: number): void {
-    this.cRetrySeq[c] = -1;
+  /** A retry's backoff is over: send it, unless its call ended meanwhile (conclude settled it). */
+  private onRetrySend(t: number): void {
+    const c = this.tCall[t];
+    const live = this.tGen[t] === this.cGen[c] && (this.cFlags[c] & CF_CONCLUDED) === 0;
+    const hedge = this.tHedge[t] === 1;
+    this.tFree.push(t);
+    if (!live) return;
     this.cPendingRetry[c]--;
-    const hedge = (this.cFlags[c] & CF_NEXT_IS_HEDGE) !== 0;
     this.sendAttempt(c, AF_BY_RETRY | (hedge ? AF_HEDGE : 0));
+  }
+
+  private allocToken(): number {
+    const t = this.tFree.pop();
+    if (t !== undefined) return t;
+    const n = this.tCall.length;
+    this.tCall = grown(this.tCall, new Int32Array(Math.max(64, n * 2)));
+    this.tGen = grown(this.tGen, new Int32Array(this.tCall.length));
+    this.tHedge = grown(this.tHedge, new Uint8Array(this.tCall.length));
+    for (let k = this.tCall.length - 1; k > n; k--) this.tFree.push(k);
+    return n;
   }
 
   /** The hedging delay passed without an answer: send another attempt if allowed. */
@@ -1202,7 +1223,6 @@ export class World implements Model {
     if (this.cOut[c] > 0) this.cancelAttempts(c, p, s, deadline);
     if (this.cPendingRetry[c] > 0) {
       // Admitted retries abandoned during their backoff.
-      this.cRetrySeq[c] = -1;
       if (p.limiters !== undefined) for (let k = 0; k < this.cPendingRetry[c]; k++) p.limiters[s].onRetryEnd();
       this.cPendingRetry[c] = 0;
     }
@@ -1712,7 +1732,9 @@ export class World implements Model {
 
   private allocCall(): number {
     if (this.cNFree === 0) this.growCalls(this.cCap * 2);
-    return this.cFree[--this.cNFree];
+    const c = this.cFree[--this.cNFree];
+    this.cGen[c]++;
+    return c;
   }
 
   private freeCall(c: number): void {
@@ -1754,7 +1776,7 @@ export class World implements Model {
     this.cRetries = grown(this.cRetries, new Int32Array(cap));
     this.cPendingRetry = grown(this.cPendingRetry, new Int32Array(cap));
     this.cDeadlineSeq = grown(this.cDeadlineSeq, new Float64Array(cap));
-    this.cRetrySeq = grown(this.cRetrySeq, new Float64Array(cap));
+    this.cGen = grown(this.cGen, new Int32Array(cap));
     this.cHedgeSeq = grown(this.cHedgeSeq, new Float64Array(cap));
     this.cKey = grown(this.cKey, new Float64Array(cap));
     this.cAttHead = grown(this.cAttHead, new Int32Array(cap));
@@ -1799,7 +1821,7 @@ export class World implements Model {
 }
 
 /** `bigger` with `old` copied into its start. */
-function grown<T extends Float64Array | Int32Array>(old: T, bigger: T): T {
+function grown<T extends Float64Array | Int32Array | Uint8Array>(old: T, bigger: T): T {
   bigger.set(old);
   return bigger;
 }
