@@ -923,13 +923,13 @@ export class World implements Model {
     this.tried[c * T_STRIDE] = 0;
     if (measured) p.stats.calls++;
     const f = p.failover;
+    if (p.limiters !== undefined) p.limiters[s].onRequest();
     if (p.throttles !== undefined && !p.throttles[s].admit()) {
       // The SRE book's adaptive throttling rejects it locally, before any attempt.
       if (measured) p.stats.throttled++;
       this.conclude(c, LOCAL_503, false);
       return;
     }
-    if (p.limiters !== undefined) p.limiters[s].onRequest();
     if (f.deadline !== Infinity) {
       if (f.deadlineIsMesh) this.cFlags[c] |= CF_MESH_DEADLINE;
       this.cDeadlineSeq[c] = this.engine.at(now + f.deadline, DEADLINE, c);
