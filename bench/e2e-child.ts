@@ -27,6 +27,13 @@ export interface E2eChildResult {
   readonly startupMs: number;
 }
 
+/** A child's result as the parent keeps it: with its rate, peak RSS in MB and process wall time. */
+export interface MeasuredRun extends E2eChildResult {
+  readonly rate: number;
+  readonly rssMB: number;
+  readonly childWallMs: number;
+}
+
 interface ReportShape {
   variants: { name: string; summary: { requests: { total: number; succeeded: number }; latencyMs: { mean: number | null } } }[];
 }

@@ -12,8 +12,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { E2eChildResult } from './e2e-child.js';
-import { BENCH_DIR, benchMain, figure, fmt, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult, type Figure } from './lib.js';
+import type { E2eChildResult, MeasuredRun } from './e2e-child.js';
+import { arg, BENCH_DIR, benchMain, figure, fmt, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult, type Figure } from './lib.js';
 
 const SCENARIO = join(BENCH_DIR, 'scenarios', 'fleet100.yaml');
 const TARGET_REQ_PER_SEC = 2e6;
@@ -21,16 +21,7 @@ const TARGET_RSS_MB = 300;
 /** Repetitions per size; the 10M run is long enough to be measured once. */
 const DEFAULT_REPS: Record<string, number> = { '1M': 3, '2M': 3, '5M': 3, '10M': 1 };
 
-interface Run extends E2eChildResult {
-  readonly rate: number;
-  readonly rssMB: number;
-  readonly childWallMs: number;
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+type Run = MeasuredRun;
 
 export async function runE2e(options: { sizes?: readonly string[]; reps?: number } = {}): Promise<BenchResult> {
   const sizes = options.sizes ?? arg('--sizes')?.split(',') ?? ['1M', '2M', '5M', '10M'];

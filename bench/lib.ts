@@ -40,6 +40,12 @@ export function figure(name: string, value: number, unit: string, target?: Figur
   return { name, value, unit, ...(target ? { target } : {}), ...(pass === undefined ? {} : { pass }), ...(note ? { note } : {}) };
 }
 
+/** The value after `--name` on the command line, if any. */
+export function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

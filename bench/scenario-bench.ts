@@ -10,8 +10,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { E2eChildResult } from './e2e-child.js';
-import { BENCH_DIR, figure, fmt, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult, type Figure } from './lib.js';
+import type { E2eChildResult, MeasuredRun } from './e2e-child.js';
+import { arg, BENCH_DIR, figure, fmt, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult, type Figure } from './lib.js';
 
 export interface ScenarioBench {
   /** Bench name (results key) and title. */
@@ -26,16 +26,7 @@ export interface ScenarioBench {
   readonly target: number;
 }
 
-interface Run extends E2eChildResult {
-  readonly rate: number;
-  readonly rssMB: number;
-  readonly childWallMs: number;
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+type Run = MeasuredRun;
 
 export async function runScenarioBench(bench: ScenarioBench, options: { reps?: number; variants?: readonly string[]; budgetSeconds?: number } = {}): Promise<BenchResult> {
   const reps = options.reps ?? Number(arg('--reps') ?? 3);

@@ -22,21 +22,23 @@ function seedString(seed: number, purpose: string): string {
   return JSON.stringify([seed, purpose]);
 }
 
-/** SFC32 over a 4-word state; returns draws in [0, 1) with 32-bit resolution. */
+/** One SFC32 step on the 4 words of `s` at offset `o`; a draw in [0, 1) with 32-bit resolution. */
+function sfc32Step(s: Int32Array, o: number): number {
+  const a = s[o];
+  const b = s[o + 1];
+  const c = s[o + 2];
+  const d = s[o + 3];
+  const t = (((a + b) | 0) + d) | 0;
+  s[o + 3] = (d + 1) | 0;
+  s[o] = b ^ (b >>> 9);
+  s[o + 1] = (c + (c << 3)) | 0;
+  s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
+  return (t >>> 0) / 4294967296;
+}
+
+/** SFC32 over a 4-word state. */
 function sfc32(state: Int32Array): () => number {
-  return () => {
-    const a = state[0];
-    const b = state[1];
-    const c = state[2];
-    const d = state[3];
-    const t = (((a + b) | 0) + d) | 0;
-    state[3] = (d + 1) | 0;
-    state[0] = b ^ (b >>> 9);
-    state[1] = (c + (c << 3)) | 0;
-    const r = (c << 21) | (c >>> 11);
-    state[2] = (r + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
+  return () => sfc32Step(state, 0);
 }
 
 /**
@@ -94,40 +96,16 @@ export class RngBank implements Rng {
     this.at = i * this.stride + this.offset;
   }
 
-  /** A draw from the selected stream (SFC32, as `sfc32` above, on the bank's words). */
+  /** A draw from the selected stream. */
   next(): number {
-    const s = this.state;
-    const o = this.at;
-    const a = s[o];
-    const b = s[o + 1];
-    const c = s[o + 2];
-    const d = s[o + 3];
-    const t = (((a + b) | 0) + d) | 0;
-    s[o + 3] = (d + 1) | 0;
-    s[o] = b ^ (b >>> 9);
-    s[o + 1] = (c + (c << 3)) | 0;
-    s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
-    return (t >>> 0) / 4294967296;
+    return sfc32Step(this.state, this.at);
   }
 
   /** Stream `i` as a stand-alone Rng (for samplers that keep state of their own). */
   stream(i: number): Rng {
     const s = this.state;
     const o = i * this.stride + this.offset;
-    return {
-      next: () => {
-        const a = s[o];
-        const b = s[o + 1];
-        const c = s[o + 2];
-        const d = s[o + 3];
-        const t = (((a + b) | 0) + d) | 0;
-        s[o + 3] = (d + 1) | 0;
-        s[o] = b ^ (b >>> 9);
-        s[o + 1] = (c + (c << 3)) | 0;
-        s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
-        return (t >>> 0) / 4294967296;
-      },
-    };
+    return { next: () => sfc32Step(s, o) };
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
-import { TIMELINE_ACCURACY, type FailoverCounts, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
+import { TIMELINE_ACCURACY, type FailoverCounts, type FaultEffect, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import { VERSION } from '../version.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
@@ -116,15 +116,9 @@ export interface FaultReport {
   readonly effect?: FaultEffectReport;
 }
 
-export interface FaultEffectReport {
-  readonly detectedMs: number | null;
+/** FaultEffect as reported; at the variant level `detectedBy` may join two mechanisms ("a+b"). */
+export interface FaultEffectReport extends Omit<FaultEffect, 'detectedBy'> {
   readonly detectedBy: string | null;
-  readonly recoveredMs: number | null;
-  readonly attempts: number;
-  readonly failed: number;
-  readonly attemptsBeforeDetection: number;
-  readonly failedBeforeDetection: number;
-  readonly survivorLoad: number | null;
   readonly runs?: number;
   readonly detectedRuns?: number;
   readonly recoveredRuns?: number;
