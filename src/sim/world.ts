@@ -40,6 +40,7 @@ import { Sidecar } from '../mesh/sidecar.js';
 import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
+import { TimerFifo } from './timer-fifo.js';
 import { RunMetrics, type FailoverCounts, type FaultEffect, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
 
 // Event kinds (arg in parentheses).
@@ -48,16 +49,16 @@ const CLOSED_ISSUE = FIRST_MODEL_KIND + 1; // a closed-loop client issues (pool)
 const AT_INSTANCE = FIRST_MODEL_KIND + 2; // an attempt reaches its instance (attempt)
 const SERVICE_DONE = FIRST_MODEL_KIND + 3; // an instance finishes an attempt's own work (attempt)
 const AT_CLIENT = FIRST_MODEL_KIND + 4; // an attempt's response reaches the sidecar (attempt)
-const DEADLINE = FIRST_MODEL_KIND + 5; // a call's overall timeout (call)
+const DEADLINE = FIRST_MODEL_KIND + 5; // the earliest of a pool's call deadlines (pool)
 const RATE_CHANGE = FIRST_MODEL_KIND + 6; // open-loop rate step boundary (pool)
 const MEMBERSHIP = FIRST_MODEL_KIND + 7; // scenario.membership[arg] takes effect
 const FAULT_ON = FIRST_MODEL_KIND + 8; // fault window starts (window)
 const FAULT_OFF = FIRST_MODEL_KIND + 9; // fault window ends (window)
 const HC_AT_INSTANCE = FIRST_MODEL_KIND + 10; // a health-check probe reaches its instance (probe)
 const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (probe)
-const TRY_TIMEOUT = FIRST_MODEL_KIND + 12; // an attempt's per-try timeout (attempt)
+const TRY_TIMEOUT = FIRST_MODEL_KIND + 12; // the earliest of a pool's per-try timeouts (pool)
 const RETRY_SEND = FIRST_MODEL_KIND + 13; // an admitted retry's backoff is over (retry token)
-const HEDGE = FIRST_MODEL_KIND + 14; // a call's hedging delay is over (call)
+const HEDGE = FIRST_MODEL_KIND + 14; // the earliest of a pool's hedging delays (pool)
 
 /** Instance record layout (Int32 words; see World.inst). */
 const I_STRIDE = 16;
@@ -179,6 +180,10 @@ interface Pool {
   instanceOf: Int32Array;
   readonly endpointOf: Int32Array;
   readonly stats: LayerCounters;
+  /** Pending deadlines, per-try timeouts and hedging delays (one delay each per pool). */
+  readonly deadlines: TimerFifo;
+  readonly tries: TimerFifo;
+  readonly hedges: TimerFifo;
   // Workload pools only.
   readonly workload: WorkloadSpec | undefined;
   nextSidecar: number;
@@ -319,12 +324,11 @@ export class World implements Model {
   private cRetries = new Int32Array(0);
   /** Admitted retries waiting out their backoff. */
   private cPendingRetry = new Int32Array(0);
-  /** Sequence of the pending DEADLINE event (-1: none). */
-  private cDeadlineSeq = new Float64Array(0);
+  /** Positions of its deadline and hedge timers in its pool's FIFOs (-1: none). */
+  private cDeadlinePos = new Float64Array(0);
+  private cHedgePos = new Float64Array(0);
   /** Generation of the call record (bumped on every allocation): stale retry timers check it. */
   private cGen = new Int32Array(0);
-  /** Sequence of the pending HEDGE event. */
-  private cHedgeSeq = new Float64Array(0);
   /** Hash key (NaN: none). */
   private cKey = new Float64Array(0);
   /** Newest attempt of the call (-1: none), linked through aSib. */
@@ -351,8 +355,6 @@ export class World implements Model {
   private aSvcStart = new Float64Array(0);
   /** Sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang). */
   private aDoneSeq = new Float64Array(0);
-  /** Sequence of its pending TRY_TIMEOUT. */
-  private aTrySeq = new Float64Array(0);
   /** Utilisation reported with the response (-1: none). */
   private aUtil = new Float64Array(0);
   /** Position in inService[instance]. */
@@ -372,6 +374,8 @@ export class World implements Model {
   private tGen = new Int32Array(0);
   private tHedge = new Uint8Array(0);
   private readonly tFree: number[] = [];
+  /** Position of its per-try timer in its pool's FIFO (-1: none). */
+  private aTryPos = new Float64Array(0);
   /** Next attempt in its instance's wait queue (-1: last). */
   private aNext = new Int32Array(0);
   private aCap = 0;
@@ -642,6 +646,9 @@ export class World implements Model {
       instanceOf,
       endpointOf,
       stats: emptyLayer(),
+      deadlines: new TimerFifo(),
+      tries: new TimerFifo(),
+      hedges: new TimerFifo(),
       workload,
       nextSidecar: 0,
       poisson: arrival?.process === 'poisson',
@@ -741,16 +748,16 @@ export class World implements Model {
         this.onAtClient(arg);
         break;
       case DEADLINE:
-        if (this.cDeadlineSeq[arg] === this.engine.currentSeq) this.onDeadline(arg);
+        this.fireTimers(this.pools[arg].deadlines, DEADLINE, arg);
         break;
       case TRY_TIMEOUT:
-        if (this.aTrySeq[arg] === this.engine.currentSeq) this.onTryTimeout(arg);
+        this.fireTimers(this.pools[arg].tries, TRY_TIMEOUT, arg);
         break;
       case RETRY_SEND:
         this.onRetrySend(arg);
         break;
       case HEDGE:
-        if (this.cHedgeSeq[arg] === this.engine.currentSeq) this.onHedge(arg);
+        this.fireTimers(this.pools[arg].hedges, HEDGE, arg);
         break;
       case RATE_CHANGE:
         this.onRateChange(this.pools[arg]);
@@ -915,9 +922,9 @@ export class World implements Model {
     this.cOut[c] = 0;
     this.cRetries[c] = 0;
     this.cPendingRetry[c] = 0;
-    this.cDeadlineSeq[c] = -1;
-    this.cHedgeSeq[c] = -1;
     this.cKey[c] = key;
+    this.cDeadlinePos[c] = -1;
+    this.cHedgePos[c] = -1;
     this.cAttHead[c] = -1;
     this.cLive[c] = 0;
     this.tried[c * T_STRIDE] = 0;
@@ -932,12 +939,12 @@ export class World implements Model {
     }
     if (f.deadline !== Infinity) {
       if (f.deadlineIsMesh) this.cFlags[c] |= CF_MESH_DEADLINE;
-      this.cDeadlineSeq[c] = this.engine.at(now + f.deadline, DEADLINE, c);
+      this.cDeadlinePos[c] = this.addTimer(p.deadlines, now + f.deadline, c, DEADLINE, p.index);
     }
     this.pin(c);
     this.sendAttempt(c, 0);
     // Sending may have concluded the call (a local 503), so check before arming the hedge.
-    if (f.hedgeDelay !== Infinity && (this.cFlags[c] & CF_CONCLUDED) === 0) this.cHedgeSeq[c] = this.engine.at(now + f.hedgeDelay, HEDGE, c);
+    if (f.hedgeDelay !== Infinity && (this.cFlags[c] & CF_CONCLUDED) === 0) this.cHedgePos[c] = this.addTimer(p.hedges, now + f.hedgeDelay, c, HEDGE, p.index);
     this.unpin(c);
   }
 
@@ -1007,8 +1014,8 @@ export class World implements Model {
     this.aCode[a] = C_OK;
     this.aFlags[a] = flags;
     this.aDoneSeq[a] = -1;
-    this.aTrySeq[a] = -1;
     this.aUtil[a] = -1;
+    this.aTryPos[a] = -1;
     this.aStep[a] = -1;
     this.aPending[a] = 0;
     this.aSib[a] = this.cAttHead[c] | 0;
@@ -1031,7 +1038,7 @@ export class World implements Model {
     }
     if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
     sidecar.attemptStarted(ep);
-    if (p.failover.perTry !== Infinity) this.aTrySeq[a] = this.engine.at(now + p.failover.perTry, TRY_TIMEOUT, a);
+    if (p.failover.perTry !== Infinity) this.aTryPos[a] = this.addTimer(p.tries, now + p.failover.perTry, a, TRY_TIMEOUT, p.index);
     if (this.activePartitions.length > 0) {
       const cut = this.partitioned(p, s, inst);
       if (cut === 'drop') {
@@ -1071,7 +1078,6 @@ export class World implements Model {
 
   /** An attempt's per-try timeout fired before its answer. */
   private onTryTimeout(a: number): void {
-    this.aTrySeq[a] = -1;
     if ((this.aFlags[a] & AF_ENDED) !== 0) return;
     const c = this.aCall[a] | 0;
     const p = this.pools[this.cPool[c] | 0];
@@ -1103,10 +1109,13 @@ export class World implements Model {
   private attemptDone(a: number, outcome: Outcome): void {
     const flags = this.aFlags[a];
     this.aFlags[a] = flags | AF_ENDED;
-    this.aTrySeq[a] = -1;
     const c = this.aCall[a] | 0;
     this.cOut[c]--;
     const p = this.pools[this.cPool[c] | 0];
+    if (this.aTryPos[a] >= 0) {
+      p.tries.cancel(this.aTryPos[a]);
+      this.aTryPos[a] = -1;
+    }
     const s = this.cSidecar[c] | 0;
     const inst = this.aInst[a] | 0;
     const ep = p.endpointOf[inst];
@@ -1177,7 +1186,6 @@ export class World implements Model {
 
   /** The hedging delay passed without an answer: send another attempt if allowed. */
   private onHedge(c: number): void {
-    this.cHedgeSeq[c] = -1;
     const p = this.pools[this.cPool[c] | 0];
     const f = p.failover;
     if (this.cOut[c] === 0 || this.cOut[c] >= f.hedgeMax || this.cRetries[c] >= f.maxRetries) return;
@@ -1192,14 +1200,52 @@ export class World implements Model {
     this.pin(c);
     this.sendAttempt(c, AF_BY_RETRY | AF_HEDGE);
     if ((this.cFlags[c] & CF_CONCLUDED) === 0 && this.cOut[c] < f.hedgeMax && this.cRetries[c] < f.maxRetries) {
-      this.cHedgeSeq[c] = this.engine.at(this.engine.now() + f.hedgeDelay, HEDGE, c);
+      this.cHedgePos[c] = this.addTimer(p.hedges, this.engine.now() + f.hedgeDelay, c, HEDGE, p.index);
     }
     this.unpin(c);
   }
 
+  /** Adds a timer to one of a pool's FIFOs, arming its engine event if none is pending. */
+  private addTimer(fifo: TimerFifo, at: number, id: number, kind: number, pool: number): number {
+    const pos = fifo.push(at, id);
+    if (!fifo.armed) {
+      fifo.armed = true;
+      this.engine.at(at, kind, pool);
+    }
+    return pos;
+  }
+
+  /**
+   * A pool's timer FIFO reached its head: fire every timer due now that was not cancelled
+   * (a call's end cancels its deadline and hedge timers, an attempt's end its per-try
+   * timer), then arm the next.
+   */
+  private fireTimers(fifo: TimerFifo, kind: number, pool: number): void {
+    fifo.armed = false;
+    const now = this.engine.now();
+    // Timers added while firing (a hedge arming the next) wait for the next event.
+    for (let k = fifo.length; k > 0 && fifo.nextAt <= now; k--) {
+      const id = fifo.shift();
+      if (id < 0) continue;
+      if (kind === TRY_TIMEOUT) {
+        this.aTryPos[id] = -1;
+        this.onTryTimeout(id);
+      } else if (kind === DEADLINE) {
+        this.cDeadlinePos[id] = -1;
+        this.onDeadline(id);
+      } else {
+        this.cHedgePos[id] = -1;
+        this.onHedge(id);
+      }
+    }
+    if (fifo.length > 0 && !fifo.armed) {
+      fifo.armed = true;
+      this.engine.at(fifo.nextAt, kind, pool);
+    }
+  }
+
   /** The call's deadline passed: the caller gets a timeout (504 from the sidecar's route timeout). */
   private onDeadline(c: number): void {
-    this.cDeadlineSeq[c] = -1;
     const p = this.pools[this.cPool[c] | 0];
     if ((this.cFlags[c] & CF_MEASURED) !== 0) p.stats.deadlines++;
     this.conclude(c, (this.cFlags[c] & CF_MESH_DEADLINE) !== 0 ? ROUTE_TIMEOUT : TIMED_OUT, false, true);
@@ -1214,9 +1260,15 @@ export class World implements Model {
     if ((this.cFlags[c] & CF_CONCLUDED) !== 0) throw new Error(`call ${c} concluded twice`);
     this.cFlags[c] |= CF_CONCLUDED;
     this.pin(c);
-    this.cDeadlineSeq[c] = -1;
-    this.cHedgeSeq[c] = -1;
     const p = this.pools[this.cPool[c] | 0];
+    if (this.cDeadlinePos[c] >= 0) {
+      p.deadlines.cancel(this.cDeadlinePos[c]);
+      this.cDeadlinePos[c] = -1;
+    }
+    if (this.cHedgePos[c] >= 0) {
+      p.hedges.cancel(this.cHedgePos[c]);
+      this.cHedgePos[c] = -1;
+    }
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const now = this.engine.now();
@@ -1252,8 +1304,11 @@ export class World implements Model {
       const flags = this.aFlags[a];
       if ((flags & AF_ENDED) === 0) {
         this.aFlags[a] = flags | AF_ENDED;
-        this.aTrySeq[a] = -1;
         this.cOut[c]--;
+        if (this.aTryPos[a] >= 0) {
+          p.tries.cancel(this.aTryPos[a]);
+          this.aTryPos[a] = -1;
+        }
         const inst = this.aInst[a];
         const ep = p.endpointOf[inst];
         // A deadline ends it as a timeout (a failure of its instance); a lost hedge race just stops it.
@@ -1775,9 +1830,9 @@ export class World implements Model {
     this.cOut = grown(this.cOut, new Int32Array(cap));
     this.cRetries = grown(this.cRetries, new Int32Array(cap));
     this.cPendingRetry = grown(this.cPendingRetry, new Int32Array(cap));
-    this.cDeadlineSeq = grown(this.cDeadlineSeq, new Float64Array(cap));
     this.cGen = grown(this.cGen, new Int32Array(cap));
-    this.cHedgeSeq = grown(this.cHedgeSeq, new Float64Array(cap));
+    this.cDeadlinePos = grown(this.cDeadlinePos, new Float64Array(cap));
+    this.cHedgePos = grown(this.cHedgePos, new Float64Array(cap));
     this.cKey = grown(this.cKey, new Float64Array(cap));
     this.cAttHead = grown(this.cAttHead, new Int32Array(cap));
     this.cLive = grown(this.cLive, new Int32Array(cap));
@@ -1801,7 +1856,6 @@ export class World implements Model {
     this.aFlags = grown(this.aFlags, new Int32Array(cap));
     this.aSvcStart = grown(this.aSvcStart, new Float64Array(cap));
     this.aDoneSeq = grown(this.aDoneSeq, new Float64Array(cap));
-    this.aTrySeq = grown(this.aTrySeq, new Float64Array(cap));
     this.aUtil = grown(this.aUtil, new Float64Array(cap));
     this.aHeldAt = grown(this.aHeldAt, new Int32Array(cap));
     this.aZone = grown(this.aZone, new Int32Array(cap));
@@ -1810,6 +1864,7 @@ export class World implements Model {
     this.aPending = grown(this.aPending, new Int32Array(cap));
     this.aGen = grown(this.aGen, new Int32Array(cap));
     this.aNext = grown(this.aNext, new Int32Array(cap));
+    this.aTryPos = grown(this.aTryPos, new Float64Array(cap));
     const free = new Int32Array(cap);
     free.set(this.aFree.subarray(0, this.aNFree));
     let k = this.aNFree;
