@@ -6,7 +6,9 @@
  * moot before it fires (the request answered first); one engine event per timer made the
  * event queue twice as long, and checking each expired timer's record cost a cache miss
  * or two. Instead the owner cancels a timer through the position `push` returned, which
- * marks the slot dead in this FIFO's own dense arrays, and expiry walks them in order.
+ * marks the slot dead in this FIFO's own dense arrays; expiry walks them in order and
+ * skips the dead ones at once, so engine events are spent on timers that fire, about one
+ * per delay for the rest.
  */
 export class TimerFifo {
   private at = new Float64Array(64);
@@ -41,6 +43,12 @@ export class TimerFifo {
   /** Expiry of the earliest timer (live or cancelled); Infinity when empty. */
   get nextAt(): number {
     return this.length > 0 ? this.at[this.headPos & (this.at.length - 1)] : Infinity;
+  }
+
+  /** Drops cancelled timers from the head, so it is live (or the FIFO empty). */
+  dropCancelled(): void {
+    const mask = this.at.length - 1;
+    while (this.headPos < this.tailPos && this.alive[this.headPos & mask] === 0) this.headPos++;
   }
 
   /** Removes the earliest timer; returns its id, or -1 when it was cancelled. */

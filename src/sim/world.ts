@@ -1238,6 +1238,8 @@ export class World implements Model {
         this.onHedge(id);
       }
     }
+    // Timers already cancelled need no event of their own: skip to the first live one.
+    fifo.dropCancelled();
     if (fifo.length > 0 && !fifo.armed) {
       fifo.armed = true;
       this.engine.at(fifo.nextAt, kind, pool);
