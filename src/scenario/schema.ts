@@ -827,8 +827,9 @@ function checkFault(f: FaultDocument, i: number, doc: ScenarioDocument, services
       }
     }
     if (byWorkload) {
-      const names = doc.workload.map((w) => w.name);
-      if (t.from === undefined || !names.includes(t.from)) add(at('target', 'from'), `expected a workload name; workloads: ${names.join(', ')}`);
+      // A caller: a workload, or a service that makes calls (its instances' sidecars).
+      const names = [...doc.workload.map((w) => w.name), ...Object.entries(doc.services).filter(([, svc]) => (svc.calls ?? []).length > 0).map(([name]) => name)];
+      if (t.from === undefined || !names.includes(t.from)) add(at('target', 'from'), `expected a caller: a workload or a calling service; callers: ${names.join(', ')}`);
       if (t.to === undefined) add(at('target', 'to'), 'missing; expected a service name');
       else checkService(t.to, 'to');
     }

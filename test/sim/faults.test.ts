@@ -668,7 +668,7 @@ describe('faults: scenario validation', () => {
     ['a crash without at', 'faults.0.at', '{ kind: crash, target: { service: s }, for: 1s }', /missing/],
     ['an unknown zone', 'faults.0.target.zone', '{ kind: crash, target: { service: s, zone: c }, at: 1s }', /unknown zone 'c'/],
     ['instances and zone together', 'faults.0.target', '{ kind: crash, target: { service: s, instances: [0], zone: a }, at: 1s }', /at most one of/],
-    ['a partition from an unknown workload', 'faults.0.target.from', '{ kind: partition, target: { from: users, to: s }, at: 1s }', /expected a workload name/],
+    ['a partition from an unknown workload', 'faults.0.target.from', '{ kind: partition, target: { from: users, to: s }, at: 1s }', /expected a caller: a workload or a calling service/],
     ['from/to on a crash', 'faults.0.target.to', '{ kind: crash, target: { service: s, to: s }, at: 1s }', /for partitions/],
     ['an unknown kind', 'faults.0.kind', '{ kind: explode, target: { service: s }, at: 1s }', /fault kind/],
     ['a status that is no HTTP status', 'faults.0.status', '{ kind: error, target: { service: s }, at: 1s, status: 700 }', /HTTP status/],

@@ -432,3 +432,31 @@ describe('World: regressions of the request pipeline', () => {
     }
   });
 });
+
+describe('World: call graphs', () => {
+  it('a partition from a calling service to its dependency refuses exactly the calls made while it lasts, and fails their requests', () => {
+    // 100/s constant for 5 s; frontend → backend refused from 1 s to 2 s: the 100 requests
+    // issued then fail (503 from the frontend, whose call got a connect failure), no other.
+    const yaml = [
+      'name: part',
+      'seed: 1',
+      'seeds: 1',
+      'duration: 5s',
+      'warmup: 0s',
+      'services:',
+      '  frontend: { instances: 2, concurrency: 16, serviceTime: { dist: constant, value: 1ms }, calls: [{ service: backend }] }',
+      '  backend: { instances: 2, concurrency: 16, serviceTime: { dist: constant, value: 1ms } }',
+      'network: { latency: { dist: constant, value: 100us } }',
+      'workload: [{ name: users, target: frontend, arrival: { process: constant, rate: 100/s } }]',
+      'mesh: { balancer: { kind: round-robin } }',
+      'faults: [{ kind: partition, target: { from: frontend, to: backend }, at: 1s, for: 1s, mode: refuse }]',
+    ].join('\n');
+    const r = simulate(load(yaml), 1);
+    expect(r.requests.errors).toBe(100);
+    expect(r.requests.succeeded).toBe(r.requests.total - 100);
+    const [edge, dependency] = r.layers;
+    expect([edge.caller, edge.target, dependency.caller, dependency.target]).toEqual(['users', 'frontend', 'frontend', 'backend']);
+    expect(dependency.failed).toBe(100);
+    expect(dependency.calls).toBe(edge.calls);
+  });
+});
