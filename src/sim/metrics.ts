@@ -198,9 +198,11 @@ export class RunMetrics {
   private allSucceeded = 0;
   private allFailed = 0;
   private readonly latency = new QuantileSketch();
-  private readonly servedCount: Float64Array;
-  private readonly sentCount: Float64Array;
-  private readonly busy: Float64Array;
+  /**
+   * Per instance, side by side (stride 4): attempts sent to it, served, busy ms. One cache
+   * line per instance instead of three arrays: the request path touches them twice.
+   */
+  private readonly work: Float64Array;
   private readonly joinedAt: Float64Array;
   private readonly memberMs: Float64Array;
 
@@ -212,9 +214,7 @@ export class RunMetrics {
     private readonly instanceSlots: ArrayLike<number>,
   ) {
     const n = instanceService.length;
-    this.servedCount = new Float64Array(n);
-    this.sentCount = new Float64Array(n);
-    this.busy = new Float64Array(n);
+    this.work = new Float64Array(n * 4);
     this.joinedAt = new Float64Array(n).fill(NaN);
     this.memberMs = new Float64Array(n);
   }
@@ -278,7 +278,7 @@ export class RunMetrics {
   }
 
   sent(instance: number): void {
-    this.sentCount[instance]++;
+    this.work[instance * 4]++;
   }
 
   issued(measured: boolean): void {
@@ -306,8 +306,9 @@ export class RunMetrics {
   }
 
   served(instance: number, serviceMs: number): void {
-    this.servedCount[instance]++;
-    this.busy[instance] += serviceMs;
+    const o = instance * 4;
+    this.work[o + 1]++;
+    this.work[o + 2] += serviceMs;
   }
 
   /**
@@ -329,16 +330,16 @@ export class RunMetrics {
     }
     const end = clock.now();
     const instances: InstanceStats[] = [];
-    for (let i = 0; i < this.servedCount.length; i++) {
+    for (let i = 0; i < this.instanceService.length; i++) {
       const stillMember = this.joinedAt[i] === this.joinedAt[i];
       instances.push({
         service: this.instanceService[i],
         index: this.instanceIndex[i],
         zone: this.instanceZone[i],
         slots: this.instanceSlots[i],
-        requests: this.sentCount[i],
-        served: this.servedCount[i],
-        busyMs: this.busy[i],
+        requests: this.work[i * 4],
+        served: this.work[i * 4 + 1],
+        busyMs: this.work[i * 4 + 2],
         memberMs: this.memberMs[i] + (stillMember ? end - this.joinedAt[i] : 0),
       });
     }
