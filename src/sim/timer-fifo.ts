@@ -1,5 +1,6 @@
 /**
- * Timers that all share one delay (a pool's route timeout, per-try timeout or hedging
+ * A FIFO of cancellable entries; the world uses it for timers that all share one delay
+ * and for attempts waiting for a connection. Timers that all share one delay (a pool's route timeout, per-try timeout or hedging
  * delay), kept in a FIFO: with a fixed delay, expiry order is insertion order, so the
  * earliest timer is always at the head and only the head needs an engine event. This is
  * the trick behind Netty's and Finagle's timeout queues. Why here: nearly every timer is
@@ -49,6 +50,18 @@ export class TimerFifo {
   dropCancelled(): void {
     const mask = this.at.length - 1;
     while (this.headPos < this.tailPos && this.alive[this.headPos & mask] === 0) this.headPos++;
+  }
+
+  /** Cancels every live timer whose id matches, calling `onCancel` for each. O(length). */
+  cancelWhere(match: (id: number) => boolean, onCancel: (id: number) => void): void {
+    const mask = this.at.length - 1;
+    for (let pos = this.headPos; pos < this.tailPos; pos++) {
+      const k = pos & mask;
+      if (this.alive[k] === 1 && match(this.ids[k])) {
+        this.alive[k] = 0;
+        onCancel(this.ids[k]);
+      }
+    }
   }
 
   /** Removes the earliest timer; returns its id, or -1 when it was cancelled. */

@@ -171,6 +171,9 @@ interface Pool {
   readonly outliers: readonly OutlierDetector[];
   readonly checkers: readonly HealthChecker[];
   readonly breakers: readonly CircuitBreaker[] | undefined;
+  /** With breakers: each sidecar's attempts waiting for a connection (id = call × 4 + flag bits). */
+  readonly connQueues: readonly TimerFifo[] | undefined;
+  draining: boolean;
   readonly limiters: readonly RetryLimiter[] | undefined;
   readonly throttles: readonly AdaptiveThrottle[] | undefined;
   /** Each sidecar's stream for backoff jitter. */
@@ -324,6 +327,8 @@ export class World implements Model {
   private cRetries = new Int32Array(0);
   /** Admitted retries waiting out their backoff. */
   private cPendingRetry = new Int32Array(0);
+  /** Its attempts waiting in the sidecar's pool for a connection. */
+  private cWaiting = new Int32Array(0);
   /** Positions of its deadline and hedge timers in its pool's FIFOs (-1: none). */
   private cDeadlinePos = new Float64Array(0);
   private cHedgePos = new Float64Array(0);
@@ -638,6 +643,8 @@ export class World implements Model {
       outliers,
       checkers,
       breakers: f?.circuitBreaker ? sidecars.map(() => new CircuitBreaker(f.circuitBreaker as NonNullable<FailoverSpec['circuitBreaker']>)) : undefined,
+      connQueues: f?.circuitBreaker ? sidecars.map(() => new TimerFifo()) : undefined,
+      draining: false,
       limiters,
       throttles,
       jitter,
@@ -925,6 +932,7 @@ export class World implements Model {
     this.cKey[c] = key;
     this.cDeadlinePos[c] = -1;
     this.cHedgePos[c] = -1;
+    this.cWaiting[c] = 0;
     this.cAttHead[c] = -1;
     this.cLive[c] = 0;
     this.tried[c * T_STRIDE] = 0;
@@ -974,11 +982,26 @@ export class World implements Model {
     ctx.hashKey = key === key ? key : undefined;
     ctx.attempt = p.failover.any ? this.cSent[c] : undefined;
     const sidecar = p.sidecars[s];
-    if (p.breakers !== undefined && !p.breakers[s].tryAcquireRequest()) {
-      // Envoy's max_requests breaker is open: the sidecar answers 503 at once (overflow).
-      if (measured) p.stats.overflows++;
-      this.notSent(c, p, s, flags);
-      return;
+    if (p.breakers !== undefined) {
+      const cb = p.breakers[s];
+      // HTTP/1.1: an attempt needs a connection of its own. At max_connections it waits in
+      // the pool for one (up to max_pending_requests); past that, or past max_requests, the
+      // breaker is open and the sidecar answers 503 at once (an overflow).
+      if (!cb.tryAcquireConnection(cb.activeConnections === 0)) {
+        if (cb.tryAcquirePending()) {
+          this.waitForConnection(p, s, c, flags);
+          return;
+        }
+        if (measured) p.stats.overflows++;
+        this.notSent(c, p, s, flags);
+        return;
+      }
+      if (!cb.tryAcquireRequest()) {
+        cb.releaseConnection();
+        if (measured) p.stats.overflows++;
+        this.notSent(c, p, s, flags);
+        return;
+      }
     }
     let ep: number;
     // Retries avoid tried hosts with hostReselection; hedges always do (gRPC A6 hands the
@@ -999,7 +1022,10 @@ export class World implements Model {
     }
     if (ep < 0) {
       // Nothing to send to: "no healthy upstream".
-      if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+      if (p.breakers !== undefined) {
+        p.breakers[s].releaseRequest();
+        p.breakers[s].releaseConnection();
+      }
       if (measured) p.stats.noEndpoint++;
       this.notSent(c, p, s, flags);
       return;
@@ -1057,7 +1083,7 @@ export class World implements Model {
   /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
   private notSent(c: number, p: Pool, s: number, flags: number): void {
     if ((flags & AF_BY_RETRY) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
-    if (this.cOut[c] + this.cPendingRetry[c] === 0) this.conclude(c, LOCAL_503, false);
+    if (this.cOut[c] + this.cPendingRetry[c] + this.cWaiting[c] === 0) this.conclude(c, LOCAL_503, false);
   }
 
   /** A response reached the sidecar. */
@@ -1122,11 +1148,15 @@ export class World implements Model {
     // Counted before the sidecar hears of it: the failure that triggers an ejection precedes it.
     if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
     if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - this.aSent[a]);
-    if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+    if (p.breakers !== undefined) {
+      p.breakers[s].releaseRequest();
+      p.breakers[s].releaseConnection();
+    }
     if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
     if (!f.any) {
       this.conclude(c, outcome, false);
+      if (p.breakers !== undefined) this.drainConnQueue(p, s);
       return;
     }
     const retriable = f.retry !== undefined && outcome.kind !== 'success' && f.retry.matches(outcome);
@@ -1137,10 +1167,11 @@ export class World implements Model {
       admitted = endAttempt(p.limiters[s], retriable, (flags & AF_BY_RETRY) !== 0, wantsRetry);
       if (wantsRetry && !admitted && (this.cFlags[c] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
     }
-    const others = this.cOut[c] + this.cPendingRetry[c];
+    const others = this.cOut[c] + this.cPendingRetry[c] + this.cWaiting[c];
     const action = envoyAttemptEndAction(hasResponse(outcome), retriable, hedged, admitted, others);
     if (action === 'retry') this.scheduleRetry(c, p, s, false);
     else if (action === 'final') this.conclude(c, outcome, outcome.kind === 'success' && (flags & AF_HEDGE) !== 0);
+    if (p.breakers !== undefined) this.drainConnQueue(p, s);
   }
 
   /** An admitted retry (or per-try-timeout hedge) waits out Envoy's backoff, then goes. */
@@ -1274,6 +1305,7 @@ export class World implements Model {
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const now = this.engine.now();
+    if (this.cWaiting[c] > 0) this.stopWaiting(c, p, s);
     if (this.cOut[c] > 0) this.cancelAttempts(c, p, s, deadline);
     if (this.cPendingRetry[c] > 0) {
       // Admitted retries abandoned during their backoff.
@@ -1319,7 +1351,10 @@ export class World implements Model {
           if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a]);
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
         }
-        if (p.breakers !== undefined) p.breakers[s].releaseRequest();
+        if (p.breakers !== undefined) {
+          p.breakers[s].releaseRequest();
+          p.breakers[s].releaseConnection();
+        }
         if (p.limiters !== undefined) {
           if ((flags & AF_BY_RETRY) !== 0) p.limiters[s].onRetryEnd();
           p.limiters[s].onAttemptEnd();
@@ -1328,6 +1363,51 @@ export class World implements Model {
       }
       a = next;
     }
+    if (p.breakers !== undefined) this.drainConnQueue(p, s);
+  }
+
+  /** Attempt flag bits kept with an attempt waiting for a connection (in its queue id). */
+  private static readonly WAIT_BITS = [0, AF_BY_RETRY, AF_HEDGE, AF_BY_RETRY | AF_HEDGE];
+
+  /** An attempt of call `c` waits in sidecar `s`'s pool for a connection (Envoy: pending). */
+  private waitForConnection(p: Pool, s: number, c: number, flags: number): void {
+    const bits = ((flags & AF_BY_RETRY) !== 0 ? 1 : 0) | ((flags & AF_HEDGE) !== 0 ? 2 : 0);
+    (p.connQueues as TimerFifo[])[s].push(this.engine.now(), c * 4 + bits);
+    this.cWaiting[c]++;
+  }
+
+  /** Connections freed: send the attempts waiting for them, oldest first. */
+  private drainConnQueue(p: Pool, s: number): void {
+    if (p.draining) return; // the outer drain carries on
+    const q = (p.connQueues as TimerFifo[])[s];
+    const cb = (p.breakers as CircuitBreaker[])[s];
+    p.draining = true;
+    try {
+      for (;;) {
+        q.dropCancelled();
+        if (q.length === 0 || cb.activeConnections >= cb.config.maxConnections) break;
+        const id = q.shift();
+        cb.releasePending();
+        const c = id >> 2;
+        this.cWaiting[c]--;
+        this.sendAttempt(c, World.WAIT_BITS[id & 3]);
+      }
+    } finally {
+      p.draining = false;
+    }
+  }
+
+  /** The call ended: its attempts still waiting for a connection give up. */
+  private stopWaiting(c: number, p: Pool, s: number): void {
+    const cb = (p.breakers as CircuitBreaker[])[s];
+    (p.connQueues as TimerFifo[])[s].cancelWhere(
+      (id) => id >> 2 === c,
+      (id) => {
+        cb.releasePending();
+        if ((id & 1) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
+      },
+    );
+    this.cWaiting[c] = 0;
   }
 
   // ---- Instances: the server side -------------------------------------------------------
@@ -1833,6 +1913,7 @@ export class World implements Model {
     this.cRetries = grown(this.cRetries, new Int32Array(cap));
     this.cPendingRetry = grown(this.cPendingRetry, new Int32Array(cap));
     this.cGen = grown(this.cGen, new Int32Array(cap));
+    this.cWaiting = grown(this.cWaiting, new Int32Array(cap));
     this.cDeadlinePos = grown(this.cDeadlinePos, new Float64Array(cap));
     this.cHedgePos = grown(this.cHedgePos, new Float64Array(cap));
     this.cKey = grown(this.cKey, new Float64Array(cap));

@@ -460,3 +460,39 @@ describe('World: call graphs', () => {
     expect(dependency.calls).toBe(edge.calls);
   });
 });
+
+describe('World: circuit breaker connections (HTTP/1.1 pool)', () => {
+  // 100/s constant for 1 s into one unbounded instance with a constant 100 ms service and no
+  // network time: without limits 10 attempts would be in flight. With maxConnections 4 at
+  // most 4 are, so the sidecar completes at most 4 per 100 ms (40/s).
+  const run = (cb: string): RunResult =>
+    simulate(
+      load(
+        scenarioYaml({ duration: 1000, drain: 5000, instances: 1, concurrency: Infinity, serviceTime: constant(100), arrival: constantRate(100) }).replace(
+          'mesh:\n  balancer: { kind: round-robin }\n',
+          `mesh:\n  balancer: { kind: round-robin }\n  failover: { circuitBreaker: ${cb} }\n`,
+        ),
+      ),
+      1,
+    );
+
+  it('with no pending room, attempts past max_connections are answered 503 at once and the rest never wait', () => {
+    const r = run('{ maxConnections: 4, maxPendingRequests: 0 }');
+    expect(r.requests.succeeded).toBeGreaterThanOrEqual(36);
+    expect(r.requests.succeeded).toBeLessThanOrEqual(44);
+    expect(r.requests.rejected).toBe(r.requests.total - r.requests.succeeded);
+    expect(r.layers[0].overflows).toBe(r.requests.rejected);
+    expect(r.failover.breakerOverflows).toBe(r.requests.rejected);
+    expect(r.latency.max).toBe(100);
+  });
+
+  it('with pending room, they wait for a connection instead: nothing is refused, and the wait shows in the latency', () => {
+    const r = run('{ maxConnections: 4, maxPendingRequests: 1000 }');
+    expect(r.requests.succeeded).toBe(r.requests.total);
+    expect(r.requests.rejected).toBe(0);
+    // The last of 100 requests waits for the 96 before it to pass 4 at a time, 100 ms each:
+    // it ends near 96/4 × 100 ms + 100 ms = 2.5 s after the first, i.e. ~1.5 s after it was issued.
+    expect(r.latency.max).toBeGreaterThan(1400);
+    expect(r.latency.max).toBeLessThan(1600);
+  });
+});
