@@ -496,3 +496,27 @@ describe('World: circuit breaker connections (HTTP/1.1 pool)', () => {
     expect(r.latency.max).toBeLessThan(1600);
   });
 });
+
+describe('World: adaptive throttling (SRE book)', () => {
+  it('in steady overload the client rejects locally what its window says: throttled/requests ≈ 1 − K·accepts/requests', () => {
+    // One instance of 10 slots, no queue, 10 ms service: it accepts ~1000/s. Offered 3000/s,
+    // K = 2, a 10 s window, 40 s of load: at equilibrium the client sends ≈ K × what is
+    // accepted and rejects the rest itself, so the rejection probability p satisfies
+    // p = (requests − K·accepts)/(requests + 1). Over the whole window the counts must obey
+    // it within the window's transient (the first 10 s of 40 s are ramp-up: ±0.03).
+    const yaml = scenarioYaml({ duration: 40_000, instances: 1, concurrency: 10, queue: 0, serviceTime: constant(10), arrival: poisson(3000) }).replace(
+      'mesh:\n  balancer: { kind: round-robin }\n',
+      'mesh:\n  balancer: { kind: round-robin }\n  failover: { adaptiveThrottling: { k: 2, window: 10s } }\n',
+    );
+    const r = simulate(load(yaml), 1);
+    const layer = r.layers[0];
+    const throttled = layer.throttled / layer.calls;
+    const predicted = 1 - (2 * r.requests.succeeded) / layer.calls;
+    expect(throttled).toBeGreaterThan(0.2); // ≈ 1 − 2/3 at equilibrium, less during the ramp
+    expect(Math.abs(throttled - predicted)).toBeLessThan(0.03);
+    expect(r.failover.throttled).toBe(layer.throttled);
+    // What gets through is about twice what the instance accepts.
+    expect(layer.attempts / r.requests.succeeded).toBeGreaterThan(1.8);
+    expect(layer.attempts / r.requests.succeeded).toBeLessThan(2.3);
+  });
+});
