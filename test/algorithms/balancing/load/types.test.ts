@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { carryFloat64, carryInt32, EndpointCarry } from '../../../../src/algorithms/balancing/load/types.js';
 import { endpoints } from '../_weighted-load-fixtures.js';
@@ -17,5 +18,27 @@ describe('EndpointCarry', () => {
     const map = new Int32Array([2, -1, 0]);
     expect([...carryInt32(new Int32Array([5, 6, 7]), map, 0)]).toEqual([7, 0, 5]);
     expect([...carryFloat64(new Float64Array([0.5, 1.5, 2.5]), map, 30)]).toEqual([2.5, 30, 0.5]);
+  });
+});
+
+describe('EndpointCarry against a map of ids (property)', () => {
+  it('gives every endpoint its previous index by id, whatever joins, leaves or moves', () => {
+    const ep = (id: string) => ({ id, address: id, zone: 'z', weight: 1, health: 'healthy' as const, priority: 0, metadata: {} });
+    // Sequences of unique id lists: each step keeps, drops, adds and sometimes shuffles ids.
+    const lists = fc.array(fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }), { minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(lists, (steps) => {
+        const carry = new EndpointCarry();
+        let prev: number[] = [];
+        for (const ids of steps) {
+          const got = carry.next(ids.map((i) => ep(`e${i}`)));
+          const want = ids.map((i) => prev.indexOf(i));
+          if (Array.from(got).join() !== want.join()) return false;
+          prev = ids;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
   });
 });
