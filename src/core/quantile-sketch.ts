@@ -228,6 +228,14 @@ export class QuantileSketch {
 
   /** Adds a finite value ≥ 0; throws a RangeError otherwise. */
   add(x: number): void {
+    this.addLn(x, Math.log(x));
+  }
+
+  /**
+   * `add(x)` with `lnX` = Math.log(x) already computed: a caller adding one value to
+   * several sketches (the run's and a timeline bucket's) takes the logarithm once.
+   */
+  addLn(x: number, lnX: number): void {
     if (!(x >= 0 && x < Infinity)) throw new RangeError(`QuantileSketch.add expects a finite value ≥ 0, got ${x}`);
     this.n++;
     this.total.add(x);
@@ -239,7 +247,7 @@ export class QuantileSketch {
       return;
     }
     // `| 0`: an int32 index, and ceil's -0 (for x just below 1) becomes 0.
-    const j = (Math.ceil(Math.log(x) * this.invLnGamma) | 0) - this.offset;
+    const j = (Math.ceil(lnX * this.invLnGamma) | 0) - this.offset;
     if (j >= 0 && j < this.bins.length) this.bins[j]++;
     else this.addOutside(j + this.offset);
   }

@@ -238,13 +238,13 @@ export class RunMetrics {
   }
 
   /** A measured request got its answer at `now`. */
-  private toTimeline(now: number, ok: boolean, latencyMs: number): void {
+  private toTimeline(now: number, ok: boolean, latencyMs: number, lnLatency: number): void {
     const b = Math.min(Math.floor(now / this.timelineBucket), this.tRequests.length - 1);
     if (b < 0) return;
     this.tRequests[b]++;
     if (!ok) return;
     this.tSucceeded[b]++;
-    (this.tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).add(latencyMs);
+    (this.tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).addLn(latencyMs, lnLatency);
   }
 
   setFailoverCounts(counts: FailoverCounts): void {
@@ -291,10 +291,12 @@ export class RunMetrics {
     if (ok) this.allSucceeded++;
     else this.allFailed++;
     if (!measured) return;
-    if (this.tRequests.length > 0) this.toTimeline(now, ok, latencyMs);
+    // One logarithm for both sketches (the run's and the timeline bucket's).
+    const ln = ok ? Math.log(latencyMs) : NaN;
+    if (this.tRequests.length > 0) this.toTimeline(now, ok, latencyMs, ln);
     if (ok) {
       this.succeeded++;
-      this.latency.add(latencyMs);
+      this.latency.addLn(latencyMs, ln);
       return;
     }
     this.failed++;

@@ -286,3 +286,16 @@ describe('QuantileSketch: memory', () => {
     expect(s.bucketCapacity).toBeLessThan(maxSlots / 2);
   });
 });
+
+describe('QuantileSketch.addLn', () => {
+  it('is add with the logarithm supplied: identical sketches', () => {
+    const a = new QuantileSketch();
+    const b = new QuantileSketch();
+    for (const x of [0, 1e-9, 0.25, 1, 3.5, 250, 1e6]) {
+      a.add(x);
+      b.addLn(x, Math.log(x));
+    }
+    expect(JSON.stringify(b.toJSON())).toBe(JSON.stringify(a.toJSON()));
+    expect(() => b.addLn(-1, NaN)).toThrow(RangeError);
+  });
+});
