@@ -32,10 +32,13 @@ export type {
   FailoverSpec,
   RetriesSpec,
   HedgeSpec,
+  AssertRule,
+  AssertMetric,
+  AssertOp,
 } from './scenario/types.js';
 export type { RunResult, RequestCounts, InstanceStats, LayerStats, FailoverCounts, FaultEffect, FaultRecord } from './sim/metrics.js';
 export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
-export type { Report, VariantReport, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport } from './report/report.js';
+export type { Report, VariantReport, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport, AssertionResult } from './report/report.js';
 
 export { rngStream, RngStreams, RngBank } from './core/rng.js';
 export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
@@ -51,9 +54,11 @@ export { EventQueue } from './sim/event-queue.js';
 export { World, simulate } from './sim/world.js';
 export { loadScenario, parseScenarioText } from './scenario/load.js';
 export { printScenario } from './scenario/print.js';
+export { parseRule } from './scenario/assert.js';
 export { ScenarioError } from './scenario/errors.js';
 export { SCENARIO_SCHEMA } from './scenario/types.js';
 export { runScenario } from './runner/run.js';
 export { buildReport, reportJson, REPORT_SCHEMA } from './report/report.js';
+export { evaluateAssertions, withAssertions } from './report/assertions.js';
 export { realClock, RealTimers, realPorts } from './live/realtime.js';
 export { VERSION } from './version.js';

@@ -1,12 +1,14 @@
 /**
- * The `meshsim` command. Exit codes: 0 success, 1 a run's assertions failed (reserved),
- * 2 bad input (unreadable or invalid scenario, unknown option or variant). Bad input
- * never prints a stack trace; an unexpected internal error does, with exit code 70.
+ * The `meshsim` command. Exit codes: 0 success, 1 a run's `assert:` rules failed (the
+ * report is written all the same), 2 bad input (unreadable or invalid scenario, unknown
+ * option or variant). Bad input never prints a stack trace; an unexpected internal error
+ * does, with exit code 70.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { balancers } from '../algorithms/registry.js';
+import { assertionLines, skippedRules, withAssertions } from '../report/assertions.js';
 import { buildReport, reportJson } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
@@ -25,6 +27,8 @@ export interface CliIO {
 }
 
 export const EXIT_OK = 0;
+/** `meshsim run`: at least one `assert:` rule failed. */
+export const EXIT_ASSERTIONS = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL = 70;
 
@@ -91,7 +95,8 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
       ? (done, total, variant, seed) => io.stderr(`\r[${done}/${total}] ${variant} seed ${seed}        ${done === total ? '\n' : ''}`)
       : undefined,
   });
-  const report = buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output);
+  const rules = loaded.base.assert;
+  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
   writeReport(join(dir, 'report.json'), reportJson(report));
   writeReport(join(dir, 'report.md'), reportMarkdown(report));
   if (flags.format === 'json') io.stdout(reportJson(report));
@@ -100,9 +105,16 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
     io.stdout(`${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)\n\n`);
     io.stdout(formatTable(report));
   }
+  const results = report.assertions;
+  if (rules !== undefined && results !== undefined) {
+    // With the table, for people; otherwise stdout stays machine-readable.
+    const lines = assertionLines(results, skippedRules(rules, report.variants.map((v) => v.name))).join('\n') + '\n';
+    if (flags.format === 'table') io.stdout(`\n${lines}`);
+    else io.stderr(lines);
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   io.stderr(`wrote ${join(dir, 'report.json')} and report.md (${seconds} s)\n`);
-  return EXIT_OK;
+  return results?.some((r) => !r.pass) ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
 function validateCommand(file: string, io: CliIO): number {
@@ -150,7 +162,14 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '  meshsim run scenarios/quickstart.yaml\n' +
         '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
         '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
-        '\nSame scenario file and seeds give a byte-identical report.json on any machine.',
+        '\nSame scenario file and seeds give a byte-identical report.json on any machine.\n' +
+        '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
+        'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
+        '\nExit codes:\n' +
+        '  0   success (every assert: rule passed)\n' +
+        '  1   an assert: rule failed (report.json and report.md are written all the same)\n' +
+        '  2   bad input: an unreadable or invalid scenario, an unknown option or variant\n' +
+        '  70  internal error (please report it)',
     )
     .action((file: string, flags: RunFlags) => setExit(runCommand(file, flags, io)));
 

@@ -7,6 +7,7 @@
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
 import { TIMELINE_ACCURACY, type FailoverCounts, type FaultEffect, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
+import type { AssertMetric, AssertOp } from '../scenario/types.js';
 import { VERSION } from '../version.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
@@ -147,6 +148,28 @@ export interface VariantReport {
   readonly faults: readonly FaultReport[];
 }
 
+/**
+ * One `assert:` rule checked against one variant (src/report/assertions.ts). `margin` is
+ * the distance from the threshold in the metric's unit, positive on the passing side and
+ * negative on the failing side (0: on the threshold).
+ */
+export interface AssertionResult {
+  /** The rule as written (spacing normalised), e.g. `p99 < 250ms`. */
+  readonly rule: string;
+  readonly variant: string;
+  readonly metric: AssertMetric;
+  readonly op: AssertOp;
+  /** In the metric's unit: ms, a fraction in [0, 1], per second, or a plain number. */
+  readonly threshold: number;
+  /** The variant's figure, in the same unit; null when it has none (see `reason`). */
+  readonly actual: number | null;
+  readonly pass: boolean;
+  /** Distance from the threshold, positive on the passing side; null without `actual`. */
+  readonly margin: number | null;
+  /** Why there is no figure to compare, when `actual` is null. */
+  readonly reason?: string;
+}
+
 export interface Report {
   readonly schema: typeof REPORT_SCHEMA;
   readonly generator: string;
@@ -155,6 +178,8 @@ export interface Report {
   readonly seeds: readonly number[];
   /** How percentiles were computed, and their guaranteed relative error. */
   readonly percentiles: { readonly method: 'ddsketch'; readonly relativeError: number };
+  /** Every `assert:` rule's result, rule by rule, variant by variant; only when the scenario has `assert`. */
+  readonly assertions?: readonly AssertionResult[];
   readonly variants: readonly VariantReport[];
 }
 

@@ -4,7 +4,7 @@
  * scenario bit for bit (durations and rates are printed exactly, see core/units).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { Document, isScalar, visit } from 'yaml';
+import { Document, isPair, isScalar, visit } from 'yaml';
 import { balancers, LAYER_KEYS, layerConfigSchema } from '../algorithms/registry.js';
 import { outlierDetectionConfigSchema } from '../algorithms/failover/outlier-detection.js';
 import { healthCheckConfigSchema } from '../algorithms/failover/health-check.js';
@@ -15,6 +15,7 @@ import { formatDuration, formatPercent, formatRate } from '../core/units.js';
 import {
   SCENARIO_SCHEMA,
   type ArrivalSpec,
+  type AssertRule,
   type CallSpec,
   type FailoverSpec,
   type FaultSpec,
@@ -188,7 +189,16 @@ function fault(f: FaultSpec): Record<string, Plain> {
   };
 }
 
-/** YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. */
+/** An `assert:` item: the rule's text, or `{ variant, rule }` for one variant. */
+function assertRule(r: AssertRule): Plain {
+  return r.variant === undefined ? r.text : { variant: r.variant, rule: r.text };
+}
+
+/**
+ * YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. (Variants are not
+ * printed, so `assert` rules naming a variant other than `base` read back only once the
+ * variants they name are added to the text.)
+ */
 export function printScenario(s: Scenario): string {
   const body = {
     schema: SCENARIO_SCHEMA,
@@ -214,14 +224,18 @@ export function printScenario(s: Scenario): string {
           })),
         }),
     ...(s.faults.length === 0 ? {} : { faults: s.faults.map(fault) }),
+    ...(s.assert === undefined ? {} : { assert: s.assert.map(assertRule) }),
   };
   const doc = new Document(body);
   // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.
   visit(doc, {
     Map(_, node) {
-      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind', 'for', 'service'].includes(String(p.key.value)))) node.flow = true;
+      if (node.items.some((p) => isScalar(p.key) && ['dist', 'process', 'at', 'kind', 'for', 'service', 'rule'].includes(String(p.key.value)))) node.flow = true;
     },
-    Seq(_, node) {
+    Seq(_, node, path) {
+      // Rules read best one a line.
+      const parent = path[path.length - 1];
+      if (isPair(parent) && isScalar(parent.key) && parent.key.value === 'assert') return;
       if (node.items.every((item) => isScalar(item))) node.flow = true;
     },
   });

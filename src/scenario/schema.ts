@@ -21,9 +21,11 @@ import type { DistSpec, MixtureComponent } from '../core/distribution-spec.js';
 import { distMean, validateDist } from '../core/distributions.js';
 import { DURATION_EXPECTED, formatDuration, formatRate, zDuration, zPercent, zRate } from '../core/units.js';
 import { describeValue, didYouMean, suggest } from './errors.js';
+import { parseRule, RULE_EXPECTED } from './assert.js';
 import {
   SCENARIO_SCHEMA,
   type ArrivalSpec,
+  type AssertRule,
   type CallSpec,
   type FailoverSpec,
   type FaultSchedule,
@@ -346,6 +348,52 @@ const callSchema = strict(
 );
 
 // ---------------------------------------------------------------------------------------
+// Assertions (CI gates)
+
+const ASSERT_ITEM_EXPECTED = "a rule like 'p99 < 250ms', or one for a single variant, like { variant: p2c, rule: 'attemptsPerRequest < 1.2' }";
+
+/** `<metric> <op> <value>`, read by the rule parser of src/scenario/assert.ts. */
+const ruleText = z.string({ error: expecting(RULE_EXPECTED) }).transform((text, ctx): AssertRule => {
+  const parsed = parseRule(text);
+  if (parsed.ok) return parsed.rule;
+  ctx.addIssue({ code: 'custom', message: parsed.message, input: text });
+  return z.NEVER;
+});
+
+const variantRule = strict(
+  { variant: text('the name of a variant'), rule: ruleText },
+  "a rule for one variant, like { variant: p2c, rule: 'attemptsPerRequest < 1.2' }",
+).transform((r): AssertRule => ({ variant: r.variant, ...r.rule }));
+
+const ASSERT_ITEM_JSON_SCHEMA = {
+  description: "A CI gate: '<metric> <op> <value>' for every variant (e.g. 'p99 < 250ms', 'successRate >= 99.9%'), or { variant, rule } for one.",
+  anyOf: [
+    { type: 'string', examples: ['p99 < 250ms', 'successRate >= 99.9%'] },
+    { type: 'object', properties: { variant: { type: 'string' }, rule: { type: 'string' } }, required: ['variant', 'rule'], additionalProperties: false },
+  ],
+};
+
+/**
+ * One `assert:` item: a rule string, or `{ variant, rule }`. Dispatched by type by hand,
+ * since a zod union would hide its members' messages (the rule parser's included) behind
+ * one "invalid input".
+ */
+const assertItem = z
+  .unknown()
+  .meta(ASSERT_ITEM_JSON_SCHEMA)
+  .transform((input, ctx): AssertRule => {
+    const schema = typeof input === 'string' ? ruleText : isRecord(input) ? variantRule : undefined;
+    if (schema === undefined) {
+      ctx.addIssue({ code: 'custom', message: expecting(ASSERT_ITEM_EXPECTED)({ input }), input });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(input, { reportInput: true, error: houseStyle });
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+    return z.NEVER;
+  });
+
+// ---------------------------------------------------------------------------------------
 // The document
 
 function documentSchema(balancer: z.ZodType<PolicySpec>) {
@@ -501,6 +549,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
         )
         .optional(),
       faults: z.array(fault, { error: expecting('a list of faults') }).optional(),
+      assert: z.array(assertItem, { error: expecting("a list of rules, like ['p99 < 250ms', 'successRate >= 99.9%']") }).optional(),
       variants: z
         .record(z.string().regex(VARIANT_NAME, { error: expecting('a variant name of letters, digits, ., - and _') }), variantOverrides, {
           error: expecting('a mapping of variant names to overrides'),
@@ -684,11 +733,22 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     }
   });
   (doc.faults ?? []).forEach((f, i) => checkFault(f, i, doc, services, add));
+  checkAsserts(doc, add);
   checkCalls(services, add);
   checkFailover(doc.mesh.failover, ['mesh', 'failover'], undefined, add);
   const inherited = perTryTimeoutOf(doc.mesh.failover);
   for (const [name, svc] of services) checkFailover(svc.mesh?.failover, ['services', name, 'mesh', 'failover'], inherited, add);
   return issues;
+}
+
+/** A rule for one variant names one the file has (a file without variants has one, `base`). */
+function checkAsserts(doc: ScenarioDocument, add: (path: PathSegment[], message: string) => void): void {
+  const declared = Object.keys(doc.variants ?? {});
+  const names = declared.length > 0 ? declared : ['base'];
+  (doc.assert ?? []).forEach((rule, i) => {
+    if (rule.variant === undefined || names.includes(rule.variant)) return;
+    add(['assert', i, 'variant'], `unknown variant '${rule.variant}'${didYouMean(rule.variant, names)}; variants: ${names.join(', ')}`);
+  });
 }
 
 type ServiceDocument = ScenarioDocument['services'][string];
@@ -956,6 +1016,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     mesh: meshSpec(doc.mesh.balancer, topFailover),
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
     faults: (doc.faults ?? []).map(resolveFault),
+    ...(doc.assert === undefined ? {} : { assert: doc.assert }),
   };
 }
 

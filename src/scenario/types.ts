@@ -212,6 +212,56 @@ export interface FaultSpec {
   readonly mode?: 'drop' | 'refuse';
 }
 
+/** The comparisons an `assert:` rule may make. */
+export type AssertOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/**
+ * The summary figures an `assert:` rule may test (see src/scenario/assert.ts for their
+ * units): latencies, success and error rates, throughput, attempts per request, request
+ * counts, and the failover counters a variant has when the mechanism is configured.
+ */
+export type AssertMetric =
+  | 'p50'
+  | 'p90'
+  | 'p99'
+  | 'p999'
+  | 'max'
+  | 'mean'
+  | 'successRate'
+  | 'errorRate'
+  | 'throughput'
+  | 'attemptsPerRequest'
+  | 'requests'
+  | 'failed'
+  | 'rejected'
+  | 'timedOut'
+  | 'retries'
+  | 'retryBudgetDenied'
+  | 'hedges'
+  | 'hedgesWon'
+  | 'throttled'
+  | 'ejections'
+  | 'healthCheckFailures'
+  | 'breakerOverflows';
+
+/**
+ * A CI gate (`assert:`): `<metric> <op> <value>` over each variant's report summary, or over
+ * one variant's. `meshsim run` exits 1 when a rule fails.
+ */
+export interface AssertRule {
+  /** The variant the rule is for; absent = every variant that runs. */
+  readonly variant?: string;
+  readonly metric: AssertMetric;
+  readonly op: AssertOp;
+  /**
+   * The threshold in the metric's unit: ms for latencies, a fraction in [0, 1] for
+   * successRate and errorRate, per second for throughput, a plain number otherwise.
+   */
+  readonly value: number;
+  /** The rule as written, spacing normalised: `p99 < 250ms`. */
+  readonly text: string;
+}
+
 export interface Scenario {
   readonly name: string;
   readonly description?: string;
@@ -233,6 +283,12 @@ export interface Scenario {
   readonly membership: readonly MembershipChange[];
   /** Injected faults (default none). */
   readonly faults: readonly FaultSpec[];
+  /**
+   * CI gates, in file order; present only when the file has `assert:`. A file-level
+   * section: the base scenario carries it, variants' scenarios do not (rules name variants
+   * instead, and a variant cannot override `assert`).
+   */
+  readonly assert?: readonly AssertRule[];
 }
 
 /** One variant of a scenario: its name and the fully resolved scenario it runs. */

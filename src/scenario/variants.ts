@@ -49,6 +49,7 @@ export function parseOverridePath(key: string): PathSegment[] | string {
   const segments = key.split('.');
   if (segments.some((s) => s.trim() === '')) return `invalid override path '${key}': expected dotted keys like mesh.balancer or workload.0.arrival.rate`;
   if (segments[0] === 'variants') return `a variant cannot override 'variants'`;
+  if (segments[0] === 'assert') return `a variant cannot override 'assert'; give a rule for one variant in the top-level assert, like { variant: <name>, rule: 'p99 < 250ms' }`;
   return segments;
 }
 
@@ -89,12 +90,14 @@ function setAt(doc: Record<string, unknown>, path: readonly PathSegment[], value
 /**
  * The base document with a variant's overrides applied in order (the base is not modified);
  * an override that cannot be applied is skipped and reported. The `variants` section is
- * left out: a variant is a scenario of its own.
+ * left out: a variant is a scenario of its own; so is `assert`, whose rules are the file's
+ * (they name variants, and the base scenario carries them).
  */
 export function applyOverrides(base: unknown, overrides: readonly Override[]): Application {
   const document = cloneDocument(base);
   if (!isRecord(document)) return { document, problems: overrides.map((_, index) => ({ index, message: 'the base scenario is not a mapping' })) };
   delete document.variants;
+  delete document.assert;
   const problems: OverrideProblem[] = [];
   overrides.forEach((override, index) => {
     const path = parseOverridePath(override.key);

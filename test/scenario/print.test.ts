@@ -5,10 +5,11 @@ import { healthCheckConfigSchema } from '../../src/algorithms/failover/health-ch
 import { outlierDetectionConfigSchema } from '../../src/algorithms/failover/outlier-detection.js';
 import { RETRY_ON, retryPolicyConfigSchema } from '../../src/algorithms/failover/retry-policy.js';
 import type { DistSpec, MixtureComponent } from '../../src/core/distribution-spec.js';
-import { formatDuration } from '../../src/core/units.js';
+import { formatDuration, formatPercent, formatRate } from '../../src/core/units.js';
+import { ASSERT_METRICS, ASSERT_OPS, METRIC_NAMES } from '../../src/scenario/assert.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
-import type { ArrivalSpec, CallSpec, FailoverSpec, HedgeSpec, InstanceOverride, MeshSpec, PolicySpec, RetriesSpec, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
+import type { ArrivalSpec, AssertMetric, AssertOp, AssertRule, CallSpec, FailoverSpec, HedgeSpec, InstanceOverride, MeshSpec, PolicySpec, RetriesSpec, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
 import { ISSUE_4, MINIMAL, QUICKSTART } from './_fixtures.js';
 
 // ---------------------------------------------------------------------------------------
@@ -182,6 +183,25 @@ const servicesWith = (bare: Record<string, BareService>, top: MeshSpec): fc.Arbi
   ).map((entries) => Object.fromEntries(entries));
 };
 
+/**
+ * An `assert:` rule as the loader resolves it, its text written from its value; rules for
+ * one variant name `base`, the one variant of a printed scenario.
+ */
+const assertRule: fc.Arbitrary<AssertRule> = fc
+  .tuple(fc.constantFrom(...METRIC_NAMES), fc.constantFrom(...ASSERT_OPS), fc.boolean())
+  .chain(([metric, op, forOne]: [AssertMetric, AssertOp, boolean]) => {
+    const kind = ASSERT_METRICS[metric].kind;
+    const value: fc.Arbitrary<[number, string]> =
+      kind === 'latency'
+        ? ms.map((x) => [x, formatDuration(x)])
+        : kind === 'fraction'
+          ? percent.map((x) => [x, formatPercent(x)])
+          : kind === 'rate'
+            ? number(0, 1e9).map((x) => [x, formatRate(x)])
+            : number(-1e9, 1e9).map((x) => [x, String(x)]);
+    return value.map(([v, written]): AssertRule => ({ ...(forOne ? { variant: 'base' } : {}), metric, op, value: v, text: `${metric} ${op} ${written}` }));
+  });
+
 const scenario: fc.Arbitrary<Scenario> = fc
   .tuple(fc.dictionary(serviceName, service, { minKeys: 1, maxKeys: 3 }), balancer, optional(failoverKeys))
   .chain(([bare, topBalancer, topFailover]) => {
@@ -211,6 +231,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
         mesh: fc.constant(mesh),
         membership: fc.constant([]),
         faults: fc.constant([]),
+        assert: fc.array(assertRule, { maxLength: 4 }),
       },
       { requiredKeys: ['name', 'seed', 'seeds', 'times', 'drain', 'services', 'network', 'workload', 'mesh', 'membership', 'faults'] },
     );
@@ -252,8 +273,17 @@ mesh:
 `);
   });
 
+  it('prints assert rules one a line, as written (spacing normalised), and reads them back', () => {
+    const text = `${MINIMAL}assert:\n  - p99<250ms\n  - "  successRate >=   99.9% "\n  - { variant: base, rule: errorRate != 0.5 }\n`;
+    const base = parseScenarioText(text, 'm.yaml').base;
+    const printed = printScenario(base);
+    expect(printed).toMatch(/\nassert:\n {2}- p99 < 250ms\n {2}- successRate >= 99.9%\n {2}- \{ variant: base, rule: errorRate != 0.5 \}\n$/);
+    expect(parseScenarioText(printed, 'm.yaml').base).toStrictEqual(base);
+  });
+
   it('round-trips the example scenarios', () => {
-    for (const text of [QUICKSTART, MINIMAL, ISSUE_4]) {
+    const gated = `${MINIMAL}assert:\n  - p99 < 250ms\n  - successRate >= 99.9%\n  - throughput > 900/s\n  - { variant: base, rule: attemptsPerRequest < 1.2 }\n`;
+    for (const text of [QUICKSTART, MINIMAL, ISSUE_4, gated]) {
       const base = parseScenarioText(text, 'x.yaml').base;
       expect(parseScenarioText(printScenario(base), 'x.yaml').base).toStrictEqual(base);
     }
