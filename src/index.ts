@@ -38,7 +38,8 @@ export type {
 } from './scenario/types.js';
 export type { RunResult, RequestCounts, InstanceStats, LayerStats, FailoverCounts, FaultEffect, FaultRecord } from './sim/metrics.js';
 export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
-export type { Report, VariantReport, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport, AssertionResult } from './report/report.js';
+export type { SummaryIntervals, VariantComparison, FigureComparison, StatFigure, Interval } from './report/statistics.js';
+export type { Report, VariantReport, VariantSummary, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport, AssertionResult } from './report/report.js';
 
 export { rngStream, RngStreams, RngBank } from './core/rng.js';
 export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
@@ -60,5 +61,6 @@ export { SCENARIO_SCHEMA } from './scenario/types.js';
 export { runScenario } from './runner/run.js';
 export { buildReport, reportJson, REPORT_SCHEMA } from './report/report.js';
 export { evaluateAssertions, withAssertions } from './report/assertions.js';
+export { tQuantile, tInterval, signFlipPValue, compareRuns } from './report/statistics.js';
 export { realClock, RealTimers, realPorts } from './live/realtime.js';
 export { VERSION } from './version.js';

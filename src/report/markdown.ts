@@ -2,6 +2,7 @@
 import { describeStanding, formatFigure } from './assertions.js';
 import { formatMarkdownTable } from './table.js';
 import type { Report } from './report.js';
+import { FIGURE_LABEL, formatP, STAT_FIGURES, type StatFigure } from './statistics.js';
 
 export function reportMarkdown(report: Report): string {
   const pct = (report.percentiles.relativeError * 100).toFixed(1);
@@ -16,6 +17,7 @@ export function reportMarkdown(report: Report): string {
     '',
     formatMarkdownTable(report),
     report.variants.length > 1 ? 'Bold: best of the variants. max/mean: the busiest instance\'s request rate over the mean.\n' : '',
+    differencesSection(report),
     assertionsSection(report),
     spreadSection(report),
     membershipSection(report),
@@ -55,4 +57,39 @@ function membershipSection(report: Report): string {
   );
   if (rows.length === 0) return '';
   return ['## Membership changes', '', '| variant | at | service | added | removed | keys remapped |', '| :-- | --: | :-- | :-- | :-- | --: |', ...rows, ''].join('\n');
+}
+
+/**
+ * "Differences vs <baseline>": per variant, each significant difference as a sentence, and
+ * the figures without one in a closing line.
+ */
+export function differencesSection(report: Report): string {
+  const compared = report.variants.filter((v) => v.comparison !== undefined);
+  if (compared.length === 0) return '';
+  const baseline = report.statistics.baseline ?? report.variants[0].name;
+  const n = report.seeds.length;
+  const lines = [
+    `## Differences vs ${baseline}`,
+    '',
+    `Paired by seed (${n} seed${n === 1 ? '' : 's'}, common random numbers): relative difference with its 95% confidence interval (Student t over the per-seed ratios) and the p-value of an exact sign-flip permutation test; significant when p < 0.05 and the interval excludes 0.` +
+      (n < 6 ? ` With ${n} seed${n === 1 ? '' : 's'} no difference can reach p < 0.05: run with \`--seeds 6\` or more.` : ''),
+    '',
+  ];
+  for (const v of compared) {
+    const figures = v.comparison?.figures;
+    if (figures === undefined) continue;
+    const significant = STAT_FIGURES.filter((f) => figures[f].significant);
+    const rest = STAT_FIGURES.filter((f) => !figures[f].significant);
+    lines.push(`- **${v.name}**`);
+    for (const f of significant) lines.push(`  - ${figures[f].verdict}`);
+    // An interval that excludes 0 with too few seeds for the test: show the estimate.
+    const hint = (f: StatFigure): string => {
+      const { relative, ci } = figures[f];
+      if (relative === null || ci === null || (ci[0] <= 0 && ci[1] >= 0)) return FIGURE_LABEL[f];
+      const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Number(Math.abs(x * 100).toPrecision(3))}%`;
+      return `${FIGURE_LABEL[f]} (${signed(relative)}, 95% CI ${signed(ci[0])} to ${signed(ci[1])}, p = ${formatP(figures[f].p ?? 1)})`;
+    };
+    if (rest.length > 0) lines.push(`  - ${significant.length === 0 ? 'no significant difference' : 'no significant difference in'}: ${rest.map(hint).join(', ')}`);
+  }
+  return lines.join('\n') + '\n';
 }

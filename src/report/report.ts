@@ -9,6 +9,7 @@ import type { RunOutput } from '../runner/run.js';
 import { TIMELINE_ACCURACY, type FailoverCounts, type FaultEffect, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import type { AssertMetric, AssertOp } from '../scenario/types.js';
 import { VERSION } from '../version.js';
+import { compareRuns, STATISTICS_METHOD, summaryIntervals, type SummaryIntervals, type VariantComparison } from './statistics.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
 
@@ -133,9 +134,20 @@ export interface LayerReport extends LayerStats {
   readonly successRate: number | null;
 }
 
+/** A variant's summary: the pooled figures and their 95% intervals across seeds. */
+export interface VariantSummary extends Summary {
+  /**
+   * 95% interval of each per-seed figure (Student's t over the runs' values; see the
+   * report's `statistics`); null per figure with fewer than two seeds that have it.
+   */
+  readonly ci: SummaryIntervals;
+}
+
 export interface VariantReport {
   readonly name: string;
-  readonly summary: Summary;
+  readonly summary: VariantSummary;
+  /** Against the first variant (the baseline), paired by seed; absent on the baseline itself. */
+  readonly comparison?: VariantComparison;
   /** Every caller → target layer: the workloads' first, then each calling service's. */
   readonly layers: readonly LayerReport[];
   readonly runs: readonly RunSummary[];
@@ -178,6 +190,8 @@ export interface Report {
   readonly seeds: readonly number[];
   /** How percentiles were computed, and their guaranteed relative error. */
   readonly percentiles: { readonly method: 'ddsketch'; readonly relativeError: number };
+  /** How intervals and comparisons were computed; `baseline` is the variant the others are compared with. */
+  readonly statistics: typeof STATISTICS_METHOD & { readonly baseline: string | null };
   /** Every `assert:` rule's result, rule by rule, variant by variant; only when the scenario has `assert`. */
   readonly assertions?: readonly AssertionResult[];
   readonly variants: readonly VariantReport[];
@@ -409,21 +423,23 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
     accuracy = pooled.relativeAccuracy;
     for (const r of v.runs) pooled.merge(r.latency);
     const windowMs = v.runs.length > 0 ? v.runs[0].windowMs : 0;
+    const runs = v.runs.map((r): RunSummary => ({
+      seed: r.seed,
+      ...summarise(r.requests, r.windowMs, 1, r.latency),
+      attemptsPerRequest: attemptsPerRequest([r]),
+      ...r.failover,
+      ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
+    }));
     return {
       name: v.name,
       summary: {
         ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
         attemptsPerRequest: attemptsPerRequest(v.runs),
         ...sumFailover(v.runs.map((r) => r.failover)),
+        ci: summaryIntervals(runs),
       },
       layers: layerReports(v.runs),
-      runs: v.runs.map((r) => ({
-        seed: r.seed,
-        ...summarise(r.requests, r.windowMs, 1, r.latency),
-        attemptsPerRequest: attemptsPerRequest([r]),
-        ...r.failover,
-        ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
-      })),
+      runs,
       ...instanceReports(v.runs),
       membership: membershipReports(v.runs),
       timeline: timelineReport(v.runs),
@@ -437,8 +453,19 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
     scenario: { name: scenario.name, sha256: scenario.sha256 },
     seeds: output.seeds,
     percentiles: { method: 'ddsketch', relativeError: accuracy },
-    variants,
+    statistics: { ...STATISTICS_METHOD, baseline: variants[0]?.name ?? null },
+    variants: withComparisons(variants),
   };
+}
+
+/** Each variant after the first gets its `comparison` with the first (placed after `summary`). */
+function withComparisons(variants: readonly VariantReport[]): VariantReport[] {
+  const baseline = variants[0];
+  return variants.map((v, i) => {
+    if (i === 0) return v;
+    const { name, summary, ...rest } = v;
+    return { name, summary, comparison: compareRuns({ variant: name, baseline: baseline.name }, baseline.runs, v.runs, 'paired'), ...rest };
+  });
 }
 
 /** The canonical serialisation: two-space indent, trailing newline. */

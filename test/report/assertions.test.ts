@@ -203,7 +203,7 @@ assert:
     expect(withAssertions(report, undefined)).toBe(report);
     expect(report).not.toHaveProperty('assertions');
     const gated = withAssertions(report, loaded.base.assert);
-    expect(Object.keys(gated)).toEqual(['schema', 'generator', 'mode', 'scenario', 'seeds', 'percentiles', 'assertions', 'variants']);
+    expect(Object.keys(gated)).toEqual(['schema', 'generator', 'mode', 'scenario', 'seeds', 'percentiles', 'statistics', 'assertions', 'variants']);
     expect(gated.assertions?.map((r) => [r.rule, r.variant, r.pass])).toEqual([
       ['p99 < 1s', 'rr', true],
       ['p99 < 1s', 'rand', true],

@@ -1,0 +1,411 @@
+/**
+ * Statistics across seeds (replications): confidence intervals for the summary figures and
+ * the comparison of two variants.
+ *
+ * - **Interval**: Student's t over the per-seed values of a figure, mean ± t(0.975, n−1)·s/√n
+ *   (s the sample standard deviation). It is an interval for the mean of the per-seed
+ *   figure; the summary's pooled figure (a percentile of the merged sketch) need not be its
+ *   centre. One seed: no interval.
+ * - **Paired comparison** (the variants of one report share their seeds, and each seed
+ *   gives every variant the same random streams): per seed the relative difference
+ *   r = variant / baseline − 1; the estimate is the mean of r, its 95% interval Student's t
+ *   over the r values, and its p-value an exact two-sided sign-flip permutation test on
+ *   mean(r) (all 2^n sign assignments for n ≤ 16 seeds, else a seeded Monte Carlo of
+ *   {@link MONTE_CARLO_DRAWS} draws, p = (1 + hits) / (1 + draws)). With n seeds the smallest
+ *   exact p-value is 2/2^n, so significance at 5% needs at least 6 seeds.
+ * - **Unpaired comparison** (two reports run on different seeds): relative difference of the
+ *   per-seed means, mean(B) / mean(A) − 1, a Welch t interval on mean(B) − mean(A) divided by
+ *   mean(A), and a two-sample permutation test on the difference of means (exact up to
+ *   {@link EXACT_LIMIT} relabellings, else seeded Monte Carlo).
+ *
+ * A difference is *significant* when p < 0.05 and its interval excludes 0.
+ *
+ * The quantile of Student's t is computed, not looked up: bisection on the CDF from the
+ * regularised incomplete beta function (continued fraction), accurate to ~1e-10 for any
+ * degrees of freedom, fractional ones (Welch) included.
+ */
+import { mean, sampleStandardDeviation } from 'simple-statistics';
+import { rngStream } from '../core/rng.js';
+
+export const CONFIDENCE = 0.95;
+export const ALPHA = 1 - CONFIDENCE;
+/** Sign assignments are enumerated exactly up to this many seeds (2^16 = 65,536). */
+export const EXACT_SIGN_FLIP_MAX = 16;
+/** Relabellings of an unpaired test are enumerated exactly up to this many. */
+export const EXACT_LIMIT = 200_000;
+/** Monte Carlo draws of a permutation test that is too large to enumerate. */
+export const MONTE_CARLO_DRAWS = 20_000;
+
+/** The figures that have a value per seed, in report order. */
+export const STAT_FIGURES = ['successRate', 'throughputPerSec', 'mean', 'p50', 'p90', 'p99', 'p999', 'attemptsPerRequest'] as const;
+export type StatFigure = (typeof STAT_FIGURES)[number];
+
+/** How the report says its statistics were computed (top-level `statistics`). */
+export const STATISTICS_METHOD = {
+  confidence: CONFIDENCE,
+  interval: "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed)",
+  comparison:
+    'each variant against the first (the baseline), paired by seed: relative difference variant/baseline − 1 per seed, its mean with a Student t 95% interval over the per-seed ratios; p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
+} as const;
+
+/** What the statistics read from a summary (or a run) of a report. */
+export interface FigureSource {
+  readonly successRate: number | null;
+  readonly throughputPerSec: number;
+  readonly latencyMs: { readonly mean: number | null; readonly p50: number | null; readonly p90: number | null; readonly p99: number | null; readonly p999: number | null };
+  readonly attemptsPerRequest: number | null;
+}
+
+export function figureValue(figure: StatFigure, s: FigureSource): number | null {
+  switch (figure) {
+    case 'successRate':
+      return s.successRate;
+    case 'throughputPerSec':
+      return s.throughputPerSec;
+    case 'attemptsPerRequest':
+      return s.attemptsPerRequest;
+    default:
+      return s.latencyMs[figure];
+  }
+}
+
+/** How a figure is named in a sentence. */
+export const FIGURE_LABEL: Readonly<Record<StatFigure, string>> = {
+  successRate: 'success rate',
+  throughputPerSec: 'throughput',
+  mean: 'mean latency',
+  p50: 'p50',
+  p90: 'p90',
+  p99: 'p99',
+  p999: 'p99.9',
+  attemptsPerRequest: 'attempts per request',
+};
+
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
+
+// ---------------------------------------------------------------------------------------
+// Student's t
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15). */
+function lnGamma(x: number): number {
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+  const z = x - 1;
+  let a = c[0];
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta function (modified Lentz). */
+function betaContinuedFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 100_000; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** The regularised incomplete beta function I_x(a, b). */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+
+/** Degrees of freedom beyond which t is taken as the normal distribution (they agree to ~1e-6). */
+const NORMAL_DF = 1e6;
+
+/** P(T ≤ t) for Student's t with `df` degrees of freedom (df > 0; Infinity: the normal). */
+export function tCdf(t: number, df: number): number {
+  if (!(df > 0)) throw new RangeError(`degrees of freedom must be positive, got ${df}`);
+  if (t === 0) return 0.5;
+  const nu = Math.min(df, NORMAL_DF);
+  const tail = 0.5 * incompleteBeta(nu / (nu + t * t), nu / 2, 0.5);
+  return t > 0 ? 1 - tail : tail;
+}
+
+/** The p-quantile of Student's t with `df` degrees of freedom (0 < p < 1). */
+export function tQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`probability must be in (0, 1), got ${p}`);
+  if (p === 0.5) return 0;
+  if (p < 0.5) return -tQuantile(1 - p, df);
+  let hi = 2;
+  while (tCdf(hi, df) < p) hi *= 2;
+  let lo = 0;
+  for (let i = 0; i < 200 && hi - lo > 1e-13 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (tCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export type Interval = readonly [number, number];
+
+/** Mean ± t(1 − α/2, n − 1)·s/√n over `xs`; null with fewer than two values. Not rounded. */
+export function tInterval(xs: readonly number[], confidence = CONFIDENCE): Interval | null {
+  if (xs.length < 2) return null;
+  const m = mean([...xs]);
+  const half = (tQuantile(1 - (1 - confidence) / 2, xs.length - 1) * sampleStandardDeviation([...xs])) / Math.sqrt(xs.length);
+  return [m - half, m + half];
+}
+
+// ---------------------------------------------------------------------------------------
+// Permutation tests
+
+/** Whether `s` is at least as extreme as the observed statistic, with rounding slack. */
+const atLeast = (s: number, observed: number, scale: number): boolean => s >= observed - 1e-9 * scale;
+
+/**
+ * Two-sided sign-flip permutation test of "the paired differences are symmetric about 0":
+ * the fraction of sign assignments whose |Σ ±dᵢ| is at least the observed |Σ dᵢ|. Exact
+ * (all 2^n assignments) for n ≤ 16, else `draws` seeded Monte Carlo assignments with
+ * p = (1 + hits) / (1 + draws). Identical samples (all dᵢ = 0) give p = 1.
+ */
+export function signFlipPValue(d: readonly number[], draws = MONTE_CARLO_DRAWS): number {
+  const n = d.length;
+  if (n === 0) return 1;
+  const observed = Math.abs(d.reduce((a, b) => a + b, 0));
+  const scale = d.reduce((a, b) => a + Math.abs(b), 0);
+  if (n <= EXACT_SIGN_FLIP_MAX) {
+    let hits = 0;
+    const total = 2 ** n;
+    for (let mask = 0; mask < total; mask++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += mask & (1 << i) ? -d[i] : d[i];
+      if (atLeast(Math.abs(s), observed, scale)) hits++;
+    }
+    return hits / total;
+  }
+  const rng = rngStream(0, 'statistics/sign-flip');
+  let hits = 0;
+  for (let k = 0; k < draws; k++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += rng.next() < 0.5 ? -d[i] : d[i];
+    if (atLeast(Math.abs(s), observed, scale)) hits++;
+  }
+  return (1 + hits) / (1 + draws);
+}
+
+function binomial(n: number, k: number): number {
+  let c = 1;
+  for (let i = 1; i <= k; i++) c = (c * (n - k + i)) / i;
+  return Math.round(c);
+}
+
+/**
+ * Two-sided two-sample permutation test on the difference of means: the fraction of
+ * relabellings of the pooled values whose |mean(B′) − mean(A′)| is at least the observed
+ * one. Exact up to {@link EXACT_LIMIT} relabellings, else seeded Monte Carlo.
+ */
+export function twoSamplePValue(a: readonly number[], b: readonly number[], draws = MONTE_CARLO_DRAWS): number {
+  const na = a.length;
+  const nb = b.length;
+  if (na === 0 || nb === 0) return 1;
+  const pooled = [...a, ...b];
+  const n = pooled.length;
+  const total = pooled.reduce((x, y) => x + y, 0);
+  const scale = pooled.reduce((x, y) => x + Math.abs(y), 0) / Math.min(na, nb);
+  const stat = (sumA: number): number => Math.abs((total - sumA) / nb - sumA / na);
+  const observed = stat(a.reduce((x, y) => x + y, 0));
+  if (binomial(n, na) <= EXACT_LIMIT) {
+    let hits = 0;
+    let count = 0;
+    // Every subset of size na of the pooled values as the A sample.
+    const choose = (start: number, left: number, sum: number): void => {
+      if (left === 0) {
+        count++;
+        if (atLeast(stat(sum), observed, scale)) hits++;
+        return;
+      }
+      for (let i = start; i <= n - left; i++) choose(i + 1, left - 1, sum + pooled[i]);
+    };
+    choose(0, na, 0);
+    return hits / count;
+  }
+  const rng = rngStream(0, 'statistics/two-sample');
+  const idx = pooled.map((_, i) => i);
+  let hits = 0;
+  for (let k = 0; k < draws; k++) {
+    // Partial Fisher–Yates: the first na positions are a uniform random subset.
+    let sum = 0;
+    for (let i = 0; i < na; i++) {
+      const j = i + Math.floor(rng.next() * (n - i));
+      const t = idx[i];
+      idx[i] = idx[j];
+      idx[j] = t;
+      sum += pooled[idx[i]];
+    }
+    if (atLeast(stat(sum), observed, scale)) hits++;
+  }
+  return (1 + hits) / (1 + draws);
+}
+
+// ---------------------------------------------------------------------------------------
+// Intervals and comparisons of report figures
+
+/** The 95% interval of each figure over the per-seed values (null: fewer than two seeds with the figure). */
+export type SummaryIntervals = { readonly [F in StatFigure]: Interval | null };
+
+const roundInterval = (i: Interval | null): Interval | null => (i === null ? null : [round6(i[0]), round6(i[1])]);
+
+const values = (figure: StatFigure, runs: readonly FigureSource[]): number[] => runs.map((r) => figureValue(figure, r)).filter((x): x is number => x !== null && Number.isFinite(x));
+
+export function summaryIntervals(runs: readonly FigureSource[]): SummaryIntervals {
+  const out: Partial<Record<StatFigure, Interval | null>> = {};
+  for (const f of STAT_FIGURES) out[f] = roundInterval(tInterval(values(f, runs)));
+  return out as SummaryIntervals;
+}
+
+/** One figure of a variant against the baseline. Relative figures are fractions (−0.41 = 41% lower). */
+export interface FigureComparison {
+  /** Seeds compared (paired), or per-seed values on each side (unpaired: the smaller side). */
+  readonly n: number;
+  /** Mean relative difference, variant / baseline − 1; null when nothing could be compared. */
+  readonly relative: number | null;
+  /** 95% interval of the relative difference; null with fewer than two seeds. */
+  readonly ci: Interval | null;
+  /** Two-sided permutation-test p-value; null when nothing could be compared. */
+  readonly p: number | null;
+  /** p < 0.05 and the interval excludes 0. */
+  readonly significant: boolean;
+  /** The finding in words: `p99 is 41% lower (95% CI 35–47%)`, or `no significant difference (…)`. */
+  readonly verdict: string;
+}
+
+export type ComparisonMethod = 'paired' | 'welch';
+
+export interface VariantComparison {
+  /** The variant compared against. */
+  readonly baseline: string;
+  /** `paired`: by seed (sign-flip test); `welch`: unpaired (Welch t interval, two-sample permutation test). */
+  readonly method: ComparisonMethod;
+  readonly figures: { readonly [F in StatFigure]: FigureComparison };
+}
+
+/** A run of a report: its seed and figures. */
+export interface SeededFigures extends FigureSource {
+  readonly seed: number;
+}
+
+/**
+ * Decimals for a percentage and its interval: two significant digits of the estimate, and
+ * enough for the interval's bounds to differ (at most three).
+ */
+function decimals(relative: number, ci: Interval | null): number {
+  const a = Math.abs(relative * 100);
+  const own = a >= 10 ? 0 : a >= 1 ? 1 : 2;
+  const width = ci === null ? 0 : (ci[1] - ci[0]) * 100;
+  const forWidth = width > 0 ? Math.ceil(-Math.log10(width)) + 1 : 0;
+  return Math.max(0, Math.min(3, Math.max(own, forWidth)));
+}
+const pct = (x: number, d: number): string => `${Math.abs(x * 100).toFixed(d)}%`;
+const signedPct = (x: number, d: number): string => `${x >= 0 ? '+' : '−'}${pct(x, d)}`;
+
+/** Who is compared, for the sentences: `<variant> p99 is 41% lower than <baseline>`. */
+export interface Names {
+  readonly variant: string;
+  readonly baseline: string;
+}
+
+function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, n: number, method: ComparisonMethod): { significant: boolean; verdict: string } {
+  const label = `${names.variant} ${FIGURE_LABEL[figure]}`;
+  const significant = ci !== null && p < ALPHA && (ci[0] > 0 || ci[1] < 0);
+  if (significant) {
+    const lower = relative < 0;
+    const d = decimals(relative, ci);
+    const [a, b] = lower ? [-ci[1], -ci[0]] : [ci[0], ci[1]];
+    return { significant, verdict: `${label} is ${pct(relative, d)} ${lower ? 'lower' : 'higher'} than ${names.baseline} (95% CI ${pct(a, d).slice(0, -1)}–${pct(b, d)}, p = ${formatP(p)})` };
+  }
+  const d = decimals(relative, ci);
+  const interval = ci === null ? 'no interval from one seed' : `95% CI ${signedPct(ci[0], d)} to ${signedPct(ci[1], d)}`;
+  const few = method === 'paired' && n > 0 && 2 / 2 ** n >= ALPHA ? `; ${n} seed${n === 1 ? '' : 's'} cannot reach p < 0.05 with the sign-flip test, run at least 6` : '';
+  return { significant, verdict: `${label}: no significant difference from ${names.baseline} (${signedPct(relative, d)}, ${interval}, p = ${formatP(p)}${few})` };
+}
+
+export function formatP(p: number): string {
+  return p < 0.001 ? '< 0.001' : p < 0.01 ? p.toFixed(4) : p.toFixed(3);
+}
+
+function notComparable(figure: StatFigure, names: Names, n: number, why: string): FigureComparison {
+  return { n, relative: null, ci: null, p: null, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: not compared with ${names.baseline} (${why})` };
+}
+
+/** One figure, paired by seed: seeds where both sides have the figure and the baseline's is not 0. */
+export function pairedFigure(figure: StatFigure, names: Names, baseline: readonly SeededFigures[], variant: readonly SeededFigures[]): FigureComparison {
+  const bySeed = new Map(baseline.map((r) => [r.seed, figureValue(figure, r)]));
+  const ratios: number[] = [];
+  for (const r of variant) {
+    const b = bySeed.get(r.seed);
+    const v = figureValue(figure, r);
+    if (b === undefined || b === null || v === null || b === 0 || !Number.isFinite(b) || !Number.isFinite(v)) continue;
+    ratios.push(v / b - 1);
+  }
+  if (ratios.length === 0) return notComparable(figure, names, 0, 'no seed where both have it and the baseline’s is not 0');
+  const relative = round6(mean(ratios));
+  const ci = roundInterval(tInterval(ratios));
+  const p = round6(signFlipPValue(ratios));
+  if (ratios.every((r) => r === 0)) return { n: ratios.length, relative, ci, p, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
+  return { n: ratios.length, relative, ci, p, ...verdict(figure, names, relative, ci, p, ratios.length, 'paired') };
+}
+
+/** One figure, unpaired: Welch t interval on the difference of means over the baseline's mean. */
+export function welchFigure(figure: StatFigure, names: Names, baseline: readonly FigureSource[], variant: readonly FigureSource[]): FigureComparison {
+  const a = values(figure, baseline);
+  const b = values(figure, variant);
+  const n = Math.min(a.length, b.length);
+  if (n === 0) return notComparable(figure, names, 0, 'one side has no value');
+  const ma = mean(a);
+  if (ma === 0) return notComparable(figure, names, n, 'the baseline’s mean is 0');
+  const mb = mean(b);
+  const relative = round6(mb / ma - 1);
+  let ci: Interval | null = null;
+  if (a.length >= 2 && b.length >= 2) {
+    const va = sampleStandardDeviation(a) ** 2 / a.length;
+    const vb = sampleStandardDeviation(b) ** 2 / b.length;
+    const se = Math.sqrt(va + vb);
+    const df = se === 0 ? Infinity : (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
+    const half = se === 0 ? 0 : tQuantile(1 - ALPHA / 2, df) * se;
+    const d = mb - ma;
+    ci = roundInterval([(d - half) / Math.abs(ma), (d + half) / Math.abs(ma)]);
+  }
+  const p = round6(twoSamplePValue(a, b));
+  return { n, relative, ci, p, ...verdict(figure, names, relative, ci, p, n, 'welch') };
+}
+
+/** Whether two sets of runs have the same seeds (then they can be paired). */
+export function sameSeeds(a: readonly SeededFigures[], b: readonly SeededFigures[]): boolean {
+  const sa = a.map((r) => r.seed).sort((x, y) => x - y);
+  const sb = b.map((r) => r.seed).sort((x, y) => x - y);
+  return sa.length === sb.length && sa.every((s, i) => s === sb[i]);
+}
+
+/** Every figure of `variant` against `baseline`; paired when they have the same seeds, else Welch. */
+export function compareRuns(names: Names, baseline: readonly SeededFigures[], variant: readonly SeededFigures[], method: ComparisonMethod = sameSeeds(baseline, variant) ? 'paired' : 'welch'): VariantComparison {
+  const figures: Partial<Record<StatFigure, FigureComparison>> = {};
+  for (const f of STAT_FIGURES) figures[f] = method === 'paired' ? pairedFigure(f, names, baseline, variant) : welchFigure(f, names, baseline, variant);
+  return { baseline: names.baseline, method, figures: figures as VariantComparison['figures'] };
+}

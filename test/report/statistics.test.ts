@@ -1,0 +1,304 @@
+/**
+ * Statistics across seeds: Student's t quantiles against published tables, the t interval's
+ * coverage over many simulated normal samples, the sign-flip and two-sample permutation
+ * tests on hand-worked examples, the Welch interval, and what the report carries (intervals,
+ * comparisons with the baseline, the Differences section) on real scenarios.
+ */
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rngStream } from '../../src/core/rng.js';
+import { reportMarkdown } from '../../src/report/markdown.js';
+import { buildReport, reportJson } from '../../src/report/report.js';
+import {
+  compareRuns,
+  EXACT_SIGN_FLIP_MAX,
+  incompleteBeta,
+  signFlipPValue,
+  STAT_FIGURES,
+  summaryIntervals,
+  tCdf,
+  tInterval,
+  tQuantile,
+  twoSamplePValue,
+  welchFigure,
+  type SeededFigures,
+} from '../../src/report/statistics.js';
+import { runScenario } from '../../src/runner/run.js';
+import { loadScenario, parseScenarioText } from '../../src/scenario/load.js';
+
+/** t(0.975, df) for df 1..30, as printed in every statistics textbook (3 decimals). */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06,
+  2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+describe("Student's t", () => {
+  it('the 0.975 quantile matches the table for df 1..30', () => {
+    T975.forEach((t, i) => expect(tQuantile(0.975, i + 1)).toBeCloseTo(t, 3));
+  });
+
+  it('matches six-decimal values, other levels, large df and the normal limit', () => {
+    const cases: [number, number, number][] = [
+      [0.975, 1, 12.706205],
+      [0.975, 2, 4.302653],
+      [0.975, 5, 2.570582],
+      [0.975, 10, 2.228139],
+      [0.975, 30, 2.042272],
+      [0.975, 40, 2.021075],
+      [0.975, 120, 1.97993],
+      [0.995, 1, 63.656741],
+      [0.995, 5, 4.032143],
+      [0.995, 10, 3.169273],
+      [0.95, 10, 1.812461],
+      [0.9, 3, 1.637744],
+    ];
+    for (const [p, df, t] of cases) expect(Math.abs(tQuantile(p, df) - t)).toBeLessThan(2e-6);
+    expect(Math.abs(tQuantile(0.975, Infinity) - 1.959964)).toBeLessThan(5e-6);
+    expect(tQuantile(0.025, 7)).toBeCloseTo(-tQuantile(0.975, 7), 12);
+    expect(tQuantile(0.5, 3)).toBe(0);
+  });
+
+  it('fractional degrees of freedom (Welch) lie between their neighbours', () => {
+    const t = tQuantile(0.975, 4.5);
+    expect(t).toBeLessThan(tQuantile(0.975, 4));
+    expect(t).toBeGreaterThan(tQuantile(0.975, 5));
+  });
+
+  it('the CDF: Cauchy (df 1) in closed form, symmetry, and the incomplete beta on known values', () => {
+    for (const x of [-3, -0.5, 0.2, 1, 7]) expect(tCdf(x, 1)).toBeCloseTo(0.5 + Math.atan(x) / Math.PI, 12);
+    expect(tCdf(1.3, 6) + tCdf(-1.3, 6)).toBeCloseTo(1, 12);
+    expect(incompleteBeta(0.3, 1, 1)).toBeCloseTo(0.3, 12);
+    expect(incompleteBeta(0.3, 2, 3)).toBeCloseTo(0.3483, 12); // Σ_{j=2..4} C(4,j) 0.3^j 0.7^(4−j)
+  });
+
+  it('refuses nonsense', () => {
+    expect(() => tQuantile(1, 3)).toThrow(RangeError);
+    expect(() => tCdf(1, 0)).toThrow(RangeError);
+  });
+});
+
+/** Standard normal draws (Box–Muller) from a fixed stream. */
+function normals(seed: number): () => number {
+  const rng = rngStream(seed, 'test/normals');
+  return () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+}
+
+describe('tInterval', () => {
+  it('covers the true mean ~95% of the time over simulated normal samples', () => {
+    for (const n of [3, 5, 12]) {
+      const draw = normals(n);
+      const trials = 4000;
+      let covered = 0;
+      for (let k = 0; k < trials; k++) {
+        const xs = Array.from({ length: n }, () => 10 + 3 * draw());
+        const ci = tInterval(xs);
+        if (ci !== null && ci[0] <= 10 && 10 <= ci[1]) covered++;
+      }
+      // Binomial σ of the coverage at 95%: √(0.95·0.05/4000) ≈ 0.0034; allow 4σ.
+      const sigma = Math.sqrt((0.95 * 0.05) / trials);
+      expect(Math.abs(covered / trials - 0.95)).toBeLessThan(4 * sigma);
+    }
+  });
+
+  it('a known data set: mean ± t·s/√n', () => {
+    // xs = 1..5: mean 3, s = √2.5, t(0.975, 4) = 2.776445 → half-width 1.963243.
+    const ci = tInterval([1, 2, 3, 4, 5]);
+    expect(ci?.[0]).toBeCloseTo(3 - 1.963243, 5);
+    expect(ci?.[1]).toBeCloseTo(3 + 1.963243, 5);
+  });
+
+  it('no interval from one value; a point from identical values', () => {
+    expect(tInterval([4])).toBeNull();
+    expect(tInterval([])).toBeNull();
+    expect(tInterval([2, 2, 2])).toEqual([2, 2]);
+  });
+});
+
+describe('signFlipPValue (paired permutation test)', () => {
+  it('is exact on hand-worked examples', () => {
+    // ±1 ±2 ±3: sums 6 4 2 0 0 −2 −4 −6; |sum| ≥ 6 for 2 of the 8 assignments.
+    expect(signFlipPValue([1, 2, 3])).toBe(0.25);
+    // 2 ±1 ±1 → 4 2 2 0 and −2 ±1 ±1 → 0 −2 −2 −4: |sum| ≥ 2 for 6 of 8.
+    expect(signFlipPValue([2, -1, 1])).toBe(0.75);
+    // Six differences of one sign: only all-plus and all-minus are as extreme, 2/64.
+    expect(signFlipPValue([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])).toBe(2 / 64);
+  });
+
+  it('gives p = 1 for identical variants', () => {
+    expect(signFlipPValue([0, 0, 0, 0])).toBe(1);
+    expect(signFlipPValue([])).toBe(1);
+  });
+
+  it('goes Monte Carlo past 16 seeds, deterministically', () => {
+    const d = Array.from({ length: EXACT_SIGN_FLIP_MAX + 4 }, (_, i) => 1 + i / 10);
+    const p = signFlipPValue(d);
+    expect(p).toBe(signFlipPValue(d));
+    expect(p).toBeLessThan(0.001); // exact: 2/2^20
+    const mixed = d.map((x, i) => (i % 2 === 0 ? x : -x));
+    expect(signFlipPValue(mixed)).toBeGreaterThan(0.5);
+  });
+});
+
+describe('twoSamplePValue (unpaired permutation test)', () => {
+  it('is exact on a hand-worked example', () => {
+    // A ⊂ {1,2,3,4} of size 2: |mean B − mean A| = 2 1 0 0 1 2 for {1,2} {1,3} {1,4} {2,3} {2,4} {3,4}.
+    expect(twoSamplePValue([1, 2], [3, 4])).toBeCloseTo(2 / 6, 12);
+    expect(twoSamplePValue([5, 5, 5], [5, 5, 5])).toBe(1);
+  });
+});
+
+const run = (seed: number, p99: number, extra: Partial<SeededFigures> = {}): SeededFigures => ({
+  seed,
+  successRate: 1,
+  throughputPerSec: 100,
+  latencyMs: { mean: p99 / 4, p50: p99 / 8, p90: p99 / 2, p99, p999: p99 * 2 },
+  attemptsPerRequest: 1,
+  ...extra,
+});
+
+describe('comparisons', () => {
+  const names = { variant: 'fast', baseline: 'slow' };
+
+  it('paired: relative difference, t interval over the per-seed ratios, sign-flip p, a sentence', () => {
+    const base = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100 + s));
+    const fast = base.map((r, i) => run(r.seed, (100 + r.seed) * (0.6 + [0.01, -0.01, 0.02, -0.02, 0.0, 0.005][i])));
+    const c = compareRuns(names, base, fast);
+    expect(c.method).toBe('paired');
+    const p99 = c.figures.p99;
+    const ratios = [0.01, -0.01, 0.02, -0.02, 0.0, 0.005].map((x) => x - 0.4);
+    const ci = tInterval(ratios);
+    expect(p99.relative).toBeCloseTo(ratios.reduce((a, b) => a + b) / 6, 6);
+    expect(p99.ci?.[0]).toBeCloseTo(ci?.[0] ?? NaN, 6);
+    expect(p99.p).toBeCloseTo(2 / 64, 6);
+    expect(p99.significant).toBe(true);
+    expect(p99.verdict).toMatch(/^fast p99 is 39\.\d% lower than slow \(95% CI 38\.\d–41\.\d%, p = 0\.031\)$/);
+    expect(c.figures.successRate.verdict).toBe('fast success rate: the same as slow on every seed');
+    expect(c.figures.successRate.p).toBe(1);
+  });
+
+  it('identical variants: p = 1, nothing significant', () => {
+    const base = [1, 2, 3].map((s) => run(s, 100 + s));
+    const c = compareRuns(names, base, base);
+    for (const f of STAT_FIGURES) expect(c.figures[f]).toMatchObject({ relative: 0, p: 1, significant: false });
+  });
+
+  it('few seeds: says that significance is out of reach', () => {
+    const base = [1, 2, 3].map((s) => run(s, 100 + s));
+    const slower = base.map((r) => run(r.seed, (100 + r.seed) * 2));
+    const p99 = compareRuns(names, base, slower).figures.p99;
+    expect(p99.significant).toBe(false);
+    expect(p99.verdict).toContain('no significant difference');
+    expect(p99.verdict).toContain('3 seeds cannot reach p < 0.05');
+  });
+
+  it('seeds where a side lacks the figure are left out; none left: not compared', () => {
+    const base = [1, 2].map((s) => run(s, 100));
+    const broken = [1, 2].map((s) => run(s, 100, { latencyMs: { mean: null, p50: null, p90: null, p99: null, p999: null } }));
+    const c = compareRuns(names, base, broken);
+    expect(c.figures.p99).toMatchObject({ n: 0, relative: null, ci: null, p: null, significant: false });
+    expect(c.figures.p99.verdict).toContain('not compared');
+  });
+
+  it('unpaired (different seeds): Welch interval on the difference of means over the baseline mean', () => {
+    // a = 1,2,3 and b = 2,3,4: equal variances 1/3 → se = √(2/3), Welch df = 4.
+    const a = [1, 2, 3].map((x, i) => run(i + 1, x));
+    const b = [2, 3, 4].map((x, i) => run(i + 10, x));
+    const c = compareRuns(names, a, b);
+    expect(c.method).toBe('welch');
+    const half = 2.776445 * Math.sqrt(2 / 3);
+    expect(c.figures.p99.relative).toBe(0.5);
+    expect(c.figures.p99.ci?.[0]).toBeCloseTo((1 - half) / 2, 5);
+    expect(c.figures.p99.ci?.[1]).toBeCloseTo((1 + half) / 2, 5);
+    expect(c.figures.p99.p).toBeCloseTo(twoSamplePValue([1, 2, 3], [2, 3, 4]), 6);
+    expect(welchFigure('p99', names, a, b)).toEqual(c.figures.p99);
+  });
+});
+
+describe('the report', () => {
+  const TINY = `schema: meshsim/scenario@1
+name: tiny
+seed: 3
+seeds: 4
+duration: 2s
+warmup: 200ms
+services:
+  api:
+    instances: 2
+    serviceTime: { dist: exponential, mean: 2ms }
+network:
+  latency: { dist: constant, value: 100us }
+workload:
+  - name: users
+    target: api
+    arrival: { process: poisson, rate: 200/s }
+mesh:
+  balancer: { kind: round-robin }
+variants:
+  rr: {}
+  same: { mesh.balancer: { kind: round-robin } }
+  rand: { mesh.balancer: { kind: random } }
+`;
+
+  it('states its method, gives every summary figure an interval and every later variant a comparison', () => {
+    const loaded = parseScenarioText(TINY, 'tiny.yaml');
+    const report = buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded));
+    expect(report.statistics).toMatchObject({ confidence: 0.95, baseline: 'rr' });
+    expect(report.statistics.interval).toContain("Student's t");
+    expect(report.statistics.comparison).toContain('sign-flip');
+    for (const v of report.variants) {
+      expect(Object.keys(v.summary.ci)).toEqual([...STAT_FIGURES]);
+      expect(v.summary.ci).toEqual(summaryIntervals(v.runs));
+      const p99 = v.summary.ci.p99;
+      expect(p99).not.toBeNull();
+      expect(p99?.[0]).toBeLessThanOrEqual(p99?.[1] ?? NaN);
+    }
+    expect(report.variants[0].comparison).toBeUndefined();
+    // The same balancer on the same seeds (common random numbers): identical on every seed.
+    const same = report.variants[1].comparison;
+    expect(same?.method).toBe('paired');
+    for (const f of STAT_FIGURES) expect(same?.figures[f]).toMatchObject({ relative: 0, p: 1, significant: false });
+    expect(report.variants[2].comparison?.baseline).toBe('rr');
+    // Existing fields unchanged: `ci` comes last in the summary, `comparison` right after it.
+    expect(Object.keys(report.variants[2])).toEqual(['name', 'summary', 'comparison', 'layers', 'runs', 'instances', 'spread', 'membership', 'timeline', 'faults']);
+    expect(Object.keys(report.variants[2].summary).at(-1)).toBe('ci');
+    const md = reportMarkdown(report);
+    expect(md).toContain('## Differences vs rr');
+    expect(md).toContain('- **same**');
+    expect(md).toContain('With 4 seeds no difference can reach p < 0.05');
+  });
+
+  it('is byte-identical when built twice', () => {
+    const loaded = parseScenarioText(TINY, 'tiny.yaml');
+    const once = reportJson(buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded)));
+    const twice = reportJson(buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded)));
+    expect(twice).toBe(once);
+  });
+
+  it('one seed: no intervals, comparisons without one', () => {
+    const loaded = parseScenarioText(TINY, 'tiny.yaml');
+    const report = buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded, { seeds: 1 }));
+    for (const f of STAT_FIGURES) expect(report.variants[0].summary.ci[f]).toBeNull();
+    expect(report.variants[2].comparison?.figures.p99.ci).toBeNull();
+    expect(report.variants[2].comparison?.figures.p99.significant).toBe(false);
+  });
+
+  it('quickstart, 6 seeds: least-request p99 is significantly higher than round-robin (it queues behind the slow instance)', () => {
+    // Least-request keeps every request alive (≈100% success vs 90%), so the requests
+    // round robin loses to rejections and timeouts become least-request's slow tail:
+    // p99 ≈ 390 ms vs ≈ 160 ms on each of the seeds. Six seeds are the fewest that let a
+    // sign-flip test reach p < 0.05 (2/64).
+    const loaded = loadScenario(resolve(__dirname, '../../scenarios/quickstart.yaml'));
+    const output = runScenario(loaded, { seeds: 6, variants: ['round-robin', 'least-request'] });
+    const report = buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output);
+    const c = report.variants[1].comparison;
+    expect(c?.baseline).toBe('round-robin');
+    const p99 = c?.figures.p99;
+    expect(p99?.significant).toBe(true);
+    expect(p99?.p).toBeCloseTo(2 / 64, 6);
+    expect(p99?.relative).toBeGreaterThan(1);
+    expect(p99?.ci?.[0]).toBeGreaterThan(0.5);
+    expect(p99?.verdict).toMatch(/^least-request p99 is \d+% higher than round-robin \(95% CI \d+–\d+%, p = 0\.031\)$/);
+    expect(c?.figures.successRate.significant).toBe(true);
+    expect(c?.figures.successRate.relative).toBeGreaterThan(0.1);
+  });
+});
