@@ -38,6 +38,7 @@ export type {
 } from './scenario/types.js';
 export type { RunResult, RequestCounts, InstanceStats, LayerStats, FailoverCounts, FaultEffect, FaultRecord } from './sim/metrics.js';
 export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
+export type { Comparison, Pair, ComparedFigure } from './report/compare.js';
 export type { SummaryIntervals, VariantComparison, FigureComparison, StatFigure, Interval } from './report/statistics.js';
 export type { Report, VariantReport, VariantSummary, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport, AssertionResult } from './report/report.js';
 
@@ -62,5 +63,6 @@ export { runScenario } from './runner/run.js';
 export { buildReport, reportJson, REPORT_SCHEMA } from './report/report.js';
 export { evaluateAssertions, withAssertions } from './report/assertions.js';
 export { tQuantile, tInterval, signFlipPValue, compareRuns } from './report/statistics.js';
+export { compareReports, loadReport, COMPARE_SCHEMA } from './report/compare.js';
 export { realClock, RealTimers, realPorts } from './live/realtime.js';
 export { VERSION } from './version.js';

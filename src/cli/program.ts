@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { balancers } from '../algorithms/registry.js';
 import { assertionLines, skippedRules, withAssertions } from '../report/assertions.js';
+import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
 import { buildReport, reportJson } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
@@ -128,6 +129,21 @@ function validateCommand(file: string, io: CliIO): number {
   return EXIT_OK;
 }
 
+interface CompareFlags {
+  readonly format: Format;
+  readonly force?: boolean;
+}
+
+function compareCommand(paths: readonly string[], flags: CompareFlags, io: CliIO): number {
+  if (paths.length < 2) throw new UsageError(`compare needs at least two reports (got ${paths.length}): meshsim compare A B [...]`);
+  const comparison = compareReports(paths.map(loadReport), { force: flags.force });
+  if (flags.format === 'json') io.stdout(comparisonJson(comparison));
+  else if (flags.format === 'md') io.stdout(formatComparisonMarkdown(comparison));
+  else io.stdout(formatComparisonTable(comparison));
+  if (flags.format !== 'table') for (const w of comparison.warnings) io.stderr(`meshsim: warning: ${w}\n`);
+  return EXIT_OK;
+}
+
 function policiesCommand(io: CliIO): number {
   for (const def of balancers.values()) {
     io.stdout(`${def.kind.padEnd(28)} ${def.summary}\n${' '.repeat(29)}follows: ${def.follows}\n`);
@@ -180,6 +196,34 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .action((file: string) => setExit(validateCommand(file, io)));
 
   program
+    .command('compare')
+    .description('compare reports: each variant of B, C… against the same-named variant of A, with 95% CIs and p-values')
+    .argument('<reports...>', 'report.json files, or directories holding one (the first is the baseline, A)')
+    .addOption(new Option('--format <format>', 'output: terminal table, Markdown (a pull-request comment) or JSON').choices(FORMATS).default('table'))
+    .option('--force', 'compare reports of different scenarios (name or sha256) anyway')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshsim compare reports/before reports/after\n' +
+        '  meshsim compare main/report.json pr/report.json --format md > comment.md\n' +
+        '  meshsim compare reports/rr reports/p2c --format json\n' +
+        '  meshsim compare old/report.json new/report.json --force   # the scenario file changed\n' +
+        '\nEach variant of B (C, …) is compared with the variant of the same name in A; when each\n' +
+        'report has a single variant under different names, those two. Per figure: the change\n' +
+        'B/A − 1 with its 95% confidence interval and a p-value. Same seeds on both sides: paired\n' +
+        'by seed (Student t over per-seed ratios, exact sign-flip permutation test); different\n' +
+        'seeds: unpaired (Welch t interval, two-sample permutation test). Significant: p < 0.05\n' +
+        'and the interval excludes 0 (paired, that needs at least 6 seeds).\n' +
+        '\nReports of different scenarios (name or sha256) are refused unless --force.\n' +
+        '\nExit codes:\n' +
+        '  0   compared\n' +
+        '  2   bad input: a missing or invalid report, different scenarios without --force,\n' +
+        '      no variant in common\n' +
+        '  70  internal error (please report it)',
+    )
+    .action((paths: string[], flags: CompareFlags) => setExit(compareCommand(paths, flags, io)));
+
+  program
     .command('policies')
     .description('list the algorithms scenario files can name, and which system each follows')
     .action(() => setExit(policiesCommand(io)));
@@ -218,7 +262,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (e instanceof UnknownVariantError || e instanceof UsageError) {
+    if (e instanceof UnknownVariantError || e instanceof UsageError || e instanceof CompareError) {
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
