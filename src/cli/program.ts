@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../report/write.js';
 import { runScenario, selectVariants, UnknownVariantError } from '../runner/run.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
+import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { VERSION } from '../version.js';
 
@@ -46,6 +47,23 @@ function integer(min: number, what: string) {
   };
 }
 
+/** `--sweep PATH=VALUES`, repeatable: one axis each, no path twice. */
+function sweepOption(value: string, previous: readonly SweepAxis[] = []): SweepAxis[] {
+  let axis: SweepAxis;
+  try {
+    axis = parseSweepOption(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  if (previous.some((a) => a.key === axis.key)) throw new InvalidArgumentError(`${axis.key} is swept twice; give its values in one --sweep`);
+  return [...previous, axis];
+}
+
+const SWEEP_HELP =
+  'sweep a dotted path over values, like the scenario\'s `sweep:` (repeatable; replaces the ' +
+  "file's sweep of the same path). VALUES is a YAML flow sequence, brackets optional:\n" +
+  "mesh.failover.retries.max=0,1,2 or 'mesh.balancer={kind: p2c},{kind: random}'";
+
 const FORMATS = ['table', 'md', 'json'] as const;
 type Format = (typeof FORMATS)[number];
 
@@ -53,6 +71,7 @@ interface RunFlags {
   readonly seed?: number;
   readonly seeds?: number;
   readonly variant?: string[];
+  readonly sweep?: SweepAxis[];
   readonly out?: string;
   readonly format: Format;
   readonly progress: boolean;
@@ -78,7 +97,7 @@ function writeReport(path: string, content: string): void {
 }
 
 function runCommand(file: string, flags: RunFlags, io: CliIO): number {
-  const loaded = loadScenario(file);
+  const loaded = loadScenario(file, { sweep: flags.sweep });
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
   selectVariants(loaded, flags.variant);
   const seed = flags.seed ?? loaded.base.seed;
@@ -118,8 +137,8 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
   return results?.some((r) => !r.pass) ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
-function validateCommand(file: string, io: CliIO): number {
-  const loaded = loadScenario(file);
+function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[] }, io: CliIO): number {
+  const loaded = loadScenario(file, { sweep: flags.sweep });
   const s = loaded.base;
   const instances = Object.values(s.services).reduce((a, svc) => a + svc.instances, 0);
   io.stdout(
@@ -168,7 +187,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
     .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', integer(0, 'a seed'))
     .option('--seeds <k>', 'number of replications (overrides `seeds`)', integer(1, 'a replication count'))
-    .option('--variant <name...>', 'run only these variants (default: all)')
+    .option('--variant <name...>', 'run only these variants (default: all; a sweep\'s variants by their names)')
+    .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress line on stderr')
@@ -178,6 +198,11 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '  meshsim run scenarios/quickstart.yaml\n' +
         '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
         '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
+        '  meshsim run scenarios/sweep-retries.yaml --sweep mesh.failover.retries.max=0,1,2,3\n' +
+        "  meshsim run scenarios/quickstart.yaml --sweep 'mesh.balancer={kind: p2c},{kind: random}'\n" +
+        '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
+        '(on top of each named variant, if the file has `variants:`), named from its values,\n' +
+        'like max-2_budgetPercent-20pct; `meshsim validate FILE` lists the names.\n' +
         '\nSame scenario file and seeds give a byte-identical report.json on any machine.\n' +
         '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
         'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
@@ -193,7 +218,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .command('validate')
     .description('check a scenario file and list its variants, without simulating')
     .argument('<file>', 'scenario file')
-    .action((file: string) => setExit(validateCommand(file, io)));
+    .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
+    .action((file: string, flags: { sweep?: SweepAxis[] }) => setExit(validateCommand(file, flags, io)));
 
   program
     .command('compare')

@@ -7,18 +7,28 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import { ScenarioError, type ScenarioIssue } from './errors.js';
+import { ScenarioError, didYouMean, type ScenarioIssue } from './errors.js';
 import { VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
 import { SCENARIO_SCHEMA, type LoadedScenario, type Scenario, type Variant } from './types.js';
 import { applyOverrides, parseOverridePath, type Override } from './variants.js';
+import { MAX_SWEEP_POINTS, expandSweep, repeatedValues, stableJson, sweepKeyProblem, sweepSize, type SweepAxis } from './sweep.js';
 
 interface Position {
   readonly line: number;
   readonly column: number;
 }
 
+/** What a caller adds to the file. */
+export interface LoadOptions {
+  /**
+   * Sweep axes from the command line (`--sweep`): each replaces the file's `sweep` key of
+   * the same path (keeping its place), or is added after the file's keys.
+   */
+  readonly sweep?: readonly SweepAxis[];
+}
+
 /** Reads and loads a scenario file (YAML, or JSON when the name ends in `.json`). Throws {@link ScenarioError}. */
-export function loadScenario(file: string): LoadedScenario {
+export function loadScenario(file: string, options: LoadOptions = {}): LoadedScenario {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -31,12 +41,12 @@ export function loadScenario(file: string): LoadedScenario {
   } catch {
     throw new ScenarioError([{ file, path: '', message: 'cannot read scenario file: it is not valid UTF-8 text' }]);
   }
-  return parseSource(text, file, sha256(bytes));
+  return parseSource(text, file, sha256(bytes), options);
 }
 
 /** Loads a scenario from text; `file` names it in errors and picks JSON (`.json`) or YAML. Throws {@link ScenarioError}. */
-export function parseScenarioText(text: string, file: string): LoadedScenario {
-  return parseSource(text, file, sha256(Buffer.from(text, 'utf8')));
+export function parseScenarioText(text: string, file: string, options: LoadOptions = {}): LoadedScenario {
+  return parseSource(text, file, sha256(Buffer.from(text, 'utf8')), options);
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -49,7 +59,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseSource(text: string, file: string, digest: string): LoadedScenario {
+function parseSource(text: string, file: string, digest: string, options: LoadOptions): LoadedScenario {
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
   if (/\.json$/i.test(file)) checkJson(source, file);
 
@@ -78,38 +88,177 @@ function parseSource(text: string, file: string, digest: string): LoadedScenario
   }
 
   const locator = new Locator(doc, lineCounter);
+  const fromCli = new Set((options.sweep ?? []).map((axis) => axis.key));
+  if (fromCli.size > 0 && isRecord(raw)) raw = withSweep(raw, options.sweep ?? []);
   const issues: ScenarioIssue[] = [];
   const base = resolveScenario(raw);
   const baseIssues = base.ok ? [] : base.issues;
-  issues.push(...byPosition(baseIssues.map((issue) => located(file, '', issue, locator.find(issue.path, issue.atKey)))));
+  issues.push(...byPosition(baseIssues.map((issue) => sweepPath(located(file, '', issue, locator.find(issue.path, issue.atKey)), fromCli))));
 
   const seen = new Set(baseIssues.map((issue) => `${dotted(issue.path)}\u0000${issue.message}`));
+  const written = variantsOf(raw, locator);
   const variants: Variant[] = [];
-  for (const variant of variantsOf(raw, locator)) {
-    const prefix = `variants.${variant.name} → `;
-    const applied = applyOverrides(raw, variant.overrides);
-    const problems = applied.problems.map((problem) => {
-      const override = variant.overrides[problem.index];
-      return located(file, prefix, { path: [override.key], message: `cannot apply override: ${problem.message}` }, locator.position(override.keyNode));
-    });
-    const result = resolveScenario(applied.document);
-    if (result.ok && problems.length === 0) {
-      variants.push({ name: variant.name, scenario: result.scenario });
-      continue;
+  const variantIssues = new Map<string, Set<string>>();
+  for (const variant of written) {
+    const own = new Set<string>();
+    variantIssues.set(variant.name, own);
+    const result = resolveVariant(raw, variant, locator, file, seen, own);
+    if (result.scenario) variants.push({ name: variant.name, scenario: result.scenario });
+    issues.push(...result.issues);
+  }
+
+  const sweep = sweepOf(raw, locator, fromCli);
+  let expanded: Variant[] | undefined;
+  if (sweep !== undefined) {
+    const found = sweepProblems(sweep, file, locator, fromCli);
+    issues.push(...found);
+    if (issues.length === 0) {
+      expanded = [];
+      const out = expanded;
+      const taken = new Set<string>();
+      const on = written.length > 0 ? written : [{ name: '', overrides: [] }];
+      const sweepIssues: ScenarioIssue[] = [];
+      for (const variant of on) {
+        for (const point of expandSweep(sweep, variant.name, taken)) {
+          const overrides = [...variant.overrides, ...point.overrides.map((o, a) => ({ ...o, path: sweep[a].path, keyNode: sweep[a].keyNode, valueNode: sweep[a].valueNodes[point.indices[a]], axis: sweep[a] }))];
+          const result = resolveVariant(raw, { name: point.name, overrides }, locator, file, seen, variantIssues.get(variant.name) ?? new Set(), fromCli);
+          if (result.scenario) out.push({ name: point.name, scenario: result.scenario });
+          sweepIssues.push(...result.issues);
+        }
+      }
+      issues.push(...dedupe(byPosition(sweepIssues)));
+      if (issues.length === 0) issues.push(...assertProblems(raw, file, locator, out, written));
     }
-    const own = (result.ok ? [] : result.issues).flatMap((issue) => {
-      const source = variant.overrides.findLast((o) => isPrefix(o.path, issue.path));
-      // A problem that is not in overridden values and the base has too is reported once, for the base.
-      if (!source && seen.has(`${dotted(issue.path)}\u0000${issue.message}`)) return [];
-      const position = source ? locator.within(source, issue.path.slice(source.path.length), issue.atKey) : locator.find(issue.path, issue.atKey);
-      return [located(file, prefix, issue, position)];
-    });
-    issues.push(...byPosition([...problems, ...own]));
   }
 
   if (issues.length > 0) throw new ScenarioError(dedupe(issues));
   const scenario = (base as { scenario: Scenario }).scenario;
-  return { file, sha256: digest, base: scenario, variants: isRecord(raw) && isRecord(raw.variants) && Object.keys(raw.variants).length > 0 ? variants : [{ name: 'base', scenario }] };
+  const named = isRecord(raw) && isRecord(raw.variants) && Object.keys(raw.variants).length > 0 ? variants : [{ name: 'base', scenario }];
+  return { file, sha256: digest, base: scenario, variants: expanded ?? named };
+}
+
+/** The document with the command line's sweep axes laid over its `sweep` (a copy; the parsed document is not changed). */
+function withSweep(raw: Record<string, unknown>, axes: readonly SweepAxis[]): Record<string, unknown> {
+  const sweep: Record<string, unknown> = isRecord(raw.sweep) ? { ...raw.sweep } : {};
+  for (const axis of axes) sweep[axis.key] = axis.values;
+  return { ...raw, sweep };
+}
+
+/** `sweep.<key>...` for a key given with `--sweep` reads `--sweep <key>...`: it is not in the file. */
+function sweepPath(issue: ScenarioIssue, fromCli: ReadonlySet<string>): ScenarioIssue {
+  for (const key of fromCli) {
+    const prefix = `sweep.${key}`;
+    if (issue.path === prefix || issue.path.startsWith(`${prefix}.`) || issue.path.startsWith(`${prefix} `)) {
+      const { line: _line, column: _column, ...rest } = issue;
+      return { ...rest, path: `--sweep ${key}${issue.path.slice(prefix.length)}` };
+    }
+  }
+  return issue;
+}
+
+interface Resolved {
+  readonly scenario?: Scenario;
+  readonly issues: ScenarioIssue[];
+}
+
+/**
+ * A variant's scenario, or its problems: each located at the override it comes from. A
+ * problem in a swept value is reported as `sweep.<path>` (once, however many points share
+ * it); one the base (or, for a point, its named variant) has too is left to them.
+ */
+function resolveVariant(
+  raw: unknown,
+  variant: WrittenVariant,
+  locator: Locator,
+  file: string,
+  seen: ReadonlySet<string>,
+  own: Set<string>,
+  fromCli: ReadonlySet<string> = new Set(),
+): Resolved {
+  const prefix = `variants.${variant.name} → `;
+  const applied = applyOverrides(raw, variant.overrides);
+  const key = (issue: FieldIssue): string => `${dotted(issue.path)}\u0000${issue.message}`;
+  const problems = applied.problems.flatMap((problem) => {
+    const override = variant.overrides[problem.index];
+    const message = `cannot apply override: ${problem.message}`;
+    if (override.axis) return [sweepPath(located(file, '', { path: ['sweep', override.key], message }, locator.position(override.keyNode)), fromCli)];
+    own.add(`${override.key}\u0000${message}`);
+    return [located(file, prefix, { path: [override.key], message }, locator.position(override.keyNode))];
+  });
+  const result = resolveScenario(applied.document);
+  if (result.ok && problems.length === 0) return { scenario: result.scenario, issues: [] };
+  const found = (result.ok ? [] : result.issues).flatMap((issue) => {
+    const source = variant.overrides.findLast((o) => isPrefix(o.path, issue.path));
+    if (source?.axis) {
+      // In a swept value: named by the sweep's path, placed at the value.
+      const rest = issue.path.slice(source.path.length);
+      // Placed at the key for a problem with the path itself, else at the value (or inside it).
+      const position = rest.length === 0 && issue.atKey ? locator.position(source.keyNode) : locator.within({ ...source, keyNode: source.valueNode ?? source.keyNode }, rest, issue.atKey);
+      const path = rest.length === 0 ? source.key : `${source.key} → ${dotted(rest)}`;
+      return [sweepPath(located(file, '', { ...issue, path: ['sweep', path] }, position), fromCli)];
+    }
+    // A problem that is not in overridden values and the base has too is reported once, for the base.
+    if (!source && seen.has(key(issue))) return [];
+    if (variant.overrides.some((o) => o.axis)) {
+      // A point's problem its named variant has too is the variant's; another is the sweep's,
+      // named by the swept path nearest to it.
+      if (own.has(key(issue))) return [];
+      const axis = nearestAxis(variant.overrides, issue.path);
+      if (axis) return [sweepPath(located(file, '', { ...issue, path: ['sweep', `${axis.key} → ${dotted(issue.path)}`] }, locator.position(axis.keyNode)), fromCli)];
+      return [located(file, prefix, issue, locator.find(issue.path, issue.atKey))];
+    }
+    own.add(key(issue));
+    const position = source ? locator.within(source, issue.path.slice(source.path.length), issue.atKey) : locator.find(issue.path, issue.atKey);
+    return [located(file, prefix, issue, position)];
+  });
+  return { issues: byPosition([...problems, ...found]) };
+}
+
+/** The swept override sharing the longest leading path with `path` (the first when none shares any). */
+function nearestAxis(overrides: readonly LocatedOverride[], path: readonly PathSegment[]): LocatedOverride | undefined {
+  let best: LocatedOverride | undefined;
+  let bestShared = -1;
+  for (const o of overrides) {
+    if (!o.axis) continue;
+    let shared = 0;
+    while (shared < o.path.length && shared < path.length && String(o.path[shared]) === String(path[shared])) shared++;
+    if (shared > bestShared) {
+      best = o;
+      bestShared = shared;
+    }
+  }
+  return best;
+}
+
+/** Paths that cannot be swept, repeated values, and a grid over the limit. */
+function sweepProblems(sweep: readonly LocatedAxis[], file: string, locator: Locator, fromCli: ReadonlySet<string>): ScenarioIssue[] {
+  const out: ScenarioIssue[] = [];
+  for (const axis of sweep) {
+    const problem = sweepKeyProblem(axis.key);
+    if (problem !== undefined) out.push(located(file, '', { path: ['sweep', axis.key], message: problem }, locator.position(axis.keyNode)));
+    for (const i of repeatedValues(axis.values)) {
+      out.push(located(file, '', { path: ['sweep', axis.key, i], message: `${stableJson(axis.values[i])} is listed twice; each value once` }, locator.position(axis.valueNodes[i])));
+    }
+  }
+  const size = sweepSize(sweep);
+  if (size > MAX_SWEEP_POINTS) {
+    const sizes = sweep.map((a) => a.values.length).join(' × ');
+    out.push(located(file, '', { path: ['sweep'], message: `a grid of ${sizes} = ${size} points; at most ${MAX_SWEEP_POINTS} (sweep fewer values, or split the sweep into files)` }, locator.find(['sweep'], true)));
+  }
+  return out.map((issue) => sweepPath(issue, fromCli));
+}
+
+/** Under a sweep, a rule's `variant` names an expanded variant (or a named one, then run only when selected). */
+function assertProblems(raw: unknown, file: string, locator: Locator, expanded: readonly Variant[], written: readonly WrittenVariant[]): ScenarioIssue[] {
+  if (!isRecord(raw) || !Array.isArray(raw.assert)) return [];
+  const names = expanded.map((v) => v.name);
+  const known = new Set([...names, ...written.map((v) => v.name)]);
+  const listed = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ... (${names.length} in all)` : names.join(', ');
+  return raw.assert.flatMap((rule, i) => {
+    if (!isRecord(rule) || typeof rule.variant !== 'string' || known.has(rule.variant)) return [];
+    const message = `unknown variant '${rule.variant}'${didYouMean(rule.variant, names)}; the sweep's variants are ${listed}`;
+    return [located(file, '', { path: ['assert', i, 'variant'], message }, locator.find(['assert', i, 'variant']))];
+  });
 }
 
 function located(file: string, prefix: string, issue: FieldIssue, position: Position | undefined): ScenarioIssue {
@@ -171,6 +320,31 @@ interface LocatedOverride extends Override {
   readonly path: readonly PathSegment[];
   readonly keyNode: YamlNode | undefined;
   readonly valueNode: YamlNode | undefined;
+  /** The sweep axis this override comes from, for a point of a sweep. */
+  readonly axis?: LocatedAxis;
+}
+
+/** A sweep axis as written, with its nodes (none for one given with `--sweep`). */
+interface LocatedAxis extends SweepAxis {
+  readonly path: readonly PathSegment[];
+  readonly keyNode: YamlNode | undefined;
+  readonly valueNodes: readonly (YamlNode | undefined)[];
+}
+
+/** The sweep's axes in key order, or undefined when there is none (a malformed one is reported by the schema). */
+function sweepOf(raw: unknown, locator: Locator, fromCli: ReadonlySet<string>): LocatedAxis[] | undefined {
+  if (!isRecord(raw) || !isRecord(raw.sweep)) return undefined;
+  const section = raw.sweep;
+  const fileKeys = locator.keysAt(['sweep']) ?? [];
+  const keys = [...fileKeys.filter((k) => Object.hasOwn(section, k)), ...Object.keys(section).filter((k) => !fileKeys.includes(k))];
+  if (keys.length === 0 || !keys.every((k) => Array.isArray(section[k]) && (section[k] as unknown[]).length > 0)) return undefined;
+  return keys.map((key): LocatedAxis => {
+    const values = section[key] as unknown[];
+    const path = parseOverridePath(key);
+    const listNode = fromCli.has(key) ? undefined : locator.node(['sweep', key], false);
+    const items = isSeq(listNode) && listNode.items.length === values.length ? (listNode.items as (YamlNode | undefined)[]) : values.map(() => undefined);
+    return { key, values, path: typeof path === 'string' ? [key] : path, keyNode: fromCli.has(key) ? undefined : locator.node(['sweep', key], true), valueNodes: items };
+  });
 }
 
 interface WrittenVariant {

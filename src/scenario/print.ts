@@ -195,7 +195,7 @@ function assertRule(r: AssertRule): Plain {
 }
 
 /**
- * YAML for `s` that {@link parseScenarioText} reads back as exactly `s`. (Variants are not
+ * YAML for `s` that {@link parseScenarioText} reads back as exactly `s`, its `sweep` included. (Variants are not
  * printed, so `assert` rules naming a variant other than `base` read back only once the
  * variants they name are added to the text.)
  */
@@ -225,6 +225,8 @@ export function printScenario(s: Scenario): string {
         }),
     ...(s.faults.length === 0 ? {} : { faults: s.faults.map(fault) }),
     ...(s.assert === undefined ? {} : { assert: s.assert.map(assertRule) }),
+    // As written: a sweep's values are overrides of the document, read again the same way.
+    ...(s.sweep === undefined ? {} : { sweep: s.sweep as Record<string, Plain> }),
   };
   const doc = new Document(body);
   // Small leaves on one line: distributions, arrival processes, steps and lists of scalars.

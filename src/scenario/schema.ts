@@ -555,6 +555,14 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
           error: expecting('a mapping of variant names to overrides'),
         })
         .optional(),
+      sweep: z
+        .record(
+          z.string(),
+          z.array(z.unknown(), { error: expecting('a list of values to sweep over, like [0, 1, 2]') }).min(1, { error: 'an empty list; expected at least one value to sweep over' }),
+          { error: expecting('a mapping of dotted paths to lists of values, like { mesh.failover.retries.max: [0, 1, 2] }') },
+        )
+        .refine((all) => Object.keys(all).length > 0, { error: 'an empty sweep; expected at least one dotted path with a list of values' })
+        .optional(),
     },
     'a scenario: a mapping with name, seed, seeds, duration, warmup, services, network, workload and mesh',
   );
@@ -743,6 +751,8 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
 
 /** A rule for one variant names one the file has (a file without variants has one, `base`). */
 function checkAsserts(doc: ScenarioDocument, add: (path: PathSegment[], message: string) => void): void {
+  // A sweep's variant names are made when it is expanded; the loader checks rules against them.
+  if (doc.sweep !== undefined) return;
   const declared = Object.keys(doc.variants ?? {});
   const names = declared.length > 0 ? declared : ['base'];
   (doc.assert ?? []).forEach((rule, i) => {
@@ -1017,6 +1027,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     membership: (doc.membership ?? []).map((m): MembershipChange => ({ at: m.at, service: m.service, add: m.add ?? 0, remove: m.remove ?? [] })),
     faults: (doc.faults ?? []).map(resolveFault),
     ...(doc.assert === undefined ? {} : { assert: doc.assert }),
+    ...(doc.sweep === undefined ? {} : { sweep: doc.sweep }),
   };
 }
 

@@ -289,6 +289,12 @@ export interface Scenario {
    * instead, and a variant cannot override `assert`).
    */
   readonly assert?: readonly AssertRule[];
+  /**
+   * The parameter grid (src/scenario/sweep.ts), values as written, keys in file order;
+   * present only when the file (or `--sweep`) has one. Like `assert`, a file-level section:
+   * the base scenario carries it, the variants it expands into do not.
+   */
+  readonly sweep?: Readonly<Record<string, readonly unknown[]>>;
 }
 
 /** One variant of a scenario: its name and the fully resolved scenario it runs. */

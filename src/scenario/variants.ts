@@ -49,6 +49,7 @@ export function parseOverridePath(key: string): PathSegment[] | string {
   const segments = key.split('.');
   if (segments.some((s) => s.trim() === '')) return `invalid override path '${key}': expected dotted keys like mesh.balancer or workload.0.arrival.rate`;
   if (segments[0] === 'variants') return `a variant cannot override 'variants'`;
+  if (segments[0] === 'sweep') return `a variant cannot override 'sweep'; a sweep applies on top of every variant`;
   if (segments[0] === 'assert') return `a variant cannot override 'assert'; give a rule for one variant in the top-level assert, like { variant: <name>, rule: 'p99 < 250ms' }`;
   return segments;
 }
@@ -98,6 +99,7 @@ export function applyOverrides(base: unknown, overrides: readonly Override[]): A
   if (!isRecord(document)) return { document, problems: overrides.map((_, index) => ({ index, message: 'the base scenario is not a mapping' })) };
   delete document.variants;
   delete document.assert;
+  delete document.sweep;
   const problems: OverrideProblem[] = [];
   overrides.forEach((override, index) => {
     const path = parseOverridePath(override.key);
