@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 
 const ROOT = resolve(__dirname, '../..');
 const TMP = mkdtempSync(join(tmpdir(), 'meshsim-cli-'));
@@ -25,28 +26,7 @@ function writeScenario(text: string, name = 'scenario.yaml'): string {
 }
 
 /** Small and quick: two variants, ~400 requests per run. */
-const TINY = `schema: meshsim/scenario@1
-name: tiny
-seed: 3
-seeds: 2
-duration: 2s
-warmup: 200ms
-services:
-  api:
-    instances: 2
-    serviceTime: { dist: exponential, mean: 2ms }
-network:
-  latency: { dist: constant, value: 100us }
-workload:
-  - name: users
-    target: api
-    arrival: { process: poisson, rate: 200/s }
-mesh:
-  balancer: { kind: round-robin }
-variants:
-  rr: {}
-  rand: { mesh.balancer: { kind: random } }
-`;
+const TINY = tinyScenario();
 
 interface Outcome {
   readonly code: number;

@@ -19,6 +19,7 @@ import { runScenario } from '../../src/runner/run.js';
 import { parseRule } from '../../src/scenario/assert.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import type { AssertRule } from '../../src/scenario/types.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 
 function rule(text: string, variant?: string): AssertRule {
   const r = parseRule(text, variant);
@@ -172,30 +173,13 @@ describe('the lines meshsim run prints', () => {
 });
 
 describe('assertions in the report', () => {
-  const TEXT = `name: gated
-seed: 1
-seeds: 1
-duration: 1s
-warmup: 100ms
-services:
-  api:
-    instances: 2
-    serviceTime: { dist: exponential, mean: 2ms }
-network:
-  latency: { dist: constant, value: 100us }
-workload:
-  - name: users
-    target: api
-    arrival: { process: poisson, rate: 200/s }
-mesh:
-  balancer: { kind: round-robin }
-variants:
-  rr: {}
-  rand: { mesh.balancer: { kind: random } }
-assert:
-  - p99 < 1s
-  - { variant: rand, rule: p50 > 1h }
-`;
+  const TEXT = tinyScenario({
+    name: 'gated',
+    seeds: 1,
+    duration: '1s',
+    warmup: '100ms',
+    tail: 'assert:\n  - p99 < 1s\n  - { variant: rand, rule: p50 > 1h }\n',
+  });
   const loaded = parseScenarioText(TEXT, 'gated.yaml');
   const report = buildReport({ name: 'gated', sha256: loaded.sha256 }, runScenario(loaded));
 

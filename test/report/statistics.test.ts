@@ -25,6 +25,7 @@ import {
 } from '../../src/report/statistics.js';
 import { runScenario } from '../../src/runner/run.js';
 import { loadScenario, parseScenarioText } from '../../src/scenario/load.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 
 /** t(0.975, df) for df 1..30, as printed in every statistics textbook (3 decimals). */
 const T975 = [
@@ -215,29 +216,10 @@ describe('comparisons', () => {
 });
 
 describe('the report', () => {
-  const TINY = `schema: meshsim/scenario@1
-name: tiny
-seed: 3
-seeds: 4
-duration: 2s
-warmup: 200ms
-services:
-  api:
-    instances: 2
-    serviceTime: { dist: exponential, mean: 2ms }
-network:
-  latency: { dist: constant, value: 100us }
-workload:
-  - name: users
-    target: api
-    arrival: { process: poisson, rate: 200/s }
-mesh:
-  balancer: { kind: round-robin }
-variants:
-  rr: {}
-  same: { mesh.balancer: { kind: round-robin } }
-  rand: { mesh.balancer: { kind: random } }
-`;
+  const TINY = tinyScenario({
+    seeds: 4,
+    variants: { rr: '{}', same: '{ mesh.balancer: { kind: round-robin } }', rand: '{ mesh.balancer: { kind: random } }' },
+  });
 
   it('states its method, gives every summary figure an interval and every later variant a comparison', () => {
     const loaded = parseScenarioText(TINY, 'tiny.yaml');
