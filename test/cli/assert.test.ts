@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
 import { tinyScenario } from '../_tiny-scenario.js';
+import { cli, STACK_LINE } from './_run.js';
 
 const ROOT = resolve(__dirname, '../..');
 const TMP = mkdtempSync(join(tmpdir(), 'meshsim-assert-'));
@@ -33,20 +33,8 @@ const FIRST_RULE_LINE = TINY.split('\n').length + 1;
 /** Rules every variant of TINY passes (a lightly loaded, fault-free fleet). */
 const PASSING = ['p99 < 1s', 'successRate >= 99.9%', 'throughput > 100/s', 'attemptsPerRequest == 1', 'failed == 0', '{ variant: rand, rule: errorRate < 0.1% }'];
 
-interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-async function cli(...argv: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
-  return { code, stdout, stderr };
-}
 
-const STACK_LINE = /^\s{4}at /m;
 
 interface AssertionLike {
   rule: string;

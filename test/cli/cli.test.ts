@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
 import { tinyScenario } from '../_tiny-scenario.js';
+import { cli, STACK_LINE } from './_run.js';
 
 const ROOT = resolve(__dirname, '../..');
 const TMP = mkdtempSync(join(tmpdir(), 'meshsim-cli-'));
@@ -28,21 +28,8 @@ function writeScenario(text: string, name = 'scenario.yaml'): string {
 /** Small and quick: two variants, ~400 requests per run. */
 const TINY = tinyScenario();
 
-interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-async function cli(...argv: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
-  return { code, stdout, stderr };
-}
 
-/** A stack frame line as Node prints them. */
-const STACK_LINE = /^\s{4}at /m;
 
 interface ReportLike {
   schema: string;

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
+import { cli, STACK_LINE } from './_run.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'meshsim-compare-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -39,14 +39,7 @@ variants:
   lr: { mesh.balancer: { kind: least-request } }
 `;
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
-  return { code, stdout, stderr };
-}
 
-const STACK_LINE = /^\s{4}at /m;
 const dir = (name: string): string => join(TMP, name);
 
 beforeAll(async () => {

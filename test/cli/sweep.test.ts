@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
+import { cli } from './_run.js';
 
 const ROOT = resolve(__dirname, '../..');
 const SAMPLE = join(ROOT, 'scenarios/sweep-retries.yaml');
@@ -16,12 +16,6 @@ afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 let counter = 0;
 const fresh = (): string => join(TMP, `out-${counter++}`);
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
-  return { code, stdout, stderr };
-}
 
 interface ReportLike {
   seeds: number[];

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
 import { resolveScenario, scenarioJsonSchema } from '../../src/scenario/schema.js';
 import type { FailoverSpec, MeshSpec } from '../../src/scenario/types.js';
 import { ISSUE_4, MINIMAL, edit, linesOf } from './_fixtures.js';
+import { cli } from '../cli/_run.js';
 
 const load = (text: string) => parseScenarioText(text, 'f.yaml').base;
 
@@ -349,12 +349,6 @@ describe('meshsim validate and schema', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshsim-failover-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false });
-    return { code, stdout, stderr };
-  }
 
   it("validate accepts the issue's example", async () => {
     const file = join(dir, 'issue-4.yaml');
