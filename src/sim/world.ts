@@ -1022,10 +1022,7 @@ export class World implements Model {
     }
     if (ep < 0) {
       // Nothing to send to: "no healthy upstream".
-      if (p.breakers !== undefined) {
-        p.breakers[s].releaseRequest();
-        p.breakers[s].releaseConnection();
-      }
+      this.releaseBreaker(p, s);
       if (measured) p.stats.noEndpoint++;
       this.notSent(c, p, s, flags);
       return;
@@ -1138,20 +1135,14 @@ export class World implements Model {
     const c = this.aCall[a] | 0;
     this.cOut[c]--;
     const p = this.pools[this.cPool[c] | 0];
-    if (this.aTryPos[a] >= 0) {
-      p.tries.cancel(this.aTryPos[a]);
-      this.aTryPos[a] = -1;
-    }
+    this.stopTimer(p.tries, this.aTryPos, a);
     const s = this.cSidecar[c] | 0;
     const inst = this.aInst[a] | 0;
     const ep = p.endpointOf[inst];
     // Counted before the sidecar hears of it: the failure that triggers an ejection precedes it.
     if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
     if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - this.aSent[a]);
-    if (p.breakers !== undefined) {
-      p.breakers[s].releaseRequest();
-      p.breakers[s].releaseConnection();
-    }
+    this.releaseBreaker(p, s);
     if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
     if (!f.any) {
@@ -1236,6 +1227,21 @@ export class World implements Model {
     this.unpin(c);
   }
 
+  /** Cancels record `i`'s timer in `fifo`, whose position `positions[i]` holds (-1: none). */
+  private stopTimer(fifo: TimerFifo, positions: Float64Array, i: number): void {
+    if (positions[i] >= 0) {
+      fifo.cancel(positions[i]);
+      positions[i] = -1;
+    }
+  }
+
+  /** An attempt that held a connection and a request slot of the sidecar's breaker gave them back. */
+  private releaseBreaker(p: Pool, s: number): void {
+    if (p.breakers === undefined) return;
+    p.breakers[s].releaseRequest();
+    p.breakers[s].releaseConnection();
+  }
+
   /** Adds a timer to one of a pool's FIFOs, arming its engine event if none is pending. */
   private addTimer(fifo: TimerFifo, at: number, id: number, kind: number, pool: number): number {
     const pos = fifo.push(at, id);
@@ -1294,14 +1300,8 @@ export class World implements Model {
     this.cFlags[c] |= CF_CONCLUDED;
     this.pin(c);
     const p = this.pools[this.cPool[c] | 0];
-    if (this.cDeadlinePos[c] >= 0) {
-      p.deadlines.cancel(this.cDeadlinePos[c]);
-      this.cDeadlinePos[c] = -1;
-    }
-    if (this.cHedgePos[c] >= 0) {
-      p.hedges.cancel(this.cHedgePos[c]);
-      this.cHedgePos[c] = -1;
-    }
+    this.stopTimer(p.deadlines, this.cDeadlinePos, c);
+    this.stopTimer(p.hedges, this.cHedgePos, c);
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const now = this.engine.now();
@@ -1339,10 +1339,7 @@ export class World implements Model {
       if ((flags & AF_ENDED) === 0) {
         this.aFlags[a] = flags | AF_ENDED;
         this.cOut[c]--;
-        if (this.aTryPos[a] >= 0) {
-          p.tries.cancel(this.aTryPos[a]);
-          this.aTryPos[a] = -1;
-        }
+        this.stopTimer(p.tries, this.aTryPos, a);
         const inst = this.aInst[a];
         const ep = p.endpointOf[inst];
         // A deadline ends it as a timeout (a failure of its instance); a lost hedge race just stops it.
@@ -1351,10 +1348,7 @@ export class World implements Model {
           if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a]);
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
         }
-        if (p.breakers !== undefined) {
-          p.breakers[s].releaseRequest();
-          p.breakers[s].releaseConnection();
-        }
+        this.releaseBreaker(p, s);
         if (p.limiters !== undefined) {
           if ((flags & AF_BY_RETRY) !== 0) p.limiters[s].onRetryEnd();
           p.limiters[s].onAttemptEnd();
@@ -1897,7 +1891,7 @@ export class World implements Model {
       if (x >= 0) this.aSib[x] = this.aSib[a];
     }
     this.aFree[this.aNFree++] = a;
-    if (--this.cLive[c] === 0 && (this.cFlags[c] & CF_CONCLUDED) !== 0) this.freeCall(c);
+    this.unpin(c); // its reference to the call goes, as a pin would
   }
 
   private growCalls(cap: number): void {
