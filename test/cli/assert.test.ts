@@ -4,25 +4,14 @@
  * with --format json or md (stdout stays pure); bad rules are bad input (exit 2).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tinyScenario } from '../_tiny-scenario.js';
-import { cli, STACK_LINE } from './_run.js';
+import { cli, STACK_LINE, tempFiles } from './_run.js';
 
 const ROOT = resolve(__dirname, '../..');
-const TMP = mkdtempSync(join(tmpdir(), 'meshsim-assert-'));
-afterAll(() => rmSync(TMP, { recursive: true, force: true }));
-
-let counter = 0;
-const fresh = (name: string): string => join(TMP, `${counter++}-${name}`);
-
-function writeScenario(text: string, name = 'scenario.yaml'): string {
-  const file = fresh(name);
-  writeFileSync(file, text);
-  return file;
-}
+const { fresh, writeScenario } = tempFiles('meshsim-assert-');
 
 /** Small and quick: two variants, ~400 requests per run; `assert:` items appended. */
 const TINY = tinyScenario();

@@ -4,26 +4,14 @@
  * named, no stack trace, no report touched). One test runs the real executable.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tinyScenario } from '../_tiny-scenario.js';
-import { cli, STACK_LINE } from './_run.js';
+import { cli, STACK_LINE, tempFiles } from './_run.js';
 
 const ROOT = resolve(__dirname, '../..');
-const TMP = mkdtempSync(join(tmpdir(), 'meshsim-cli-'));
-afterAll(() => rmSync(TMP, { recursive: true, force: true }));
-
-let counter = 0;
-/** A fresh path under the test's temp dir. */
-const fresh = (name: string): string => join(TMP, `${counter++}-${name}`);
-
-function writeScenario(text: string, name = 'scenario.yaml'): string {
-  const file = fresh(name);
-  writeFileSync(file, text);
-  return file;
-}
+const { dir: TMP, fresh, writeScenario } = tempFiles('meshsim-cli-');
 
 /** Small and quick: two variants, ~400 requests per run. */
 const TINY = tinyScenario();
