@@ -68,6 +68,8 @@ interface LimiterProbe {
   started: number;
   admitted: number;
   denied: number;
+  /** Attempt results that did not match the retry conditions (Linkerd's deposits). */
+  nonRetriable: number;
   /** gRPC throttling: tokens as the reference rules compute them from the events seen. */
   tokens: number;
   readonly violations: string[];
@@ -97,7 +99,7 @@ const probes = vi.hoisted(() => {
      */
     wrap(inner: RetryLimiter, config: RetryBudgetConfig): RetryLimiter {
       const maxTokens = config.kind === 'grpc-throttling' ? Math.min(config.maxTokens, 1000) : 0;
-      const p: LimiterProbe = { kind: config.kind, requests: 0, attempts: 0, retries: 0, issued: 0, started: 0, admitted: 0, denied: 0, tokens: maxTokens, violations: [] };
+      const p: LimiterProbe = { kind: config.kind, requests: 0, attempts: 0, retries: 0, issued: 0, started: 0, admitted: 0, denied: 0, nonRetriable: 0, tokens: maxTokens, violations: [] };
       limiters.push(p);
       const fail = (what: string): void => {
         if (p.violations.length < 5) p.violations.push(what);
@@ -115,6 +117,7 @@ const probes = vi.hoisted(() => {
         },
         onAttemptResult(retriableFailure) {
           if (p.attempts <= 0) fail('onAttemptResult with no attempt in flight');
+          if (!retriableFailure) p.nonRetriable++;
           if (retriableFailure && config.kind === 'grpc-throttling') p.tokens = Math.max(0, p.tokens - 1);
           inner.onAttemptResult(retriableFailure);
         },
@@ -676,6 +679,56 @@ describe('Envoy retry budget under a retry storm', () => {
       // Every retry sent was admitted by the budget, every attempt started through it.
       const [p] = probes.limiters;
       expect([p.admitted, p.started, p.issued, p.denied]).toEqual([l.retries, l.attempts, l.calls, l.budgetDenied]);
+    });
+  }
+});
+
+describe('Finagle and Linkerd token budgets under a retry storm', () => {
+  // Half of all responses are 503s (an error fault at rate 50% on every instance), Poisson
+  // 1000/s for 20 s, retries max 3 on 5xx: unbudgeted, about 0.5 + 0.25 + 0.125 retries per
+  // request (~17,500). With retryRatio 25% a retry withdraws 4 deposits, and the reserve is
+  // minRetriesPerSecond 10 × ttl 10 s × 4 = 400 tokens (100 retries). D = deposits: Linkerd
+  // deposits once per attempt result that is not a retriable failure, Finagle once per
+  // request. Demand far exceeds supply, so the budget binds: the window's balance sits at
+  // −400, every token is spent as soon as it is there, and retries = (D + 400) / 4 plus what
+  // the window's expiry frees: when a slot leaves the window its net (deposits − 4 retries,
+  // ≈ −400 × slot/window) leaves with it, so the deficit refills by 100 retries per window
+  // length w, from the first expiry on: 100 (T − w) / w more. Dense traffic advances the
+  // window on every call: Finagle keeps 9 slices of 1 s + the running one (w 9–10 s: 100–122);
+  // tower commits the running slot and also clears the next one at each advance, so only
+  // every other slot holds data (w 5–6 s: 233–300). ±10 for the tokens not yet spent when
+  // the run ends and the slice boundaries.
+  const T = 20;
+  const storm = (kind: string): Scenario =>
+    graph({
+      duration: T * 1000,
+      services: { s: { instances: 4, serviceTime: constant(5) } },
+      target: 's',
+      arrival: poisson(1000),
+      failover: `{ retries: { max: 3, on: [5xx], budget: { kind: ${kind}, retryRatio: 0.25, minRetriesPerSecond: 10, ttl: 10s } } }`,
+      faults: ['{ kind: error, rate: 50%, target: { service: s }, at: 0ms }'],
+    });
+  const refill = (w: number): number => (100 * (T - w)) / w;
+
+  for (const [kind, wMin, wMax] of [
+    ['linkerd', 5, 6],
+    ['finagle', 9, 10],
+  ] as const) {
+    it(`${kind}: retries = (deposits + reserve) / 4 + the reserve's refill over a ${wMin}–${wMax} s window`, () => {
+      for (const seed of [3, 4]) {
+        const l = clientLayer(run(storm(kind), seed));
+        expectProbesAtRest();
+        const [p] = probes.limiters;
+        expect(p.kind).toBe(kind);
+        expect(p.admitted).toBe(l.retries);
+        const deposits = kind === 'linkerd' ? p.nonRetriable : p.issued;
+        const extra = l.retries - (deposits + 400) / 4;
+        expect(extra, `seed ${seed}: ${l.retries} retries, ${deposits} deposits`).toBeGreaterThanOrEqual(refill(wMax) - 10);
+        expect(extra, `seed ${seed}: ${l.retries} retries, ${deposits} deposits`).toBeLessThanOrEqual(refill(wMin) + 10);
+        // The budget bound: far below the unbudgeted ~0.875 retries per request.
+        expect(l.retries / l.calls).toBeLessThan(0.3);
+        expect(l.budgetDenied).toBeGreaterThan(l.retries);
+      }
     });
   }
 });
