@@ -16,7 +16,7 @@ export function escapeHtml(text: string): string {
 
 /** The scenario as it was loaded, when it is at hand. */
 export interface ScenarioSource {
-  /** Where it was read from, as shown on the page. */
+  /** Where it was read from (not shown on the page, which depends only on the report and these bytes). */
   readonly file: string;
   readonly text: string;
 }
@@ -201,7 +201,8 @@ function chartSection(c: PageChart): string {
 
 function scenarioSection(input: PageInput): string {
   const s = input.scenario;
-  const body = 'text' in s ? `<p class="note">As loaded from <code>${escapeHtml(s.file)}</code>.</p>\n<pre id="scenario-text">${escapeHtml(s.text)}</pre>` : `<p class="note">${escapeHtml(s.missing)}</p>`;
+  // Not its path: the page depends on report.json alone (and the scenario's bytes, which the sha256 pins).
+  const body = 'text' in s ? `<p class="note">The scenario file as loaded (its sha256 is the report's).</p>\n<pre id="scenario-text">${escapeHtml(s.text)}</pre>` : `<p class="note">${escapeHtml(s.missing)}</p>`;
   return `<h2 id="scenario">Scenario</h2>\n${body}\n`;
 }
 

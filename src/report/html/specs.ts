@@ -25,7 +25,7 @@ export interface Chart {
 const CONFIG = {
   font: 'sans-serif',
   view: { stroke: '#ddd' },
-  axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#eee' },
+  axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#eee', labelLimit: 320 },
   legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 260 },
   title: { fontSize: 13, anchor: 'start', fontWeight: 'bold' },
 } as const;
@@ -100,9 +100,14 @@ interface Shade {
   readonly end: number;
 }
 
-function faultShades(report: Report, runEnd: number): Shade[] {
+/**
+ * The fault windows to shade, deduplicated across variants; `throughout`: the faults that
+ * cover the whole timeline (named in the caption, since shading everything shows nothing).
+ */
+function faultShades(report: Report, runEnd: number): { shades: Shade[]; throughout: string[] } {
   const seen = new Set<string>();
   const out: Shade[] = [];
+  const throughout: string[] = [];
   for (const v of report.variants)
     for (const f of v.faults) {
       const where = f.service === undefined ? '' : ` ${f.service}${f.instances.length > 0 ? `[${f.instances.join(',')}]` : ''}`;
@@ -110,9 +115,10 @@ function faultShades(report: Report, runEnd: number): Shade[] {
       const key = `${shade.fault}\u0000${shade.start}\u0000${shade.end}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push(shade);
+      if (shade.start <= 0 && shade.end >= runEnd) throughout.push(shade.fault);
+      else out.push(shade);
     }
-  return out;
+  return { shades: out, throughout };
 }
 
 function timelineSpec(report: Report): Chart | undefined {
@@ -120,7 +126,7 @@ function timelineSpec(report: Report): Chart | undefined {
   if (values.length === 0) return undefined;
   const bucket = Math.max(...report.variants.map((v) => v.timeline.bucketMs)) / 1000;
   const tMax = Math.max(...values.map((p) => p.t)) + bucket;
-  const shades = faultShades(report, tMax);
+  const { shades, throughout } = faultShades(report, tMax);
   const x = { field: 't', type: 'quantitative' as const, title: 'simulated time (s)', scale: { domain: [0, tMax], nice: false } };
   const shadeLayer = {
     data: { values: shades },
@@ -135,7 +141,8 @@ function timelineSpec(report: Report): Chart | undefined {
     caption:
       `Per ${bucket} s of simulated time (answers received in the bucket, pooled over seeds): p50 (dashed) and p99 (solid) latency of succeeded ` +
       `requests (relative error ≤ ${errorPct.toFixed(0)}%) and the success rate.` +
-      (shades.length > 0 ? ` Shaded: fault windows (${shades.length}; of the first seed when a schedule is random).` : ''),
+      (shades.length > 0 ? ` Shaded: fault windows (${shades.length}; of the first seed when a schedule is random).` : '') +
+      (throughout.length > 0 ? ` For the whole run: ${throughout.join(', ')}.` : ''),
     spec: {
       $schema: VEGA_LITE_SCHEMA,
       title: 'Latency and success over time',
@@ -208,7 +215,7 @@ function instancesSpec(report: Report): Chart | undefined {
     layer: [
       {
         mark: { type: 'rect' as const },
-        encoding: { color: { field, type: 'quantitative' as const, title: field, scale: { scheme, ...(domain ? { domain } : {}) }, legend: { format: '.0%' } } },
+        encoding: { color: { field, type: 'quantitative' as const, title: field === 'share' ? 'share' : 'utilisation', scale: { scheme, ...(domain ? { domain } : {}) }, legend: { format: '.0%' } } },
       },
       ...(cell >= 28
         ? [

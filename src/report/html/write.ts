@@ -42,7 +42,7 @@ export async function buildHtmlReport(report: Report, scenario: ScenarioText): P
   const warnings: string[] = [];
   const rendered: PageChart[] = [];
   for (const c of charts) {
-    const { svg, warnings: w } = await renderSvg(c.spec);
+    const { svg, warnings: w } = await renderSvg(c.spec, `${c.name}-svg`);
     for (const message of w) warnings.push(`chart ${c.name}: ${message}`);
     rendered.push({ name: c.name, title: c.title, caption: c.caption, svg, specFile: specFile(c.name) });
   }
