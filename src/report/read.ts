@@ -2,7 +2,8 @@
  * Reading a report.json back (`meshsim report DIR`): the file, its JSON, its schema version
  * and the shape of every field the Markdown and HTML renderers read, checked with zod so
  * that a hand-edited or truncated report gets a message naming the file and the field, not
- * a crash. Unknown fields are kept (reports only grow: `meshsim/report@1` is additive).
+ * a crash. The report is returned as written, unknown fields included (reports only grow:
+ * `meshsim/report@1` is additive).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -107,5 +108,6 @@ export function readReport(path: string): ReadReport {
     const where = issue.path.map(String).join('.') || '(top)';
     throw new ReportFileError(`${file}: invalid report at ${where}: ${issue.message}`);
   }
-  return { file, dir: dirname(file), report: parsed.data as unknown as Report };
+  // The document itself, not zod's copy (which reorders keys): checked, and as written.
+  return { file, dir: dirname(file), report: json as Report };
 }
