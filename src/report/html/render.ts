@@ -7,8 +7,11 @@
  * bytes depend on the spec alone and keeps the ids of several SVGs on one page distinct.
  * Warnings of Vega-Lite and Vega are collected, not printed.
  */
-import { logger, parse, View, Warn } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+/** Vega and Vega-Lite, loaded on first use (~0.5 s): commands that draw no chart never pay for them. */
+let modules: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+const load = (): Promise<[typeof import('vega'), typeof import('vega-lite')]> => (modules ??= Promise.all([import('vega'), import('vega-lite')]));
 
 export interface RenderedChart {
   readonly svg: string;
@@ -33,6 +36,7 @@ export function renumberIds(svg: string, prefix: string): string {
 
 /** Renders one Vega-Lite spec to an SVG document string; its element ids start with `idPrefix`. */
 export async function renderSvg(spec: TopLevelSpec, idPrefix = 'chart'): Promise<RenderedChart> {
+  const [{ logger, parse, View, Warn }, { compile }] = await load();
   const warnings: string[] = [];
   const collect = logger(Warn, undefined, (_method, _level, args) => {
     warnings.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));

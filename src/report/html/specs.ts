@@ -26,16 +26,18 @@ const CONFIG = {
   font: 'sans-serif',
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#eee', labelLimit: 320 },
-  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 260 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 400 },
   title: { fontSize: 13, anchor: 'start', fontWeight: 'bold' },
 } as const;
 
 /** One colour per variant, in report order; past 10 variants (sweeps) a 20-colour scheme. */
-const variantColor = (report: Report) => ({
+const variantColor = (report: Report, legend = true) => ({
   field: 'variant',
   type: 'nominal' as const,
   title: 'variant',
   scale: { domain: report.variants.map((v) => v.name), scheme: report.variants.length > 10 ? 'tableau20' : 'tableau10' },
+  // Every variant of a sweep in the legend (Vega's default stops at 50 with a warning).
+  legend: legend ? { symbolLimit: 0 } : null,
 });
 
 /**
@@ -294,7 +296,7 @@ function intervalsSpec(report: Report): Chart | undefined {
           {
             transform: [{ filter: 'isValid(datum.value)' }],
             mark: { type: 'point' as const, filled: true, size: 40 },
-            encoding: { x: { field: 'value', type: 'quantitative' as const, title: p.f.title }, color: variantColor(report) },
+            encoding: { x: { field: 'value', type: 'quantitative' as const, title: p.f.title }, color: variantColor(report, false) },
           },
         ],
       })),
