@@ -77,6 +77,7 @@ interface RunFlags {
   readonly out?: string;
   readonly format: Format;
   readonly progress: boolean;
+  readonly html: boolean;
 }
 
 /** Fails before simulating when `dir` exists and is not a directory. */
@@ -132,7 +133,7 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
   writeReport(join(dir, 'report.json'), reportJson(report));
   writeReport(join(dir, 'report.md'), reportMarkdown(report));
-  await writeHtml(dir, report, file, io);
+  if (flags.html) await writeHtml(dir, report, file, io);
   if (flags.format === 'json') io.stdout(reportJson(report));
   else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
   else {
@@ -147,7 +148,7 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
     else io.stderr(lines);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  io.stderr(`wrote ${join(dir, 'report.json')}, report.md and index.html (${seconds} s)\n`);
+  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${seconds} s)\n`);
   return results?.some((r) => !r.pass) ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
@@ -206,6 +207,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress line on stderr')
+    .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
     .addHelpText(
       'after',
       '\nExamples:\n' +

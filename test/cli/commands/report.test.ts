@@ -42,6 +42,20 @@ describe('meshsim run writes the HTML report', () => {
   });
 });
 
+describe('meshsim run --no-html', () => {
+  it('writes report.json and report.md only; meshsim report --scenario then makes the same page as a run would have', async () => {
+    const dir = fresh('nohtml');
+    const r = await cli('run', scenario, '--out', dir, '--no-html');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote .*report\.json, report\.md \(/);
+    expect(readdirSync(dir).sort()).toEqual(['report.json', 'report.md']);
+    const again = await cli('report', dir, '--scenario', scenario);
+    expect(again.code).toBe(0);
+    const files = snapshot(dir);
+    for (const f of [...READABLE, 'report.json', 'scenario.yaml']) expect(files.get(f), f).toBe(written.get(f));
+  });
+});
+
 describe('meshsim report', () => {
   it('re-renders every readable file byte for byte, without simulating, and prints the page\'s path', async () => {
     const dir = fresh('copy');
