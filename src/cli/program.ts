@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { balancers } from '../algorithms/registry.js';
 import { assertionLines, skippedRules, withAssertions } from '../report/assertions.js';
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
-import { buildReport, reportJson } from '../report/report.js';
+import { buildReport, reportJson, type Report } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
+import { writeHtmlReport } from '../report/html/write.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
 import { writeFileAtomic } from '../report/write.js';
 import { runScenario, selectVariants, UnknownVariantError } from '../runner/run.js';
@@ -20,6 +21,7 @@ import { loadScenario } from '../scenario/load.js';
 import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { VERSION } from '../version.js';
+import { registerReportCommand } from './commands/report.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -75,6 +77,7 @@ interface RunFlags {
   readonly out?: string;
   readonly format: Format;
   readonly progress: boolean;
+  readonly html: boolean;
 }
 
 /** Fails before simulating when `dir` exists and is not a directory. */
@@ -96,7 +99,18 @@ function writeReport(path: string, content: string): void {
   }
 }
 
-function runCommand(file: string, flags: RunFlags, io: CliIO): number {
+/** index.html, charts/*.vl.json and the scenario copy (src/report/html). */
+async function writeHtml(dir: string, report: Report, scenarioFile: string, io: CliIO): Promise<void> {
+  try {
+    const { warnings } = await writeHtmlReport(dir, report, { scenarioFile });
+    for (const w of warnings) io.stderr(`meshsim: warning: ${w}\n`);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new UsageError(`cannot write the HTML report into ${dir}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<number> {
   const loaded = loadScenario(file, { sweep: flags.sweep });
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
   selectVariants(loaded, flags.variant);
@@ -119,6 +133,7 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
   writeReport(join(dir, 'report.json'), reportJson(report));
   writeReport(join(dir, 'report.md'), reportMarkdown(report));
+  if (flags.html) await writeHtml(dir, report, file, io);
   if (flags.format === 'json') io.stdout(reportJson(report));
   else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
   else {
@@ -133,7 +148,7 @@ function runCommand(file: string, flags: RunFlags, io: CliIO): number {
     else io.stderr(lines);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  io.stderr(`wrote ${join(dir, 'report.json')} and report.md (${seconds} s)\n`);
+  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${seconds} s)\n`);
   return results?.some((r) => !r.pass) ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
@@ -183,7 +198,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
 
   program
     .command('run')
-    .description('simulate every variant × seed of a scenario; write report.json and report.md')
+    .description('simulate every variant × seed of a scenario; write report.json, report.md and index.html')
     .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
     .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', integer(0, 'a seed'))
     .option('--seeds <k>', 'number of replications (overrides `seeds`)', integer(1, 'a replication count'))
@@ -192,6 +207,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress line on stderr')
+    .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -212,7 +228,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '  2   bad input: an unreadable or invalid scenario, an unknown option or variant\n' +
         '  70  internal error (please report it)',
     )
-    .action((file: string, flags: RunFlags) => setExit(runCommand(file, flags, io)));
+    .action(async (file: string, flags: RunFlags) => setExit(await runCommand(file, flags, io)));
 
   program
     .command('validate')
@@ -248,6 +264,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '  70  internal error (please report it)',
     )
     .action((paths: string[], flags: CompareFlags) => setExit(compareCommand(paths, flags, io)));
+
+  registerReportCommand(program, io, setExit);
 
   program
     .command('policies')

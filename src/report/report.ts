@@ -158,7 +158,29 @@ export interface VariantReport {
   readonly timeline: { readonly bucketMs: number; readonly latencyRelativeError: number; readonly points: readonly TimelinePoint[] };
   /** Fault windows (of the first seed; stochastic schedules differ per seed, see runs[].faults). */
   readonly faults: readonly FaultReport[];
+  /**
+   * The pooled latency distribution (succeeded requests, all seeds) at fixed quantiles, for
+   * the HTML report's percentile plot: `q` = 0 is the minimum, then each level of
+   * {@link LATENCY_QUANTILES} with at least one sample above it, and `q` = 1 the maximum.
+   * From the merged DDSketch (relative error as `percentiles`). Empty without a succeeded
+   * request. Absent in reports written before it was added.
+   */
+  readonly latencyDistribution?: readonly LatencyQuantile[];
 }
+
+/** One point of a latency distribution: the `q` quantile is `ms`. */
+export interface LatencyQuantile {
+  readonly q: number;
+  readonly ms: number;
+}
+
+/**
+ * Quantile levels of `latencyDistribution`: evenly spaced through the body, then 1, 2, 5 per
+ * decade into the tail (HdrHistogram's percentile plot spaces its ticks the same way).
+ */
+export const LATENCY_QUANTILES: readonly number[] = [
+  0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999,
+];
 
 /**
  * One `assert:` rule checked against one variant (src/report/assertions.ts). `margin` is
@@ -216,6 +238,12 @@ function latencySummary(s: QuantileSketch): LatencySummary {
     p999: orNull(s.quantile(0.999)),
     max: orNull(s.max),
   };
+}
+
+function latencyDistribution(s: QuantileSketch): LatencyQuantile[] {
+  if (s.count === 0) return [];
+  const inner = LATENCY_QUANTILES.filter((q) => s.count * (1 - q) >= 1).map((q) => ({ q, ms: round6(s.quantile(q)) }));
+  return [{ q: 0, ms: round6(s.min) }, ...inner, { q: 1, ms: round6(s.max) }];
 }
 
 function summarise(requests: RequestCounts, windowMs: number, runs: number, latency: QuantileSketch): Omit<Summary, 'attemptsPerRequest'> {
@@ -444,6 +472,7 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       membership: membershipReports(v.runs),
       timeline: timelineReport(v.runs),
       faults: variantFaultReports(v.runs),
+      latencyDistribution: latencyDistribution(pooled),
     };
   });
   return {

@@ -79,7 +79,7 @@ describe('meshsim run with assert: rules', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(existsSync(join(out, 'report.json'))).toBe(true);
     expect(existsSync(join(out, 'report.md'))).toBe(true);
-    expect(r.stderr).toMatch(/wrote .*report\.json and report\.md/);
+    expect(r.stderr).toMatch(/wrote .*report\.json, report\.md and index\.html/);
     const report = readReport(out);
     const p50 = report.variants[1].summary.latencyMs.p50 ?? NaN;
     const failed = report.assertions?.filter((a) => !a.pass);

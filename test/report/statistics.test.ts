@@ -241,7 +241,7 @@ describe('the report', () => {
     for (const f of STAT_FIGURES) expect(same?.figures[f]).toMatchObject({ relative: 0, p: 1, significant: false });
     expect(report.variants[2].comparison?.baseline).toBe('rr');
     // Existing fields unchanged: `ci` comes last in the summary, `comparison` right after it.
-    expect(Object.keys(report.variants[2])).toEqual(['name', 'summary', 'comparison', 'layers', 'runs', 'instances', 'spread', 'membership', 'timeline', 'faults']);
+    expect(Object.keys(report.variants[2])).toEqual(['name', 'summary', 'comparison', 'layers', 'runs', 'instances', 'spread', 'membership', 'timeline', 'faults', 'latencyDistribution']);
     expect(Object.keys(report.variants[2].summary).at(-1)).toBe('ci');
     const md = reportMarkdown(report);
     expect(md).toContain('## Differences vs rr');

@@ -1,0 +1,83 @@
+/**
+ * `meshsim report DIR`: re-renders a report's readable files — index.html, report.md and
+ * charts/*.vl.json — from its report.json, without simulating (after upgrading meshsim, or
+ * to restore a deleted page). Same report.json → byte-identical files.
+ */
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { writeHtmlReport } from '../../report/html/write.js';
+import { reportMarkdown } from '../../report/markdown.js';
+import { readReport, ReportFileError } from '../../report/read.js';
+import { writeFileAtomic } from '../../report/write.js';
+
+/** What the command writes to (the CLI's io). */
+export interface ReportCommandIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/** Exit code of bad input, as for every meshsim command. */
+const EXIT_BAD_INPUT = 2;
+
+interface ReportFlags {
+  readonly scenario?: string;
+}
+
+function writeOrFail(path: string, content: string): void {
+  try {
+    writeFileAtomic(path, content);
+  } catch (e) {
+    throw new ReportFileError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+async function reportCommand(path: string, flags: ReportFlags, io: ReportCommandIO): Promise<number> {
+  const { dir, report } = readReport(path);
+  writeOrFail(join(dir, 'report.md'), reportMarkdown(report));
+  let result: Awaited<ReturnType<typeof writeHtmlReport>>;
+  try {
+    result = await writeHtmlReport(dir, report, { scenarioFile: flags.scenario });
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new ReportFileError(`cannot write into ${dir}: ${e.message}`);
+    throw e;
+  }
+  for (const w of result.warnings) io.stderr(`meshsim: warning: ${w}\n`);
+  const specs = result.files.filter((f) => f.endsWith('.vl.json')).length;
+  io.stderr(`wrote ${join(dir, 'index.html')}, report.md and ${specs} chart spec(s) in ${join(dir, 'charts')}\n`);
+  io.stdout(`${join(dir, 'index.html')}\n`);
+  return 0;
+}
+
+/** Registers `meshsim report` on `program`; `setExit` receives its exit code. */
+export function registerReportCommand(program: Command, io: ReportCommandIO, setExit: (code: number) => void): void {
+  program
+    .command('report')
+    .description('re-render index.html, report.md and the chart specs from a report.json, without simulating')
+    .argument('<dir>', 'a report directory (as written by meshsim run --out), or its report.json')
+    .option('--scenario <file>', 'the scenario file the report was made from, shown on the page if its sha256 matches (default: the scenario.yaml or scenario.json copy next to report.json)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshsim report reports/quickstart\n' +
+        '  meshsim report /tmp/qs/report.json\n' +
+        '  meshsim report reports/quickstart --scenario scenarios/quickstart.yaml\n' +
+        '\nWrites next to report.json: index.html (one self-contained page: tables, charts as\n' +
+        'inline SVG, the scenario; opens without network), report.md, and charts/<name>.vl.json\n' +
+        '(each chart\'s Vega-Lite spec with its data inlined, to restyle). Prints the path of\n' +
+        'index.html. Same report.json → byte-identical files.\n' +
+        '\nExit codes:\n' +
+        '  0   written\n' +
+        '  2   bad input: no report.json, not JSON, another schema version, a malformed\n' +
+        '      report, or an output file that cannot be written\n' +
+        '  70  internal error (please report it)',
+    )
+    .action(async (path: string, flags: ReportFlags) => {
+      try {
+        setExit(await reportCommand(path, flags, io));
+      } catch (e) {
+        if (!(e instanceof ReportFileError)) throw e;
+        io.stderr(`meshsim: ${e.message}\n`);
+        setExit(EXIT_BAD_INPUT);
+      }
+    });
+}

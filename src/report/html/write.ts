@@ -1,0 +1,108 @@
+/**
+ * The HTML report's files next to report.json: index.html (the page, self-contained),
+ * charts/<name>.vl.json (each chart's Vega-Lite spec with its data inlined) and a copy of
+ * the scenario as loaded (scenario.yaml or .json, checked against the report's sha256), from
+ * which `meshsim report DIR` shows it again. Each file is written atomically; index.html last.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Report } from '../report.js';
+import { writeFileAtomic } from '../write.js';
+import { renderPage, type PageChart, type ScenarioSource } from './page.js';
+import { renderSvg } from './render.js';
+import { buildCharts, CHART_NAMES } from './specs.js';
+
+export const HTML_FILE = 'index.html';
+export const CHARTS_DIR = 'charts';
+/** Names of the scenario copy, by the loaded file's format. */
+export const SCENARIO_COPIES = ['scenario.yaml', 'scenario.json'] as const;
+
+export const specFile = (name: string): string => `${CHARTS_DIR}/${name}.vl.json`;
+
+export interface HtmlReportFile {
+  /** Relative to the report's directory. */
+  readonly path: string;
+  readonly content: string;
+}
+
+export interface HtmlReport {
+  /** In write order: the chart specs, then index.html. */
+  readonly files: readonly HtmlReportFile[];
+  /** Problems worth telling the user (a Vega warning, a scenario that cannot be shown). */
+  readonly warnings: readonly string[];
+}
+
+/** The scenario shown on the page, or why there is none. */
+export type ScenarioText = ScenarioSource | { readonly missing: string };
+
+/** Builds the page and the spec files of `report` (no file is touched). */
+export async function buildHtmlReport(report: Report, scenario: ScenarioText): Promise<HtmlReport> {
+  const charts = buildCharts(report);
+  const warnings: string[] = [];
+  const rendered: PageChart[] = [];
+  for (const c of charts) {
+    const { svg, warnings: w } = await renderSvg(c.spec, `${c.name}-svg`);
+    for (const message of w) warnings.push(`chart ${c.name}: ${message}`);
+    rendered.push({ name: c.name, title: c.title, caption: c.caption, svg, specFile: specFile(c.name) });
+  }
+  const files: HtmlReportFile[] = charts.map((c) => ({ path: specFile(c.name), content: JSON.stringify(c.spec, null, 2) + '\n' }));
+  files.push({ path: HTML_FILE, content: renderPage({ report, charts: rendered, scenario }) });
+  return { files, warnings };
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Reads the scenario `file` for the page when its bytes are the ones the report was made
+ * from (same sha256); otherwise says why it is not shown.
+ */
+export function scenarioText(file: string, expectedSha256: string): ScenarioText {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return { missing: `The scenario is not shown: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)}).` };
+  }
+  if (sha256(bytes) !== expectedSha256) return { missing: `The scenario is not shown: ${file} is not the file this report was made from (its sha256 differs).` };
+  return { file, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes) };
+}
+
+/** The copy of the scenario kept next to a report (written by `meshsim run`), if one matches it. */
+export function scenarioCopy(dir: string, expectedSha256: string): ScenarioText {
+  for (const name of SCENARIO_COPIES) {
+    const found = scenarioText(join(dir, name), expectedSha256);
+    if ('text' in found) return found;
+  }
+  return { missing: `The scenario is not shown: no ${SCENARIO_COPIES.join(' or ')} with sha256 ${expectedSha256} next to the report (meshsim report --scenario FILE gives it).` };
+}
+
+export interface WriteHtmlOptions {
+  /**
+   * The scenario file the report was made from: shown on the page and copied next to the
+   * report when its sha256 matches. Default: the copy already in `dir`.
+   */
+  readonly scenarioFile?: string;
+}
+
+/**
+ * Writes index.html, charts/*.vl.json and the scenario copy into `dir` (each atomically;
+ * chart specs that no longer apply are removed). Returns the files written (relative to
+ * `dir`) and the warnings.
+ */
+export async function writeHtmlReport(dir: string, report: Report, options: WriteHtmlOptions = {}): Promise<{ files: string[]; warnings: string[] }> {
+  const sha = report.scenario.sha256;
+  const scenario = options.scenarioFile === undefined ? scenarioCopy(dir, sha) : scenarioText(options.scenarioFile, sha);
+  const page = await buildHtmlReport(report, 'text' in scenario ? { file: scenario.file, text: scenario.text } : scenario);
+  const warnings = [...page.warnings];
+  if ('missing' in scenario) warnings.push(scenario.missing);
+  const files: HtmlReportFile[] = [];
+  if (options.scenarioFile !== undefined && 'text' in scenario) {
+    files.push({ path: /\.json$/i.test(options.scenarioFile) ? SCENARIO_COPIES[1] : SCENARIO_COPIES[0], content: scenario.text });
+  }
+  files.push(...page.files);
+  const written = new Set(files.map((f) => f.path));
+  for (const name of CHART_NAMES) if (!written.has(specFile(name))) rmSync(join(dir, specFile(name)), { force: true });
+  for (const f of files) writeFileAtomic(join(dir, f.path), f.content);
+  return { files: files.map((f) => f.path), warnings };
+}

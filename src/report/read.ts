@@ -1,0 +1,113 @@
+/**
+ * Reading a report.json back (`meshsim report DIR`): the file, its JSON, its schema version
+ * and the shape of every field the Markdown and HTML renderers read, checked with zod so
+ * that a hand-edited or truncated report gets a message naming the file and the field, not
+ * a crash. The report is returned as written, unknown fields included (reports only grow:
+ * `meshsim/report@1` is additive).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { ASSERT_OPS, METRIC_NAMES } from '../scenario/assert.js';
+import { REPORT_SCHEMA, type Report } from './report.js';
+import { STAT_FIGURES } from './statistics.js';
+
+/** A report that cannot be read: missing, not JSON, another schema, or malformed. */
+export class ReportFileError extends Error {}
+
+const num = z.number();
+const nullNum = z.number().nullable();
+const interval = z.tuple([num, num]).nullable();
+const perFigure = <T extends z.ZodType>(t: T) => z.object(Object.fromEntries(STAT_FIGURES.map((f) => [f, t])) as Record<(typeof STAT_FIGURES)[number], T>);
+
+const latency = z.looseObject({ mean: nullNum, p50: nullNum, p90: nullNum, p99: nullNum, p999: nullNum, max: nullNum });
+const requests = z.looseObject({ total: num, succeeded: num, failed: num, rejected: num, timedOut: num, errors: num, resets: num, connectFailures: num });
+const figureComparison = z.looseObject({ n: num, relative: nullNum, ci: interval, p: nullNum, significant: z.boolean(), verdict: z.string() });
+
+const variant = z.looseObject({
+  name: z.string(),
+  summary: z.looseObject({ requests, successRate: nullNum, throughputPerSec: num, latencyMs: latency, attemptsPerRequest: nullNum, ci: perFigure(interval) }),
+  comparison: z.looseObject({ baseline: z.string(), method: z.enum(['paired', 'welch']), figures: perFigure(figureComparison) }).optional(),
+  layers: z.array(z.unknown()),
+  runs: z.array(z.looseObject({ seed: num })),
+  instances: z.array(z.looseObject({ service: z.string(), index: num, zone: z.string(), requests: num, share: num, utilization: nullNum, meanBusy: num })),
+  spread: z.array(z.looseObject({ service: z.string(), instances: num, maxOverMean: num, cv: num })),
+  membership: z.array(z.looseObject({ at: num, service: z.string(), added: z.array(num), removed: z.array(num), keysRemapped: num.optional() })),
+  timeline: z.looseObject({
+    bucketMs: num,
+    latencyRelativeError: num,
+    points: z.array(z.looseObject({ t: num, requests: num, successRate: nullNum, p50: nullNum, p99: nullNum })),
+  }),
+  faults: z.array(z.looseObject({ kind: z.string(), start: num, end: nullNum, service: z.string().optional(), instances: z.array(num) })),
+  latencyDistribution: z.array(z.looseObject({ q: num, ms: num })).optional(),
+});
+
+const ReportSchema = z.looseObject({
+  schema: z.literal(REPORT_SCHEMA),
+  generator: z.string(),
+  mode: z.string(),
+  scenario: z.looseObject({ name: z.string(), sha256: z.string() }),
+  seeds: z.array(num),
+  percentiles: z.looseObject({ method: z.string(), relativeError: num }),
+  statistics: z.looseObject({ confidence: num, interval: z.string(), comparison: z.string(), baseline: z.string().nullable() }),
+  assertions: z
+    .array(
+      z.looseObject({
+        rule: z.string(),
+        variant: z.string(),
+        metric: z.enum(METRIC_NAMES as [string, ...string[]]),
+        op: z.enum(ASSERT_OPS as [string, ...string[]]),
+        threshold: num,
+        actual: nullNum,
+        pass: z.boolean(),
+        margin: nullNum,
+        reason: z.string().optional(),
+      }),
+    )
+    .optional(),
+  variants: z.array(variant),
+});
+
+export interface ReadReport {
+  /** The report.json read. */
+  readonly file: string;
+  /** The directory it is in (where re-rendered files go). */
+  readonly dir: string;
+  readonly report: Report;
+}
+
+/** Reads `path` (a report.json, or a directory holding one) and checks it. Throws {@link ReportFileError}. */
+export function readReport(path: string): ReadReport {
+  let file = path;
+  try {
+    if (statSync(path).isDirectory()) file = join(path, 'report.json');
+  } catch {
+    throw new ReportFileError(`${path}: no such file or directory`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ReportFileError(`${file}: cannot read it${code === 'ENOENT' ? ' (no report.json there; run `meshsim run` first)' : code === undefined ? '' : ` (${code})`}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ReportFileError(`${file}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const schema = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { schema?: unknown }).schema : undefined;
+  if (schema !== REPORT_SCHEMA) {
+    const what = schema === undefined ? 'no `schema` field' : `schema ${JSON.stringify(schema)}`;
+    throw new ReportFileError(`${file}: not a ${REPORT_SCHEMA} report (${what}); this meshsim reads ${REPORT_SCHEMA} only`);
+  }
+  const parsed = ReportSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue.path.map(String).join('.') || '(top)';
+    throw new ReportFileError(`${file}: invalid report at ${where}: ${issue.message}`);
+  }
+  // The document itself, not zod's copy (which reorders keys): checked, and as written.
+  return { file, dir: dirname(file), report: json as Report };
+}

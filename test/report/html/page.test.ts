@@ -1,0 +1,91 @@
+/** index.html: self-contained (nothing fetched, no script), every text escaped, best values marked. */
+import { describe, expect, it } from 'vitest';
+import { escapeHtml, renderPage } from '../../../src/report/html/page.js';
+import { buildHtmlReport } from '../../../src/report/html/write.js';
+import type { Report } from '../../../src/report/report.js';
+import { FIXTURE_TEXT, fixtureReport } from './_fixture.js';
+
+const report = fixtureReport();
+const scenario = { file: 'fixture.yaml', text: FIXTURE_TEXT };
+const page = (await buildHtmlReport(report, scenario)).files.find((f) => f.path === 'index.html')?.content ?? '';
+
+const EVIL = '</svg></td><script>alert("x")</script><img src=x onerror=alert(1)>&amp;\'';
+
+/** The report with every name a user (or a hand-edited report.json) controls made hostile. */
+function hostile(r: Report): Report {
+  return {
+    ...r,
+    generator: `meshsim ${EVIL}`,
+    scenario: { name: `scn ${EVIL}`, sha256: EVIL },
+    variants: r.variants.map((v, i) => ({
+      ...v,
+      name: `${EVIL} ${i}`,
+      instances: v.instances.map((x) => ({ ...x, service: `svc${EVIL}` })),
+      faults: v.faults.map((f) => ({ ...f, kind: `kind${EVIL}`, service: `svc${EVIL}` })),
+    })),
+  };
+}
+
+describe('escapeHtml', () => {
+  it('escapes the five HTML-special characters and nothing else', () => {
+    expect(escapeHtml(`<a href="x" title='y'>&amp; é ★</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp; é ★&lt;/a&gt;');
+  });
+});
+
+describe('the page', () => {
+  it('is one self-contained document: a strict CSP, no script, nothing that loads anything', () => {
+    expect(page.startsWith('<!DOCTYPE html>\n<html lang="en">')).toBe(true);
+    expect(page).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`);
+    expect(page).not.toMatch(/<script|<link|<iframe|<img|\ssrc=|@import|url\((?!#)/i);
+    // The only URLs are XML namespaces and the Vega-Lite schema in no attribute that fetches.
+    const urls = [...page.matchAll(/https?:\/\/[^\s"'<>)]+/g)].map((m) => m[0]);
+    expect(new Set(urls)).toEqual(new Set(['http://www.w3.org/2000/svg', 'http://www.w3.org/1999/xlink']));
+  });
+
+  it('has every chart as inline SVG, the tables, and the scenario text', () => {
+    for (const name of ['latency-percentiles', 'timeline', 'instances', 'summary-intervals']) {
+      expect(page).toMatch(new RegExp(`<figure id="chart-${name}" data-chart="${name}">\\n<svg `));
+      expect(page).toContain(`<code>charts/${name}.vl.json</code>`);
+    }
+    expect(page).toContain('<table id="summary-table">');
+    expect(page).toContain('<table id="differences-table">');
+    expect(page).toContain(`<pre id="scenario-text">${escapeHtml(FIXTURE_TEXT)}</pre>`);
+    expect(page).toContain(`<code>${report.scenario.sha256}</code>`);
+    expect(page).toContain(`<dt>seeds</dt><dd>${report.seeds.join(', ')} (2 replications)</dd>`);
+    expect(page).toContain(escapeHtml(report.generator));
+  });
+
+  it('marks the best value of each ranked column, and shows each interval under its figure', () => {
+    const p99 = report.variants.map((v) => v.summary.latencyMs.p99 as number);
+    const best = report.variants[p99.indexOf(Math.min(...p99))];
+    const row = page.split('\n').find((l) => l.startsWith(`<tr><td class="name">${best.name}</td>`)) ?? '';
+    const cells = [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)];
+    // variant, requests, success, rejected, timed out, att/req, thr/s, mean, p50, p90, p99 …
+    const p99Cell = cells[10];
+    expect(p99Cell[1]).toBe(' class="best"');
+    const ci = best.summary.ci.p99 as readonly [number, number];
+    expect(p99Cell[2]).toContain(`<span class="ci">`);
+    expect(p99Cell[2]).toContain(ci[0] >= 10 ? ci[0].toFixed(2) : ci[0].toFixed(3));
+  });
+
+  it('says where the scenario is when it cannot be shown', () => {
+    const html = renderPage({ report, charts: [], scenario: { missing: 'The scenario is not shown: <gone>.' } });
+    expect(html).toContain('<p class="note">The scenario is not shown: &lt;gone&gt;.</p>');
+    expect(html).toContain('No data to chart');
+  });
+
+  it('escapes every name, in the tables, the captions and the SVG alike: no markup gets through', async () => {
+    const evil = hostile(report);
+    const files = (await buildHtmlReport(evil, { file: `x${EVIL}.yaml`, text: `name: ${EVIL}` })).files;
+    const html = files.find((f) => f.path === 'index.html')?.content ?? '';
+    expect(html).not.toMatch(/<script|<img|onerror=alert\(1\)>/i);
+    expect(html).toContain(escapeHtml(`${EVIL} 0`));
+    // Every <svg> opened is closed by its own </svg>: a name did not end one early.
+    const opens = html.match(/<svg /g)?.length ?? 0;
+    expect(html.match(/<\/svg>/g)?.length).toBe(opens);
+    expect(opens).toBe(4);
+    // The spec files carry the names as JSON data, unescaped.
+    const spec = files.find((f) => f.path === 'charts/latency-percentiles.vl.json')?.content ?? '';
+    expect((JSON.parse(spec) as { data: { values: { variant: string }[] } }).data.values[0].variant).toBe(`${EVIL} 0`);
+  });
+});

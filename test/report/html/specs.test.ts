@@ -1,0 +1,116 @@
+/** The Vega-Lite specs built from a report: which charts, their inlined data, the fault shading. */
+import { describe, expect, it } from 'vitest';
+import { buildCharts, CHART_NAMES, latencyPoints, VEGA_LITE_SCHEMA, type Chart } from '../../../src/report/html/specs.js';
+import { LATENCY_QUANTILES, type Report, type VariantReport } from '../../../src/report/report.js';
+import { tinyScenario } from '../../_tiny-scenario.js';
+import { fixtureReport } from './_fixture.js';
+
+const report = fixtureReport();
+const charts = buildCharts(report);
+const chart = (name: string): Chart => {
+  const c = charts.find((x) => x.name === name);
+  if (c === undefined) throw new Error(`no chart ${name}`);
+  return c;
+};
+/** The spec as plain JSON (as written to charts/<name>.vl.json). */
+const json = (c: Chart): Record<string, unknown> => JSON.parse(JSON.stringify(c.spec)) as Record<string, unknown>;
+const get = (x: unknown, ...path: (string | number)[]): unknown => path.reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], x);
+
+describe('buildCharts', () => {
+  it('builds every chart, in page order, each a self-contained Vega-Lite spec (schema, inlined data, no URL)', () => {
+    expect(charts.map((c) => c.name)).toEqual([...CHART_NAMES]);
+    for (const c of charts) {
+      const spec = json(c);
+      expect(spec.$schema).toBe(VEGA_LITE_SCHEMA);
+      expect(JSON.stringify(spec)).not.toMatch(/"url"\s*:/);
+      expect(c.title.length).toBeGreaterThan(0);
+      expect(c.caption.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('latency: each variant\'s distribution below q = 1, on log axes with percentile ticks', () => {
+    const spec = json(chart('latency-percentiles'));
+    const values = get(spec, 'data', 'values') as { variant: string; q: number; ms: number }[];
+    for (const v of report.variants) {
+      const expected = (v.latencyDistribution ?? []).filter((p) => p.q < 1).map((p) => ({ variant: v.name, q: p.q, ms: p.ms }));
+      expect(expected.length).toBeGreaterThan(5);
+      expect(values.filter((p) => p.variant === v.name)).toEqual(expected);
+    }
+    expect(get(spec, 'encoding', 'x', 'scale', 'type')).toBe('log');
+    expect(get(spec, 'encoding', 'y', 'scale', 'type')).toBe('log');
+    // ~726 requests per variant: 1/(1 − q) reaches 100 (99%) but not 1000 (99.9%).
+    expect(get(spec, 'encoding', 'x', 'axis', 'values')).toEqual([1, 2, 10, 100]);
+  });
+
+  it('timeline: every point of every variant, and the crash window shaded in seconds; the whole-run fault named instead', () => {
+    const c = chart('timeline');
+    const spec = json(c);
+    const values = get(spec, 'data', 'values') as { variant: string; t: number }[];
+    expect(values.length).toBe(report.variants.reduce((a, v) => a + v.timeline.points.length, 0));
+    for (const panel of [0, 1]) {
+      const shade = get(spec, 'vconcat', panel, 'layer', 0) as { mark: { type: string }; data: { values: { fault: string; start: number; end: number }[] } };
+      expect(shade.mark.type).toBe('rect');
+      expect(shade.data.values).toEqual([{ fault: 'crash api[0]', start: 0.8, end: 1.2 }]);
+    }
+    expect(c.caption).toContain('For the whole run: error api[1].');
+  });
+
+  it('timeline without faults: no shading layer', () => {
+    const plain = fixtureReport(tinyScenario({ name: 'plain' }));
+    const spec = json(buildCharts(plain).find((c) => c.name === 'timeline') as Chart);
+    for (const panel of [0, 1]) {
+      const layers = get(spec, 'vconcat', panel, 'layer') as { mark: { type: string } }[];
+      expect(layers.map((l) => l.mark.type)).toEqual(['line']);
+    }
+  });
+
+  it('instances: share and utilisation of every instance of every variant', () => {
+    const spec = json(chart('instances'));
+    const values = get(spec, 'data', 'values') as { variant: string; instance: string; share: number; utilization: number | null }[];
+    const expected = report.variants.flatMap((v) => v.instances.map((i) => ({ variant: v.name, instance: `${i.service}/${i.index}`, share: i.share, utilization: i.utilization })));
+    expect(values.map(({ variant, instance, share, utilization }) => ({ variant, instance, share, utilization }))).toEqual(expected);
+    expect((get(spec, 'vconcat') as unknown[]).length).toBe(2);
+  });
+
+  it('summary intervals: the pooled figure and its 95% interval per variant', () => {
+    const spec = json(chart('summary-intervals'));
+    const p99 = get(spec, 'hconcat', 1, 'data', 'values') as { variant: string; value: number; lo: number; hi: number }[];
+    expect(p99).toEqual(report.variants.map((v) => ({ variant: v.name, value: v.summary.latencyMs.p99, lo: v.summary.ci.p99?.[0], hi: v.summary.ci.p99?.[1] })));
+  });
+
+  it('a report without variants has no chart', () => {
+    const empty: Report = { ...report, variants: [] };
+    expect(buildCharts(empty)).toEqual([]);
+  });
+
+  it('same report → same specs', () => {
+    expect(JSON.stringify(buildCharts(fixtureReport()))).toBe(JSON.stringify(charts));
+  });
+});
+
+describe('latencyDistribution (report.json) and latencyPoints', () => {
+  it('runs from the exact minimum (q = 0) to the exact maximum (q = 1), non-decreasing, with only levels that have a sample above them', () => {
+    for (const v of report.variants) {
+      const d = v.latencyDistribution ?? [];
+      const n = v.summary.requests.succeeded;
+      expect(d[0].q).toBe(0);
+      expect(d[d.length - 1]).toEqual({ q: 1, ms: v.summary.latencyMs.max });
+      expect(d.slice(1, -1).map((p) => p.q)).toEqual(LATENCY_QUANTILES.filter((q) => n * (1 - q) >= 1));
+      for (let i = 1; i < d.length; i++) expect(d[i].ms).toBeGreaterThanOrEqual(d[i - 1].ms);
+      expect(d.find((p) => p.q === 0.5)?.ms).toBe(v.summary.latencyMs.p50);
+      expect(d.find((p) => p.q === 0.99)?.ms).toBe(v.summary.latencyMs.p99);
+    }
+  });
+
+  it('an older report without it: the summary percentiles', () => {
+    const { latencyDistribution: _, ...old } = report.variants[0];
+    const l = old.summary.latencyMs;
+    expect(latencyPoints(old as VariantReport)).toEqual([
+      { q: 0.5, ms: l.p50 },
+      { q: 0.9, ms: l.p90 },
+      { q: 0.99, ms: l.p99 },
+      { q: 0.999, ms: l.p999 },
+      { q: 1, ms: l.max },
+    ]);
+  });
+});
