@@ -121,7 +121,7 @@ const NUMBERS = ['seed', 'windowMs', 'endTimeMs', 'eventsProcessed'] as const;
  */
 export function runResultFromJSON(j: unknown, path = 'run'): RunResult {
   if (!isRecord(j)) throw new RunResultJsonError(`${path}: expected an object`);
-  for (const k of NUMBERS) if (typeof j[k] !== 'number') throw new RunResultJsonError(`${path}.${k}: expected a number`);
+  for (const k of NUMBERS) if (typeof j[k] !== 'number' && !(isRecord(j[k]) && '$num' in j[k])) throw new RunResultJsonError(`${path}.${k}: expected a number`);
   for (const k of ARRAYS) if (!Array.isArray(j[k])) throw new RunResultJsonError(`${path}.${k}: expected an array`);
   for (const k of RECORDS) if (!isRecord(j[k])) throw new RunResultJsonError(`${path}.${k}: expected an object`);
   const t = j.timeline;
