@@ -4,14 +4,18 @@
  * (`executePlan`), then the report built and serialised as `meshsim run` does; one JSON
  * line on stdout with the wall time, the report's sha256 (equal for every worker count),
  * the simulated requests, each worker's peak V8 heap and the process's peak RSS.
+ * `<modules>` is the directory of meshsim's modules: compiled JavaScript (as `npm run
+ * demo` runs, workers start worker.js) or src/ (TypeScript: workers load tsx first).
  *
- *   node --import tsx bench/parallel-child.ts <scenario.yaml> <workers>
+ *   node --import tsx bench/parallel-child.ts <scenario.yaml> <workers> <modules dir>
  */
 import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { buildReport, reportJson } from '../src/report/report.js';
-import { assembleOutput, executePlan } from '../src/runner/run.js';
-import { loadScenario } from '../src/scenario/load.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as ReportModule from '../src/report/report.js';
+import type * as RunModule from '../src/runner/run.js';
+import type * as LoadModule from '../src/scenario/load.js';
 
 export interface ParallelChildResult {
   readonly workers: number;
@@ -27,14 +31,21 @@ export interface ParallelChildResult {
   readonly maxRssMB: number;
   readonly heapUsedMB: number;
   readonly load1: number;
+  /** CPU time of the process (all threads, user + system), ms: the work done, whatever the contention. */
+  readonly cpuMs: number;
 }
 
-const [file, w] = process.argv.slice(2);
+const [file, w, modules] = process.argv.slice(2);
 const workers = Number(w);
-if (!file || !(workers >= 1)) {
-  process.stderr.write('usage: parallel-child.ts <scenario.yaml> <workers>\n');
+if (!file || !(workers >= 1) || !modules) {
+  process.stderr.write('usage: parallel-child.ts <scenario.yaml> <workers> <modules dir>\n');
   process.exit(2);
 }
+const ext = modules.endsWith('src') ? '.ts' : '.js';
+const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(modules, path + ext)).href) as Promise<T>;
+const { buildReport, reportJson } = await load<typeof ReportModule>('report/report');
+const { assembleOutput, executePlan } = await load<typeof RunModule>('runner/run');
+const { loadScenario } = await load<typeof LoadModule>('scenario/load');
 const t0 = performance.now();
 const loaded = loadScenario(file);
 const executed = await executePlan(loaded, { workers });
@@ -50,5 +61,6 @@ const result: ParallelChildResult = {
   maxRssMB: process.resourceUsage().maxRSS / 1024,
   heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
   load1: loadavg()[0],
+  cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
 };
 process.stdout.write(JSON.stringify(result) + '\n');
