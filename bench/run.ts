@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- hold e2e simpy picks fleet10k]`: runs the benchmarks (all, or those named), each in
+ * `npm run bench [-- hold e2e simpy picks fleet10k failover parallel]`: runs the benchmarks (all, or those named), each in
  * its own node process, prints a summary table with the targets, and writes
  * bench/results/latest.json (machine, node version, date, load, every figure).
  *
@@ -19,10 +19,11 @@ const BENCHES = {
   picks: { file: 'balancers.bench', what: 'every registered balancer: ns per pick cycle and µs per rebuild at 10, 1k, 10k endpoints' },
   fleet10k: { file: 'fleet10k.bench', what: 'meshsim run on fleet10k (10,000 instances, 100 sidecars, ≈ 2M requests): throughput and peak RSS' },
   failover: { file: 'failover.bench', what: 'meshsim run on fleet100 with timeouts, retries + budget and outlier detection vs without (≈ 2M requests)' },
+  parallel: { file: 'parallel.bench', what: 'a sweep of 32 runs on 1 worker vs every core: wall-time ratio, peak heap per worker, peak RSS' },
 } as const;
 type BenchName = keyof typeof BENCHES;
 
-const ALIASES: Record<string, BenchName> = { 'event-queue': 'hold', eq: 'hold', 'end-to-end': 'e2e', sim: 'simpy', balancers: 'picks', pick: 'picks', fleet: 'fleet10k' };
+const ALIASES: Record<string, BenchName> = { workers: 'parallel', 'event-queue': 'hold', eq: 'hold', 'end-to-end': 'e2e', sim: 'simpy', balancers: 'picks', pick: 'picks', fleet: 'fleet10k' };
 
 function selected(argv: readonly string[]): BenchName[] {
   const names = argv.filter((a) => !a.startsWith('-'));

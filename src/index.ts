@@ -37,7 +37,11 @@ export type {
   AssertOp,
 } from './scenario/types.js';
 export type { RunResult, RequestCounts, InstanceStats, LayerStats, FailoverCounts, FaultEffect, FaultRecord } from './sim/metrics.js';
-export type { RunOptions, RunOutput, VariantResult } from './runner/run.js';
+export type { RunOptions, RunOutput, VariantResult, ParallelRunOptions, RunPlan, ExecutedRun, ExecutedPlan } from './runner/run.js';
+export type { PlannedRun, ShardSpec } from './runner/plan.js';
+export type { WorkerStats } from './runner/pool.js';
+export type { RunResultJSON } from './sim/run-result-json.js';
+export type { ShardDocument, MergedShards } from './report/shard.js';
 export type { Comparison, Pair, ComparedFigure } from './report/compare.js';
 export type { SummaryIntervals, VariantComparison, FigureComparison, StatFigure, Interval } from './report/statistics.js';
 export type { Report, VariantReport, VariantSummary, Summary, RunSummary, LatencySummary, LayerReport, FaultReport, FaultEffectReport, AssertionResult } from './report/report.js';
@@ -62,7 +66,10 @@ export { printScenario } from './scenario/print.js';
 export { parseRule } from './scenario/assert.js';
 export { ScenarioError } from './scenario/errors.js';
 export { SCENARIO_SCHEMA } from './scenario/types.js';
-export { runScenario } from './runner/run.js';
+export { runScenario, runScenarioParallel, executePlan, runPlan, assembleOutput } from './runner/run.js';
+export { parseShardSpec, shardRuns } from './runner/plan.js';
+export { runResultToJSON, runResultFromJSON } from './sim/run-result-json.js';
+export { SHARD_SCHEMA, buildShard, parseShard, readShardFile, mergeShards, ShardError } from './report/shard.js';
 export { buildReport, reportJson, REPORT_SCHEMA } from './report/report.js';
 export { evaluateAssertions, withAssertions } from './report/assertions.js';
 export { tQuantile, tInterval, signFlipPValue, compareRuns } from './report/statistics.js';

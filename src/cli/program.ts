@@ -12,16 +12,22 @@ import { assertionLines, skippedRules, withAssertions } from '../report/assertio
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
 import { buildReport, reportJson, type Report } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
-import { writeHtmlReport } from '../report/html/write.js';
+import { writeHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
 import { writeFileAtomic } from '../report/write.js';
-import { runScenario, selectVariants, UnknownVariantError } from '../runner/run.js';
+import { ShardError } from '../report/shard.js';
+import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
+import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type RunOutput } from '../runner/run.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
 import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
+import type { LoadedScenario } from '../scenario/types.js';
 import { VERSION } from '../version.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerMergeCommand } from './commands/merge.js';
+import { writeShardReport } from './commands/shard.js';
+import { ProgressLine } from './progress.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -61,23 +67,39 @@ function sweepOption(value: string, previous: readonly SweepAxis[] = []): SweepA
   return [...previous, axis];
 }
 
+/** `--shard i/n`. */
+function shardOption(value: string): ShardSpec {
+  try {
+    return parseShardSpec(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 const SWEEP_HELP =
   'sweep a dotted path over values, like the scenario\'s `sweep:` (repeatable; replaces the ' +
   "file's sweep of the same path). VALUES is a YAML flow sequence, brackets optional:\n" +
   "mesh.failover.retries.max=0,1,2 or 'mesh.balancer={kind: p2c},{kind: random}'";
 
 const FORMATS = ['table', 'md', 'json'] as const;
-type Format = (typeof FORMATS)[number];
+export type Format = (typeof FORMATS)[number];
 
-interface RunFlags {
+/** What the report writer needs of the flags (`run` and `merge`). */
+export interface ReportFlags {
+  readonly format: Format;
+  /** Write index.html, the chart specs and the scenario copy (`--no-html`: not). */
+  readonly html: boolean;
+}
+
+interface RunFlags extends ReportFlags {
   readonly seed?: number;
   readonly seeds?: number;
   readonly variant?: string[];
   readonly sweep?: SweepAxis[];
   readonly out?: string;
-  readonly format: Format;
   readonly progress: boolean;
-  readonly html: boolean;
+  readonly workers?: number;
+  readonly shard?: ShardSpec;
 }
 
 /** Fails before simulating when `dir` exists and is not a directory. */
@@ -100,9 +122,9 @@ function writeReport(path: string, content: string): void {
 }
 
 /** index.html, charts/*.vl.json and the scenario copy (src/report/html). */
-async function writeHtml(dir: string, report: Report, scenarioFile: string, io: CliIO): Promise<void> {
+async function writeHtml(dir: string, report: Report, scenario: WriteHtmlOptions, io: CliIO): Promise<void> {
   try {
-    const { warnings } = await writeHtmlReport(dir, report, { scenarioFile });
+    const { warnings } = await writeHtmlReport(dir, report, scenario);
     for (const w of warnings) io.stderr(`meshsim: warning: ${w}\n`);
   } catch (e) {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new UsageError(`cannot write the HTML report into ${dir}: ${e.message}`);
@@ -119,21 +141,32 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
   if (seed + seeds - 1 > Number.MAX_SAFE_INTEGER) throw new UsageError(`seed + seeds - 1 must be at most ${Number.MAX_SAFE_INTEGER} (got seed ${seed}, seeds ${seeds})`);
   const dir = flags.out ?? join('reports', loaded.base.name);
   checkOutputDir(dir);
-  const showProgress = flags.progress && io.isTTY;
   const started = performance.now();
-  const output = runScenario(loaded, {
+  const progress = flags.progress && io.isTTY ? new ProgressLine(io.stderr) : undefined;
+  const executed = await executePlan(loaded, {
     seed: flags.seed,
     seeds: flags.seeds,
     variants: flags.variant,
-    onRun: showProgress
-      ? (done, total, variant, seed) => io.stderr(`\r[${done}/${total}] ${variant} seed ${seed}        ${done === total ? '\n' : ''}`)
-      : undefined,
+    workers: flags.workers,
+    shard: flags.shard,
+    onRun: progress ? (done, total, _variant, _seed, result) => progress.update(done, total, result.conservation.issued) : undefined,
   });
+  if (flags.shard !== undefined) return writeShardReport(loaded, flags, flags.shard, executed, dir, io, started, writeReport);
+  const output = assembleOutput(executed.plan, executed.runs.map((r) => r.result));
+  return emitReport(dir, loaded, output, flags, io, started, { scenarioFile: loaded.file });
+}
+
+/**
+ * Builds the report of a whole run, writes report.json, report.md and (unless --no-html) the
+ * HTML report, prints it: `run` and `merge` alike. `scenario` says where the scenario's text
+ * is (shown on the page and copied next to the report when it hashes to the report's sha256).
+ */
+async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput, flags: ReportFlags, io: CliIO, started: number, scenario: WriteHtmlOptions): Promise<number> {
   const rules = loaded.base.assert;
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
   writeReport(join(dir, 'report.json'), reportJson(report));
   writeReport(join(dir, 'report.md'), reportMarkdown(report));
-  if (flags.html) await writeHtml(dir, report, file, io);
+  if (flags.html) await writeHtml(dir, report, scenario, io);
   if (flags.format === 'json') io.stdout(reportJson(report));
   else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
   else {
@@ -206,12 +239,16 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
-    .option('--no-progress', 'no progress line on stderr')
+    .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
     .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
+    .option('--workers <n>', 'worker threads running replications in parallel; 1 = in-process (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
+    .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  meshsim run scenarios/quickstart.yaml\n' +
+        '  meshsim run scenarios/quickstart.yaml --workers 1            # no threads\n' +
+        '  meshsim run scenarios/sweep-retries.yaml --shard 2/4 --out shards && meshsim merge shards\n' +
         '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
         '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
         '  meshsim run scenarios/sweep-retries.yaml --sweep mesh.failover.retries.max=0,1,2,3\n' +
@@ -219,7 +256,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
         '(on top of each named variant, if the file has `variants:`), named from its values,\n' +
         'like max-2_budgetPercent-20pct; `meshsim validate FILE` lists the names.\n' +
-        '\nSame scenario file and seeds give a byte-identical report.json on any machine.\n' +
+        '\nSame scenario file and seeds give a byte-identical report.json on any machine, with any\n' +
+        'number of --workers, and sharded (--shard i/n on n machines, then meshsim merge).\n' +
+        'Shard i of n runs the variant × seed runs k (0-based, variants in file order, seeds\n' +
+        'ascending) with k mod n = i - 1; it writes no report.json and checks no assert: rules.\n' +
         '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
         'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
         '\nExit codes:\n' +
@@ -266,6 +306,13 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .action((paths: string[], flags: CompareFlags) => setExit(compareCommand(paths, flags, io)));
 
   registerReportCommand(program, io, setExit);
+  registerMergeCommand(program, {
+    formats: FORMATS,
+    setExit,
+    checkOutputDir,
+    emitReport: (dir, loaded, output, flags, started, scenario) => emitReport(dir, loaded, output, flags, io, started, scenario),
+    stderr: io.stderr,
+  });
 
   program
     .command('policies')
@@ -306,7 +353,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (e instanceof UnknownVariantError || e instanceof UsageError || e instanceof CompareError) {
+    if (e instanceof UnknownVariantError || e instanceof UsageError || e instanceof CompareError || e instanceof ShardError || e instanceof ShardSpecError) {
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }

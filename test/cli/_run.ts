@@ -1,5 +1,5 @@
 /** Runs the `meshsim` command in-process (`main(argv, io)`) and captures what it prints. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
@@ -36,4 +36,14 @@ export function tempFiles(prefix: string): { dir: string; fresh: (name: string) 
     return file;
   };
   return { dir, fresh, writeScenario };
+}
+
+/** Every file under `dir`, recursively: relative path → content. */
+export function dirSnapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isFile()) files[name] = readFileSync(path, 'utf8');
+  }
+  return files;
 }

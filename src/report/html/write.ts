@@ -68,6 +68,12 @@ export function scenarioText(file: string, expectedSha256: string): ScenarioText
   return { file, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes) };
 }
 
+/** A scenario's text given directly, shown when it is the one the report was made from. */
+function checkedSource(source: ScenarioSource, expectedSha256: string): ScenarioText {
+  if (sha256(Buffer.from(source.text, 'utf8')) !== expectedSha256) return { missing: `The scenario is not shown: the text of ${source.file} given is not the file this report was made from (its sha256 differs).` };
+  return source;
+}
+
 /** The copy of the scenario kept next to a report (written by `meshsim run`), if one matches it. */
 export function scenarioCopy(dir: string, expectedSha256: string): ScenarioText {
   for (const name of SCENARIO_COPIES) {
@@ -83,6 +89,8 @@ export interface WriteHtmlOptions {
    * report when its sha256 matches. Default: the copy already in `dir`.
    */
   readonly scenarioFile?: string;
+  /** The scenario's path and text when the file itself is elsewhere (`meshsim merge`: from the shards). */
+  readonly scenarioSource?: ScenarioSource;
 }
 
 /**
@@ -92,13 +100,15 @@ export interface WriteHtmlOptions {
  */
 export async function writeHtmlReport(dir: string, report: Report, options: WriteHtmlOptions = {}): Promise<{ files: string[]; warnings: string[] }> {
   const sha = report.scenario.sha256;
-  const scenario = options.scenarioFile === undefined ? scenarioCopy(dir, sha) : scenarioText(options.scenarioFile, sha);
+  const given = options.scenarioSource;
+  const scenario: ScenarioText =
+    given !== undefined ? checkedSource(given, sha) : options.scenarioFile === undefined ? scenarioCopy(dir, sha) : scenarioText(options.scenarioFile, sha);
   const page = await buildHtmlReport(report, 'text' in scenario ? { file: scenario.file, text: scenario.text } : scenario);
   const warnings = [...page.warnings];
   if ('missing' in scenario) warnings.push(scenario.missing);
   const files: HtmlReportFile[] = [];
-  if (options.scenarioFile !== undefined && 'text' in scenario) {
-    files.push({ path: /\.json$/i.test(options.scenarioFile) ? SCENARIO_COPIES[1] : SCENARIO_COPIES[0], content: scenario.text });
+  if ((options.scenarioFile !== undefined || given !== undefined) && 'text' in scenario) {
+    files.push({ path: /\.json$/i.test(scenario.file) ? SCENARIO_COPIES[1] : SCENARIO_COPIES[0], content: scenario.text });
   }
   files.push(...page.files);
   const written = new Set(files.map((f) => f.path));

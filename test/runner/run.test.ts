@@ -1,0 +1,60 @@
+/**
+ * The runner in parallel: worker threads (here from the TypeScript sources, through tsx)
+ * give results that report byte-identically to the in-process run, in canonical order;
+ * shards execute exactly their slice; the default worker count.
+ */
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { buildReport, reportJson } from '../../src/report/report.js';
+import { assembleOutput, defaultWorkers, estimatedRequests, executePlan, IN_PROCESS_BELOW_REQUESTS, runPlan, runScenario, runScenarioParallel } from '../../src/runner/run.js';
+import { parseScenarioText } from '../../src/scenario/load.js';
+import { richScenario } from '../_rich-scenario.js';
+
+const loaded = parseScenarioText(richScenario({ seeds: 3 }), 'rich.yaml');
+const json = (output: ReturnType<typeof runScenario>): string => reportJson(buildReport({ name: 'rich', sha256: loaded.sha256 }, output));
+
+describe('executePlan', () => {
+  it('on 2 worker threads reports byte-identically to in-process, whatever the completion order', async () => {
+    const single = json(runScenario(loaded));
+    const seen: string[] = [];
+    const executed = await executePlan(loaded, { workers: 2, onRun: (done, total, variant, seed) => seen.push(`${done}/${total} ${variant}:${seed}`) });
+    expect(executed.workers).toHaveLength(2);
+    expect(executed.workers.reduce((a, w) => a + w.runs, 0)).toBe(9);
+    for (const w of executed.workers) expect(w.peakHeapBytes).toBeGreaterThan(0);
+    expect(seen).toHaveLength(9);
+    expect(seen.map((s) => s.split(' ')[0])).toEqual(Array.from({ length: 9 }, (_, i) => `${i + 1}/9`));
+    expect(executed.runs.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(json(assembleOutput(executed.plan, executed.runs.map((r) => r.result)))).toBe(single);
+    expect(json(await runScenarioParallel(loaded, { workers: 1 }))).toBe(single);
+  });
+
+  it('runs only the shard’s slice, in canonical order (on threads as in-process)', async () => {
+    for (const workers of [1, 2]) {
+      const executed = await executePlan(loaded, { workers, shard: { index: 2, count: 4 } });
+      expect(executed.runs.map((r) => [r.index, r.variant, r.seed])).toEqual([
+        [1, 0, 8],
+        [5, 1, 9],
+      ]);
+    }
+  });
+
+  it('propagates a failing simulation from a worker thread as an error', async () => {
+    const broken = { ...loaded, variants: [{ name: 'broken', scenario: { ...loaded.base, services: {} } }, ...loaded.variants] };
+    await expect(executePlan(broken, { workers: 2, seeds: 1 })).rejects.toThrow(/simulating variant #0 seed 7 failed in a worker thread/);
+  });
+});
+
+describe('defaultWorkers', () => {
+  it('is every core, except for plans too small to gain (in-process)', () => {
+    const plan = runPlan(loaded);
+    // 3 variants × 3 seeds × 200/s × 1.5 s.
+    expect(estimatedRequests(plan)).toBe(2700);
+    expect(defaultWorkers(plan)).toBe(1);
+    expect(defaultWorkers()).toBe(availableParallelism());
+    const big = parseScenarioText(richScenario().replace('rate: 200/s', 'rate: 200000/s'), 'big.yaml');
+    expect(estimatedRequests(runPlan(big))).toBeGreaterThanOrEqual(IN_PROCESS_BELOW_REQUESTS);
+    expect(defaultWorkers(runPlan(big))).toBe(availableParallelism());
+    const closed = parseScenarioText(richScenario().replace('{ process: poisson, rate: 200/s }', '{ process: closed, clients: 2, think: { dist: constant, value: 1ms } }'), 'closed.yaml');
+    expect(estimatedRequests(runPlan(closed))).toBe(Infinity);
+  });
+});
