@@ -94,13 +94,6 @@ export class PendingQueue {
       }
     }
   }
-
-  /** Drops the cancelled entries at the head. */
-  get live(): number {
-    let n = 0;
-    for (let i = this.head; i < this.items.length; i++) if (this.items[i] !== undefined) n++;
-    return n;
-  }
 }
 
 /** An error code undici or Node gives a failed attempt, as the outcome the algorithms expect. */
@@ -196,6 +189,8 @@ export class Exchange {
   private concluded = false;
   private started = false;
   private done = false;
+  /** The client got the proxy's own answer (not an upstream's). */
+  private local = false;
   private readonly startedAt: number;
   private deadlineTimer: NodeJS.Timeout | undefined = undefined;
   private hedgeTimer: NodeJS.Timeout | undefined = undefined;
@@ -660,6 +655,7 @@ export class Exchange {
       res.destroy();
       return;
     }
+    this.local = true;
     const body = LOCAL_BODIES[reason];
     const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length };
     if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
@@ -674,7 +670,7 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
-    this.ctx.counters.requestEnded(end, this.ctx.now() - this.startedAt);
+    this.ctx.counters.requestEnded(end, this.ctx.now() - this.startedAt, !this.local && this.forwarded !== undefined);
   }
 
   /** The client's response closed (finished or not). */
