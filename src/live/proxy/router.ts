@@ -23,7 +23,7 @@ import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
-import { downstreamResponseHeaders } from './headers.js';
+import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
 
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
@@ -354,7 +354,9 @@ export class Exchange {
 
   /** Response headers of attempt `a` arrived. Returns whether undici may go on reading. */
   responseHeaders(a: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
-    const outcome: Outcome = status >= 500 ? { kind: 'error', status } : { kind: 'success', status };
+    const utilization = reportedUtilization(raw);
+    const kind = status >= 500 ? 'error' : 'success';
+    const outcome: Outcome = utilization === utilization ? { kind, status, utilization } : { kind, status };
     const final = this.attemptDone(a, outcome, false);
     if (!final) return true; // a discarded response: read and dropped, the connection kept
     const res = this.res;
