@@ -396,9 +396,14 @@ export class Exchange {
   }
 
   /** Attempt `a` failed before its response headers. */
-  attemptFailed(a: Attempt, err: Error): void {
+  attemptFailed(a: Attempt, err: Error & { code?: string }): void {
     if (this.clientGone()) {
       this.clientClosed();
+      return;
+    }
+    if (err.code === 'UND_ERR_INVALID_ARG') {
+      // undici refused the request itself (nothing was sent): the client's fault, not the upstream's.
+      this.abandon(400, 'bad-request');
       return;
     }
     const { outcome, protocol } = outcomeOfError(err);
