@@ -28,6 +28,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
 import { ProgressLine } from './progress.js';
+import { registerProxyCommand } from './commands/proxy.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -327,6 +328,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       setExit(EXIT_OK);
     });
 
+  registerProxyCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
   return program;
 }
 
