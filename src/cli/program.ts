@@ -20,6 +20,8 @@ import { loadScenario } from '../scenario/load.js';
 import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { VERSION } from '../version.js';
+import { registerFidelityCommand } from './commands/fidelity.js';
+import { registerLiveCommand } from './commands/live.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -248,6 +250,9 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '  70  internal error (please report it)',
     )
     .action((paths: string[], flags: CompareFlags) => setExit(compareCommand(paths, flags, io)));
+
+  registerLiveCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
+  registerFidelityCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
 
   program
     .command('policies')
