@@ -45,7 +45,12 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
   let calibration: Calibration | null = null;
   if (options.calibrate !== false) {
     options.onStage?.('calibrating: round trips straight to an instance and through a proxy (2 × 2 s)');
-    calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal });
+    try {
+      calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal });
+    } catch (e) {
+      if (!options.signal?.aborted) throw e;
+      return { calibration: null, sim: { seeds: [], variants: [] }, live: { seeds: [], variants: [] }, aborted: true };
+    }
   }
   const seeds = seedList(loaded.base, { seeds: options.simSeeds });
   options.onStage?.(`simulating ${variants.length} variant(s) × ${seeds.length} seed(s)`);

@@ -190,7 +190,14 @@ export async function runScenarioLive(loaded: LoadedScenario, options: LiveOptio
       options.onRun?.(k++, variants.length * seeds.length, v.name, seed);
       const windows = resolveFaultWindows(v.scenario, seed);
       const bucketMs = timelineBucketMs(v.scenario.duration + v.scenario.drain);
-      const live = await runLive(v.scenario, { seed, faults: liveWindows(v.scenario, windows, seed), bucketMs, signal: options.signal });
+      let live: LiveRunResult;
+      try {
+        live = await runLive(v.scenario, { seed, faults: liveWindows(v.scenario, windows, seed), bucketMs, signal: options.signal });
+      } catch (e) {
+        // Interrupted while starting up: the run stopped its processes; nothing to report.
+        if (options.signal?.aborted) break;
+        throw e;
+      }
       aborted ||= live.aborted;
       runs.push(liveRunResult(v.scenario, seed, windows, live, bucketMs));
     }
