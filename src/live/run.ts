@@ -14,10 +14,11 @@
  * - workloads: src/live/loadgen, through the group's sidecar proxies round robin;
  * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
  */
+import { Agent, request } from 'node:http';
 import type { DistSpec } from '../core/distribution-spec.js';
 import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
-import type { InstanceConfig, InstanceStats } from './fleet/instance.js';
+import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
 import { generateLoad, type GroupResult } from './loadgen/loadgen.js';
 import { ChildHost, childModule } from './process.js';
 import type { ProxyConfig, ProxyStats } from './proxy/index.js';
@@ -156,6 +157,28 @@ function minus(a: ProxyStats, b: ProxyStats | undefined): ProxyStats {
   };
 }
 
+/** Sends `perPort` requests to each port, two at a time, and waits for the answers (whatever they are). */
+async function warmUp(ports: readonly number[], perPort = 20): Promise<void> {
+  const agent = new Agent({ keepAlive: true });
+  const one = (port: number): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: { [CALLER_HEADER]: 'meshsim-warm-up' }, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve());
+      req.end();
+    });
+  await Promise.all(
+    ports.map(async (port) => {
+      for (let k = 0; k < perPort; k += 2) await Promise.all([one(port), one(port)]);
+    }),
+  );
+  agent.destroy();
+}
+
 /** Runs `scenario` live once and returns what was measured. */
 export async function runLive(scenario: Scenario, options: LiveRunOptions): Promise<LiveRunResult> {
   const why = liveUnsupported(scenario);
@@ -174,12 +197,20 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
     });
     await fleet.request({ type: 'callers', callers });
     options.signal?.throwIfAborted();
+    // Warm up: a few requests through every client proxy (or straight to the instances), so
+    // connection pools exist and the code is compiled before the first measured request.
+    await warmUp(
+      options.direct
+        ? instances.map((i) => Number(addresses[`${i.service}/${i.index}`].split(':')[1]))
+        : plans.flatMap((p, i) => (p.client ? [ports[i]] : [])),
+    );
 
     // The run's time origin, a little ahead so every process is ready when it comes.
     const origin = performance.timeOrigin + performance.now() + 100;
     const localOrigin = origin - performance.timeOrigin;
     const clock = (): number => performance.now() - localOrigin;
     await fleet.request({ type: 'go', origin });
+    const atStart = sidecars.request<ProxyStats[]>({ type: 'stats' });
     const snapshot = (at: number): Promise<ProxyStats[] | undefined> =>
       new Promise((resolve) => {
         const t = setTimeout(
@@ -191,8 +222,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
         );
         timers.add(t);
       });
-    const atWarmup = scenario.warmup > 0 ? snapshot(scenario.warmup) : Promise.resolve(undefined);
-    const atEnd = snapshot(scenario.duration);
+    const atWarmup = scenario.warmup > 0 ? snapshot(scenario.warmup) : atStart;
     const groups = await generateLoad(
       scenario.workload.map((w) => ({
         name: w.name,
@@ -216,10 +246,13 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
       },
     );
     const aborted = options.signal?.aborted === true;
-    const [before, end] = aborted ? [undefined, undefined] : await Promise.all([atWarmup, atEnd]);
+    const before = aborted ? undefined : await atWarmup;
     const final = await sidecars.request<ProxyStats[]>({ type: 'stats' });
     const fleetStats = await fleet.request<InstanceStats[]>({ type: 'stats' });
-    const window = plans.map((_, i) => minus(end?.[i] ?? final[i], before?.[i]));
+    // A proxy counts a request when it ends: the window is what ended from the warm-up's end
+    // to the end of the run (the requests of the measurement window, give or take the few
+    // that straddle its start).
+    const window = plans.map((_, i) => minus(final[i], before?.[i]));
     const attemptsTo = new Map<string, number>();
     for (const w of window) for (const u of w.upstreams) attemptsTo.set(u.address, (attemptsTo.get(u.address) ?? 0) + u.attempts);
     return {

@@ -9,9 +9,9 @@ export interface Answer {
   readonly error?: string;
 }
 
-export function get(port: number, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<Answer> {
+export function get(port: number, headers: Record<string, string> = {}, timeoutMs = 5000, path = '/'): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       res.resume();
       res.on('end', () =>
         resolve({ status: res.statusCode, outcome: res.headers['x-meshsim-outcome'] as string | undefined, instance: res.headers['x-meshsim-instance'] as string | undefined }),
@@ -31,3 +31,12 @@ export function get(port: number, headers: Record<string, string> = {}, timeoutM
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `cond()` holds (polling every 5 ms, at most `withinMs`); throws if it never does. */
+export async function until(cond: () => boolean, withinMs = 5000): Promise<void> {
+  const end = performance.now() + withinMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error('condition not reached in time');
+    await sleep(5);
+  }
+}

@@ -17,6 +17,10 @@
  *   the request (never answered), `refuse` resets its connection (the proxy sees a reset:
  *   a loopback listener cannot refuse one caller and accept another).
  *
+ * Health-check probes (GET HEALTH_PATH) meet the same faults — refused when crashed,
+ * swallowed by a hang or a dropping partition, held by a pause, failed by an error fault —
+ * but are answered without taking a worker slot, as the simulator answers them.
+ *
  * Every answer says what it was in OUTCOME_HEADER, so the load generator classifies
  * rejections and fault errors as the simulator does.
  */
@@ -35,6 +39,9 @@ export const CALLER_ZONE_HEADER = 'x-meshsim-zone';
 export const OUTCOME_HEADER = 'x-meshsim-outcome';
 /** Which instance answered: `<service>/<index>`. */
 export const INSTANCE_HEADER = 'x-meshsim-instance';
+
+/** The path active health checks probe (the proxy's default). */
+export const HEALTH_PATH = '/healthz';
 
 /** Status of an answer whose downstream call failed (as the simulator's). */
 export const DEPENDENCY_FAILED_STATUS = 503;
@@ -109,6 +116,8 @@ export class BackendInstance {
   private readonly deferred: { readonly job: Job; readonly failed?: boolean }[] = [];
   private readonly faults: InstanceFault[] = [];
   private down = 0;
+  /** Probes that arrived during a pause, answered when it ends. */
+  private heldProbes: ServerResponse[] = [];
   private closed = false;
   private counts = { arrivals: 0, served: 0, busyMs: 0, rejected: 0, errors: 0, reset: 0, lost: 0 };
 
@@ -136,6 +145,11 @@ export class BackendInstance {
 
   stats(): InstanceStats {
     return { service: this.config.service, index: this.config.index, ...this.counts };
+  }
+
+  /** Zeroes the counters (the run starts: warm-up requests are not the run's). */
+  resetStats(): void {
+    this.counts = { arrivals: 0, served: 0, busyMs: 0, rejected: 0, errors: 0, reset: 0, lost: 0 };
   }
 
   /** Starts listening (on an ephemeral port the first time, on the same port after a crash). */
@@ -183,6 +197,7 @@ export class BackendInstance {
       }
       while (this.queue.length > 0 && this.busy < this.config.slots) this.start(this.queue.shift() as Job);
       while (this.queue.length > this.config.queue) this.answer((this.queue.pop() as Job).res, 503, 'rejected');
+      for (const res of this.heldProbes.splice(0)) this.answerProbe(res);
     }
   }
 
@@ -204,26 +219,32 @@ export class BackendInstance {
       req.socket.destroy();
       return;
     }
-    this.counts.arrivals++;
+    const probe = req.url === HEALTH_PATH;
+    if (!probe) this.counts.arrivals++;
     for (const f of this.faults) {
       if (f.kind !== 'partition') continue;
       const caller = req.headers[CALLER_HEADER];
       const zone = req.headers[CALLER_ZONE_HEADER];
       if (!f.matches(typeof caller === 'string' ? caller : undefined, typeof zone === 'string' ? zone : undefined)) continue;
       if (f.mode === 'drop') {
-        this.counts.lost++;
+        if (!probe) this.counts.lost++;
         this.limbo.add(res);
         res.on('close', () => this.limbo.delete(res));
       } else {
-        this.counts.reset++;
+        if (!probe) this.counts.reset++;
         req.socket.resetAndDestroy();
       }
       return;
     }
     if (this.has('hang')) {
-      this.counts.lost++;
+      if (!probe) this.counts.lost++;
       this.limbo.add(res);
       res.on('close', () => this.limbo.delete(res));
+      return;
+    }
+    if (probe) {
+      if (this.has('pause')) this.heldProbes.push(res);
+      else this.answerProbe(res);
       return;
     }
     const job: Job = { res, startedAt: 0, timer: undefined, gone: false };
@@ -299,9 +320,16 @@ export class BackendInstance {
     else this.answer(job.res, 200, 'ok');
   }
 
-  private answer(res: ServerResponse, status: number, outcome: 'ok' | 'rejected' | 'error'): void {
-    if (outcome === 'rejected') this.counts.rejected++;
-    else if (outcome === 'error') this.counts.errors++;
+  /** A health-check probe: no slot, but an error fault fails it. */
+  private answerProbe(res: ServerResponse): void {
+    const err = this.topError();
+    if (err && (err.rate >= 1 || err.rng.next() < err.rate)) this.answer(res, err.status, 'error', false);
+    else this.answer(res, 200, 'ok', false);
+  }
+
+  private answer(res: ServerResponse, status: number, outcome: 'ok' | 'rejected' | 'error', count = true): void {
+    if (count && outcome === 'rejected') this.counts.rejected++;
+    else if (count && outcome === 'error') this.counts.errors++;
     if (res.destroyed || res.writableEnded) return;
     const body = outcome === 'ok' ? 'ok\n' : `${outcome}\n`;
     res.writeHead(status, {
@@ -345,6 +373,7 @@ export class BackendInstance {
     this.deferred.length = 0;
     this.busy = 0;
     this.limbo.clear();
+    this.heldProbes = [];
     const server = this.server;
     this.server = undefined;
     for (const s of this.sockets) s.resetAndDestroy();

@@ -93,6 +93,13 @@ export function classifyStatus(status: number, outcomeHeader: string | undefined
   return 'error';
 }
 
+/** The cause an Envoy-style local 503 body states, when it is a connection failure or reset. */
+export function classifyLocalReply(body: string): Classification | undefined {
+  if (body.includes('reset reason: connection failure')) return 'connect-failure';
+  if (body.includes('reset reason: connection termination')) return 'reset';
+  return undefined;
+}
+
 function classifyError(e: NodeJS.ErrnoException): Classification {
   if (e.code === 'ECONNREFUSED') return 'connect-failure';
   return 'reset';
@@ -243,9 +250,16 @@ class GroupRun {
       { host: '127.0.0.1', port, path: '/', method: 'GET', agent: this.agent, headers: { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone } },
       (res: IncomingMessage) => {
         const outcome = res.headers[OUTCOME_HEADER];
-        const c = classifyStatus(res.statusCode ?? 0, typeof outcome === 'string' ? outcome : undefined);
-        res.resume();
-        res.on('end', () => finish(c));
+        const status = res.statusCode ?? 0;
+        let c = classifyStatus(status, typeof outcome === 'string' ? outcome : undefined);
+        // A proxy's own 503 says in its body why (Envoy's wording): a connect failure or a reset upstream.
+        let body = '';
+        if (c === 'rejected' && outcome === undefined) res.on('data', (d: Buffer) => (body += d.length < 200 ? d.toString() : ''));
+        else res.resume();
+        res.on('end', () => {
+          if (body !== '') c = classifyLocalReply(body) ?? c;
+          finish(c);
+        });
         res.on('error', () => finish('reset'));
       },
     );

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { rngStream } from '../../../src/core/rng.js';
 import { BackendInstance, type InstanceConfig, type InstanceFault } from '../../../src/live/fleet/instance.js';
-import { get, sleep } from '../_http.js';
+import { get, sleep, until } from '../_http.js';
 
 const opened: BackendInstance[] = [];
 
@@ -41,7 +41,7 @@ describe('BackendInstance', () => {
   it('with no queue, a request beyond the slots is rejected while they are busy', async () => {
     const i = await instance({ slots: 1, queue: 0, serviceTime: { dist: 'constant', value: 100 } });
     const a = get(i.port);
-    await sleep(20);
+    await until(() => i.load.busy === 1);
     expect(i.load).toEqual({ busy: 1, queued: 0 });
     expect(await get(i.port)).toMatchObject({ status: 503, outcome: 'rejected' });
     expect(await a).toMatchObject({ status: 200 });
@@ -51,7 +51,7 @@ describe('BackendInstance', () => {
     const i = await instance({ serviceTime: { dist: 'constant', value: 300 } });
     const port = i.port;
     const held = get(port);
-    await sleep(30);
+    await until(() => i.load.busy === 1);
     const crash: InstanceFault = { kind: 'crash' };
     await i.faultOn(crash);
     expect((await held).error).toBe('ECONNRESET');
@@ -64,7 +64,7 @@ describe('BackendInstance', () => {
   it('a hang accepts and never answers, also what it held; afterwards it serves again', async () => {
     const i = await instance({ serviceTime: { dist: 'constant', value: 100 } });
     const held = get(i.port, {}, 600);
-    await sleep(20);
+    await until(() => i.load.busy === 1);
     const hang: InstanceFault = { kind: 'hang' };
     await i.faultOn(hang);
     expect(await get(i.port, {}, 300)).toEqual({ error: 'TIMEOUT' });
@@ -101,10 +101,11 @@ describe('BackendInstance', () => {
     const i = await instance({ slots: 1, queue: 1, serviceTime: { dist: 'constant', value: 30 } });
     const pause: InstanceFault = { kind: 'pause' };
     const first = get(i.port);
-    await sleep(5);
+    await until(() => i.load.busy === 1);
     await i.faultOn(pause);
     const more = [get(i.port), get(i.port), get(i.port)];
-    await sleep(150);
+    await until(() => i.load.queued === 3);
+    await sleep(50); // the first one's 30 ms of work ends during the pause
     expect(i.stats().served).toBe(0); // the first one's work ended during the pause: not answered
     expect(i.load).toEqual({ busy: 1, queued: 3 });
     await i.faultOff(pause);
@@ -146,11 +147,32 @@ describe('BackendInstance', () => {
     expect(await get(failing.port)).toMatchObject({ status: 503, outcome: 'error' });
   });
 
+  it('answers health-check probes without a slot, but fails them under an error fault and holds them in a pause', async () => {
+    const i = await instance({ slots: 1, queue: 0, serviceTime: { dist: 'constant', value: 300 } });
+    const busy = get(i.port);
+    await until(() => i.load.busy === 1);
+    expect(await get(i.port, {}, 5000, '/healthz')).toMatchObject({ status: 200 }); // the one slot is busy
+    const err: InstanceFault = { kind: 'error', rate: 1, status: 503, fast: false, rng: rngStream(1, 'p') };
+    await i.faultOn(err);
+    expect(await get(i.port, {}, 5000, '/healthz')).toMatchObject({ status: 503, outcome: 'error' });
+    await i.faultOff(err);
+    const pause: InstanceFault = { kind: 'pause' };
+    await i.faultOn(pause);
+    let answered = false;
+    const held = get(i.port, {}, 5000, '/healthz').then((a) => ((answered = true), a));
+    await sleep(100);
+    expect(answered).toBe(false);
+    await i.faultOff(pause);
+    expect(await held).toMatchObject({ status: 200 });
+    await busy;
+    expect(i.stats()).toMatchObject({ arrivals: 1, served: 1 }); // probes are not requests
+  });
+
   it('close stops listening and ends held requests', async () => {
     const i = await instance({ serviceTime: { dist: 'constant', value: 10_000 } });
     const port = i.port;
     const held = get(port);
-    await sleep(20);
+    await until(() => i.load.busy === 1);
     await i.close();
     expect((await held).error).toBeDefined();
     expect((await get(port)).error).toBe('ECONNREFUSED');

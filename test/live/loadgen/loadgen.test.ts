@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rngStream } from '../../../src/core/rng.js';
-import { classifyStatus, generateLoad } from '../../../src/live/loadgen/loadgen.js';
+import { classifyLocalReply, classifyStatus, generateLoad } from '../../../src/live/loadgen/loadgen.js';
 
 const servers: Server[] = [];
 
@@ -102,6 +102,10 @@ describe('generateLoad', () => {
     expect(classifyStatus(503, 'error')).toBe('error');
     expect(classifyStatus(504, undefined)).toBe('timeout');
     expect(classifyStatus(503, undefined)).toBe('rejected');
+    // The proxy's own 503s (Envoy's bodies) name a connect failure or a reset.
+    expect(classifyLocalReply('upstream connect error or disconnect/reset before headers. reset reason: connection failure')).toBe('connect-failure');
+    expect(classifyLocalReply('upstream connect error or disconnect/reset before headers. reset reason: connection termination')).toBe('reset');
+    expect(classifyLocalReply('no healthy upstream')).toBeUndefined();
     const rejected = await server(503, 'rejected');
     const [r] = await generateLoad([{ name: 'g', ports: [rejected], zone: 'a', arrival: { process: 'constant', rate: 100, steps: [] } }], {
       seed: 1,
