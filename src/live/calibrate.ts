@@ -16,7 +16,7 @@ export interface CalibrationOptions {
   readonly serviceTimeMs?: number;
   /** Poisson rate of the calibration load, per second (default 200). */
   readonly rate?: number;
-  /** How long each of the two phases offers load, ms (default 2000, the first 300 ms warm-up). */
+  /** How long each of the two phases offers load, ms (default 3000, the first third warm-up). */
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
 }
@@ -52,7 +52,7 @@ function calibrationScenario(serviceTimeMs: number, rate: number, durationMs: nu
     seed: 1,
     seeds: 1,
     duration: durationMs,
-    warmup: Math.min(300, durationMs / 4),
+    warmup: durationMs / 3,
     drain: 1000,
     services: {
       calibration: {
@@ -82,7 +82,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 export async function calibrate(options: CalibrationOptions): Promise<Calibration> {
   const serviceTimeMs = options.serviceTimeMs ?? 5;
   const rate = options.rate ?? 200;
-  const durationMs = options.durationMs ?? 2000;
+  const durationMs = options.durationMs ?? 3000;
   const scenario = calibrationScenario(serviceTimeMs, rate, durationMs);
   const run = async (direct: boolean) => {
     const r = await runLive(scenario, { seed: options.seed, faults: [], bucketMs: 1000, signal: options.signal, direct });

@@ -44,7 +44,7 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
   const variants = selectVariants(loaded, options.variants);
   let calibration: Calibration | null = null;
   if (options.calibrate !== false) {
-    options.onStage?.('calibrating: round trips straight to an instance and through a proxy (2 × 2 s)');
+    options.onStage?.('calibrating: round trips straight to an instance and through a proxy (2 × 3 s)');
     try {
       calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal });
     } catch (e) {

@@ -77,7 +77,7 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
         '  meshsim fidelity scenarios/fidelity/balancers.yaml\n' +
         '  meshsim fidelity scenarios/fidelity/outlier-detection.yaml --out /tmp/fid --format json\n' +
         '  meshsim fidelity scenarios/fidelity/retry-budget.yaml --no-calibrate\n' +
-        '\nFirst a calibration (≈ 5 s): round trips to one instance with a constant service time,\n' +
+        '\nFirst a calibration (≈ 8 s): round trips to one instance with a constant service time,\n' +
         'straight and through a sidecar proxy; half the proxied round trip minus the service time\n' +
         'becomes the simulator\'s network latency per hop (written into the report). Then the\n' +
         'simulation (the scenario\'s seeds), then each variant live for the scenario\'s duration.\n' +
