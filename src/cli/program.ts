@@ -22,6 +22,7 @@ import { scenarioJsonSchema } from '../scenario/schema.js';
 import { VERSION } from '../version.js';
 import { registerFidelityCommand } from './commands/fidelity.js';
 import { registerLiveCommand } from './commands/live.js';
+import { registerProxyCommand } from './commands/proxy.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -267,6 +268,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       setExit(EXIT_OK);
     });
 
+  registerProxyCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
   return program;
 }
 
