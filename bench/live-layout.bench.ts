@@ -1,8 +1,9 @@
 /**
  * Where the processes of a live run go: the load generator, one sidecar proxy and one
- * backend instance (constant 5 ms service time, no queueing) either all in one process
- * (one event loop) or as `meshsim live` places them (fleet and proxies in child processes,
- * the load generator in the parent). Same Poisson load through the proxy; the round trip
+ * backend instance (constant 5 ms service time, no queueing) all in one process (bare, and
+ * as `meshsim live --layout single` runs them, with its warm-up) or as `meshsim live`
+ * places them by default (fleet and proxies in child processes, load generator in the
+ * parent). Same Poisson load through the proxy; the round trip
  * over the 5 ms of service is what the layout costs. Interleaved repetitions, medians.
  *
  *   node --import tsx bench/live-layout.bench.ts [--rate 300] [--seconds 3] [--reps 3]
@@ -43,7 +44,7 @@ async function oneProcess(seed: number): Promise<Figures> {
   }
 }
 
-async function split(seed: number): Promise<Figures> {
+async function viaRunLive(seed: number, layout: 'split' | 'single'): Promise<Figures> {
   const mesh = { balancer: { kind: 'round-robin' } };
   const scenario: Scenario = {
     name: 'layout',
@@ -59,20 +60,22 @@ async function split(seed: number): Promise<Figures> {
     membership: [],
     faults: [],
   };
-  const r = await runLive(scenario, { seed, faults: [], bucketMs: 1000 });
+  const r = await runLive(scenario, { seed, faults: [], bucketMs: 1000, layout });
   const s = r.groups[0].latency;
   return { p50: s.quantile(0.5), p90: s.quantile(0.9), p99: s.quantile(0.99) };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const results: Record<string, Figures[]> = { 'one process': [], 'split (meshsim live)': [] };
+const results: Record<string, Figures[]> = { 'one process (bare)': [], 'live --layout single': [], 'live --layout split': [] };
 for (let k = 0; k < reps; k++) {
-  results['one process'].push(await oneProcess(k + 1));
-  results['split (meshsim live)'].push(await split(k + 1));
+  results['one process (bare)'].push(await oneProcess(k + 1));
+  results['live --layout single'].push(await viaRunLive(k + 1, 'single'));
+  results['live --layout split'].push(await viaRunLive(k + 1, 'split'));
   process.stderr.write(`rep ${k + 1}/${reps} done\n`);
 }
 console.log(`Poisson ${rate}/s for ${seconds} s through one proxy to one instance (service ${SERVICE} ms), medians of ${reps} interleaved reps; round trip minus service time, ms:`);
 console.log('layout                  p50     p90     p99');
+console.log(`(load average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 for (const [name, rs] of Object.entries(results)) {
   const f = (q: keyof Figures): string => (median(rs.map((r) => r[q])) - SERVICE).toFixed(2).padStart(7);
   console.log(`${name.padEnd(22)}${f('p50')} ${f('p90')} ${f('p99')}`);

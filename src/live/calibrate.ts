@@ -8,7 +8,7 @@
  * and a live run of the same scenario pay the same fixed costs.
  */
 import type { Scenario } from '../scenario/types.js';
-import { runLive } from './run.js';
+import { runLive, type Layout } from './run.js';
 
 export interface CalibrationOptions {
   readonly seed: number;
@@ -19,6 +19,8 @@ export interface CalibrationOptions {
   /** How long each of the two phases offers load, ms (default 3000, the first third warm-up). */
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
+  /** The process layout to measure (the one the runs will use). */
+  readonly layout?: Layout;
 }
 
 export interface RoundTrip {
@@ -85,7 +87,7 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
   const durationMs = options.durationMs ?? 3000;
   const scenario = calibrationScenario(serviceTimeMs, rate, durationMs);
   const run = async (direct: boolean) => {
-    const r = await runLive(scenario, { seed: options.seed, faults: [], bucketMs: 1000, signal: options.signal, direct });
+    const r = await runLive(scenario, { seed: options.seed, faults: [], bucketMs: 1000, signal: options.signal, direct, layout: options.layout });
     const g = r.groups[0];
     if (g.latency.count < 10) throw new Error(`calibration: only ${g.latency.count} requests succeeded ${direct ? 'direct' : 'through the proxy'}`);
     return g.latency;

@@ -45,7 +45,7 @@ export function childModule(base: string, name: string): { readonly path: string
   return { path, execArgv: ts ? ['--import', 'tsx'] : [] };
 }
 
-export class ChildHost {
+export class ChildHost implements Host {
   private readonly child: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -137,11 +137,52 @@ export class ChildHost {
   }
 }
 
+/** What a child serves: a handler per request type, and how to stop. */
+export interface Service {
+  readonly handlers: Readonly<Record<string, (message: ChildRequest) => unknown>>;
+  readonly stop: () => Promise<void>;
+}
+
+/** The host side of a service, wherever it runs. */
+export interface Host {
+  readonly name: string;
+  request<T>(message: ChildRequest, timeoutMs?: number): Promise<T>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A service run in this process, behind the same request/reply interface as a child's. */
+export class InProcessHost implements Host {
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly service: Service,
+  ) {}
+
+  async request<T>(message: ChildRequest): Promise<T> {
+    if (this.stopped) throw new Error(`${this.name} is stopped`);
+    const handler = this.service.handlers[message.type];
+    if (!handler) throw new Error(`${this.name}: unknown request "${message.type}"`);
+    try {
+      return (await handler(message)) as T;
+    } catch (e) {
+      throw new Error(`${this.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.service.stop();
+  }
+}
+
 /**
- * The child side: answers the parent's requests with `handlers[type]`, and exits when the
- * parent goes away (the IPC channel closes) or after answering `stop`.
+ * The child side: answers the parent's requests with the service's handlers, and exits
+ * when the parent goes away (the IPC channel closes) or after answering `stop`.
  */
-export function serveParent(handlers: Readonly<Record<string, (message: ChildRequest) => unknown>>, onStop: () => Promise<void>): void {
+export function serveParent(service: Service): void {
+  const { handlers, stop: onStop } = service;
   const send = (reply: Reply): void => {
     if (process.connected) process.send?.(reply);
   };

@@ -20,7 +20,9 @@ import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
 import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
 import { generateLoad, type GroupResult } from './loadgen/loadgen.js';
-import { ChildHost, childModule } from './process.js';
+import { fleetService } from './fleet/service.js';
+import { ChildHost, childModule, InProcessHost, type Host } from './process.js';
+import { sidecarsService } from './sidecars/service.js';
 import type { ProxyConfig, ProxyStats } from './proxy/index.js';
 
 export interface LiveRunOptions {
@@ -35,7 +37,14 @@ export interface LiveRunOptions {
   readonly maxInFlight?: number;
   /** Workload groups send straight to their target's instances (round robin), no proxy: for calibration. */
   readonly direct?: boolean;
+  /**
+   * `split` (default): the fleet and the proxies each in a child process, the load
+   * generator here; `single`: all three in this process (one event loop, no process hops).
+   */
+  readonly layout?: Layout;
 }
+
+export type Layout = 'split' | 'single';
 
 /** One instance as a live run saw it. */
 export interface LiveInstance extends InstanceStats {
@@ -188,8 +197,9 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
   const why = liveUnsupported(scenario);
   if (why) throw new Error(why);
   const instances = resolveInstances(scenario, options.seed);
-  const fleet = new ChildHost('fleet', childModule(import.meta.url, 'fleet/child'));
-  const sidecars = new ChildHost('proxies', childModule(import.meta.url, 'sidecars/child'));
+  const single = options.layout === 'single';
+  const fleet: Host = single ? new InProcessHost('fleet', fleetService()) : new ChildHost('fleet', childModule(import.meta.url, 'fleet/child'));
+  const sidecars: Host = single ? new InProcessHost('proxies', sidecarsService()) : new ChildHost('proxies', childModule(import.meta.url, 'sidecars/child'));
   const timers = new Set<NodeJS.Timeout>();
   try {
     const addresses = await fleet.request<Record<string, string>>({ type: 'start', config: { seed: options.seed, instances, faults: options.faults } });

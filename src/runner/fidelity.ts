@@ -7,6 +7,7 @@
  * the live run is measured on.
  */
 import { calibrate, type Calibration } from '../live/calibrate.js';
+import type { Layout } from '../live/run.js';
 import type { LoadedScenario, Scenario } from '../scenario/types.js';
 import { simulate } from '../sim/world.js';
 import { runScenarioLive } from './live.js';
@@ -23,6 +24,8 @@ export interface FidelityOptions {
   /** Measure and apply the calibration (default true). */
   readonly calibrate?: boolean;
   readonly signal?: AbortSignal;
+  /** Process layout of the live runs and the calibration (default split). */
+  readonly layout?: Layout;
   /** Progress: what is running now. */
   readonly onStage?: (message: string) => void;
 }
@@ -46,7 +49,7 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
   if (options.calibrate !== false) {
     options.onStage?.('calibrating: round trips straight to an instance and through a proxy (2 × 3 s)');
     try {
-      calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal });
+      calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal, layout: options.layout });
     } catch (e) {
       if (!options.signal?.aborted) throw e;
       return { calibration: null, sim: { seeds: [], variants: [] }, live: { seeds: [], variants: [] }, aborted: true };
@@ -65,6 +68,7 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
     seed: options.seed,
     variants: variants.map((v) => v.name),
     signal: options.signal,
+    layout: options.layout,
     onRun: (k, total, variant) => options.onStage?.(`live [${k + 1}/${total}] ${variant}: ${(loaded.variants.find((v) => v.name === variant)?.scenario.duration ?? 0) / 1000} s`),
   });
   return { calibration, sim, live, aborted: live.aborted };

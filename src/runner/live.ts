@@ -14,7 +14,7 @@
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import { RngStreams } from '../core/rng.js';
 import type { LiveFaultWindow } from '../live/fleet/fleet.js';
-import { resolveInstances, runLive, type LiveRunResult } from '../live/run.js';
+import { resolveInstances, runLive, type Layout, type LiveRunResult } from '../live/run.js';
 import type { LoadedScenario, Scenario } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from '../sim/faults.js';
 import { TIMELINE_ACCURACY, timelineBucketMs, type FailoverCounts, type FaultRecord, type LayerStats, type RunResult } from '../sim/metrics.js';
@@ -27,6 +27,8 @@ export interface LiveOptions {
   readonly seeds?: number;
   readonly variants?: readonly string[];
   readonly signal?: AbortSignal;
+  /** Where the processes go (see LiveRunOptions.layout; default split). */
+  readonly layout?: Layout;
   /** Called before each live run. */
   readonly onRun?: (index: number, total: number, variant: string, seed: number) => void;
 }
@@ -192,7 +194,7 @@ export async function runScenarioLive(loaded: LoadedScenario, options: LiveOptio
       const bucketMs = timelineBucketMs(v.scenario.duration + v.scenario.drain);
       let live: LiveRunResult;
       try {
-        live = await runLive(v.scenario, { seed, faults: liveWindows(v.scenario, windows, seed), bucketMs, signal: options.signal });
+        live = await runLive(v.scenario, { seed, faults: liveWindows(v.scenario, windows, seed), bucketMs, signal: options.signal, layout: options.layout });
       } catch (e) {
         // Interrupted while starting up: the run stopped its processes; nothing to report.
         if (options.signal?.aborted) break;

@@ -11,7 +11,8 @@ import { buildReport, reportJson } from '../../report/report.js';
 import { runFidelity } from '../../runner/fidelity.js';
 import { loadScenario } from '../../scenario/load.js';
 import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
-import { checkLive, installExitHook, wholeNumber, writeOrFail } from './live.js';
+import type { Layout } from '../../live/run.js';
+import { checkLive, installExitHook, LAYOUT_OPTION, wholeNumber, writeOrFail } from './live.js';
 
 interface FidelityFlags {
   readonly variant?: string[];
@@ -21,6 +22,7 @@ interface FidelityFlags {
   readonly out?: string;
   readonly format: 'md' | 'json';
   readonly progress: boolean;
+  readonly layout: Layout;
 }
 
 async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandContext): Promise<number> {
@@ -36,6 +38,7 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
       seed: flags.seed,
       simSeeds: flags.simSeeds,
       calibrate: flags.calibrate,
+      layout: flags.layout,
       signal,
       onStage: flags.progress ? (m) => io.stderr(`${m}\n`) : undefined,
     }),
@@ -69,6 +72,7 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
     .option('--sim-seeds <k>', "simulated replications (default: the scenario's `seeds`)", wholeNumber(1, 'a replication count'))
     .option('--no-calibrate', "skip the calibration: the simulator keeps the scenario's own network latency")
     .option('--out <dir>', 'output directory (default: reports/<scenario name>-fidelity/)')
+    .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(['md', 'json']).default('md'))
     .option('--no-progress', 'no progress lines on stderr')
     .addHelpText(

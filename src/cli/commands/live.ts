@@ -8,7 +8,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAllChildren } from '../../live/process.js';
-import { liveUnsupported } from '../../live/run.js';
+import { liveUnsupported, type Layout } from '../../live/run.js';
 import { assertionLines, skippedRules, withAssertions } from '../../report/assertions.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
@@ -29,7 +29,14 @@ interface LiveFlags {
   readonly out?: string;
   readonly format: (typeof FORMATS)[number];
   readonly progress: boolean;
+  readonly layout: Layout;
 }
+
+/** `--layout split|single`: where the fleet, the proxies and the load generator run. */
+export const LAYOUT_OPTION = (): Option =>
+  new Option('--layout <layout>', 'split: fleet and proxies in child processes, load generator here; single: all in this process (one event loop; fewer process hops on a crowded machine)')
+    .choices(['split', 'single'])
+    .default('split');
 
 export function wholeNumber(min: number, what: string) {
   return (value: string): number => {
@@ -82,6 +89,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
       seed: flags.seed,
       seeds: flags.seeds,
       variants: flags.variant,
+      layout: flags.layout,
       signal,
       onRun: flags.progress
         ? (k, total, variant, seed) =>
@@ -122,6 +130,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .option('--seed <n>', "seed of the live run (default: the scenario's `seed`)", wholeNumber(0, 'a seed'))
     .option('--seeds <k>', 'live runs per variant, seeds seed, seed + 1, … (default 1)', wholeNumber(1, 'a run count'))
     .option('--out <dir>', 'output directory (default: reports/<scenario name>-live/)')
+    .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress lines on stderr')
     .addHelpText(
