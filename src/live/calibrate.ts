@@ -14,7 +14,7 @@ export interface CalibrationOptions {
   readonly seed: number;
   /** Constant service time of the calibration instance, ms (default 5). */
   readonly serviceTimeMs?: number;
-  /** Poisson rate of the calibration load, per second (default 200). */
+  /** Poisson rate of the calibration load, per second (default 100). */
   readonly rate?: number;
   /** How long each of the two phases offers load, ms (default 3000, the first third warm-up). */
   readonly durationMs?: number;
@@ -83,7 +83,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 /** Measures the live stack's own costs (two short live runs) and derives the simulator's per-hop latency. */
 export async function calibrate(options: CalibrationOptions): Promise<Calibration> {
   const serviceTimeMs = options.serviceTimeMs ?? 5;
-  const rate = options.rate ?? 200;
+  const rate = options.rate ?? 100;
   const durationMs = options.durationMs ?? 3000;
   const scenario = calibrationScenario(serviceTimeMs, rate, durationMs);
   const run = async (direct: boolean) => {

@@ -6,7 +6,7 @@
  * the same way on every headline metric. Built from two `meshsim/report@1` reports, so
  * the figures are exactly those `meshsim run` and `meshsim live` report.
  */
-import type { Calibration } from '../runner/fidelity.js';
+import type { Calibration, LiveEnvironment } from '../runner/fidelity.js';
 import { round6, type Report, type VariantReport } from './report.js';
 
 export const FIDELITY_SCHEMA = 'meshsim/fidelity@1';
@@ -79,7 +79,7 @@ export interface FidelityReport {
   readonly targets: typeof FIDELITY_TARGETS;
   readonly calibration: Calibration | null;
   readonly sim: { readonly seeds: readonly number[] };
-  readonly live: { readonly seeds: readonly number[] };
+  readonly live: { readonly seeds: readonly number[]; readonly environment?: LiveEnvironment };
   readonly variants: readonly FidelityVariant[];
   readonly ranking: readonly RankingAgreement[];
   /** Every figure that misses its target, in words; empty when all are met. */
@@ -180,7 +180,7 @@ function missesOf(variants: readonly FidelityVariant[], rankings: readonly Ranki
   return out;
 }
 
-export function buildFidelityReport(sim: Report, live: Report, calibration: Calibration | null): FidelityReport {
+export function buildFidelityReport(sim: Report, live: Report, calibration: Calibration | null, environment?: LiveEnvironment): FidelityReport {
   const liveByName = new Map(live.variants.map((v) => [v.name, v]));
   const variants = sim.variants.flatMap((v) => {
     const l = liveByName.get(v.name);
@@ -194,7 +194,7 @@ export function buildFidelityReport(sim: Report, live: Report, calibration: Cali
     targets: FIDELITY_TARGETS,
     calibration,
     sim: { seeds: sim.seeds },
-    live: { seeds: live.seeds },
+    live: { seeds: live.seeds, ...(environment === undefined ? {} : { environment }) },
     variants,
     ranking: rankings,
     misses: missesOf(variants, rankings),
@@ -214,6 +214,11 @@ export function fidelityMarkdown(r: FidelityReport): string {
     '',
     `- scenario sha256: \`${r.scenario.sha256}\``,
     `- simulation: seeds ${r.sim.seeds.join(', ')}; live: seed ${r.live.seeds.join(', ')} (one real run per variant, for the scenario's duration)`,
+    ...(r.live.environment
+      ? [
+          `- live: layout ${r.live.environment.layout}, ${r.live.environment.cpus} CPUs, load average ${r.live.environment.loadAverage.start} at the start and ${r.live.environment.loadAverage.end} at the end (other work on the machine shows in every live figure)`,
+        ]
+      : []),
     `- error = simulation relative to live: sim/live − 1 for latencies and attempts, sim − live in percentage points for rates and shares`,
     `- targets: success rate ±${r.targets.successRatePoints} pt, p50 and p90 ±${r.targets.latencyRelative * 100}%, per-instance share ±${r.targets.sharePoints} pt, same ranking of variants on every headline metric`,
     '',

@@ -6,6 +6,7 @@
  * its stated duration. Nothing runs concurrently: the simulation must not steal the CPU
  * the live run is measured on.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { calibrate, type Calibration } from '../live/calibrate.js';
 import type { Layout } from '../live/run.js';
 import type { LoadedScenario, Scenario } from '../scenario/types.js';
@@ -30,8 +31,17 @@ export interface FidelityOptions {
   readonly onStage?: (message: string) => void;
 }
 
+/** Where the live side ran: a live measurement means little without the machine's state. */
+export interface LiveEnvironment {
+  readonly layout: Layout;
+  readonly cpus: number;
+  /** 1-minute load averages when the live side started and ended (other work on the machine). */
+  readonly loadAverage: { readonly start: number; readonly end: number };
+}
+
 export interface FidelityOutput {
   readonly calibration: Calibration | null;
+  readonly environment: LiveEnvironment;
   readonly sim: RunOutput;
   readonly live: RunOutput;
   readonly aborted: boolean;
@@ -43,8 +53,14 @@ export function calibrated(scenario: Scenario, calibration: Calibration | null):
   return { ...scenario, network: { latency: { dist: 'empirical', values: calibration.hopLatencyMs } } };
 }
 
+function environment(layout: Layout | undefined, loadStart: number): LiveEnvironment {
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  return { layout: layout ?? 'split', cpus: availableParallelism(), loadAverage: { start: round2(loadStart), end: round2(loadavg()[0]) } };
+}
+
 export async function runFidelity(loaded: LoadedScenario, options: FidelityOptions = {}): Promise<FidelityOutput> {
   const variants = selectVariants(loaded, options.variants);
+  const loadStart = loadavg()[0];
   let calibration: Calibration | null = null;
   if (options.calibrate !== false) {
     options.onStage?.('calibrating: round trips straight to an instance and through a proxy (2 × 3 s)');
@@ -52,7 +68,7 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
       calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal, layout: options.layout });
     } catch (e) {
       if (!options.signal?.aborted) throw e;
-      return { calibration: null, sim: { seeds: [], variants: [] }, live: { seeds: [], variants: [] }, aborted: true };
+      return { calibration: null, environment: environment(options.layout, loadStart), sim: { seeds: [], variants: [] }, live: { seeds: [], variants: [] }, aborted: true };
     }
   }
   const seeds = seedList(loaded.base, { seeds: options.simSeeds });
@@ -71,5 +87,5 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
     layout: options.layout,
     onRun: (k, total, variant) => options.onStage?.(`live [${k + 1}/${total}] ${variant}: ${(loaded.variants.find((v) => v.name === variant)?.scenario.duration ?? 0) / 1000} s`),
   });
-  return { calibration, sim, live, aborted: live.aborted };
+  return { calibration, environment: environment(options.layout, loadStart), sim, live, aborted: live.aborted };
 }

@@ -50,7 +50,7 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
   const meta = { name: loaded.base.name, sha256: loaded.sha256 };
   const sim = buildReport(meta, out.sim);
   const live = buildReport(meta, out.live, { mode: 'live' });
-  const fidelity = buildFidelityReport(sim, live, out.calibration);
+  const fidelity = buildFidelityReport(sim, live, out.calibration, out.environment);
   writeOrFail(join(dir, 'sim', 'report.json'), reportJson(sim), ctx);
   writeOrFail(join(dir, 'sim', 'report.md'), reportMarkdown(sim), ctx);
   writeOrFail(join(dir, 'live', 'report.json'), reportJson(live), ctx);
