@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildHost, childModule, liveChildren } from '../../src/live/process.js';
+import { fleetService } from '../../src/live/fleet/service.js';
+import { ChildHost, childModule, InProcessHost, liveChildren } from '../../src/live/process.js';
 import { runLive } from '../../src/live/run.js';
 import type { Scenario } from '../../src/scenario/types.js';
 import { tempFiles } from '../cli/_run.js';
@@ -68,6 +69,20 @@ describe('ChildHost', () => {
     expect(host.running).toBe(false);
     expect(await gone(pid)).toBe(true);
     expect(liveChildren()).not.toContain(host);
+  });
+
+  it('an in-process host serves the same requests (layout single) and starts no process', async () => {
+    const host = new InProcessHost('fleet', fleetService());
+    const addresses = await host.request<Record<string, string>>({
+      type: 'start',
+      config: { seed: 1, faults: [], instances: [{ service: 'api', index: 0, zone: 'a', slots: 1, queue: 0, serviceTime: { dist: 'constant', value: 1 }, seed: 1 }] },
+    });
+    expect(addresses['api/0']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(liveChildren()).toEqual([]);
+    await expect(host.request({ type: 'nonsense' })).rejects.toThrow(/unknown request "nonsense"/);
+    await expect(host.request({ type: 'start', config: { seed: 1, faults: [], instances: [] } })).rejects.toThrow(/fleet: fleet already started/);
+    await host.stop();
+    await expect(host.request({ type: 'stats' })).rejects.toThrow(/stopped/);
   });
 
   it('a failed run stops every process it started', async () => {

@@ -79,6 +79,15 @@ describe('runScenarioLive', () => {
     expect(report.variants[0].instances.reduce((a, i) => a + i.share, 0)).toBeCloseTo(1, 5);
   }, 30_000);
 
+  it('runs the same in one process (layout single)', async () => {
+    const loaded = loadScenario(writeScenario(SCENARIO.replace('duration: 2500ms', 'duration: 1500ms').replace(/faults:[\s\S]*$/, '')));
+    const out = await runScenarioLive(loaded, { layout: 'single' });
+    const [run] = out.variants[0].runs;
+    expect(run.requests.total).toBeGreaterThan(100);
+    expect(run.requests.total).toBe(run.requests.succeeded + run.requests.failed + run.requests.inFlight);
+    expect(run.instances.every((i) => i.requests > 0 && i.served > 0)).toBe(true);
+  }, 30_000);
+
   it('stops at once when aborted, reporting the run as aborted', async () => {
     const loaded = loadScenario(writeScenario(SCENARIO.replace('duration: 2500ms', 'duration: 20s')));
     const controller = new AbortController();
