@@ -1064,8 +1064,8 @@ export function resolveMesh(raw: unknown, at: readonly PathSegment[] = ['mesh'])
   const prefix = (issue: FieldIssue): FieldIssue => ({ ...issue, path: [...at, ...issue.path] });
   if (!parsed.success) return { ok: false, issues: fromZod(parsed.error.issues).map(prefix) };
   const issues: FieldIssue[] = [];
-  checkFailover(parsed.data.failover, ['failover'], undefined, (path, message) => issues.push({ path, message }));
-  if (issues.length > 0) return { ok: false, issues: issues.map(prefix) };
+  checkFailover(parsed.data.failover, [...at, 'failover'], undefined, (path, message) => issues.push({ path, message }));
+  if (issues.length > 0) return { ok: false, issues };
   return { ok: true, mesh: meshSpec(parsed.data.balancer, resolveFailover(parsed.data.failover)) };
 }
 

@@ -76,26 +76,36 @@ const documentSchema = mapping(
   `a proxy config: a mapping with schema: ${PROXY_SCHEMA}, listen, upstreams and mesh`,
 );
 
+/** Upstreams listed twice (by address, or by name), read off the raw document so that they are reported with its other problems. */
+function duplicateUpstreams(raw: unknown): FieldIssue[] {
+  const list = typeof raw === 'object' && raw !== null ? (raw as { upstreams?: unknown }).upstreams : undefined;
+  if (!Array.isArray(list)) return [];
+  const issues: FieldIssue[] = [];
+  const byAddress = new Map<string, number>();
+  const byName = new Map<string, number>();
+  list.forEach((u: unknown, i) => {
+    if (typeof u !== 'object' || u === null) return;
+    const { address, name } = u as { address?: unknown; name?: unknown };
+    if (typeof address === 'string') {
+      const first = byAddress.get(address);
+      if (first !== undefined) issues.push({ path: ['upstreams', i, 'address'], message: `address ${address} is listed twice (also upstreams.${first}); expected each upstream once` });
+      else byAddress.set(address, i);
+    }
+    const id = typeof name === 'string' ? name : typeof address === 'string' ? address : undefined;
+    if (id === undefined) return;
+    const first = byName.get(id);
+    if (first !== undefined && typeof name === 'string') issues.push({ path: ['upstreams', i, 'name'], message: `name '${id}' is taken by upstreams.${first}; expected a name of its own` });
+    else if (first === undefined) byName.set(id, i);
+  });
+  return issues;
+}
+
 /** A raw proxy config document (as parsed from YAML or JSON) → resolved config, or its problems by field path. */
 export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly config: ProxyConfig } | { readonly ok: false; readonly issues: readonly FieldIssue[] } {
   const parsed = validateWith(documentSchema, raw);
   const mesh = resolveMesh(typeof raw === 'object' && raw !== null ? (raw as { mesh?: unknown }).mesh : undefined);
   const issues: FieldIssue[] = [...(parsed.ok ? [] : parsed.issues.filter((i) => i.path[0] !== 'mesh')), ...(mesh.ok ? [] : mesh.issues)];
-  if (parsed.ok) {
-    const seen = new Map<string, number>();
-    parsed.value.upstreams.forEach((u, i) => {
-      const first = seen.get(u.address);
-      if (first !== undefined) issues.push({ path: ['upstreams', i, 'address'], message: `address ${u.address} is listed twice (also upstreams.${first}); expected each upstream once` });
-      else seen.set(u.address, i);
-    });
-    const names = new Map<string, number>();
-    parsed.value.upstreams.forEach((u, i) => {
-      const id = u.name ?? u.address;
-      const first = names.get(id);
-      if (first !== undefined && u.name !== undefined) issues.push({ path: ['upstreams', i, 'name'], message: `name '${id}' is taken by upstreams.${first}; expected a name of its own` });
-      else names.set(id, i);
-    });
-  }
+  issues.push(...duplicateUpstreams(raw));
   if (!parsed.ok || !mesh.ok || issues.length > 0) return { ok: false, issues };
   const d = parsed.value;
   const limits = d.limits;

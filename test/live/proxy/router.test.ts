@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MeshSpec } from '../../../src/scenario/types.js';
 import { resolveMesh } from '../../../src/scenario/schema.js';
-import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, send, series, sleep, tcpBackend, total } from './_harness.js';
+import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, send, series, tcpBackend, total } from './_harness.js';
 
 afterEach(closeAll);
 
