@@ -28,6 +28,8 @@ import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
 import { ProgressLine } from './progress.js';
+import { registerFidelityCommand } from './commands/fidelity.js';
+import { registerLiveCommand } from './commands/live.js';
 import { registerProxyCommand } from './commands/proxy.js';
 
 export interface CliIO {
@@ -314,6 +316,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     emitReport: (dir, loaded, output, flags, started, scenario) => emitReport(dir, loaded, output, flags, io, started, scenario),
     stderr: io.stderr,
   });
+  registerLiveCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
+  registerFidelityCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
 
   program
     .command('policies')

@@ -207,7 +207,11 @@ export interface AssertionResult {
 export interface Report {
   readonly schema: typeof REPORT_SCHEMA;
   readonly generator: string;
-  readonly mode: 'sim';
+  /**
+   * `sim`: simulated (byte-deterministic); `live`: measured on real sockets by `meshsim
+   * live` (real time: two live runs never give the same bytes).
+   */
+  readonly mode: 'sim' | 'live';
   readonly scenario: { readonly name: string; readonly sha256: string };
   readonly seeds: readonly number[];
   /** How percentiles were computed, and their guaranteed relative error. */
@@ -444,7 +448,7 @@ function membershipReports(runs: readonly RunResult[]): MembershipReport[] {
   });
 }
 
-export function buildReport(scenario: { readonly name: string; readonly sha256: string }, output: RunOutput): Report {
+export function buildReport(scenario: { readonly name: string; readonly sha256: string }, output: RunOutput, options: { readonly mode?: Report['mode'] } = {}): Report {
   let accuracy = new QuantileSketch().relativeAccuracy;
   const variants = output.variants.map((v): VariantReport => {
     const pooled = new QuantileSketch();
@@ -478,7 +482,7 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
   return {
     schema: REPORT_SCHEMA,
     generator: `meshsim ${VERSION}`,
-    mode: 'sim',
+    mode: options.mode ?? 'sim',
     scenario: { name: scenario.name, sha256: scenario.sha256 },
     seeds: output.seeds,
     percentiles: { method: 'ddsketch', relativeError: accuracy },

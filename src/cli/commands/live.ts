@@ -1,0 +1,159 @@
+/**
+ * `meshsim live FILE`: runs a scenario for real — a backend fleet, the sidecar proxies and
+ * an open-loop load generator on 127.0.0.1 (src/live) — and writes the same report.json /
+ * report.md as `meshsim run`, with `mode: "live"`, so `meshsim compare` and every other
+ * report tool work on both.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { killAllChildren } from '../../live/process.js';
+import { liveUnsupported, type Layout } from '../../live/run.js';
+import { assertionLines, skippedRules, withAssertions } from '../../report/assertions.js';
+import { reportMarkdown } from '../../report/markdown.js';
+import { buildReport, reportJson } from '../../report/report.js';
+import { formatMarkdownTable, formatTable } from '../../report/table.js';
+import { writeFileAtomic } from '../../report/write.js';
+import { runScenarioLive } from '../../runner/live.js';
+import { selectVariants } from '../../runner/run.js';
+import { loadScenario } from '../../scenario/load.js';
+import type { LoadedScenario } from '../../scenario/types.js';
+import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
+
+const FORMATS = ['table', 'md', 'json'] as const;
+
+interface LiveFlags {
+  readonly seed?: number;
+  readonly seeds?: number;
+  readonly variant?: string[];
+  readonly out?: string;
+  readonly format: (typeof FORMATS)[number];
+  readonly progress: boolean;
+  readonly layout: Layout;
+}
+
+/** `--layout split|single`: where the fleet, the proxies and the load generator run. */
+export const LAYOUT_OPTION = (): Option =>
+  new Option('--layout <layout>', 'split: fleet and proxies in child processes, load generator here; single: all in this process (one event loop; fewer process hops on a crowded machine)')
+    .choices(['split', 'single'])
+    .default('split');
+
+export function wholeNumber(min: number, what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected ${what} (an integer ≥ ${min}), got "${value}"`);
+    return n;
+  };
+}
+
+/** Checks before anything starts: variants, live support, output directory. */
+export function checkLive(loaded: LoadedScenario, variants: readonly string[] | undefined, out: string, ctx: CommandContext): void {
+  for (const v of selectVariants(loaded, variants)) {
+    const why = liveUnsupported(v.scenario);
+    if (why) throw ctx.usageError(`${loaded.file}: ${why} (variant ${v.name})`);
+  }
+  let isDir = true;
+  try {
+    isDir = statSync(out).isDirectory();
+  } catch {
+    return;
+  }
+  if (!isDir) throw ctx.usageError(`--out ${out}: exists and is not a directory`);
+}
+
+export function writeOrFail(path: string, content: string, ctx: CommandContext): void {
+  try {
+    writeFileAtomic(path, content);
+  } catch (e) {
+    throw ctx.usageError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** Kills this process's children if it exits without stopping them (a last resort; runs stop them normally). */
+let exitHook = false;
+export function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', killAllChildren);
+}
+
+async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext): Promise<number> {
+  const { io } = ctx;
+  const loaded = loadScenario(file);
+  const dir = flags.out ?? join('reports', `${loaded.base.name}-live`);
+  checkLive(loaded, flags.variant, dir, ctx);
+  installExitHook();
+  const started = performance.now();
+  const output = await withInterrupt((signal) =>
+    runScenarioLive(loaded, {
+      seed: flags.seed,
+      seeds: flags.seeds,
+      variants: flags.variant,
+      layout: flags.layout,
+      signal,
+      onRun: flags.progress
+        ? (k, total, variant, seed) =>
+            io.stderr(`[${k + 1}/${total}] ${variant} seed ${seed}: live for ${((loaded.variants.find((v) => v.name === variant)?.scenario.duration ?? 0) / 1000).toFixed(1)} s\n`)
+        : undefined,
+    }),
+  );
+  if (output.aborted) {
+    io.stderr('meshsim: interrupted; every process of the run was stopped, nothing written\n');
+    return EXIT_INTERRUPTED;
+  }
+  const rules = loaded.base.assert;
+  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live' }), rules);
+  writeOrFail(join(dir, 'report.json'), reportJson(report), ctx);
+  writeOrFail(join(dir, 'report.md'), reportMarkdown(report), ctx);
+  if (flags.format === 'json') io.stdout(reportJson(report));
+  else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
+  else {
+    io.stdout(`${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)\n\n`);
+    io.stdout(formatTable(report));
+  }
+  const results = report.assertions;
+  if (rules !== undefined && results !== undefined) {
+    const lines = assertionLines(results, skippedRules(rules, report.variants.map((v) => v.name))).join('\n') + '\n';
+    if (flags.format === 'table') io.stdout(`\n${lines}`);
+    else io.stderr(lines);
+  }
+  io.stderr(`wrote ${join(dir, 'report.json')} and report.md (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  return results?.some((r) => !r.pass) ? 1 : 0;
+}
+
+export function registerLiveCommand(program: Command, ctx: CommandContext): void {
+  program
+    .command('live')
+    .description('run a scenario for real: backend fleet, sidecar proxies and load generator on 127.0.0.1; write report.json (mode: live)')
+    .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .option('--variant <name...>', 'run only these variants (default: all, one after another)')
+    .option('--seed <n>', "seed of the live run (default: the scenario's `seed`)", wholeNumber(0, 'a seed'))
+    .option('--seeds <k>', 'live runs per variant, seeds seed, seed + 1, … (default 1)', wholeNumber(1, 'a run count'))
+    .option('--out <dir>', 'output directory (default: reports/<scenario name>-live/)')
+    .addOption(LAYOUT_OPTION())
+    .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
+    .option('--no-progress', 'no progress lines on stderr')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  meshsim live scenarios/fidelity/balancers.yaml\n' +
+        '  meshsim live scenarios/fidelity/balancers.yaml --variant p2c-peak-ewma --out /tmp/ewma\n' +
+        '  meshsim run scenarios/fidelity/balancers.yaml --seeds 1 --out /tmp/sim\n' +
+        '  meshsim compare /tmp/sim reports/fidelity-balancers-live --force\n' +
+        '\nEach variant runs for the scenario\'s `duration` (+ drain) of real time: one HTTP server per\n' +
+        'instance (slots, queue bound, service times, faults, downstream calls), the sidecar proxies\n' +
+        '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +
+        'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
+        'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
+        'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
+        'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
+        '\nExit codes:\n' +
+        '  0    success (every assert: rule passed)\n' +
+        '  1    an assert: rule failed (the reports are written all the same)\n' +
+        '  2    bad input: an unreadable or invalid scenario, an unknown variant, a scenario\n' +
+        '       live mode cannot run (membership changes, request keys)\n' +
+        '  70   internal error (please report it)\n' +
+        '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
+    )
+    .action(async (file: string, flags: LiveFlags) => ctx.setExit(await liveCommand(file, flags, ctx)));
+}

@@ -1,0 +1,285 @@
+/**
+ * One live run of one scenario variant: the backend fleet in a child process, every
+ * sidecar proxy (one per workload sidecar, one per calling service → target) in another,
+ * and the load generator in this one, all on 127.0.0.1. The three event loops are apart
+ * so that none adds its own queueing to the others' latencies (measured: on 2 cores, one
+ * shared loop moved p50 by more than the proxy's own overhead). Every process started is
+ * stopped when the run ends, fails or is aborted.
+ *
+ * What the scenario says and the live run does:
+ * - services, instances, slots, queue bounds, service times, overrides, calls: emulated
+ *   by the fleet (src/live/fleet);
+ * - the network: the real loopback (the scenario's `network` latency is not added; the
+ *   fidelity command feeds the measured loopback and proxy overhead to the simulator);
+ * - workloads: src/live/loadgen, through the group's sidecar proxies round robin;
+ * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
+ */
+import { Agent, request } from 'node:http';
+import type { DistSpec } from '../core/distribution-spec.js';
+import type { Scenario } from '../scenario/types.js';
+import type { LiveFaultWindow } from './fleet/fleet.js';
+import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
+import { generateLoad, type GroupResult } from './loadgen/loadgen.js';
+import { fleetService } from './fleet/service.js';
+import { ChildHost, childModule, InProcessHost, type Host } from './process.js';
+import { sidecarsService } from './sidecars/service.js';
+import type { ProxyConfig, ProxyStats } from './proxy/index.js';
+
+export interface LiveRunOptions {
+  readonly seed: number;
+  /** Resolved fault windows (instance indices per service). */
+  readonly faults: readonly LiveFaultWindow[];
+  /** Timeline bucket width, ms. */
+  readonly bucketMs: number;
+  readonly signal?: AbortSignal;
+  /** Load-generator bounds (see LoadOptions). */
+  readonly maxRequests?: number;
+  readonly maxInFlight?: number;
+  /** Workload groups send straight to their target's instances (round robin), no proxy: for calibration. */
+  readonly direct?: boolean;
+  /**
+   * `split` (default): the fleet and the proxies each in a child process, the load
+   * generator here; `single`: all three in this process (one event loop, no process hops).
+   */
+  readonly layout?: Layout;
+}
+
+export type Layout = 'split' | 'single';
+
+/** One instance as a live run saw it. */
+export interface LiveInstance extends InstanceStats {
+  readonly zone: string;
+  readonly slots: number;
+  readonly address: string;
+  /** Attempts its callers' proxies sent it during the measurement window. */
+  readonly windowAttempts: number;
+}
+
+/** One proxy's counters: over the measurement window and over the whole run. */
+export interface LiveProxy {
+  readonly caller: string;
+  readonly target: string;
+  /** A workload's (client-facing) sidecar. */
+  readonly client: boolean;
+  readonly sidecar: number;
+  readonly window: ProxyStats;
+  readonly total: ProxyStats;
+}
+
+export interface LiveRunResult {
+  readonly groups: readonly GroupResult[];
+  readonly instances: readonly LiveInstance[];
+  readonly proxies: readonly LiveProxy[];
+  /** Whether the run was cut short by its signal. */
+  readonly aborted: boolean;
+}
+
+/** The instances of a scenario with their overrides applied, in service then index order. */
+export function resolveInstances(scenario: Scenario, seed: number): (InstanceConfig & { readonly weight: number; readonly priority: number })[] {
+  const out: (InstanceConfig & { weight: number; priority: number })[] = [];
+  for (const [name, svc] of Object.entries(scenario.services)) {
+    for (let i = 0; i < svc.instances; i++) {
+      let serviceTime: DistSpec = svc.serviceTime;
+      let slots = svc.concurrency;
+      let queue = svc.queue;
+      let weight = svc.weight;
+      let priority = svc.priority;
+      let zone = svc.zones[i % svc.zones.length];
+      for (const o of svc.overrides) {
+        if (!o.instances.includes(i)) continue;
+        serviceTime = o.serviceTime ?? serviceTime;
+        slots = o.concurrency ?? slots;
+        queue = o.queue ?? queue;
+        weight = o.weight ?? weight;
+        priority = o.priority ?? priority;
+        zone = o.zone ?? zone;
+      }
+      out.push({ service: name, index: i, zone, slots, queue, serviceTime, seed, weight, priority, calls: svc.calls });
+    }
+  }
+  return out;
+}
+
+/** Why live mode cannot run this scenario (the field at fault), or undefined when it can. */
+export function liveUnsupported(scenario: Scenario): string | undefined {
+  if (scenario.membership.length > 0) return 'membership: live mode cannot add or remove instances yet; run it without `membership`';
+  const keyed = scenario.workload.find((w) => w.key !== undefined);
+  if (keyed) return `workload ${keyed.name}: key: live mode does not send request hash keys yet; drop \`key\``;
+  return undefined;
+}
+
+interface ProxyPlan {
+  readonly caller: string;
+  readonly target: string;
+  readonly client: boolean;
+  readonly sidecar: number;
+  readonly config: ProxyConfig;
+}
+
+function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<typeof resolveInstances>, addresses: Readonly<Record<string, string>>): ProxyPlan[] {
+  const upstreams = (service: string): ProxyConfig['upstreams'] =>
+    instances
+      .filter((i) => i.service === service)
+      .map((i) => ({ address: addresses[`${i.service}/${i.index}`], name: `${i.service}/${i.index}`, zone: i.zone, weight: i.weight, priority: i.priority }));
+  const plans: ProxyPlan[] = [];
+  for (const w of scenario.workload) {
+    for (let s = 0; s < w.sidecars; s++) {
+      plans.push({
+        caller: w.name,
+        target: w.target,
+        client: true,
+        sidecar: s,
+        config: { listen: { port: 0 }, upstreams: upstreams(w.target), mesh: scenario.mesh, zone: w.zones[s % w.zones.length], seed: seed * 1000 + plans.length },
+      });
+    }
+  }
+  for (const [name, svc] of Object.entries(scenario.services)) {
+    for (const target of [...new Set(svc.calls.map((c) => c.service))]) {
+      plans.push({
+        caller: name,
+        target,
+        client: false,
+        sidecar: 0,
+        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed: seed * 1000 + plans.length },
+      });
+    }
+  }
+  return plans;
+}
+
+function minus(a: ProxyStats, b: ProxyStats | undefined): ProxyStats {
+  if (!b) return a;
+  const base = new Map(b.upstreams.map((u) => [u.address, u]));
+  return {
+    requests: a.requests - b.requests,
+    succeeded: a.succeeded - b.succeeded,
+    failed: a.failed - b.failed,
+    attempts: a.attempts - b.attempts,
+    retries: a.retries - b.retries,
+    hedges: a.hedges - b.hedges,
+    overflows: a.overflows - b.overflows,
+    budgetDenied: a.budgetDenied - b.budgetDenied,
+    upstreams: a.upstreams.map((u) => {
+      const o = base.get(u.address);
+      return o ? { address: u.address, attempts: u.attempts - o.attempts, succeeded: u.succeeded - o.succeeded, failed: u.failed - o.failed, ejections: u.ejections - o.ejections } : u;
+    }),
+  };
+}
+
+/**
+ * Sends `perPort` requests to each port, four at a time, and waits for the answers
+ * (whatever they are): measured, a cold proxy answers its first second of requests 10×
+ * slower than a warm one (connection set-up, V8 compiling the request path).
+ */
+async function warmUp(ports: readonly number[], perPort = 200): Promise<void> {
+  const agent = new Agent({ keepAlive: true });
+  const one = (port: number): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: { [CALLER_HEADER]: 'meshsim-warm-up' }, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve());
+      req.end();
+    });
+  await Promise.all(
+    ports.map(async (port) => {
+      for (let k = 0; k < perPort; k += 4) await Promise.all([one(port), one(port), one(port), one(port)]);
+    }),
+  );
+  agent.destroy();
+}
+
+/** Runs `scenario` live once and returns what was measured. */
+export async function runLive(scenario: Scenario, options: LiveRunOptions): Promise<LiveRunResult> {
+  const why = liveUnsupported(scenario);
+  if (why) throw new Error(why);
+  const instances = resolveInstances(scenario, options.seed);
+  const single = options.layout === 'single';
+  const fleet: Host = single ? new InProcessHost('fleet', fleetService()) : new ChildHost('fleet', childModule(import.meta.url, 'fleet/child'));
+  const sidecars: Host = single ? new InProcessHost('proxies', sidecarsService()) : new ChildHost('proxies', childModule(import.meta.url, 'sidecars/child'));
+  const timers = new Set<NodeJS.Timeout>();
+  try {
+    const addresses = await fleet.request<Record<string, string>>({ type: 'start', config: { seed: options.seed, instances, faults: options.faults } });
+    const plans = proxyPlans(scenario, options.seed, instances, addresses);
+    const ports = await sidecars.request<number[]>({ type: 'start', configs: plans.map((p) => p.config) });
+    const callers: Record<string, number> = {};
+    plans.forEach((p, i) => {
+      if (!p.client) callers[`${p.caller}->${p.target}`] = ports[i];
+    });
+    await fleet.request({ type: 'callers', callers });
+    options.signal?.throwIfAborted();
+    // Warm up: a few requests through every client proxy (or straight to the instances), so
+    // connection pools exist and the code is compiled before the first measured request.
+    await warmUp(
+      options.direct
+        ? instances.map((i) => Number(addresses[`${i.service}/${i.index}`].split(':')[1]))
+        : plans.flatMap((p, i) => (p.client ? [ports[i]] : [])),
+    );
+
+    // The run's time origin, a little ahead so every process is ready when it comes.
+    const origin = performance.timeOrigin + performance.now() + 100;
+    const localOrigin = origin - performance.timeOrigin;
+    const clock = (): number => performance.now() - localOrigin;
+    await fleet.request({ type: 'go', origin });
+    const atStart = sidecars.request<ProxyStats[]>({ type: 'stats' });
+    const snapshot = (at: number): Promise<ProxyStats[] | undefined> =>
+      new Promise((resolve) => {
+        const t = setTimeout(
+          () => {
+            timers.delete(t);
+            sidecars.request<ProxyStats[]>({ type: 'stats' }).then(resolve, () => resolve(undefined));
+          },
+          Math.max(0, at - clock()),
+        );
+        timers.add(t);
+      });
+    const atWarmup = scenario.warmup > 0 ? snapshot(scenario.warmup) : atStart;
+    const groups = await generateLoad(
+      scenario.workload.map((w) => ({
+        name: w.name,
+        ports: options.direct
+          ? instances.filter((i) => i.service === w.target).map((i) => Number(addresses[`${i.service}/${i.index}`].split(':')[1]))
+          : plans.flatMap((p, i) => (p.client && p.caller === w.name ? [ports[i]] : [])),
+        zone: w.zones[0],
+        arrival: w.arrival,
+        timeout: w.timeout,
+      })),
+      {
+        seed: options.seed,
+        duration: scenario.duration,
+        warmup: scenario.warmup,
+        drain: scenario.drain,
+        bucketMs: options.bucketMs,
+        now: clock,
+        signal: options.signal,
+        maxRequests: options.maxRequests,
+        maxInFlight: options.maxInFlight,
+      },
+    );
+    const aborted = options.signal?.aborted === true;
+    const before = aborted ? undefined : await atWarmup;
+    const final = await sidecars.request<ProxyStats[]>({ type: 'stats' });
+    const fleetStats = await fleet.request<InstanceStats[]>({ type: 'stats' });
+    // A proxy counts a request when it ends: the window is what ended from the warm-up's end
+    // to the end of the run (the requests of the measurement window, give or take the few
+    // that straddle its start).
+    const window = plans.map((_, i) => minus(final[i], before?.[i]));
+    const attemptsTo = new Map<string, number>();
+    for (const w of window) for (const u of w.upstreams) attemptsTo.set(u.address, (attemptsTo.get(u.address) ?? 0) + u.attempts);
+    return {
+      groups,
+      aborted,
+      proxies: plans.map((p, i) => ({ caller: p.caller, target: p.target, client: p.client, sidecar: p.sidecar, window: window[i], total: final[i] })),
+      instances: instances.map((c, k) => {
+        const address = addresses[`${c.service}/${c.index}`];
+        return { ...fleetStats[k], zone: c.zone, slots: c.slots, address, windowAttempts: attemptsTo.get(address) ?? 0 };
+      }),
+    };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await Promise.all([sidecars.stop(), fleet.stop()]);
+  }
+}

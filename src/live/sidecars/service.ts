@@ -1,0 +1,27 @@
+/**
+ * Every sidecar proxy of a live run (src/live/proxy, the same algorithm objects the
+ * simulator drives) as a request/reply service: `start` (ProxyConfig[] → ports), `stats`
+ * (ProxyStats[], in start order); `stop` closes them. Served from a child process
+ * (./child.ts) or in-process (`meshsim live --layout single`).
+ */
+import { startProxy, type ProxyConfig, type ProxyHandle } from '../proxy/index.js';
+import type { ChildRequest, Service } from '../process.js';
+
+export function sidecarsService(): Service {
+  let proxies: ProxyHandle[] = [];
+  return {
+    handlers: {
+      start: async (m: ChildRequest) => {
+        if (proxies.length > 0) throw new Error('proxies already started');
+        for (const config of m.configs as ProxyConfig[]) proxies.push(await startProxy(config));
+        return proxies.map((p) => p.port);
+      },
+      stats: () => proxies.map((p) => p.stats()),
+    },
+    stop: async () => {
+      const all = proxies;
+      proxies = [];
+      await Promise.all(all.map((p) => p.close({ drainMs: 0 })));
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The live runner end to end (a few seconds of real traffic on 127.0.0.1): a scenario with
+ * a crash fault runs live and comes back as the simulator's RunResult — counts that add
+ * up, latency, per-instance traffic, the fault window the simulator resolves — and feeds
+ * buildReport as a simulation does.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { liveChildren } from '../../src/live/process.js';
+import { buildReport } from '../../src/report/report.js';
+import { resolveFaultWindows, runScenarioLive } from '../../src/runner/live.js';
+import { loadScenario } from '../../src/scenario/load.js';
+import { tempFiles } from '../cli/_run.js';
+
+const { writeScenario } = tempFiles('meshsim-runner-live-');
+
+afterEach(() => {
+  expect(liveChildren()).toEqual([]);
+});
+
+const SCENARIO = `name: live-e2e
+seed: 1
+seeds: 1
+duration: 2500ms
+warmup: 300ms
+drain: 1s
+services:
+  api:
+    instances: 3
+    concurrency: 2
+    queue: 20
+    serviceTime: { dist: exponential, mean: 4ms }
+network:
+  latency: { dist: constant, value: 100us }
+workload:
+  - name: users
+    target: api
+    arrival: { process: poisson, rate: 150/s }
+    timeout: 1s
+mesh:
+  balancer: { kind: round-robin }
+faults:
+  - { kind: crash, target: { service: api, instances: [2] }, at: 1s, for: 500ms }
+`;
+
+describe('runScenarioLive', () => {
+  it('runs a scenario live and reports it as a simulation is reported', async () => {
+    const loaded = loadScenario(writeScenario(SCENARIO));
+    const out = await runScenarioLive(loaded);
+    expect(out.aborted).toBe(false);
+    expect(out.seeds).toEqual([1]);
+    const [run] = out.variants[0].runs;
+    const r = run.requests;
+    // Poisson(150/s × 2.2 s = 330): 4.5σ ≈ 82.
+    expect(Math.abs(r.total - 330)).toBeLessThan(82);
+    expect(r.total).toBe(r.succeeded + r.failed + r.inFlight);
+    expect(r.failed).toBe(r.rejected + r.timedOut + r.errors + r.resets + r.connectFailures);
+    expect(run.conservation.issued).toBe(run.conservation.succeeded + run.conservation.failed + run.conservation.inFlight);
+    expect(run.latency.count).toBe(r.succeeded);
+    expect(r.succeeded).toBeGreaterThan(r.total * 0.5);
+    // Latency: at least the loopback round trip, and below the client's 1 s timeout.
+    expect(run.latency.quantile(0.5)).toBeGreaterThan(0);
+    expect(run.latency.max).toBeLessThan(1000 + 50);
+    // Every instance got traffic through the proxy; the fleet served it.
+    expect(run.instances.map((i) => i.index)).toEqual([0, 1, 2]);
+    expect(run.instances.every((i) => i.requests > 0 && i.served > 0 && i.busyMs > 0)).toBe(true);
+    const sent = run.instances.reduce((a, i) => a + i.requests, 0);
+    expect(sent).toBeGreaterThanOrEqual(r.total * 0.9);
+    // The crash window as the simulator resolves it.
+    expect(run.faults).toEqual([{ fault: 0, kind: 'crash', start: 1000, end: 1500, service: 'api', instances: [2] }]);
+    expect(resolveFaultWindows(loaded.variants[0].scenario, 1).map((w) => [w.start, w.end, [...w.instances]])).toEqual([[1000, 1500, [2]]]);
+    expect(run.layers).toHaveLength(1);
+    expect(run.layers[0]).toMatchObject({ caller: 'users', target: 'api', client: true });
+    const tl = run.timeline.requests.reduce((a, b) => a + b, 0);
+    expect(tl).toBe(r.succeeded + r.failed);
+
+    const report = buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, out, { mode: 'live' });
+    expect(report.mode).toBe('live');
+    expect(report.variants[0].summary.requests.total).toBe(r.total);
+    expect(report.variants[0].instances.reduce((a, i) => a + i.share, 0)).toBeCloseTo(1, 5);
+  }, 30_000);
+
+  it('runs the same in one process (layout single)', async () => {
+    const loaded = loadScenario(writeScenario(SCENARIO.replace('duration: 2500ms', 'duration: 1500ms').replace(/faults:[\s\S]*$/, '')));
+    const out = await runScenarioLive(loaded, { layout: 'single' });
+    const [run] = out.variants[0].runs;
+    expect(run.requests.total).toBeGreaterThan(100);
+    expect(run.requests.total).toBe(run.requests.succeeded + run.requests.failed + run.requests.inFlight);
+    expect(run.instances.every((i) => i.requests > 0 && i.served > 0)).toBe(true);
+  }, 30_000);
+
+  it('stops at once when aborted, reporting the run as aborted', async () => {
+    const loaded = loadScenario(writeScenario(SCENARIO.replace('duration: 2500ms', 'duration: 20s')));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1500);
+    const started = performance.now();
+    const out = await runScenarioLive(loaded, { signal: controller.signal });
+    expect(out.aborted).toBe(true);
+    expect(performance.now() - started).toBeLessThan(15_000);
+  }, 30_000);
+});
