@@ -48,13 +48,13 @@ dl.meta dd { margin: 0; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 pre { background: #f6f8fa; border: 1px solid #e3e6ea; padding: .8em 1em; overflow: auto; max-height: 40em; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .3em .6em; border-bottom: 1px solid #eee; text-align: right; vertical-align: top; white-space: nowrap; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+th, td { padding: .3em .5em; border-bottom: 1px solid #eee; text-align: right; vertical-align: top; white-space: nowrap; }
 th { background: #fafafa; font-weight: 600; position: sticky; top: 0; }
 td.name, th.name { text-align: left; }
 td .ci { display: block; color: #777; font-size: 11px; }
 td.best { background: #e8f5e9; font-weight: 700; }
-td.best::after { content: " ★"; color: #2e7d32; }
+td.best .star { color: #2e7d32; }
 td.sig-better { background: #e8f5e9; }
 td.sig-worse { background: #fdecea; }
 td.fail { color: #b00020; font-weight: 700; }
@@ -120,7 +120,8 @@ function summaryTable(report: Report): string {
       const interval = c.ci === undefined ? null : v.summary.ci[c.ci];
       const fmt = c.ci === undefined ? c.format : CI_FORMAT[c.ci];
       const ci = interval === null ? '' : `<span class="ci">${escapeHtml(`${fmt(interval[0])} – ${fmt(interval[1])}`)}</span>`;
-      return `<td${best[i] !== undefined && x === best[i] ? ' class="best"' : ''}>${escapeHtml(c.format(x))}${ci}</td>`;
+      const isBest = best[i] !== undefined && x === best[i];
+      return `<td${isBest ? ' class="best"' : ''}>${escapeHtml(c.format(x))}${isBest ? ' <span class="star">★</span>' : ''}${ci}</td>`;
     });
     return `<tr><td class="name">${escapeHtml(v.name)}</td>${cells.join('')}</tr>`;
   });
@@ -217,7 +218,7 @@ export function renderPage(input: PageInput): string {
     ['seeds', `${escapeHtml(report.seeds.join(', '))} (${n} replication${n === 1 ? '' : 's'})`],
     ['variants', escapeHtml(String(report.variants.length))],
     ['generator', `${escapeHtml(report.generator)}, mode ${escapeHtml(report.mode)}, ${escapeHtml(report.schema)}`],
-    ['latency', `client-observed, succeeded requests only, pooled over seeds; percentiles from a ${escapeHtml(report.percentiles.method)} sketch (relative error ≤ ${escapeHtml((report.percentiles.relativeError * 100).toFixed(1))}%)`],
+    ['latency', `client-observed, succeeded requests only, pooled over seeds; percentiles from a sketch (${escapeHtml(report.percentiles.method)}; relative error ≤ ${escapeHtml((report.percentiles.relativeError * 100).toFixed(1))}%)`],
   ];
   return [
     '<!DOCTYPE html>',

@@ -137,6 +137,44 @@ function timelineSpec(report: Report): Chart | undefined {
   };
   const withShades = shades.length > 0 ? [shadeLayer] : [];
   const errorPct = (report.variants[0]?.timeline.latencyRelativeError ?? 0) * 100;
+  // No latency panel when nothing succeeded at all (an empty log scale makes Vega warn).
+  const latencyPanel = values.some((p) => (p.p50 ?? 0) > 0 || (p.p99 ?? 0) > 0)
+    ? [
+        {
+          width: 560,
+          height: 200,
+          layer: [
+            ...withShades,
+            {
+              transform: [{ fold: ['p50', 'p99'], as: ['percentile', 'ms'] as [string, string] }, { filter: 'isValid(datum.ms) && datum.ms > 0' }],
+              mark: { type: 'line' as const, strokeWidth: 1.5, clip: true },
+              encoding: {
+                x: { ...x, axis: { title: null, labels: false } },
+                y: { field: 'ms', type: 'quantitative' as const, title: 'latency (ms, log scale)', scale: { type: 'log' as const } },
+                color: variantColor(report),
+                strokeDash: { field: 'percentile', type: 'nominal' as const, title: 'percentile', scale: { domain: ['p50', 'p99'], range: [[4, 3], [1, 0]] } },
+              },
+            },
+          ],
+        },
+      ]
+    : [];
+  const successPanel = {
+    width: 560,
+    height: 140,
+    layer: [
+      ...withShades,
+      {
+        transform: [{ filter: 'isValid(datum.successRate)' }],
+        mark: { type: 'line' as const, strokeWidth: 1.5, clip: true },
+        encoding: {
+          x,
+          y: { field: 'successRate', type: 'quantitative' as const, title: 'success rate', axis: { format: '.0%' }, scale: { zero: false } },
+          color: variantColor(report),
+        },
+      },
+    ],
+  };
   return {
     name: 'timeline',
     title: 'Latency and success over time',
@@ -149,41 +187,7 @@ function timelineSpec(report: Report): Chart | undefined {
       $schema: VEGA_LITE_SCHEMA,
       title: 'Latency and success over time',
       data: { values },
-      vconcat: [
-        {
-          width: 560,
-          height: 200,
-          layer: [
-            ...withShades,
-            {
-              transform: [{ fold: ['p50', 'p99'], as: ['percentile', 'ms'] }, { filter: 'isValid(datum.ms) && datum.ms > 0' }],
-              mark: { type: 'line', strokeWidth: 1.5, clip: true },
-              encoding: {
-                x: { ...x, axis: { title: null, labels: false } },
-                y: { field: 'ms', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
-                color: variantColor(report),
-                strokeDash: { field: 'percentile', type: 'nominal', title: 'percentile', scale: { domain: ['p50', 'p99'], range: [[4, 3], [1, 0]] } },
-              },
-            },
-          ],
-        },
-        {
-          width: 560,
-          height: 140,
-          layer: [
-            ...withShades,
-            {
-              transform: [{ filter: 'isValid(datum.successRate)' }],
-              mark: { type: 'line', strokeWidth: 1.5, clip: true },
-              encoding: {
-                x,
-                y: { field: 'successRate', type: 'quantitative', title: 'success rate', axis: { format: '.0%' }, scale: { zero: false } },
-                color: variantColor(report),
-              },
-            },
-          ],
-        },
-      ],
+      vconcat: [...latencyPanel, successPanel],
       config: CONFIG,
     },
   };
@@ -288,15 +292,20 @@ function intervalsSpec(report: Report): Chart | undefined {
           y: { field: 'variant', type: 'nominal' as const, title: null, sort: order, axis: i === 0 ? {} : { labels: false, ticks: false } },
         },
         layer: [
-          {
-            transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
-            mark: { type: 'rule' as const, strokeWidth: 2, color: '#888' },
-            encoding: { x: { field: 'lo', type: 'quantitative' as const, title: p.f.title, scale: { zero: false }, axis: p.f.format ? { format: p.f.format } : {} }, x2: { field: 'hi' } },
-          },
+          // The interval bars only where there are intervals (none with one seed): an empty layer makes Vega warn.
+          ...(p.values.some((x) => x.lo !== null && x.hi !== null)
+            ? [
+                {
+                  transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
+                  mark: { type: 'rule' as const, strokeWidth: 2, color: '#888' },
+                  encoding: { x: { field: 'lo', type: 'quantitative' as const, title: p.f.title, scale: { zero: false }, axis: p.f.format ? { format: p.f.format } : {} }, x2: { field: 'hi' } },
+                },
+              ]
+            : []),
           {
             transform: [{ filter: 'isValid(datum.value)' }],
             mark: { type: 'point' as const, filled: true, size: 40 },
-            encoding: { x: { field: 'value', type: 'quantitative' as const, title: p.f.title }, color: variantColor(report, false) },
+            encoding: { x: { field: 'value', type: 'quantitative' as const, title: p.f.title, scale: { zero: false }, axis: p.f.format ? { format: p.f.format } : {} }, color: variantColor(report, false) },
           },
         ],
       })),

@@ -63,6 +63,10 @@ describe('the page', () => {
     // variant, requests, success, rejected, timed out, att/req, thr/s, mean, p50, p90, p99 …
     const p99Cell = cells[10];
     expect(p99Cell[1]).toBe(' class="best"');
+    expect(p99Cell[2]).toContain(' <span class="star">★</span>');
+    const worst = report.variants.find((v) => v !== best) as (typeof report.variants)[number];
+    const other = page.split('\n').find((l) => l.startsWith(`<tr><td class="name">${worst.name}</td>`)) ?? '';
+    expect([...other.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][10][1]).toBe('');
     const ci = best.summary.ci.p99 as readonly [number, number];
     expect(p99Cell[2]).toContain(`<span class="ci">`);
     expect(p99Cell[2]).toContain(ci[0] >= 10 ? ci[0].toFixed(2) : ci[0].toFixed(3));

@@ -2,9 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { renderSvg, renumberIds } from '../../../src/report/html/render.js';
 import { buildCharts } from '../../../src/report/html/specs.js';
+import type { Report } from '../../../src/report/report.js';
+import { STAT_FIGURES } from '../../../src/report/statistics.js';
 import { fixtureReport } from './_fixture.js';
 
-const charts = buildCharts(fixtureReport());
+const report = fixtureReport();
+const charts = buildCharts(report);
 
 /** The Vega mark kinds each chart must draw (Vega's SVG groups marks as `mark-<type>`). */
 const MARKS: Readonly<Record<string, readonly string[]>> = {
@@ -52,6 +55,41 @@ describe('renderSvg', () => {
     expect(renumberIds('<svg><g clip-path="url(#clip7)"/><text>id="clip7"</text><defs><clipPath id="clip7"/></defs></svg>', 'x')).toBe(
       '<svg><g clip-path="url(#x-1)"/><text>id="clip7"</text><defs><clipPath id="x-1"/></defs></svg>',
     );
+  });
+
+  it('edge cases render without warnings: one seed (no intervals), a variant where nothing succeeded', async () => {
+    const noCi = Object.fromEntries(STAT_FIGURES.map((f) => [f, null])) as Report['variants'][number]['summary']['ci'];
+    const [first, second] = report.variants;
+    const failed = {
+      ...second,
+      summary: { ...second.summary, successRate: 0, latencyMs: { mean: null, p50: null, p90: null, p99: null, p999: null, max: null }, ci: noCi },
+      latencyDistribution: [],
+      timeline: { ...second.timeline, points: second.timeline.points.map((p) => ({ ...p, successRate: 0, p50: null, p99: null })) },
+    };
+    const edge: Report = { ...report, seeds: [report.seeds[0]], variants: [{ ...first, summary: { ...first.summary, ci: noCi } }, failed] };
+    const edgeCharts = buildCharts(edge);
+    expect(edgeCharts.map((c) => c.name)).toEqual(charts.map((c) => c.name));
+    for (const c of edgeCharts) {
+      const { svg, warnings } = await renderSvg(c.spec);
+      expect(warnings, c.name).toEqual([]);
+      expect(svg.startsWith('<svg '), c.name).toBe(true);
+    }
+  });
+
+  it('nothing succeeded at all: no latency plot, no latency panel, the rest without warnings', async () => {
+    const none: Report = {
+      ...report,
+      variants: report.variants.map((v) => ({
+        ...v,
+        summary: { ...v.summary, successRate: 0, latencyMs: { mean: null, p50: null, p90: null, p99: null, p999: null, max: null } },
+        latencyDistribution: [],
+        timeline: { ...v.timeline, points: v.timeline.points.map((p) => ({ ...p, successRate: 0, p50: null, p99: null })) },
+      })),
+    };
+    const noneCharts = buildCharts(none);
+    expect(noneCharts.map((c) => c.name)).toEqual(['timeline', 'instances', 'summary-intervals']);
+    expect((JSON.parse(JSON.stringify(noneCharts[0].spec)) as { vconcat: unknown[] }).vconcat).toHaveLength(1);
+    for (const c of noneCharts) expect((await renderSvg(c.spec)).warnings, c.name).toEqual([]);
   });
 
   it('collects Vega-Lite\'s warnings instead of printing them', async () => {
