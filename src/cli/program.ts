@@ -220,7 +220,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
-    .option('--workers <n>', 'worker threads running replications in parallel; 1 = in-process (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
+    .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
     .addHelpText(
       'after',
