@@ -244,7 +244,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
     .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
-    .option('--workers <n>', 'worker threads running replications in parallel; 1 = in-process (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
+    .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
     .addHelpText(
       'after',

@@ -25,7 +25,8 @@ export interface RunOptions {
 
 export interface ParallelRunOptions extends RunOptions {
   /**
-   * Worker threads (at most one per run); 1 runs in-process. Default: os.availableParallelism(),
+   * Simulations at a time (at most one per run): the calling thread and `workers − 1` worker
+   * threads (pool.ts); 1 runs in-process. Default: os.availableParallelism(),
    * or 1 when the runs would simulate fewer than {@link IN_PROCESS_BELOW_REQUESTS} requests.
    */
   readonly workers?: number;
@@ -179,7 +180,7 @@ export function assembleOutput(plan: RunPlan, results: readonly RunResult[]): Ru
   };
 }
 
-/** {@link runScenario} on worker threads (all cores by default): the same output, byte for byte. */
+/** {@link runScenario} with worker threads (all cores by default): the same output, byte for byte. */
 export async function runScenarioParallel(loaded: LoadedScenario, options: Omit<ParallelRunOptions, 'shard'> = {}): Promise<RunOutput> {
   const executed = await executePlan(loaded, options);
   return assembleOutput(executed.plan, executed.runs.map((r) => r.result));
