@@ -516,9 +516,9 @@ describe('the overall deadline (mesh.failover.timeout)', () => {
     if (!c.child) return yamls.map((y) => run(load(y), 4));
     const child = simulateInChild(
       yamls.map((yaml) => ({ yaml, seed: 4 })),
-      10_000,
+      30_000,
     );
-    expect(child.finished, `simulate() never returned (stopped after 10 s) on:\n${yamls[child.stuckAt ?? 0]}`).toBe(true);
+    expect(child.finished, `simulate() never returned (stopped after 30 s) on:\n${yamls[child.stuckAt ?? 0]}`).toBe(true);
     return child.outcomes.map((o, i) => {
       expect(o.error, `simulate() threw on:\n${yamls[i]}`).toBeUndefined();
       return o.result as Pick<RunResult, 'requests' | 'layers' | 'conservation'>;
@@ -923,9 +923,9 @@ describe('property tests over random call graphs, failover configs and fault sch
     // First in a child process: a world stuck in an endless loop must fail this test, not hang the file.
     const child = simulateInChild(
       worlds.map((w, i) => ({ yaml: yamls[i], seed: w.seed })),
-      20_000,
+      50_000,
     );
-    expect(child.finished, `simulate() never returned (stopped after 20 s) on seed ${worlds[child.stuckAt ?? 0]?.seed} of:\n${yamls[child.stuckAt ?? 0]}`).toBe(true);
+    expect(child.finished, `simulate() never returned (stopped after 50 s) on seed ${worlds[child.stuckAt ?? 0]?.seed} of:\n${yamls[child.stuckAt ?? 0]}`).toBe(true);
     worlds.forEach((w, i) => {
       const where = `seed ${w.seed} of:\n${yamls[i]}`;
       // (a) simulate never throws (the world checks conservation itself at the end).

@@ -380,7 +380,8 @@ describe('World: a closed loop that never advances the clock', () => {
   it('a closed loop with zero think, service and network time fails fast instead of spinning forever', () => {
     // Bug: the loader accepts this scenario, and simulate() loops for ever at t = 0 (each
     // answer is delivered at once and the client re-issues at once). Run in a child process
-    // with a deadline, so the suite itself cannot hang.
+    // with a deadline, so the suite itself cannot hang (30 s: the tsx start-up alone took over
+    // 5 s on a loaded 2-core machine; a spin never ends, so a long deadline still catches it).
     const yaml = scenarioYaml({ duration: 1000, concurrency: Infinity, serviceTime: constant(0), arrival: closed(1, constant(0)) });
     const dir = mkdtempSync(join(tmpdir(), 'meshsim-zero-cycle-'));
     const file = join(dir, 'zero.yaml');
@@ -393,8 +394,8 @@ describe('World: a closed loop that never advances the clock', () => {
       try { loaded = loadScenario(${JSON.stringify(file)}); } catch (e) { console.log('rejected by loader'); process.exit(0); }
       try { simulate(loaded.base, 1); console.log('finished'); } catch (e) { console.log('simulate threw'); }
     `;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, timeout: 6000, encoding: 'utf8' });
-    expect(child.signal, 'simulate() was still running after 6 s').toBeNull();
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, timeout: 30_000, encoding: 'utf8' });
+    expect(child.signal, 'simulate() was still running after 30 s').toBeNull();
     expect(child.stdout).toMatch(/rejected by loader|simulate threw|finished/);
   });
 });
