@@ -12,6 +12,7 @@ import { liveUnsupported, type Layout } from '../../live/run.js';
 import { assertionLines, skippedRules, withAssertions } from '../../report/assertions.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
+import { writeHtmlReport } from '../../report/html/write.js';
 import { formatMarkdownTable, formatTable } from '../../report/table.js';
 import { writeFileAtomic } from '../../report/write.js';
 import { runScenarioLive } from '../../runner/live.js';
@@ -30,6 +31,7 @@ interface LiveFlags {
   readonly format: (typeof FORMATS)[number];
   readonly progress: boolean;
   readonly layout: Layout;
+  readonly html: boolean;
 }
 
 /** `--layout split|single`: where the fleet, the proxies and the load generator run. */
@@ -105,6 +107,15 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live' }), rules);
   writeOrFail(join(dir, 'report.json'), reportJson(report), ctx);
   writeOrFail(join(dir, 'report.md'), reportMarkdown(report), ctx);
+  if (flags.html) {
+    try {
+      const { warnings } = await writeHtmlReport(dir, report, { scenarioFile: loaded.file });
+      for (const w of warnings) io.stderr(`meshsim: warning: ${w}\n`);
+    } catch (e) {
+      if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw ctx.usageError(`cannot write the HTML report into ${dir}: ${e.message}`);
+      throw e;
+    }
+  }
   if (flags.format === 'json') io.stdout(reportJson(report));
   else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
   else {
@@ -117,7 +128,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
     if (flags.format === 'table') io.stdout(`\n${lines}`);
     else io.stderr(lines);
   }
-  io.stderr(`wrote ${join(dir, 'report.json')} and report.md (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return results?.some((r) => !r.pass) ? 1 : 0;
 }
 
@@ -133,6 +144,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress lines on stderr')
+    .option('--no-html', 'write no index.html, chart specs or scenario copy')
     .addHelpText(
       'after',
       '\nExamples:\n' +

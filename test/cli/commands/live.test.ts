@@ -19,7 +19,7 @@ afterEach(() => {
 const SHORT = tinyScenario({ name: 'live-cli', duration: '1500ms', seeds: 2, variants: { rr: '{}', rand: '{ mesh.balancer: { kind: random } }' } });
 
 describe('meshsim live', () => {
-  it('writes report.json (mode: live) and report.md that meshsim compare accepts beside a simulation', async () => {
+  it('writes report.json (mode: live), report.md and index.html that meshsim compare accepts beside a simulation', async () => {
     const file = writeScenario(SHORT);
     const liveDir = fresh('live');
     const live = await cli('live', file, '--out', liveDir, '--no-progress');
@@ -31,6 +31,9 @@ describe('meshsim live', () => {
     expect(report.variants.map((v) => v.name)).toEqual(['rr', 'rand']);
     expect(report.variants.every((v) => v.summary.requests.total > 100)).toBe(true);
     expect(readFileSync(join(liveDir, 'report.md'), 'utf8')).toMatch(/mode: live/);
+    // The HTML report too, as `meshsim run` writes it, saying it is a live measurement.
+    expect(readFileSync(join(liveDir, 'index.html'), 'utf8')).toMatch(/mode live/);
+    expect(live.stderr).toMatch(/report\.md and index\.html/);
 
     const simDir = fresh('sim');
     expect((await cli('run', file, '--out', simDir, '--seeds', '1')).code).toBe(0);
