@@ -57,9 +57,11 @@ export class Sidecar {
   /** Replaces the endpoint set (a discovery update); the balancer rebuilds once here. */
   setEndpoints(endpoints: readonly Endpoint[]): void {
     this.endpointList = endpoints;
-    const ids = endpoints.map((e) => e.id);
-    this.outliers?.setHosts(ids);
-    this.checker?.setHosts(ids);
+    if (this.outliers || this.checker) {
+      const ids = endpoints.map((e) => e.id);
+      this.outliers?.setHosts(ids);
+      this.checker?.setHosts(ids);
+    }
     this.rebuildView();
   }
 

@@ -881,19 +881,24 @@ export class World implements Model {
     this.cFlags[c] = measured ? CF_MEASURED : 0;
     this.cParent[c] = parent;
     this.cParentGen[c] = parentGen;
-    this.cSent[c] = 0;
     this.cOut[c] = 0;
-    this.cRetries[c] = 0;
-    this.cPendingRetry[c] = 0;
-    this.cKey[c] = key;
-    this.cDeadlinePos[c] = -1;
-    this.cHedgePos[c] = -1;
-    this.cWaiting[c] = 0;
     this.cAttHead[c] = -1;
     this.cLive[c] = 0;
-    this.tried[c * T_STRIDE] = 0;
-    if (measured) p.stats.calls++;
+    // The fields below are read only where the pool's settings use them (each guarded by
+    // the same setting), so a plain pool leaves them alone: fewer cold lines per call.
     const f = p.failover;
+    // Timer positions: a call may conclude before its timer is armed (a throttled or unsendable one).
+    if (f.deadline !== Infinity) this.cDeadlinePos[c] = -1;
+    if (f.hedgeDelay !== Infinity) this.cHedgePos[c] = -1;
+    if (f.any) {
+      this.cSent[c] = 0;
+      this.cRetries[c] = 0;
+      this.cPendingRetry[c] = 0;
+      if (f.trackTried) this.tried[c * T_STRIDE] = 0;
+    }
+    if (p.key !== undefined) this.cKey[c] = key;
+    if (p.breakers !== undefined) this.cWaiting[c] = 0;
+    if (measured) p.stats.calls++;
     if (p.limiters !== undefined) p.limiters[s].onRequest();
     if (p.throttles !== undefined && !p.throttles[s].admit()) {
       // The SRE book's adaptive throttling rejects it locally, before any attempt.
@@ -934,8 +939,7 @@ export class World implements Model {
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const ctx = this.pickContext;
-    const key = this.cKey[c];
-    ctx.hashKey = key === key ? key : undefined;
+    ctx.hashKey = p.key !== undefined ? this.cKey[c] : undefined;
     ctx.attempt = p.failover.any ? this.cSent[c] : undefined;
     const sidecar = p.sidecars[s];
     if (p.breakers !== undefined) {
@@ -989,19 +993,16 @@ export class World implements Model {
     this.aCall[a] = c;
     this.aInst[a] = inst;
     this.aSent[a] = now;
-    this.aStatus[a] = 0;
-    this.aCode[a] = C_OK;
+    // aStatus, aCode and aUtil are set with the response (respond, or a refusal below).
     this.aFlags[a] = flags;
     this.aDoneSeq[a] = -1;
-    this.aUtil[a] = -1;
-    this.aTryPos[a] = -1;
     this.aStep[a] = -1;
     this.aPending[a] = 0;
     this.aSib[a] = this.cAttHead[c] | 0;
     this.aZone[a] = p.sidecarZone[s];
     this.cAttHead[c] = a;
     this.cLive[c]++;
-    this.cSent[c]++;
+    if (p.failover.any) this.cSent[c]++;
     this.cOut[c]++;
     if (p.failover.trackTried && triedN < MAX_TRIED) {
       this.tried[c * T_STRIDE + 1 + triedN] = inst;
@@ -1017,6 +1018,7 @@ export class World implements Model {
     }
     if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
     sidecar.attemptStarted(ep);
+    // aTryPos is read only in pools with per-try timeouts.
     if (p.failover.perTry !== Infinity) this.aTryPos[a] = this.addTimer(p.tries, now + p.failover.perTry, a, TRY_TIMEOUT, p.index);
     if (this.activePartitions.length > 0) {
       const cut = this.partitioned(p, s, inst);
@@ -1025,7 +1027,9 @@ export class World implements Model {
         return;
       }
       if (cut === 'refuse') {
+        this.aStatus[a] = 0;
         this.aCode[a] = C_REFUSED;
+        this.aUtil[a] = -1;
         this.engine.at(now + this.hopLatency(p.sidecarZone[s], inst), AT_CLIENT, a);
         return;
       }
@@ -1036,7 +1040,12 @@ export class World implements Model {
   /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
   private notSent(c: number, p: Pool, s: number, flags: number): void {
     if ((flags & AF_BY_RETRY) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
-    if (this.cOut[c] + this.cPendingRetry[c] + this.cWaiting[c] === 0) this.conclude(c, LOCAL_503, false);
+    if (this.cOut[c] + this.othersWaiting(c, p) === 0) this.conclude(c, LOCAL_503, false);
+  }
+
+  /** Call `c`'s admitted retries in backoff plus its attempts waiting for a connection. */
+  private othersWaiting(c: number, p: Pool): number {
+    return (p.failover.any ? this.cPendingRetry[c] : 0) + (p.breakers !== undefined ? this.cWaiting[c] : 0);
   }
 
   /** A response reached the sidecar. */
@@ -1091,7 +1100,7 @@ export class World implements Model {
     const c = this.aCall[a] | 0;
     this.cOut[c]--;
     const p = this.pools[this.cPool[c] | 0];
-    this.stopTimer(p.tries, this.aTryPos, a);
+    if (p.failover.perTry !== Infinity) this.stopTimer(p.tries, this.aTryPos, a);
     const s = this.cSidecar[c] | 0;
     const inst = this.aInst[a] | 0;
     const ep = p.endpointOf[inst];
@@ -1114,7 +1123,7 @@ export class World implements Model {
       admitted = endAttempt(p.limiters[s], retriable, (flags & AF_BY_RETRY) !== 0, wantsRetry);
       if (wantsRetry && !admitted && (this.cFlags[c] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
     }
-    const others = this.cOut[c] + this.cPendingRetry[c] + this.cWaiting[c];
+    const others = this.cOut[c] + this.othersWaiting(c, p);
     const action = envoyAttemptEndAction(hasResponse(outcome), retriable, hedged, admitted, others);
     if (action === 'retry') this.scheduleRetry(c, p, s, false);
     else if (action === 'final') this.conclude(c, outcome, outcome.kind === 'success' && (flags & AF_HEDGE) !== 0);
@@ -1256,14 +1265,15 @@ export class World implements Model {
     this.cFlags[c] |= CF_CONCLUDED;
     this.pin(c);
     const p = this.pools[this.cPool[c] | 0];
-    this.stopTimer(p.deadlines, this.cDeadlinePos, c);
-    this.stopTimer(p.hedges, this.cHedgePos, c);
+    const f = p.failover;
+    if (f.deadline !== Infinity) this.stopTimer(p.deadlines, this.cDeadlinePos, c);
+    if (f.hedgeDelay !== Infinity) this.stopTimer(p.hedges, this.cHedgePos, c);
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     const now = this.engine.now();
-    if (this.cWaiting[c] > 0) this.stopWaiting(c, p, s);
+    if (p.breakers !== undefined && this.cWaiting[c] > 0) this.stopWaiting(c, p, s);
     if (this.cOut[c] > 0) this.cancelAttempts(c, p, s, deadline);
-    if (this.cPendingRetry[c] > 0) {
+    if (f.any && this.cPendingRetry[c] > 0) {
       // Admitted retries abandoned during their backoff.
       if (p.limiters !== undefined) for (let k = 0; k < this.cPendingRetry[c]; k++) p.limiters[s].onRetryEnd();
       this.cPendingRetry[c] = 0;
@@ -1295,7 +1305,7 @@ export class World implements Model {
       if ((flags & AF_ENDED) === 0) {
         this.aFlags[a] = flags | AF_ENDED;
         this.cOut[c]--;
-        this.stopTimer(p.tries, this.aTryPos, a);
+        if (p.failover.perTry !== Infinity) this.stopTimer(p.tries, this.aTryPos, a);
         const inst = this.aInst[a];
         const ep = p.endpointOf[inst];
         // A deadline ends it as a timeout (a failure of its instance); a lost hedge race just stops it.

@@ -9,17 +9,21 @@ import { healthyIndices } from './_internals/healthy.js';
 
 export class RandomBalancer implements Balancer {
   private eligible: Int32Array = new Int32Array(0);
+  /** Every endpoint is eligible (the usual case): eligible[i] = i, so the pick skips that lookup (as P2C does). */
+  private allEligible = true;
 
   constructor(private readonly rng: Rng) {}
 
   rebuild(endpoints: readonly Endpoint[]): void {
     this.eligible = healthyIndices(endpoints);
+    this.allEligible = this.eligible.length === endpoints.length;
   }
 
   pick(): number {
     const n = this.eligible.length;
     if (n === 0) return -1;
-    return this.eligible[Math.floor(this.rng.next() * n)];
+    const i = Math.floor(this.rng.next() * n);
+    return this.allEligible ? i : this.eligible[i];
   }
 
   onStart(): void {}

@@ -2,10 +2,9 @@
 import type { Endpoint } from '../../types.js';
 
 export function healthyIndices(endpoints: readonly Endpoint[]): Int32Array {
-  let n = 0;
-  for (const e of endpoints) if (e.health !== 'unhealthy') n++;
+  const n = endpoints.length;
   const out = new Int32Array(n);
   let k = 0;
-  for (let i = 0; i < endpoints.length; i++) if (endpoints[i].health !== 'unhealthy') out[k++] = i;
-  return out;
+  for (let i = 0; i < n; i++) if (endpoints[i].health !== 'unhealthy') out[k++] = i;
+  return k === n ? out : out.slice(0, k);
 }

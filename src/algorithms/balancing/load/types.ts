@@ -43,6 +43,12 @@ export class EndpointCarry {
     const n = endpoints.length;
     const carry = new Int32Array(n);
     const prev = this.previous;
+    if (prev.length === 0) {
+      // A first build: every endpoint is new.
+      carry.fill(-1);
+      this.previous = endpoints.map((e) => e.id);
+      return carry;
+    }
     // Walks both arrays in step, as discovery keeps endpoints in order and a change moves
     // few of them: a health-only change matches every position, one endpoint leaving
     // shifts the rest by one. Only an id found at neither position asks a map of the old
