@@ -15,7 +15,7 @@
  * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
  */
 import { Agent, request } from 'node:http';
-import type { DistSpec } from '../core/distribution-spec.js';
+import { instanceSettings } from '../scenario/instances.js';
 import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
 import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
@@ -79,21 +79,7 @@ export function resolveInstances(scenario: Scenario, seed: number): (InstanceCon
   const out: (InstanceConfig & { weight: number; priority: number })[] = [];
   for (const [name, svc] of Object.entries(scenario.services)) {
     for (let i = 0; i < svc.instances; i++) {
-      let serviceTime: DistSpec = svc.serviceTime;
-      let slots = svc.concurrency;
-      let queue = svc.queue;
-      let weight = svc.weight;
-      let priority = svc.priority;
-      let zone = svc.zones[i % svc.zones.length];
-      for (const o of svc.overrides) {
-        if (!o.instances.includes(i)) continue;
-        serviceTime = o.serviceTime ?? serviceTime;
-        slots = o.concurrency ?? slots;
-        queue = o.queue ?? queue;
-        weight = o.weight ?? weight;
-        priority = o.priority ?? priority;
-        zone = o.zone ?? zone;
-      }
+      const { serviceTime, concurrency: slots, queue, weight, priority, zone } = instanceSettings(svc, i);
       out.push({ service: name, index: i, zone, slots, queue, serviceTime, seed, weight, priority, calls: svc.calls });
     }
   }

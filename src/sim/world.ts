@@ -36,6 +36,7 @@ import { hashKey } from '../core/xxhash64.js';
 import type { Sidecar } from '../mesh/sidecar.js';
 import { createSidecarPolicies, resolveRouter, type RouterSettings, type SidecarPolicies } from '../mesh/policies.js';
 import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import { instanceSettings } from '../scenario/instances.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { TimerFifo } from './timer-fifo.js';
@@ -392,30 +393,16 @@ export class World implements Model {
       const total = svc.instances + (added.get(name) ?? 0);
       this.serviceCount.set(name, total);
       for (let i = 0; i < total; i++) {
-        let dist = svc.serviceTime;
-        let slot = svc.concurrency;
-        let queue = svc.queue;
-        let weight = svc.weight;
-        let priority = svc.priority;
-        let zone = svc.zones[i % svc.zones.length];
-        for (const o of svc.overrides) {
-          if (!o.instances.includes(i)) continue;
-          if (o.serviceTime) dist = o.serviceTime;
-          if (o.concurrency !== undefined) slot = o.concurrency;
-          if (o.queue !== undefined) queue = o.queue;
-          if (o.weight !== undefined) weight = o.weight;
-          if (o.priority !== undefined) priority = o.priority;
-          if (o.zone !== undefined) zone = o.zone;
-        }
+        const inst = instanceSettings(svc, i);
         this.instService.push(name);
         this.instServiceIndex.push(serviceIndex);
         this.instLocal.push(i);
-        this.instZone.push(zone);
-        dists.push(dist);
-        slots.push(slot);
-        queues.push(queue);
-        weights.push(weight);
-        priorities.push(priority);
+        this.instZone.push(inst.zone);
+        dists.push(inst.serviceTime);
+        slots.push(inst.concurrency);
+        queues.push(inst.queue);
+        weights.push(inst.weight);
+        priorities.push(inst.priority);
         coldFor.push(svc.coldStart?.for ?? 0);
         coldFactor.push(svc.coldStart?.factor ?? 1);
         member.push(i < svc.instances ? 1 : 0);
