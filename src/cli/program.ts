@@ -8,12 +8,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { balancers } from '../algorithms/registry.js';
-import { assertionLines, skippedRules, withAssertions } from '../report/assertions.js';
+import { withAssertions } from '../report/assertions.js';
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
-import { buildReport, reportJson, type Report } from '../report/report.js';
+import { buildReport, reportJson } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
-import { writeHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
-import { formatMarkdownTable, formatTable } from '../report/table.js';
+import type { WriteHtmlOptions } from '../report/html/write.js';
 import { writeFileAtomic } from '../report/write.js';
 import { ShardError } from '../report/shard.js';
 import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
@@ -28,6 +27,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
 import { ProgressLine } from './progress.js';
+import { printReport, writeHtmlFiles } from './report-output.js';
 import { registerFidelityCommand } from './commands/fidelity.js';
 import { registerLiveCommand } from './commands/live.js';
 import { registerProxyCommand } from './commands/proxy.js';
@@ -124,17 +124,6 @@ function writeReport(path: string, content: string): void {
   }
 }
 
-/** index.html, charts/*.vl.json and the scenario copy (src/report/html). */
-async function writeHtml(dir: string, report: Report, scenario: WriteHtmlOptions, io: CliIO): Promise<void> {
-  try {
-    const { warnings } = await writeHtmlReport(dir, report, scenario);
-    for (const w of warnings) io.stderr(`meshsim: warning: ${w}\n`);
-  } catch (e) {
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new UsageError(`cannot write the HTML report into ${dir}: ${e.message}`);
-    throw e;
-  }
-}
-
 async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<number> {
   const loaded = loadScenario(file, { sweep: flags.sweep });
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
@@ -169,23 +158,11 @@ async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
   writeReport(join(dir, 'report.json'), reportJson(report));
   writeReport(join(dir, 'report.md'), reportMarkdown(report));
-  if (flags.html) await writeHtml(dir, report, scenario, io);
-  if (flags.format === 'json') io.stdout(reportJson(report));
-  else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
-  else {
-    io.stdout(`${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)\n\n`);
-    io.stdout(formatTable(report));
-  }
-  const results = report.assertions;
-  if (rules !== undefined && results !== undefined) {
-    // With the table, for people; otherwise stdout stays machine-readable.
-    const lines = assertionLines(results, skippedRules(rules, report.variants.map((v) => v.name))).join('\n') + '\n';
-    if (flags.format === 'table') io.stdout(`\n${lines}`);
-    else io.stderr(lines);
-  }
+  if (flags.html) await writeHtmlFiles(dir, report, scenario, io, (m) => new UsageError(m));
+  const failed = printReport(report, rules, flags.format, `${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)`, io);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${seconds} s)\n`);
-  return results?.some((r) => !r.pass) ? EXIT_ASSERTIONS : EXIT_OK;
+  return failed ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
 function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[] }, io: CliIO): number {

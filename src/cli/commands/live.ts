@@ -9,17 +9,16 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAllChildren } from '../../live/process.js';
 import { liveUnsupported, type Layout } from '../../live/run.js';
-import { assertionLines, skippedRules, withAssertions } from '../../report/assertions.js';
+import { withAssertions } from '../../report/assertions.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
-import { writeHtmlReport } from '../../report/html/write.js';
-import { formatMarkdownTable, formatTable } from '../../report/table.js';
 import { writeFileAtomic } from '../../report/write.js';
 import { runScenarioLive } from '../../runner/live.js';
 import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
+import { printReport, writeHtmlFiles } from '../report-output.js';
 
 const FORMATS = ['table', 'md', 'json'] as const;
 
@@ -107,29 +106,10 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live' }), rules);
   writeOrFail(join(dir, 'report.json'), reportJson(report), ctx);
   writeOrFail(join(dir, 'report.md'), reportMarkdown(report), ctx);
-  if (flags.html) {
-    try {
-      const { warnings } = await writeHtmlReport(dir, report, { scenarioFile: loaded.file });
-      for (const w of warnings) io.stderr(`meshsim: warning: ${w}\n`);
-    } catch (e) {
-      if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw ctx.usageError(`cannot write the HTML report into ${dir}: ${e.message}`);
-      throw e;
-    }
-  }
-  if (flags.format === 'json') io.stdout(reportJson(report));
-  else if (flags.format === 'md') io.stdout(formatMarkdownTable(report));
-  else {
-    io.stdout(`${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)\n\n`);
-    io.stdout(formatTable(report));
-  }
-  const results = report.assertions;
-  if (rules !== undefined && results !== undefined) {
-    const lines = assertionLines(results, skippedRules(rules, report.variants.map((v) => v.name))).join('\n') + '\n';
-    if (flags.format === 'table') io.stdout(`\n${lines}`);
-    else io.stderr(lines);
-  }
+  if (flags.html) await writeHtmlFiles(dir, report, { scenarioFile: loaded.file }, io, ctx.usageError);
+  const failed = printReport(report, rules, flags.format, `${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)`, io);
   io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
-  return results?.some((r) => !r.pass) ? 1 : 0;
+  return failed ? 1 : 0;
 }
 
 export function registerLiveCommand(program: Command, ctx: CommandContext): void {
