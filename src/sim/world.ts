@@ -20,23 +20,21 @@
  */
 import type { Endpoint, Outcome } from '../algorithms/types.js';
 import { createBalancer } from '../algorithms/registry.js';
-import { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
-import { HealthChecker, type ProbeDone } from '../algorithms/failover/health-check.js';
-import { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
-import { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
-import { envoyBackoffBounds, envoyBackoffInterval, grpcBackoffDelay } from '../algorithms/failover/backoff.js';
+import type { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
+import type { HealthChecker, ProbeDone } from '../algorithms/failover/health-check.js';
+import type { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
+import type { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
 import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
-import { RetryPolicy, hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
-import { createRetryLimiter } from '../algorithms/failover/retry-budget.js';
-import { EnvoyRetryBudget } from '../algorithms/failover/retry-budget-envoy.js';
-import { endAttempt, UNLIMITED_RETRIES, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
+import { hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
+import { endAttempt, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
 import { aliasSampler, zipfWeights } from '../core/discrete.js';
 import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
 import type { DistSpec } from '../core/distribution-spec.js';
 import { RngStreams, type RngBank } from '../core/rng.js';
 import type { Rng } from '../core/ports.js';
 import { hashKey } from '../core/xxhash64.js';
-import { Sidecar } from '../mesh/sidecar.js';
+import type { Sidecar } from '../mesh/sidecar.js';
+import { createSidecarPolicies, resolveRouter, type RouterSettings, type SidecarPolicies } from '../mesh/policies.js';
 import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
@@ -135,26 +133,9 @@ interface WindowWatch {
   survivorsAtEnd: number;
 }
 
-/** A pool's failover settings, resolved for the hot path. */
-interface PoolFailover {
-  /** Overall deadline from issue, ms (Infinity: none), and whether it is the mesh's route timeout. */
-  readonly deadline: number;
-  readonly deadlineIsMesh: boolean;
-  readonly perTry: number;
-  readonly retry: RetryPolicy | undefined;
-  /** Retries plus hedges a call may make. */
-  readonly maxRetries: number;
-  readonly hedgeDelay: number;
-  readonly hedgeMax: number;
-  readonly hedgeOnPerTry: boolean;
-  readonly reselect: number;
-  /** Remember the instances each call tried (host reselection, hedging). */
-  readonly trackTried: boolean;
-  /** Backoff before the n-th retry (1-based), ms, drawing from `rng`. */
-  readonly backoff: ((n: number, rng: Rng) => number) | undefined;
-  /** Any retries, hedges or per-try timeouts at all (else the plain path). */
-  readonly any: boolean;
-}
+/** A pool's failover settings, resolved for the hot path (src/mesh/policies.ts). */
+type PoolFailover = RouterSettings;
+const resolveFailover = resolveRouter;
 
 /**
  * A client pool: the sidecars of one caller (a workload's client sidecars, or the
@@ -580,58 +561,33 @@ export class World implements Model {
     const f = mesh.failover;
     // Stream names: a workload's keep their historical names (reports stay comparable).
     const tag = workload ? workload.name : name;
+    const failover = resolveFailover(f, workload?.timeout);
     const sidecars: Sidecar[] = [];
     const outliers: OutlierDetector[] = [];
     const checkers: HealthChecker[] = [];
+    const built: SidecarPolicies[] = [];
     for (let s = 0; s < count; s++) {
-      const balancer = createBalancer(
-        mesh.balancer,
-        { clock: this.engine, timers: this.engine, rng: streams.stream(`balancer/${tag}/${s}`) },
-        { localZone: zones[s], clientIndex: s, clientCount: count, localZoneSizes: zoneSizes },
-      );
-      const outlierDetector = f?.outlierDetection
-        ? new OutlierDetector(f.outlierDetection, { clock: this.engine, timers: this.engine, rng: streams.stream(`outliers/${tag}/${s}`) })
-        : undefined;
-      if (outlierDetector) {
-        outliers.push(outlierDetector);
-        outlierDetector.onChange((ep, ejected) => {
+      const policies = createSidecarPolicies(`${tag}-${s}`, mesh, failover, endpoints, {
+        clock: this.engine,
+        timers: this.engine,
+        stream: (purpose) => streams.stream(`${purpose}/${tag}/${s}`),
+        env: { localZone: zones[s], clientIndex: s, clientCount: count, localZoneSizes: zoneSizes },
+        probe: (endpoint, done) => this.sendProbe(index, s, endpoint, done),
+        onEjection: (ep, ejected) => {
           if (ejected) this.noticed(index, ep, 'outlier-detection');
-        });
-      }
-      const healthChecker = f?.healthCheck
-        ? new HealthChecker(f.healthCheck, { clock: this.engine, timers: this.engine, rng: streams.stream(`healthcheck/${tag}/${s}`) }, (endpoint, done) =>
-            this.sendProbe(index, s, endpoint, done),
-          )
-        : undefined;
-      if (healthChecker) {
-        checkers.push(healthChecker);
-        healthChecker.onChange((ep, healthy) => {
+        },
+        onHealth: (ep, healthy) => {
           if (!healthy) this.noticed(index, ep, 'health-check');
-        });
-      }
-      sidecars.push(
-        new Sidecar(`${tag}-${s}`, balancer, endpoints, {
-          ...(outlierDetector ? { outlierDetector } : {}),
-          ...(healthChecker ? { healthChecker } : {}),
-        }),
-      );
+        },
+      });
+      built.push(policies);
+      sidecars.push(policies.sidecar);
+      if (policies.outlierDetector) outliers.push(policies.outlierDetector);
+      if (policies.healthChecker) checkers.push(policies.healthChecker);
     }
-    const failover = resolveFailover(f, workload?.timeout);
-    const budget = f?.retries?.budget;
-    const needsLimiter = failover.maxRetries > 0;
-    const limiters = needsLimiter
-      ? sidecars.map(() =>
-          budget
-            ? createRetryLimiter(budget, this.engine)
-            : f?.circuitBreaker
-              ? new EnvoyRetryBudget({ kind: 'envoy-max-retries', maxRetries: f.circuitBreaker.maxRetries })
-              : UNLIMITED_RETRIES,
-        )
-      : undefined;
-    const throttles = f?.adaptiveThrottling
-      ? sidecars.map((_, s) => new AdaptiveThrottle(f.adaptiveThrottling as NonNullable<FailoverSpec['adaptiveThrottling']>, this.engine, streams.stream(`throttle/${tag}/${s}`)))
-      : undefined;
-    const jitter = failover.backoff ? sidecars.map((_, s) => streams.stream(`backoff/${tag}/${s}`)) : [];
+    const limiters = failover.maxRetries > 0 ? built.map((b) => b.limiter as RetryLimiter) : undefined;
+    const throttles = f?.adaptiveThrottling ? built.map((b) => b.throttle as AdaptiveThrottle) : undefined;
+    const jitter = failover.backoff ? built.map((b) => b.jitter as Rng) : [];
     const arrival = workload?.arrival;
     const pool: Pool = {
       index,
@@ -642,7 +598,7 @@ export class World implements Model {
       sidecars,
       outliers,
       checkers,
-      breakers: f?.circuitBreaker ? sidecars.map(() => new CircuitBreaker(f.circuitBreaker as NonNullable<FailoverSpec['circuitBreaker']>)) : undefined,
+      breakers: f?.circuitBreaker ? built.map((b) => b.breaker as CircuitBreaker) : undefined,
       connQueues: f?.circuitBreaker ? sidecars.map(() => new TimerFifo()) : undefined,
       draining: false,
       limiters,
@@ -1960,41 +1916,6 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(old: T, bigger:
 
 function emptyLayer(): LayerCounters {
   return { calls: 0, attempts: 0, succeeded: 0, failed: 0, retries: 0, hedges: 0, hedgesWon: 0, perTryTimeouts: 0, deadlines: 0, overflows: 0, noEndpoint: 0, budgetDenied: 0, throttled: 0 };
-}
-
-/** A sidecar's failover settings for the hot path; `clientTimeout` is a workload's own deadline. */
-function resolveFailover(f: FailoverSpec | undefined, clientTimeout: number | undefined): PoolFailover {
-  const mesh = f?.timeout ?? Infinity;
-  const client = clientTimeout ?? Infinity;
-  const retries = f?.retries;
-  const hedge = f?.hedge;
-  const retry = retries ? new RetryPolicy({ ...retries, perTryTimeout: undefined }) : undefined;
-  const hedgeMax = hedge ? hedge.maxAttempts : 1;
-  // Hedges count against retries.max when there is a retry policy (Envoy); else only maxAttempts bounds them.
-  const maxRetries = retry ? retry.max : hedge ? hedgeMax - 1 : 0;
-  let backoff: PoolFailover['backoff'];
-  const b = retries?.backoff;
-  if (b && b.kind === 'grpc') {
-    backoff = (n, rng) => grpcBackoffDelay(n, b.initial, b.multiplier, b.max, rng.next());
-  } else if (retry || hedge?.onPerTryTimeout) {
-    const bounds = envoyBackoffBounds(b?.base ?? 25, b?.max);
-    backoff = (n, rng) => Math.floor(rng.next() * envoyBackoffInterval(n, bounds.base, bounds.max));
-  }
-  const perTry = f?.perTryTimeout ?? Infinity;
-  return {
-    deadline: Math.min(mesh, client),
-    deadlineIsMesh: mesh < client,
-    perTry,
-    retry,
-    maxRetries,
-    hedgeDelay: hedge?.delay ?? Infinity,
-    hedgeMax,
-    hedgeOnPerTry: hedge?.onPerTryTimeout === true,
-    reselect: retries?.hostReselection ? retries.hostReselection.maxAttempts : 0,
-    trackTried: retries?.hostReselection !== undefined || hedge !== undefined,
-    backoff,
-    any: retry !== undefined || hedge !== undefined || perTry !== Infinity,
-  };
 }
 
 function keySampler(spec: KeySpec, rng: Rng): () => number {

@@ -1,0 +1,93 @@
+/**
+ * Header handling of an HTTP/1.1 proxy (RFC 9110 §7.6.1, as Envoy and nginx apply it):
+ * hop-by-hop headers — Connection and every header it names, Keep-Alive, Proxy-*, TE,
+ * Trailer, Transfer-Encoding, Upgrade — are never forwarded, in either direction; the
+ * request gains `x-forwarded-for` (the client address appended to any list it carried) and
+ * `x-forwarded-proto` (kept when a front proxy set it, else `http`). `Expect` is answered
+ * by the proxy itself (100-continue) and not forwarded. Headers travel as flat
+ * [name, value, …] arrays, as Node's rawHeaders and undici take them.
+ */
+
+/** Hop-by-hop names, lower case (Proxy-* is matched by prefix). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+
+function isHopByHop(lower: string): boolean {
+  return HOP_BY_HOP.has(lower) || lower.startsWith('proxy-');
+}
+
+/** The header names a Connection header lists (lower case), or undefined when it lists none besides close/keep-alive. */
+function connectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1].split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t === '' || t === 'close' || t === 'keep-alive') continue;
+      (named ??= new Set()).add(t);
+    }
+  }
+  return named;
+}
+
+/**
+ * The headers to send upstream for a request with `raw` headers from `clientAddress`: hop-by-hop
+ * headers dropped, x-forwarded-for appended, x-forwarded-proto set when absent.
+ */
+export function upstreamRequestHeaders(raw: readonly string[], clientAddress: string): string[] {
+  const named = connectionTokens(raw);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let xfp = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || (named !== undefined && named.has(lower))) continue;
+    if (lower === 'x-forwarded-for') {
+      xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
+      continue;
+    }
+    if (lower === 'x-forwarded-proto') xfp = true;
+    out.push(name, raw[i + 1]);
+  }
+  out.push('x-forwarded-for', xff === undefined ? clientAddress : `${xff}, ${clientAddress}`);
+  if (!xfp) out.push('x-forwarded-proto', 'http');
+  return out;
+}
+
+/** Response headers from undici's raw Buffer pairs, hop-by-hop headers dropped, as strings. */
+export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      for (const token of raw[i + 1].toString('latin1').split(',')) {
+        const t = token.trim().toLowerCase();
+        if (t !== '' && t !== 'close' && t !== 'keep-alive') (named ??= new Set()).add(t);
+      }
+      continue;
+    }
+    if (isHopByHop(lower)) continue;
+    out.push(name, raw[i + 1].toString('latin1'));
+  }
+  if (named === undefined) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!named.has(out[i].toLowerCase())) kept.push(out[i], out[i + 1]);
+  return kept;
+}
+
+/**
+ * The origin-form target (`/path?query`) to send upstream. An absolute-form target
+ * (`http://host/path`) keeps only its path and query: the configured upstreams are the only
+ * hosts the proxy ever contacts. Returns undefined for a target that is neither (e.g. `*`).
+ */
+export function originForm(url: string): string | undefined {
+  if (url.charCodeAt(0) === 47 /* '/' */) return url;
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(url);
+  if (m === null) return undefined;
+  const rest = m[1];
+  if (rest === '') return '/';
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}

@@ -1,0 +1,734 @@
+/**
+ * The router: one client request through the sidecar's failover pipeline, on real sockets.
+ * Follows Envoy's router filter (router.cc) step for step, as src/sim/world.ts does in
+ * virtual time, and asks the very same objects every question: the balancer (through the
+ * Sidecar) picks, the circuit breaker admits, the retry policy says what is retriable, the
+ * retry limiter admits retries and hedges (endAttempt), envoyAttemptEndAction decides what
+ * an ended attempt means, the backoff draws the wait, adaptive throttling admits the
+ * request, and outcomes flow back to the balancer and outlier detection.
+ *
+ * An attempt is an undici dispatch to one configured upstream. It ends, for the algorithms,
+ * when its response headers arrive (the time to first byte, as tower's PeakEwma and Envoy's
+ * router take it) or when it fails: connection refused → 'connect-failure', reset or a
+ * broken response → 'reset', per-try timeout → 'timeout', a 5xx → 'error', any other status
+ * → 'success'. The response of the attempt that wins is then streamed to the client.
+ * When nothing good came back the proxy answers as Envoy does: 503 for no healthy upstream,
+ * a breaker overflow (with x-envoy-overloaded), adaptive throttling, a connect failure or a
+ * reset; 502 for an upstream that broke the protocol; 504 for a timeout.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Outcome } from '../../algorithms/types.js';
+import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
+import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
+import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
+import type { SidecarPolicies } from '../../mesh/policies.js';
+import { downstreamResponseHeaders } from './headers.js';
+import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
+
+const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
+const LOCAL_503: Outcome = { kind: 'rejected', status: 503 };
+const RESET: Outcome = { kind: 'reset', status: 0 };
+const CONNECT_FAILURE: Outcome = { kind: 'connect-failure', status: 0 };
+
+/** Why the proxy answered a request itself. */
+export type LocalReason = 'no-healthy-upstream' | 'overflow' | 'throttled' | 'timeout' | 'connect-failure' | 'reset' | 'protocol-error' | 'bad-request' | 'body-too-large';
+
+/** What the router needs of the proxy around it. */
+export interface RouterContext {
+  readonly policies: SidecarPolicies;
+  readonly counters: ProxyCounters;
+  /** One dispatcher (a keep-alive pool) per upstream, by endpoint index. */
+  readonly pools: readonly Dispatcher[];
+  /** The route timeout when the mesh gives none (ms; Envoy's default route timeout is 15 s). */
+  readonly defaultTimeout: number;
+  now(): number;
+  /** Requests waiting for a connection under the circuit breaker (Envoy's pending requests). */
+  readonly pending: PendingQueue;
+}
+
+/** Attempt flags. */
+const F_BY_RETRY = 1; // launched by an admitted retry or hedge (holds a limiter retry slot)
+const F_HEDGE = 2; // a hedge
+const F_HEDGED = 4; // its per-try timeout started a hedge: never retried itself
+const F_ENDED = 8; // the router is done with it (answered, failed, timed out or cancelled)
+const F_PROTOCOL = 16; // it failed because the upstream broke HTTP
+
+/** A FIFO of exchanges waiting for a connection slot (with the attempt flags they would send with). */
+export class PendingQueue {
+  private items: (Exchange | undefined)[] = [];
+  private flags: number[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(x: Exchange, flags: number): void {
+    this.items.push(x);
+    this.flags.push(flags);
+  }
+
+  /** The oldest live entry, or undefined. */
+  shift(): { x: Exchange; flags: number } | undefined {
+    while (this.head < this.items.length) {
+      const x = this.items[this.head];
+      const flags = this.flags[this.head];
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.flags = this.flags.slice(this.head);
+        this.head = 0;
+      }
+      if (x !== undefined) return { x, flags };
+    }
+    return undefined;
+  }
+
+  /** Removes `x`'s entries, calling `each` with their flags. */
+  remove(x: Exchange, each: (flags: number) => void): void {
+    for (let i = this.head; i < this.items.length; i++) {
+      if (this.items[i] === x) {
+        this.items[i] = undefined;
+        each(this.flags[i]);
+      }
+    }
+  }
+
+  /** Drops the cancelled entries at the head. */
+  get live(): number {
+    let n = 0;
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i] !== undefined) n++;
+    return n;
+  }
+}
+
+/** An error code undici or Node gives a failed attempt, as the outcome the algorithms expect. */
+function outcomeOfError(err: Error & { code?: string }): { outcome: Outcome; protocol: boolean } {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return { outcome: CONNECT_FAILURE, protocol: false };
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: TIMED_OUT, protocol: false };
+  const protocol = code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INFO' || err.name === 'HTTPParserError';
+  return { outcome: RESET, protocol };
+}
+
+/** One attempt: an undici dispatch handler (the classic callback form undici drives natively). */
+class Attempt implements Dispatcher.DispatchHandler {
+  flags: number;
+  sentAt: number;
+  abortFn: ((err?: Error) => void) | undefined = undefined;
+  tryTimer: NodeJS.Timeout | undefined = undefined;
+  /** This attempt's response is being forwarded to the client. */
+  forwarding = false;
+  resumeFn: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly x: Exchange,
+    readonly ep: number,
+    flags: number,
+    now: number,
+  ) {
+    this.flags = flags;
+    this.sentAt = now;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if ((this.flags & F_ENDED) !== 0) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx: wait for the final response
+    if ((this.flags & F_ENDED) !== 0) return true; // a cancelled attempt's response: drained, ignored
+    this.resumeFn = resume;
+    return this.x.responseHeaders(this, statusCode, rawHeaders, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (!this.forwarding) return true;
+    return this.x.responseData(this, chunk);
+  }
+
+  onComplete(): void {
+    if (this.forwarding) this.x.responseEnd(this);
+  }
+
+  onError(err: Error): void {
+    if (this.forwarding) {
+      this.x.responseBroken(this);
+      return;
+    }
+    if ((this.flags & F_ENDED) !== 0) return;
+    this.x.attemptFailed(this, err);
+  }
+
+  /** Stops the upstream request (a cancelled attempt, or a client that went away). */
+  abort(): void {
+    const abort = this.abortFn;
+    if (abort !== undefined) {
+      this.abortFn = undefined;
+      try {
+        abort();
+      } catch {
+        // already finished
+      }
+    }
+  }
+}
+
+function onDrain(this: ServerResponse & { attempt?: Attempt }): void {
+  const a = this.attempt;
+  if (a?.resumeFn) a.resumeFn();
+}
+
+/**
+ * One client request and its attempts. Created per request; everything else (policies,
+ * pools, counters) is shared.
+ */
+export class Exchange {
+  private sent = 0;
+  private out = 0;
+  private retries = 0;
+  private pendingRetry = 0;
+  private waiting = 0;
+  private concluded = false;
+  private started = false;
+  private done = false;
+  private readonly startedAt: number;
+  private deadlineTimer: NodeJS.Timeout | undefined = undefined;
+  private hedgeTimer: NodeJS.Timeout | undefined = undefined;
+  private retryTimers: NodeJS.Timeout[] | undefined = undefined;
+  private attempts: Attempt[] | undefined = undefined;
+  private single: Attempt | undefined = undefined;
+  private tried: number[] | undefined = undefined;
+  private forwarded: Attempt | undefined = undefined;
+
+  constructor(
+    private readonly ctx: RouterContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse & { attempt?: Attempt },
+    private readonly method: string,
+    private readonly path: string,
+    private readonly headers: string[],
+    /** The request body: none, fully buffered (retries possible), or streamed (no retries). */
+    private body: Buffer | IncomingMessage | null,
+  ) {
+    this.startedAt = ctx.now();
+  }
+
+  private get canResend(): boolean {
+    return this.body === null || Buffer.isBuffer(this.body);
+  }
+
+  /**
+   * Starts the request: adaptive throttling, the route timeout, the first attempt, the hedge
+   * timer. `buffered`: the request body, read whole (so that it can be sent again).
+   */
+  start(buffered?: Buffer): void {
+    if (buffered !== undefined) this.body = buffered;
+    this.started = true;
+    const p = this.ctx.policies;
+    const r = p.router;
+    if (p.limiter !== undefined) p.limiter.onRequest();
+    if (p.throttle !== undefined && !p.throttle.admit()) {
+      this.ctx.counters.throttled++;
+      this.conclude(LOCAL_503, undefined, false, false, 'throttled');
+      return;
+    }
+    const deadline = r.deadline !== Infinity ? r.deadline : this.ctx.defaultTimeout;
+    if (deadline !== Infinity) this.deadlineTimer = setTimeout(onDeadline, deadline, this);
+    this.sendAttempt(0);
+    if (r.hedgeDelay !== Infinity && !this.concluded && this.canResend) this.hedgeTimer = setTimeout(onHedge, r.hedgeDelay, this);
+  }
+
+  /** Sends one attempt (flags: F_BY_RETRY / F_HEDGE); answers 503 itself when nothing can be sent. */
+  sendAttempt(flags: number): void {
+    const p = this.ctx.policies;
+    const r = p.router;
+    const counters = this.ctx.counters;
+    const cb = p.breaker;
+    if (cb !== undefined) {
+      // HTTP/1.1: an attempt needs a connection of its own. At max_connections it waits for
+      // one (up to max_pending_requests); past that, or past max_requests, the breaker is
+      // open and the sidecar answers 503 at once (an overflow).
+      if (!cb.tryAcquireConnection(cb.activeConnections === 0)) {
+        if (cb.tryAcquirePending()) {
+          this.ctx.pending.push(this, flags);
+          this.waiting++;
+          return;
+        }
+        counters.overflows++;
+        this.notSent(flags, 'overflow');
+        return;
+      }
+      if (!cb.tryAcquireRequest()) {
+        cb.releaseConnection();
+        counters.overflows++;
+        this.notSent(flags, 'overflow');
+        return;
+      }
+    }
+    const sidecar = p.sidecar;
+    const ctx = r.any ? { attempt: this.sent } : NO_CONTEXT;
+    let ep: number;
+    const reselect = (flags & F_HEDGE) !== 0 ? Math.max(r.reselect, 3) : r.reselect;
+    const tried = this.tried;
+    if (reselect > 0 && tried !== undefined && tried.length > 0) ep = pickAvoidingPreviousHosts(sidecar, ctx, tried, tried.length, reselect);
+    else ep = sidecar.pick(ctx);
+    if (ep < 0) {
+      this.releaseBreaker();
+      counters.noHealthy++;
+      this.notSent(flags, 'no-healthy-upstream');
+      return;
+    }
+    const now = this.ctx.now();
+    const a = new Attempt(this, ep, flags, now);
+    if (this.single === undefined && this.attempts === undefined) this.single = a;
+    else {
+      if (this.attempts === undefined) this.attempts = this.single ? [this.single] : [];
+      this.attempts.push(a);
+    }
+    this.sent++;
+    this.out++;
+    if (r.trackTried) (this.tried ??= []).push(ep);
+    counters.attempts++;
+    const up = counters.upstreams[ep];
+    up.attempts++;
+    if ((flags & F_HEDGE) !== 0) up.hedges++;
+    else if ((flags & F_BY_RETRY) !== 0) up.retries++;
+    if (p.limiter !== undefined) p.limiter.onAttemptStart();
+    sidecar.attemptStarted(ep);
+    if (r.perTry !== Infinity) a.tryTimer = setTimeout(onTryTimeout, r.perTry, a);
+    this.ctx.pools[ep].dispatch(
+      {
+        path: this.path,
+        method: this.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.body,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        blocking: false,
+      },
+      a,
+    );
+  }
+
+  /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
+  private notSent(flags: number, reason: LocalReason): void {
+    const p = this.ctx.policies;
+    if ((flags & F_BY_RETRY) !== 0 && p.limiter !== undefined) p.limiter.onRetryEnd();
+    if (this.out + this.pendingRetry + this.waiting === 0) this.conclude(LOCAL_503, undefined, false, false, reason);
+  }
+
+  private releaseBreaker(): void {
+    const cb = this.ctx.policies.breaker;
+    if (cb === undefined) return;
+    cb.releaseRequest();
+    cb.releaseConnection();
+  }
+
+  /** A waiting attempt got its connection slot. */
+  resumeWaiting(flags: number): void {
+    this.waiting--;
+    this.sendAttempt(flags);
+  }
+
+  /** The per-try timeout of `a` fired before its answer. */
+  tryTimeout(a: Attempt): void {
+    a.tryTimer = undefined;
+    if ((a.flags & F_ENDED) !== 0) return;
+    const p = this.ctx.policies;
+    const r = p.router;
+    this.ctx.counters.perTryTimeouts++;
+    if (r.hedgeOnPerTry) {
+      // Envoy hedge_on_per_try_timeout: the attempt goes on; another one is asked for now.
+      if ((a.flags & F_HEDGED) !== 0) return;
+      a.flags |= F_HEDGED;
+      if (this.retries < r.maxRetries && this.canResend) {
+        if (p.limiter !== undefined && p.limiter.tryRetry()) this.scheduleRetry(true);
+        else this.ctx.counters.budgetDenied++;
+      }
+      return;
+    }
+    a.abort();
+    this.attemptDone(a, TIMED_OUT, false);
+  }
+
+  /** Response headers of attempt `a` arrived. Returns whether undici may go on reading. */
+  responseHeaders(a: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
+    const outcome: Outcome = status >= 500 ? { kind: 'error', status } : { kind: 'success', status };
+    const final = this.attemptDone(a, outcome, false);
+    if (!final) return true; // a discarded response: read and dropped, the connection kept
+    const res = this.res;
+    if (res.destroyed) {
+      a.abort();
+      return false;
+    }
+    a.forwarding = true;
+    this.forwarded = a;
+    res.attempt = a;
+    res.on('drain', onDrain);
+    try {
+      res.writeHead(status, statusText, downstreamResponseHeaders(raw));
+    } catch {
+      // A header the upstream sent that Node refuses to write: the response is unusable.
+      a.forwarding = false;
+      a.abort();
+      this.localReply(502, 'protocol-error');
+      return false;
+    }
+    return true;
+  }
+
+  responseData(_a: Attempt, chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  responseEnd(_a: Attempt): void {
+    this.res.end();
+  }
+
+  /** The forwarded response broke off (upstream reset, crash mid-response): the client's connection is closed. */
+  responseBroken(a: Attempt): void {
+    a.forwarding = false;
+    this.finish(END_RESET);
+    this.res.destroy();
+  }
+
+  /** Attempt `a` failed before its response headers. */
+  attemptFailed(a: Attempt, err: Error): void {
+    if (this.clientGone()) {
+      this.clientClosed();
+      return;
+    }
+    const { outcome, protocol } = outcomeOfError(err);
+    if (protocol) a.flags |= F_PROTOCOL;
+    this.attemptDone(a, outcome, protocol);
+  }
+
+  private clientGone(): boolean {
+    const socket = this.res.socket;
+    return this.res.destroyed || socket === null || socket.destroyed;
+  }
+
+  /**
+   * Attempt `a` ended with `outcome`: feed the balancer, outlier detection, breaker, limiter
+   * and throttle, then let Envoy's router decide: answer the client, retry after the backoff,
+   * or wait for the other attempts. Returns whether `a`'s response is the answer.
+   */
+  private attemptDone(a: Attempt, outcome: Outcome, protocol: boolean): boolean {
+    const flags = a.flags;
+    a.flags = flags | F_ENDED;
+    this.out--;
+    if (a.tryTimer !== undefined) {
+      clearTimeout(a.tryTimer);
+      a.tryTimer = undefined;
+    }
+    const p = this.ctx.policies;
+    const r = p.router;
+    const latency = this.ctx.now() - a.sentAt;
+    this.ctx.counters.upstreams[a.ep].ended(outcome.kind, latency);
+    p.sidecar.attemptEnded(a.ep, outcome, latency);
+    this.releaseBreaker();
+    if (p.throttle !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttle.onAccepted();
+    let answer = false;
+    if (!r.any) {
+      answer = this.concludeWith(outcome, a, false, protocol);
+    } else {
+      const retriable = r.retry !== undefined && outcome.kind !== 'success' && r.retry.matches(outcome);
+      const hedged = (flags & F_HEDGED) !== 0;
+      const wantsRetry = retriable && !hedged && this.retries < r.maxRetries && !this.concluded && this.canResend;
+      let admitted = false;
+      if (p.limiter !== undefined) {
+        admitted = endAttempt(p.limiter, retriable, (flags & F_BY_RETRY) !== 0, wantsRetry);
+        if (wantsRetry && !admitted) this.ctx.counters.budgetDenied++;
+      }
+      const others = this.out + this.pendingRetry + this.waiting;
+      const action = envoyAttemptEndAction(hasResponse(outcome), retriable, hedged, admitted, others);
+      if (action === 'retry') this.scheduleRetry(false);
+      else if (action === 'final' && !this.concluded) answer = this.concludeWith(outcome, a, outcome.kind === 'success' && (flags & F_HEDGE) !== 0, protocol);
+    }
+    if (p.breaker !== undefined) drainPending(this.ctx);
+    return answer;
+  }
+
+  /** Concludes with attempt `a`'s outcome: its response is forwarded, or the proxy answers for it. */
+  private concludeWith(outcome: Outcome, a: Attempt, hedgeWon: boolean, protocol: boolean): boolean {
+    if (hasResponse(outcome)) {
+      this.conclude(outcome, a, hedgeWon, false, undefined);
+      return true;
+    }
+    const reason: LocalReason = outcome.kind === 'timeout' ? 'timeout' : outcome.kind === 'connect-failure' ? 'connect-failure' : protocol ? 'protocol-error' : 'reset';
+    this.conclude(outcome, undefined, hedgeWon, false, reason);
+    return false;
+  }
+
+  /** An admitted retry (or per-try-timeout hedge) waits out the backoff, then goes. */
+  private scheduleRetry(hedge: boolean): void {
+    const r = this.ctx.policies.router;
+    const n = ++this.retries;
+    this.pendingRetry++;
+    if (hedge) this.ctx.counters.hedges++;
+    else this.ctx.counters.retries++;
+    const jitter = this.ctx.policies.jitter;
+    const delay = r.backoff !== undefined && jitter !== undefined ? r.backoff(n, jitter) : 0;
+    const t = setTimeout(onRetrySend, delay, this, hedge);
+    (this.retryTimers ??= []).push(t);
+  }
+
+  retrySend(hedge: boolean): void {
+    if (this.concluded) return;
+    this.pendingRetry--;
+    this.sendAttempt(F_BY_RETRY | (hedge ? F_HEDGE : 0));
+  }
+
+  /** The hedging delay passed without an answer: another attempt, if allowed. */
+  hedge(): void {
+    this.hedgeTimer = undefined;
+    const p = this.ctx.policies;
+    const r = p.router;
+    if (this.concluded || this.out === 0 || this.out >= r.hedgeMax || this.retries >= r.maxRetries) return;
+    if (p.limiter !== undefined && !p.limiter.tryRetry()) {
+      this.ctx.counters.budgetDenied++;
+      return;
+    }
+    this.retries++;
+    this.ctx.counters.hedges++;
+    this.sendAttempt(F_BY_RETRY | F_HEDGE);
+    if (!this.concluded && this.out < r.hedgeMax && this.retries < r.maxRetries) this.hedgeTimer = setTimeout(onHedge, r.hedgeDelay, this);
+  }
+
+  /** The route timeout passed: attempts still out end as timeouts, the client gets 504. */
+  deadline(): void {
+    this.deadlineTimer = undefined;
+    if (this.concluded) {
+      // The answer is being forwarded and is not over: Envoy's route timeout covers the whole response.
+      if (!this.done && this.forwarded !== undefined) {
+        this.ctx.counters.routeTimeouts++;
+        const a = this.forwarded;
+        a.forwarding = false;
+        a.abort();
+        this.finish(END_RESET);
+        this.res.destroy();
+      }
+      return;
+    }
+    this.ctx.counters.routeTimeouts++;
+    this.conclude(TIMED_OUT, undefined, false, true, 'timeout');
+  }
+
+  /**
+   * The request has its answer: other attempts are cancelled (on the route timeout they end
+   * as timeouts, which Envoy reports to outlier detection; a lost race ends them silently),
+   * pending retries are abandoned, and the client gets `winner`'s response or the proxy's own.
+   */
+  private conclude(outcome: Outcome, winner: Attempt | undefined, hedgeWon: boolean, deadline: boolean, local: LocalReason | undefined): void {
+    if (this.concluded) throw new Error('request concluded twice');
+    this.concluded = true;
+    const p = this.ctx.policies;
+    // The route timeout also bounds the forwarding of the winner's response (Envoy's route
+    // timeout covers the complete response): it stays armed until the response is over.
+    this.stopTimers(winner !== undefined);
+    if (this.waiting > 0) this.stopWaiting();
+    if (this.out > 0) this.cancelAttempts(deadline);
+    if (this.pendingRetry > 0) {
+      if (p.limiter !== undefined) for (let k = 0; k < this.pendingRetry; k++) p.limiter.onRetryEnd();
+      this.pendingRetry = 0;
+    }
+    const ok = outcome.kind === 'success';
+    if (p.limiter !== undefined) p.limiter.onRequestEnd(ok);
+    if (hedgeWon) this.ctx.counters.hedgesWon++;
+    if (winner === undefined && local !== undefined) {
+      const status = local === 'timeout' ? 504 : local === 'protocol-error' ? 502 : 503;
+      this.localReply(status, local);
+    }
+  }
+
+  private stopTimers(keepDeadline = false): void {
+    if (this.deadlineTimer !== undefined && !keepDeadline) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
+    if (this.hedgeTimer !== undefined) {
+      clearTimeout(this.hedgeTimer);
+      this.hedgeTimer = undefined;
+    }
+    if (this.retryTimers !== undefined) {
+      for (const t of this.retryTimers) clearTimeout(t);
+      this.retryTimers = undefined;
+    }
+  }
+
+  private forEachAttempt(fn: (a: Attempt) => void): void {
+    if (this.attempts !== undefined) for (const a of this.attempts) fn(a);
+    else if (this.single !== undefined) fn(this.single);
+  }
+
+  /** Cancels the attempts still out (see conclude). */
+  private cancelAttempts(deadline: boolean): void {
+    const p = this.ctx.policies;
+    const now = this.ctx.now();
+    this.forEachAttempt((a) => {
+      const flags = a.flags;
+      if ((flags & F_ENDED) !== 0) return;
+      a.flags = flags | F_ENDED;
+      this.out--;
+      if (a.tryTimer !== undefined) {
+        clearTimeout(a.tryTimer);
+        a.tryTimer = undefined;
+      }
+      const latency = now - a.sentAt;
+      if (deadline) {
+        p.sidecar.attemptEnded(a.ep, TIMED_OUT, latency);
+        this.ctx.counters.upstreams[a.ep].ended('timeout', latency);
+      } else {
+        p.sidecar.attemptCancelled(a.ep, latency);
+        this.ctx.counters.upstreams[a.ep].ended('cancelled', latency);
+      }
+      this.releaseBreaker();
+      if (p.limiter !== undefined) {
+        if ((flags & F_BY_RETRY) !== 0) p.limiter.onRetryEnd();
+        p.limiter.onAttemptEnd();
+      }
+      a.abort();
+    });
+    if (p.breaker !== undefined) drainPending(this.ctx);
+  }
+
+  /** The request ended: its attempts still waiting for a connection give up. */
+  private stopWaiting(): void {
+    const p = this.ctx.policies;
+    const cb = p.breaker;
+    if (cb === undefined) return;
+    this.ctx.pending.remove(this, (flags) => {
+      cb.releasePending();
+      if ((flags & F_BY_RETRY) !== 0 && p.limiter !== undefined) p.limiter.onRetryEnd();
+    });
+    this.waiting = 0;
+  }
+
+  /**
+   * The request stops where it is, without an answer from the router: attempts still out
+   * are cancelled (no outlier event, as Envoy on a downstream reset), pending retries
+   * abandoned, a response being forwarded is cut off.
+   */
+  private stopAll(): void {
+    if (!this.concluded) {
+      this.concluded = true;
+      this.stopTimers();
+      if (!this.started) return;
+      const p = this.ctx.policies;
+      if (this.waiting > 0) this.stopWaiting();
+      if (this.out > 0) this.cancelAttempts(false);
+      if (this.pendingRetry > 0) {
+        if (p.limiter !== undefined) for (let k = 0; k < this.pendingRetry; k++) p.limiter.onRetryEnd();
+        this.pendingRetry = 0;
+      }
+      if (p.limiter !== undefined) p.limiter.onRequestEnd(false);
+    } else {
+      this.stopTimers();
+      const a = this.forwarded;
+      if (a !== undefined && a.forwarding) {
+        a.forwarding = false;
+        a.abort();
+      }
+    }
+  }
+
+  /** The client went away before its answer. */
+  clientClosed(): void {
+    this.stopAll();
+    this.finish(END_CLIENT_CLOSED);
+  }
+
+  /**
+   * The request cannot go on (its body is over the size limit): everything still out is
+   * cancelled and the client gets `status` if its response has not started.
+   */
+  abandon(status: number, reason: LocalReason): void {
+    this.stopAll();
+    this.localReply(status, reason);
+  }
+
+  /** The proxy's own answer. */
+  localReply(status: number, reason: LocalReason): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const body = LOCAL_BODIES[reason];
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length };
+    if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
+    // A body the client is still sending is not read: close the connection after answering.
+    if (this.body !== null && !this.req.complete) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** The response to the client is over (finished, broken or abandoned): count it once. */
+  finish(end: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.stopTimers();
+    this.ctx.counters.requestEnded(end, this.ctx.now() - this.startedAt);
+  }
+
+  /** The client's response closed (finished or not). */
+  closed(): void {
+    if (this.done) return;
+    if (this.res.writableFinished) this.finish(this.res.statusCode);
+    else this.clientClosed();
+  }
+}
+
+const NO_CONTEXT = {};
+
+const LOCAL_BODIES: Readonly<Record<LocalReason, Buffer>> = {
+  'no-healthy-upstream': Buffer.from('no healthy upstream'),
+  overflow: Buffer.from('upstream connect error or disconnect/reset before headers. reset reason: overflow'),
+  throttled: Buffer.from('request rejected by adaptive throttling'),
+  timeout: Buffer.from('upstream request timeout'),
+  'connect-failure': Buffer.from('upstream connect error or disconnect/reset before headers. reset reason: connection failure'),
+  reset: Buffer.from('upstream connect error or disconnect/reset before headers. reset reason: connection termination'),
+  'protocol-error': Buffer.from('upstream sent an invalid response'),
+  'bad-request': Buffer.from('bad request'),
+  'body-too-large': Buffer.from('payload too large'),
+};
+
+function onDeadline(x: Exchange): void {
+  x.deadline();
+}
+
+function onHedge(x: Exchange): void {
+  x.hedge();
+}
+
+function onRetrySend(x: Exchange, hedge: boolean): void {
+  x.retrySend(hedge);
+}
+
+function onTryTimeout(a: Attempt): void {
+  a.x.tryTimeout(a);
+}
+
+/** Connections freed: send the attempts waiting for them, oldest first. */
+let draining = false;
+function drainPending(ctx: RouterContext): void {
+  if (draining) return;
+  const cb = ctx.policies.breaker;
+  if (cb === undefined) return;
+  draining = true;
+  try {
+    while (cb.activeConnections < cb.config.maxConnections) {
+      const next = ctx.pending.shift();
+      if (next === undefined) break;
+      cb.releasePending();
+      next.x.resumeWaiting(next.flags);
+    }
+  } finally {
+    draining = false;
+  }
+}

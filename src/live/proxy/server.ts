@@ -1,0 +1,301 @@
+/**
+ * The live sidecar: an HTTP/1.1 reverse proxy (node:http in front, one undici keep-alive
+ * pool per configured upstream behind) running one Sidecar's policy objects, built by
+ * src/mesh/policies.ts exactly as the simulator builds them, on the real-time ports
+ * (src/live/realtime.ts). The Envoy-style request path lives in router.ts; this file owns
+ * the listeners, the request limits, health-check probes, the admin listener (Prometheus
+ * /metrics via prom-client, /ready) and graceful shutdown (stop accepting, drain, close).
+ */
+import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Client, Pool, type Dispatcher } from 'undici';
+import type { Endpoint } from '../../algorithms/types.js';
+import type { ProbeDone } from '../../algorithms/failover/health-check.js';
+import { rngStream } from '../../core/rng.js';
+import { createSidecarPolicies, resolveRouter, type SidecarPolicies } from '../../mesh/policies.js';
+import { realPorts } from '../realtime.js';
+import { originForm, upstreamRequestHeaders } from './headers.js';
+import { ProxyCounters, proxyRegistry } from './metrics.js';
+import { Exchange, PendingQueue, type RouterContext } from './router.js';
+import type { ProxyConfig, ProxyHandle, ProxyStats } from './types.js';
+
+/** Request bodies up to this size are buffered so that the request can be retried or hedged (Envoy buffers up to a per-route limit). */
+export const RETRY_BUFFER_BYTES = 64 * 1024;
+/** Envoy's default route timeout, used when the mesh sets none: no client waits forever. */
+export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+const DEFAULT_DRAIN_MS = 10_000;
+
+class ProxyResponse extends ServerResponse {
+  exchange: Exchange | undefined = undefined;
+}
+
+function onResponseClose(this: ProxyResponse): void {
+  this.exchange?.closed();
+}
+
+/** Reads the request headers the proxy needs, in one pass over rawHeaders. */
+function bodyFraming(raw: readonly string[]): { length: number; chunked: boolean } {
+  let length = -1;
+  let chunked = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(raw[i + 1]);
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
+  }
+  return { length, chunked };
+}
+
+/** Starts the proxy on its listener (and the admin listener, if configured). */
+export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
+  if (config.upstreams.length === 0) throw new Error('proxy: at least one upstream is needed');
+  const maxHeaderBytes = config.limits?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  const maxBodyBytes = config.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const connectTimeout = config.limits?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const seed = config.seed ?? 1;
+
+  const endpoints: Endpoint[] = config.upstreams.map((u) => ({
+    id: u.name ?? u.address,
+    address: u.address,
+    zone: u.zone ?? 'default',
+    weight: u.weight ?? 1,
+    health: 'healthy',
+    priority: u.priority ?? 0,
+    metadata: {},
+  }));
+  const counters = new ProxyCounters(endpoints.map((e) => ({ address: e.address, name: e.id })));
+  const ports = realPorts(rngStream(seed, 'proxy'));
+  const mesh = config.mesh;
+  const breaker = mesh.failover?.circuitBreaker;
+  const poolOptions: Pool.Options = {
+    connections: breaker ? Math.max(1, breaker.maxConnections) : null,
+    pipelining: 1,
+    connect: { timeout: connectTimeout },
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  };
+  const pools: Pool[] = endpoints.map((e) => new Pool(`http://${e.address}`, poolOptions));
+  const probeClients: (Client | undefined)[] = endpoints.map(() => undefined);
+  const healthPath = config.healthCheck?.path ?? '/healthz';
+
+  /** One active health check: GET healthPath on its own connection; 200 passes (Envoy's default expected status). */
+  const probe = (index: number, done: ProbeDone): void => {
+    let client = probeClients[index];
+    if (client === undefined) {
+      client = new Client(`http://${endpoints[index].address}`, { connect: { timeout: connectTimeout }, headersTimeout: 0, bodyTimeout: 0 });
+      probeClients[index] = client;
+    }
+    client.request({ path: healthPath, method: 'GET', headers: { 'user-agent': 'meshsim-health-check' } }).then(
+      (r) => {
+        r.body.dump().catch(() => undefined);
+        if (r.statusCode === 200) done(true);
+        else done(false, 'status');
+      },
+      () => done(false, 'network'),
+    );
+  };
+
+  const router = resolveRouter(mesh.failover, undefined);
+  const policies: SidecarPolicies = createSidecarPolicies('proxy', mesh, router, endpoints, {
+    clock: ports.clock,
+    timers: ports.timers,
+    stream: (purpose) => rngStream(seed, `${purpose}/proxy`),
+    env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
+    probe,
+    onEjection: (ep, ejected) => {
+      if (ejected) counters.upstreams[ep].ejections++;
+    },
+  });
+
+  const ctx: RouterContext = {
+    policies,
+    counters,
+    pools: pools as Dispatcher[],
+    defaultTimeout: config.limits?.requestTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
+    now: () => performance.now(),
+    pending: new PendingQueue(),
+  };
+  const canRetry = router.maxRetries > 0;
+  let accepting = true;
+
+  const server = createServer({ maxHeaderSize: maxHeaderBytes, ServerResponse: ProxyResponse, keepAliveTimeout: 5_000 }, (req, res) => {
+    handle(req, res);
+  });
+
+  function handle(req: IncomingMessage, res: ProxyResponse): void {
+    counters.requests++;
+    counters.active++;
+    const raw = req.rawHeaders;
+    const { length, chunked } = bodyFraming(raw);
+    const path = originForm(req.url ?? '');
+    const hasBody = chunked || length > 0;
+    const buffer = hasBody && canRetry && !chunked && length <= RETRY_BUFFER_BYTES;
+    const headers = path === undefined ? [] : upstreamRequestHeaders(raw, req.socket.remoteAddress ?? '');
+    const x = new Exchange(ctx, req, res, req.method ?? 'GET', path ?? '/', headers, hasBody && !buffer ? req : null);
+    res.exchange = x;
+    res.on('close', onResponseClose);
+    if (!accepting) res.setHeader('connection', 'close');
+    if (path === undefined) {
+      x.localReply(400, 'bad-request');
+      return;
+    }
+    if (length > maxBodyBytes) {
+      counters.rejectedByLimits++;
+      x.localReply(413, 'body-too-large');
+      return;
+    }
+    if (buffer) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (res.destroyed) return;
+        x.start(Buffer.concat(chunks));
+      });
+      return;
+    }
+    if (chunked && maxBodyBytes !== Infinity) {
+      let seen = 0;
+      req.on('data', (c: Buffer) => {
+        seen += c.length;
+        if (seen > maxBodyBytes && !res.headersSent) {
+          counters.rejectedByLimits++;
+          x.abandon(413, 'body-too-large');
+        }
+      });
+    }
+    x.start();
+  }
+
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    const code = err.code ?? '';
+    // A connection reset or closed by the client before it sent a request is no request.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || (socket as Socket & { bytesRead: number }).bytesRead === 0) {
+      socket.destroy();
+      return;
+    }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    counters.requests++;
+    counters.active++;
+    counters.rejectedByLimits++;
+    counters.requestEnded(status, 0);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  // CONNECT would turn the proxy into a tunnel to anywhere: refused.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    counters.requests++;
+    counters.active++;
+    counters.requestEnded(405, 0);
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+
+  const host = config.listen.host ?? '127.0.0.1';
+  await listen(server, config.listen.port, host);
+  const port = (server.address() as AddressInfo).port;
+
+  let admin: Server | undefined;
+  let adminPort: number | undefined;
+  if (config.admin !== undefined) {
+    const registry = proxyRegistry(counters, () => {
+      const od = policies.outlierDetector;
+      const hc = policies.healthChecker;
+      if (od === undefined && hc === undefined) return undefined;
+      return { isEjected: (i) => od?.isEjected(i) ?? false, isHealthy: (i) => hc?.isHealthy(i) ?? true };
+    });
+    admin = createServer((req, res) => {
+      const url = req.url ?? '/';
+      if (req.method === 'GET' && (url === '/metrics' || url.startsWith('/metrics?'))) {
+        registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': registry.contentType });
+            res.end(text);
+          },
+          (error: Error) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(error.message);
+          },
+        );
+        return;
+      }
+      if (req.method === 'GET' && url === '/ready') {
+        res.writeHead(accepting ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(accepting ? 'ready\n' : 'draining\n');
+        return;
+      }
+      if (req.method === 'GET' && url === '/stats') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify(stats())}\n`);
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: the admin listener serves /metrics, /ready and /stats\n');
+    });
+    await listen(admin, config.admin.port, '127.0.0.1');
+    adminPort = (admin.address() as AddressInfo).port;
+  }
+
+  function stats(): ProxyStats {
+    return {
+      requests: counters.requests,
+      succeeded: counters.succeeded,
+      failed: counters.failed,
+      attempts: counters.attempts,
+      retries: counters.retries,
+      hedges: counters.hedges,
+      overflows: counters.overflows,
+      budgetDenied: counters.budgetDenied,
+      upstreams: counters.upstreams.map((u) => ({
+        address: u.address,
+        attempts: u.attempts,
+        succeeded: u.count('success'),
+        failed: u.attempts - u.count('success') - u.count('cancelled'),
+        ejections: u.ejections,
+      })),
+    };
+  }
+
+  let closing: Promise<void> | undefined;
+  async function close(opts: { drainMs?: number } = {}): Promise<void> {
+    closing ??= (async () => {
+      accepting = false;
+      const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const until = performance.now() + drainMs;
+      while (counters.active > 0 && performance.now() < until) {
+        await sleep(Math.min(20, Math.max(1, until - performance.now())));
+        server.closeIdleConnections();
+      }
+      server.closeAllConnections();
+      await closed;
+      policies.outlierDetector?.stop();
+      policies.healthChecker?.stop();
+      ports.timers.cancelAll();
+      await Promise.all([...pools.map((p) => p.destroy()), ...probeClients.map((c) => c?.destroy())]);
+      if (admin !== undefined) {
+        const a = admin;
+        await new Promise<void>((resolve) => a.close(() => resolve()));
+        a.closeAllConnections();
+      }
+    })();
+    return closing;
+  }
+
+  return { port, adminPort, stats, close };
+}
+
+function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

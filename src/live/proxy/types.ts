@@ -1,0 +1,76 @@
+/**
+ * The live proxy's public types: its config (`meshsim/proxy@1`, also written as a file) and
+ * the handle and counters a running proxy gives its owner.
+ */
+import type { MeshSpec } from '../../scenario/types.js';
+
+export const PROXY_SCHEMA = 'meshsim/proxy@1';
+
+/** One configured upstream: the only places the proxy ever connects to. */
+export interface UpstreamSpec {
+  /** `host:port`, e.g. "127.0.0.1:8081". */
+  readonly address: string;
+  /** Its id for balancers, metrics and outlier detection; default: the address. */
+  readonly name?: string;
+  readonly zone?: string;
+  readonly weight?: number;
+  readonly priority?: number;
+}
+
+export interface ProxyConfig {
+  readonly listen: { readonly host?: string /* default 127.0.0.1 */; readonly port: number /* 0 = ephemeral */ };
+  /** The admin listener (/metrics, /ready, /stats); always bound to 127.0.0.1. */
+  readonly admin?: { readonly port: number };
+  readonly upstreams: readonly UpstreamSpec[];
+  /** As in scenario files (balancer, failover), resolved by the same schema. */
+  readonly mesh: MeshSpec;
+  /** The proxy's own zone (zone-aware routing); default "default". */
+  readonly zone?: string;
+  readonly limits?: {
+    /** Request line and headers, bytes (431 beyond); default 16 KiB. */
+    readonly maxHeaderBytes?: number;
+    /** Request body, bytes (413 beyond); default 64 MiB. */
+    readonly maxBodyBytes?: number;
+    /** Upstream connect timeout, ms (a connect failure beyond); default 1 s. */
+    readonly connectTimeoutMs?: number;
+    /** Route timeout when mesh.failover.timeout is not set, ms; default 15 s (Envoy's). */
+    readonly requestTimeoutMs?: number;
+  };
+  /** Active health checks (mesh.failover.healthCheck) GET this path; 200 passes. Default /healthz. */
+  readonly healthCheck?: { readonly path?: string };
+  /** Seed of the algorithms' random streams; default 1. */
+  readonly seed?: number;
+}
+
+export interface UpstreamStats {
+  readonly address: string;
+  readonly attempts: number;
+  /** Attempts answered with a status below 500. */
+  readonly succeeded: number;
+  /** Attempts that failed (5xx, timeout, reset, connect failure); cancelled attempts are neither. */
+  readonly failed: number;
+  readonly ejections: number;
+}
+
+export interface ProxyStats {
+  /** Requests received (each counted once, when it is over or while in progress). */
+  readonly requests: number;
+  /** Requests over with a complete response below 500. */
+  readonly succeeded: number;
+  /** Requests over otherwise: 5xx (the proxy's own included), reset, or the client went away. */
+  readonly failed: number;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly hedges: number;
+  readonly overflows: number;
+  readonly budgetDenied: number;
+  readonly upstreams: readonly UpstreamStats[];
+}
+
+export interface ProxyHandle {
+  readonly port: number;
+  readonly adminPort: number | undefined;
+  stats(): ProxyStats;
+  /** Stops accepting, lets requests in flight finish for up to drainMs (default 10 s), then closes everything. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
