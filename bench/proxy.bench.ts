@@ -371,10 +371,11 @@ interface TargetResult {
 const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]);
 const ms = (x: number) => (Number.isFinite(x) ? (x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '∞');
 const kreq = (x: number) => (x / 1000).toFixed(1) + 'k';
+const usPerReq = (coresPerReq: number) => (Number.isFinite(coresPerReq) ? (coresPerReq * 1e6).toFixed(1) : '');
 const cpuText = (x: number | null) => (x === null || !Number.isFinite(x) ? '' : x.toFixed(2));
 
 function figureRow(f: Figure & { target?: { kind: 'min' | 'max'; value: number } }, targetText: string): string[] {
-  return [f.name, fmt(f.value), f.unit, targetText, f.pass === undefined ? '' : f.pass ? 'pass' : 'MISS', f.note ?? ''];
+  return [f.name, Number.isFinite(f.value) ? fmt(f.value) : '∞', f.unit, targetText, f.pass === undefined ? '' : f.pass ? 'pass' : 'MISS', f.note ?? ''];
 }
 
 async function main(): Promise<number> {
@@ -515,7 +516,7 @@ async function main(): Promise<number> {
   let out = `\nmeshsim bench:proxy (${started.toISOString()}, node ${process.version}, ${opts.connections} connections, ${opts.duration} s × ${opts.rounds} round(s))\n\n`;
   out += `Capacity (wrk, closed loop; medians of ${opts.rounds} round(s); latency at saturation):\n`;
   out += table(
-    ['target', 'req/s', 'rounds', 'p50 ms', 'p99 ms', 'cpu target', 'cpu backend', 'load'],
+    ['target', 'req/s', 'rounds', 'p50 ms', 'p99 ms', 'cpu target', 'µs cpu/req', 'cpu backend', 'load'],
     capRows.map((r) => {
       const c = r.capacity;
       const rps = c.map((x) => x.reqPerSec);
@@ -526,11 +527,12 @@ async function main(): Promise<number> {
         ms(median(c.map((x) => x.p50Ms))),
         ms(median(c.map((x) => x.p99Ms))),
         r.name === 'direct' ? '-' : cpuText(median(c.map((x) => x.targetCpu ?? NaN))),
+        r.name === 'direct' ? usPerReq(median(c.map((x) => x.backendCpu / x.reqPerSec))) : usPerReq(median(c.map((x) => (x.targetCpu ?? NaN) / x.reqPerSec))),
         cpuText(median(c.map((x) => x.backendCpu))),
         c.map((x) => x.load.before.toFixed(1)).join(' '),
       ];
     }),
-    [false, true, true, true, true, true, true, false],
+    [false, true, true, true, true, true, true, true, false],
   );
   const rateRows = [...results.values()].filter((r) => r.fixedRate.length > 0);
   const direct = fixed('direct');
@@ -575,6 +577,7 @@ async function main(): Promise<number> {
         return y ? x.reqPerSec / y.reqPerSec : NaN;
       })
       .filter((x) => !Number.isNaN(x));
+  const cpuPerReq = (n: TargetName) => median(cap(n).map((x) => (n === 'direct' ? x.backendCpu : (x.targetCpu ?? NaN)) / x.reqPerSec));
   const figures: Figure[] = [];
   const targetText: string[] = [];
   const add = (f: Figure, text: string) => {
@@ -584,7 +587,22 @@ async function main(): Promise<number> {
   const range = (xs: number[], digits = 2) => (xs.length > 1 ? `rounds ${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}` : '');
   for (const n of opts.only) {
     const c = cap(n);
-    if (c.length > 0) add({ name: `${n} req/s`, value: median(c.map((x) => x.reqPerSec)), unit: 'req/s', note: `p50 ${ms(median(c.map((x) => x.p50Ms)))} ms, p99 ${ms(median(c.map((x) => x.p99Ms)))} ms` }, '');
+    if (c.length > 0)
+      add(
+        {
+          name: `${n} req/s`,
+          value: median(c.map((x) => x.reqPerSec)),
+          unit: 'req/s',
+          note: `p50 ${ms(median(c.map((x) => x.p50Ms)))} ms, p99 ${ms(median(c.map((x) => x.p99Ms)))} ms, ${usPerReq(cpuPerReq(n))} µs CPU/request (${n === 'direct' ? 'backend' : 'proxy'})`,
+        },
+        '',
+      );
+  }
+  // CPU time per request of each proxy's own process: less sensitive to other work on the
+  // machine than req/s, so its ratio is a cross-check of the throughput ratio.
+  for (const peer of ['nginx', 'peer'] as const) {
+    const v = cpuPerReq(peer) / cpuPerReq('meshsim');
+    if (Number.isFinite(v)) add({ name: `${peer} / meshsim CPU per request`, value: v, unit: '×', note: 'cross-check of meshsim / ' + peer + ' req/s (same one-core budget)' }, '');
   }
   const vsNginx = ratio('meshsim', 'nginx');
   if (vsNginx.length > 0) {

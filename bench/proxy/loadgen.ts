@@ -24,8 +24,10 @@
  * Prints one JSON line (LoadgenResult) on stdout. 127.0.0.1 only; bounded in count
  * (rate × (warmup + duration)) and in time (+ grace); exits by itself.
  */
-import { performance } from 'node:perf_hooks';
 import { connect, type Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 export interface LoadgenResult {
   readonly url: string;
@@ -58,22 +60,18 @@ export interface Percentiles {
   readonly mean: number;
 }
 
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? process.argv[i + 1] : fallback;
-  if (v === undefined) {
-    process.stderr.write(`loadgen: ${name} is required\n`);
-    process.exit(2);
-  }
-  return v;
-}
-function positive(name: string, fallback?: string): number {
-  const v = Number(arg(name, fallback));
-  if (!Number.isFinite(v) || v <= 0) {
-    process.stderr.write(`loadgen: ${name} must be a positive number, got ${arg(name, fallback)}\n`);
-    process.exit(2);
-  }
-  return v;
+export interface LoadOptions {
+  /** http://127.0.0.1:PORT/path — loopback only. */
+  readonly url: string;
+  /** Requests per second. */
+  readonly rate: number;
+  readonly connections: number;
+  /** Measured seconds, after the warm-up. */
+  readonly duration: number;
+  /** Seconds at the same rate before the measurement, not counted. */
+  readonly warmup: number;
+  /** Seconds to wait for answers after the last request is due. */
+  readonly grace: number;
 }
 
 /** Percentiles (nearest rank) of a sample; NaN entries are skipped, +∞ kept. */
@@ -87,302 +85,333 @@ export function percentiles(values: Float64Array): Percentiles {
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: xs[n - 1], mean: sum / n };
 }
 
-const url = new URL(arg('--url'));
-if (url.hostname !== '127.0.0.1') {
-  process.stderr.write(`loadgen: --url must be on 127.0.0.1 (loopback only), got ${url.hostname}\n`);
-  process.exit(2);
-}
-const rate = positive('--rate');
-const connections = Math.round(positive('--connections', '50'));
-const duration = positive('--duration', '10');
-const warmup = Number(arg('--warmup', '3'));
-const grace = positive('--grace', '2');
+/** Runs the load and resolves with what was measured; rejects when it cannot connect. */
+export async function runLoad(o: LoadOptions): Promise<LoadgenResult> {
+  const url = new URL(o.url);
+  if (url.hostname !== '127.0.0.1') throw new Error(`loadgen: the url must be on 127.0.0.1 (loopback only), got ${url.hostname}`);
+  const { rate, connections, duration, warmup, grace } = o;
+  const total = Math.ceil(rate * (warmup + duration));
+  const firstMeasured = Math.ceil(rate * warmup);
+  const intervalMs = 1000 / rate;
+  // More outstanding than this and the target is not keeping up: later requests are
+  // dropped (counted, and reported as +∞ latency) rather than queued without bound.
+  const cap = Math.max(connections * 20, Math.ceil(rate));
 
-const total = Math.ceil(rate * (warmup + duration));
-const firstMeasured = Math.ceil(rate * warmup);
-const intervalMs = 1000 / rate;
-// More outstanding than this and the target is not keeping up: later requests are dropped
-// (counted, and reported as +∞ latency) rather than queued without bound.
-const cap = Math.max(connections * 20, Math.ceil(rate));
+  const sendLag = new Float64Array(total).fill(NaN);
+  const latency = new Float64Array(total).fill(NaN);
+  const service = new Float64Array(total).fill(NaN);
+  const status = new Uint16Array(total); // 0 = no answer (yet), 1 = error, else the HTTP status
+  const sentAt = new Float64Array(total);
+  let outstanding = 0; // sent or waiting, not yet answered
+  let next = 0;
+  let dropped = 0;
+  let firstError: string | undefined;
+  let t0 = 0;
+  let stopping = false;
 
-const sendLag = new Float64Array(total).fill(NaN);
-const latency = new Float64Array(total).fill(NaN);
-const service = new Float64Array(total).fill(NaN);
-const status = new Uint16Array(total); // 0 = no answer (yet), 1 = error
-const sentAt = new Float64Array(total);
-let outstanding = 0; // sent or queued, not yet answered
-let next = 0;
-let dropped = 0;
-let firstError: string | undefined;
-let t0 = 0;
+  const REQUEST = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: meshsim-bench-loadgen\r\n\r\n`, 'latin1');
 
-const REQUEST = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: meshsim-bench-loadgen\r\n\r\n`, 'latin1');
+  // Requests due while every connection was busy, oldest first (indices, each once).
+  const waiting = new Int32Array(total);
+  let waitHead = 0;
+  let waitTail = 0;
 
-/** Requests due while every connection was busy, oldest first (a ring of request indices). */
-const waiting = new Int32Array(total);
-let waitHead = 0;
-let waitTail = 0;
-
-function finish(i: number, code: number): void {
-  const now = performance.now();
-  latency[i] = now - (t0 + i * intervalMs);
-  service[i] = now - sentAt[i];
-  status[i] = code;
-  outstanding--;
-}
-function fail(i: number, error: Error | string): void {
-  status[i] = 1;
-  firstError ??= String(error);
-  outstanding--;
-}
-
-/**
- * One keep-alive connection carrying one request at a time, with just enough of an
- * HTTP/1.1 response parser for this bench: status line, Content-Length or chunked body,
- * Connection: close. Answers of any size are read and thrown away.
- */
-class Connection {
-  private socket: Socket | undefined;
-  private current = -1; // index of the request in flight, -1 when idle
-  private head: Buffer | undefined; // header bytes seen so far (when split across reads)
-  private code = 0;
-  private bodyLeft = 0; // bytes of body (or of the current chunk + CRLF) still to skip
-  private chunked = false;
-  private chunkLine: Buffer | undefined; // partial chunk-size line
-  private closeAfter = false;
-  private state: 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'trailers' = 'head';
-  ready: Promise<void>;
-
-  constructor() {
-    this.ready = this.connect();
-  }
-
-  private connect(): Promise<void> {
-    return new Promise((resolveConnect, rejectConnect) => {
-      const socket = connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true });
-      this.socket = socket;
-      socket.once('connect', () => resolveConnect());
-      socket.on('data', (data: Buffer) => this.onData(data));
-      socket.on('error', (e) => {
-        rejectConnect(e);
-        this.lost(e);
-      });
-      socket.on('close', () => this.lost('connection closed by the server'));
-    });
-  }
-
-  get idle(): boolean {
-    return this.current < 0 && this.socket !== undefined && !this.socket.destroyed && this.socket.readyState === 'open';
-  }
-
-  send(i: number): void {
-    this.current = i;
-    this.state = 'head';
-    this.head = undefined;
-    this.closeAfter = false;
-    sentAt[i] = performance.now();
-    this.socket!.write(REQUEST);
-  }
-
-  private lost(error: Error | string): void {
-    if (this.socket === undefined) return;
-    this.socket.removeAllListeners();
-    this.socket.on('error', () => {});
-    this.socket.destroy();
-    this.socket = undefined;
-    if (this.current >= 0) {
-      fail(this.current, error);
-      this.current = -1;
-    }
-    if (!stopping) {
-      this.ready = this.connect().then(
-        () => pump(),
-        () => undefined,
-      );
-    }
-  }
-
-  private done(): void {
-    const i = this.current;
-    this.current = -1;
-    finish(i, this.code);
-    if (this.closeAfter) this.lost('connection: close');
-    else takeWaiting(this);
-  }
-
-  private onData(data: Buffer): void {
-    let at = 0;
-    while (at < data.length) {
-      if (this.current < 0) {
-        this.lost('unexpected bytes after a complete response');
-        return;
-      }
-      if (this.state === 'head') {
-        const buf = this.head ? Buffer.concat([this.head, data.subarray(at)]) : data.subarray(at);
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          this.head = Buffer.from(buf);
-          return;
-        }
-        const consumed = end + 4 - (this.head ? this.head.length : 0);
-        this.head = undefined;
-        this.parseHead(buf.toString('latin1', 0, end));
-        at += consumed;
-        continue;
-      }
-      if (this.state === 'body' || this.state === 'chunk-data') {
-        const take = Math.min(this.bodyLeft, data.length - at);
-        this.bodyLeft -= take;
-        at += take;
-        if (this.bodyLeft === 0) {
-          if (this.state === 'body') this.done();
-          else this.state = 'chunk-size';
-        }
-        continue;
-      }
-      // chunk-size or trailers: line-oriented
-      const nl = data.indexOf(10, at);
-      const piece = data.subarray(at, nl < 0 ? data.length : nl + 1);
-      at += piece.length;
-      const line = this.chunkLine ? Buffer.concat([this.chunkLine, piece]) : piece;
-      if (nl < 0) {
-        this.chunkLine = Buffer.from(line);
-        continue;
-      }
-      this.chunkLine = undefined;
-      const text = line.toString('latin1').trim();
-      if (this.state === 'chunk-size') {
-        const size = parseInt(text, 16);
-        if (!Number.isFinite(size)) {
-          this.lost(`bad chunk size line ${JSON.stringify(text)}`);
-          return;
-        }
-        if (size === 0) this.state = 'trailers';
-        else {
-          this.bodyLeft = size + 2; // data + CRLF
-          this.state = 'chunk-data';
-        }
-      } else if (text === '') this.done(); // end of trailers
-    }
-  }
-
-  private parseHead(head: string): void {
-    this.code = Number(head.slice(9, 12));
-    const lower = head.toLowerCase();
-    this.chunked = /\r\ntransfer-encoding:[^\r]*chunked/.test(lower);
-    this.closeAfter = /\r\nconnection:\s*close/.test(lower);
-    const cl = /\r\ncontent-length:\s*(\d+)/.exec(lower);
-    if (this.chunked) this.state = 'chunk-size';
-    else {
-      this.bodyLeft = cl ? Number(cl[1]) : 0;
-      this.state = 'body';
-      if (this.bodyLeft === 0) this.done();
-    }
-  }
-}
-
-const pool: Connection[] = Array.from({ length: connections }, () => new Connection());
-let stopping = false;
-
-function takeWaiting(c: Connection): void {
-  if (waitHead < waitTail) c.send(waiting[waitHead++]);
-  else pump();
-}
-
-/** Sends every request whose intended time has come, on an idle connection or to the waiting line. */
-function pump(): void {
-  const now = performance.now();
-  while (next < total && t0 + next * intervalMs <= now) {
-    const i = next++;
-    if (outstanding >= cap) {
-      dropped += i >= firstMeasured ? 1 : 0;
-      continue;
-    }
-    sendLag[i] = now - (t0 + i * intervalMs);
-    outstanding++;
-    const c = idleConnection();
-    if (c) c.send(i);
-    else waiting[waitTail++] = i;
-  }
-}
-let rr = 0;
-function idleConnection(): Connection | undefined {
-  for (let k = 0; k < connections; k++) {
-    const c = pool[(rr + k) % connections];
-    if (c.idle) {
-      rr = (rr + k + 1) % connections;
-      return c;
-    }
-  }
-  return undefined;
-}
-
-// Open every connection before the clock starts, so the first scheduled requests do not
-// pay the TCP handshakes.
-try {
-  await Promise.all(pool.map((c) => c.ready));
-} catch (e) {
-  process.stderr.write(`loadgen: cannot connect to ${url.host}: ${(e as Error).message}\n`);
-  process.exit(1);
-}
-
-t0 = performance.now() + 20;
-let cpuAtWindow: NodeJS.CpuUsage | undefined;
-let tWindow = 0;
-const windowStart = setTimeout(() => {
-  cpuAtWindow = process.cpuUsage();
-  tWindow = performance.now();
-}, 20 + warmup * 1000);
-const ticker = setInterval(() => {
-  pump();
-  if (next >= total) clearInterval(ticker);
-}, 1);
-
-const end = t0 + (warmup + duration) * 1000;
-const deadline = end + grace * 1000;
-await new Promise<void>((resolve) => {
-  const check = setInterval(() => {
+  const finish = (i: number, code: number): void => {
     const now = performance.now();
-    if ((next >= total && outstanding === 0 && now >= end) || now >= deadline) {
-      clearInterval(check);
-      resolve();
-    }
-  }, 5);
-});
-clearTimeout(windowStart);
-stopping = true;
-const cpu = process.cpuUsage(cpuAtWindow);
-const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-const windowSeconds = (Math.min(performance.now(), end) - tWindow) / 1000;
+    latency[i] = now - (t0 + i * intervalMs);
+    service[i] = now - sentAt[i];
+    status[i] = code;
+    outstanding--;
+  };
+  const fail = (i: number, error: Error | string): void => {
+    status[i] = 1;
+    firstError ??= String(error);
+    outstanding--;
+  };
 
-let ok = 0;
-let non2xx = 0;
-let errors = 0;
-let unanswered = 0;
-for (let i = firstMeasured; i < total; i++) {
-  const s = status[i];
-  if (s === 0) {
-    if (!Number.isNaN(sendLag[i])) unanswered++;
-    latency[i] = Infinity; // unanswered or dropped: as late as can be
-  } else if (s === 1) errors++;
-  else if (s >= 200 && s < 300) ok++;
-  else non2xx++;
+  /**
+   * One keep-alive connection carrying one request at a time, with just enough of an
+   * HTTP/1.1 response parser for this bench: status line, Content-Length or chunked
+   * body, Connection: close. Bodies of any size are read and thrown away.
+   */
+  class Connection {
+    private socket: Socket | undefined;
+    private current = -1; // index of the request in flight, -1 when idle
+    private head: Buffer | undefined; // header bytes so far, when split across reads
+    private code = 0;
+    private bodyLeft = 0; // bytes of the body (or of the chunk + CRLF) still to skip
+    private line: Buffer | undefined; // partial chunk-size or trailer line
+    private closeAfter = false;
+    private state: 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'trailers' = 'head';
+    ready: Promise<void>;
+
+    constructor() {
+      this.ready = this.connect();
+    }
+
+    private connect(): Promise<void> {
+      return new Promise((resolveConnect, rejectConnect) => {
+        const socket = connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true });
+        this.socket = socket;
+        socket.once('connect', () => resolveConnect());
+        socket.on('data', (data: Buffer) => this.onData(data));
+        socket.on('error', (e) => {
+          rejectConnect(e);
+          this.lost(e);
+        });
+        socket.on('close', () => this.lost('connection closed by the server'));
+      });
+    }
+
+    get idle(): boolean {
+      return this.current < 0 && this.socket !== undefined && this.socket.readyState === 'open';
+    }
+
+    send(i: number): void {
+      this.current = i;
+      this.state = 'head';
+      this.head = undefined;
+      this.closeAfter = false;
+      sentAt[i] = performance.now();
+      this.socket!.write(REQUEST);
+    }
+
+    close(): void {
+      this.socket?.removeAllListeners();
+      this.socket?.destroy();
+      this.socket = undefined;
+    }
+
+    private lost(error: Error | string): void {
+      if (this.socket === undefined) return;
+      this.close();
+      if (this.current >= 0) {
+        fail(this.current, error);
+        this.current = -1;
+      }
+      // Reconnect after a pause (a target that went away is not hammered in a tight loop).
+      if (!stopping)
+        this.ready = new Promise<void>((r) => setTimeout(r, 10))
+          .then(() => (stopping ? undefined : this.connect()))
+          .then(pump, () => undefined);
+    }
+
+    private done(): void {
+      const i = this.current;
+      this.current = -1;
+      finish(i, this.code);
+      if (this.closeAfter) this.lost('connection: close');
+      else if (waitHead < waitTail) this.send(waiting[waitHead++]);
+      else pump();
+    }
+
+    private onData(data: Buffer): void {
+      let at = 0;
+      while (at < data.length) {
+        if (this.current < 0) {
+          this.lost('bytes after a complete response');
+          return;
+        }
+        if (this.state === 'head') {
+          const buf = this.head ? Buffer.concat([this.head, data.subarray(at)]) : data.subarray(at);
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) {
+            this.head = Buffer.from(buf);
+            return;
+          }
+          at += end + 4 - (this.head ? this.head.length : 0);
+          this.head = undefined;
+          this.parseHead(buf.toString('latin1', 0, end));
+          continue;
+        }
+        if (this.state === 'body' || this.state === 'chunk-data') {
+          const take = Math.min(this.bodyLeft, data.length - at);
+          this.bodyLeft -= take;
+          at += take;
+          if (this.bodyLeft === 0) {
+            if (this.state === 'body') this.done();
+            else this.state = 'chunk-size';
+          }
+          continue;
+        }
+        // chunk-size and trailers: one line at a time
+        const nl = data.indexOf(10, at);
+        const piece = data.subarray(at, nl < 0 ? data.length : nl + 1);
+        at += piece.length;
+        const line = this.line ? Buffer.concat([this.line, piece]) : piece;
+        if (nl < 0) {
+          this.line = Buffer.from(line);
+          continue;
+        }
+        this.line = undefined;
+        const text = line.toString('latin1').trim();
+        if (this.state === 'chunk-size') {
+          const size = parseInt(text, 16);
+          if (!Number.isFinite(size) || size < 0) {
+            this.lost(`bad chunk size line ${JSON.stringify(text)}`);
+            return;
+          }
+          if (size === 0) this.state = 'trailers';
+          else {
+            this.bodyLeft = size + 2; // data + CRLF
+            this.state = 'chunk-data';
+          }
+        } else if (text === '') this.done(); // the empty line after the trailers
+      }
+    }
+
+    private parseHead(head: string): void {
+      this.code = Number(head.slice(9, 12)) || 1;
+      const lower = head.toLowerCase();
+      this.closeAfter = /\r\nconnection:[^\r]*close/.test(lower);
+      if (/\r\ntransfer-encoding:[^\r]*chunked/.test(lower)) this.state = 'chunk-size';
+      else {
+        const cl = /\r\ncontent-length:\s*(\d+)/.exec(lower);
+        this.bodyLeft = cl ? Number(cl[1]) : 0;
+        this.state = 'body';
+        if (this.bodyLeft === 0) this.done();
+      }
+    }
+  }
+
+  const pool: Connection[] = Array.from({ length: connections }, () => new Connection());
+  let rr = 0;
+  const idleConnection = (): Connection | undefined => {
+    for (let k = 0; k < connections; k++) {
+      const c = pool[(rr + k) % connections];
+      if (c.idle) {
+        rr = (rr + k + 1) % connections;
+        return c;
+      }
+    }
+    return undefined;
+  };
+
+  /** Sends every request whose intended time has come: on an idle connection, or in line. */
+  function pump(): void {
+    const now = performance.now();
+    while (next < total && t0 + next * intervalMs <= now) {
+      const i = next++;
+      if (outstanding >= cap) {
+        if (i >= firstMeasured) dropped++;
+        continue;
+      }
+      sendLag[i] = now - (t0 + i * intervalMs);
+      outstanding++;
+      const c = idleConnection();
+      if (c) c.send(i);
+      else waiting[waitTail++] = i;
+    }
+  }
+
+  try {
+    // Open every connection before the clock starts, so the first scheduled requests do
+    // not pay the TCP handshakes.
+    try {
+      await Promise.all(pool.map((c) => c.ready));
+    } catch (e) {
+      throw new Error(`loadgen: cannot connect to ${url.host}: ${(e as Error).message}`);
+    }
+
+    t0 = performance.now() + 20;
+    const end = t0 + (warmup + duration) * 1000;
+    let cpuWindow: NodeJS.CpuUsage | undefined;
+    let tWindow = 0;
+    let cpuSeconds = NaN;
+    let windowSeconds = NaN;
+    const windowStart = setTimeout(() => {
+      cpuWindow = process.cpuUsage();
+      tWindow = performance.now();
+    }, 20 + warmup * 1000);
+    const windowEnd = setTimeout(() => {
+      const cpu = process.cpuUsage(cpuWindow);
+      cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      windowSeconds = (performance.now() - tWindow) / 1000;
+    }, 20 + (warmup + duration) * 1000);
+    const ticker = setInterval(() => {
+      pump();
+      if (next >= total) clearInterval(ticker);
+    }, 1);
+
+    const deadline = end + grace * 1000;
+    await new Promise<void>((resolveDone) => {
+      const check = setInterval(() => {
+        const now = performance.now();
+        if ((next >= total && outstanding === 0 && now >= end) || now >= deadline) {
+          clearInterval(check);
+          resolveDone();
+        }
+      }, 5);
+    });
+    clearInterval(ticker);
+    clearTimeout(windowStart);
+    clearTimeout(windowEnd);
+
+    let ok = 0;
+    let non2xx = 0;
+    let errors = 0;
+    let unanswered = 0;
+    for (let i = firstMeasured; i < total; i++) {
+      const s = status[i];
+      if (s === 0) {
+        if (!Number.isNaN(sendLag[i])) unanswered++;
+        latency[i] = Infinity; // unanswered or dropped: as late as can be
+      } else if (s === 1) errors++;
+      else if (s >= 200 && s < 300) ok++;
+      else non2xx++;
+    }
+    const window = (a: Float64Array) => a.subarray(firstMeasured);
+    return {
+      url: url.href,
+      rate,
+      connections,
+      durationSeconds: duration,
+      warmupSeconds: warmup,
+      measured: { due: total - firstMeasured, ok, non2xx, errors, unanswered, dropped },
+      achievedRate: (ok + non2xx) / duration,
+      latencyMs: percentiles(window(latency)),
+      serviceMs: percentiles(window(service)),
+      sendLagMs: percentiles(window(sendLag)),
+      generatorCpuCores: windowSeconds > 0 ? cpuSeconds / windowSeconds : NaN,
+      overloaded: dropped > 0,
+      ...(firstError ? { firstError } : {}),
+    };
+  } finally {
+    stopping = true;
+    for (const c of pool) c.close();
+  }
 }
-const window = (a: Float64Array) => a.subarray(firstMeasured);
-const result: LoadgenResult = {
-  url: url.href,
-  rate,
-  connections,
-  durationSeconds: duration,
-  warmupSeconds: warmup,
-  measured: { due: total - firstMeasured, ok, non2xx, errors, unanswered, dropped },
-  achievedRate: (ok + non2xx) / duration,
-  latencyMs: percentiles(window(latency)),
-  serviceMs: percentiles(window(service)),
-  sendLagMs: percentiles(window(sendLag)),
-  generatorCpuCores: windowSeconds > 0 ? cpuSeconds / windowSeconds : NaN,
-  overloaded: dropped > 0,
-  ...(firstError ? { firstError } : {}),
-};
-process.stdout.write(JSON.stringify(result) + '\n');
-process.exit(0);
+
+class UsageError extends Error {}
+
+function cliOptions(argv: readonly string[]): LoadOptions {
+  const value = (name: string, fallback?: string): string => {
+    const i = argv.indexOf(name);
+    const v = i >= 0 ? argv[i + 1] : fallback;
+    if (v === undefined) throw new UsageError(`loadgen: ${name} is required`);
+    return v;
+  };
+  const num = (name: string, fallback: string | undefined, min: number): number => {
+    const v = Number(value(name, fallback));
+    if (!Number.isFinite(v) || v < min) throw new UsageError(`loadgen: ${name} must be a number ≥ ${min}, got ${value(name, fallback)}`);
+    return v;
+  };
+  return {
+    url: value('--url'),
+    rate: num('--rate', undefined, 1),
+    connections: Math.round(num('--connections', '50', 1)),
+    duration: num('--duration', '10', 0.1),
+    warmup: num('--warmup', '3', 0),
+    grace: num('--grace', '2', 0),
+  };
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const result = await runLoad(cliOptions(process.argv.slice(2)));
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
