@@ -34,7 +34,7 @@ import { arch, cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:o
 import { join, relative } from 'node:path';
 import { BENCH_DIR, ROOT, fmt, log, median, nodeArgsFor, runChild, table, type Figure } from './lib.js';
 import type { LoadgenResult } from './proxy/loadgen.js';
-import { freePort, startServer, stopAll, stopAllOnExit, stopServer, treeCpuSeconds, type Server } from './proxy/procs.js';
+import { freePort, runTracked, startServer, stopAll, stopAllOnExit, stopServer, treeCpuSeconds, type Server } from './proxy/procs.js';
 
 const PROXY_DIR = join(BENCH_DIR, 'proxy');
 const TARGET_VS_NGINX = 0.6;
@@ -288,7 +288,7 @@ interface RateRun {
 
 async function wrk(tools: Tools, opts: Options, port: number, seconds: number): Promise<WrkJson> {
   const args = ['-t', String(opts.threads), '-c', String(opts.connections), '-d', `${seconds}s`, '--timeout', '5s', '-s', join(PROXY_DIR, 'wrk-json.lua'), `http://127.0.0.1:${port}/`];
-  const out = await runChild(tools.wrk, args);
+  const out = await runTracked('wrk', tools.wrk, args);
   const line = out.stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (out.code !== 0 || !line) throw new Error(`wrk ${args.join(' ')} exited with ${out.code}:\n${out.stdout}${out.stderr}`);
   return JSON.parse(line.slice('WRKJSON '.length)) as WrkJson;
@@ -329,7 +329,7 @@ async function measureCapacity(tools: Tools, opts: Options, target: Running, bac
 
 async function measureRate(opts: Options, target: Running, backend: Server, rate: number, round: number): Promise<RateRun> {
   const args = ['--url', `http://127.0.0.1:${target.port}/`, '--rate', String(rate), '--connections', String(opts.connections), '--duration', String(opts.duration), '--warmup', String(opts.warmup)];
-  const { value: out, cores, load } = await withCpu([target.pid, backend.pid], () => runChild(process.execPath, [...nodeScript('loadgen.ts'), ...args]));
+  const { value: out, cores, load } = await withCpu([target.pid, backend.pid], () => runTracked('loadgen', process.execPath, [...nodeScript('loadgen.ts'), ...args]));
   if (out.code !== 0) throw new Error(`loadgen ${args.join(' ')} exited with ${out.code}:\n${out.stderr}`);
   const r = JSON.parse(out.stdout.trim().split('\n').pop() ?? '') as LoadgenResult;
   const inf = (x: number | null) => (x === null ? Infinity : x); // JSON writes +∞ (unanswered) as null
@@ -407,6 +407,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const results = new Map<TargetName, TargetResult>(opts.only.map((n) => [n, { name: n, label: LABEL[n], capacity: [], fixedRate: [] }]));
   const work = mkdtempSync(join(tmpdir(), 'meshsim-bench-proxy-'));
+  process.once('exit', () => rmSync(work, { recursive: true, force: true })); // also after Ctrl-C
   let tools: Tools | undefined;
   let build: { built: boolean; reason: string } | undefined;
   const versions: Record<string, string> = { node: process.version };

@@ -88,6 +88,33 @@ export async function startServer(name: string, command: string, args: readonly 
   return { name, pid, port, child, stderr: () => stderr };
 }
 
+export interface RunOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a client (wrk, the load generator) to completion, collecting its output; while it
+ * runs it is on the list `stopAll` stops, so an interrupted bench leaves no client behind.
+ */
+export function runTracked(name: string, command: string, args: readonly string[]): Promise<RunOutput> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      running.set(pid, { name, child });
+      child.once('exit', () => running.delete(pid));
+    }
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
 /** Stops a server by its PID: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopServer(server: Server, graceMs = 3000): Promise<void> {
   const { child, pid } = server;
