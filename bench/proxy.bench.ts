@@ -25,7 +25,11 @@
  * starts is stopped by PID, also on error and Ctrl-C.
  *
  *   npm run bench:proxy -- [--rounds 3] [--duration 10] [--warmup 3] [--connections 50]
- *     [--threads 1] [--only direct,meshsim,nginx,peer] [--rate N] [--no-rate] [--quick]
+ *     [--threads 1] [--only direct,meshsim,nginx,peer[,floor]] [--rate N] [--no-rate] [--quick]
+ *
+ * `floor` (bench/proxy/floor.ts, on request) is the least a Node proxy built from the same
+ * parts (node:http + undici) does per request, without meshsim's policies: a diagnostic of
+ * where meshsim's time goes.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, chmodSync, writeFileSync } from 'node:fs';
@@ -42,13 +46,16 @@ const TARGET_VS_PEER = 1.3;
 const TARGET_ADDED_P99_MS = 2;
 const BODY = 'hello world\n';
 
-const TARGETS = ['direct', 'meshsim', 'nginx', 'peer'] as const;
+const TARGETS = ['direct', 'meshsim', 'nginx', 'peer', 'floor'] as const;
 type TargetName = (typeof TARGETS)[number];
+/** Measured unless --only says otherwise; `floor` is a diagnostic, on request. */
+const DEFAULT_TARGETS: readonly TargetName[] = ['direct', 'meshsim', 'nginx', 'peer'];
 const LABEL: Record<TargetName, string> = {
   direct: 'direct (no proxy)',
   meshsim: 'meshsim proxy',
   nginx: 'nginx',
   peer: 'fastify + @fastify/http-proxy',
+  floor: 'floor: node:http + undici, no policies',
 };
 
 // ---------------------------------------------------------------- options
@@ -85,7 +92,7 @@ function parseOptions(argv: readonly string[]): Options {
   };
   const quick = argv.includes('--quick');
   const onlyText = value('--only');
-  const only = onlyText === undefined ? [...TARGETS] : onlyText.split(',').map((s) => s.trim());
+  const only = onlyText === undefined ? [...DEFAULT_TARGETS] : onlyText.split(',').map((s) => s.trim());
   for (const t of only) if (!(TARGETS as readonly string[]).includes(t)) throw new UsageError(`--only: unknown target "${t}"; choose from ${TARGETS.join(', ')}`);
   const rateText = value('--rate');
   return {
@@ -223,6 +230,10 @@ async function startNginx(tools: Tools, work: string, backendPort: number): Prom
 
 async function startPeer(backendPort: number): Promise<Server> {
   return startServer('peer', process.execPath, [...nodeScript('peer.ts'), '--upstream', `127.0.0.1:${backendPort}`], { ready: { kind: 'json-line' } });
+}
+
+async function startFloor(backendPort: number): Promise<Server> {
+  return startServer('floor', process.execPath, [...nodeScript('floor.ts'), '--upstream', `127.0.0.1:${backendPort}`], { ready: { kind: 'json-line' } });
 }
 
 /** One GET through the target must return the backend's 200 and body. */
@@ -436,7 +447,13 @@ async function main(): Promise<number> {
         if (name === 'direct') r = { name, port: backend.port, pid: undefined };
         else {
           const server =
-            name === 'meshsim' ? await startMeshsim(work, backend.port) : name === 'nginx' ? await startNginx(tools, work, backend.port) : await startPeer(backend.port);
+            name === 'meshsim'
+              ? await startMeshsim(work, backend.port)
+              : name === 'nginx'
+                ? await startNginx(tools, work, backend.port)
+                : name === 'peer'
+                  ? await startPeer(backend.port)
+                  : await startFloor(backend.port);
           r = { name, port: server.port, pid: server.pid, server };
         }
         await checkAnswer(name, r.port);
@@ -599,12 +616,6 @@ async function main(): Promise<number> {
         '',
       );
   }
-  // CPU time per request of each proxy's own process: less sensitive to other work on the
-  // machine than req/s, so its ratio is a cross-check of the throughput ratio.
-  for (const peer of ['nginx', 'peer'] as const) {
-    const v = cpuPerReq(peer) / cpuPerReq('meshsim');
-    if (Number.isFinite(v)) add({ name: `${peer} / meshsim CPU per request`, value: v, unit: '×', note: 'cross-check of meshsim / ' + peer + ' req/s (same one-core budget)' }, '');
-  }
   const vsNginx = ratio('meshsim', 'nginx');
   if (vsNginx.length > 0) {
     const v = median(vsNginx);
@@ -615,7 +626,7 @@ async function main(): Promise<number> {
     const v = median(vsPeer);
     add({ name: 'meshsim / peer req/s', value: v, unit: '×', target: { kind: 'min', value: TARGET_VS_PEER }, pass: v >= TARGET_VS_PEER, note: range(vsPeer) }, `≥ ${TARGET_VS_PEER}×`);
   }
-  for (const n of ['meshsim', 'nginx', 'peer'] as const) {
+  for (const n of ['meshsim', 'nginx', 'peer', 'floor'] as const) {
     const added = addedP99(n);
     if (added.length === 0) continue;
     const v = median(added);
@@ -630,6 +641,14 @@ async function main(): Promise<number> {
       },
       isTarget ? `≤ ${TARGET_ADDED_P99_MS} ms` : '',
     );
+  }
+  // CPU time per request of each proxy's own process: less sensitive to other work on the
+  // machine than req/s, so its ratio is a cross-check of the throughput ratio.
+  const vsFloor = ratio('meshsim', 'floor');
+  if (vsFloor.length > 0) add({ name: 'meshsim / floor req/s', value: median(vsFloor), unit: '×', note: ['what the mesh machinery costs over bare node:http + undici', range(vsFloor)].filter(Boolean).join('; ') }, '');
+  for (const peer of ['nginx', 'peer', 'floor'] as const) {
+    const v = cpuPerReq(peer) / cpuPerReq('meshsim');
+    if (Number.isFinite(v)) add({ name: `${peer} / meshsim CPU per request`, value: v, unit: '×', note: 'cross-check of meshsim / ' + peer + ' req/s (same one-core budget)' }, '');
   }
   out += '\nFigures and targets:\n';
   out += table(['figure', 'value', 'unit', 'target', '', 'note'], figures.map((f, i) => figureRow(f, targetText[i])), [false, true]);
