@@ -20,6 +20,7 @@ import { loadScenario } from '../scenario/load.js';
 import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { VERSION } from '../version.js';
+import { registerProxyCommand } from './commands/proxy.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -262,6 +263,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       setExit(EXIT_OK);
     });
 
+  registerProxyCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });
   return program;
 }
 

@@ -464,3 +464,44 @@ class Locator {
     return node ?? key;
   }
 }
+
+/** A YAML or JSON document read from a file, with a way to place field issues in it. */
+export interface LocatedDocument {
+  /** The document as plain data (null when the file is empty). */
+  readonly raw: unknown;
+  /** The issue at its line and column in the file. */
+  locate(issue: FieldIssue): ScenarioIssue;
+}
+
+/**
+ * Reads a YAML (or, for `.json`, JSON) file of another meshsim format (e.g. the proxy's
+ * config) with the scenario loader's parsing and error placement. `what` names the file in
+ * messages ("proxy config"). Throws {@link ScenarioError} for unreadable or unparsable files.
+ */
+export function readLocatedDocument(file: string, what: string): LocatedDocument {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
+  } catch (error) {
+    const reason = error instanceof TypeError ? 'it is not valid UTF-8 text' : (error as Error).message;
+    throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: ${reason}` }]);
+  }
+  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  if (/\.json$/i.test(file)) checkJson(source, file);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0];
+    throw new ScenarioError([
+      { file, ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}), path: '', message: `invalid YAML: ${error.message.split(' at line ')[0]}` },
+    ]);
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 10_000 });
+  } catch (error) {
+    throw new ScenarioError([{ file, path: '', message: `invalid YAML: ${(error as Error).message}` }]);
+  }
+  const locator = new Locator(doc, lineCounter);
+  return { raw: raw ?? null, locate: (issue) => located(file, '', issue, locator.find(issue.path, issue.atKey)) };
+}

@@ -1050,6 +1050,34 @@ export function resolveScenario(raw: unknown): Resolution {
   return { ok: true, scenario: resolve(parsed.data) };
 }
 
+/** A resolved mesh, or the problems of one (paths start at `at`). */
+export type MeshResolution = { readonly ok: true; readonly mesh: MeshSpec } | { readonly ok: false; readonly issues: readonly FieldIssue[] };
+
+const meshDocument = strict({ balancer: balancerSchema, failover: failoverSchema.optional() }, 'a mesh, like { balancer: { kind: round-robin } }');
+
+/**
+ * Validates and resolves a `mesh` block on its own (as other meshsim formats embed it, e.g.
+ * the proxy's config), with the scenario's schema, checks and defaults; `at` is its path.
+ */
+export function resolveMesh(raw: unknown, at: readonly PathSegment[] = ['mesh']): MeshResolution {
+  const parsed = meshDocument.safeParse(raw, { reportInput: true, error: houseStyle });
+  const prefix = (issue: FieldIssue): FieldIssue => ({ ...issue, path: [...at, ...issue.path] });
+  if (!parsed.success) return { ok: false, issues: fromZod(parsed.error.issues).map(prefix) };
+  const issues: FieldIssue[] = [];
+  checkFailover(parsed.data.failover, [...at, 'failover'], undefined, (path, message) => issues.push({ path, message }));
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, mesh: meshSpec(parsed.data.balancer, resolveFailover(parsed.data.failover)) };
+}
+
+/**
+ * Validates `raw` against another format's zod schema in the scenario's house style
+ * ("expected X; got Y", did-you-mean for unknown keys), returning field issues.
+ */
+export function validateWith<T>(schema: z.ZodType<T>, raw: unknown): { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly FieldIssue[] } {
+  const parsed = schema.safeParse(raw, { reportInput: true, error: houseStyle });
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: fromZod(parsed.error.issues) };
+}
+
 /** A JSON Schema (draft 2020-12) of the scenario file format, for editor completion and validation. */
 export function scenarioJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(documentSchema(balancerJsonSchema()), { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });

@@ -352,8 +352,9 @@ export class Exchange {
       }
       return;
     }
-    a.abort();
+    // Ended first: aborting makes undici report the abort at once, which must find it over.
     this.attemptDone(a, TIMED_OUT, false);
+    a.abort();
   }
 
   /** Response headers of attempt `a` arrived. Returns whether undici may go on reading. */

@@ -170,8 +170,9 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
 
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const code = err.code ?? '';
-    // A connection reset or closed by the client before it sent a request is no request.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || (socket as Socket & { bytesRead: number }).bytesRead === 0) {
+    // A connection reset or closed by the client before it completed a request line and
+    // headers is no request (there is no one left to answer).
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || socket.bytesRead === 0) {
       socket.destroy();
       return;
     }

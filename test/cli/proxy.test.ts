@@ -1,0 +1,95 @@
+/**
+ * `meshsim proxy --config FILE`: bad configs are exit 2 with file:line messages and no
+ * stack trace; a real run (a child process) prints its addresses, proxies, and on SIGTERM
+ * drains the request in flight and exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli, STACK_LINE, tempFiles } from './_run.js';
+import { closeAll, eventually, httpBackend, send } from '../live/proxy/_harness.js';
+
+const files = tempFiles('meshsim-proxy-cli-');
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await closeAll();
+});
+
+const config = (upstream: string, extra = ''): string =>
+  `schema: meshsim/proxy@1\nlisten: { port: 0 }\nadmin: { port: 0 }\nupstreams:\n  - { address: ${upstream} }\nmesh:\n  balancer: { kind: round-robin }\n${extra}`;
+
+describe('meshsim proxy: bad input', () => {
+  it('an invalid config: exit 2, every problem at file:line:col, no stack trace', async () => {
+    const file = files.writeScenario('schema: meshsim/proxy@1\nlisten: { port: -1 }\nupstreams: []\nmesh:\n  balancer: { kind: nope }\n', 'proxy.yaml');
+    const r = await cli('proxy', '--config', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:2:17: listen.port: expected a TCP port`);
+    expect(r.stderr).toContain(`${file}:3:12: upstreams: expected at least one upstream`);
+    expect(r.stderr).toContain(`${file}:5:21: mesh.balancer.kind: unknown balancer kind 'nope'`);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('a missing file or --config: exit 2', async () => {
+    expect((await cli('proxy', '--config', files.fresh('absent.yaml'))).code).toBe(2);
+    const r = await cli('proxy');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("required option '--config <file>'");
+  });
+
+  it('a port already taken: exit 2 with the address', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const file = files.writeScenario(config('127.0.0.1:1').replace('listen: { port: 0 }', `listen: { port: ${port} }`), 'taken.yaml');
+      const r = await cli('proxy', '--config', file);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('--help teaches: examples and exit codes', async () => {
+    const r = await cli('proxy', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('meshsim proxy --config examples/proxy.yaml');
+    expect(r.stdout).toContain('Exit codes:');
+  });
+
+  it('the bundled example config is valid', async () => {
+    const { loadProxyConfig } = await import('../../src/live/proxy/config.js');
+    const c = loadProxyConfig('examples/proxy.yaml');
+    expect(c.upstreams).toHaveLength(3);
+    expect(c.mesh.balancer.kind).toBe('p2c-peak-ewma');
+  });
+});
+
+describe('meshsim proxy: a real run', () => {
+  it('prints its addresses, proxies, and on SIGTERM drains the request in flight and exits 0', async () => {
+    const b = await httpBackend((req, res) => setTimeout(() => res.end(`slow ${req.url}`), req.url === '/slow' ? 500 : 0));
+    const file = files.writeScenario(config(b.address), 'run.yaml');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'proxy', '--config', file, '--drain', '5000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await eventually(() => /admin on http:\/\/127\.0\.0\.1:\d+/.test(stdout), 45_000);
+    const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+    const admin = Number(/admin on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+    expect(await send(port, { path: '/fast' })).toMatchObject({ status: 200, body: 'slow /fast' });
+    expect((await send(admin, { path: '/ready' })).status).toBe(200);
+    const inFlight = send(port, { path: '/slow' });
+    await eventually(() => b.requests.length === 2);
+    child.kill('SIGTERM');
+    expect(await inFlight).toMatchObject({ status: 200, body: 'slow /slow' });
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopped after 2 requests (2 succeeded, 0 failed)');
+  });
+});

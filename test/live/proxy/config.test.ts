@@ -1,0 +1,85 @@
+/** The proxy's config file (meshsim/proxy@1): resolution, defaults, and located errors. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadProxyConfig, resolveProxyConfig } from '../../../src/live/proxy/config.js';
+import { ScenarioError } from '../../../src/scenario/errors.js';
+import { tempFiles } from '../../cli/_run.js';
+
+const files = tempFiles('meshsim-proxy-config-');
+
+function write(name: string, text: string): string {
+  const file = join(files.dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function errorOf(fn: () => unknown): ScenarioError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ScenarioError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+describe('loadProxyConfig', () => {
+  it('resolves a YAML config: units converted, the mesh resolved by the scenario schema', () => {
+    const file = write(
+      'ok.yaml',
+      `schema: meshsim/proxy@1
+listen: { port: 8080 }
+upstreams: [{ address: 127.0.0.1:9000, zone: b, weight: 2 }]
+mesh:
+  balancer: { kind: least-request }
+  failover: { timeout: 2s, retries: { max: 1, on: [reset], perTryTimeout: 300ms } }
+limits: { connectTimeout: 250ms, requestTimeout: 3s, maxBodyBytes: 1024 }
+`,
+    );
+    const c = loadProxyConfig(file);
+    expect(c.listen).toEqual({ port: 8080 });
+    expect(c.upstreams).toEqual([{ address: '127.0.0.1:9000', zone: 'b', weight: 2 }]);
+    expect(c.limits).toEqual({ connectTimeoutMs: 250, requestTimeoutMs: 3000, maxBodyBytes: 1024 });
+    expect(c.mesh.failover).toMatchObject({ timeout: 2000, perTryTimeout: 300, retries: { max: 1, on: ['reset'] } });
+    expect(c.mesh.balancer.kind).toBe('least-request');
+  });
+
+  it('reads JSON too', () => {
+    const file = write('ok.json', JSON.stringify({ schema: 'meshsim/proxy@1', listen: { port: 0 }, upstreams: [{ address: '[::1]:80' }], mesh: { balancer: { kind: 'random' } } }));
+    expect(loadProxyConfig(file).upstreams[0].address).toBe('[::1]:80');
+  });
+
+  it('reports every problem at its line, with the field and what was expected', () => {
+    const file = write(
+      'bad.yaml',
+      `schema: meshsim/proxy@2
+listen: { prot: 80 }
+upstreams:
+  - { address: 127.0.0.1:9000 }
+  - { address: 127.0.0.1:9000 }
+mesh:
+  balancer: { kind: p2c }
+  failover: { hedge: { onPerTryTimeout: true } }
+`,
+    );
+    const e = errorOf(() => loadProxyConfig(file));
+    const lines = e.message.split('\n');
+    expect(lines).toContain(`${file}:1:9: schema: unsupported schema 'meshsim/proxy@2'; expected meshsim/proxy@1`);
+    expect(lines).toContain(`${file}:2:11: listen.prot: unknown key; did you mean 'port'?`);
+    expect(lines).toContain(`${file}:5:16: upstreams.1.address: address 127.0.0.1:9000 is listed twice (also upstreams.0); expected each upstream once`);
+    expect(lines.some((l) => l.startsWith(`${file}:8:`) && l.includes('mesh.failover.hedge.onPerTryTimeout: onPerTryTimeout needs a per-try timeout'))).toBe(true);
+  });
+
+  it('an empty file, a missing file, invalid YAML: clear errors', () => {
+    expect(errorOf(() => loadProxyConfig(write('empty.yaml', ''))).message).toContain('the file is empty; expected a meshsim/proxy@1 config');
+    expect(errorOf(() => loadProxyConfig(join(files.dir, 'nope.yaml'))).message).toContain('cannot read proxy config file');
+    expect(errorOf(() => loadProxyConfig(write('broken.yaml', 'listen: [\n'))).message).toMatch(/:\d+:\d+: invalid YAML/);
+  });
+
+  it('resolveProxyConfig takes the document as data', () => {
+    const r = resolveProxyConfig({ schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1', name: 'x' }, { address: 'c.d:2', name: 'x' }], mesh: { balancer: { kind: 'random' } } });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues).toEqual([{ path: ['upstreams', 1, 'name'], message: "name 'x' is taken by upstreams.0; expected a name of its own" }]);
+  });
+});

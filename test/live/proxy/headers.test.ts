@@ -1,0 +1,52 @@
+/** Hop-by-hop header handling, x-forwarded-*, and origin-form targets (RFC 9110 §7.6.1). */
+import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import { downstreamResponseHeaders, originForm, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
+
+const names = (h: readonly string[]): string[] => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+
+describe('upstreamRequestHeaders', () => {
+  it('drops hop-by-hop headers and those Connection names; keeps the rest in order', () => {
+    const out = upstreamRequestHeaders(
+      ['Host', 'a', 'Connection', 'keep-alive, X-Secret', 'X-Secret', '1', 'Keep-Alive', 'timeout=5', 'TE', 'trailers', 'Trailer', 'x', 'Transfer-Encoding', 'chunked', 'Upgrade', 'websocket', 'Proxy-Authorization', 'b', 'Proxy-Connection', 'keep-alive', 'Expect', '100-continue', 'Accept', '*/*'],
+      '10.1.2.3',
+    );
+    expect(out).toEqual(['Host', 'a', 'Accept', '*/*', 'x-forwarded-for', '10.1.2.3', 'x-forwarded-proto', 'http']);
+  });
+
+  it('appends to x-forwarded-for (several lines join in order) and keeps a given x-forwarded-proto', () => {
+    const out = upstreamRequestHeaders(['X-Forwarded-For', '1.1.1.1', 'x-forwarded-for', '2.2.2.2', 'X-Forwarded-Proto', 'https'], '3.3.3.3');
+    expect(out).toEqual(['X-Forwarded-Proto', 'https', 'x-forwarded-for', '1.1.1.1, 2.2.2.2, 3.3.3.3']);
+  });
+
+  test.prop([fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,12}$/), fc.stringMatching(/^[ -~]{0,20}$/)), { maxLength: 12 })])(
+    'never forwards a hop-by-hop header, whatever the client sends',
+    (pairs) => {
+      const out = names(upstreamRequestHeaders(pairs.flat(), '127.0.0.1'));
+      for (const n of out) expect(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'].includes(n) || n.startsWith('proxy-')).toBe(false);
+      const listed = pairs.filter(([n]) => n.toLowerCase() === 'connection').flatMap(([, v]) => v.split(',').map((t) => t.trim().toLowerCase()));
+      for (const t of listed) if (t !== 'x-forwarded-for' && t !== 'x-forwarded-proto') expect(out).not.toContain(t);
+      expect(out.filter((n) => n === 'x-forwarded-for')).toHaveLength(1);
+    },
+  );
+});
+
+describe('downstreamResponseHeaders', () => {
+  it('drops hop-by-hop response headers, including those the upstream Connection names', () => {
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s));
+    expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+  });
+});
+
+describe('originForm', () => {
+  it('keeps origin-form targets, reduces absolute-form ones to their path, refuses the rest', () => {
+    expect(originForm('/a/b?c=1')).toBe('/a/b?c=1');
+    expect(originForm('//evil.example/x')).toBe('//evil.example/x');
+    expect(originForm('http://evil.example/x?y')).toBe('/x?y');
+    expect(originForm('HTTPS://evil.example')).toBe('/');
+    expect(originForm('http://evil.example?q=1')).toBe('/?q=1');
+    expect(originForm('http://user:pw@evil.example:8080/p')).toBe('/p');
+    expect(originForm('*')).toBeUndefined();
+    expect(originForm('evil.example:443')).toBeUndefined();
+  });
+});

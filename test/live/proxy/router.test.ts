@@ -1,0 +1,310 @@
+/**
+ * The router on real sockets: upstream failures become the outcomes the algorithms expect
+ * and the answers Envoy gives (connection refused → 503, reset → 503, no answer → 504, a
+ * response broken off → the client's connection closed), retries, hedging, outlier
+ * detection, the circuit breaker and health checks act through the same objects as in the
+ * simulator, and every request is counted once.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MeshSpec } from '../../../src/scenario/types.js';
+import { resolveMesh } from '../../../src/scenario/schema.js';
+import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, send, series, tcpBackend, total } from './_harness.js';
+
+afterEach(closeAll);
+
+/** A mesh written as in a scenario file, resolved by the scenario schema. */
+function mesh(raw: unknown): MeshSpec {
+  const r = resolveMesh(raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.mesh;
+}
+
+const ok = (body = 'ok') => httpBackend((_req, res) => res.end(body));
+
+describe('upstream failures', () => {
+  it('connection refused: a connect failure, answered 503 (Envoy UF)', async () => {
+    const p = await proxy([`127.0.0.1:${await deadPort()}`]);
+    const r = await send(p.port);
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('connection failure');
+    const m = await metrics(p);
+    expect(total(m, 'meshsim_proxy_upstream_attempts_total')).toBe(1);
+    expect(m).toMatch(/meshsim_proxy_upstream_attempts_total\{[^}]*outcome="connect-failure"\} 1/);
+    expect(p.stats()).toMatchObject({ requests: 1, failed: 1, attempts: 1 });
+  });
+
+  it('reset before the response: a reset, answered 503; the proxy serves on', async () => {
+    const b = await tcpBackend((s) => s.once('data', () => s.resetAndDestroy()));
+    const good = await ok('fine');
+    const p = await proxy([b.address]);
+    const r = await send(p.port);
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('reset');
+    const m = await metrics(p);
+    expect(m).toMatch(/outcome="reset"\} 1/);
+    const q = await proxy([good.address]);
+    expect((await send(q.port)).status).toBe(200);
+  });
+
+  it('no answer: the route timeout answers 504 and the attempt ends as a timeout', async () => {
+    const b = await tcpBackend(() => undefined); // accepts, never answers
+    const p = await proxy([b.address], mesh({ balancer: { kind: 'round-robin' }, failover: { timeout: '150ms' } }));
+    const r = await send(p.port);
+    expect(r.status).toBe(504);
+    expect(r.body).toBe('upstream request timeout');
+    const m = await metrics(p);
+    expect(m).toMatch(/outcome="timeout"\} 1/);
+    expect(series(m, 'meshsim_proxy_route_timeouts_total')).toBe(1);
+  });
+
+  it('no answer and no timeout in the mesh: the default route timeout still answers (no client hangs)', async () => {
+    const b = await tcpBackend(() => undefined);
+    const p = await proxy([b.address], { balancer: { kind: 'round-robin' } }, { limits: { requestTimeoutMs: 200 } });
+    expect((await send(p.port)).status).toBe(504);
+  });
+
+  it('a per-try timeout is retried on another host (5xx covers timeouts, as in Envoy)', async () => {
+    const hang = await tcpBackend(() => undefined);
+    const good = await ok('second');
+    const p = await proxy(
+      [hang.address, good.address],
+      mesh({ balancer: { kind: 'round-robin' }, failover: { timeout: '2s', retries: { max: 1, on: ['5xx'], perTryTimeout: '100ms', backoff: { base: '1ms' } } } }),
+    );
+    const r = await send(p.port);
+    expect(r).toMatchObject({ status: 200, body: 'second' });
+    expect(p.stats()).toMatchObject({ requests: 1, succeeded: 1, attempts: 2, retries: 1 });
+    expect(series(await metrics(p), 'meshsim_proxy_per_try_timeouts_total')).toBe(1);
+  });
+
+  it('a backend crashing mid-response: the client gets what was sent, then its connection closes; counted as reset', async () => {
+    const b = await tcpBackend((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+        setTimeout(() => s.destroy(), 30);
+      }),
+    );
+    const p = await proxy([b.address]);
+    const r = await send(p.port);
+    expect(r.status).toBe(200);
+    expect(r.error).toBeDefined();
+    expect(r.body).toBe('partial');
+    await eventually(() => p.stats().requests === p.stats().failed);
+    expect(series(await metrics(p), 'meshsim_proxy_requests_total{code="reset"}')).toBe(1);
+    const good = await ok();
+    const q = await proxy([good.address]);
+    expect((await send(q.port)).status).toBe(200);
+  });
+
+  it('a backend answering slowly, byte by byte: the response arrives whole', async () => {
+    const text = 'slow and steady wins';
+    const b = await tcpBackend((s) =>
+      s.once('data', () => {
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${text.length}\r\n\r\n`);
+        let i = 0;
+        const t = setInterval(() => {
+          if (s.destroyed) return clearInterval(t);
+          s.write(text[i++]);
+          if (i === text.length) clearInterval(t);
+        }, 5);
+      }),
+    );
+    const p = await proxy([b.address]);
+    const r = await send(p.port);
+    expect(r).toMatchObject({ status: 200, body: text });
+    expect(r.error).toBeUndefined();
+  });
+
+  it('an invalid response (protocol error) is answered 502', async () => {
+    const b = await tcpBackend((s) => s.once('data', () => s.end('this is not HTTP\r\n\r\n')));
+    const p = await proxy([b.address]);
+    expect((await send(p.port)).status).toBe(502);
+  });
+
+  it('a 5xx is passed through as is, and is an error for the algorithms', async () => {
+    const b = await httpBackend((_req, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    const p = await proxy([b.address]);
+    expect(await send(p.port)).toMatchObject({ status: 500, body: 'boom' });
+    expect(await metrics(p)).toMatch(/outcome="error"\} 1/);
+  });
+});
+
+describe('failover through the same objects as the simulator', () => {
+  it('retries a 503 on the other host; the buffered body is sent again whole', async () => {
+    const bad = await httpBackend((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = 503;
+        res.end();
+      });
+    });
+    const bodies: string[] = [];
+    const good = await httpBackend((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString());
+        res.end('done');
+      });
+    });
+    const p = await proxy(
+      [bad.address, good.address],
+      mesh({ balancer: { kind: 'round-robin' }, failover: { retries: { max: 2, on: ['5xx'], backoff: { base: '1ms' } } } }),
+    );
+    const r = await send(p.port, { method: 'POST', body: 'payload-123', headers: { 'content-type': 'text/plain' } });
+    expect(r).toMatchObject({ status: 200, body: 'done' });
+    expect(bodies).toEqual(['payload-123']);
+    expect(p.stats()).toMatchObject({ retries: 1, attempts: 2 });
+    expect(series(await metrics(p), 'meshsim_proxy_retries_total')).toBe(1);
+  });
+
+  it('outlier detection ejects a failing host; traffic then goes to the others', async () => {
+    const bad = await httpBackend((_req, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    const good = await ok();
+    const p = await proxy(
+      [bad.address, good.address],
+      mesh({ balancer: { kind: 'round-robin' }, failover: { outlierDetection: { consecutive5xx: 3, maxEjectionPercent: '50%', interval: '10s', baseEjectionTime: '30s' } } }),
+    );
+    for (let i = 0; i < 6; i++) await send(p.port);
+    const before = p.stats().upstreams[0].attempts;
+    expect(before).toBe(3);
+    for (let i = 0; i < 6; i++) expect((await send(p.port)).status).toBe(200);
+    expect(p.stats().upstreams[0]).toMatchObject({ attempts: 3, ejections: 1 });
+    const m = await metrics(p);
+    expect(m).toMatch(/meshsim_proxy_upstream_ejected\{upstream="127.0.0.1:\d+",address="[^"]+"\} 1/);
+    expect(total(m, 'meshsim_proxy_upstream_ejections_total')).toBe(1);
+  });
+
+  it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
+    const held: (() => void)[] = [];
+    const b = await httpBackend((_req, res) => held.push(() => res.end('late')));
+    const p = await proxy([b.address], mesh({ balancer: { kind: 'round-robin' }, failover: { circuitBreaker: { maxRequests: 1, maxPendingRequests: 0 } } }));
+    const first = send(p.port);
+    await eventually(() => held.length === 1);
+    const second = await send(p.port);
+    expect(second.status).toBe(503);
+    expect(second.headers['x-envoy-overloaded']).toBe('true');
+    held[0]();
+    expect((await first).status).toBe(200);
+    expect(p.stats().overflows).toBe(1);
+    expect(series(await metrics(p), 'meshsim_proxy_breaker_overflows_total')).toBe(1);
+  });
+
+  it('health checks probe the upstreams for real; none healthy → 503 no healthy upstream', async () => {
+    let healthy = false;
+    const b = await httpBackend((req, res) => {
+      if (req.url === '/healthz') res.statusCode = healthy ? 200 : 500;
+      res.end('x');
+    });
+    // Panic routing off: with it (Envoy's default 50%), a cluster with no healthy host routes to all of them.
+    const p = await proxy(
+      [b.address],
+      mesh({ balancer: { kind: 'round-robin', panicThreshold: '0%' }, failover: { healthCheck: { interval: '20ms', timeout: '200ms', unhealthyThreshold: 1, healthyThreshold: 1 } } }),
+    );
+    await eventually(() => b.requests.filter((r) => r.url === '/healthz').length >= 2);
+    const r = await send(p.port);
+    expect(r).toMatchObject({ status: 503, body: 'no healthy upstream' });
+    healthy = true;
+    const probes = b.requests.length;
+    await eventually(() => b.requests.filter((r) => r.url === '/healthz').length >= probes + 2);
+    expect((await send(p.port)).status).toBe(200);
+  });
+
+  it('hedging: a second attempt after the delay, the fast answer wins, the slow one is cancelled', async () => {
+    let cut = 0;
+    const slow = await httpBackend((_req, res) => {
+      const t = setTimeout(() => res.end('slow'), 2_000);
+      res.on('close', () => {
+        clearTimeout(t);
+        if (!res.writableFinished) cut++;
+      });
+    });
+    const fast = await ok('fast');
+    const p = await proxy([slow.address, fast.address], mesh({ balancer: { kind: 'round-robin' }, failover: { hedge: { delay: '50ms', maxAttempts: 2 } } }));
+    const r = await send(p.port);
+    expect(r).toMatchObject({ status: 200, body: 'fast' });
+    expect(p.stats()).toMatchObject({ hedges: 1, attempts: 2 });
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_hedges_won_total')).toBe(1);
+    expect(m).toMatch(/outcome="cancelled"\} 1/);
+    // The cancelled attempt is reset: the slow backend sees its request go away unanswered.
+    await eventually(() => cut === 1);
+  });
+});
+
+describe('forwarding', () => {
+  it('streams a request body up and the response down; hop-by-hop headers never cross', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const b = await httpBackend((req, res) => {
+      seen.push(req.headers);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.setHeader('keep-alive', 'timeout=77');
+        res.setHeader('x-drop-me', 'secret');
+        res.setHeader('connection', 'x-drop-me');
+        res.setHeader('x-kept', 'yes');
+        res.end(Buffer.concat(chunks).toString().toUpperCase());
+      });
+    });
+    const p = await proxy([b.address]);
+    const body = 'x'.repeat(200_000);
+    const r = await send(p.port, {
+      method: 'PUT',
+      body,
+      headers: {
+        connection: 'keep-alive, x-private',
+        'x-private': 'hop',
+        'keep-alive': 'timeout=9',
+        'proxy-authorization': 'Basic Zm9v',
+        te: 'trailers',
+        'x-forwarded-for': '10.0.0.1',
+        'x-end-to-end': 'kept',
+      },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(body.toUpperCase());
+    expect(r.headers['x-kept']).toBe('yes');
+    expect(r.headers['x-drop-me']).toBeUndefined();
+    expect(r.headers['keep-alive']).not.toBe('timeout=77'); // the proxy's own keep-alive, not the upstream's
+    const h = seen[0];
+    expect(h['x-private']).toBeUndefined();
+    expect(h['proxy-authorization']).toBeUndefined();
+    expect(h.te).toBeUndefined();
+    expect(h['keep-alive']).toBeUndefined();
+    expect(h['x-end-to-end']).toBe('kept');
+    expect(h['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(h['x-forwarded-proto']).toBe('http');
+    expect(h['content-length']).toBe(String(body.length));
+  });
+
+  it('only configured upstreams are contacted: neither Host nor an absolute-form target redirects it', async () => {
+    const good = await ok('configured');
+    const other = await ok('elsewhere');
+    const p = await proxy([good.address]);
+    const byHost = await send(p.port, { path: '/a', headers: { host: other.address } });
+    expect(byHost.body).toBe('configured');
+    const absolute = await send(p.port, { path: `http://${other.address}/b?c=1`, headers: { host: other.address } });
+    expect(absolute.body).toBe('configured');
+    expect(other.requests).toHaveLength(0);
+    expect(good.requests.map((r) => r.url)).toEqual(['/a', '/b?c=1']);
+    // The Host header travels unchanged (as Envoy does without host_rewrite).
+    expect(good.requests[0].headers.host).toBe(other.address);
+  });
+
+  it('every request is counted exactly once, whatever its end', async () => {
+    const good = await ok();
+    const p = await proxy([good.address, `127.0.0.1:${await deadPort()}`]);
+    for (let i = 0; i < 20; i++) await send(p.port);
+    const m = await metrics(p);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(20);
+    expect(series(m, 'meshsim_proxy_requests_total{code="200"}')).toBe(10);
+    expect(series(m, 'meshsim_proxy_requests_total{code="503"}')).toBe(10);
+    expect(p.stats()).toMatchObject({ requests: 20, succeeded: 10, failed: 10 });
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * The proxy under client abuse, on real sockets: malformed requests, oversized headers and
+ * bodies, clients closing early, thousands of idle connections, CONNECT. It stays up,
+ * answers each client correctly, and counts every request exactly once. Also: the admin
+ * listener and graceful shutdown.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeAll, eventually, httpBackend, metrics, proxy, raw, send, series, sleep, total } from './_harness.js';
+
+afterEach(closeAll);
+
+const ok = () => httpBackend((req, res) => {
+  req.resume();
+  req.on('end', () => res.end('ok'));
+});
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+describe('client abuse', () => {
+  it('a malformed request gets 400, and the proxy serves the next client', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const reply = await raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    const garbage = await raw(p.port, '\x00\x01\x02 nonsense\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await send(p.port)).status).toBe(200);
+    expect(b.requests).toHaveLength(1);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="400"}')).toBe(2);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(3);
+  });
+
+  it('headers over the limit get 431; a body over the limit gets 413 (declared or chunked)', async () => {
+    const b = await ok();
+    const p = await proxy([b.address], undefined, { limits: { maxHeaderBytes: 2048, maxBodyBytes: 1000 } });
+    expect((await send(p.port, { headers: { 'x-big': 'a'.repeat(4000) } })).status).toBe(431);
+    const declared = await send(p.port, { method: 'POST', body: 'b'.repeat(1001) });
+    expect(declared.status).toBe(413);
+    expect(declared.headers.connection).toBe('close');
+    const chunked = await send(p.port, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: 'c'.repeat(5000) });
+    expect(chunked.status).toBe(413);
+    const fits = await send(p.port, { method: 'POST', body: 'd'.repeat(1000) });
+    expect(fits.status).toBe(200);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="431"}')).toBe(1);
+    expect(series(m, 'meshsim_proxy_requests_total{code="413"}')).toBe(2);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(4);
+    expect(series(m, 'meshsim_proxy_rejected_by_limits_total')).toBe(3);
+  });
+
+  it('a client closing early: the upstream request is cancelled, counted once as client_closed', async () => {
+    let cut = 0;
+    const b = await httpBackend((_req, res) => {
+      const t = setTimeout(() => res.end('late'), 5_000);
+      res.on('close', () => {
+        clearTimeout(t);
+        if (!res.writableFinished) cut++;
+      });
+    });
+    const p = await proxy([b.address]);
+    const s = await open(p.port);
+    s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => b.requests.length === 1);
+    s.destroy();
+    await eventually(() => cut === 1);
+    await eventually(() => p.stats().failed === 1);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="client_closed"}')).toBe(1);
+    expect(m).toMatch(/outcome="cancelled"\} 1/);
+    // Cancelled: outlier detection heard nothing, the balancer no longer counts it in flight.
+    expect(total(m, 'meshsim_proxy_requests_active')).toBe(0);
+  });
+
+  it('2,000 idle connections: the proxy still serves, and counts no request for them', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 2000; i += 100) idle.push(...(await Promise.all(Array.from({ length: 100 }, () => open(p.port)))));
+      for (let i = 0; i < 20; i++) expect((await send(p.port)).status).toBe(200);
+      // Half of them send a partial request line and wait: still no effect on others.
+      for (const s of idle.slice(0, 1000)) s.write('GET /partial HT');
+      await sleep(50);
+      expect((await send(p.port)).status).toBe(200);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    await sleep(100);
+    expect((await send(p.port)).status).toBe(200);
+    const m = await metrics(p);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(22);
+    expect(b.requests).toHaveLength(22);
+  });
+
+  it('CONNECT is refused (405): the proxy never becomes a tunnel', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const reply = await raw(p.port, `CONNECT ${b.address} HTTP/1.1\r\nHost: ${b.address}\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 405 /);
+    expect(b.requests).toHaveLength(0);
+    expect(series(await metrics(p), 'meshsim_proxy_requests_total{code="405"}')).toBe(1);
+  });
+
+  it('an absolute-form target with a foreign host goes to the configured upstream (raw request line)', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const reply = await raw(p.port, 'GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(b.requests.map((r) => r.url)).toEqual(['/latest/meta-data']);
+    const star = await raw(p.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(star).toMatch(/^HTTP\/1\.1 400 /);
+  });
+});
+
+describe('admin listener and shutdown', () => {
+  it('serves /metrics (Prometheus text), /ready and /stats on 127.0.0.1 only', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    await send(p.port);
+    const m = await send(p.adminPort as number, { path: '/metrics' });
+    expect(m.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(m.body).toContain('# TYPE meshsim_proxy_request_duration_seconds histogram');
+    expect(series(m.body, 'meshsim_proxy_request_duration_seconds_count')).toBe(1);
+    expect(m.body).toMatch(/meshsim_proxy_upstream_attempt_duration_seconds_count\{upstream="[^"]+",address="[^"]+"\} 1/);
+    expect((await send(p.adminPort as number, { path: '/ready' })).status).toBe(200);
+    expect(JSON.parse((await send(p.adminPort as number, { path: '/stats' })).body)).toMatchObject({ requests: 1, succeeded: 1 });
+    expect((await send(p.adminPort as number, { path: '/nope' })).status).toBe(404);
+  });
+
+  it('close(): stops accepting, lets the request in flight finish, then closes', async () => {
+    const b = await httpBackend((_req, res) => setTimeout(() => res.end('finished'), 200));
+    const p = await proxy([b.address]);
+    const inFlight = send(p.port);
+    await eventually(() => b.requests.length === 1);
+    const closing = p.close({ drainMs: 5_000 });
+    await sleep(20);
+    const refused = await send(p.port);
+    expect(refused.status).toBe(0); // connection refused: no longer accepting
+    expect(await inFlight).toMatchObject({ status: 200, body: 'finished' });
+    await closing;
+    expect(p.stats()).toMatchObject({ requests: 1, succeeded: 1 });
+  });
+
+  it('close() with a drain shorter than a request: the request is cut off, counted, and close still ends', async () => {
+    const b = await httpBackend((_req, res) => setTimeout(() => res.end('too late'), 3_000));
+    const p = await proxy([b.address]);
+    const inFlight = send(p.port);
+    await eventually(() => b.requests.length === 1);
+    await p.close({ drainMs: 50 });
+    expect((await inFlight).status).toBe(0);
+    expect(p.stats()).toMatchObject({ requests: 1, failed: 1 });
+  });
+});
