@@ -168,6 +168,7 @@ async function startBackend(): Promise<Server> {
 async function startMeshsim(work: string, backendPort: number): Promise<Server> {
   const port = await freePort();
   const config = {
+    schema: 'meshsim/proxy@1',
     listen: { host: '127.0.0.1', port },
     upstreams: [{ address: `127.0.0.1:${backendPort}`, name: 'backend' }],
     mesh: { balancer: { kind: 'round-robin' } },
