@@ -346,6 +346,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadgenResult> {
     clearInterval(ticker);
     clearTimeout(windowStart);
     clearTimeout(windowEnd);
+    if (Number.isNaN(cpuSeconds) && cpuWindow !== undefined) {
+      // The window's end timer did not fire before the last answer (a late timer on a busy machine).
+      const cpu = process.cpuUsage(cpuWindow);
+      cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      windowSeconds = (performance.now() - tWindow) / 1000;
+    }
 
     let ok = 0;
     let non2xx = 0;
