@@ -91,3 +91,32 @@ export function originForm(url: string): string | undefined {
   if (rest === '') return '/';
   return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
+
+const LOAD_METRICS = 'endpoint-load-metrics';
+
+/**
+ * The utilization an upstream reported with its response, as an ORCA load report in the
+ * `endpoint-load-metrics` header, TEXT format (`TEXT application_utilization=0.5,
+ * cpu_utilization=0.7`, as gRPC and Envoy read it): application_utilization, else
+ * cpu_utilization; NaN when there is none.
+ */
+export function reportedUtilization(raw: readonly Buffer[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length !== LOAD_METRICS.length || name.toString('latin1').toLowerCase() !== LOAD_METRICS) continue;
+    const value = raw[i + 1].toString('latin1').trim();
+    if (!/^TEXT\s/i.test(value)) return NaN;
+    let cpu = NaN;
+    for (const pair of value.slice(5).split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq < 0) continue;
+      const key = pair.slice(0, eq).trim();
+      const v = Number(pair.slice(eq + 1).trim());
+      if (!(v >= 0) || !Number.isFinite(v)) continue;
+      if (key === 'application_utilization') return v;
+      if (key === 'cpu_utilization') cpu = v;
+    }
+    return cpu;
+  }
+  return NaN;
+}

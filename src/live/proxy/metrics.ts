@@ -62,6 +62,11 @@ export class UpstreamCounters {
   count(kind: OutcomeKind): number {
     return this.outcomes[OUTCOME_INDEX[kind]];
   }
+
+  /** Attempts that ended in a failure (not a success, not cancelled). */
+  get failures(): number {
+    return this.count('error') + this.count('timeout') + this.count('reset') + this.count('connect-failure') + this.count('rejected');
+  }
 }
 
 /** The whole proxy's counters. */
@@ -91,11 +96,15 @@ export class ProxyCounters {
     this.upstreams = upstreams.map((u) => new UpstreamCounters(u.address, u.name));
   }
 
-  /** A request is over: `end` is the status the client got, END_CLIENT_CLOSED or END_RESET. */
-  requestEnded(end: number, ms: number): void {
+  /**
+   * A request is over: `end` is the status the client got, END_CLIENT_CLOSED or END_RESET;
+   * `upstream`: the answer was an upstream's response (not one the proxy gave itself).
+   * It succeeded when an upstream's complete response below 500 reached the client.
+   */
+  requestEnded(end: number, ms: number, upstream: boolean): void {
     this.ends[end]++;
     this.active--;
-    if (end < 500) this.succeeded++;
+    if (upstream && end < 500) this.succeeded++;
     else this.failed++;
     this.latency.observe(ms);
   }

@@ -23,7 +23,7 @@ import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
-import { downstreamResponseHeaders } from './headers.js';
+import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
 
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
@@ -93,13 +93,6 @@ export class PendingQueue {
         each(this.flags[i]);
       }
     }
-  }
-
-  /** Drops the cancelled entries at the head. */
-  get live(): number {
-    let n = 0;
-    for (let i = this.head; i < this.items.length; i++) if (this.items[i] !== undefined) n++;
-    return n;
   }
 }
 
@@ -196,6 +189,8 @@ export class Exchange {
   private concluded = false;
   private started = false;
   private done = false;
+  /** The client got the proxy's own answer (not an upstream's). */
+  private local = false;
   private readonly startedAt: number;
   private deadlineTimer: NodeJS.Timeout | undefined = undefined;
   private hedgeTimer: NodeJS.Timeout | undefined = undefined;
@@ -359,7 +354,9 @@ export class Exchange {
 
   /** Response headers of attempt `a` arrived. Returns whether undici may go on reading. */
   responseHeaders(a: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
-    const outcome: Outcome = status >= 500 ? { kind: 'error', status } : { kind: 'success', status };
+    const utilization = reportedUtilization(raw);
+    const kind = status >= 500 ? 'error' : 'success';
+    const outcome: Outcome = utilization === utilization ? { kind, status, utilization } : { kind, status };
     const final = this.attemptDone(a, outcome, false);
     if (!final) return true; // a discarded response: read and dropped, the connection kept
     const res = this.res;
@@ -399,9 +396,14 @@ export class Exchange {
   }
 
   /** Attempt `a` failed before its response headers. */
-  attemptFailed(a: Attempt, err: Error): void {
+  attemptFailed(a: Attempt, err: Error & { code?: string }): void {
     if (this.clientGone()) {
       this.clientClosed();
+      return;
+    }
+    if (err.code === 'UND_ERR_INVALID_ARG') {
+      // undici refused the request itself (nothing was sent): the client's fault, not the upstream's.
+      this.abandon(400, 'bad-request');
       return;
     }
     const { outcome, protocol } = outcomeOfError(err);
@@ -660,6 +662,7 @@ export class Exchange {
       res.destroy();
       return;
     }
+    this.local = true;
     const body = LOCAL_BODIES[reason];
     const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length };
     if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
@@ -674,7 +677,7 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.stopTimers();
-    this.ctx.counters.requestEnded(end, this.ctx.now() - this.startedAt);
+    this.ctx.counters.requestEnded(end, this.ctx.now() - this.startedAt, !this.local && this.forwarded !== undefined);
   }
 
   /** The client's response closed (finished or not). */

@@ -180,14 +180,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     counters.requests++;
     counters.active++;
     counters.rejectedByLimits++;
-    counters.requestEnded(status, 0);
+    counters.requestEnded(status, 0, false);
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   // CONNECT would turn the proxy into a tunnel to anywhere: refused.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
     counters.requests++;
     counters.active++;
-    counters.requestEnded(405, 0);
+    counters.requestEnded(405, 0, false);
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
 
@@ -250,7 +250,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
         address: u.address,
         attempts: u.attempts,
         succeeded: u.count('success'),
-        failed: u.attempts - u.count('success') - u.count('cancelled'),
+        failed: u.failures,
         ejections: u.ejections,
       })),
     };

@@ -1,7 +1,7 @@
 /** Hop-by-hop header handling, x-forwarded-*, and origin-form targets (RFC 9110 §7.6.1). */
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { downstreamResponseHeaders, originForm, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
+import { downstreamResponseHeaders, originForm, reportedUtilization, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
 
 const names = (h: readonly string[]): string[] => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
 
@@ -48,5 +48,16 @@ describe('originForm', () => {
     expect(originForm('http://user:pw@evil.example:8080/p')).toBe('/p');
     expect(originForm('*')).toBeUndefined();
     expect(originForm('evil.example:443')).toBeUndefined();
+  });
+});
+
+describe('reportedUtilization (ORCA endpoint-load-metrics, TEXT)', () => {
+  const h = (...pairs: string[]): Buffer[] => pairs.map((p) => Buffer.from(p));
+  it('reads application_utilization, else cpu_utilization; NaN otherwise', () => {
+    expect(reportedUtilization(h('Endpoint-Load-Metrics', 'TEXT cpu_utilization=0.7, application_utilization=0.25'))).toBe(0.25);
+    expect(reportedUtilization(h('content-type', 'x', 'endpoint-load-metrics', 'TEXT cpu_utilization=0.7'))).toBe(0.7);
+    expect(reportedUtilization(h('endpoint-load-metrics', 'JSON {"cpu_utilization":0.7}'))).toBeNaN();
+    expect(reportedUtilization(h('endpoint-load-metrics', 'TEXT cpu_utilization=-1'))).toBeNaN();
+    expect(reportedUtilization(h('content-type', 'x'))).toBeNaN();
   });
 });

@@ -53,6 +53,9 @@ describe('client abuse', () => {
     expect(series(m, 'meshsim_proxy_requests_total{code="413"}')).toBe(2);
     expect(total(m, 'meshsim_proxy_requests_total')).toBe(4);
     expect(series(m, 'meshsim_proxy_rejected_by_limits_total')).toBe(3);
+    // The proxy's own answers are failures in its stats; only upstream answers succeed.
+    // (The chunked body was already being streamed upstream when it passed the limit: 2 attempts.)
+    expect(p.stats()).toMatchObject({ requests: 4, succeeded: 1, failed: 3, attempts: 2 });
   });
 
   it('a client closing early: the upstream request is cancelled, counted once as client_closed', async () => {
