@@ -193,7 +193,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadgenResult> {
       if (!stopping)
         this.ready = new Promise<void>((r) => setTimeout(r, 10))
           .then(() => (stopping ? undefined : this.connect()))
-          .then(pump, () => undefined);
+          .then(() => this.takeNext(), () => undefined);
     }
 
     private done(): void {
@@ -201,7 +201,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadgenResult> {
       this.current = -1;
       finish(i, this.code);
       if (this.closeAfter) this.lost('connection: close');
-      else if (waitHead < waitTail) this.send(waiting[waitHead++]);
+      else this.takeNext();
+    }
+
+    /** Idle now: the oldest request waiting in line, if any, else whatever has come due. */
+    takeNext(): void {
+      if (!this.idle) return;
+      if (waitHead < waitTail) this.send(waiting[waitHead++]);
       else pump();
     }
 
