@@ -603,7 +603,8 @@ async function main(): Promise<number> {
     figures.push(f);
     targetText.push(text);
   };
-  const range = (xs: number[], digits = 2) => (xs.length > 1 ? `rounds ${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}` : '');
+  const num = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '∞');
+  const range = (xs: number[], digits = 2) => (xs.length > 1 ? `rounds ${num(Math.min(...xs), digits)}–${num(Math.max(...xs), digits)}` : '');
   for (const n of opts.only) {
     const c = cap(n);
     if (c.length > 0)
