@@ -11,7 +11,6 @@ import { readdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, metrics, proxy, series, total } from './_harness.js';
 
@@ -22,12 +21,30 @@ const CONNECTIONS = 32;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
+/**
+ * The backend: raw TCP answering every request (GETs without bodies: one per blank line)
+ * with a fixed response, so that the proxy, not the backend, is what the run measures.
+ */
 const BACKEND = `
-const { createServer } = require('node:http');
+const { createServer } = require('node:net');
 const { parentPort } = require('node:worker_threads');
-const server = createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end('hello world'); });
+const RESPONSE = 'HTTP/1.1 200 OK\\r\\ncontent-type: text/plain\\r\\ncontent-length: 11\\r\\n\\r\\nhello world';
+const sockets = new Set();
+const server = createServer((s) => {
+  sockets.add(s);
+  s.on('close', () => sockets.delete(s));
+  s.on('error', () => {});
+  let tail = '';
+  s.on('data', (chunk) => {
+    const text = tail + chunk.toString('latin1');
+    let n = 0, at = 0;
+    for (;;) { const i = text.indexOf('\\r\\n\\r\\n', at); if (i < 0) break; n++; at = i + 4; }
+    tail = text.slice(at);
+    if (n > 0) s.write(n === 1 ? RESPONSE : RESPONSE.repeat(n));
+  });
+});
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
-parentPort.on('message', () => { server.closeAllConnections(); server.close(() => parentPort.postMessage('closed')); });
+parentPort.on('message', () => { for (const s of sockets) s.destroy(); server.close(() => parentPort.postMessage('closed')); });
 `;
 
 let worker: Worker;
@@ -45,38 +62,45 @@ afterAll(async () => {
   await worker.terminate();
 });
 
-/** The load: `n` GETs, `CONNECTIONS` at a time over keep-alive connections, on a thread of its own. */
+/**
+ * The load: \`n\` GETs, one at a time on each of \`CONNECTIONS\` keep-alive connections, on a
+ * thread of its own; raw TCP, counting the responses by their status lines.
+ */
 const CLIENT = `
+const { connect } = require('node:net');
 const { parentPort, workerData } = require('node:worker_threads');
-const { Pool } = require(workerData.undici);
-const pool = new Pool('http://127.0.0.1:' + workerData.port, { connections: workerData.connections, pipelining: 1 });
+const REQUEST = 'GET /soak HTTP/1.1\\r\\nhost: soak\\r\\n\\r\\n';
+const conns = [];
+for (let i = 0; i < workerData.connections; i++) conns.push(connect(workerData.port, '127.0.0.1'));
+let job = null;
+const next = (c) => {
+  if (job.sent === job.n) return;
+  job.sent++;
+  c.write(REQUEST);
+};
+for (const c of conns) {
+  c.setNoDelay(true);
+  c.on('error', (e) => { if (job) job.failed = job.failed || e.message; });
+  let tail = '';
+  c.on('data', (chunk) => {
+    const text = tail + chunk.toString('latin1');
+    let at = 0;
+    for (;;) {
+      const i = text.indexOf('HTTP/1.1 ', at);
+      if (i < 0 || i + 12 > text.length) break;
+      const status = text.slice(i + 9, i + 12);
+      job.statuses[status] = (job.statuses[status] || 0) + 1;
+      at = i + 12;
+      if (++job.done === job.n) parentPort.postMessage({ statuses: job.statuses, ms: performance.now() - job.t0, failed: job.failed });
+      else next(c);
+    }
+    tail = text.slice(Math.max(at, text.length - 11));
+  });
+}
 parentPort.on('message', (n) => {
-  if (n === 'close') { pool.close().then(() => parentPort.postMessage('closed')); return; }
-  const statuses = {};
-  let sent = 0, done = 0, failed = null;
-  const t0 = performance.now();
-  const next = () => {
-    if (sent === n) return;
-    sent++;
-    let status = 0;
-    pool.dispatch({ path: '/soak', method: 'GET' }, {
-      onConnect() {},
-      onHeaders(s) { status = s; return true; },
-      onData() { return true; },
-      onComplete() {
-        statuses[status] = (statuses[status] || 0) + 1;
-        if (++done === n) parentPort.postMessage({ statuses, ms: performance.now() - t0, failed });
-        else next();
-      },
-      onError(e) {
-        failed = failed || e.message;
-        statuses[0] = (statuses[0] || 0) + 1;
-        if (++done === n) parentPort.postMessage({ statuses, ms: performance.now() - t0, failed });
-        else next();
-      },
-    });
-  };
-  for (let i = 0; i < workerData.connections; i++) next();
+  if (n === 'close') { for (const c of conns) c.destroy(); parentPort.postMessage('closed'); return; }
+  job = { n, sent: 0, done: 0, statuses: {}, failed: null, t0: performance.now() };
+  for (const c of conns) next(c);
 });
 `;
 
@@ -101,11 +125,13 @@ const heapAfterGc = (): number => {
 describe('soak', () => {
   it(`${REQUESTS.toLocaleString('en')} requests: no socket or memory leak, each request counted once`, async () => {
     const p = await proxy([`127.0.0.1:${backendPort}`]);
-    const client = new Worker(CLIENT, { eval: true, workerData: { port: p.port, connections: CONNECTIONS, undici: createRequire(import.meta.url).resolve('undici') } });
+    const client = new Worker(CLIENT, { eval: true, workerData: { port: p.port, connections: CONNECTIONS } });
     expect((await load(client, WARMUP)).statuses).toEqual({ 200: WARMUP });
     const fdBefore = fds();
     const heapBefore = heapAfterGc();
+    const cpu0 = process.cpuUsage();
     const run = await load(client, REQUESTS);
+    const cpu = process.cpuUsage(cpu0);
     const seconds = run.ms / 1000;
     expect(run.failed).toBeNull();
     expect(run.statuses).toEqual({ 200: REQUESTS });
@@ -117,7 +143,7 @@ describe('soak', () => {
     const m = await metrics(p);
     console.log(
       `soak: ${REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s; backend, proxy and client each on a thread of its own); ` +
-        `fds ${fdBefore} → ${fdAfter}; heap after GC ${(heapBefore / 2 ** 20).toFixed(1)} → ${(heapAfter / 2 ** 20).toFixed(1)} MB`,
+        `CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (all threads); fds ${fdBefore} → ${fdAfter}; heap after GC ${(heapBefore / 2 ** 20).toFixed(1)} → ${(heapAfter / 2 ** 20).toFixed(1)} MB`,
     );
     expect(fdAfter).toBeLessThanOrEqual(fdBefore);
     expect(heapAfter - heapBefore).toBeLessThan(16 * 2 ** 20);
