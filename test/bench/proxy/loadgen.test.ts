@@ -20,12 +20,10 @@ describe('percentiles', () => {
 describe('runLoad', () => {
   let server: Server;
   let port = 0;
-  let served = 0;
   const sockets = new Set<import('node:net').Socket>();
 
   beforeAll(async () => {
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      served++;
       const mode = req.url ?? '/';
       if (mode === '/chunked') {
         res.writeHead(200, { 'content-type': 'text/plain' }); // no length: chunked
