@@ -47,7 +47,7 @@ if (!file || !variant || !out) {
 const startupMs = performance.now();
 let stderr = '';
 const t0 = performance.now();
-const exitCode = await main(['run', file, '--variant', variant, '--out', out, '--format', 'json', '--no-progress'], {
+const exitCode = await main(['run', file, '--variant', variant, '--out', out, '--format', 'json', '--no-progress', '--no-html'], {
   stdout: () => {}, // the report on stdout is not needed: report.json is read below
   stderr: (text) => {
     stderr += text;

@@ -208,6 +208,7 @@ function instancesSpec(report: Report): Chart | undefined {
   );
   if (values.length === 0) return undefined;
   const instances = [...new Map([...values].sort((a, b) => a.order - b.order).map((p) => [p.instance, p])).keys()];
+  if (instances.length > HEATMAP_MAX_INSTANCES) return instanceDistributionSpec(report);
   const cell = Math.max(18, Math.min(40, Math.floor(560 / instances.length)));
   const heatmap = (field: 'share' | 'utilization', title: string, scheme: string, domain: [number, number] | undefined) => ({
     title,
@@ -250,6 +251,79 @@ function instancesSpec(report: Report): Chart | undefined {
       data: { values },
       vconcat: [heatmap('share', 'traffic share', 'blues', [0, maxShare > 0 ? maxShare : 1]), ...(hasUtilization ? [heatmap('utilization', 'utilisation', 'oranges', [0, 1])] : [])],
       resolve: { scale: { color: 'independent' } },
+      config: CONFIG,
+    },
+  };
+}
+
+/**
+ * Past this many instances a cell per instance says nothing (and Vega-Lite's sort over
+ * thousands of names overflows its expression parser): the chart shows the distribution.
+ */
+export const HEATMAP_MAX_INSTANCES = 60;
+
+/** Counts of `xs` in `bins` equal bins over [0, hi]; the last bin takes hi itself. */
+function histogram(xs: readonly number[], hi: number, bins: number): { lo: number; hi: number; mid: number; count: number }[] {
+  const width = hi / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const x of xs) counts[Math.min(bins - 1, Math.max(0, Math.floor(x / width)))]++;
+  return counts.map((count, b) => ({ lo: b * width, hi: (b + 1) * width, mid: (b + 0.5) * width, count }));
+}
+
+/**
+ * A large fleet's instances as distributions, per variant: how many instances got each
+ * multiple of their fair share (share × instances of their service; 1 = perfectly even),
+ * and how many ran at each utilisation. Pre-binned here, so the spec stays small.
+ */
+function instanceDistributionSpec(report: Report): Chart {
+  const BINS = 40;
+  const perVariant = report.variants.map((v) => {
+    const count = new Map<string, number>();
+    for (const i of v.instances) count.set(i.service, (count.get(i.service) ?? 0) + 1);
+    return {
+      name: v.name,
+      load: v.instances.map((i) => i.share * (count.get(i.service) ?? 1)),
+      utilization: v.instances.map((i) => i.utilization).filter((u): u is number => u !== null),
+    };
+  });
+  const maxLoad = Math.max(1, ...perVariant.flatMap((v) => v.load));
+  const rows = (field: 'load' | 'utilization', hi: number) =>
+    perVariant.flatMap((v) => (v[field].length === 0 ? [] : histogram(v[field], hi, BINS).map((b) => ({ variant: v.name, ...b }))));
+  const panel = (title: string, axis: string, format: string, values: readonly object[]) => ({
+    title,
+    width: 560,
+    height: 160,
+    data: { values },
+    mark: { type: 'line' as const, point: true, interpolate: 'step-after' as const },
+    encoding: {
+      x: { field: 'lo', type: 'quantitative' as const, title: axis, axis: { format } },
+      y: { field: 'count', type: 'quantitative' as const, title: 'instances' },
+      color: variantColor(report),
+      tooltip: [
+        { field: 'variant', type: 'nominal' as const },
+        { field: 'lo', type: 'quantitative' as const, format, title: 'from' },
+        { field: 'hi', type: 'quantitative' as const, format, title: 'to' },
+        { field: 'count', type: 'quantitative' as const, title: 'instances' },
+      ],
+    },
+  });
+  const utilRows = rows('utilization', 1);
+  const n = Math.max(...report.variants.map((v) => v.instances.length));
+  return {
+    name: 'instances',
+    title: 'Traffic share and utilisation per instance',
+    caption:
+      `${n} instances: too many for a cell each, so the distributions, ${BINS} bins per variant. Load: each instance's share of the requests sent to its ` +
+      'service × the instances of that service (1 = its fair share). ' +
+      (utilRows.length > 0 ? 'Utilisation: busy slot-time over slots × time it was a member.' : 'Utilisation: none (unbounded concurrency).') +
+      ' report.json has every instance.',
+    spec: {
+      $schema: VEGA_LITE_SCHEMA,
+      title: 'Traffic share and utilisation per instance',
+      vconcat: [
+        panel('load: share over fair share', 'share / fair share', '.2f', rows('load', maxLoad)),
+        ...(utilRows.length > 0 ? [panel('utilisation', 'utilisation', '.0%', utilRows)] : []),
+      ],
       config: CONFIG,
     },
   };

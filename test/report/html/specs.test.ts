@@ -1,6 +1,7 @@
 /** The Vega-Lite specs built from a report: which charts, their inlined data, the fault shading. */
 import { describe, expect, it } from 'vitest';
-import { buildCharts, CHART_NAMES, latencyPoints, VEGA_LITE_SCHEMA, type Chart } from '../../../src/report/html/specs.js';
+import { buildCharts, CHART_NAMES, HEATMAP_MAX_INSTANCES, latencyPoints, VEGA_LITE_SCHEMA, type Chart } from '../../../src/report/html/specs.js';
+import { renderSvg } from '../../../src/report/html/render.js';
 import { LATENCY_QUANTILES, type Report, type VariantReport } from '../../../src/report/report.js';
 import { tinyScenario } from '../../_tiny-scenario.js';
 import { fixtureReport } from './_fixture.js';
@@ -70,6 +71,34 @@ describe('buildCharts', () => {
     const expected = report.variants.flatMap((v) => v.instances.map((i) => ({ variant: v.name, instance: `${i.service}/${i.index}`, share: i.share, utilization: i.utilization })));
     expect(values.map(({ variant, instance, share, utilization }) => ({ variant, instance, share, utilization }))).toEqual(expected);
     expect((get(spec, 'vconcat') as unknown[]).length).toBe(2);
+  });
+
+  it(`instances past ${HEATMAP_MAX_INSTANCES}: the distributions of load over fair share and of utilisation, pre-binned, that Vega renders (10,000 instances)`, async () => {
+    const n = 10_000;
+    const big: Report = {
+      ...report,
+      variants: report.variants.map((v, k) => ({
+        ...v,
+        // Instance i gets a share proportional to 1 + (i mod 4) (k + 1) / 4: loads over fair share spread between ~0.4 and ~2.2.
+        instances: Array.from({ length: n }, (_, i) => ({ ...v.instances[0], index: i, share: (1 + ((i % 4) * (k + 1)) / 4) / (n * (1 + (3 * (k + 1)) / 8)), utilization: (i % 10) / 10 })),
+      })),
+    };
+    const c = buildCharts(big).find((x) => x.name === 'instances') as Chart;
+    const spec = json(c);
+    expect(JSON.stringify(spec).length).toBeLessThan(100_000);
+    expect(c.caption).toMatch(/10000 instances/);
+    for (const panel of [0, 1]) {
+      const values = get(spec, 'vconcat', panel, 'data', 'values') as { variant: string; lo: number; hi: number; count: number }[];
+      for (const v of big.variants) {
+        const bins = values.filter((b) => b.variant === v.name);
+        expect(bins.reduce((a, b) => a + b.count, 0)).toBe(n);
+      }
+    }
+    // Fair share: each variant's 4 share levels land in 4 distinct bins, 2,500 instances each.
+    const load = get(spec, 'vconcat', 0, 'data', 'values') as { variant: string; count: number }[];
+    for (const v of big.variants) expect(load.filter((b) => b.variant === v.name && b.count > 0).map((b) => b.count)).toEqual([2500, 2500, 2500, 2500]);
+    const { svg } = await renderSvg(c.spec, 'big');
+    expect(svg).toMatch(/^<svg/);
   });
 
   it('summary intervals: the pooled figure and its 95% interval per variant', () => {
