@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { buildFidelityReport, fidelityJson, fidelityMarkdown } from '../../report/fidelity.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
-import { runFidelity } from '../../runner/fidelity.js';
 import { loadScenario } from '../../scenario/load.js';
 import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
 import type { Layout } from '../../live/run.js';
@@ -29,8 +28,9 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
   const { io } = ctx;
   const loaded = loadScenario(file);
   const dir = flags.out ?? join('reports', `${loaded.base.name}-fidelity`);
-  checkLive(loaded, flags.variant, dir, ctx);
+  await checkLive(loaded, flags.variant, dir, ctx);
   installExitHook();
+  const { runFidelity } = await import('../../runner/fidelity.js');
   const started = performance.now();
   const out = await withInterrupt((signal) =>
     runFidelity(loaded, {

@@ -8,12 +8,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { killAllChildren } from '../../live/process.js';
-import { liveUnsupported, type Layout } from '../../live/run.js';
+import type { Layout } from '../../live/run.js';
 import { withAssertions } from '../../report/assertions.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
 import { writeFileAtomic } from '../../report/write.js';
-import { runScenarioLive } from '../../runner/live.js';
 import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
@@ -47,8 +46,13 @@ export function wholeNumber(min: number, what: string) {
   };
 }
 
-/** Checks before anything starts: variants, live support, output directory. */
-export function checkLive(loaded: LoadedScenario, variants: readonly string[] | undefined, out: string, ctx: CommandContext): void {
+/**
+ * Checks before anything starts: variants, live support, output directory. The live layer
+ * (undici, prom-client, the fleet) is imported here, when a live command runs, so that the
+ * other commands do not load it.
+ */
+export async function checkLive(loaded: LoadedScenario, variants: readonly string[] | undefined, out: string, ctx: CommandContext): Promise<void> {
+  const { liveUnsupported } = await import('../../live/run.js');
   for (const v of selectVariants(loaded, variants)) {
     const why = liveUnsupported(v.scenario);
     if (why) throw ctx.usageError(`${loaded.file}: ${why} (variant ${v.name})`);
@@ -82,8 +86,9 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   const { io } = ctx;
   const loaded = loadScenario(file);
   const dir = flags.out ?? join('reports', `${loaded.base.name}-live`);
-  checkLive(loaded, flags.variant, dir, ctx);
+  await checkLive(loaded, flags.variant, dir, ctx);
   installExitHook();
+  const { runScenarioLive } = await import('../../runner/live.js');
   const started = performance.now();
   const output = await withInterrupt((signal) =>
     runScenarioLive(loaded, {

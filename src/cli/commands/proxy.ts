@@ -5,7 +5,6 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadProxyConfig } from '../../live/proxy/config.js';
-import { startProxy } from '../../live/proxy/index.js';
 import { withInterrupt, type CommandContext } from './context.js';
 
 interface ProxyFlags {
@@ -24,6 +23,8 @@ async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<voi
   await withInterrupt(async (signal) => {
     let handle;
     try {
+      // Imported here: undici and prom-client load only when a proxy starts, not for every command.
+      const { startProxy } = await import('../../live/proxy/index.js');
       handle = await startProxy(config);
     } catch (e) {
       const err = e as Error & { code?: string; address?: string; port?: number };
