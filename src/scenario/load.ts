@@ -59,22 +59,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseSource(text: string, file: string, digest: string, options: LoadOptions): LoadedScenario {
+/**
+ * Parses a YAML (or, for `.json`, strict JSON) text: the document as plain data and a locator
+ * of field paths in it. Only the first syntax error is reported: later ones are mostly
+ * echoes of it. Throws {@link ScenarioError}.
+ */
+function parseLocated(text: string, file: string): { raw: unknown; locator: Locator } {
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
   if (/\.json$/i.test(file)) checkJson(source, file);
-
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    // Only the first: later syntax errors are mostly echoes of it.
     const error = doc.errors[0];
     throw new ScenarioError([
-      {
-        file,
-        ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}),
-        path: '',
-        message: `invalid YAML: ${error.message.split(' at line ')[0]}`,
-      },
+      { file, ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}), path: '', message: `invalid YAML: ${error.message.split(' at line ')[0]}` },
     ]);
   }
   let raw: unknown;
@@ -83,11 +81,17 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
   } catch (error) {
     throw new ScenarioError([{ file, path: '', message: `invalid YAML: ${(error as Error).message}` }]);
   }
+  return { raw, locator: new Locator(doc, lineCounter) };
+}
+
+function parseSource(text: string, file: string, digest: string, options: LoadOptions): LoadedScenario {
+  const parsed = parseLocated(text, file);
+  const locator = parsed.locator;
+  let raw = parsed.raw;
   if (raw === null || raw === undefined) {
     throw new ScenarioError([{ file, path: '', message: `the file is empty; expected a ${SCENARIO_SCHEMA} scenario: a mapping with name, seed, seeds, duration, warmup, services, network, workload and mesh` }]);
   }
 
-  const locator = new Locator(doc, lineCounter);
   const fromCli = new Set((options.sweep ?? []).map((axis) => axis.key));
   if (fromCli.size > 0 && isRecord(raw)) raw = withSweep(raw, options.sweep ?? []);
   const issues: ScenarioIssue[] = [];
@@ -486,22 +490,6 @@ export function readLocatedDocument(file: string, what: string): LocatedDocument
     const reason = error instanceof TypeError ? 'it is not valid UTF-8 text' : (error as Error).message;
     throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: ${reason}` }]);
   }
-  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  if (/\.json$/i.test(file)) checkJson(source, file);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
-  if (doc.errors.length > 0) {
-    const error = doc.errors[0];
-    throw new ScenarioError([
-      { file, ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}), path: '', message: `invalid YAML: ${error.message.split(' at line ')[0]}` },
-    ]);
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 10_000 });
-  } catch (error) {
-    throw new ScenarioError([{ file, path: '', message: `invalid YAML: ${(error as Error).message}` }]);
-  }
-  const locator = new Locator(doc, lineCounter);
+  const { raw, locator } = parseLocated(text, file);
   return { raw: raw ?? null, locate: (issue) => located(file, '', issue, locator.find(issue.path, issue.atKey)) };
 }
