@@ -38,13 +38,8 @@ export interface Backend {
   readonly sockets: Set<Socket>;
 }
 
-/** An HTTP backend answering with `handler`. */
-export async function httpBackend(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Backend> {
-  const requests: IncomingMessage[] = [];
-  const server = createServer((req, res) => {
-    requests.push(req);
-    handler(req, res);
-  });
+/** Listens on an ephemeral 127.0.0.1 port; closing destroys every open socket first. Closed after each test. */
+async function serve(server: Server | NetServer, requests: IncomingMessage[]): Promise<Backend> {
   const sockets = trackSockets(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -59,21 +54,19 @@ export async function httpBackend(handler: (req: IncomingMessage, res: ServerRes
   return { port, address: `127.0.0.1:${port}`, requests, close, sockets };
 }
 
+/** An HTTP backend answering with `handler`. */
+export async function httpBackend(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Backend> {
+  const requests: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  return serve(server, requests);
+}
+
 /** A TCP backend that does whatever `onConnection` does with each connection (raw bytes). */
 export async function tcpBackend(onConnection: (socket: Socket) => void): Promise<Backend> {
-  const server = createNetServer(onConnection);
-  const sockets = trackSockets(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  closers.push(close);
-  return { port, address: `127.0.0.1:${port}`, requests: [], close, sockets };
+  return serve(createNetServer(onConnection), []);
 }
 
 /** A port nothing listens on (bound, then closed). */
