@@ -11,10 +11,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayerStats, RunResult } from '../../src/sim/metrics.js';
 import type { Scenario } from '../../src/scenario/types.js';
-import { load } from './_scenario.js';
+import { bound, headerLines, load } from './_scenario.js';
 
 const ms = (x: number): string => `${x}ms`;
-const bound = (x: number): string => (x === Infinity ? 'unbounded' : String(x));
 
 export interface CallOptions {
   readonly service: string;
@@ -62,16 +61,7 @@ export interface GraphOptions {
 
 /** The YAML text of a call-graph scenario: workload `users` → `target`, services calling services. */
 export function graphYaml(o: GraphOptions): string {
-  const lines = [
-    'schema: meshsim/scenario@1',
-    'name: failover-test',
-    'seed: 1',
-    'seeds: 1',
-    `duration: ${ms(o.duration)}`,
-    `warmup: ${ms(o.warmup ?? 0)}`,
-    ...(o.drain === undefined ? [] : [`drain: ${ms(o.drain)}`]),
-    'services:',
-  ];
+  const lines = [...headerLines('failover-test', o), 'services:'];
   for (const [name, s] of Object.entries(o.services)) {
     lines.push(
       `  ${name}:`,

@@ -42,18 +42,26 @@ export interface Options {
   readonly balancer?: string;
 }
 
-const bound = (x: number): string => (x === Infinity ? 'unbounded' : String(x));
+/** A concurrency or queue bound as YAML: Infinity is `unbounded`. */
+export const bound = (x: number): string => (x === Infinity ? 'unbounded' : String(x));
 
-/** The YAML text of a one-service (`s`), one-workload (`c`) scenario. */
-export function scenarioYaml(o: Options): string {
-  const lines = [
+/** A test scenario's opening lines: schema, `name`, seed 1 × 1, duration, warm-up, drain (ms). */
+export function headerLines(name: string, o: { readonly duration: number; readonly warmup?: number; readonly drain?: number }): string[] {
+  return [
     'schema: meshsim/scenario@1',
-    'name: test',
+    `name: ${name}`,
     'seed: 1',
     'seeds: 1',
     `duration: ${ms(o.duration)}`,
     `warmup: ${ms(o.warmup ?? 0)}`,
     ...(o.drain === undefined ? [] : [`drain: ${ms(o.drain)}`]),
+  ];
+}
+
+/** The YAML text of a one-service (`s`), one-workload (`c`) scenario. */
+export function scenarioYaml(o: Options): string {
+  const lines = [
+    ...headerLines('test', o),
     'services:',
     '  s:',
     `    instances: ${o.instances ?? 1}`,
