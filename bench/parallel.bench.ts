@@ -8,8 +8,9 @@
  * process's peak RSS at 1 and N workers. Every run's report must hash the same: a
  * parallel run is byte-identical to the single-threaded one.
  *
- * meshsim runs as compiled JavaScript (src/ transpiled into a scratch directory, as
- * `npm run demo` runs dist/), or with `--form ts` from TypeScript through tsx, where every
+ * meshsim runs as compiled JavaScript (src/ and the child script transpiled into a scratch
+ * directory and run by plain `node`, as `npm run demo` runs dist/: no tsx in the process
+ * or its worker threads), or with `--form ts` from TypeScript through tsx, where every
  * worker thread first loads tsx (≈ 0.6 s of CPU each, measured).
  *
  *   node --import tsx bench/parallel.bench.ts [--reps 3] [--workers N] [--form js|ts] [--json]
@@ -31,19 +32,22 @@ type Run = ParallelChildResult & { readonly childWallMs: number };
  * transpiled file by file (TypeScript's transpileModule: no type check, the output tsc
  * would give): what `npm run demo` runs from dist/, without touching dist/.
  */
-function compiledModules(): { dir: string; cleanup: () => void } {
+function compiledModules(): { dir: string; child: string; cleanup: () => void } {
   const scratch = join(ROOT, 'node_modules', '.cache', `meshsim-bench-parallel-${process.pid}`);
   const src = join(ROOT, 'src');
-  const walk = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
-  for (const file of walk(src)) {
+  const transpile = (file: string, target: string): void => {
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: file });
-    const target = join(scratch, 'dist', relative(src, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, outputText);
-  }
+  };
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
+  for (const file of walk(src)) transpile(file, join(scratch, 'dist', relative(src, file)).replace(/\.ts$/, '.js'));
+  // The child imports meshsim only through its <modules> argument (its ../src imports are types).
+  const child = join(scratch, 'bench', 'parallel-child.js');
+  transpile(join(BENCH_DIR, 'parallel-child.ts'), child);
   copyFileSync(join(ROOT, 'package.json'), join(scratch, 'package.json'));
-  return { dir: join(scratch, 'dist'), cleanup: () => rmSync(scratch, { recursive: true, force: true }) };
+  return { dir: join(scratch, 'dist'), child, cleanup: () => rmSync(scratch, { recursive: true, force: true }) };
 }
 
 export async function runParallel(options: { reps?: number; workers?: number; form?: 'js' | 'ts' } = {}): Promise<BenchResult> {
@@ -62,7 +66,7 @@ export async function runParallel(options: { reps?: number; workers?: number; fo
         [1, single],
         [workers, multi],
       ] as const) {
-        const res = await runNodeChild<ParallelChildResult>(sibling('parallel-child'), [SCENARIO, String(n), modules]);
+        const res = await runNodeChild<ParallelChildResult>(compiled?.child ?? sibling('parallel-child'), [SCENARIO, String(n), modules]);
         into.push(res);
         log(
           `parallel #${r + 1} workers=${n}: ${res.runs} runs, ${(res.requests / 1e6).toFixed(2)}M requests in ${(res.wallMs / 1000).toFixed(2)} s ` +

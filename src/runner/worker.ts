@@ -1,25 +1,28 @@
 /**
- * A simulation worker thread (see pool.ts): receives the variants' scenarios once, then
- * simulates one (variant, seed) per message and posts back the result in its lossless JSON
- * form (sim/run-result-json.ts) with the thread's heap size, or the error it threw.
+ * A simulation worker thread (see pool.ts): receives the variants' scenarios, the task list
+ * and the shared cursor once, then takes runs from the cursor until none is left, posting
+ * back each result in its lossless JSON form (sim/run-result-json.ts) with the thread's
+ * heap size, or the error it threw (and stops: the calling thread ends the pool).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Scenario } from '../scenario/types.js';
 import { runResultToJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
-import type { WorkerInit, WorkerReply, WorkerTask } from './pool.js';
+import { takeTask, type WorkerInit, type WorkerReply } from './pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('runner/worker: must run in a worker thread (see runner/pool.ts)');
-const scenarios: readonly Scenario[] = (workerData as WorkerInit).scenarios;
+const { scenarios, tasks, cursor: shared } = workerData as WorkerInit;
+const cursor = new Int32Array(shared);
 
-port.on('message', (task: WorkerTask) => {
+for (let position = takeTask(cursor); position < tasks.length; position = takeTask(cursor)) {
+  const task = tasks[position];
   let reply: WorkerReply;
   try {
     const result = simulate(scenarios[task.variant], task.seed);
-    reply = { position: task.position, result: runResultToJSON(result), heapBytes: process.memoryUsage().heapTotal };
+    reply = { position, result: runResultToJSON(result), heapBytes: process.memoryUsage().heapTotal };
   } catch (e) {
-    reply = { position: task.position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    port.postMessage({ position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies WorkerReply);
+    break;
   }
   port.postMessage(reply);
-});
+}

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { buildReport, reportJson } from '../../src/report/report.js';
 import { assembleOutput, defaultWorkers, estimatedRequests, executePlan, IN_PROCESS_BELOW_REQUESTS, runPlan, runScenario, runScenarioParallel } from '../../src/runner/run.js';
+import { runOnWorkers } from '../../src/runner/pool.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { richScenario } from '../_rich-scenario.js';
 
@@ -19,10 +20,8 @@ describe('executePlan', () => {
     const seen: string[] = [];
     const executed = await executePlan(loaded, { workers: 2, onRun: (done, total, variant, seed) => seen.push(`${done}/${total} ${variant}:${seed}`) });
     expect(executed.workers).toHaveLength(2);
+    // Who ran what depends on timing (both take runs from one shared cursor); every run ran once.
     expect(executed.workers.reduce((a, w) => a + w.runs, 0)).toBe(9);
-    // Both simulated: the thread was given two runs at once, and this thread ran the rest.
-    for (const w of executed.workers) expect(w.runs).toBeGreaterThanOrEqual(2);
-    for (const w of executed.workers) expect(w.peakHeapBytes).toBeGreaterThan(0);
     expect(seen).toHaveLength(9);
     expect(seen.map((s) => s.split(' ')[0])).toEqual(Array.from({ length: 9 }, (_, i) => `${i + 1}/9`));
     expect(executed.runs.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -40,9 +39,32 @@ describe('executePlan', () => {
     }
   });
 
-  it('propagates a failing simulation from a worker thread as an error', async () => {
+  it('propagates a failing simulation, on this thread or a worker thread, as an error naming the run', async () => {
     const broken = { ...loaded, variants: [{ name: 'broken', scenario: { ...loaded.base, services: {} } }, ...loaded.variants] };
-    await expect(executePlan(broken, { workers: 2, seeds: 1 })).rejects.toThrow(/simulating variant #0 seed 7 failed in a worker thread/);
+    await expect(executePlan(broken, { workers: 2, seeds: 1 })).rejects.toThrow(/simulating variant #0 seed 7 failed/);
+    const scenarios = broken.variants.map((v) => v.scenario);
+    await expect(runOnWorkers(scenarios, [{ variant: 1, seed: 7 }, { variant: 0, seed: 7 }], { workers: 2, callerSimulates: false })).rejects.toThrow(
+      /simulating variant #0 seed 7 failed in a worker thread/,
+    );
+  });
+});
+
+describe('runOnWorkers', () => {
+  it('with every run on worker threads, gives the in-process results in the order asked, each run once', async () => {
+    const plan = runPlan(loaded);
+    const scenarios = plan.variants.map((v) => v.scenario);
+    const order: number[] = [];
+    const out = await runOnWorkers(scenarios, plan.runs, { workers: 3, callerSimulates: false, onResult: (position) => order.push(position) });
+    expect(out.workers).toHaveLength(3);
+    expect(out.workers[0].runs).toBe(0); // the calling thread only coordinated
+    expect(out.workers[1].runs + out.workers[2].runs).toBe(plan.runs.length);
+    for (const w of out.workers.slice(1)) if (w.runs > 0) expect(w.peakHeapBytes).toBeGreaterThan(0);
+    expect([...order].sort((a, b) => a - b)).toEqual(plan.runs.map((_, i) => i));
+    expect(json(assembleOutput(plan, out.results))).toBe(json(runScenario(loaded)));
+  });
+
+  it('with no runs, starts no thread', async () => {
+    expect(await runOnWorkers([loaded.base], [], { workers: 4 })).toEqual({ results: [], workers: [] });
   });
 });
 
