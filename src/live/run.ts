@@ -115,7 +115,8 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         target: w.target,
         client: true,
         sidecar: s,
-        config: { listen: { port: 0 }, upstreams: upstreams(w.target), mesh: scenario.mesh, zone: w.zones[s % w.zones.length], seed: seed * 1000 + plans.length },
+        // The streams of the simulator's sidecar s of this workload (see ProxyConfig.streamScope).
+        config: { listen: { port: 0 }, upstreams: upstreams(w.target), mesh: scenario.mesh, zone: w.zones[s % w.zones.length], seed, streamScope: `${w.name}/${s}` },
       });
     }
   }
@@ -126,7 +127,8 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         target,
         client: false,
         sidecar: 0,
-        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed: seed * 1000 + plans.length },
+        // One proxy stands for the simulator's sidecars of every instance of `name`: it draws from the first's streams.
+        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed, streamScope: `${name}→${target}/0` },
       });
     }
   }

@@ -3,8 +3,11 @@
  * optional calibration that measures the live stack's own costs (src/live/calibrate.ts)
  * and gives them to the simulator as its network latency. The simulator runs the
  * scenario's seeds (its estimate of each figure); the live side runs each variant once for
- * its stated duration. Nothing runs concurrently: the simulation must not steal the CPU
- * the live run is measured on.
+ * its stated duration. The live run draws its arrivals, service times and the algorithms'
+ * choices from the streams the simulation of the same seed draws from (common random
+ * numbers), so the simulation of the live seeds is the live run's twin: the two differ by
+ * what the simulator models, not by the luck of one run. Nothing runs concurrently: the
+ * simulation must not steal the CPU the live run is measured on.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { calibrate, type Calibration } from '../live/calibrate.js';
@@ -42,7 +45,10 @@ export interface LiveEnvironment {
 export interface FidelityOutput {
   readonly calibration: Calibration | null;
   readonly environment: LiveEnvironment;
+  /** The simulation over the scenario's seeds: its estimate of every figure. */
   readonly sim: RunOutput;
+  /** The simulation of exactly the live run's seeds (the same runs as in `sim` where the seeds overlap). */
+  readonly simLiveSeeds: RunOutput;
   readonly live: RunOutput;
   readonly aborted: boolean;
 }
@@ -68,7 +74,8 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
       calibration = await calibrate({ seed: options.seed ?? loaded.base.seed, signal: options.signal, layout: options.layout });
     } catch (e) {
       if (!options.signal?.aborted) throw e;
-      return { calibration: null, environment: environment(options.layout, loadStart), sim: { seeds: [], variants: [] }, live: { seeds: [], variants: [] }, aborted: true };
+      const none: RunOutput = { seeds: [], variants: [] };
+      return { calibration: null, environment: environment(options.layout, loadStart), sim: none, simLiveSeeds: none, live: none, aborted: true };
     }
   }
   const seeds = seedList(loaded.base, { seeds: options.simSeeds });
@@ -87,5 +94,16 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
     layout: options.layout,
     onRun: (k, total, variant) => options.onStage?.(`live [${k + 1}/${total}] ${variant}: ${(loaded.variants.find((v) => v.name === variant)?.scenario.duration ?? 0) / 1000} s`),
   });
-  return { calibration, environment: environment(options.layout, loadStart), sim, live, aborted: live.aborted };
+  // The live run's twin: its seeds' simulated runs (simulated now if not among the scenario's seeds).
+  const simLiveSeeds: RunOutput = {
+    seeds: live.seeds,
+    variants: sim.variants.map((v) => ({
+      ...v,
+      runs: live.seeds.map((seed) => {
+        const k = seeds.indexOf(seed);
+        return k >= 0 ? v.runs[k] : simulate(v.scenario, seed);
+      }),
+    })),
+  };
+  return { calibration, environment: environment(options.layout, loadStart), sim, simLiveSeeds, live, aborted: live.aborted };
 }

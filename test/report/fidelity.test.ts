@@ -98,6 +98,49 @@ describe('buildFidelityReport', () => {
     expect(fidelityMarkdown(f)).toMatch(/None: every figure is within its target/);
   });
 
+  it('with the simulation of the live seed (its twin), judges the twin and shows the all-seed estimate with its range over seeds', () => {
+    const withRuns = (v: VariantReport, p50s: readonly number[]): VariantReport => ({
+      ...v,
+      runs: p50s.map((p50, k) => ({ seed: k + 1, latencyMs: { p50, p90: p50 * 4, p99: p50 * 8 }, successRate: 0.99 - k / 100, attemptsPerRequest: 1 })) as unknown as VariantReport['runs'],
+    });
+    const sim = report('sim', [
+      withRuns(variant('rr', { p50: 12, p90: 48, p99: 96, success: 0.98, attempts: 1, shares: [0.25, 0.25, 0.25, 0.25] }, 3), [10, 12, 14]),
+      withRuns(variant('ewma', { p50: 8.4, p90: 15, p99: 31, success: 1, attempts: 1, shares: [0.36, 0.3, 0.3, 0.04] }, 3), [8, 8.4, 8.8]),
+    ]);
+    // The simulation of seed 1 alone: rr within every target; ewma's first share 4 points off.
+    const twin = report('sim', [
+      variant('rr', { p50: 10.2, p90: 41, p99: 81, success: 0.99, attempts: 1, shares: [0.25, 0.25, 0.25, 0.25] }),
+      variant('ewma', { p50: 8.1, p90: 15.5, p99: 30, success: 1, attempts: 1, shares: [0.34, 0.3, 0.28, 0.08] }),
+    ]);
+    const f = buildFidelityReport(sim, live, null, undefined, { ...twin, seeds: [1] });
+    expect(f.verdicts).toBe('same-seeds');
+    expect(f.sim).toEqual({ seeds: [1, 2, 3], compared: [1] });
+    const [rr, ewma] = f.variants;
+    // The verdicts are the twin's...
+    expect(rr.p50).toEqual({ sim: 10.2, live: 10, error: 0.02, pass: true });
+    expect(ewma.shares.map((x) => x.pass)).toEqual([false, true, true, true]);
+    expect(f.misses).toEqual(['ewma: api/0 share 34.0% simulated vs 30.0% live (+4.00 pt, target ±3 pt)']);
+    // ...and the all-seed estimate stands beside them, with its own misses and ranges.
+    expect(rr.estimate?.p50).toEqual({ sim: 12, live: 10, error: 0.2, pass: false });
+    expect(rr.estimate?.range.p50).toEqual({ min: 10, max: 14 });
+    expect(rr.estimate?.range.successRate).toEqual({ min: 0.97, max: 0.99 });
+    expect(rr.estimate?.requests).toBe(1000);
+    expect(f.estimateMisses).toEqual([
+      'rr: p50 12.00 ms simulated vs 10.00 ms live (+20.0%, target ±10%)',
+      'rr: p90 48.00 ms simulated vs 40.00 ms live (+20.0%, target ±10%)',
+      'ewma: api/0 share 36.0% simulated vs 30.0% live (+6.00 pt, target ±3 pt)',
+      'ewma: api/3 share 4.0% simulated vs 10.0% live (-6.00 pt, target ±3 pt)',
+    ]);
+    const md = fidelityMarkdown(f);
+    expect(md).toMatch(/verdicts compare live with the simulation of its own seed \(1\)/);
+    expect(md).toMatch(/\| variant \| figure \| simulation, seed 1 \| live \| error \| target \| all 3 seeds \[range\] \| error \|/);
+    expect(md).toMatch(/\| \| p50 ms \| 10\.20 \| 10\.00 \| \+2\.0% \| ✅ \| 12\.00 \[10\.00–14\.00\] \| \+20\.0% ❌ \|/);
+    expect(md).toMatch(/### The estimate over all 3 seeds against the same live run/);
+    // Without a twin the report is as before: the all-seed simulation is judged.
+    expect(buildFidelityReport(sim, live, null)).toMatchObject({ verdicts: 'all-seeds', sim: { seeds: [1, 2, 3], compared: [1, 2, 3] } });
+    expect(buildFidelityReport(sim, live, null).estimateMisses).toBeUndefined();
+  });
+
   it('states the calibration it used', () => {
     const calibration = {
       method: 'm',

@@ -50,7 +50,8 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
   const meta = { name: loaded.base.name, sha256: loaded.sha256 };
   const sim = buildReport(meta, out.sim);
   const live = buildReport(meta, out.live, { mode: 'live' });
-  const fidelity = buildFidelityReport(sim, live, out.calibration, out.environment);
+  const twin = buildReport(meta, out.simLiveSeeds);
+  const fidelity = buildFidelityReport(sim, live, out.calibration, out.environment, twin);
   writeOrFail(join(dir, 'sim', 'report.json'), reportJson(sim), ctx);
   writeOrFail(join(dir, 'sim', 'report.md'), reportMarkdown(sim), ctx);
   writeOrFail(join(dir, 'live', 'report.json'), reportJson(live), ctx);
@@ -87,6 +88,8 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
         'simulation (the scenario\'s seeds), then each variant live for the scenario\'s duration.\n' +
         'Per variant: p50/p90/p99, success rate, attempts per request and per-instance traffic\n' +
         'share in both worlds with the simulation\'s error relative to live, against the targets\n' +
+        '(the live run draws from the random streams of the simulation of its seed, and the\n' +
+        'verdicts compare the two; the estimate over all seeds is shown beside, with its range)\n' +
         '(success rate ±1 pt, p50/p90 ±10%, share ±3 pt), and whether both worlds rank the\n' +
         'variants alike on every headline metric. Writes <out>/fidelity.json (meshsim/fidelity@1),\n' +
         'fidelity.md, and the two reports under <out>/sim/ and <out>/live/ (for meshsim compare).\n' +

@@ -101,7 +101,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const policies: SidecarPolicies = createSidecarPolicies('proxy', mesh, router, endpoints, {
     clock: ports.clock,
     timers: ports.timers,
-    stream: (purpose) => rngStream(seed, `${purpose}/proxy`),
+    stream: (purpose) => rngStream(seed, `${purpose}/${config.streamScope ?? 'proxy'}`),
     env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
     probe,
     onEjection: (ep, ejected) => {

@@ -40,6 +40,14 @@ export interface ProxyConfig {
   readonly healthCheck?: { readonly path?: string };
   /** Seed of the algorithms' random streams; default 1. */
   readonly seed?: number;
+  /**
+   * Set by `meshsim live`, not read from config files: the algorithms' random streams are
+   * named `<purpose>/<streamScope>`, as the simulator names those of one sidecar
+   * (`<workload>/<index>`), so a live run with seed k draws what the simulation of seed k
+   * draws (common random numbers: the two worlds then differ by their mechanics, not by
+   * luck). Default `proxy`.
+   */
+  readonly streamScope?: string;
 }
 
 export interface UpstreamStats {
