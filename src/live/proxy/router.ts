@@ -664,7 +664,9 @@ export class Exchange {
     }
     this.local = true;
     const body = LOCAL_BODIES[reason];
-    const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length };
+    // x-meshsim-local-reply tells the proxy's own answers from an upstream's with the same
+    // status (an upstream's 503 vs "no healthy upstream"), in a form a client can branch on.
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length, [LOCAL_REPLY_HEADER]: reason };
     if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
     // A body the client is still sending is not read: close the connection after answering.
     if (this.body !== null && !this.req.complete) headers.connection = 'close';
@@ -689,6 +691,9 @@ export class Exchange {
 }
 
 const NO_CONTEXT = {};
+
+/** Header on every answer the proxy gives itself, naming why (a {@link LocalReason}). */
+export const LOCAL_REPLY_HEADER = 'x-meshsim-local-reply';
 
 const LOCAL_BODIES: Readonly<Record<LocalReason, Buffer>> = {
   'no-healthy-upstream': Buffer.from('no healthy upstream'),

@@ -189,6 +189,7 @@ describe('failover through the same objects as the simulator', () => {
     const second = await send(p.port);
     expect(second.status).toBe(503);
     expect(second.headers['x-envoy-overloaded']).toBe('true');
+    expect(second.headers['x-meshsim-local-reply']).toBe('overflow');
     held[0]();
     expect((await first).status).toBe(200);
     expect(p.stats().overflows).toBe(1);
@@ -209,6 +210,7 @@ describe('failover through the same objects as the simulator', () => {
     await eventually(() => b.requests.filter((r) => r.url === '/healthz').length >= 2);
     const r = await send(p.port);
     expect(r).toMatchObject({ status: 503, body: 'no healthy upstream' });
+    expect(r.headers['x-meshsim-local-reply']).toBe('no-healthy-upstream');
     healthy = true;
     const probes = b.requests.length;
     await eventually(() => b.requests.filter((r) => r.url === '/healthz').length >= probes + 2);
