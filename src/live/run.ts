@@ -145,8 +145,14 @@ function minus(a: ProxyStats, b: ProxyStats | undefined): ProxyStats {
     attempts: a.attempts - b.attempts,
     retries: a.retries - b.retries,
     hedges: a.hedges - b.hedges,
+    hedgesWon: a.hedgesWon - b.hedgesWon,
     overflows: a.overflows - b.overflows,
     budgetDenied: a.budgetDenied - b.budgetDenied,
+    noHealthy: a.noHealthy - b.noHealthy,
+    throttled: a.throttled - b.throttled,
+    perTryTimeouts: a.perTryTimeouts - b.perTryTimeouts,
+    routeTimeouts: a.routeTimeouts - b.routeTimeouts,
+    healthCheckFailures: a.healthCheckFailures - b.healthCheckFailures,
     upstreams: a.upstreams.map((u) => {
       const o = base.get(u.address);
       return o ? { address: u.address, attempts: u.attempts - o.attempts, succeeded: u.succeeded - o.succeeded, failed: u.failed - o.failed, ejections: u.ejections - o.ejections } : u;

@@ -8,8 +8,8 @@
  * What a live RunResult holds: request counts, latency and the timeline from the load
  * generator; per-instance requests from the proxies (attempts sent in the measurement
  * window), served and busy time from the fleet; layers and failover counters from the
- * proxies' own counters (the counters a proxy does not keep — hedges won, health-check
- * failures, throttled — are left out rather than reported as zero).
+ * proxies' own counters (layers over the measurement window, failover counters over the
+ * whole run, as the simulator counts them).
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import { RngStreams } from '../core/rng.js';
@@ -90,9 +90,11 @@ function failoverCounts(scenario: Scenario, live: LiveRunResult): FailoverCounts
   const sum = (count: (p: LiveRunResult['proxies'][number]) => number): number => live.proxies.reduce((a, p) => a + count(p), 0);
   return {
     ...(any((f) => f.outlierDetection) ? { ejections: sum((p) => p.total.upstreams.reduce((a, u) => a + u.ejections, 0)) } : {}),
+    ...(any((f) => f.healthCheck) ? { healthCheckFailures: sum((p) => p.total.healthCheckFailures) } : {}),
     ...(any((f) => f.circuitBreaker) ? { breakerOverflows: sum((p) => p.total.overflows) } : {}),
     ...(any((f) => f.retries) ? { retries: sum((p) => p.total.retries), retryBudgetDenied: sum((p) => p.total.budgetDenied) } : {}),
-    ...(any((f) => f.hedge) ? { hedges: sum((p) => p.total.hedges) } : {}),
+    ...(any((f) => f.hedge) ? { hedges: sum((p) => p.total.hedges), hedgesWon: sum((p) => p.total.hedgesWon) } : {}),
+    ...(any((f) => f.adaptiveThrottling) ? { throttled: sum((p) => p.total.throttled) } : {}),
   };
 }
 
@@ -112,13 +114,13 @@ function layers(live: LiveRunResult): LayerStats[] {
       failed: (prev?.failed ?? 0) + w.failed,
       retries: (prev?.retries ?? 0) + w.retries,
       hedges: (prev?.hedges ?? 0) + w.hedges,
-      hedgesWon: 0,
-      perTryTimeouts: 0,
-      deadlines: 0,
+      hedgesWon: (prev?.hedgesWon ?? 0) + w.hedgesWon,
+      perTryTimeouts: (prev?.perTryTimeouts ?? 0) + w.perTryTimeouts,
+      deadlines: (prev?.deadlines ?? 0) + w.routeTimeouts,
       overflows: (prev?.overflows ?? 0) + w.overflows,
-      noEndpoint: 0,
+      noEndpoint: (prev?.noEndpoint ?? 0) + w.noHealthy,
       budgetDenied: (prev?.budgetDenied ?? 0) + w.budgetDenied,
-      throttled: 0,
+      throttled: (prev?.throttled ?? 0) + w.throttled,
     });
   }
   return [...out.values()];

@@ -79,6 +79,57 @@ describe('runScenarioLive', () => {
     expect(report.variants[0].instances.reduce((a, i) => a + i.share, 0)).toBeCloseTo(1, 5);
   }, 30_000);
 
+  it('reports what the proxies’ failover did: hedges won, health-check failures, per-try timeouts, as the simulator counts them', async () => {
+    // Instance 2 is slow (60 ms): a hedge after 15 ms to a fast one wins. Instance 1 crashes
+    // for a second: its health checks fail. Per-try timeouts of 100 ms catch the odd request
+    // stuck on the slow one behind others.
+    const loaded = loadScenario(
+      writeScenario(`name: live-failover-counts
+seed: 1
+seeds: 1
+duration: 2s
+warmup: 200ms
+drain: 1s
+services:
+  api:
+    instances: 3
+    concurrency: 4
+    serviceTime: { dist: constant, value: 2ms }
+    overrides:
+      - instances: [2]
+        serviceTime: { dist: constant, value: 60ms }
+network:
+  latency: { dist: constant, value: 100us }
+workload:
+  - name: users
+    target: api
+    arrival: { process: poisson, rate: 100/s }
+    timeout: 1s
+mesh:
+  balancer: { kind: round-robin }
+  failover:
+    retries: { max: 1, on: [5xx, reset, connect-failure] }
+    hedge: { delay: 15ms }
+    healthCheck: { interval: 100ms, timeout: 50ms, unhealthyThreshold: 2, healthyThreshold: 1 }
+faults:
+  - { kind: crash, target: { service: api, instances: [1] }, at: 500ms, for: 1s }
+`),
+    );
+    const out = await runScenarioLive(loaded, { layout: 'single' });
+    const [run] = out.variants[0].runs;
+    expect(run.failover.hedges).toBeGreaterThan(0);
+    expect(run.failover.hedgesWon).toBeGreaterThan(0);
+    expect(run.failover.hedgesWon).toBeLessThanOrEqual(run.failover.hedges ?? 0);
+    expect(run.failover.healthCheckFailures).toBeGreaterThanOrEqual(2);
+    expect(run.failover.throttled).toBeUndefined(); // not configured: left out, as the simulator does
+    // Layers count over the measurement window (a difference of two snapshots, so a hedge
+    // sent just before it and won inside counts only as won): within the whole run's.
+    const [layer] = run.layers;
+    expect(layer.hedgesWon).toBeGreaterThan(0);
+    expect(layer.hedgesWon).toBeLessThanOrEqual(run.failover.hedgesWon ?? 0);
+    expect(layer.hedges).toBeLessThanOrEqual(run.failover.hedges ?? 0);
+  }, 30_000);
+
   it('runs the same in one process (layout single)', async () => {
     const loaded = loadScenario(writeScenario(SCENARIO.replace('duration: 2500ms', 'duration: 1500ms').replace(/faults:[\s\S]*$/, '')));
     const out = await runScenarioLive(loaded, { layout: 'single' });

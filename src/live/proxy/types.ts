@@ -70,8 +70,20 @@ export interface ProxyStats {
   readonly attempts: number;
   readonly retries: number;
   readonly hedges: number;
+  /** Requests answered by a hedge (or a per-try-timeout retry) rather than the first attempt. */
+  readonly hedgesWon: number;
   readonly overflows: number;
   readonly budgetDenied: number;
+  /** Attempts with no healthy upstream to go to (answered 503 unless another attempt was out). */
+  readonly noHealthy: number;
+  /** Requests adaptive throttling rejected locally. */
+  readonly throttled: number;
+  /** Attempts whose per-try timeout fired. */
+  readonly perTryTimeouts: number;
+  /** Requests ended by the route timeout (504). */
+  readonly routeTimeouts: number;
+  /** Failed active health checks (0 without mesh.failover.healthCheck). */
+  readonly healthCheckFailures: number;
   readonly upstreams: readonly UpstreamStats[];
 }
 
