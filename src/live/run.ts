@@ -213,6 +213,11 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
         : plans.flatMap((p, i) => (p.client ? [ports[i]] : [])),
     );
 
+    // The algorithms and the instances' random streams start afresh with the load, as the
+    // simulator's start at time 0: the warm-up's picks, latencies and service-time draws
+    // are not the run's (they made the live run a different sample path than its twin).
+    await sidecars.request({ type: 'restart' });
+
     // The run's time origin, a little ahead so every process is ready when it comes.
     const origin = performance.timeOrigin + performance.now() + 100;
     const localOrigin = origin - performance.timeOrigin;

@@ -73,7 +73,10 @@ export class Fleet {
   /** Starts the run clock (`t0` in this process's performance.now() time) and the fault schedule. */
   go(t0: number): void {
     this.t0 = t0;
-    for (const i of this.instances) i.resetStats();
+    for (const i of this.instances) {
+      i.resetStats();
+      i.restartStreams();
+    }
     const now = performance.now() - t0;
     for (const w of this.config.faults) {
       const targets = this.targetsOf(w);

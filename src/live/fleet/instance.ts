@@ -101,12 +101,15 @@ interface Job {
   gone: boolean;
 }
 
+/** How early a job's work may end (the remainder below a timer tick is waited out on the event loop). */
+const DUE_SLACK_MS = 0.05;
+
 export class BackendInstance {
   private server: Server | undefined;
   private portNumber = 0;
   private readonly sockets = new Set<Socket>();
-  private readonly sample: Sampler;
-  private readonly callRng: Rng;
+  private sample: Sampler;
+  private callRng: Rng;
   private busy = 0;
   private readonly queue: Job[] = [];
   private readonly held = new Set<Job>();
@@ -128,6 +131,15 @@ export class BackendInstance {
   ) {
     this.sample = makeSampler(config.serviceTime, rngStream(config.seed, `service/${config.service}/${config.index}`));
     this.callRng = rngStream(config.seed, `calls/${config.service}/${config.index}`);
+  }
+
+  /**
+   * Its random streams from the start again (the run starts: the warm-up's requests drew
+   * service times the simulator's twin of the run never draws).
+   */
+  restartStreams(): void {
+    this.sample = makeSampler(this.config.serviceTime, rngStream(this.config.seed, `service/${this.config.service}/${this.config.index}`));
+    this.callRng = rngStream(this.config.seed, `calls/${this.config.service}/${this.config.index}`);
   }
 
   get port(): number {
@@ -272,11 +284,24 @@ export class BackendInstance {
       if (f.factor !== undefined) work *= f.factor;
       if (f.extra) work += f.extra();
     }
-    job.timer = setTimeout(() => {
-      job.timer = undefined;
+    // Node's timers tick in whole milliseconds (a timer for d ms fires after ⌊d⌋ ms plus its
+    // lateness), so the timer covers the whole milliseconds and the rest is waited out on
+    // the event loop: the work takes its drawn length to ≈ 0.05 ms, as in the simulator,
+    // plus the lateness the calibration measures (the same for every request).
+    const due = job.startedAt + work;
+    const done = (): void => {
+      if (job.gone) return;
+      if (this.now() < due - DUE_SLACK_MS) {
+        setImmediate(done);
+        return;
+      }
       if (this.has('pause')) this.deferred.push({ job });
       else this.afterWork(job);
-    }, work);
+    };
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      done();
+    }, Math.floor(work));
   }
 
   /** The job's own work is done: make its downstream calls, then answer. */

@@ -36,7 +36,8 @@ export type LocalReason = 'no-healthy-upstream' | 'overflow' | 'throttled' | 'ti
 
 /** What the router needs of the proxy around it. */
 export interface RouterContext {
-  readonly policies: SidecarPolicies;
+  /** The algorithm objects; replaced (between requests) when the proxy restarts them. */
+  policies: SidecarPolicies;
   readonly counters: ProxyCounters;
   /** One dispatcher (a keep-alive pool) per upstream, by endpoint index. */
   readonly pools: readonly Dispatcher[];

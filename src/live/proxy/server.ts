@@ -98,19 +98,22 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   };
 
   const router = resolveRouter(mesh.failover, undefined);
-  const policies: SidecarPolicies = createSidecarPolicies('proxy', mesh, router, endpoints, {
-    clock: ports.clock,
-    timers: ports.timers,
-    stream: (purpose) => rngStream(seed, `${purpose}/${config.streamScope ?? 'proxy'}`),
-    env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
-    probe,
-    onEjection: (ep, ejected) => {
-      if (ejected) counters.upstreams[ep].ejections++;
-    },
-  });
+  // Every algorithm object of this proxy, built as the simulator builds a sidecar's; built
+  // again, from the same seed, by restartPolicies.
+  const makePolicies = (): SidecarPolicies =>
+    createSidecarPolicies('proxy', mesh, router, endpoints, {
+      clock: ports.clock,
+      timers: ports.timers,
+      stream: (purpose) => rngStream(seed, `${purpose}/${config.streamScope ?? 'proxy'}`),
+      env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
+      probe,
+      onEjection: (ep, ejected) => {
+        if (ejected) counters.upstreams[ep].ejections++;
+      },
+    });
 
   const ctx: RouterContext = {
-    policies,
+    policies: makePolicies(),
     counters,
     pools: pools as Dispatcher[],
     defaultTimeout: config.limits?.requestTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
@@ -199,8 +202,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   let adminPort: number | undefined;
   if (config.admin !== undefined) {
     const registry = proxyRegistry(counters, () => {
-      const od = policies.outlierDetector;
-      const hc = policies.healthChecker;
+      const od = ctx.policies.outlierDetector;
+      const hc = ctx.policies.healthChecker;
       if (od === undefined && hc === undefined) return undefined;
       return { isEjected: (i) => od?.isEjected(i) ?? false, isHealthy: (i) => hc?.isHealthy(i) ?? true };
     });
@@ -251,7 +254,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       throttled: counters.throttled,
       perTryTimeouts: counters.perTryTimeouts,
       routeTimeouts: counters.routeTimeouts,
-      healthCheckFailures: policies.healthChecker?.stats().failures ?? 0,
+      healthCheckFailures: ctx.policies.healthChecker?.stats().failures ?? 0,
       upstreams: counters.upstreams.map((u) => ({
         address: u.address,
         attempts: u.attempts,
@@ -276,8 +279,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       }
       server.closeAllConnections();
       await closed;
-      policies.outlierDetector?.stop();
-      policies.healthChecker?.stop();
+      ctx.policies.outlierDetector?.stop();
+      ctx.policies.healthChecker?.stop();
       ports.timers.cancelAll();
       await Promise.all([...pools.map((p) => p.destroy()), ...probeClients.map((c) => c?.destroy())]);
       if (admin !== undefined) {
@@ -289,7 +292,15 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     return closing;
   }
 
-  return { port, adminPort, stats, close };
+  function restartPolicies(): void {
+    if (counters.active > 0) throw new Error(`restartPolicies: ${counters.active} request(s) in flight`);
+    ctx.policies.outlierDetector?.stop();
+    ctx.policies.healthChecker?.stop();
+    ports.timers.cancelAll();
+    ctx.policies = makePolicies();
+  }
+
+  return { port, adminPort, stats, close, restartPolicies };
 }
 
 function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, port: number, host: string): Promise<void> {

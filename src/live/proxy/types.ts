@@ -91,6 +91,14 @@ export interface ProxyHandle {
   readonly port: number;
   readonly adminPort: number | undefined;
   stats(): ProxyStats;
+  /**
+   * Drops every algorithm's state (balancer, outlier detection, health checks, breakers,
+   * budgets) and builds them afresh from the config, their random streams from the start,
+   * keeping the listener and the upstream connections. `meshsim live` calls it between its
+   * warm-up and the load, so the algorithms start with the load as the simulator's start
+   * at time 0. Throws while a request is in flight.
+   */
+  restartPolicies(): void;
   /** Stops accepting, lets requests in flight finish for up to drainMs (default 10 s), then closes everything. */
   close(opts?: { drainMs?: number }): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * Every sidecar proxy of a live run (src/live/proxy, the same algorithm objects the
  * simulator drives) as a request/reply service: `start` (ProxyConfig[] → ports), `stats`
- * (ProxyStats[], in start order); `stop` closes them. Served from a child process
+ * (ProxyStats[], in start order), `restart` (every proxy's algorithms afresh, after the
+ * warm-up); `stop` closes them. Served from a child process
  * (./child.ts) or in-process (`meshsim live --layout single`).
  */
 import { startProxy, type ProxyConfig, type ProxyHandle } from '../proxy/index.js';
@@ -17,6 +18,10 @@ export function sidecarsService(): Service {
         return proxies.map((p) => p.port);
       },
       stats: () => proxies.map((p) => p.stats()),
+      restart: () => {
+        for (const p of proxies) p.restartPolicies();
+        return true;
+      },
     },
     stop: async () => {
       const all = proxies;

@@ -131,6 +131,35 @@ describe('upstream failures', () => {
   });
 });
 
+describe('restartPolicies', () => {
+  it('starts the algorithms afresh from the seed: the same picks as a new proxy, whatever came before', async () => {
+    const backends = await Promise.all(['a', 'b', 'c', 'd'].map((id) => ok(id)));
+    const p = await proxy(
+      backends.map((b) => b.address),
+      mesh({ balancer: { kind: 'random' } }),
+      { seed: 7 },
+    );
+    const picks = async (n: number): Promise<string> => {
+      let out = '';
+      for (let i = 0; i < n; i++) out += (await send(p.port)).body;
+      return out;
+    };
+    const fresh = await picks(12);
+    await picks(5); // state and streams move on
+    p.restartPolicies();
+    expect(await picks(12)).toBe(fresh);
+    // Not while a request is in flight: its attempt belongs to the old objects.
+    const held: (() => void)[] = [];
+    const slow = await httpBackend((_req, res) => held.push(() => res.end('late')));
+    const q = await proxy([slow.address]);
+    const pending = send(q.port);
+    await eventually(() => held.length === 1);
+    expect(() => q.restartPolicies()).toThrow(/1 request\(s\) in flight/);
+    held[0]();
+    expect((await pending).body).toBe('late');
+  });
+});
+
 describe('failover through the same objects as the simulator', () => {
   it('retries a 503 on the other host; the buffered body is sent again whole', async () => {
     const bad = await httpBackend((req, res) => {
