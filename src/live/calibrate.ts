@@ -13,13 +13,10 @@ import { runLive, type Layout } from './run.js';
 export interface CalibrationOptions {
   readonly seed: number;
   /**
-   * Constant service time of the calibration instance, ms (default 5.5). Node's timers
-   * tick in whole milliseconds: a live instance asked for d ms of work answers after
-   * ⌊d⌋ ms plus the timer's lateness, so a fractional service time (what every continuous
-   * distribution draws) ends on average half a millisecond earlier than an integer one
-   * with the same lateness. A half-way fraction gives the calibration that average
-   * (measured, 300 timers each: asked 5 → +0.33 ms, 5.5 → −0.17, 5.25 → +0.03, 5.75 →
-   * −0.40); with 5 ms the simulator paid ≈ 0.5 ms per attempt that live requests did not.
+   * Constant service time of the calibration instance, ms (default 5). A whole number of
+   * milliseconds, as the backends round every drawn service time to one (Node's timers
+   * tick in whole milliseconds; see fleet/instance.ts): the calibration then measures the
+   * timer lateness every request pays.
    */
   readonly serviceTimeMs?: number;
   /** Poisson rate of the calibration load, per second (default 100). */
@@ -90,7 +87,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Measures the live stack's own costs (two short live runs) and derives the simulator's per-hop latency. */
 export async function calibrate(options: CalibrationOptions): Promise<Calibration> {
-  const serviceTimeMs = options.serviceTimeMs ?? 5.5;
+  const serviceTimeMs = options.serviceTimeMs ?? 5;
   const rate = options.rate ?? 100;
   const durationMs = options.durationMs ?? 3000;
   const scenario = calibrationScenario(serviceTimeMs, rate, durationMs);
