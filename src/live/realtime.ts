@@ -20,7 +20,9 @@ export class RealTimers implements Timers {
         this.pending.delete(handle);
         fn();
       },
-      Math.max(0, delayMs),
+      // Rounded, not truncated as Node's timers do with a fractional delay: a jittered
+      // interval then fires at its drawn time on average (see fleet/instance.ts).
+      Math.max(0, Math.round(delayMs)),
     );
     this.pending.set(handle, t);
     return handle;

@@ -478,7 +478,9 @@ export class Exchange {
     else this.ctx.counters.retries++;
     const jitter = this.ctx.policies.jitter;
     const delay = r.backoff !== undefined && jitter !== undefined ? r.backoff(n, jitter) : 0;
-    const t = setTimeout(onRetrySend, delay, this, hedge);
+    // Rounded: Node's timers truncate to whole milliseconds, so a jittered backoff would
+    // fire half a millisecond early on average (see fleet/instance.ts).
+    const t = setTimeout(onRetrySend, Math.round(delay), this, hedge);
     (this.retryTimers ??= []).push(t);
   }
 
