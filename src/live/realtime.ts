@@ -9,6 +9,18 @@ export const realClock: Clock = {
   now: () => performance.now(),
 };
 
+/**
+ * The delay to give setTimeout for `ms`: rounded to a whole millisecond. Node's timers tick
+ * in whole milliseconds and a timer for d ms fires after ⌊d⌋ ms plus its lateness, so a
+ * fractional delay (a drawn service time, a jittered backoff or interval) would fire half a
+ * millisecond early on average; rounded, it fires at its drawn time plus the lateness on
+ * average, the lateness the fidelity calibration measures with a whole-millisecond service
+ * time (measured, 300 timers each: asked 5 → +0.33 ms, 5.5 → −0.17, 5.75 → −0.40).
+ */
+export function timerDelay(ms: number): number {
+  return Math.max(0, Math.round(ms));
+}
+
 export class RealTimers implements Timers {
   private readonly pending = new Map<TimerHandle, NodeJS.Timeout>();
   private nextHandle = 1;
@@ -20,9 +32,7 @@ export class RealTimers implements Timers {
         this.pending.delete(handle);
         fn();
       },
-      // Rounded, not truncated as Node's timers do with a fractional delay: a jittered
-      // interval then fires at its drawn time on average (see fleet/instance.ts).
-      Math.max(0, Math.round(delayMs)),
+      timerDelay(delayMs),
     );
     this.pending.set(handle, t);
     return handle;

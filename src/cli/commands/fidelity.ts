@@ -88,11 +88,12 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
         'simulation (the scenario\'s seeds), then each variant live for the scenario\'s duration.\n' +
         'Per variant: p50/p90/p99, success rate, attempts per request and per-instance traffic\n' +
         'share in both worlds with the simulation\'s error relative to live, against the targets\n' +
-        '(the live run draws from the random streams of the simulation of its seed, and the\n' +
-        'verdicts compare the two; the estimate over all seeds is shown beside, with its range)\n' +
         '(success rate ±1 pt, p50/p90 ±10%, share ±3 pt), and whether both worlds rank the\n' +
-        'variants alike on every headline metric. Writes <out>/fidelity.json (meshsim/fidelity@1),\n' +
-        'fidelity.md, and the two reports under <out>/sim/ and <out>/live/ (for meshsim compare).\n' +
+        'variants alike on every headline metric. The live run draws from the random streams of\n' +
+        'the simulation of its seed, and the verdicts compare the two; the estimate over all\n' +
+        'seeds is shown beside, with its range over seeds. Writes <out>/fidelity.json\n' +
+        '(meshsim/fidelity@1), fidelity.md, and the two reports under <out>/sim/ and <out>/live/\n' +
+        '(for meshsim compare).\n' +
         'Live figures are measurements: a second run gives other bytes.\n' +
         '\nExit codes:\n' +
         '  0    compared (misses are reported in fidelity.md, not as a failure)\n' +

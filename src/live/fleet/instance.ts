@@ -30,6 +30,7 @@ import { makeSampler, type Sampler } from '../../core/distributions.js';
 import type { DistSpec } from '../../core/distribution-spec.js';
 import type { Rng } from '../../core/ports.js';
 import { rngStream } from '../../core/rng.js';
+import { timerDelay } from '../realtime.js';
 
 /** Who sent a request (a workload group or a calling service), for partitions. */
 export const CALLER_HEADER = 'x-meshsim-from';
@@ -101,12 +102,25 @@ interface Job {
   gone: boolean;
 }
 
+interface InstanceStreams {
+  readonly sample: Sampler;
+  readonly calls: Rng;
+}
+
+/** An instance's random streams from their start, named as the simulator names them. */
+function instanceStreams(config: InstanceConfig): InstanceStreams {
+  return {
+    sample: makeSampler(config.serviceTime, rngStream(config.seed, `service/${config.service}/${config.index}`)),
+    calls: rngStream(config.seed, `calls/${config.service}/${config.index}`),
+  };
+}
+
 export class BackendInstance {
   private server: Server | undefined;
   private portNumber = 0;
   private readonly sockets = new Set<Socket>();
-  private sample: Sampler;
-  private callRng: Rng;
+  /** Its random streams: service times, and which downstream calls it makes (see {@link instanceStreams}). */
+  private streams: InstanceStreams;
   private busy = 0;
   private readonly queue: Job[] = [];
   private readonly held = new Set<Job>();
@@ -126,8 +140,7 @@ export class BackendInstance {
     private readonly call: CallFn = () => Promise.resolve(true),
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.sample = makeSampler(config.serviceTime, rngStream(config.seed, `service/${config.service}/${config.index}`));
-    this.callRng = rngStream(config.seed, `calls/${config.service}/${config.index}`);
+    this.streams = instanceStreams(config);
   }
 
   /**
@@ -135,8 +148,7 @@ export class BackendInstance {
    * service times the simulator's twin of the run never draws).
    */
   restartStreams(): void {
-    this.sample = makeSampler(this.config.serviceTime, rngStream(this.config.seed, `service/${this.config.service}/${this.config.index}`));
-    this.callRng = rngStream(this.config.seed, `calls/${this.config.service}/${this.config.index}`);
+    this.streams = instanceStreams(this.config);
   }
 
   get port(): number {
@@ -275,23 +287,18 @@ export class BackendInstance {
     this.busy++;
     this.held.add(job);
     job.startedAt = this.now();
-    let work = this.sample();
+    let work = this.streams.sample();
     for (const f of this.faults) {
       if (f.kind !== 'slow') continue;
       if (f.factor !== undefined) work *= f.factor;
       if (f.extra) work += f.extra();
     }
-    // Node's timers tick in whole milliseconds: a timer for d ms fires after ⌊d⌋ ms plus
-    // its lateness, so a fractional work time (what every continuous distribution draws)
-    // would end on average half a millisecond early. Rounded to the nearest millisecond it
-    // ends, on average, exactly its drawn length plus the lateness, as the calibration's
-    // whole-millisecond service time does, so the calibration measures what every request
-    // pays (measured, 300 timers each: asked 5 → +0.33 ms, 5.5 → −0.17, 5.75 → −0.40).
+    // Rounded to a whole millisecond, as Node's timers tick (see timerDelay).
     job.timer = setTimeout(() => {
       job.timer = undefined;
       if (this.has('pause')) this.deferred.push({ job });
       else this.afterWork(job);
-    }, Math.round(work));
+    }, timerDelay(work));
   }
 
   /** The job's own work is done: make its downstream calls, then answer. */
@@ -312,7 +319,7 @@ export class BackendInstance {
   private async runCalls(job: Job, calls: readonly InstanceCall[]): Promise<boolean> {
     for (const step of calls) {
       if (job.gone) return false;
-      if (step.probability < 1 && this.callRng.next() >= step.probability) continue;
+      if (step.probability < 1 && this.streams.calls.next() >= step.probability) continue;
       const results = await Promise.all(Array.from({ length: step.parallel }, () => this.call(step.service).catch(() => false)));
       if (step.onFailure === 'fail' && results.some((ok) => !ok)) return true;
     }

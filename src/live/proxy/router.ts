@@ -24,6 +24,7 @@ import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failove
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
+import { timerDelay } from '../realtime.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
 
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
@@ -478,9 +479,8 @@ export class Exchange {
     else this.ctx.counters.retries++;
     const jitter = this.ctx.policies.jitter;
     const delay = r.backoff !== undefined && jitter !== undefined ? r.backoff(n, jitter) : 0;
-    // Rounded: Node's timers truncate to whole milliseconds, so a jittered backoff would
-    // fire half a millisecond early on average (see fleet/instance.ts).
-    const t = setTimeout(onRetrySend, Math.round(delay), this, hedge);
+    // A jittered backoff, rounded to a whole millisecond as Node's timers tick (see timerDelay).
+    const t = setTimeout(onRetrySend, timerDelay(delay), this, hedge);
     (this.retryTimers ??= []).push(t);
   }
 
