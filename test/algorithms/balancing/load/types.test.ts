@@ -41,4 +41,41 @@ describe('EndpointCarry against a map of ids (property)', () => {
       { numRuns: 300 },
     );
   });
+
+  it('also when each list is a small edit of the one before (the in-step walk and its lookups)', () => {
+    const ep = (id: string) => ({ id, address: id, zone: 'z', weight: 1, health: 'healthy' as const, priority: 0, metadata: {} });
+    // An edit: remove a run of ids, insert fresh ones at a position, or swap two positions.
+    const edit = fc.oneof(
+      fc.record({ op: fc.constant('remove' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ op: fc.constant('insert' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ op: fc.constant('swap' as const), at: fc.nat(), len: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 30 }), fc.array(fc.array(edit, { maxLength: 3 }), { minLength: 1, maxLength: 8 }), (size, steps) => {
+        const carry = new EndpointCarry();
+        let fresh = size;
+        let prev = Array.from({ length: size }, (_, i) => i);
+        carry.next(prev.map((i) => ep(`e${i}`)));
+        for (const edits of steps) {
+          const ids = prev.slice();
+          for (const e of edits) {
+            const at = ids.length === 0 ? 0 : e.at % (ids.length + 1);
+            if (e.op === 'remove') ids.splice(at, e.len);
+            else if (e.op === 'insert') ids.splice(at, 0, ...Array.from({ length: e.len }, () => fresh++));
+            else if (ids.length > 1) {
+              const a = at % ids.length;
+              const b = e.len % ids.length;
+              [ids[a], ids[b]] = [ids[b], ids[a]];
+            }
+          }
+          const got = carry.next(ids.map((i) => ep(`e${i}`)));
+          const want = ids.map((i) => prev.indexOf(i));
+          if (Array.from(got).join() !== want.join()) return false;
+          prev = ids;
+        }
+        return true;
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
