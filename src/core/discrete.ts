@@ -77,3 +77,16 @@ export function aliasSampler(weights: ArrayLike<number>, rng: Rng): () => number
   const table = buildAliasTable(weights);
   return () => aliasDraw(table, rng);
 }
+
+/** Where request hash keys come from: key k in [0, n), Zipf(s) (rank k+1 has weight (k+1)^−s) or uniform. */
+export type KeyDistribution = { readonly dist: 'zipf'; readonly n: number; readonly s: number } | { readonly dist: 'uniform'; readonly n: number };
+
+/**
+ * Draws request keys from `rng`, one draw per key. The simulator's workloads and the live
+ * load generator both draw their keys through it, from the stream `keys/<workload>`, so a
+ * live run sends the keys its simulation drew.
+ */
+export function keySampler(spec: KeyDistribution, rng: Rng): () => number {
+  if (spec.dist === 'uniform') return () => Math.floor(rng.next() * spec.n);
+  return aliasSampler(zipfWeights(spec.n, spec.s), rng);
+}

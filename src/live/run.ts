@@ -15,11 +15,11 @@
  * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
  */
 import { Agent, request } from 'node:http';
-import { instanceSettings } from '../scenario/instances.js';
+import { instanceSettings, simulatedAddress } from '../scenario/instances.js';
 import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
 import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
-import { generateLoad, type GroupResult } from './loadgen/loadgen.js';
+import { generateLoad, KEY_HEADER, type GroupResult } from './loadgen/loadgen.js';
 import { fleetService } from './fleet/service.js';
 import { ChildHost, childModule, InProcessHost, type Host } from './process.js';
 import { sidecarsService } from './sidecars/service.js';
@@ -89,8 +89,6 @@ export function resolveInstances(scenario: Scenario, seed: number): (InstanceCon
 /** Why live mode cannot run this scenario (the field at fault), or undefined when it can. */
 export function liveUnsupported(scenario: Scenario): string | undefined {
   if (scenario.membership.length > 0) return 'membership: live mode cannot add or remove instances yet; run it without `membership`';
-  const keyed = scenario.workload.find((w) => w.key !== undefined);
-  if (keyed) return `workload ${keyed.name}: key: live mode does not send request hash keys yet; drop \`key\``;
   return undefined;
 }
 
@@ -106,7 +104,8 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
   const upstreams = (service: string): ProxyConfig['upstreams'] =>
     instances
       .filter((i) => i.service === service)
-      .map((i) => ({ address: addresses[`${i.service}/${i.index}`], name: `${i.service}/${i.index}`, zone: i.zone, weight: i.weight, priority: i.priority }));
+      // Hash keys: the simulated endpoints' addresses, so ring-hash and maglev build the simulator's rings and tables.
+      .map((i) => ({ address: addresses[`${i.service}/${i.index}`], name: `${i.service}/${i.index}`, zone: i.zone, weight: i.weight, priority: i.priority, hashKey: simulatedAddress(i.service, i.index) }));
   const plans: ProxyPlan[] = [];
   for (const w of scenario.workload) {
     for (let s = 0; s < w.sidecars; s++) {
@@ -116,7 +115,16 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         client: true,
         sidecar: s,
         // The streams of the simulator's sidecar s of this workload (see ProxyConfig.streamScope).
-        config: { listen: { port: 0 }, upstreams: upstreams(w.target), mesh: scenario.mesh, zone: w.zones[s % w.zones.length], seed, streamScope: `${w.name}/${s}` },
+        config: {
+          listen: { port: 0 },
+          upstreams: upstreams(w.target),
+          mesh: scenario.mesh,
+          zone: w.zones[s % w.zones.length],
+          seed,
+          streamScope: `${w.name}/${s}`,
+          // The load generator sends each request's key (drawn as the simulator draws it) in this header.
+          ...(w.key === undefined ? {} : { hashKey: { header: KEY_HEADER } }),
+        },
       });
     }
   }
@@ -245,6 +253,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
         zone: w.zones[0],
         arrival: w.arrival,
         timeout: w.timeout,
+        key: w.key,
       })),
       {
         seed: options.seed,

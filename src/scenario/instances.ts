@@ -37,3 +37,12 @@ export function instanceSettings(svc: ServiceSpec, index: number): InstanceSetti
   }
   return { serviceTime, concurrency, queue, weight, priority, zone };
 }
+
+/**
+ * The address the simulator gives instance `index` of `service` (its endpoints carry it).
+ * Ring-hash and maglev place endpoints by it, so `meshsim live` gives each real upstream
+ * this as its hash key: the live rings and tables are then the simulated ones.
+ */
+export function simulatedAddress(service: string, index: number): string {
+  return `${service}-${index}.sim:80`;
+}

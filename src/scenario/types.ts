@@ -3,6 +3,7 @@
  * schema validation, unit conversion and defaults. Durations are milliseconds, rates are
  * per second, `Infinity` stands for `unbounded`.
  */
+import type { KeyDistribution } from '../core/discrete.js';
 import type { DistSpec } from '../core/distribution-spec.js';
 import type { OutlierDetectionConfig } from '../algorithms/failover/outlier-detection.js';
 import type { HealthCheckConfig } from '../algorithms/failover/health-check.js';
@@ -87,7 +88,7 @@ export type ArrivalSpec =
   | { readonly process: 'closed'; readonly clients: number; readonly think: DistSpec };
 
 /** Where request hash keys come from: key k in [0, n), Zipf(s) or uniform. */
-export type KeySpec = { readonly dist: 'zipf'; readonly n: number; readonly s: number } | { readonly dist: 'uniform'; readonly n: number };
+export type KeySpec = KeyDistribution;
 
 export interface WorkloadSpec {
   readonly name: string;

@@ -27,7 +27,7 @@ import type { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttlin
 import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
 import { endAttempt, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
-import { aliasSampler, zipfWeights } from '../core/discrete.js';
+import { keySampler } from '../core/discrete.js';
 import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
 import type { DistSpec } from '../core/distribution-spec.js';
 import { RngStreams, type RngBank } from '../core/rng.js';
@@ -35,8 +35,8 @@ import type { Rng } from '../core/ports.js';
 import { hashKey } from '../core/xxhash64.js';
 import type { Sidecar } from '../mesh/sidecar.js';
 import { createSidecarPolicies, resolveRouter, type RouterSettings, type SidecarPolicies } from '../mesh/policies.js';
-import type { CallSpec, FailoverSpec, KeySpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
-import { instanceSettings } from '../scenario/instances.js';
+import type { CallSpec, FailoverSpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
+import { instanceSettings, simulatedAddress } from '../scenario/instances.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { TimerFifo } from './timer-fifo.js';
@@ -628,7 +628,7 @@ export class World implements Model {
       const local = i - start;
       endpoints.push({
         id: `${service}-${local}`,
-        address: `${service}-${local}.sim:80`,
+        address: simulatedAddress(service, local),
         zone: this.instZone[i],
         weight: this.instWeight[i],
         health: 'healthy',
@@ -1913,11 +1913,6 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(old: T, bigger:
 
 function emptyLayer(): LayerCounters {
   return { calls: 0, attempts: 0, succeeded: 0, failed: 0, retries: 0, hedges: 0, hedgesWon: 0, perTryTimeouts: 0, deadlines: 0, overflows: 0, noEndpoint: 0, budgetDenied: 0, throttled: 0 };
-}
-
-function keySampler(spec: KeySpec, rng: Rng): () => number {
-  if (spec.dist === 'uniform') return () => Math.floor(rng.next() * spec.n);
-  return aliasSampler(zipfWeights(spec.n, spec.s), rng);
 }
 
 /** Simulates one replication of a resolved scenario. */

@@ -9,6 +9,7 @@ import { liveChildren } from '../../src/live/process.js';
 import { buildReport } from '../../src/report/report.js';
 import { resolveFaultWindows, runScenarioLive } from '../../src/runner/live.js';
 import { loadScenario } from '../../src/scenario/load.js';
+import { simulate } from '../../src/sim/world.js';
 import { tempFiles } from '../cli/_run.js';
 
 const { writeScenario } = tempFiles('meshsim-runner-live-');
@@ -128,6 +129,40 @@ faults:
     expect(layer.hedgesWon).toBeGreaterThan(0);
     expect(layer.hedgesWon).toBeLessThanOrEqual(run.failover.hedgesWon ?? 0);
     expect(layer.hedges).toBeLessThanOrEqual(run.failover.hedges ?? 0);
+  }, 30_000);
+
+  it('sends request keys and hashes them as the simulator does: ring hash routes every request where the simulation of the same seed does', async () => {
+    const loaded = loadScenario(
+      writeScenario(`name: live-keys
+seed: 1
+seeds: 1
+duration: 1500ms
+warmup: 0s
+drain: 1s
+services:
+  api:
+    instances: 4
+    concurrency: 4
+    queue: 50
+    serviceTime: { dist: exponential, mean: 3ms }
+network:
+  latency: { dist: constant, value: 100us }
+workload:
+  - name: users
+    target: api
+    key: { dist: zipf, n: 1000, s: 1.1 }
+    arrival: { process: poisson, rate: 150/s }
+mesh:
+  balancer: { kind: ring-hash }
+`),
+    );
+    const [run] = (await runScenarioLive(loaded, { layout: 'single' })).variants[0].runs;
+    const twin = simulate(loaded.variants[0].scenario, 1);
+    expect(run.requests.failed).toBe(0);
+    expect(run.requests.total).toBe(twin.requests.total);
+    // The same keys (stream keys/users), the same ring (hash keys = the simulated addresses): the same counts per instance.
+    expect(run.instances.map((i) => i.requests)).toEqual(twin.instances.map((i) => i.requests));
+    expect(new Set(run.instances.map((i) => i.requests)).size).toBeGreaterThan(1); // Zipf keys: shares differ
   }, 30_000);
 
   it('runs the same in one process (layout single)', async () => {

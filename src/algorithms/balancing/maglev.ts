@@ -3,7 +3,7 @@
  * Reliable Software Network Load Balancer", NSDI 2016, §3.4 listing 1), as Envoy's MAGLEV
  * load balancer builds it (maglev_lb.cc) with xxHash64.
  *
- * Table of prime size M (65537; at most 5,000,011): hosts sorted by key (address); each
+ * Table of prime size M (65537; at most 5,000,011): hosts sorted by key (the `hash_key` metadata, else the address); each
  * host's permutation is `offset = xxh64(key) mod M`, `skip = xxh64(key, seed 1) mod (M−1) + 1`,
  * slot `(offset + skip·next) mod M`. Weighted fill: iterations it = 1, 2, …; within an
  * iteration each host in turn places one entry (its next free slot) only if
@@ -22,14 +22,14 @@
  * - `ctx.attempt` is passed as Envoy's host-selection attempt, as if every retry were
  *   rejected by a retry host predicate (without one, Envoy re-picks the same host);
  * - no `use_hostname_for_hashing`; the table is rebuilt only when the eligible
- *   (address, weight) list changes.
+ *   (hash key, weight) list changes.
  */
 import { z } from 'zod';
 import type { Ports, Rng } from '../../core/ports.js';
 import { randomRequestHash, toRequestHash, utf8Scratch, xxh64Into } from '../../core/xxhash64.js';
 import type { Balancer, BalancerDefinition, Endpoint, PickContext } from '../types.js';
 import { healthyIndices } from './_internals/healthy.js';
-import { BoundedLoad, HostListSnapshot, normalizeHostWeights } from './_internals/bounded-load.js';
+import { BoundedLoad, endpointHashKey, HostListSnapshot, normalizeHostWeights } from './_internals/bounded-load.js';
 
 /** Envoy's default table size (the paper's recommendation, §5.3) and its upper limit. */
 export const DEFAULT_TABLE_SIZE = 65537;
@@ -204,7 +204,7 @@ export class MaglevBalancer implements Balancer {
     const eligible = healthyIndices(endpoints);
     if (!this.built || !this.snapshot.matches(endpoints, eligible)) {
       const M = this.config.tableSize;
-      const built = buildMaglevTable(Array.from(eligible, (i) => endpoints[i]), M);
+      const built = buildMaglevTable(Array.from(eligible, (i): MaglevHost => ({ address: endpointHashKey(endpoints[i]), weight: endpoints[i].weight })), M);
       const byHash53 = new Int32Array(built.table.length);
       for (let s = 0, c = 0, step = 2048 % M; s < byHash53.length; s++) {
         byHash53[s] = built.table[c];

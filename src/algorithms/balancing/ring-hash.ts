@@ -20,15 +20,16 @@
  *   hosts in panic, which the Envoy layer wrapper handles); weights may be fractional;
  * - `ctx.attempt` is passed as Envoy's host-selection attempt, as if every retry were
  *   rejected by a retry host predicate (without one, Envoy re-picks the same host);
- * - no MURMUR_HASH_2 option and no `use_hostname_for_hashing` (points hash the address);
- * - the ring is rebuilt only when the eligible (address, weight) list changes.
+ * - no MURMUR_HASH_2 option and no `use_hostname_for_hashing`: points hash the endpoint's
+ *   `hash_key` metadata when it has one (Envoy's `envoy.lb` `hash_key`), else its address;
+ * - the ring is rebuilt only when the eligible (hash key, weight) list changes.
  */
 import { z } from 'zod';
 import type { Ports, Rng } from '../../core/ports.js';
 import { randomRequestHash, toRequestHash, utf8Scratch, xxh64Into, HASH53_DROPPED_BITS } from '../../core/xxhash64.js';
 import type { Balancer, BalancerDefinition, Endpoint, PickContext } from '../types.js';
 import { healthyIndices } from './_internals/healthy.js';
-import { BoundedLoad, HostListSnapshot, normalizeHostWeights } from './_internals/bounded-load.js';
+import { BoundedLoad, endpointHashKey, HostListSnapshot, normalizeHostWeights } from './_internals/bounded-load.js';
 
 /** Envoy's defaults and limits (`minimum_ring_size`, `maximum_ring_size`, both ≤ 8M). */
 export const DEFAULT_MINIMUM_RING_SIZE = 1024;
@@ -36,6 +37,7 @@ export const DEFAULT_MAXIMUM_RING_SIZE = 8_388_608;
 
 /** A host as the ring sees it. */
 export interface RingHost {
+  /** What its points hash: the endpoint's hash key (see endpointHashKey). */
   readonly address: string;
   /** Relative weight, > 0. */
   readonly weight: number;
@@ -308,7 +310,7 @@ export class RingHashBalancer implements Balancer {
   rebuild(endpoints: readonly Endpoint[]): void {
     const eligible = healthyIndices(endpoints);
     if (!this.snapshot.matches(endpoints, eligible)) {
-      const hosts = Array.from(eligible, (i) => endpoints[i]);
+      const hosts = Array.from(eligible, (i): RingHost => ({ address: endpointHashKey(endpoints[i]), weight: endpoints[i].weight }));
       this.ring = buildRing(hosts, this.config.minimumRingSize, this.config.maximumRingSize);
       this.snapshot.update(endpoints, eligible);
     }

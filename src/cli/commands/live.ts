@@ -142,13 +142,15 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
         '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +
         'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
         'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
+        'Workloads with `key:` send each request\'s key (drawn as the simulation draws it) in the\n' +
+        'x-meshsim-key header, which their proxies hash for ring-hash and maglev.\n' +
         'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
         'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
         '\nExit codes:\n' +
         '  0    success (every assert: rule passed)\n' +
         '  1    an assert: rule failed (the reports are written all the same)\n' +
         '  2    bad input: an unreadable or invalid scenario, an unknown variant, a scenario\n' +
-        '       live mode cannot run (membership changes, request keys)\n' +
+        '       live mode cannot run (membership changes)\n' +
         '  70   internal error (please report it)\n' +
         '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
     )

@@ -11,6 +11,7 @@
  * (whatever is unanswered at `duration + drain` is abandoned and counted in flight).
  */
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { keySampler, type KeyDistribution } from '../../core/discrete.js';
 import { makeSampler, type Sampler } from '../../core/distributions.js';
 import type { Rng } from '../../core/ports.js';
 import { QuantileSketch } from '../../core/quantile-sketch.js';
@@ -29,7 +30,16 @@ export interface LoadGroup {
   readonly arrival: ArrivalSpec;
   /** Client timeout, ms; absent = none. */
   readonly timeout?: number;
+  /**
+   * Request hash keys: each request carries a key drawn as the simulator draws the
+   * workload's (stream `keys/<name>`, one draw per request issued) in the {@link KEY_HEADER}
+   * header, for proxies configured with `hashKey: { header: x-meshsim-key }`.
+   */
+  readonly key?: KeyDistribution;
 }
+
+/** The header a request's hash key travels in (its decimal text, as the simulator hashes it). */
+export const KEY_HEADER = 'x-meshsim-key';
 
 export interface LoadOptions {
   readonly seed: number;
@@ -115,6 +125,7 @@ class GroupRun {
   private nextPort = 0;
   private readonly arrivals: Rng | undefined;
   private readonly think: Sampler | undefined;
+  private readonly keys: (() => number) | undefined;
   private rate: number;
   private stepIndex = 0;
   private nextStepAt: number;
@@ -135,6 +146,7 @@ class GroupRun {
     const a = group.arrival;
     this.arrivals = a.process === 'closed' ? undefined : rngStream(opts.seed, `arrivals/${group.name}`);
     this.think = a.process === 'closed' ? makeSampler(a.think, rngStream(opts.seed, `think/${group.name}`)) : undefined;
+    this.keys = group.key === undefined ? undefined : keySampler(group.key, rngStream(opts.seed, `keys/${group.name}`));
     this.rate = a.process === 'closed' ? 0 : a.rate / 1000;
     this.nextStepAt = a.process === 'closed' || a.steps.length === 0 ? Infinity : a.steps[0].at;
     const n = Math.ceil((opts.duration + 1) / opts.bucketMs) + 1;
@@ -221,6 +233,8 @@ class GroupRun {
 
   private send(intended: number, then?: () => void): void {
     const measured = intended >= this.opts.warmup && intended < this.opts.duration;
+    // Drawn for every request issued, sent or not, as the simulator draws one per request.
+    const key = this.keys?.();
     this.all.issued++;
     if (measured) this.window.total++;
     if (this.budget.left <= 0 || this.outstanding.size >= this.opts.maxInFlight) {
@@ -247,7 +261,7 @@ class GroupRun {
       then?.();
     };
     const req = request(
-      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: this.agent, headers: { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone } },
+      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: this.agent, headers: key === undefined ? { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone } : { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone, [KEY_HEADER]: String(key) } },
       (res: IncomingMessage) => {
         const outcome = res.headers[OUTCOME_HEADER];
         const status = res.statusCode ?? 0;

@@ -9,6 +9,7 @@
  *   admin: { port: 9901 }
  *   upstreams: [{ address: 127.0.0.1:8081 }, { address: 127.0.0.1:8082, zone: b }]
  *   mesh: { balancer: { kind: p2c-peak-ewma }, failover: { timeout: 2s, retries: { max: 2, on: [5xx] } } }
+ *   hashKey: { header: x-user-id }   # ring-hash / maglev hash this header's value
  */
 import { z } from 'zod';
 import { zDuration } from '../../core/units.js';
@@ -33,6 +34,7 @@ const address = z
   .refine((a) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(a) && Number(a.slice(a.lastIndexOf(':') + 1)) >= 1 && Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, {
     error: (issue) => expecting(ADDRESS)(issue),
   });
+const HEADER = 'an HTTP header name, like x-user-id';
 const positiveWhole = (expected: string) => z.number({ error: expecting(expected) }).int({ error: expecting(expected) }).min(1, { error: expecting(expected) });
 const positiveDuration = zDuration.refine((ms) => ms > 0, { error: (issue) => expecting('a duration > 0, like 250ms')(issue) });
 
@@ -43,6 +45,7 @@ const upstreamSchema = mapping(
     zone: z.string({ error: expecting('a zone name') }).min(1, { error: expecting('a zone name') }).optional(),
     weight: z.number({ error: expecting('a weight: a number > 0') }).positive({ error: expecting('a weight: a number > 0') }).finite().optional(),
     priority: z.number({ error: expecting('a priority level: a whole number ≥ 0') }).int().min(0, { error: expecting('a priority level: a whole number ≥ 0') }).optional(),
+    hashKey: z.string({ error: expecting('a hash key: text') }).min(1, { error: expecting('a hash key: text') }).optional(),
   },
   'an upstream, like { address: 127.0.0.1:8081 }',
 );
@@ -70,6 +73,10 @@ const documentSchema = mapping(
     healthCheck: mapping(
       { path: z.string({ error: expecting('a path, like /healthz') }).regex(/^\/\S*$/, { error: expecting('a path starting with /, like /healthz') }).optional() },
       'health-check settings, like { path: /healthz }',
+    ).optional(),
+    hashKey: mapping(
+      { header: z.string({ error: expecting(HEADER) }).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: expecting(HEADER) }) },
+      'a hash policy, like { header: x-user-id }',
     ).optional(),
     seed: z.number({ error: expecting('a whole number ≥ 0') }).int({ error: expecting('a whole number ≥ 0') }).min(0, { error: expecting('a whole number ≥ 0') }).optional(),
   },
@@ -126,6 +133,7 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
           },
         }),
     ...(d.healthCheck?.path === undefined ? {} : { healthCheck: { path: d.healthCheck.path } }),
+    ...(d.hashKey === undefined ? {} : { hashKey: { header: d.hashKey.header.toLowerCase() } }),
     ...(d.seed === undefined ? {} : { seed: d.seed }),
   };
   return { ok: true, config };

@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Outcome } from '../../algorithms/types.js';
+import type { Outcome, PickContext } from '../../algorithms/types.js';
 import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
@@ -211,6 +211,8 @@ export class Exchange {
     private readonly headers: string[],
     /** The request body: none, fully buffered (retries possible), or streamed (no retries). */
     private body: Buffer | IncomingMessage | null,
+    /** The request's hash key (config `hashKey`), or undefined when it carries none. */
+    private readonly hashKey?: number,
   ) {
     this.startedAt = ctx.now();
   }
@@ -268,7 +270,7 @@ export class Exchange {
       }
     }
     const sidecar = p.sidecar;
-    const ctx = r.any ? { attempt: this.sent } : NO_CONTEXT;
+    const ctx: PickContext = r.any ? { attempt: this.sent, hashKey: this.hashKey } : this.hashKey !== undefined ? { hashKey: this.hashKey } : NO_CONTEXT;
     let ep: number;
     const reselect = (flags & F_HEDGE) !== 0 ? Math.max(r.reselect, 3) : r.reselect;
     const tried = this.tried;

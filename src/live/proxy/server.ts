@@ -12,6 +12,7 @@ import { Client, Pool, type Dispatcher } from 'undici';
 import type { Endpoint } from '../../algorithms/types.js';
 import type { ProbeDone } from '../../algorithms/failover/health-check.js';
 import { rngStream } from '../../core/rng.js';
+import { hashKey } from '../../core/xxhash64.js';
 import { createSidecarPolicies, resolveRouter, type SidecarPolicies } from '../../mesh/policies.js';
 import { realPorts } from '../realtime.js';
 import { originForm, upstreamRequestHeaders } from './headers.js';
@@ -56,14 +57,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const connectTimeout = config.limits?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const seed = config.seed ?? 1;
 
-  const endpoints: Endpoint[] = config.upstreams.map((u) => ({
+  const endpoints: Endpoint[] = config.upstreams.map((u): Endpoint => ({
     id: u.name ?? u.address,
     address: u.address,
     zone: u.zone ?? 'default',
     weight: u.weight ?? 1,
     health: 'healthy',
     priority: u.priority ?? 0,
-    metadata: {},
+    metadata: u.hashKey === undefined ? {} : ({ hash_key: u.hashKey } as Record<string, string>),
   }));
   const counters = new ProxyCounters(endpoints.map((e) => ({ address: e.address, name: e.id })));
   const ports = realPorts(rngStream(seed, 'proxy'));
@@ -121,6 +122,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     pending: new PendingQueue(),
   };
   const canRetry = router.maxRetries > 0;
+  const keyHeader = config.hashKey?.header.toLowerCase();
   let accepting = true;
 
   const server = createServer({ maxHeaderSize: maxHeaderBytes, ServerResponse: ProxyResponse, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -136,7 +138,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     const hasBody = chunked || length > 0;
     const buffer = hasBody && canRetry && !chunked && length <= RETRY_BUFFER_BYTES;
     const headers = path === undefined ? [] : upstreamRequestHeaders(raw, req.socket.remoteAddress ?? '');
-    const x = new Exchange(ctx, req, res, req.method ?? 'GET', path ?? '/', headers, hasBody && !buffer ? req : null);
+    const key = keyHeader === undefined ? undefined : req.headers[keyHeader];
+    const x = new Exchange(ctx, req, res, req.method ?? 'GET', path ?? '/', headers, hasBody && !buffer ? req : null, typeof key === 'string' ? hashKey(key) : undefined);
     res.exchange = x;
     res.on('close', onResponseClose);
     if (!accepting) res.setHeader('connection', 'close');

@@ -15,6 +15,8 @@ export interface UpstreamSpec {
   readonly zone?: string;
   readonly weight?: number;
   readonly priority?: number;
+  /** Where ring-hash and maglev place it (Envoy's endpoint metadata `envoy.lb` `hash_key`); default: its address. */
+  readonly hashKey?: string;
 }
 
 export interface ProxyConfig {
@@ -38,6 +40,13 @@ export interface ProxyConfig {
   };
   /** Active health checks (mesh.failover.healthCheck) GET this path; 200 passes. Default /healthz. */
   readonly healthCheck?: { readonly path?: string };
+  /**
+   * Envoy's `hash_policy` on a request header: a request carrying `header` is hashed on its
+   * value (xxHash64 of the value's text, as the simulator hashes a workload's key k: of
+   * the text of k), so ring-hash and maglev send equal values to the same upstream. A
+   * request without the header gets a random hash, as in Envoy when no hash policy applies.
+   */
+  readonly hashKey?: { readonly header: string };
   /** Seed of the algorithms' random streams; default 1. */
   readonly seed?: number;
   /**

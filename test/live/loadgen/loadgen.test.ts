@@ -5,8 +5,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { keySampler } from '../../../src/core/discrete.js';
 import { rngStream } from '../../../src/core/rng.js';
-import { classifyLocalReply, classifyStatus, generateLoad } from '../../../src/live/loadgen/loadgen.js';
+import { classifyLocalReply, classifyStatus, generateLoad, KEY_HEADER } from '../../../src/live/loadgen/loadgen.js';
 
 const servers: Server[] = [];
 
@@ -57,6 +58,32 @@ describe('generateLoad', () => {
     expect(r.all.issued).toBe(r.all.succeeded + r.all.failed + r.all.inFlight);
     const tl = r.timeline.requests.reduce((a, b) => a + b, 0);
     expect(tl).toBe(r.window.total);
+  });
+
+  it('sends each request the key the simulator draws for it (x-meshsim-key), when the group has keys', async () => {
+    const keys: string[] = [];
+    const s = createServer((req, res) => {
+      keys.push(String(req.headers[KEY_HEADER]));
+      req.resume();
+      res.end('x');
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as { port: number }).port;
+    const key = { dist: 'zipf' as const, n: 1000, s: 1.1 };
+    const [r] = await generateLoad([{ name: 'users', ports: [port], zone: 'a', arrival: { process: 'constant', rate: 200, steps: [] }, key }], {
+      seed: 3,
+      duration: 500,
+      warmup: 0,
+      drain: 1000,
+      bucketMs: 500,
+    });
+    expect(r.all.issued).toBeGreaterThan(90);
+    expect(keys).toHaveLength(r.all.issued);
+    // The simulator's draws (stream keys/<workload>), one per request issued; sockets may reorder arrivals.
+    const draw = keySampler(key, rngStream(3, 'keys/users'));
+    const want = Array.from({ length: r.all.issued }, () => String(draw()));
+    expect([...keys].sort()).toEqual(want.sort());
   });
 
   it('honours rate steps', async () => {

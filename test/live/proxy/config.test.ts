@@ -50,6 +50,20 @@ limits: { connectTimeout: 250ms, requestTimeout: 3s, maxBodyBytes: 1024 }
     expect(loadProxyConfig(file).upstreams[0].address).toBe('[::1]:80');
   });
 
+  it('reads a hash policy (hashKey: { header }), lower-casing the header, and upstream hash keys; a bad header name is located', () => {
+    const base = `schema: meshsim/proxy@1
+listen: { port: 8080 }
+upstreams: [{ address: 127.0.0.1:9000 }]
+mesh: { balancer: { kind: ring-hash } }
+`;
+    expect(loadProxyConfig(write('key.yaml', `${base}hashKey: { header: X-User-Id }\n`)).hashKey).toEqual({ header: 'x-user-id' });
+    expect(loadProxyConfig(write('nokey.yaml', base)).hashKey).toBeUndefined();
+    // An upstream's own hash key (Envoy's envoy.lb hash_key): where ring-hash and maglev place it.
+    expect(loadProxyConfig(write('upkey.yaml', base.replace('{ address: 127.0.0.1:9000 }', '{ address: 127.0.0.1:9000, hashKey: api-0 }'))).upstreams[0]).toEqual({ address: '127.0.0.1:9000', hashKey: 'api-0' });
+    const e = errorOf(() => loadProxyConfig(write('badkey.yaml', `${base}hashKey: { header: 'x user' }\n`)));
+    expect(e.message).toMatch(/badkey\.yaml:5:\d+: hashKey\.header: expected an HTTP header name, like x-user-id; got/);
+  });
+
   it('reports every problem at its line, with the field and what was expected', () => {
     const file = write(
       'bad.yaml',

@@ -6,6 +6,9 @@
  * simulator, and every request is counted once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createBalancer } from '../../../src/algorithms/registry.js';
+import { rngStream } from '../../../src/core/rng.js';
+import { hashKey } from '../../../src/core/xxhash64.js';
 import type { MeshSpec } from '../../../src/scenario/types.js';
 import { resolveMesh } from '../../../src/scenario/schema.js';
 import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, send, series, tcpBackend, total } from './_harness.js';
@@ -157,6 +160,38 @@ describe('restartPolicies', () => {
     expect(() => q.restartPolicies()).toThrow(/1 request\(s\) in flight/);
     held[0]();
     expect((await pending).body).toBe('late');
+  });
+});
+
+describe('hash keys (hashKey: { header })', () => {
+  it('hashes the header as the simulator hashes a key: every request with one value goes where the simulated balancer sends it', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const backends = await Promise.all(names.map((id) => ok(id)));
+    for (const kind of ['ring-hash', 'maglev']) {
+      const spec = mesh({ balancer: { kind } });
+      const p = await proxy(
+        backends.map((b) => b.address),
+        spec,
+        { hashKey: { header: 'x-user' } },
+      );
+      // The simulator's balancer over the same endpoints (ids are the addresses, as the proxy's).
+      const sim = createBalancer(spec.balancer, { clock: { now: () => 0 }, timers: { schedule: () => 0, cancel: () => undefined }, rng: rngStream(1, 'test') }, {
+        localZone: 'default',
+        clientIndex: 0,
+        clientCount: 1,
+        localZoneSizes: new Map([['default', 1]]),
+      });
+      sim.rebuild(backends.map((b) => ({ id: b.address, address: b.address, zone: 'default', weight: 1, health: 'healthy' as const, priority: 0, metadata: {} })));
+      const seen = new Set<string>();
+      for (let k = 0; k < 40; k++) {
+        const want = names[sim.pick({ hashKey: hashKey(String(k)) })];
+        for (let r = 0; r < 2; r++) expect((await send(p.port, { headers: { 'x-user': String(k) } })).body, `${kind} key ${k}`).toBe(want);
+        seen.add(want);
+      }
+      expect(seen.size).toBeGreaterThan(2); // the keys spread
+      // Without the header a request is still served (a random hash).
+      expect((await send(p.port)).status).toBe(200);
+    }
   });
 });
 

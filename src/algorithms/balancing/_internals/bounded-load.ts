@@ -41,23 +41,31 @@ export function normalizeHostWeights(weights: ArrayLike<number>): { readonly nor
   return { normalized, min, max };
 }
 
-/** The (address, weight) list a hashing table was built from, to skip rebuilds that change neither. */
+/**
+ * Where ring-hash and maglev place an endpoint: its `hash_key` metadata when set (Envoy's
+ * `envoy.lb` endpoint metadata `hash_key`, gRPC A76), else its address.
+ */
+export function endpointHashKey(e: Endpoint): string {
+  return e.metadata.hash_key ?? e.address;
+}
+
+/** The (hash key, weight) list a hashing table was built from, to skip rebuilds that change neither. */
 export class HostListSnapshot {
   private addresses: string[] = [];
   private weights: number[] = [];
 
-  /** True when `eligible` lists the same addresses with the same weights, in the same order, as last `update`. */
+  /** True when `eligible` lists the same hash keys with the same weights, in the same order, as last `update`. */
   matches(endpoints: readonly Endpoint[], eligible: Int32Array): boolean {
     if (eligible.length !== this.addresses.length) return false;
     for (let k = 0; k < eligible.length; k++) {
       const e = endpoints[eligible[k]];
-      if (e.address !== this.addresses[k] || e.weight !== this.weights[k]) return false;
+      if (endpointHashKey(e) !== this.addresses[k] || e.weight !== this.weights[k]) return false;
     }
     return true;
   }
 
   update(endpoints: readonly Endpoint[], eligible: Int32Array): void {
-    this.addresses = Array.from(eligible, (i) => endpoints[i].address);
+    this.addresses = Array.from(eligible, (i) => endpointHashKey(endpoints[i]));
     this.weights = Array.from(eligible, (i) => endpoints[i].weight);
   }
 }
