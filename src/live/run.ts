@@ -15,7 +15,7 @@
  * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
  */
 import { Agent, request } from 'node:http';
-import { instanceSettings, simulatedAddress } from '../scenario/instances.js';
+import { instanceSettings, membershipTimeline, simulatedAddress } from '../scenario/instances.js';
 import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
 import { CALLER_HEADER, type InstanceConfig, type InstanceStats } from './fleet/instance.js';
@@ -74,22 +74,22 @@ export interface LiveRunResult {
   readonly aborted: boolean;
 }
 
-/** The instances of a scenario with their overrides applied, in service then index order. */
+/**
+ * Every instance a scenario's services ever have (those `membership` adds included, each
+ * started with the fleet and joining the balancers at its time, cold when the service says
+ * so), with their overrides applied, in service then index order.
+ */
 export function resolveInstances(scenario: Scenario, seed: number): (InstanceConfig & { readonly weight: number; readonly priority: number })[] {
+  const { spans } = membershipTimeline(scenario);
   const out: (InstanceConfig & { weight: number; priority: number })[] = [];
   for (const [name, svc] of Object.entries(scenario.services)) {
-    for (let i = 0; i < svc.instances; i++) {
+    (spans.get(name) ?? []).forEach(({ joinAt }, i) => {
       const { serviceTime, concurrency: slots, queue, weight, priority, zone } = instanceSettings(svc, i);
-      out.push({ service: name, index: i, zone, slots, queue, serviceTime, seed, weight, priority, calls: svc.calls });
-    }
+      const cold = joinAt > 0 && svc.coldStart !== undefined ? { coldStart: { factor: svc.coldStart.factor, for: svc.coldStart.for, joinAt } } : {};
+      out.push({ service: name, index: i, zone, slots, queue, serviceTime, seed, weight, priority, calls: svc.calls, ...cold });
+    });
   }
   return out;
-}
-
-/** Why live mode cannot run this scenario (the field at fault), or undefined when it can. */
-export function liveUnsupported(scenario: Scenario): string | undefined {
-  if (scenario.membership.length > 0) return 'membership: live mode cannot add or remove instances yet; run it without `membership`';
-  return undefined;
 }
 
 interface ProxyPlan {
@@ -101,6 +101,9 @@ interface ProxyPlan {
 }
 
 function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<typeof resolveInstances>, addresses: Readonly<Record<string, string>>): ProxyPlan[] {
+  // Every instance the service will ever have is an upstream; those present at the start are members.
+  const initial = (service: string): { members?: string[] } =>
+    scenario.membership.some((m) => m.service === service) ? { members: Array.from({ length: scenario.services[service].instances }, (_, i) => `${service}/${i}`) } : {};
   const upstreams = (service: string): ProxyConfig['upstreams'] =>
     instances
       .filter((i) => i.service === service)
@@ -122,6 +125,7 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
           zone: w.zones[s % w.zones.length],
           seed,
           streamScope: `${w.name}/${s}`,
+          ...initial(w.target),
           // The load generator sends each request's key (drawn as the simulator draws it) in this header.
           ...(w.key === undefined ? {} : { hashKey: { header: KEY_HEADER } }),
         },
@@ -136,7 +140,7 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         client: false,
         sidecar: 0,
         // One proxy stands for the simulator's sidecars of every instance of `name`: it draws from the first's streams.
-        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed, streamScope: `${name}→${target}/0` },
+        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed, streamScope: `${name}→${target}/0`, ...initial(target) },
       });
     }
   }
@@ -196,8 +200,6 @@ async function warmUp(ports: readonly number[], perPort = 200): Promise<void> {
 
 /** Runs `scenario` live once and returns what was measured. */
 export async function runLive(scenario: Scenario, options: LiveRunOptions): Promise<LiveRunResult> {
-  const why = liveUnsupported(scenario);
-  if (why) throw new Error(why);
   const instances = resolveInstances(scenario, options.seed);
   const single = options.layout === 'single';
   const fleet: Host = single ? new InProcessHost('fleet', fleetService()) : new ChildHost('fleet', childModule(import.meta.url, 'fleet/child'));
@@ -231,6 +233,20 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
     const localOrigin = origin - performance.timeOrigin;
     const clock = (): number => performance.now() - localOrigin;
     await fleet.request({ type: 'go', origin });
+    // Membership changes: at each one's time, the proxies towards its service see the new
+    // member set (a discovery update; the message takes about a millisecond to arrive).
+    for (const step of membershipTimeline(scenario).steps) {
+      const proxies = plans.flatMap((p, i) => (p.target === step.service ? [i] : []));
+      const names = step.members.map((i) => `${step.service}/${i}`);
+      const t = setTimeout(
+        () => {
+          timers.delete(t);
+          sidecars.request({ type: 'members', proxies, names }).catch(() => undefined);
+        },
+        Math.max(0, step.at - clock()),
+      );
+      timers.add(t);
+    }
     const atStart = sidecars.request<ProxyStats[]>({ type: 'stats' });
     const snapshot = (at: number): Promise<ProxyStats[] | undefined> =>
       new Promise((resolve) => {

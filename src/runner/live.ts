@@ -15,6 +15,7 @@ import { QuantileSketch } from '../core/quantile-sketch.js';
 import { RngStreams } from '../core/rng.js';
 import type { LiveFaultWindow } from '../live/fleet/fleet.js';
 import { resolveInstances, runLive, type Layout, type LiveRunResult } from '../live/run.js';
+import { membershipTimeline } from '../scenario/instances.js';
 import type { LoadedScenario, Scenario } from '../scenario/types.js';
 import { faultWindows, type FaultWindow } from '../sim/faults.js';
 import { TIMELINE_ACCURACY, timelineBucketMs, type FailoverCounts, type FaultRecord, type LayerStats, type RunResult } from '../sim/metrics.js';
@@ -145,6 +146,7 @@ export function liveRunResult(scenario: Scenario, seed: number, windows: readonl
       if (s) (tLatency[b] ??= new QuantileSketch(TIMELINE_ACCURACY)).merge(s);
     });
   }
+  const timeline = membershipTimeline(scenario);
   const faults: FaultRecord[] = liveWindows(scenario, windows, seed).map((w) => ({
     fault: w.index,
     kind: w.kind,
@@ -160,17 +162,22 @@ export function liveRunResult(scenario: Scenario, seed: number, windows: readonl
     windowMs: scenario.duration - scenario.warmup,
     endTimeMs: scenario.duration + scenario.drain,
     eventsProcessed: 0,
-    instances: live.instances.map((i) => ({
-      service: i.service,
-      index: i.index,
-      zone: i.zone,
-      slots: i.slots,
-      requests: i.windowAttempts,
-      served: i.served,
-      busyMs: i.busyMs,
-      memberMs: scenario.duration,
-    })),
-    membership: [],
+    instances: live.instances.map((i) => {
+      // Member from its join until it leaves or the load ends (membership changes).
+      const span = timeline.spans.get(i.service)?.[i.index] ?? { joinAt: 0, leaveAt: Infinity };
+      return {
+        service: i.service,
+        index: i.index,
+        zone: i.zone,
+        slots: i.slots,
+        requests: i.windowAttempts,
+        served: i.served,
+        busyMs: i.busyMs,
+        memberMs: Math.max(0, Math.min(span.leaveAt, scenario.duration) - span.joinAt),
+      };
+    }),
+    // As the simulator reports them, without keysRemapped (a figure of the hashing policy alone: simulate it).
+    membership: timeline.steps.map((m) => ({ at: m.at, service: m.service, added: [...m.added], removed: [...m.removed] })),
     faults,
     failover: failoverCounts(scenario, live),
     layers: layers(live),

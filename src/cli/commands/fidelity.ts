@@ -97,8 +97,7 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
         'Live figures are measurements: a second run gives other bytes.\n' +
         '\nExit codes:\n' +
         '  0    compared (misses are reported in fidelity.md, not as a failure)\n' +
-        '  2    bad input: an unreadable or invalid scenario, an unknown variant, a scenario\n' +
-        '       live mode cannot run\n' +
+        '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
         '  70   internal error (please report it)\n' +
         '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
     )

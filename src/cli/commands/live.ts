@@ -46,17 +46,9 @@ export function wholeNumber(min: number, what: string) {
   };
 }
 
-/**
- * Checks before anything starts: variants, live support, output directory. The live layer
- * (undici, prom-client, the fleet) is imported here, when a live command runs, so that the
- * other commands do not load it.
- */
+/** Checks before anything starts: the variants asked for exist, the output directory can be one. */
 export async function checkLive(loaded: LoadedScenario, variants: readonly string[] | undefined, out: string, ctx: CommandContext): Promise<void> {
-  const { liveUnsupported } = await import('../../live/run.js');
-  for (const v of selectVariants(loaded, variants)) {
-    const why = liveUnsupported(v.scenario);
-    if (why) throw ctx.usageError(`${loaded.file}: ${why} (variant ${v.name})`);
-  }
+  selectVariants(loaded, variants);
   let isDir = true;
   try {
     isDir = statSync(out).isDirectory();
@@ -149,8 +141,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
         '\nExit codes:\n' +
         '  0    success (every assert: rule passed)\n' +
         '  1    an assert: rule failed (the reports are written all the same)\n' +
-        '  2    bad input: an unreadable or invalid scenario, an unknown variant, a scenario\n' +
-        '       live mode cannot run (membership changes)\n' +
+        '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
         '  70   internal error (please report it)\n' +
         '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
     )

@@ -10,6 +10,8 @@
  *   instance held is gone; when the window ends it listens again on the same port, empty;
  * - hang: accepts and never answers (what it held is never answered either);
  * - slow: service time × factor, plus extra drawn work;
+ * - cold start (an instance joining by a membership change): service time × a factor that
+ *   falls back to 1 linearly, as the simulator models it;
  * - error: a fraction of answers carry the fault's status (at once with `fast`);
  * - pause: a stopped world: nothing starts, nothing finishes, arrivals wait (beyond the
  *   bound) until the pause ends, then what the bound cannot hold is answered 503;
@@ -67,6 +69,12 @@ export interface InstanceConfig {
   /** The run's seed: service times come from stream `service/<service>/<index>`. */
   readonly seed: number;
   readonly calls?: readonly InstanceCall[];
+  /**
+   * It joins the service at run time `joinAt` (a membership change) cold: a service time
+   * starting then is `factor`× its draw, back to 1× linearly over `for` ms (the simulator's
+   * cold start). Absent: warm from the start.
+   */
+  readonly coldStart?: { readonly factor: number; readonly for: number; readonly joinAt: number };
 }
 
 /** Makes one downstream call to `service`; resolves true when it succeeded. */
@@ -286,8 +294,11 @@ export class BackendInstance {
   private start(job: Job): void {
     this.busy++;
     this.held.add(job);
-    job.startedAt = this.now();
+    const now = this.now();
+    job.startedAt = now;
     let work = this.streams.sample();
+    const cold = this.config.coldStart;
+    if (cold !== undefined && now >= cold.joinAt && now < cold.joinAt + cold.for) work *= 1 + (cold.factor - 1) * ((cold.joinAt + cold.for - now) / cold.for);
     for (const f of this.faults) {
       if (f.kind !== 'slow') continue;
       if (f.factor !== undefined) work *= f.factor;

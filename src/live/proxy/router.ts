@@ -40,8 +40,16 @@ export interface RouterContext {
   /** The algorithm objects; replaced (between requests) when the proxy restarts them. */
   policies: SidecarPolicies;
   readonly counters: ProxyCounters;
-  /** One dispatcher (a keep-alive pool) per upstream, by endpoint index. */
+  /** One dispatcher (a keep-alive pool) per configured upstream, by upstream index. */
   readonly pools: readonly Dispatcher[];
+  /**
+   * The algorithms' endpoint index → the configured upstream's index, and back (-1: not a
+   * member now). The identity until a discovery update (ProxyHandle.setMembers) changes
+   * the endpoint set; attempts remember their upstream, so one in flight across an update
+   * ends where it went, and the algorithms hear of it only if the upstream is still a member.
+   */
+  upstreamOf: Int32Array;
+  endpointOf: Int32Array;
   /** The route timeout when the mesh gives none (ms; Envoy's default route timeout is 15 s). */
   readonly defaultTimeout: number;
   now(): number;
@@ -121,7 +129,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   constructor(
     readonly x: Exchange,
-    readonly ep: number,
+    /** The configured upstream it went to (see RouterContext.upstreamOf). */
+    readonly upstream: number,
     flags: number,
     now: number,
   ) {
@@ -199,6 +208,7 @@ export class Exchange {
   private retryTimers: NodeJS.Timeout[] | undefined = undefined;
   private attempts: Attempt[] | undefined = undefined;
   private single: Attempt | undefined = undefined;
+  /** Upstreams tried so far (indices into RouterContext.pools), for host reselection. */
   private tried: number[] | undefined = undefined;
   private forwarded: Attempt | undefined = undefined;
 
@@ -274,8 +284,12 @@ export class Exchange {
     let ep: number;
     const reselect = (flags & F_HEDGE) !== 0 ? Math.max(r.reselect, 3) : r.reselect;
     const tried = this.tried;
-    if (reselect > 0 && tried !== undefined && tried.length > 0) ep = pickAvoidingPreviousHosts(sidecar, ctx, tried, tried.length, reselect);
-    else ep = sidecar.pick(ctx);
+    if (reselect > 0 && tried !== undefined && tried.length > 0) {
+      // Tried upstreams as today's endpoint indices (one no longer a member is no longer pickable).
+      const avoid: number[] = [];
+      for (const up of tried) if (this.ctx.endpointOf[up] >= 0) avoid.push(this.ctx.endpointOf[up]);
+      ep = pickAvoidingPreviousHosts(sidecar, ctx, avoid, avoid.length, reselect);
+    } else ep = sidecar.pick(ctx);
     if (ep < 0) {
       this.releaseBreaker();
       counters.noHealthy++;
@@ -283,7 +297,8 @@ export class Exchange {
       return;
     }
     const now = this.ctx.now();
-    const a = new Attempt(this, ep, flags, now);
+    const upstream = this.ctx.upstreamOf[ep];
+    const a = new Attempt(this, upstream, flags, now);
     if (this.single === undefined && this.attempts === undefined) this.single = a;
     else {
       if (this.attempts === undefined) this.attempts = this.single ? [this.single] : [];
@@ -291,16 +306,16 @@ export class Exchange {
     }
     this.sent++;
     this.out++;
-    if (r.trackTried) (this.tried ??= []).push(ep);
+    if (r.trackTried) (this.tried ??= []).push(upstream);
     counters.attempts++;
-    const up = counters.upstreams[ep];
+    const up = counters.upstreams[upstream];
     up.attempts++;
     if ((flags & F_HEDGE) !== 0) up.hedges++;
     else if ((flags & F_BY_RETRY) !== 0) up.retries++;
     if (p.limiter !== undefined) p.limiter.onAttemptStart();
     sidecar.attemptStarted(ep);
     if (r.perTry !== Infinity) a.tryTimer = setTimeout(onTryTimeout, r.perTry, a);
-    this.ctx.pools[ep].dispatch(
+    this.ctx.pools[upstream].dispatch(
       {
         path: this.path,
         method: this.method as Dispatcher.HttpMethod,
@@ -436,8 +451,9 @@ export class Exchange {
     const p = this.ctx.policies;
     const r = p.router;
     const latency = this.ctx.now() - a.sentAt;
-    this.ctx.counters.upstreams[a.ep].ended(outcome.kind, latency);
-    p.sidecar.attemptEnded(a.ep, outcome, latency);
+    this.ctx.counters.upstreams[a.upstream].ended(outcome.kind, latency);
+    const ep = this.ctx.endpointOf[a.upstream];
+    if (ep >= 0) p.sidecar.attemptEnded(ep, outcome, latency);
     this.releaseBreaker();
     if (p.throttle !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttle.onAccepted();
     let answer = false;
@@ -588,12 +604,13 @@ export class Exchange {
         a.tryTimer = undefined;
       }
       const latency = now - a.sentAt;
+      const ep = this.ctx.endpointOf[a.upstream];
       if (deadline) {
-        p.sidecar.attemptEnded(a.ep, TIMED_OUT, latency);
-        this.ctx.counters.upstreams[a.ep].ended('timeout', latency);
+        if (ep >= 0) p.sidecar.attemptEnded(ep, TIMED_OUT, latency);
+        this.ctx.counters.upstreams[a.upstream].ended('timeout', latency);
       } else {
-        p.sidecar.attemptCancelled(a.ep, latency);
-        this.ctx.counters.upstreams[a.ep].ended('cancelled', latency);
+        if (ep >= 0) p.sidecar.attemptCancelled(ep, latency);
+        this.ctx.counters.upstreams[a.upstream].ended('cancelled', latency);
       }
       this.releaseBreaker();
       if (p.limiter !== undefined) {

@@ -67,6 +67,26 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     metadata: u.hashKey === undefined ? {} : ({ hash_key: u.hashKey } as Record<string, string>),
   }));
   const counters = new ProxyCounters(endpoints.map((e) => ({ address: e.address, name: e.id })));
+  // The endpoint set the algorithms see: every upstream, or the members named (a discovery
+  // update, setMembers, changes it); pools and counters stay by upstream.
+  const membersOf = (names: readonly string[] | undefined): { list: Endpoint[]; upstreamOf: Int32Array; endpointOf: Int32Array } => {
+    const wanted = names === undefined ? undefined : new Set(names);
+    if (wanted !== undefined) {
+      const unknown = [...wanted].filter((n) => !endpoints.some((e) => e.id === n));
+      if (unknown.length > 0) throw new Error(`proxy: no upstream named ${unknown.map((n) => `'${n}'`).join(', ')}; the upstreams are ${endpoints.map((e) => `'${e.id}'`).join(', ')}`);
+    }
+    const list: Endpoint[] = [];
+    const upstreamOf: number[] = [];
+    const endpointOf = new Int32Array(endpoints.length).fill(-1);
+    endpoints.forEach((e, u) => {
+      if (wanted !== undefined && !wanted.has(e.id)) return;
+      endpointOf[u] = list.length;
+      upstreamOf.push(u);
+      list.push(e);
+    });
+    return { list, upstreamOf: Int32Array.from(upstreamOf), endpointOf };
+  };
+  let members = membersOf(config.members);
   const ports = realPorts(rngStream(seed, 'proxy'));
   const mesh = config.mesh;
   const breaker = mesh.failover?.circuitBreaker;
@@ -82,7 +102,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const healthPath = config.healthCheck?.path ?? '/healthz';
 
   /** One active health check: GET healthPath on its own connection; 200 passes (Envoy's default expected status). */
-  const probe = (index: number, done: ProbeDone): void => {
+  const probe = (ep: number, done: ProbeDone): void => {
+    const index = members.upstreamOf[ep];
     let client = probeClients[index];
     if (client === undefined) {
       client = new Client(`http://${endpoints[index].address}`, { connect: { timeout: connectTimeout }, headersTimeout: 0, bodyTimeout: 0 });
@@ -102,14 +123,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   // Every algorithm object of this proxy, built as the simulator builds a sidecar's; built
   // again, from the same seed, by restartPolicies.
   const makePolicies = (): SidecarPolicies =>
-    createSidecarPolicies('proxy', mesh, router, endpoints, {
+    createSidecarPolicies('proxy', mesh, router, members.list, {
       clock: ports.clock,
       timers: ports.timers,
       stream: (purpose) => rngStream(seed, `${purpose}/${config.streamScope ?? 'proxy'}`),
       env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
       probe,
       onEjection: (ep, ejected) => {
-        if (ejected) counters.upstreams[ep].ejections++;
+        if (ejected) counters.upstreams[members.upstreamOf[ep]].ejections++;
       },
     });
 
@@ -117,6 +138,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     policies: makePolicies(),
     counters,
     pools: pools as Dispatcher[],
+    upstreamOf: members.upstreamOf,
+    endpointOf: members.endpointOf,
     defaultTimeout: config.limits?.requestTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
     now: () => performance.now(),
     pending: new PendingQueue(),
@@ -208,7 +231,9 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       const od = ctx.policies.outlierDetector;
       const hc = ctx.policies.healthChecker;
       if (od === undefined && hc === undefined) return undefined;
-      return { isEjected: (i) => od?.isEjected(i) ?? false, isHealthy: (i) => hc?.isHealthy(i) ?? true };
+      // By upstream: one not a member now is neither ejected nor checked.
+      const ep = (u: number): number => members.endpointOf[u];
+      return { isEjected: (u) => ep(u) >= 0 && (od?.isEjected(ep(u)) ?? false), isHealthy: (u) => ep(u) < 0 || (hc?.isHealthy(ep(u)) ?? true) };
     });
     admin = createServer((req, res) => {
       const url = req.url ?? '/';
@@ -303,7 +328,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     ctx.policies = makePolicies();
   }
 
-  return { port, adminPort, stats, close, restartPolicies };
+  function setMembers(names: readonly string[]): void {
+    members = membersOf(names);
+    ctx.upstreamOf = members.upstreamOf;
+    ctx.endpointOf = members.endpointOf;
+    ctx.policies.sidecar.setEndpoints(members.list);
+  }
+
+  return { port, adminPort, stats, close, restartPolicies, setMembers };
 }
 
 function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, port: number, host: string): Promise<void> {

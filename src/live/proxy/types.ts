@@ -50,6 +50,12 @@ export interface ProxyConfig {
   /** Seed of the algorithms' random streams; default 1. */
   readonly seed?: number;
   /**
+   * Set by `meshsim live`, not read from config files: the upstreams (by name) in the
+   * endpoint set at start; the others wait for a {@link ProxyHandle.setMembers}. Default:
+   * every upstream.
+   */
+  readonly members?: readonly string[];
+  /**
    * Set by `meshsim live`, not read from config files: the algorithms' random streams are
    * named `<purpose>/<streamScope>`, as the simulator names those of one sidecar
    * (`<workload>/<index>`), so a live run with seed k draws what the simulation of seed k
@@ -108,6 +114,13 @@ export interface ProxyHandle {
    * at time 0. Throws while a request is in flight.
    */
   restartPolicies(): void;
+  /**
+   * A discovery update: the algorithms' endpoint set becomes these configured upstreams (by
+   * name, kept in config order), as the simulator's sidecars see a membership change. State
+   * follows each endpoint by name; an attempt in flight to an upstream that left completes
+   * (and is counted) but no algorithm hears of it. Throws on an unknown name.
+   */
+  setMembers(names: readonly string[]): void;
   /** Stops accepting, lets requests in flight finish for up to drainMs (default 10 s), then closes everything. */
   close(opts?: { drainMs?: number }): Promise<void>;
 }

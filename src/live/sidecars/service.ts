@@ -2,7 +2,8 @@
  * Every sidecar proxy of a live run (src/live/proxy, the same algorithm objects the
  * simulator drives) as a request/reply service: `start` (ProxyConfig[] → ports), `stats`
  * (ProxyStats[], in start order), `restart` (every proxy's algorithms afresh, after the
- * warm-up); `stop` closes them. Served from a child process
+ * warm-up), `members` (a membership change: the listed proxies' endpoint sets become the
+ * named upstreams); `stop` closes them. Served from a child process
  * (./child.ts) or in-process (`meshsim live --layout single`).
  */
 import { startProxy, type ProxyConfig, type ProxyHandle } from '../proxy/index.js';
@@ -20,6 +21,10 @@ export function sidecarsService(): Service {
       stats: () => proxies.map((p) => p.stats()),
       restart: () => {
         for (const p of proxies) p.restartPolicies();
+        return true;
+      },
+      members: (m: ChildRequest) => {
+        for (const i of m.proxies as number[]) proxies[i].setMembers(m.names as string[]);
         return true;
       },
     },

@@ -81,6 +81,31 @@ describe('BackendInstance', () => {
     expect(i.stats().busyMs).toBeGreaterThanOrEqual(149);
   });
 
+  it('joining cold: service time × factor at its join, back to 1× linearly over `for` (the simulator’s cold start)', async () => {
+    let t = 0; // the run clock, moved by hand
+    const i = new BackendInstance({ service: 'api', index: 0, zone: 'a', slots: 1, queue: 0, serviceTime: { dist: 'constant', value: 20 }, seed: 1, coldStart: { factor: 5, for: 1000, joinAt: 1000 } }, undefined, () => t);
+    opened.push(i);
+    await i.listen();
+    const took = async (at: number): Promise<number> => {
+      t = at;
+      const t0 = performance.now();
+      expect((await get(i.port)).status).toBe(200);
+      return performance.now() - t0;
+    };
+    const before = await took(500); // not joined yet: warm work (20 ms)
+    const joined = await took(1000); // 5× = 100 ms
+    const half = await took(1500); // 1 + 4 × 0.5 = 3× = 60 ms
+    const after = await took(2500); // 20 ms
+    expect(joined).toBeGreaterThanOrEqual(98);
+    expect(joined).toBeLessThan(100 + 40);
+    expect(half).toBeGreaterThanOrEqual(58);
+    expect(half).toBeLessThan(60 + 30);
+    for (const warm of [before, after]) {
+      expect(warm).toBeGreaterThanOrEqual(18);
+      expect(warm).toBeLessThan(50);
+    }
+  });
+
   it('an error fault answers its status at the given rate, at once with fast', async () => {
     const i = await instance({ serviceTime: { dist: 'constant', value: 5 }, slots: 4, queue: 100 });
     await i.faultOn({ kind: 'error', rate: 1, status: 500, fast: false, rng: rngStream(1, 'e') });

@@ -195,6 +195,36 @@ describe('hash keys (hashKey: { header })', () => {
   });
 });
 
+describe('membership (setMembers: a discovery update)', () => {
+  it('routes only to the members; one that leaves finishes what it holds; unknown names are refused', async () => {
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => ok(id)));
+    const held: (() => void)[] = [];
+    const slow = await httpBackend((_req, res) => held.push(() => res.end('s')));
+    const p = await proxy([a.address, b.address, c.address, slow.address], mesh({ balancer: { kind: 'round-robin' } }), { members: [a.address, b.address] });
+    const bodies = async (n: number): Promise<string> => {
+      let out = '';
+      for (let i = 0; i < n; i++) out += (await send(p.port)).body;
+      return [...out].sort().join('');
+    };
+    expect(await bodies(6)).toBe('aaabbb');
+    p.setMembers([b.address, c.address]);
+    expect(await bodies(6)).toBe('bbbccc');
+    // An attempt in flight when its upstream leaves is answered and counted; the algorithms forget the upstream.
+    p.setMembers([slow.address]);
+    const pending = send(p.port);
+    await eventually(() => held.length === 1);
+    p.setMembers([a.address]);
+    expect(await bodies(2)).toBe('aa');
+    held[0]();
+    expect((await pending).body).toBe('s');
+    const byAddress = new Map(p.stats().upstreams.map((u) => [u.address, u]));
+    expect(byAddress.get(slow.address)).toMatchObject({ attempts: 1, succeeded: 1, failed: 0 });
+    expect(byAddress.get(c.address)).toMatchObject({ attempts: 3 });
+    expect(() => p.setMembers(['127.0.0.1:1'])).toThrow(/no upstream named '127\.0\.0\.1:1'/);
+    expect(await bodies(2)).toBe('aa'); // a refused update changes nothing
+  });
+});
+
 describe('failover through the same objects as the simulator', () => {
   it('retries a 503 on the other host; the buffered body is sent again whole', async () => {
     const bad = await httpBackend((req, res) => {
