@@ -109,8 +109,15 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
       .filter((i) => i.service === service)
       // Hash keys: the simulated endpoints' addresses, so ring-hash and maglev build the simulator's rings and tables.
       .map((i) => ({ address: addresses[`${i.service}/${i.index}`], name: `${i.service}/${i.index}`, zone: i.zone, weight: i.weight, priority: i.priority, hashKey: simulatedAddress(i.service, i.index) }));
+  // What the algorithms of sidecar `index` of callers in `zones` are told, as the simulator tells them.
+  const environment = (zones: readonly string[], index: number): ProxyConfig['environment'] => {
+    const localZoneSizes: Record<string, number> = {};
+    for (const z of zones) localZoneSizes[z] = (localZoneSizes[z] ?? 0) + 1;
+    return { clientIndex: index, clientCount: zones.length, localZoneSizes };
+  };
   const plans: ProxyPlan[] = [];
   for (const w of scenario.workload) {
+    const sidecarZones = Array.from({ length: w.sidecars }, (_, s) => w.zones[s % w.zones.length]);
     for (let s = 0; s < w.sidecars; s++) {
       plans.push({
         caller: w.name,
@@ -125,6 +132,7 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
           zone: w.zones[s % w.zones.length],
           seed,
           streamScope: `${w.name}/${s}`,
+          environment: environment(sidecarZones, s),
           ...initial(w.target),
           // The load generator sends each request's key (drawn as the simulator draws it) in this header.
           ...(w.key === undefined ? {} : { hashKey: { header: KEY_HEADER } }),
@@ -133,6 +141,8 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
     }
   }
   for (const [name, svc] of Object.entries(scenario.services)) {
+    // The simulator gives every instance of the caller a sidecar (those joining later too), each in its zone.
+    const instanceZones = instances.filter((i) => i.service === name).map((i) => i.zone);
     for (const target of [...new Set(svc.calls.map((c) => c.service))]) {
       plans.push({
         caller: name,
@@ -140,7 +150,16 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         client: false,
         sidecar: 0,
         // One proxy stands for the simulator's sidecars of every instance of `name`: it draws from the first's streams.
-        config: { listen: { port: 0 }, upstreams: upstreams(target), mesh: svc.mesh, zone: svc.zones[0], seed, streamScope: `${name}→${target}/0`, ...initial(target) },
+        config: {
+          listen: { port: 0 },
+          upstreams: upstreams(target),
+          mesh: svc.mesh,
+          zone: instanceZones[0],
+          seed,
+          streamScope: `${name}→${target}/0`,
+          environment: environment(instanceZones, 0),
+          ...initial(target),
+        },
       });
     }
   }

@@ -127,7 +127,12 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       clock: ports.clock,
       timers: ports.timers,
       stream: (purpose) => rngStream(seed, `${purpose}/${config.streamScope ?? 'proxy'}`),
-      env: { localZone: config.zone ?? 'default', clientIndex: 0, clientCount: 1, localZoneSizes: new Map([[config.zone ?? 'default', 1]]) },
+      env: {
+        localZone: config.zone ?? 'default',
+        clientIndex: config.environment?.clientIndex ?? 0,
+        clientCount: config.environment?.clientCount ?? 1,
+        localZoneSizes: new Map(config.environment === undefined ? [[config.zone ?? 'default', 1]] : Object.entries(config.environment.localZoneSizes)),
+      },
       probe,
       onEjection: (ep, ejected) => {
         if (ejected) counters.upstreams[members.upstreamOf[ep]].ejections++;

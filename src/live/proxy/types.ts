@@ -56,6 +56,13 @@ export interface ProxyConfig {
    */
   readonly members?: readonly string[];
   /**
+   * Set by `meshsim live`, not read from config files: which of its caller's sidecars this
+   * proxy is, as the simulator tells the algorithms (Finagle's aperture takes its slice of
+   * the ring by `clientIndex` of `clientCount`; Envoy's zone-aware routing weighs the
+   * callers per zone, `localZoneSizes`). Default: the only client, alone in its zone.
+   */
+  readonly environment?: { readonly clientIndex: number; readonly clientCount: number; readonly localZoneSizes: Readonly<Record<string, number>> };
+  /**
    * Set by `meshsim live`, not read from config files: the algorithms' random streams are
    * named `<purpose>/<streamScope>`, as the simulator names those of one sidecar
    * (`<workload>/<index>`), so a live run with seed k draws what the simulation of seed k
