@@ -189,3 +189,63 @@ describe('smooth-weighted-round-robin', () => {
     });
   });
 });
+
+describe('smooth-weighted-round-robin: the steady state (heaps per weight) picks exactly as nginx\'s walk', () => {
+  type Op =
+    | { readonly op: 'pick'; readonly n: number }
+    | { readonly op: 'end'; readonly at: number; readonly fail: boolean }
+    | { readonly op: 'advance'; readonly ms: number }
+    | { readonly op: 'rebuild'; readonly weights: readonly number[]; readonly down: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: fc.constant('pick' as const), n: fc.integer({ min: 1, max: 40 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('end' as const), at: fc.nat(), fail: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 15_000 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constant('rebuild' as const), weights: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 9 }), down: fc.integer({ min: -1, max: 8 }) }),
+    },
+  );
+
+  it('whatever the weights, failures, time and rebuilds (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 2, maxLength: 9 }), fc.integer({ min: 0, max: 3 }), fc.array(op, { maxLength: 40 }), (weights, maxFails, ops) => {
+        const world = testWorld();
+        const fast = new SmoothWeightedRoundRobinBalancer(world.ports.clock, maxFails, 10_000);
+        const walk = new SmoothWeightedRoundRobinBalancer(world.ports.clock, maxFails, 10_000, true);
+        const eps = (ws: readonly number[], down = -1) => endpoints(ws.map((weight, i) => ({ weight, health: i === down ? ('unhealthy' as const) : ('healthy' as const) })));
+        let n = weights.length;
+        fast.rebuild(eps(weights));
+        walk.rebuild(eps(weights));
+        let now = 0;
+        for (const o of ops) {
+          if (o.op === 'pick') {
+            for (let k = 0; k < o.n; k++) if (fast.pick({}) !== walk.pick({})) return false;
+          } else if (o.op === 'end') {
+            const outcome = o.fail ? CONNECT_FAILURE : OK;
+            fast.onEnd(o.at % n, outcome, 1);
+            walk.onEnd(o.at % n, outcome, 1);
+          } else if (o.op === 'advance') {
+            now += o.ms;
+            world.advanceTo(now);
+          } else {
+            n = o.weights.length;
+            fast.rebuild(eps(o.weights, o.down));
+            walk.rebuild(eps(o.weights, o.down));
+          }
+        }
+        return true;
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('10,000 endpoints: a long steady run keeps the exact proportions of every Σw picks', () => {
+    const lb = make(testWorld().ports);
+    const ws = Array.from({ length: 10_000 }, (_, i) => 1 + (i % 4));
+    lb.rebuild(endpoints(ws.map((weight) => ({ weight }))));
+    const total = ws.reduce((a, b) => a + b, 0);
+    const seen = new Int32Array(ws.length);
+    for (let k = 0; k < total; k++) seen[lb.pick({})]++;
+    expect(Array.from(seen)).toEqual(ws);
+  });
+});
