@@ -131,43 +131,14 @@ faults:
     expect(layer.hedges).toBeLessThanOrEqual(run.failover.hedges ?? 0);
   }, 30_000);
 
-  it('sends request keys and hashes them as the simulator does: ring hash routes every request where the simulation of the same seed does', async () => {
+  /**
+   * A short run of one API service and one workload (no warm-up, every request measured),
+   * live in one process and simulated with the live seed (its twin); `service`, `workload`
+   * and `tail` are YAML lines added to the service, the workload and the end of the file.
+   */
+  async function liveAndTwin(o: { name: string; instances: number; rate: number; balancer: string; service?: string; workload?: string; tail?: string }) {
     const loaded = loadScenario(
-      writeScenario(`name: live-keys
-seed: 1
-seeds: 1
-duration: 1500ms
-warmup: 0s
-drain: 1s
-services:
-  api:
-    instances: 4
-    concurrency: 4
-    queue: 50
-    serviceTime: { dist: exponential, mean: 3ms }
-network:
-  latency: { dist: constant, value: 100us }
-workload:
-  - name: users
-    target: api
-    key: { dist: zipf, n: 1000, s: 1.1 }
-    arrival: { process: poisson, rate: 150/s }
-mesh:
-  balancer: { kind: ring-hash }
-`),
-    );
-    const [run] = (await runScenarioLive(loaded, { layout: 'single' })).variants[0].runs;
-    const twin = simulate(loaded.variants[0].scenario, 1);
-    expect(run.requests.failed).toBe(0);
-    expect(run.requests.total).toBe(twin.requests.total);
-    // The same keys (stream keys/users), the same ring (hash keys = the simulated addresses): the same counts per instance.
-    expect(run.instances.map((i) => i.requests)).toEqual(twin.instances.map((i) => i.requests));
-    expect(new Set(run.instances.map((i) => i.requests)).size).toBeGreaterThan(1); // Zipf keys: shares differ
-  }, 30_000);
-
-  it('applies membership changes as the simulator does: instances join (cold) and leave the proxies’ endpoint sets at their times', async () => {
-    const loaded = loadScenario(
-      writeScenario(`name: live-membership
+      writeScenario(`name: ${o.name}
 seed: 1
 seeds: 1
 duration: 1600ms
@@ -175,72 +146,64 @@ warmup: 0s
 drain: 1s
 services:
   api:
-    instances: 3
+    instances: ${o.instances}
     concurrency: 4
     queue: 50
     serviceTime: { dist: exponential, mean: 3ms }
-    coldStart: { for: 2s, factor: 3 }
-network:
+${o.service ?? ''}network:
   latency: { dist: constant, value: 100us }
 workload:
   - name: users
     target: api
-    arrival: { process: poisson, rate: 200/s }
-mesh:
-  balancer: { kind: round-robin }
-membership:
-  - { at: 600ms, service: api, add: 1 }
-  - { at: 1100ms, service: api, remove: [0] }
-`),
+    arrival: { process: poisson, rate: ${o.rate}/s }
+${o.workload ?? ''}mesh:
+  balancer: { kind: ${o.balancer} }
+${o.tail ?? ''}`),
     );
     const [run] = (await runScenarioLive(loaded, { layout: 'single' })).variants[0].runs;
     const twin = simulate(loaded.variants[0].scenario, 1);
     expect(run.requests.failed).toBe(0);
+    const live = run.instances.map((i) => i.requests);
+    const sim = twin.instances.map((i) => i.requests);
+    /** Every instance's requests within `tolerance` of the twin's. */
+    const near = (tolerance: number): void => {
+      for (let k = 0; k < sim.length; k++) expect(Math.abs(live[k] - sim[k]), `instance ${k}: live ${live} vs simulated ${sim}`).toBeLessThanOrEqual(tolerance);
+    };
+    return { run, twin, live, sim, near };
+  }
+
+  it('sends request keys and hashes them as the simulator does: ring hash routes every request where the simulation of the same seed does', async () => {
+    const { run, twin, live, sim } = await liveAndTwin({ name: 'live-keys', instances: 4, rate: 150, balancer: 'ring-hash', workload: '    key: { dist: zipf, n: 1000, s: 1.1 }\n' });
+    expect(run.requests.total).toBe(twin.requests.total);
+    // The same keys (stream keys/users), the same ring (hash keys = the simulated addresses): the same counts per instance.
+    expect(live).toEqual(sim);
+    expect(new Set(live).size).toBeGreaterThan(1); // Zipf keys: shares differ
+  }, 30_000);
+
+  it('applies membership changes as the simulator does: instances join (cold) and leave the proxies’ endpoint sets at their times', async () => {
+    const { run, twin, live, near } = await liveAndTwin({
+      name: 'live-membership',
+      instances: 3,
+      rate: 200,
+      balancer: 'round-robin',
+      service: '    coldStart: { for: 2s, factor: 3 }\n',
+      tail: 'membership:\n  - { at: 600ms, service: api, add: 1 }\n  - { at: 1100ms, service: api, remove: [0] }\n',
+    });
     expect(run.membership).toEqual(twin.membership);
     expect(run.instances.map((i) => i.index)).toEqual([0, 1, 2, 3]);
     expect(run.instances.map((i) => i.memberMs)).toEqual([1100, 1600, 1600, 1000]);
     // The same arrivals, the same round robin, the same change times (the live update lands
     // about a millisecond late, which moves a request or two at most).
-    const live = run.instances.map((i) => i.requests);
-    const sim = twin.instances.map((i) => i.requests);
-    for (let k = 0; k < 4; k++) expect(Math.abs(live[k] - sim[k]), `instance ${k}: live ${live} vs simulated ${sim}`).toBeLessThanOrEqual(4);
+    near(4);
     expect(live[3]).toBeGreaterThan(50); // the newcomer got its share from 600 ms on
     expect(live[0]).toBeLessThan(live[1]); // the one removed at 1100 ms got less than a stayer
   }, 30_000);
 
   it('tells each proxy which of its caller’s sidecars it is, as the simulator does: aperture slices match the twin', async () => {
-    const loaded = loadScenario(
-      writeScenario(`name: live-aperture
-seed: 1
-seeds: 1
-duration: 1500ms
-warmup: 0s
-drain: 1s
-services:
-  api:
-    instances: 12
-    concurrency: 4
-    queue: 50
-    serviceTime: { dist: exponential, mean: 3ms }
-network:
-  latency: { dist: constant, value: 100us }
-workload:
-  - name: users
-    target: api
-    sidecars: 6
-    arrival: { process: poisson, rate: 300/s }
-mesh:
-  balancer: { kind: aperture }
-`),
-    );
-    const [run] = (await runScenarioLive(loaded, { layout: 'single' })).variants[0].runs;
-    const twin = simulate(loaded.variants[0].scenario, 1);
-    expect(run.requests.failed).toBe(0);
-    const live = run.instances.map((i) => i.requests);
-    const sim = twin.instances.map((i) => i.requests);
+    const { near } = await liveAndTwin({ name: 'live-aperture', instances: 12, rate: 300, balancer: 'aperture', workload: '    sidecars: 6\n' });
     // Each proxy's slice of the ring is sidecar s of 6's (Finagle's deterministic aperture);
     // within it, P2C on outstanding requests, whose timing differs a little from the twin's.
-    for (let k = 0; k < sim.length; k++) expect(Math.abs(live[k] - sim[k]), `instance ${k}: live ${live} vs simulated ${sim}`).toBeLessThanOrEqual(6);
+    near(6);
   }, 30_000);
 
   it('runs the same in one process (layout single)', async () => {
