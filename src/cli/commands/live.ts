@@ -135,7 +135,9 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
         'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
         'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
         'Workloads with `key:` send each request\'s key (drawn as the simulation draws it) in the\n' +
-        'x-meshsim-key header, which their proxies hash for ring-hash and maglev.\n' +
+        'x-meshsim-key header, which their proxies hash for ring-hash and maglev. Instances that\n' +
+        '`membership` adds start with the fleet and join the proxies\' endpoint sets at their time\n' +
+        '(cold, as `coldStart` says); removed ones finish what they hold.\n' +
         'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
         'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
         '\nExit codes:\n' +
