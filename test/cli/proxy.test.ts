@@ -61,11 +61,15 @@ describe('meshsim proxy: bad input', () => {
     expect(r.stdout).toContain('Exit codes:');
   });
 
-  it('the bundled example config is valid', async () => {
+  it('the bundled example configs are valid', async () => {
     const { loadProxyConfig } = await import('../../src/live/proxy/config.js');
     const c = loadProxyConfig('examples/proxy.yaml');
     expect(c.upstreams).toHaveLength(3);
     expect(c.mesh.balancer.kind).toBe('p2c-peak-ewma');
+    const h = loadProxyConfig('examples/proxy-hashing.yaml');
+    expect(h.hashKey).toEqual({ header: 'x-user-id' });
+    expect(h.upstreams.map((u) => u.hashKey)).toEqual(['cache-0', 'cache-1', 'cache-2']);
+    expect(h.mesh.balancer).toMatchObject({ kind: 'ring-hash', hashBalanceFactor: 125 });
   });
 });
 

@@ -58,11 +58,15 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
       'after',
       '\nExamples:\n' +
         '  meshsim proxy --config examples/proxy.yaml\n' +
+        '  meshsim proxy --config examples/proxy-hashing.yaml     # ring hash on a header\n' +
         '  meshsim proxy --config proxy.json --drain 2000\n' +
         '\nThe config names the listener, the admin listener (127.0.0.1 only: /metrics for\n' +
         'Prometheus, /ready, /stats), the upstreams (the only hosts ever contacted) and a `mesh`\n' +
-        'block written as in scenario files (balancer, failover). It prints the addresses it\n' +
-        'listens on, runs until SIGTERM or SIGINT, then stops accepting, drains and exits.\n' +
+        'block written as in scenario files (balancer, failover); for ring-hash and maglev,\n' +
+        '`hashKey: { header }` names the request header to hash (Envoy\'s hash_policy) and an\n' +
+        'upstream\'s `hashKey` its place on the ring (default: its address). It prints the\n' +
+        'addresses it listens on, runs until SIGTERM or SIGINT, then stops accepting, drains and\n' +
+        'exits.\n' +
         '\nExit codes:\n' +
         '  0   stopped by SIGTERM or SIGINT after draining\n' +
         '  2   bad input: an unreadable or invalid config, a port that cannot be bound\n' +
