@@ -36,7 +36,7 @@ import { hashKey } from '../core/xxhash64.js';
 import type { Sidecar } from '../mesh/sidecar.js';
 import { createSidecarPolicies, resolveRouter, type RouterSettings, type SidecarPolicies } from '../mesh/policies.js';
 import type { CallSpec, FailoverSpec, MeshSpec, Scenario, WorkloadSpec } from '../scenario/types.js';
-import { instanceSettings, simulatedAddress } from '../scenario/instances.js';
+import { instanceSettings, membershipTimeline, simulatedAddress, type MembershipStep } from '../scenario/instances.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
 import { TimerFifo } from './timer-fifo.js';
@@ -271,6 +271,8 @@ export class World implements Model {
   private readonly serviceStart = new Map<string, number>();
   private readonly serviceCount = new Map<string, number>();
   private readonly membershipEffects: MembershipEffect[] = [];
+  /** scenario.membership resolved: the instances each change adds and removes. */
+  private readonly membershipSteps: readonly MembershipStep[];
   private readonly streams: RngStreams;
 
   // Network.
@@ -377,8 +379,8 @@ export class World implements Model {
     this.streams = streams;
     this.serviceNames = Object.keys(scenario.services);
 
-    const added = new Map<string, number>();
-    for (const m of scenario.membership) added.set(m.service, (added.get(m.service) ?? 0) + m.add);
+    const timeline = membershipTimeline(scenario);
+    this.membershipSteps = timeline.steps;
     const slots: number[] = [];
     const queues: number[] = [];
     const weights: number[] = [];
@@ -390,7 +392,7 @@ export class World implements Model {
     this.serviceNames.forEach((name, serviceIndex) => {
       const svc = scenario.services[name];
       this.serviceStart.set(name, this.instService.length);
-      const total = svc.instances + (added.get(name) ?? 0);
+      const total = timeline.spans.get(name)?.length ?? svc.instances;
       this.serviceCount.set(name, total);
       for (let i = 0; i < total; i++) {
         const inst = instanceSettings(svc, i);
@@ -781,26 +783,21 @@ export class World implements Model {
   }
 
   private onMembership(index: number): void {
-    const change = this.scenario.membership[index];
+    // Which instances join (the next indices after those already known) and leave: the
+    // resolution live mode applies too (scenario/instances.ts).
+    const change = this.membershipSteps[index];
     const start = this.serviceStart.get(change.service) ?? 0;
     const now = this.engine.now();
-    const addedNow: number[] = [];
-    const removedNow: number[] = [];
-    // Instances join in index order after those already known (initial + earlier additions).
-    let next = this.scenario.services[change.service].instances;
-    for (let k = 0; k < index; k++) if (this.scenario.membership[k].service === change.service) next += this.scenario.membership[k].add;
-    for (let k = 0; k < change.add; k++) {
-      const inst = start + next + k;
+    for (const local of change.added) {
+      const inst = start + local;
       this.instMember[inst] = 1;
       if (this.instColdFor[inst] > 0) this.instColdUntil[inst] = now + this.instColdFor[inst];
       this.metrics.joined(inst, now);
-      addedNow.push(next + k);
     }
-    for (const local of change.remove) {
+    for (const local of change.removed) {
       const inst = start + local;
       this.instMember[inst] = 0;
       this.metrics.left(inst, now);
-      removedNow.push(local);
     }
     let keysRemapped: number | undefined;
     for (const p of this.pools) {
@@ -811,7 +808,7 @@ export class World implements Model {
       for (const s of p.sidecars) s.setEndpoints(endpoints);
       if (keysRemapped === undefined && p.workload?.key) keysRemapped = this.remappedKeys(p, before, endpoints, index);
     }
-    this.membershipEffects.push({ at: now, service: change.service, added: addedNow, removed: removedNow, ...(keysRemapped === undefined ? {} : { keysRemapped }) });
+    this.membershipEffects.push({ at: now, service: change.service, added: [...change.added], removed: [...change.removed], ...(keysRemapped === undefined ? {} : { keysRemapped }) });
   }
 
   /**

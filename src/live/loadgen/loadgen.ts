@@ -260,8 +260,10 @@ class GroupRun {
       this.conclude(measured, c, this.clock() - intended);
       then?.();
     };
+    const headers: Record<string, string> = { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone };
+    if (key !== undefined) headers[KEY_HEADER] = String(key);
     const req = request(
-      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: this.agent, headers: key === undefined ? { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone } : { [CALLER_HEADER]: this.group.name, [CALLER_ZONE_HEADER]: this.group.zone, [KEY_HEADER]: String(key) } },
+      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: this.agent, headers },
       (res: IncomingMessage) => {
         const outcome = res.headers[OUTCOME_HEADER];
         const status = res.statusCode ?? 0;

@@ -67,12 +67,13 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     metadata: u.hashKey === undefined ? {} : ({ hash_key: u.hashKey } as Record<string, string>),
   }));
   const counters = new ProxyCounters(endpoints.map((e) => ({ address: e.address, name: e.id })));
+  const ids = new Set(endpoints.map((e) => e.id));
   // The endpoint set the algorithms see: every upstream, or the members named (a discovery
   // update, setMembers, changes it); pools and counters stay by upstream.
   const membersOf = (names: readonly string[] | undefined): { list: Endpoint[]; upstreamOf: Int32Array; endpointOf: Int32Array } => {
     const wanted = names === undefined ? undefined : new Set(names);
     if (wanted !== undefined) {
-      const unknown = [...wanted].filter((n) => !endpoints.some((e) => e.id === n));
+      const unknown = [...wanted].filter((n) => !ids.has(n));
       if (unknown.length > 0) throw new Error(`proxy: no upstream named ${unknown.map((n) => `'${n}'`).join(', ')}; the upstreams are ${endpoints.map((e) => `'${e.id}'`).join(', ')}`);
     }
     const list: Endpoint[] = [];
