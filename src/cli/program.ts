@@ -4,33 +4,34 @@
  * option or variant). Bad input never prints a stack trace; an unexpected internal error
  * does, with exit code 70.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { statSync } from 'node:fs';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
-import { balancers } from '../algorithms/registry.js';
 import { withAssertions } from '../report/assertions.js';
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
 import { buildReport, reportJson } from '../report/report.js';
 import { reportMarkdown } from '../report/markdown.js';
 import type { WriteHtmlOptions } from '../report/html/write.js';
-import { writeFileAtomic } from '../report/write.js';
+import { outputDirProblem, writeFileAtomic } from '../report/write.js';
 import { ShardError } from '../report/shard.js';
 import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
 import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type RunOutput } from '../runner/run.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
-import { parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
-import { scenarioJsonSchema } from '../scenario/schema.js';
+import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
+import { LIMITS, scenarioJsonSchema } from '../scenario/schema.js';
 import type { LoadedScenario } from '../scenario/types.js';
 import { VERSION } from '../version.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
+import { scenarioFileArgument, wholeNumber } from './commands/context.js';
+import { policiesText } from './policies.js';
 import { ProgressLine } from './progress.js';
 import { printReport, writeHtmlFiles } from './report-output.js';
 import { registerFidelityCommand } from './commands/fidelity.js';
 import { registerLiveCommand } from './commands/live.js';
 import { registerProxyCommand } from './commands/proxy.js';
+import { helpText } from './help.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -47,16 +48,6 @@ export const EXIT_INTERNAL = 70;
 
 /** A user error: printed as `meshsim: <message>` and exit code 2. */
 export class UsageError extends Error {}
-
-function integer(min: number, what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected ${what} (an integer ≥ ${min}), got "${value}"`);
-    }
-    return n;
-  };
-}
 
 /** `--sweep PATH=VALUES`, repeatable: one axis each, no path twice. */
 function sweepOption(value: string, previous: readonly SweepAxis[] = []): SweepAxis[] {
@@ -105,15 +96,10 @@ interface RunFlags extends ReportFlags {
   readonly shard?: ShardSpec;
 }
 
-/** Fails before simulating when `dir` exists and is not a directory. */
+/** Fails before simulating when files cannot be written into `dir` (see outputDirProblem). */
 function checkOutputDir(dir: string): void {
-  let isDir = true;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    return; // does not exist yet: created when the report is written
-  }
-  if (!isDir) throw new UsageError(`--out ${dir}: exists and is not a directory`);
+  const problem = outputDirProblem(dir);
+  if (problem !== undefined) throw new UsageError(`--out ${dir}: ${problem}`);
 }
 
 function writeReport(path: string, content: string): void {
@@ -126,6 +112,7 @@ function writeReport(path: string, content: string): void {
 
 async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<number> {
   const loaded = loadScenario(file, { sweep: flags.sweep });
+  warnIdentical(loaded, io);
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
   selectVariants(loaded, flags.variant);
   const seed = flags.seed ?? loaded.base.seed;
@@ -165,8 +152,15 @@ async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput
   return failed ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
+/** Warns (stderr) when variants resolve to the same scenario: identical results, likely a sweep overriding the variants. */
+function warnIdentical(loaded: LoadedScenario, io: CliIO): void {
+  const warning = identicalVariantsWarning(identicalVariants(loaded.variants), loaded.variants.length);
+  if (warning !== undefined) io.stderr(`meshsim: warning: ${warning}\n`);
+}
+
 function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[] }, io: CliIO): number {
   const loaded = loadScenario(file, { sweep: flags.sweep });
+  warnIdentical(loaded, io);
   const s = loaded.base;
   const instances = Object.values(s.services).reduce((a, svc) => a + svc.instances, 0);
   io.stdout(
@@ -192,69 +186,94 @@ function compareCommand(paths: readonly string[], flags: CompareFlags, io: CliIO
 }
 
 function policiesCommand(io: CliIO): number {
-  for (const def of balancers.values()) {
-    io.stdout(`${def.kind.padEnd(28)} ${def.summary}\n${' '.repeat(29)}follows: ${def.follows}\n`);
-  }
+  io.stdout(policiesText());
   return EXIT_OK;
 }
 
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('meshsim')
     .description(
-      'Simulate service-mesh algorithms (discovery, load balancing, failover, monitoring)\n' +
+      'Simulate service-mesh algorithms (discovery, load balancing, failover, monitoring) ' +
         'against reproducible scenario files, and compare them side by side.',
     )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // run, live and fidelity declare their file optional only to catch `--variant a FILE`
+    // (see scenarioFileArgument); the command list shows it required, as their usage does.
+    .configureHelp({ subcommandTerm: (cmd) => new Help().subcommandTerm(cmd).replace(' [file]', ' <file>') })
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
 
   program
     .command('run')
     .description('simulate every variant × seed of a scenario; write report.json, report.md and index.html')
-    .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
-    .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', integer(0, 'a seed'))
-    .option('--seeds <k>', 'number of replications (overrides `seeds`)', integer(1, 'a replication count'))
+    .usage('[options] <file>')
+    .argument('[file]', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', wholeNumber(0, 'a seed'))
+    .option('--seeds <k>', 'number of replications (overrides `seeds`)', wholeNumber(1, 'a replication count', LIMITS.seeds))
     .option('--variant <name...>', 'run only these variants (default: all; a sweep\'s variants by their names)')
     .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
     .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
-    .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', integer(1, 'a worker count'))
+    .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', wholeNumber(1, 'a worker count', 1024))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim run scenarios/quickstart.yaml\n' +
-        '  meshsim run scenarios/quickstart.yaml --workers 1            # no threads\n' +
-        '  meshsim run scenarios/sweep-retries.yaml --shard 2/4 --out shards && meshsim merge shards\n' +
-        '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
-        '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
-        '  meshsim run scenarios/sweep-retries.yaml --sweep mesh.failover.retries.max=0,1,2,3\n' +
-        "  meshsim run scenarios/quickstart.yaml --sweep 'mesh.balancer={kind: p2c},{kind: random}'\n" +
-        '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
-        '(on top of each named variant, if the file has `variants:`), named from its values,\n' +
-        'like max-2_budgetPercent-20pct; `meshsim validate FILE` lists the names.\n' +
-        '\nSame scenario file and seeds give a byte-identical report.json on any machine, with any\n' +
-        'number of --workers, and sharded (--shard i/n on n machines, then meshsim merge).\n' +
-        'Shard i of n runs the variant × seed runs k (0-based, variants in file order, seeds\n' +
-        'ascending) with k mod n = i - 1; it writes no report.json and checks no assert: rules.\n' +
-        '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
-        'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
-        '\nExit codes:\n' +
-        '  0   success (every assert: rule passed)\n' +
-        '  1   an assert: rule failed (report.json and report.md are written all the same)\n' +
-        '  2   bad input: an unreadable or invalid scenario, an unknown option or variant\n' +
-        '  70  internal error (please report it)',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim run scenarios/quickstart.yaml\n' +
+          '  meshsim run scenarios/quickstart.yaml --workers 1            # no threads\n' +
+          '  meshsim run scenarios/sweep-retries.yaml --shard 2/4 --out shards  # 2 of 4\n' +
+          '  meshsim merge shards           # once shards/ holds parts 1/4 to 4/4\n' +
+          '  meshsim run scenarios/quickstart.yaml --seeds 10 --variant random round-robin\n' +
+          '  meshsim run scenarios/quickstart.yaml --format json --out /tmp/qs > qs.json\n' +
+          '  meshsim run scenarios/sweep-retries.yaml \\\n' +
+          '    --sweep mesh.failover.retries.max=0,1,2,3\n' +
+          '  meshsim run scenarios/sweep-retries.yaml \\\n' +
+          "    --sweep 'mesh.balancer={kind: p2c},{kind: random}'   # 6 × 2 variants\n" +
+          '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
+          '(on top of each named variant, if the file has `variants:`), named from its values,\n' +
+          'like max-2_budgetPercent-20pct; `meshsim validate FILE` lists the names.\n' +
+          '\nSame scenario file and seeds give a byte-identical report.json on any machine, with any\n' +
+          'number of --workers, and sharded (--shard i/n on n machines, then meshsim merge).\n' +
+          'Shard i of n runs the variant × seed runs k (0-based, variants in file order, seeds\n' +
+          'ascending) with k mod n = i - 1; it writes no report.json and checks no assert: rules.\n' +
+          '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
+          'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
+          '\nExit codes:\n' +
+          '  0   success (every assert: rule passed)\n' +
+          '  1   an assert: rule failed (report.json and report.md are written anyway)\n' +
+          '  2   bad input: an unreadable or invalid scenario, an unknown option or variant\n' +
+          '  70  internal error (please report it)',
+      ),
     )
-    .action(async (file: string, flags: RunFlags) => setExit(await runCommand(file, flags, io)));
+    .action(async (arg: string | undefined, flags: RunFlags) => {
+      const { file, variants } = scenarioFileArgument(arg, flags.variant, (m) => new UsageError(m));
+      setExit(await runCommand(file, { ...flags, variant: variants }, io));
+    });
 
   program
     .command('validate')
     .description('check a scenario file and list its variants, without simulating')
     .argument('<file>', 'scenario file')
     .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
+    .addHelpText(
+      'after',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim validate scenarios/quickstart.yaml\n' +
+          '  meshsim validate scenarios/quickstart.yaml --sweep services.api.instances=4,8\n' +
+          '\nChecks the file as `run` would (schema, units, references between fields, every ' +
+          "variant's and sweep point's overrides) and prints its services, workloads and variant " +
+          'names. Warns on stderr when two variants are the same scenario.\n' +
+          '\nExit codes:\n' +
+          '  0   valid\n' +
+          '  2   invalid: each problem as file:line:column: field: what was expected\n' +
+          '  70  internal error (please report it)',
+      ),
+    )
     .action((file: string, flags: { sweep?: SweepAxis[] }) => setExit(validateCommand(file, flags, io)));
 
   program
@@ -265,23 +284,25 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--force', 'compare reports of different scenarios (name or sha256) anyway')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim compare reports/before reports/after\n' +
-        '  meshsim compare main/report.json pr/report.json --format md > comment.md\n' +
-        '  meshsim compare reports/rr reports/p2c --format json\n' +
-        '  meshsim compare old/report.json new/report.json --force   # the scenario file changed\n' +
-        '\nEach variant of B (C, …) is compared with the variant of the same name in A; when each\n' +
-        'report has a single variant under different names, those two. Per figure: the change\n' +
-        'B/A − 1 with its 95% confidence interval and a p-value. Same seeds on both sides: paired\n' +
-        'by seed (Student t over per-seed ratios, exact sign-flip permutation test); different\n' +
-        'seeds: unpaired (Welch t interval, two-sample permutation test). Significant: p < 0.05\n' +
-        'and the interval excludes 0 (paired, that needs at least 6 seeds).\n' +
-        '\nReports of different scenarios (name or sha256) are refused unless --force.\n' +
-        '\nExit codes:\n' +
-        '  0   compared\n' +
-        '  2   bad input: a missing or invalid report, different scenarios without --force,\n' +
-        '      no variant in common\n' +
-        '  70  internal error (please report it)',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim compare reports/before reports/after\n' +
+          '  meshsim compare main/report.json pr/report.json --format md > comment.md\n' +
+          '  meshsim compare reports/rr reports/p2c --format json\n' +
+          '  meshsim compare old/report.json new/report.json --force   # scenario edited\n' +
+          '\nEach variant of B (C, …) is compared with the variant of the same name in A; when each\n' +
+          'report has a single variant under different names, those two. Per figure: the change\n' +
+          'B/A − 1 with its 95% confidence interval and a p-value. Same seeds on both sides: paired\n' +
+          'by seed (Student t over per-seed ratios, exact sign-flip permutation test); different\n' +
+          'seeds: unpaired (Welch t interval, two-sample permutation test). Significant: p < 0.05\n' +
+          'and the interval excludes 0 (paired, that needs at least 6 seeds).\n' +
+          '\nReports of different scenarios (name or sha256) are refused unless --force.\n' +
+          '\nExit codes:\n' +
+          '  0   compared\n' +
+          '  2   bad input: a missing or invalid report, different scenarios without\n' +
+          '      --force, or no variant in common\n' +
+          '  70  internal error (please report it)',
+      ),
     )
     .action((paths: string[], flags: CompareFlags) => setExit(compareCommand(paths, flags, io)));
 
@@ -299,11 +320,38 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   program
     .command('policies')
     .description('list the algorithms scenario files can name, and which system each follows')
+    .addHelpText(
+      'after',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim policies\n' +
+          '  meshsim policies | grep -A3 p2c\n' +
+          '\nLists the balancers (mesh.balancer.kind), the failover mechanisms (keys of ' +
+          'mesh.failover), the retry budgets and the backoffs, each with the system it follows. ' +
+          'Their options and defaults: docs/balancing.md and docs/failover.md, or `meshsim schema`.\n' +
+          '\nExit codes:\n' +
+          '  0   listed',
+      ),
+    )
     .action(() => setExit(policiesCommand(io)));
 
   program
     .command('schema')
     .description('print the JSON Schema of scenario files (for editor completion and validation)')
+    .addHelpText(
+      'after',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim schema > meshsim-scenario.schema.json\n' +
+          '  # then, first line of a scenario, for the YAML language server (VS Code etc.):\n' +
+          '  # yaml-language-server: $schema=./meshsim-scenario.schema.json\n' +
+          '\nThe schema (JSON Schema draft 2020-12) describes the file as written: durations, ' +
+          'rates and percentages as strings with units. It cannot express every rule: ' +
+          '`meshsim validate` checks the rest (references between fields, limits).\n' +
+          '\nExit codes:\n' +
+          '  0   printed',
+      ),
+    )
     .action(() => {
       io.stdout(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
       setExit(EXIT_OK);

@@ -83,7 +83,7 @@ export function parseDuration(text: string): number {
   if (!Object.hasOwn(DURATION_UNITS, unitText)) {
     throw new UnitError(`unknown duration unit '${m[3]}' in ${quote(text)}; expected one of ns, us, ms, s, m, h`, DURATION_EXPECTED);
   }
-  if (m[1]) throw new UnitError(`expected a duration ≥ 0; got ${quote(text)}`, 'a duration ≥ 0');
+  if (m[1]) throw new UnitError(`a duration cannot be negative; got ${quote(text)}`, 'a duration ≥ 0');
   const ms = DURATION_UNITS[unitText as DurationUnit].toMs(Number(m[2]));
   if (!Number.isFinite(ms)) throw new UnitError(`duration ${quote(text)} is too large`, DURATION_EXPECTED);
   return ms;
@@ -97,7 +97,7 @@ export function parseRate(text: string): number {
   if (!Object.hasOwn(RATE_UNITS, unitText)) {
     throw new UnitError(`unknown rate unit '/${m[3]}' in ${quote(text)}; expected one of /us, /ms, /s, /m, /h`, RATE_EXPECTED);
   }
-  if (m[1]) throw new UnitError(`expected a rate ≥ 0; got ${quote(text)}`, 'a rate ≥ 0');
+  if (m[1]) throw new UnitError(`a rate cannot be negative; got ${quote(text)}`, 'a rate ≥ 0');
   const perSec = RATE_UNITS[unitText as RateUnit].toPerSec(Number(m[2]));
   if (!Number.isFinite(perSec)) throw new UnitError(`rate ${quote(text)} is too large`, RATE_EXPECTED);
   return perSec;

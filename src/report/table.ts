@@ -33,23 +33,22 @@ const COLUMNS: readonly Column[] = [
   { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower' },
 ];
 
+/**
+ * Cells as displayed. The best value of a ranked column is marked on every row that shows
+ * it (ties as printed, so two rows reading 1.00 are both best or neither); a column whose
+ * rows all show the same value has no best, and nothing is marked.
+ */
 function cells(report: Report, mark: (s: string) => string): string[][] {
   const rows = report.variants.map((v) => [v.name, ...COLUMNS.map((c) => c.value(v))]);
+  const shown = rows.map((r) => r.map((x, i) => (i === 0 ? String(x) : x === null || typeof x === 'string' ? '–' : COLUMNS[i - 1].format(x))));
   const best = COLUMNS.map((c, i) => {
     if (!c.better || report.variants.length < 2) return undefined;
     const xs = rows.map((r) => r[i + 1]).filter((x): x is number => typeof x === 'number');
     if (xs.length === 0) return undefined;
-    return c.better === 'lower' ? Math.min(...xs) : Math.max(...xs);
+    const top = c.format(c.better === 'lower' ? Math.min(...xs) : Math.max(...xs));
+    return shown.every((r) => r[i + 1] === top) ? undefined : top;
   });
-  return rows.map((r) =>
-    r.map((x, i) => {
-      if (i === 0) return String(x);
-      if (x === null || typeof x === 'string') return '–';
-      const c = COLUMNS[i - 1];
-      const s = c.format(x);
-      return best[i - 1] !== undefined && x === best[i - 1] ? mark(s) : s;
-    }),
-  );
+  return shown.map((r) => r.map((s, i) => (i > 0 && best[i - 1] !== undefined && s === best[i - 1] ? mark(s) : s)));
 }
 
 export function formatTable(report: Report): string {

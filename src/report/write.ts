@@ -1,13 +1,71 @@
 /**
- * Atomic file output: write to a temporary file in the same directory, then rename over
- * the target, so an interrupted run never leaves a half-written report.
+ * File output: atomic writes (a temporary file in the same directory, then a rename over
+ * the target), so an interrupted run never leaves a half-written report, and directories
+ * made one level at a time.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+
+/**
+ * Creates `dir` and any missing parents, like `mkdir -p`; returns the directories it
+ * created, outermost first. Not `mkdirSync(dir, { recursive: true })`: on Node 20 that
+ * never returns for a path under /proc (mkdir there fails with ENOENT although the parent
+ * exists, and Node retries the parent forever); one level at a time, every failure throws.
+ */
+export function makeDirs(dir: string): string[] {
+  const missing: string[] = [];
+  let here = resolve(dir);
+  for (;;) {
+    try {
+      if (!statSync(here).isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${here} exists and is not a directory`), { code: 'ENOTDIR' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    missing.push(here);
+    const parent = dirname(here);
+    if (parent === here) break;
+    here = parent;
+  }
+  missing.reverse();
+  for (const d of missing) mkdirSync(d);
+  return missing;
+}
+
+/**
+ * Why files could not be written into `dir`, or undefined when they can: checked before
+ * a long run, so that a bad `--out` fails at once rather than after the simulation. It
+ * creates the missing directories and a probe file, then removes what it created.
+ */
+export function outputDirProblem(dir: string): string | undefined {
+  let created: string[] = [];
+  try {
+    created = makeDirs(dir);
+    const probe = join(dir, `.meshsim-probe.${process.pid}.tmp`);
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOTDIR') return err.message.includes('exists and is not a directory') ? err.message.replace('ENOTDIR: ', '') : 'a part of the path is a file, not a directory';
+    if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
+    if (err.code === 'EROFS') return 'read-only file system';
+    if (err.code === 'ENOENT') return `cannot create ${err.path ?? 'the directory'} there`;
+    return err.message;
+  } finally {
+    for (const d of created.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty or already gone: leave it
+      }
+    }
+  }
+}
 
 export function writeFileAtomic(path: string, content: string): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, content);

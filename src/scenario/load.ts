@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { ScenarioError, didYouMean, type ScenarioIssue } from './errors.js';
-import { VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
+import { SCENARIO_KEYS, VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
 import { SCENARIO_SCHEMA, type LoadedScenario, type Scenario, type Variant } from './types.js';
 import { applyOverrides, parseOverridePath, type Override } from './variants.js';
 import { MAX_SWEEP_POINTS, expandSweep, repeatedValues, stableJson, sweepKeyProblem, sweepSize, type SweepAxis } from './sweep.js';
@@ -33,7 +33,7 @@ export function loadScenario(file: string, options: LoadOptions = {}): LoadedSce
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new ScenarioError([{ file, path: '', message: `cannot read scenario file: ${(error as Error).message}` }]);
+    throw new ScenarioError([{ file, path: '', message: `cannot read scenario file: ${readProblem(error)}` }]);
   }
   let text: string;
   try {
@@ -47,6 +47,15 @@ export function loadScenario(file: string, options: LoadOptions = {}): LoadedSce
 /** Loads a scenario from text; `file` names it in errors and picks JSON (`.json`) or YAML. Throws {@link ScenarioError}. */
 export function parseScenarioText(text: string, file: string, options: LoadOptions = {}): LoadedScenario {
   return parseSource(text, file, sha256(Buffer.from(text, 'utf8')), options);
+}
+
+/** Why a file could not be read, in words (the common cases), else the system's message. */
+export function readProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'it is a directory; expected a scenario file (YAML or JSON)';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return error instanceof Error ? error.message : String(error);
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -92,6 +101,10 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
     throw new ScenarioError([{ file, path: '', message: `the file is empty; expected a ${SCENARIO_SCHEMA} scenario: a mapping with name, seed, seeds, duration, warmup, services, network, workload and mesh` }]);
   }
 
+  if (isRecord(raw) && Object.keys(raw).length > 0 && !Object.keys(raw).some((k) => SCENARIO_KEYS.includes(k))) {
+    // Not one key of a scenario: another kind of file, reported once rather than key by key.
+    throw new ScenarioError([{ file, path: '', message: `not a ${SCENARIO_SCHEMA} scenario: none of its top-level keys is a scenario's (${SCENARIO_KEYS.join(', ')})` }]);
+  }
   const fromCli = new Set((options.sweep ?? []).map((axis) => axis.key));
   if (fromCli.size > 0 && isRecord(raw)) raw = withSweep(raw, options.sweep ?? []);
   const issues: ScenarioIssue[] = [];

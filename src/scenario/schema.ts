@@ -519,7 +519,10 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
   return strict(
     {
       schema: z.literal(SCENARIO_SCHEMA, { error: (issue) => `unsupported schema ${describeValue(issue.input)}; this version of meshsim reads ${SCENARIO_SCHEMA}` }).optional(),
-      name: text('a scenario name'),
+      // The default output directory is reports/<name>: a name must not reach outside it.
+      name: text('a scenario name').refine((name) => !/[/\\]/.test(name) && ![...name].some((c) => c.charCodeAt(0) < 32) && name !== '.' && name !== '..', {
+        error: expecting('a scenario name without / or \\ or control characters, and not . or .. (it names the report directory reports/<name>)'),
+      }),
       description: z.string({ error: expecting('a string') }).optional(),
       seed: wholeNumber(0),
       seeds: wholeNumber(1),
@@ -587,8 +590,8 @@ const balancerSchema = z
     const layerInput: Record<string, unknown> = {};
     const innerInput: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(options)) ((LAYER_KEYS as readonly string[]).includes(k) ? layerInput : innerInput)[k] = v;
-    const parsed = def.config.safeParse(innerInput, { reportInput: true });
-    const layers = layerConfigSchema.safeParse(layerInput, { reportInput: true });
+    const parsed = def.config.safeParse(innerInput, { reportInput: true, error: houseStyle });
+    const layers = layerConfigSchema.safeParse(layerInput, { reportInput: true, error: houseStyle });
     if (parsed.success && layers.success) {
       const given = Object.fromEntries(Object.keys(layerInput).map((k) => [k, (layers.data as Record<string, unknown>)[k]]));
       return { ...(isRecord(parsed.data) ? parsed.data : {}), ...given, kind };
@@ -625,6 +628,9 @@ function balancerJsonSchema(): z.ZodType<PolicySpec> {
 const scenarioDocument = documentSchema(balancerSchema);
 type ScenarioDocument = z.output<typeof scenarioDocument>;
 
+/** The keys a scenario file may have at its top level. */
+export const SCENARIO_KEYS: readonly string[] = Object.keys(scenarioDocument.shape);
+
 // ---------------------------------------------------------------------------------------
 // From zod issues to field issues
 
@@ -654,10 +660,53 @@ function fromZod(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
 // ---------------------------------------------------------------------------------------
 // Cross-field checks and defaults
 
+/**
+ * Size limits, so that a scenario too big to simulate is refused with a message instead of
+ * exhausting memory part-way: an instance costs ≈ 2 KB (1M instances: 1.8 GB peak RSS,
+ * measured on a 2 s run; 5M exhausted Node's default heap), and each sidecar keeps
+ * balancer state for every endpoint it can reach (a few bytes per sidecar × endpoint).
+ */
+export const LIMITS = {
+  /** Replications of one variant. */
+  seeds: 100_000,
+  /** Instances in the whole scenario, counting those membership changes add. */
+  instances: 1_000_000,
+  /** Sum over caller groups of sidecars × instances of the target they call. */
+  sidecarEndpoints: 20_000_000,
+  /** Clients of one closed-loop workload (each keeps an event pending). */
+  clients: 1_000_000,
+  /** Distinct request keys of one workload (their hashes are kept, 8 bytes each). */
+  keys: 10_000_000,
+} as const;
+
+function sizeCheck(doc: ScenarioDocument, add: (path: PathSegment[], message: string) => void): void {
+  if (doc.seeds > LIMITS.seeds) add(['seeds'], `at most ${LIMITS.seeds.toLocaleString('en-US')} replications (got ${doc.seeds.toLocaleString('en-US')})`);
+  const size = new Map<string, number>();
+  for (const [name, svc] of Object.entries(doc.services)) size.set(name, svc.instances);
+  for (const m of doc.membership ?? []) if (size.has(m.service)) size.set(m.service, (size.get(m.service) ?? 0) + (m.add ?? 0));
+  const instances = [...size.values()].reduce((a, n) => a + n, 0);
+  if (instances > LIMITS.instances) {
+    add(['services'], `at most ${LIMITS.instances.toLocaleString('en-US')} instances in all, membership additions included (this scenario has ${instances.toLocaleString('en-US')}; each costs ≈ 2 KB of memory)`);
+    return;
+  }
+  const most = (n: number): string => `at most ${n.toLocaleString('en-US')}`;
+  doc.workload.forEach((w, i) => {
+    if (w.arrival.process === 'closed' && w.arrival.clients > LIMITS.clients) add(['workload', i, 'arrival', 'clients'], `${most(LIMITS.clients)} clients (got ${w.arrival.clients.toLocaleString('en-US')})`);
+    if (w.key !== undefined && w.key.n > LIMITS.keys) add(['workload', i, 'key', 'n'], `${most(LIMITS.keys)} keys (got ${w.key.n.toLocaleString('en-US')})`);
+  });
+  let pairs = 0;
+  for (const w of doc.workload) pairs += (w.sidecars ?? 1) * (size.get(w.target) ?? 0);
+  for (const [name, svc] of Object.entries(doc.services)) for (const c of svc.calls ?? []) pairs += (size.get(name) ?? 0) * (size.get(c.service) ?? 0);
+  if (pairs > LIMITS.sidecarEndpoints) {
+    add(['workload'], `too many sidecar × endpoint pairs: ${pairs.toLocaleString('en-US')}, at most ${LIMITS.sidecarEndpoints.toLocaleString('en-US')} (every sidecar, of a workload or of a calling service's instances, keeps balancer state for each instance of the service it calls)`);
+  }
+}
+
 function crossCheck(doc: ScenarioDocument): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const add = (path: PathSegment[], message: string) => issues.push({ path, message });
 
+  sizeCheck(doc, add);
   if (doc.warmup >= doc.duration) add(['warmup'], `warmup (${formatDuration(doc.warmup)}) must be shorter than duration (${formatDuration(doc.duration)})`);
   if (doc.seed + doc.seeds - 1 > Number.MAX_SAFE_INTEGER) add(['seed'], `seed + seeds - 1 must be at most ${Number.MAX_SAFE_INTEGER}`);
 

@@ -197,3 +197,32 @@ function asList(text: string): unknown[] | undefined {
     return undefined;
   }
 }
+
+/**
+ * Groups of two or more variants that resolve to the same scenario, in variant order
+ * (each group's names in order). They give byte-identical results: usually a sweep (in
+ * the file or from `--sweep`) over a path every named variant sets, which replaces what
+ * the variants set.
+ */
+export function identicalVariants(variants: readonly { readonly name: string; readonly scenario: unknown }[]): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const v of variants) {
+    const key = stableJson(v.scenario);
+    const group = groups.get(key);
+    if (group) group.push(v.name);
+    else groups.set(key, [v.name]);
+  }
+  return [...groups.values()].filter((g) => g.length > 1);
+}
+
+/** The warning for {@link identicalVariants}' groups (undefined when there are none). */
+export function identicalVariantsWarning(groups: readonly (readonly string[])[], total: number): string | undefined {
+  if (groups.length === 0) return undefined;
+  const distinct = total - groups.reduce((a, g) => a + g.length - 1, 0);
+  const shown = groups.slice(0, 3).map((g) => g.map((n) => `'${n}'`).join(' = '));
+  const more = groups.length > 3 ? `, and ${groups.length - 3} more group(s)` : '';
+  return (
+    `${total} variants make only ${distinct} distinct scenario(s): ${shown.join('; ')}${more}. ` +
+    'Identical variants give identical results; a sweep over a path that every variant sets replaces what the variants set.'
+  );
+}

@@ -5,6 +5,7 @@
  * deep-merge, so a variant reads exactly as what it runs. Applied to the raw document
  * before validation; numeric segments index lists.
  */
+import { didYouMean } from './errors.js';
 import type { PathSegment } from './schema.js';
 
 /** One `path: value` line of a variant. */
@@ -78,7 +79,14 @@ function setAt(doc: Record<string, unknown>, path: readonly PathSegment[], value
     } else if (isRecord(here)) {
       if (last) setOwn(here, segment, value);
       else {
-        if (!Object.hasOwn(here, segment) || here[segment] === null || here[segment] === undefined) setOwn(here, segment, {});
+        const missing = !Object.hasOwn(here, segment) || here[segment] === null || here[segment] === undefined;
+        // A variant may add a whole service (`services.cache: {...}`), but setting one field of
+        // a service the scenario does not have is a misspelt name, not a new service.
+        if (missing && i === 1 && path[0] === 'services') {
+          const names = Object.keys(here);
+          return `there is no service '${segment}'${didYouMean(segment, names)}; services: ${names.join(', ')}`;
+        }
+        if (missing) setOwn(here, segment, {});
         here = here[segment];
       }
     } else {

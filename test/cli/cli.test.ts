@@ -3,7 +3,7 @@
  * reproducibility, seed and variant selection, and bad input (exit 2, the file and field
  * named, no stack trace, no report touched). One test runs the real executable.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -214,6 +214,51 @@ describe('meshsim run: bad input', () => {
   });
 });
 
+describe('meshsim run: arguments users get wrong', () => {
+  it('--variant before the file: the file is still found (--variant takes every word after it)', async () => {
+    const file = writeScenario(TINY);
+    const out = fresh('out');
+    const r = await cli('run', '--variant', 'rand', file, '--out', out, '--no-html');
+    expect(r.code).toBe(0);
+    expect(readReport(out).variants.map((v) => v.name)).toEqual(['rand']);
+  });
+
+  it('--variant and no file: exit 2, a message saying why the file may be missing', async () => {
+    const r = await cli('run', '--variant', 'rand');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("missing required argument 'file'");
+    expect(r.stderr).toContain('put the scenario file before --variant');
+  });
+
+  it('--seeds above the limit: exit 2 with the limit named', async () => {
+    const r = await cli('run', writeScenario(TINY), '--seeds', '4294967296', '--out', fresh('out'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('an integer from 1 to 100,000');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('an --out that cannot be created fails before simulating, and quickly', async () => {
+    const file = writeScenario(TINY.replace('duration: 2s', 'duration: 600s'));
+    const plain = writeScenario('x', 'plain');
+    const started = performance.now();
+    const r = await cli('run', file, '--out', join(plain, 'sub'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('a part of the path is a file, not a directory');
+    expect(performance.now() - started).toBeLessThan(5_000); // 600 s of load would take far longer
+  });
+
+  it('variants a sweep made identical: a warning on stderr, and the run goes on', async () => {
+    const file = writeScenario(TINY);
+    const r = await cli('run', file, '--sweep', 'mesh.balancer={kind: p2c},{kind: maglev}', '--seeds', '1', '--out', fresh('out'), '--no-html');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("meshsim: warning: 4 variants make only 2 distinct scenario(s): 'rr_balancer-p2c' = 'rand_balancer-p2c'");
+    const v = await cli('validate', file, '--sweep', 'mesh.balancer={kind: p2c},{kind: maglev}');
+    expect(v.code).toBe(0);
+    expect(v.stderr).toContain('meshsim: warning: 4 variants make only 2 distinct scenario(s)');
+    expect((await cli('validate', file)).stderr).toBe('');
+  });
+});
+
 describe('meshsim help', () => {
   it('--help exits 0 and lists the run command', async () => {
     const r = await cli('--help');
@@ -237,6 +282,18 @@ describe('meshsim help', () => {
 });
 
 describe('the real executable', () => {
+  it('output piped to a reader that stops early (| head): no EPIPE crash, the exit code stands', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'policies'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Like `| head -0`: the reader is gone before the command writes its first byte.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(stderr).not.toContain('EPIPE');
+    expect(stderr).not.toMatch(STACK_LINE);
+    expect(code).toBe(0);
+  }, 30_000);
+
   it('node --import tsx src/cli/main.ts run <bad file>: exit code 2, a message, no stack trace', () => {
     const file = writeScenario(TINY.replace('seed: 3', 'seed: three'), 'bad-seed.yaml');
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', file, '--out', fresh('out')], {

@@ -91,7 +91,7 @@ describe('meshsim run --shard + meshsim merge', () => {
     }
     const w = await cli('run', file, '--workers', '0');
     expect(w.code).toBe(2);
-    expect(w.stderr).toMatch(/--workers <n>.*expected a worker count \(an integer ≥ 1\), got "0"/);
+    expect(w.stderr).toMatch(/--workers <n>.*expected a worker count \(an integer from 1 to 1,024\), got "0"/);
   });
 
   it('bad sets of shards exit 2 naming the problem, with no stack trace, writing nothing', async () => {

@@ -39,7 +39,7 @@ describe('parseDuration', () => {
     ['250', "expected a duration with a unit, like 250ms; got '250' (no unit)"],
     ['0', "expected a duration with a unit, like 250ms; got '0' (no unit)"],
     ['250 sec', "unknown duration unit 'sec' in '250 sec'; expected one of ns, us, ms, s, m, h"],
-    ['-5ms', "expected a duration ≥ 0; got '-5ms'"],
+    ['-5ms', "a duration cannot be negative; got '-5ms'"],
     ['ms', "expected a duration with a unit, like 250ms; got 'ms'"],
     ['1h30m', "expected one number and one unit, like 90m; got '1h30m'"],
     ['1e999s', "duration '1e999s' is too large"],
@@ -67,7 +67,7 @@ describe('parseRate', () => {
     ['1500', "expected a rate with a unit, like 1500/s; got '1500'"],
     ['1500 rps', "expected a rate with a unit, like 1500/s; got '1500 rps'"],
     ['10/sec', "unknown rate unit '/sec' in '10/sec'; expected one of /us, /ms, /s, /m, /h"],
-    ['-1/s', "expected a rate ≥ 0; got '-1/s'"],
+    ['-1/s', "a rate cannot be negative; got '-1/s'"],
   ])('rejects %j', (text, message) => {
     expect(() => parseRate(text)).toThrow(message);
   });

@@ -301,7 +301,7 @@ describe('loadScenario', () => {
       }
     })();
     expect(error).toBeInstanceOf(ScenarioError);
-    expect((error as ScenarioError).message).toBe(`${file}: cannot read scenario file: ENOENT: no such file or directory, open '${file}'`);
+    expect((error as ScenarioError).message).toBe(`${file}: cannot read scenario file: no such file`);
   });
 
   it('bytes that are not UTF-8 are a ScenarioError', () => {

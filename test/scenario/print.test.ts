@@ -5,6 +5,7 @@ import { healthCheckConfigSchema } from '../../src/algorithms/failover/health-ch
 import { outlierDetectionConfigSchema } from '../../src/algorithms/failover/outlier-detection.js';
 import { RETRY_ON, retryPolicyConfigSchema } from '../../src/algorithms/failover/retry-policy.js';
 import type { DistSpec, MixtureComponent } from '../../src/core/distribution-spec.js';
+import { distMean } from '../../src/core/distributions.js';
 import { formatDuration, formatPercent, formatRate } from '../../src/core/units.js';
 import { ASSERT_METRICS, ASSERT_OPS, METRIC_NAMES } from '../../src/scenario/assert.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
@@ -44,6 +45,8 @@ const dist: fc.Arbitrary<DistSpec> = fc.oneof(
 );
 
 const name = fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' });
+/** A scenario name: it names the report directory, so no path separators, control characters, . or .. */
+const scenarioName = name.filter((n) => !/[/\\]/.test(n) && ![...n].some((c) => c.charCodeAt(0) < 32) && n !== '.' && n !== '..');
 const serviceName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,7}$/);
 const slots = (min: number) => fc.oneof(fc.integer({ min, max: 1000 }), fc.constant(Infinity));
 const rate = fc.double({ min: 1e-9, max: 1e9, noNaN: true });
@@ -219,7 +222,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
     );
     return fc.record(
       {
-        name,
+        name: scenarioName,
         description: fc.string({ maxLength: 40, unit: 'grapheme' }),
         seed: fc.nat({ max: 2 ** 40 }),
         seeds: fc.integer({ min: 1, max: 100 }),
@@ -237,7 +240,9 @@ const scenario: fc.Arbitrary<Scenario> = fc
     );
   })
   // structuredClone: fast-check builds records without a prototype; scenarios are plain objects.
-  .map(({ times: [warmup, duration], ...rest }) => structuredClone({ ...rest, warmup, duration }));
+  .map(({ times: [warmup, duration], ...rest }) => structuredClone({ ...rest, warmup, duration }))
+  // A closed loop whose cycle takes no time is refused (the clock could never advance).
+  .filter((s) => s.workload.every((w) => w.arrival.process !== 'closed' || distMean(w.arrival.think) + 2 * distMean(s.network.latency) > 0));
 
 // ---------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
-import { expandSweep, MAX_SWEEP_POINTS, parseSweepOption, stableJson, sweepSize } from '../../src/scenario/sweep.js';
+import { expandSweep, identicalVariants, identicalVariantsWarning, MAX_SWEEP_POINTS, parseSweepOption, stableJson, sweepSize } from '../../src/scenario/sweep.js';
 import { VARIANT_NAME } from '../../src/scenario/schema.js';
 import { errorOf, linesOf, MINIMAL } from './_fixtures.js';
 
@@ -221,5 +221,29 @@ describe('sweep: printing', () => {
     const again = parseScenarioText(printed, 'p.yaml');
     expect(again.base).toEqual(loaded.base);
     expect(again.variants).toEqual(loaded.variants);
+  });
+});
+
+describe('sweep: identical variants', () => {
+  const TWO = `${MINIMAL}variants:\n  rr: { mesh.balancer: { kind: round-robin } }\n  p2c: { mesh.balancer: { kind: p2c } }\n`;
+
+  it('a sweep over the path every variant sets makes copies: found, grouped in variant order', () => {
+    const loaded = parseScenarioText(TWO, 'q.yaml', { sweep: [parseSweepOption('mesh.balancer={kind: random},{kind: maglev}')] });
+    const groups = identicalVariants(loaded.variants);
+    expect(groups).toEqual([
+      ['rr_balancer-random', 'p2c_balancer-random'],
+      ['rr_balancer-maglev', 'p2c_balancer-maglev'],
+    ]);
+    expect(identicalVariantsWarning(groups, loaded.variants.length)).toBe(
+      "4 variants make only 2 distinct scenario(s): 'rr_balancer-random' = 'p2c_balancer-random'; 'rr_balancer-maglev' = 'p2c_balancer-maglev'. " +
+        'Identical variants give identical results; a sweep over a path that every variant sets replaces what the variants set.',
+    );
+  });
+
+  it('variants that differ anywhere, even where it changes no result, are not copies', () => {
+    // With max 0 the budget never acts, yet the scenarios differ: no warning.
+    const loaded = parseScenarioText(withSweep('sweep:\n  mesh.failover.retries.max: [0, 1]\n  mesh.failover.retries.budget.budgetPercent: [10%, 20%]\n'), 'q.yaml');
+    expect(identicalVariants(loaded.variants)).toEqual([]);
+    expect(identicalVariantsWarning([], loaded.variants.length)).toBeUndefined();
   });
 });

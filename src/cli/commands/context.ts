@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+
 /**
  * What a command module gets from the program (src/cli/program.ts) when it registers: the
  * output streams, the exit-code setter, and the program's own usage error (printed as
@@ -8,6 +11,21 @@ export interface CommandContext {
   readonly io: { readonly stdout: (text: string) => void; readonly stderr: (text: string) => void; readonly isTTY: boolean };
   readonly setExit: (code: number) => void;
   readonly usageError: (message: string) => Error;
+}
+
+/**
+ * A commander option parser for a whole number in [min, max]: digits only (no sign, no
+ * exponent, no fraction), so `--seeds 1e3` or `--workers -1` is refused rather than read.
+ */
+export function wholeNumber(min: number, what: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max.toLocaleString('en-US')}`;
+      throw new InvalidArgumentError(`expected ${what} (${range}), got "${value}"`);
+    }
+    return n;
+  };
 }
 
 /** Exit code of a run stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it). */
@@ -27,5 +45,28 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
   } finally {
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);
+  }
+}
+
+/**
+ * The scenario file of `run`, `live` and `fidelity`, whose argument is declared optional
+ * only for this: `--variant` takes every word after it, so `meshsim run --variant a FILE`
+ * hands FILE to the option. When no file argument came and the last variant names an
+ * existing file, that is the file; otherwise the argument is missing, and the message says
+ * why that can happen.
+ */
+export function scenarioFileArgument(file: string | undefined, variants: readonly string[] | undefined, usageError: (message: string) => Error): { file: string; variants: string[] | undefined } {
+  if (file !== undefined) return { file, variants: variants === undefined ? undefined : [...variants] };
+  const last = variants?.at(-1);
+  if (variants !== undefined && last !== undefined && variants.length > 1 && isFile(last)) return { file: last, variants: variants.slice(0, -1) };
+  const hint = variants !== undefined ? ` (--variant takes every word after it: put the scenario file before --variant, or end the names with --)` : '';
+  throw usageError(`missing required argument 'file': the scenario file${hint}`);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }

@@ -9,9 +9,11 @@ import { buildFidelityReport, fidelityJson, fidelityMarkdown } from '../../repor
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
 import { loadScenario } from '../../scenario/load.js';
-import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import type { Layout } from '../../live/run.js';
-import { checkLive, installExitHook, LAYOUT_OPTION, wholeNumber, writeOrFail } from './live.js';
+import { checkLive, installExitHook, LAYOUT_OPTION, writeOrFail } from './live.js';
+import { LIMITS } from '../../scenario/schema.js';
+import { helpText } from '../help.js';
 
 interface FidelityFlags {
   readonly variant?: string[];
@@ -67,10 +69,11 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
   program
     .command('fidelity')
     .description('simulation vs reality: run a scenario in the simulator and live, write fidelity.json and fidelity.md side by side')
-    .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .usage('[options] <file>')
+    .argument('[file]', 'scenario file (YAML or JSON, meshsim/scenario@1)')
     .option('--variant <name...>', 'only these variants (default: all)')
     .option('--seed <n>', "seed of the live runs (default: the scenario's `seed`)", wholeNumber(0, 'a seed'))
-    .option('--sim-seeds <k>', "simulated replications (default: the scenario's `seeds`)", wholeNumber(1, 'a replication count'))
+    .option('--sim-seeds <k>', "simulated replications (default: the scenario's `seeds`)", wholeNumber(1, 'a replication count', LIMITS.seeds))
     .option('--no-calibrate', "skip the calibration: the simulator keeps the scenario's own network latency")
     .option('--out <dir>', 'output directory (default: reports/<scenario name>-fidelity/)')
     .addOption(LAYOUT_OPTION())
@@ -78,28 +81,34 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
     .option('--no-progress', 'no progress lines on stderr')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim fidelity scenarios/fidelity/balancers.yaml\n' +
-        '  meshsim fidelity scenarios/fidelity/outlier-detection.yaml --out /tmp/fid --format json\n' +
-        '  meshsim fidelity scenarios/fidelity/retry-budget.yaml --no-calibrate\n' +
-        '\nFirst a calibration (≈ 8 s): round trips to one instance with a constant service time,\n' +
-        'straight and through a sidecar proxy; half the proxied round trip minus the service time\n' +
-        'becomes the simulator\'s network latency per hop (written into the report). Then the\n' +
-        'simulation (the scenario\'s seeds), then each variant live for the scenario\'s duration.\n' +
-        'Per variant: p50/p90/p99, success rate, attempts per request and per-instance traffic\n' +
-        'share in both worlds with the simulation\'s error relative to live, against the targets\n' +
-        '(success rate ±1 pt, p50/p90 ±10%, share ±3 pt), and whether both worlds rank the\n' +
-        'variants alike on every headline metric. The live run draws from the random streams of\n' +
-        'the simulation of its seed, and the verdicts compare the two; the estimate over all\n' +
-        'seeds is shown beside, with its range over seeds. Writes <out>/fidelity.json\n' +
-        '(meshsim/fidelity@1), fidelity.md, and the two reports under <out>/sim/ and <out>/live/\n' +
-        '(for meshsim compare).\n' +
-        'Live figures are measurements: a second run gives other bytes.\n' +
-        '\nExit codes:\n' +
-        '  0    compared (misses are reported in fidelity.md, not as a failure)\n' +
-        '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
-        '  70   internal error (please report it)\n' +
-        '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim fidelity scenarios/fidelity/balancers.yaml\n' +
+          '  meshsim fidelity scenarios/fidelity/outlier-detection.yaml --format json \\\n' +
+          '    --out /tmp/fid\n' +
+          '  meshsim fidelity scenarios/fidelity/retry-budget.yaml --no-calibrate\n' +
+          '\nFirst a calibration (≈ 8 s): round trips to one instance with a constant service time,\n' +
+          'straight and through a sidecar proxy; half the proxied round trip minus the service time\n' +
+          'becomes the simulator\'s network latency per hop (written into the report). Then the\n' +
+          'simulation (the scenario\'s seeds), then each variant live for the scenario\'s duration.\n' +
+          'Per variant: p50/p90/p99, success rate, attempts per request and per-instance traffic\n' +
+          'share in both worlds with the simulation\'s error relative to live, against the targets\n' +
+          '(success rate ±1 pt, p50/p90 ±10%, share ±3 pt), and whether both worlds rank the\n' +
+          'variants alike on every headline metric. The live run draws from the random streams of\n' +
+          'the simulation of its seed, and the verdicts compare the two; the estimate over all\n' +
+          'seeds is shown beside, with its range over seeds. Writes <out>/fidelity.json\n' +
+          '(meshsim/fidelity@1), fidelity.md, and the two reports under <out>/sim/ and <out>/live/\n' +
+          '(for meshsim compare).\n' +
+          'Live figures are measurements: a second run gives other bytes.\n' +
+          '\nExit codes:\n' +
+          '  0    compared (misses are reported in fidelity.md, not as a failure)\n' +
+          '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
+          '  70   internal error (please report it)\n' +
+          '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
+      ),
     )
-    .action(async (file: string, flags: FidelityFlags) => ctx.setExit(await fidelityCommand(file, flags, ctx)));
+    .action(async (arg: string | undefined, flags: FidelityFlags) => {
+      const { file, variants } = scenarioFileArgument(arg, flags.variant, ctx.usageError);
+      ctx.setExit(await fidelityCommand(file, { ...flags, variant: variants }, ctx));
+    });
 }

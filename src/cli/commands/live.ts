@@ -4,20 +4,21 @@
  * report.md as `meshsim run`, with `mode: "live"`, so `meshsim compare` and every other
  * report tool work on both.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { statSync } from 'node:fs';
+import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { killAllChildren } from '../../live/process.js';
 import type { Layout } from '../../live/run.js';
 import { withAssertions } from '../../report/assertions.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
-import { writeFileAtomic } from '../../report/write.js';
+import { outputDirProblem, writeFileAtomic } from '../../report/write.js';
 import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
-import { EXIT_INTERRUPTED, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import { printReport, writeHtmlFiles } from '../report-output.js';
+import { LIMITS } from '../../scenario/schema.js';
+import { helpText } from '../help.js';
 
 const FORMATS = ['table', 'md', 'json'] as const;
 
@@ -38,24 +39,11 @@ export const LAYOUT_OPTION = (): Option =>
     .choices(['split', 'single'])
     .default('split');
 
-export function wholeNumber(min: number, what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected ${what} (an integer ≥ ${min}), got "${value}"`);
-    return n;
-  };
-}
-
 /** Checks before anything starts: the variants asked for exist, the output directory can be one. */
 export async function checkLive(loaded: LoadedScenario, variants: readonly string[] | undefined, out: string, ctx: CommandContext): Promise<void> {
   selectVariants(loaded, variants);
-  let isDir = true;
-  try {
-    isDir = statSync(out).isDirectory();
-  } catch {
-    return;
-  }
-  if (!isDir) throw ctx.usageError(`--out ${out}: exists and is not a directory`);
+  const problem = outputDirProblem(out);
+  if (problem !== undefined) throw ctx.usageError(`--out ${out}: ${problem}`);
 }
 
 export function writeOrFail(path: string, content: string, ctx: CommandContext): void {
@@ -113,10 +101,11 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
   program
     .command('live')
     .description('run a scenario for real: backend fleet, sidecar proxies and load generator on 127.0.0.1; write report.json (mode: live)')
-    .argument('<file>', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .usage('[options] <file>')
+    .argument('[file]', 'scenario file (YAML or JSON, meshsim/scenario@1)')
     .option('--variant <name...>', 'run only these variants (default: all, one after another)')
     .option('--seed <n>', "seed of the live run (default: the scenario's `seed`)", wholeNumber(0, 'a seed'))
-    .option('--seeds <k>', 'live runs per variant, seeds seed, seed + 1, … (default 1)', wholeNumber(1, 'a run count'))
+    .option('--seeds <k>', 'live runs per variant, seeds seed, seed + 1, … (default 1)', wholeNumber(1, 'a run count', LIMITS.seeds))
     .option('--out <dir>', 'output directory (default: reports/<scenario name>-live/)')
     .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
@@ -124,28 +113,34 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .option('--no-html', 'write no index.html, chart specs or scenario copy')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim live scenarios/fidelity/balancers.yaml\n' +
-        '  meshsim live scenarios/fidelity/balancers.yaml --variant p2c-peak-ewma --out /tmp/ewma\n' +
-        '  meshsim run scenarios/fidelity/balancers.yaml --seeds 1 --out /tmp/sim\n' +
-        '  meshsim compare /tmp/sim reports/fidelity-balancers-live --force\n' +
-        '\nEach variant runs for the scenario\'s `duration` (+ drain) of real time: one HTTP server per\n' +
-        'instance (slots, queue bound, service times, faults, downstream calls), the sidecar proxies\n' +
-        '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +
-        'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
-        'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
-        'Workloads with `key:` send each request\'s key (drawn as the simulation draws it) in the\n' +
-        'x-meshsim-key header, which their proxies hash for ring-hash and maglev. Instances that\n' +
-        '`membership` adds start with the fleet and join the proxies\' endpoint sets at their time\n' +
-        '(cold, as `coldStart` says); removed ones finish what they hold.\n' +
-        'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
-        'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
-        '\nExit codes:\n' +
-        '  0    success (every assert: rule passed)\n' +
-        '  1    an assert: rule failed (the reports are written all the same)\n' +
-        '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
-        '  70   internal error (please report it)\n' +
-        '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim live scenarios/fidelity/balancers.yaml\n' +
+          '  meshsim live scenarios/fidelity/balancers.yaml --variant p2c-peak-ewma \\\n' +
+          '    --out /tmp/ewma\n' +
+          '  meshsim run scenarios/fidelity/balancers.yaml --seeds 1 --out /tmp/sim\n' +
+          '  meshsim compare /tmp/sim reports/fidelity-balancers-live --force\n' +
+          '\nEach variant runs for the scenario\'s `duration` (+ drain) of real time: one HTTP server per\n' +
+          'instance (slots, queue bound, service times, faults, downstream calls), the sidecar proxies\n' +
+          '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +
+          'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
+          'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
+          'Workloads with `key:` send each request\'s key (drawn as the simulation draws it) in the\n' +
+          'x-meshsim-key header, which their proxies hash for ring-hash and maglev. Instances that\n' +
+          '`membership` adds start with the fleet and join the proxies\' endpoint sets at their time\n' +
+          '(cold, as `coldStart` says); removed ones finish what they hold.\n' +
+          'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
+          'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
+          '\nExit codes:\n' +
+          '  0    success (every assert: rule passed)\n' +
+          '  1    an assert: rule failed (the reports are written all the same)\n' +
+          '  2    bad input: an unreadable or invalid scenario, an unknown variant\n' +
+          '  70   internal error (please report it)\n' +
+          '  130  interrupted (SIGINT/SIGTERM): every process stopped, nothing written',
+      ),
     )
-    .action(async (file: string, flags: LiveFlags) => ctx.setExit(await liveCommand(file, flags, ctx)));
+    .action(async (arg: string | undefined, flags: LiveFlags) => {
+      const { file, variants } = scenarioFileArgument(arg, flags.variant, ctx.usageError);
+      ctx.setExit(await liveCommand(file, { ...flags, variant: variants }, ctx));
+    });
 }

@@ -10,6 +10,7 @@ import { findShardFiles, mergeShards, readShardFile } from '../../report/shard.j
 import type { RunOutput } from '../../runner/run.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 import type { WriteHtmlOptions } from '../../report/html/write.js';
+import { helpText } from '../help.js';
 
 type Format = 'table' | 'md' | 'json';
 
@@ -55,23 +56,27 @@ export function registerMergeCommand(program: Command, ctx: MergeContext): void 
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(ctx.formats).default('table'))
     .option('--no-html', 'write no index.html, chart specs or scenario copy (as `meshsim run --no-html`)')
+    // Accepted so that a `run` command line edited into a `merge` one works: merging shows no progress.
+    .addOption(new Option('--no-progress', 'accepted for symmetry with `run`; merge shows no progress bar').hideHelp())
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim run scenarios/sweep-retries.yaml --shard 1/2 --out shards   # on one machine\n' +
-        '  meshsim run scenarios/sweep-retries.yaml --shard 2/2 --out shards   # on another\n' +
-        '  meshsim merge shards --out reports/sweep-retries\n' +
-        '  meshsim merge a/shard-1-of-2.json b/shard-2-of-2.json --format json > report.json\n' +
-        '\nThe merged report.json, report.md and index.html are byte-identical to what `meshsim run FILE`\n' +
-        'with the same options writes: the shards carry the scenario, the options and each\n' +
-        "run's lossless result. The scenario's assert: rules are checked here, as run does.\n" +
-        '\nRefused (exit 2): shards of different scenarios, options or meshsim versions, a\n' +
-        'missing or duplicate shard, an unknown shard format version, a corrupt file.\n' +
-        '\nExit codes:\n' +
-        '  0   merged (every assert: rule passed)\n' +
-        '  1   an assert: rule failed (report.json and report.md are written all the same)\n' +
-        '  2   bad input: unreadable, corrupt, mismatched, missing or duplicate shards\n' +
-        '  70  internal error (please report it)',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim run scenarios/sweep-retries.yaml --shard 1/2 --out shards  # machine 1\n' +
+          '  meshsim run scenarios/sweep-retries.yaml --shard 2/2 --out shards  # machine 2\n' +
+          '  meshsim merge shards --out reports/sweep-retries\n' +
+          '  meshsim merge a/shard-1-of-2.json b/shard-2-of-2.json --format json > out.json\n' +
+          '\nThe merged report.json, report.md and index.html are byte-identical to what `meshsim run FILE`\n' +
+          'with the same options writes: the shards carry the scenario, the options and each\n' +
+          "run's lossless result. The scenario's assert: rules are checked here, as run does.\n" +
+          '\nRefused (exit 2): shards of different scenarios, options or meshsim versions, a\n' +
+          'missing or duplicate shard, an unknown shard format version, a corrupt file.\n' +
+          '\nExit codes:\n' +
+          '  0   merged (every assert: rule passed)\n' +
+          '  1   an assert: rule failed (report.json and report.md are written anyway)\n' +
+          '  2   bad input: unreadable, corrupt, mismatched, missing or duplicate shards\n' +
+          '  70  internal error (please report it)',
+      ),
     )
     .action(async (paths: string[], flags: MergeFlags) => ctx.setExit(await mergeCommand(paths, flags, ctx)));
 }

@@ -6,6 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadProxyConfig } from '../../live/proxy/config.js';
 import { withInterrupt, type CommandContext } from './context.js';
+import { helpText } from '../help.js';
 
 interface ProxyFlags {
   readonly config: string;
@@ -56,21 +57,23 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .option('--drain <ms>', 'on SIGTERM/SIGINT, how long requests in flight may still finish', milliseconds, 10_000)
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim proxy --config examples/proxy.yaml\n' +
-        '  meshsim proxy --config examples/proxy-hashing.yaml     # ring hash on a header\n' +
-        '  meshsim proxy --config proxy.json --drain 2000\n' +
-        '\nThe config names the listener, the admin listener (127.0.0.1 only: /metrics for\n' +
-        'Prometheus, /ready, /stats), the upstreams (the only hosts ever contacted) and a `mesh`\n' +
-        'block written as in scenario files (balancer, failover); for ring-hash and maglev,\n' +
-        '`hashKey: { header }` names the request header to hash (Envoy\'s hash_policy) and an\n' +
-        'upstream\'s `hashKey` its place on the ring (default: its address). It prints the\n' +
-        'addresses it listens on, runs until SIGTERM or SIGINT, then stops accepting, drains and\n' +
-        'exits.\n' +
-        '\nExit codes:\n' +
-        '  0   stopped by SIGTERM or SIGINT after draining\n' +
-        '  2   bad input: an unreadable or invalid config, a port that cannot be bound\n' +
-        '  70  internal error (please report it)',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim proxy --config examples/proxy.yaml\n' +
+          '  meshsim proxy --config examples/proxy-hashing.yaml     # ring hash on a header\n' +
+          '  meshsim proxy --config proxy.json --drain 2000\n' +
+          '\nThe config names the listener, the admin listener (127.0.0.1 only: /metrics for\n' +
+          'Prometheus, /ready, /stats), the upstreams (the only hosts ever contacted) and a `mesh`\n' +
+          'block written as in scenario files (balancer, failover); for ring-hash and maglev,\n' +
+          '`hashKey: { header }` names the request header to hash (Envoy\'s hash_policy) and an\n' +
+          'upstream\'s `hashKey` its place on the ring (default: its address). It prints the\n' +
+          'addresses it listens on, runs until SIGTERM or SIGINT, then stops accepting, drains and\n' +
+          'exits.\n' +
+          '\nExit codes:\n' +
+          '  0   stopped by SIGTERM or SIGINT after draining\n' +
+          '  2   bad input: an unreadable or invalid config, a port that cannot be bound\n' +
+          '  70  internal error (please report it)',
+      ),
     )
     .action((flags: ProxyFlags) => proxyCommand(flags, ctx));
 }

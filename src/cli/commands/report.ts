@@ -9,6 +9,7 @@ import { writeHtmlReport } from '../../report/html/write.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { readReport, ReportFileError } from '../../report/read.js';
 import { writeFileAtomic } from '../../report/write.js';
+import { helpText } from '../help.js';
 
 /** What the command writes to (the CLI's io). */
 export interface ReportCommandIO {
@@ -57,19 +58,21 @@ export function registerReportCommand(program: Command, io: ReportCommandIO, set
     .option('--scenario <file>', 'the scenario file the report was made from, shown on the page if its sha256 matches (default: the scenario.yaml or scenario.json copy next to report.json)')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
-        '  meshsim report reports/quickstart\n' +
-        '  meshsim report /tmp/qs/report.json\n' +
-        '  meshsim report reports/quickstart --scenario scenarios/quickstart.yaml\n' +
-        '\nWrites next to report.json: index.html (one self-contained page: tables, charts as\n' +
-        'inline SVG, the scenario; opens without network), report.md, and charts/<name>.vl.json\n' +
-        '(each chart\'s Vega-Lite spec with its data inlined, to restyle). Prints the path of\n' +
-        'index.html. Same report.json → byte-identical files.\n' +
-        '\nExit codes:\n' +
-        '  0   written\n' +
-        '  2   bad input: no report.json, not JSON, another schema version, a malformed\n' +
-        '      report, or an output file that cannot be written\n' +
-        '  70  internal error (please report it)',
+      helpText(
+        '\nExamples:\n' +
+          '  meshsim report reports/quickstart\n' +
+          '  meshsim report /tmp/qs/report.json\n' +
+          '  meshsim report reports/quickstart --scenario scenarios/quickstart.yaml\n' +
+          '\nWrites next to report.json: index.html (one self-contained page: tables, charts as\n' +
+          'inline SVG, the scenario; opens without network), report.md, and charts/<name>.vl.json\n' +
+          '(each chart\'s Vega-Lite spec with its data inlined, to restyle). Prints the path of\n' +
+          'index.html. Same report.json → byte-identical files.\n' +
+          '\nExit codes:\n' +
+          '  0   written\n' +
+          '  2   bad input: no report.json, not JSON, another schema version, a malformed\n' +
+          '      report, or an output file that cannot be written\n' +
+          '  70  internal error (please report it)',
+      ),
     )
     .action(async (path: string, flags: ReportFlags) => {
       try {

@@ -1,0 +1,47 @@
+/**
+ * Help text layout (src/cli/help.ts) and the help of every command: prose re-flowed to
+ * 80 columns, examples kept as written, and no line of any `--help` (or of `policies`)
+ * wider than 80 columns, so nothing wraps badly in a terminal or a CI log.
+ */
+import { describe, expect, it } from 'vitest';
+import { HELP_WIDTH, helpText, indented } from '../../src/cli/help.js';
+import { cli } from './_run.js';
+
+const COMMANDS = ['run', 'validate', 'compare', 'report', 'merge', 'live', 'fidelity', 'policies', 'schema', 'proxy'];
+const width = (line: string): number => [...line].length;
+
+describe('helpText', () => {
+  it('re-flows a paragraph to the width and keeps indented lines and blank lines as written', () => {
+    const text = 'one two three four five six\nseven eight\n\n  meshsim run a-very-long-example-line-kept-as-is\nnine ten';
+    expect(helpText(text, 12)).toBe('one two\nthree four\nfive six\nseven eight\n\n  meshsim run a-very-long-example-line-kept-as-is\nnine ten');
+  });
+
+  it('keeps a word longer than the width whole, on its own line', () => {
+    expect(helpText('a https://example.com/a/very/long/url b', 10)).toBe('a\nhttps://example.com/a/very/long/url\nb');
+  });
+
+  it('indented() indents every non-empty line and still fits the width', () => {
+    const out = indented('alpha beta gamma delta epsilon zeta eta theta', 6, 20);
+    for (const line of out.split('\n')) {
+      expect(line.startsWith('      ')).toBe(true);
+      expect(width(line)).toBeLessThanOrEqual(20);
+    }
+  });
+});
+
+describe('every help fits 80 columns', () => {
+  it.each(['', ...COMMANDS])('meshsim %s --help', async (command) => {
+    const r = await cli(...(command === '' ? [] : [command]), '--help');
+    expect(r.code).toBe(0);
+    const wide = (r.stdout + r.stderr).split('\n').filter((l) => width(l) > HELP_WIDTH);
+    expect(wide).toEqual([]);
+  });
+
+  it('every command but help has examples and its exit codes', async () => {
+    for (const command of COMMANDS) {
+      const text = (await cli(command, '--help')).stdout;
+      expect(text, command).toContain('Examples:');
+      expect(text, command).toContain('Exit codes:');
+    }
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Size limits and file-level checks of scenario loading (src/scenario/schema.ts LIMITS,
+ * src/scenario/load.ts): a scenario too big to simulate, a scenario name that would write
+ * outside reports/, a file that is not a scenario, an unreadable path, and a variant
+ * setting a field of a service the file does not have. Each is one clear problem, named at
+ * its field, before anything runs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadScenario, parseScenarioText } from '../../src/scenario/load.js';
+import { LIMITS } from '../../src/scenario/schema.js';
+import { ScenarioError } from '../../src/scenario/errors.js';
+import { edit, errorOf, linesOf, MINIMAL } from './_fixtures.js';
+
+describe('size limits', () => {
+  it('seeds above the limit are refused at the field; the limit itself loads', () => {
+    expect(linesOf(edit(MINIMAL, 'seeds: 1', `seeds: ${LIMITS.seeds + 1}`))).toEqual([`q.yaml:3:8: seeds: at most 100,000 replications (got 100,001)`]);
+    expect(parseScenarioText(edit(MINIMAL, 'seeds: 1', `seeds: ${LIMITS.seeds}`), 'q.yaml').base.seeds).toBe(LIMITS.seeds);
+  });
+
+  it('more instances than the limit, membership additions included, are refused', () => {
+    const at = edit(MINIMAL, 'instances: 1', `instances: ${LIMITS.instances}`);
+    expect(parseScenarioText(at, 'q.yaml').base.services.api.instances).toBe(LIMITS.instances);
+    const over = `${at}membership:\n  - { at: 1s, service: api, add: 1 }\n`;
+    const lines = linesOf(over);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/services: at most 1,000,000 instances in all, membership additions included \(this scenario has 1,000,001/);
+  });
+
+  it('sidecars × endpoints above the limit are refused at the workload', () => {
+    const text = edit(edit(MINIMAL, 'instances: 1', 'instances: 100000'), '    target: api\n', '    target: api\n    sidecars: 201\n');
+    expect(linesOf(text)[0]).toMatch(/workload: too many sidecar × endpoint pairs: 20,100,000, at most 20,000,000/);
+  });
+
+  it('closed-loop clients and request keys have limits of their own', () => {
+    const closed = edit(MINIMAL, '{ process: constant, rate: 10/s }', `{ process: closed, clients: ${LIMITS.clients + 1}, think: { dist: constant, value: 1ms } }`);
+    expect(linesOf(closed)[0]).toMatch(/workload\.0\.arrival\.clients: at most 1,000,000 clients/);
+    const keys = edit(MINIMAL, '    target: api\n', `    target: api\n    key: { dist: uniform, n: ${LIMITS.keys + 1} }\n`);
+    expect(linesOf(keys)[0]).toMatch(/workload\.0\.key\.n: at most 10,000,000 keys/);
+  });
+});
+
+describe('the scenario name', () => {
+  it('may not contain / or \\ or control characters, or be . or .. (it names reports/<name>)', () => {
+    for (const name of ['"../../escaped"', 'a/b', '"a\\\\b"', '..', '.', '"tab\\there"']) {
+      const lines = linesOf(edit(MINIMAL, 'name: minimal', `name: ${name}`));
+      expect(lines, name).toHaveLength(1);
+      expect(lines[0], name).toMatch(/^q\.yaml:1:7: name: expected a scenario name without \/ or \\/);
+    }
+  });
+
+  it('may hold spaces, dots and other punctuation', () => {
+    for (const name of ['my sweep', 'v1.2', 'a_b-c (draft)']) {
+      expect(parseScenarioText(edit(MINIMAL, 'name: minimal', `name: ${name}`), 'q.yaml').base.name).toBe(name);
+    }
+  });
+});
+
+describe('files that are not scenarios', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshsim-limits-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a mapping with no scenario key at all is one problem, not one per key', () => {
+    const lines = linesOf('root: x\ndaemon: y\nbin: z\n');
+    expect(lines).toEqual([`q.yaml: not a meshsim/scenario@1 scenario: none of its top-level keys is a scenario's (schema, name, description, seed, seeds, duration, warmup, drain, services, network, workload, mesh, membership, faults, assert, variants, sweep)`]);
+  });
+
+  it('a directory, or a missing file, says so in words', () => {
+    const read = (path: string): string => {
+      try {
+        loadScenario(path);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as ScenarioError).message;
+      }
+      throw new Error('loaded');
+    };
+    expect(read(dir)).toBe(`${dir}: cannot read scenario file: it is a directory; expected a scenario file (YAML or JSON)`);
+    expect(read(join(dir, 'nope.yaml'))).toBe(`${join(dir, 'nope.yaml')}: cannot read scenario file: no such file`);
+  });
+});
+
+describe('variants and sweeps naming a service the file does not have', () => {
+  it("a variant's override is reported at the variant, with a suggestion", () => {
+    const text = `${MINIMAL}variants:\n  a: { services.apii.instances: 3 }\n`;
+    expect(linesOf(text)).toEqual([`q.yaml:19:8: variants.a → services.apii.instances: cannot apply override: there is no service 'apii' (did you mean 'api'?); services: api`]);
+  });
+
+  it('a sweep path likewise', () => {
+    expect(errorOf(`${MINIMAL}sweep:\n  services.db.instances: [1, 2]\n`).message).toMatch(/sweep\.services\.db\.instances: cannot apply override: there is no service 'db'; services: api/);
+  });
+
+  it('a variant may still add a whole new service', () => {
+    const text = `${MINIMAL}variants:\n  more: { services.cache: { instances: 1, serviceTime: { dist: constant, value: 1ms } } }\n`;
+    expect(Object.keys(parseScenarioText(text, 'q.yaml').variants[0].scenario.services)).toEqual(['api', 'cache']);
+  });
+});
