@@ -34,20 +34,25 @@ const COLUMNS: readonly Column[] = [
 ];
 
 /**
- * Cells as displayed. The best value of a ranked column is marked on every row that shows
- * it (ties as printed, so two rows reading 1.00 are both best or neither); a column whose
- * rows all show the same value has no best, and nothing is marked.
+ * The best of `values` as printed by `format`, to be marked on every row that prints it
+ * (ties as printed, so two rows reading 1.00 are both best or neither); undefined when
+ * nothing is ranked or every row prints the same value (a tie everywhere has no best).
+ * The HTML report's summary table marks by the same rule.
  */
+export function printedBest(values: readonly (number | null)[], format: (x: number) => string, better: 'lower' | 'higher' | undefined): string | undefined {
+  if (better === undefined || values.length < 2) return undefined;
+  const xs = values.filter((x): x is number => x !== null);
+  if (xs.length === 0) return undefined;
+  const top = format(better === 'lower' ? Math.min(...xs) : Math.max(...xs));
+  return values.every((x) => x !== null && format(x) === top) ? undefined : top;
+}
+
+const printed = (c: Column, x: number | null): string => (x === null ? '–' : c.format(x));
+
+/** Cells as displayed, the best of each ranked column marked (see {@link printedBest}). */
 function cells(report: Report, mark: (s: string) => string): string[][] {
-  const rows = report.variants.map((v) => [v.name, ...COLUMNS.map((c) => c.value(v))]);
-  const shown = rows.map((r) => r.map((x, i) => (i === 0 ? String(x) : x === null || typeof x === 'string' ? '–' : COLUMNS[i - 1].format(x))));
-  const best = COLUMNS.map((c, i) => {
-    if (!c.better || report.variants.length < 2) return undefined;
-    const xs = rows.map((r) => r[i + 1]).filter((x): x is number => typeof x === 'number');
-    if (xs.length === 0) return undefined;
-    const top = c.format(c.better === 'lower' ? Math.min(...xs) : Math.max(...xs));
-    return shown.every((r) => r[i + 1] === top) ? undefined : top;
-  });
+  const shown = report.variants.map((v) => [v.name, ...COLUMNS.map((c) => printed(c, c.value(v)))]);
+  const best = COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
   return shown.map((r) => r.map((s, i) => (i > 0 && best[i - 1] !== undefined && s === best[i - 1] ? mark(s) : s)));
 }
 

@@ -8,6 +8,7 @@ import { describeStanding, formatFigure } from '../assertions.js';
 import type { Report, VariantReport } from '../report.js';
 import { FIGURE_LABEL, formatP, STAT_FIGURES, type StatFigure } from '../statistics.js';
 import type { ChartName } from './specs.js';
+import { printedBest } from '../table.js';
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -106,12 +107,7 @@ const CI_FORMAT: Readonly<Record<StatFigure, (x: number) => string>> = {
 };
 
 function summaryTable(report: Report): string {
-  const best = COLUMNS.map((c) => {
-    if (c.better === undefined || report.variants.length < 2) return undefined;
-    const xs = report.variants.map(c.value).filter((x): x is number => x !== null);
-    if (xs.length === 0) return undefined;
-    return c.better === 'lower' ? Math.min(...xs) : Math.max(...xs);
-  });
+  const best = COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
   const head = `<tr><th class="name">variant</th>${COLUMNS.map((c) => `<th>${escapeHtml(c.title)}</th>`).join('')}</tr>`;
   const rows = report.variants.map((v) => {
     const cells = COLUMNS.map((c, i) => {
@@ -120,7 +116,7 @@ function summaryTable(report: Report): string {
       const interval = c.ci === undefined ? null : v.summary.ci[c.ci];
       const fmt = c.ci === undefined ? c.format : CI_FORMAT[c.ci];
       const ci = interval === null ? '' : `<span class="ci">${escapeHtml(`${fmt(interval[0])} – ${fmt(interval[1])}`)}</span>`;
-      const isBest = best[i] !== undefined && x === best[i];
+      const isBest = best[i] !== undefined && c.format(x) === best[i];
       return `<td${isBest ? ' class="best"' : ''}>${escapeHtml(c.format(x))}${isBest ? ' <span class="star">★</span>' : ''}${ci}</td>`;
     });
     return `<tr><td class="name">${escapeHtml(v.name)}</td>${cells.join('')}</tr>`;

@@ -72,6 +72,20 @@ describe('the page', () => {
     expect(p99Cell[2]).toContain(ci[0] >= 10 ? ci[0].toFixed(2) : ci[0].toFixed(3));
   });
 
+  it('marks ties as printed, as the terminal table does: every row showing the best, none when all rows show the same', async () => {
+    const p99Cells = async (values: readonly number[]): Promise<string[]> => {
+      const r: Report = { ...report, variants: report.variants.map((v, i) => ({ ...v, summary: { ...v.summary, latencyMs: { ...v.summary.latencyMs, p99: values[i] } } })) };
+      const html = (await buildHtmlReport(r, scenario)).files.find((f) => f.path === 'index.html')?.content ?? '';
+      return r.variants.map((v) => {
+        const row = html.split('\n').find((l) => l.startsWith(`<tr><td class="name">${v.name}</td>`)) ?? '';
+        return [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][10][1];
+      });
+    };
+    expect(report.variants.length).toBe(2);
+    expect(await p99Cells([100.01, 100.04])).toEqual(['', '']); // both print 100.0: no best
+    expect(await p99Cells([100.01, 120])).toEqual([' class="best"', '']);
+  });
+
   it('says where the scenario is when it cannot be shown', () => {
     const html = renderPage({ report, charts: [], scenario: { missing: 'The scenario is not shown: <gone>.' } });
     expect(html).toContain('<p class="note">The scenario is not shown: &lt;gone&gt;.</p>');
