@@ -6,6 +6,16 @@
 import { mkdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
+/** A path that must be a directory is something else (a file). */
+export class NotADirectoryError extends Error {
+  readonly code = 'ENOTDIR';
+
+  constructor(readonly dir: string) {
+    super(`${dir} exists and is not a directory (ENOTDIR)`);
+    this.name = 'NotADirectoryError';
+  }
+}
+
 /**
  * Creates `dir` and any missing parents, like `mkdir -p`; returns the directories it
  * created, outermost first. Not `mkdirSync(dir, { recursive: true })`: on Node 20 that
@@ -17,7 +27,7 @@ export function makeDirs(dir: string): string[] {
   let here = resolve(dir);
   for (;;) {
     try {
-      if (!statSync(here).isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${here} exists and is not a directory`), { code: 'ENOTDIR' });
+      if (!statSync(here).isDirectory()) throw new NotADirectoryError(here);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -46,8 +56,9 @@ export function outputDirProblem(dir: string): string | undefined {
     rmSync(probe, { force: true });
     return undefined;
   } catch (e) {
+    if (e instanceof NotADirectoryError) return `${e.dir} exists and is not a directory`;
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOTDIR') return err.message.includes('exists and is not a directory') ? err.message.replace('ENOTDIR: ', '') : 'a part of the path is a file, not a directory';
+    if (err.code === 'ENOTDIR') return 'a part of the path is a file, not a directory';
     if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
     if (err.code === 'EROFS') return 'read-only file system';
     if (err.code === 'ENOENT') return `cannot create ${err.path ?? 'the directory'} there`;

@@ -680,25 +680,25 @@ export const LIMITS = {
 } as const;
 
 function sizeCheck(doc: ScenarioDocument, add: (path: PathSegment[], message: string) => void): void {
-  if (doc.seeds > LIMITS.seeds) add(['seeds'], `at most ${LIMITS.seeds.toLocaleString('en-US')} replications (got ${doc.seeds.toLocaleString('en-US')})`);
+  const n = (x: number): string => x.toLocaleString('en-US');
+  if (doc.seeds > LIMITS.seeds) add(['seeds'], `at most ${n(LIMITS.seeds)} replications (got ${n(doc.seeds)})`);
   const size = new Map<string, number>();
   for (const [name, svc] of Object.entries(doc.services)) size.set(name, svc.instances);
   for (const m of doc.membership ?? []) if (size.has(m.service)) size.set(m.service, (size.get(m.service) ?? 0) + (m.add ?? 0));
   const instances = [...size.values()].reduce((a, n) => a + n, 0);
   if (instances > LIMITS.instances) {
-    add(['services'], `at most ${LIMITS.instances.toLocaleString('en-US')} instances in all, membership additions included (this scenario has ${instances.toLocaleString('en-US')}; each costs ≈ 2 KB of memory)`);
+    add(['services'], `at most ${n(LIMITS.instances)} instances in all, membership additions included (this scenario has ${n(instances)}; each costs ≈ 2 KB of memory)`);
     return;
   }
-  const most = (n: number): string => `at most ${n.toLocaleString('en-US')}`;
   doc.workload.forEach((w, i) => {
-    if (w.arrival.process === 'closed' && w.arrival.clients > LIMITS.clients) add(['workload', i, 'arrival', 'clients'], `${most(LIMITS.clients)} clients (got ${w.arrival.clients.toLocaleString('en-US')})`);
-    if (w.key !== undefined && w.key.n > LIMITS.keys) add(['workload', i, 'key', 'n'], `${most(LIMITS.keys)} keys (got ${w.key.n.toLocaleString('en-US')})`);
+    if (w.arrival.process === 'closed' && w.arrival.clients > LIMITS.clients) add(['workload', i, 'arrival', 'clients'], `at most ${n(LIMITS.clients)} clients (got ${n(w.arrival.clients)})`);
+    if (w.key !== undefined && w.key.n > LIMITS.keys) add(['workload', i, 'key', 'n'], `at most ${n(LIMITS.keys)} keys (got ${n(w.key.n)})`);
   });
   let pairs = 0;
   for (const w of doc.workload) pairs += (w.sidecars ?? 1) * (size.get(w.target) ?? 0);
   for (const [name, svc] of Object.entries(doc.services)) for (const c of svc.calls ?? []) pairs += (size.get(name) ?? 0) * (size.get(c.service) ?? 0);
   if (pairs > LIMITS.sidecarEndpoints) {
-    add(['workload'], `too many sidecar × endpoint pairs: ${pairs.toLocaleString('en-US')}, at most ${LIMITS.sidecarEndpoints.toLocaleString('en-US')} (every sidecar, of a workload or of a calling service's instances, keeps balancer state for each instance of the service it calls)`);
+    add(['workload'], `too many sidecar × endpoint pairs: ${n(pairs)}, at most ${n(LIMITS.sidecarEndpoints)} (every sidecar, of a workload or of a calling service's instances, keeps balancer state for each instance of the service it calls)`);
   }
 }
 

@@ -55,8 +55,8 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
  * existing file, that is the file; otherwise the argument is missing, and the message says
  * why that can happen.
  */
-export function scenarioFileArgument(file: string | undefined, variants: readonly string[] | undefined, usageError: (message: string) => Error): { file: string; variants: string[] | undefined } {
-  if (file !== undefined) return { file, variants: variants === undefined ? undefined : [...variants] };
+export function scenarioFileArgument(file: string | undefined, variants: string[] | undefined, usageError: (message: string) => Error): { file: string; variants: string[] | undefined } {
+  if (file !== undefined) return { file, variants };
   const last = variants?.at(-1);
   if (variants !== undefined && last !== undefined && variants.length > 1 && isFile(last)) return { file: last, variants: variants.slice(0, -1) };
   const hint = variants !== undefined ? ` (--variant takes every word after it: put the scenario file before --variant, or end the names with --)` : '';
