@@ -3,13 +3,16 @@
  * CLI's own code path (`main` of src/cli/program.ts, in-process: load and validate the
  * scenario, simulate, build the report, write report.json and report.md), then one JSON
  * line on stdout with the wall time of `main`, the simulated requests from report.json and
- * the process's peak RSS.
+ * the process's peak RSS. `[modules dir]` is the directory of meshsim's modules: src/ by
+ * default (TypeScript: run under tsx), or compiled JavaScript (the benches' default form,
+ * bench/lib.ts `compiledMeshsim`, run with plain node as users run dist/cli/main.js).
  *
- *   node --import tsx bench/e2e-child.ts <scenario.yaml> <variant> <out-dir>
+ *   node --import tsx bench/e2e-child.ts <scenario.yaml> <variant> <out-dir> [modules dir]
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { main } from '../src/cli/program.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as ProgramModule from '../src/cli/program.js';
 
 export interface E2eChildResult {
   readonly variant: string;
@@ -38,11 +41,16 @@ interface ReportShape {
   variants: { name: string; summary: { requests: { total: number; succeeded: number }; latencyMs: { mean: number | null } } }[];
 }
 
-const [file, variant, out] = process.argv.slice(2);
+const [file, variant, out, modulesArg] = process.argv.slice(2);
 if (!file || !variant || !out) {
-  process.stderr.write('usage: e2e-child.ts <scenario.yaml> <variant> <out-dir>\n');
+  process.stderr.write('usage: e2e-child.ts <scenario.yaml> <variant> <out-dir> [modules dir]\n');
   process.exit(2);
 }
+// meshsim is imported only from here (the imports above from ../src are types): compiled,
+// this file runs from a scratch package where ../src does not exist.
+const modules = modulesArg ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+const ext = modules.endsWith('src') ? '.ts' : '.js';
+const { main } = (await import(pathToFileURL(join(modules, 'cli', 'program' + ext)).href)) as typeof ProgramModule;
 
 const startupMs = performance.now();
 let stderr = '';

@@ -5,8 +5,10 @@
  * detection on every sidecar, against the same model without them; 5% of one instance's
  * answers fail, so retries, the budget and ejections all do real work. ≈ 2M requests per
  * run. Target (issue #4): the failover variant keeps ≥ 1M simulated requests per second.
+ * How a run is measured: bench/scenario-bench.ts; meshsim runs as compiled JavaScript under
+ * plain node (as users run dist/cli/main.js), or with `--form ts` from TypeScript through tsx.
  *
- *   node --import tsx bench/failover.bench.ts [--reps 3] [--variants failover,plain] [--budget 60] [--json]
+ *   node --import tsx bench/failover.bench.ts [--reps 3] [--variants failover,plain] [--budget 60] [--form js|ts] [--json]
  */
 import { benchMain } from './lib.js';
 import { runScenarioBench } from './scenario-bench.js';

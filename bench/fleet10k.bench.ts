@@ -6,9 +6,10 @@
  * balancer over all 10,000 endpoints; no warm-up, one seed, 2.5 s ≈ 2M requests.
  * The p2c variant runs 3 times (its median is the headline); random and p2c-peak-ewma run
  * once each after it when the time budget (≈ 60 s for the whole bench) allows. How a run
- * is measured: bench/scenario-bench.ts.
+ * is measured: bench/scenario-bench.ts; meshsim runs as compiled JavaScript under plain
+ * node (as users run dist/cli/main.js), or with `--form ts` from TypeScript through tsx.
  *
- *   node --import tsx bench/fleet10k.bench.ts [--reps 3] [--variants p2c,random,p2c-peak-ewma] [--budget 60] [--json]
+ *   node --import tsx bench/fleet10k.bench.ts [--reps 3] [--variants p2c,random,p2c-peak-ewma] [--budget 60] [--form js|ts] [--json]
  */
 import { benchMain } from './lib.js';
 import { runScenarioBench } from './scenario-bench.js';

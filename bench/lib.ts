@@ -4,8 +4,9 @@
  * none of this is used by src/ or by the tests.
  */
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (bench/..). */
@@ -87,6 +88,66 @@ export function nodeArgsFor(script: string): string[] {
 export function sibling(name: string): string {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   return join(dirname(fileURLToPath(import.meta.url)), name + ext);
+}
+
+/** How a bench runs meshsim: `js`, compiled JavaScript under plain node (as users run dist/); `ts`, src/ through tsx. */
+export type Form = 'js' | 'ts';
+
+/** `--form js|ts` from the command line (default js); anything else is an error. */
+export function formArg(): Form {
+  const form = arg('--form') ?? 'js';
+  if (form !== 'js' && form !== 'ts') throw new Error(`--form must be js or ts, not ${JSON.stringify(form)}`);
+  return form;
+}
+
+/** meshsim compiled into a scratch package, and a bench child script compiled next to it. */
+export interface CompiledMeshsim {
+  /** The compiled modules (src/ as .js): the `<modules dir>` argument of the child scripts. */
+  readonly dir: string;
+  /** The compiled child script, to run with plain node. */
+  readonly child: string;
+  /** Removes the scratch package. */
+  readonly cleanup: () => void;
+}
+
+/**
+ * src/ as JavaScript in a scratch package, node_modules/.cache/meshsim-bench-<label>-<pid>
+ * (under node_modules so dependencies resolve), transpiled file by file (TypeScript's
+ * transpileModule: no type check, the output tsc would give): what `npm run demo` runs
+ * from dist/, without touching dist/. The child script bench/<childName>.ts is transpiled
+ * to <scratch>/bench/<childName>.js; it must import meshsim only through its `<modules
+ * dir>` argument (its ../src imports type-only), since ../src does not exist there.
+ * package.json is copied (ES modules; src/version.ts reads it). `label` (default: the
+ * child's name without `-child`) names the scratch directory. TypeScript is loaded only
+ * here, so benches that do not compile do not carry it.
+ */
+export async function compiledMeshsim(childName: string, label = childName.replace(/-child$/, '')): Promise<CompiledMeshsim> {
+  const { default: ts } = await import('typescript');
+  const scratch = join(ROOT, 'node_modules', '.cache', `meshsim-bench-${label}-${process.pid}`);
+  const cleanup = (): void => rmSync(scratch, { recursive: true, force: true });
+  const src = join(ROOT, 'src');
+  const transpile = (file: string, target: string): void => {
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: file });
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
+  };
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
+  try {
+    for (const file of walk(src)) transpile(file, join(scratch, 'dist', relative(src, file)).replace(/\.ts$/, '.js'));
+    const child = join(scratch, 'bench', `${childName}.js`);
+    transpile(join(BENCH_DIR, `${childName}.ts`), child);
+    copyFileSync(join(ROOT, 'package.json'), join(scratch, 'package.json'));
+    return { dir: join(scratch, 'dist'), child, cleanup };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
+
+/** The line a bench logs to say which form it measures. */
+export function formText(form: Form, modules: string, ts = 'TypeScript through tsx'): string {
+  return form === 'js' ? `compiled JavaScript (${relative(ROOT, modules)})` : ts;
 }
 
 export interface ChildOutput {

@@ -15,51 +15,27 @@
  *
  *   node --import tsx bench/parallel.bench.ts [--reps 3] [--workers N] [--form js|ts] [--json]
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
 import type { ParallelChildResult } from './parallel-child.js';
-import { arg, ROOT, BENCH_DIR, benchMain, figure, fmt, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult } from './lib.js';
+import { arg, ROOT, BENCH_DIR, benchMain, compiledMeshsim, figure, fmt, formArg, formText, log, median, runNodeChild, sibling, spread, table, timed, type BenchResult, type Form } from './lib.js';
 
 const SCENARIO = join(BENCH_DIR, 'scenarios', 'sweep32.yaml');
 const TARGET_RATIO = 0.6;
 
 type Run = ParallelChildResult & { readonly childWallMs: number };
 
-/**
- * src/ as JavaScript in a scratch package (node_modules/.cache, so dependencies resolve),
- * transpiled file by file (TypeScript's transpileModule: no type check, the output tsc
- * would give): what `npm run demo` runs from dist/, without touching dist/.
- */
-function compiledModules(): { dir: string; child: string; cleanup: () => void } {
-  const scratch = join(ROOT, 'node_modules', '.cache', `meshsim-bench-parallel-${process.pid}`);
-  const src = join(ROOT, 'src');
-  const transpile = (file: string, target: string): void => {
-    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }, fileName: file });
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
-  };
-  const walk = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
-  for (const file of walk(src)) transpile(file, join(scratch, 'dist', relative(src, file)).replace(/\.ts$/, '.js'));
-  // The child imports meshsim only through its <modules> argument (its ../src imports are types).
-  const child = join(scratch, 'bench', 'parallel-child.js');
-  transpile(join(BENCH_DIR, 'parallel-child.ts'), child);
-  copyFileSync(join(ROOT, 'package.json'), join(scratch, 'package.json'));
-  return { dir: join(scratch, 'dist'), child, cleanup: () => rmSync(scratch, { recursive: true, force: true }) };
-}
-
-export async function runParallel(options: { reps?: number; workers?: number; form?: 'js' | 'ts' } = {}): Promise<BenchResult> {
+export async function runParallel(options: { reps?: number; workers?: number; form?: Form } = {}): Promise<BenchResult> {
   const reps = options.reps ?? Number(arg('--reps') ?? 3);
   const workers = options.workers ?? Number(arg('--workers') ?? availableParallelism());
-  const form = options.form ?? (arg('--form') === 'ts' ? 'ts' : 'js');
+  const form = options.form ?? formArg();
   return timed('parallel', `meshsim run, 32 runs: 1 worker vs ${workers}`, async () => {
     const single: Run[] = [];
     const multi: Run[] = [];
-    const compiled = form === 'js' ? compiledModules() : undefined;
+    // src/ and the child transpiled into a scratch package (bench/lib.ts, compiledMeshsim).
+    const compiled = form === 'js' ? await compiledMeshsim('parallel-child') : undefined;
     const modules = compiled?.dir ?? join(ROOT, 'src');
-    log(`parallel: meshsim as ${form === 'js' ? `compiled JavaScript (${relative(ROOT, modules)})` : 'TypeScript through tsx (every worker loads tsx)'}`);
+    log(`parallel: meshsim as ${formText(form, modules, 'TypeScript through tsx (every worker loads tsx)')}`);
     try {
     for (let r = 0; r < reps; r++) {
       for (const [n, into] of [
