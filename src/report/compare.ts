@@ -5,10 +5,8 @@
  * both sides ran the same seeds, else unpaired (Welch t interval, two-sample permutation
  * test). Reports of different scenarios (name or sha256) are refused unless forced.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { REPORT_SCHEMA } from './report.js';
+import { readReportDocument } from './read.js';
 import { compareRuns, figureValue, FIGURE_LABEL, formatP, STAT_FIGURES, type ComparisonMethod, type FigureComparison, type SeededFigures, type StatFigure } from './statistics.js';
 
 export const COMPARE_SCHEMA = 'meshsim/compare@1';
@@ -40,27 +38,7 @@ export interface LoadedReport {
 
 /** Reads a report.json, or the report.json in a directory; errors name the file. */
 export function loadReport(path: string): LoadedReport {
-  let file = path;
-  try {
-    if (statSync(path).isDirectory()) file = join(path, 'report.json');
-  } catch {
-    throw new CompareError(`${path}: no such file or directory`);
-  }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CompareError(`${file}: cannot read it${code === 'ENOENT' ? ' (no report.json there; run `meshsim run` first)' : code === undefined ? '' : ` (${code})`}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new CompareError(`${file}: not JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const schema = typeof json === 'object' && json !== null && 'schema' in json ? (json as { schema: unknown }).schema : undefined;
-  if (schema !== REPORT_SCHEMA) throw new CompareError(`${file}: not a ${REPORT_SCHEMA} report (schema ${schema === undefined ? 'missing' : JSON.stringify(schema)})`);
+  const { file, json } = readReportDocument(path, (message) => new CompareError(message));
   const parsed = ReportShape.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -76,32 +76,43 @@ export interface ReadReport {
   readonly report: Report;
 }
 
-/** Reads `path` (a report.json, or a directory holding one) and checks it. Throws {@link ReportFileError}. */
-export function readReport(path: string): ReadReport {
+/**
+ * Reads `path` (a report.json, or a directory holding one) as JSON of schema
+ * {@link REPORT_SCHEMA}; errors, made by `fail`, name the file. The fields are left to the
+ * caller to check: {@link readReport} checks all the renderers read, `meshsim compare`
+ * those it compares.
+ */
+export function readReportDocument(path: string, fail: (message: string) => Error): { readonly file: string; readonly json: unknown } {
   let file = path;
   try {
     if (statSync(path).isDirectory()) file = join(path, 'report.json');
   } catch {
-    throw new ReportFileError(`${path}: no such file or directory`);
+    throw fail(`${path}: no such file or directory`);
   }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ReportFileError(`${file}: cannot read it${code === 'ENOENT' ? ' (no report.json there; run `meshsim run` first)' : code === undefined ? '' : ` (${code})`}`);
+    throw fail(`${file}: cannot read it${code === 'ENOENT' ? ' (no report.json there; run `meshsim run` first)' : code === undefined ? '' : ` (${code})`}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ReportFileError(`${file}: not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw fail(`${file}: not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   const schema = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as { schema?: unknown }).schema : undefined;
   if (schema !== REPORT_SCHEMA) {
     const what = schema === undefined ? 'no `schema` field' : `schema ${JSON.stringify(schema)}`;
-    throw new ReportFileError(`${file}: not a ${REPORT_SCHEMA} report (${what}); this meshsim reads ${REPORT_SCHEMA} only`);
+    throw fail(`${file}: not a ${REPORT_SCHEMA} report (${what}); this meshsim reads ${REPORT_SCHEMA} only`);
   }
+  return { file, json };
+}
+
+/** Reads `path` (a report.json, or a directory holding one) and checks it. Throws {@link ReportFileError}. */
+export function readReport(path: string): ReadReport {
+  const { file, json } = readReportDocument(path, (message) => new ReportFileError(message));
   const parsed = ReportSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
