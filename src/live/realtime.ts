@@ -18,7 +18,19 @@ export const realClock: Clock = {
  * time (measured, 300 timers each: asked 5 → +0.33 ms, 5.5 → −0.17, 5.75 → −0.40).
  */
 export function timerDelay(ms: number): number {
-  return Math.max(0, Math.round(ms));
+  return timerMs(Math.round(ms));
+}
+
+/** The longest delay Node's timers hold: 2^31 − 1 ms (≈ 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The delay to give setTimeout for `ms`, as it is but within [0, MAX_TIMER_MS]. Node fires a
+ * timer of a longer delay after 1 ms (with a TimeoutOverflowWarning), which turned a
+ * 720-hour timeout into a 1 ms one; in live mode a longer delay acts as 24.8 days.
+ */
+export function timerMs(ms: number): number {
+  return ms > 0 ? (ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS) : 0;
 }
 
 export class RealTimers implements Timers {

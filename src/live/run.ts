@@ -24,6 +24,7 @@ import { fleetService } from './fleet/service.js';
 import { ChildHost, childModule, InProcessHost, type Host } from './process.js';
 import { sidecarsService } from './sidecars/service.js';
 import type { ProxyConfig, ProxyStats } from './proxy/index.js';
+import { timerMs } from './realtime.js';
 
 export interface LiveRunOptions {
   readonly seed: number;
@@ -262,7 +263,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
           timers.delete(t);
           sidecars.request({ type: 'members', proxies, names }).catch(() => undefined);
         },
-        Math.max(0, step.at - clock()),
+        timerMs(step.at - clock()),
       );
       timers.add(t);
     }
@@ -274,7 +275,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
             timers.delete(t);
             sidecars.request<ProxyStats[]>({ type: 'stats' }).then(resolve, () => resolve(undefined));
           },
-          Math.max(0, at - clock()),
+          timerMs(at - clock()),
         );
         timers.add(t);
       });

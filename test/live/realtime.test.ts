@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { IntervalMeter, type IntervalSample } from '../../src/algorithms/monitoring/interval-meter.js';
 import { Engine } from '../../src/sim/engine.js';
-import { RealTimers, realClock } from '../../src/live/realtime.js';
+import { MAX_TIMER_MS, RealTimers, realClock, timerDelay, timerMs } from '../../src/live/realtime.js';
 
 /** Records 3 outcomes per interval for 4 intervals, via whatever timers it is given. */
 function drive(clock: { now(): number }, timers: RealTimers | Engine, interval: number, done: (s: IntervalSample[]) => void): void {
@@ -76,5 +76,13 @@ describe('IntervalMeter in both worlds', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(fired).toBe(false);
     expect(timers.size).toBe(0);
+  });
+});
+
+describe('timer delays', () => {
+  it('stay within what Node timers hold: [0, 2^31 − 1] ms, rounded for timerDelay', () => {
+    expect([timerMs(-5), timerMs(0), timerMs(1.5), timerMs(2 ** 31 - 1), timerMs(2 ** 31), timerMs(Infinity)]).toEqual([0, 0, 1.5, MAX_TIMER_MS, MAX_TIMER_MS, MAX_TIMER_MS]);
+    expect([timerDelay(5.5), timerDelay(-1), timerDelay(720 * 3600e3)]).toEqual([6, 0, MAX_TIMER_MS]);
+    expect(MAX_TIMER_MS).toBe(2147483647);
   });
 });

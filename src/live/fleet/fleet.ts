@@ -10,6 +10,7 @@ import { makeSampler, type Sampler } from '../../core/distributions.js';
 import type { DistSpec } from '../../core/distribution-spec.js';
 import { rngStream } from '../../core/rng.js';
 import { BackendInstance, CALLER_HEADER, CALLER_ZONE_HEADER, type InstanceConfig, type InstanceFault, type InstanceStats } from './instance.js';
+import { timerMs } from '../realtime.js';
 
 /** One resolved fault window (instance indices are per service). */
 export interface LiveFaultWindow {
@@ -97,7 +98,7 @@ export class Fleet {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
-    }, Math.max(0, delay));
+    }, timerMs(delay));
     this.timers.add(t);
   }
 

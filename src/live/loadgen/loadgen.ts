@@ -18,6 +18,7 @@ import { QuantileSketch } from '../../core/quantile-sketch.js';
 import { rngStream } from '../../core/rng.js';
 import type { ArrivalSpec } from '../../scenario/types.js';
 import { CALLER_HEADER, CALLER_ZONE_HEADER, OUTCOME_HEADER } from '../fleet/instance.js';
+import { timerMs } from '../realtime.js';
 
 /** Relative error of the per-bucket sketches (the simulator's TIMELINE_ACCURACY). */
 export const TIMELINE_ACCURACY = 0.01;
@@ -196,7 +197,7 @@ class GroupRun {
 
   private schedule(): void {
     if (this.due >= this.opts.duration) return;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, this.due - this.clock()));
+    this.timer = setTimeout(() => this.tick(), timerMs(this.due - this.clock()));
   }
 
   private tick(): void {
@@ -219,7 +220,7 @@ class GroupRun {
     const t = setTimeout(() => {
       this.closedTimers.delete(t);
       fn();
-    }, Math.max(0, delay));
+    }, timerMs(delay));
     this.closedTimers.add(t);
   }
 
@@ -288,7 +289,7 @@ class GroupRun {
           finish('timeout');
           req.destroy();
         },
-        Math.max(0, intended + this.group.timeout - this.clock()),
+        timerMs(intended + this.group.timeout - this.clock()),
       );
     }
     req.end();

@@ -24,7 +24,7 @@ import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failove
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
-import { timerDelay } from '../realtime.js';
+import { timerDelay, timerMs } from '../realtime.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
 
 const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
@@ -247,9 +247,9 @@ export class Exchange {
       return;
     }
     const deadline = r.deadline !== Infinity ? r.deadline : this.ctx.defaultTimeout;
-    if (deadline !== Infinity) this.deadlineTimer = setTimeout(onDeadline, deadline, this);
+    if (deadline !== Infinity) this.deadlineTimer = setTimeout(onDeadline, timerMs(deadline), this);
     this.sendAttempt(0);
-    if (r.hedgeDelay !== Infinity && !this.concluded && this.canResend) this.hedgeTimer = setTimeout(onHedge, r.hedgeDelay, this);
+    if (r.hedgeDelay !== Infinity && !this.concluded && this.canResend) this.hedgeTimer = setTimeout(onHedge, timerMs(r.hedgeDelay), this);
   }
 
   /** Sends one attempt (flags: F_BY_RETRY / F_HEDGE); answers 503 itself when nothing can be sent. */
@@ -314,7 +314,7 @@ export class Exchange {
     else if ((flags & F_BY_RETRY) !== 0) up.retries++;
     if (p.limiter !== undefined) p.limiter.onAttemptStart();
     sidecar.attemptStarted(ep);
-    if (r.perTry !== Infinity) a.tryTimer = setTimeout(onTryTimeout, r.perTry, a);
+    if (r.perTry !== Infinity) a.tryTimer = setTimeout(onTryTimeout, timerMs(r.perTry), a);
     this.ctx.pools[upstream].dispatch(
       {
         path: this.path,
@@ -521,7 +521,7 @@ export class Exchange {
     this.retries++;
     this.ctx.counters.hedges++;
     this.sendAttempt(F_BY_RETRY | F_HEDGE);
-    if (!this.concluded && this.out < r.hedgeMax && this.retries < r.maxRetries) this.hedgeTimer = setTimeout(onHedge, r.hedgeDelay, this);
+    if (!this.concluded && this.out < r.hedgeMax && this.retries < r.maxRetries) this.hedgeTimer = setTimeout(onHedge, timerMs(r.hedgeDelay), this);
   }
 
   /** The route timeout passed: attempts still out end as timeouts, the client gets 504. */

@@ -66,6 +66,18 @@ describe('upstream failures', () => {
     expect((await send(p.port)).status).toBe(504);
   });
 
+  it('timeouts beyond what Node timers hold (2^31 − 1 ms) wait, not fire after 1 ms', async () => {
+    const slow = await httpBackend((req, res) => {
+      req.resume();
+      setTimeout(() => res.end('late'), 60);
+    });
+    const long = mesh({ balancer: { kind: 'round-robin' }, failover: { timeout: '720h', hedge: { delay: '700h' }, retries: { max: 1, on: ['5xx'], perTryTimeout: '600h' } } });
+    const p = await proxy([slow.address], long, { limits: { requestTimeoutMs: 2 ** 32 } });
+    expect(await send(p.port)).toMatchObject({ status: 200, body: 'late' });
+    const q = await proxy([slow.address], { balancer: { kind: 'round-robin' } }, { limits: { requestTimeoutMs: 2 ** 32 } });
+    expect(await send(q.port)).toMatchObject({ status: 200, body: 'late' });
+  });
+
   it('a per-try timeout is retried on another host (5xx covers timeouts, as in Envoy)', async () => {
     const hang = await tcpBackend(() => undefined);
     const good = await ok('second');
