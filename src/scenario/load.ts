@@ -50,10 +50,10 @@ export function parseScenarioText(text: string, file: string, options: LoadOptio
 }
 
 /** Why a file could not be read, in words (the common cases), else the system's message. */
-export function readProblem(error: unknown): string {
+export function readProblem(error: unknown, what = 'scenario'): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'it is a directory; expected a scenario file (YAML or JSON)';
+  if (code === 'EISDIR') return `it is a directory; expected a ${what} file (YAML or JSON)`;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   return error instanceof Error ? error.message : String(error);
 }
@@ -500,7 +500,7 @@ export function readLocatedDocument(file: string, what: string): LocatedDocument
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
   } catch (error) {
-    const reason = error instanceof TypeError ? 'it is not valid UTF-8 text' : (error as Error).message;
+    const reason = error instanceof TypeError ? 'it is not valid UTF-8 text' : readProblem(error, what);
     throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: ${reason}` }]);
   }
   const { raw, locator } = parseLocated(text, file);

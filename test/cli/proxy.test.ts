@@ -4,7 +4,7 @@
  * drains the request in flight and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli, STACK_LINE, tempFiles } from './_run.js';
@@ -33,7 +33,10 @@ describe('meshsim proxy: bad input', () => {
   });
 
   it('a missing file or --config: exit 2', async () => {
-    expect((await cli('proxy', '--config', files.fresh('absent.yaml'))).code).toBe(2);
+    const absent = files.fresh('absent.yaml');
+    const missing = await cli('proxy', '--config', absent);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`meshsim: ${absent}: cannot read proxy config file: no such file\n`);
     const r = await cli('proxy');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("required option '--config <file>'");
@@ -47,11 +50,52 @@ describe('meshsim proxy: bad input', () => {
       const file = files.writeScenario(config('127.0.0.1:1').replace('listen: { port: 0 }', `listen: { port: ${port} }`), 'taken.yaml');
       const r = await cli('proxy', '--config', file);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
-      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(r.stderr).toBe(`meshsim: ${file}: listen: cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); pick another, or 0 for any free port\n`);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
+  });
+
+  it('an admin port already taken: exit 2, and the proxy listener it had opened is closed again (the process ends)', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const free: Server = createServer();
+      await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+      const listenPort = (free.address() as AddressInfo).port;
+      await new Promise((resolve) => free.close(resolve));
+      const hc = 'healthCheck: { path: /health }\n';
+      const withChecks = config('127.0.0.1:1').replace('listen: { port: 0 }', `listen: { port: ${listenPort} }`).replace('admin: { port: 0 }', `admin: { port: ${port} }`).replace('balancer: { kind: round-robin }', `balancer: { kind: round-robin }\n  failover: { healthCheck: { interval: 50ms, timeout: 20ms, unhealthyThreshold: 1, healthyThreshold: 1 } }`) + hc;
+      const file = files.writeScenario(withChecks, 'admin-taken.yaml');
+      // Before, the process printed the error and went on serving (and probing) forever.
+      const r = await cli('proxy', '--config', file);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`meshsim: ${file}: admin: cannot listen on 127.0.0.1:${port}: the port is in use (EADDRINUSE); pick another, or 0 for any free port\n`);
+      // (cli runs in this process: a listener left open would still accept here.)
+      const refused = await new Promise<string>((resolve) => {
+        const s = connect(listenPort, '127.0.0.1', () => {
+          s.destroy();
+          resolve('connected');
+        });
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('the admin port equal to the listen port is a config error; an unresolvable host is exit 2 in words', async () => {
+    const same = files.writeScenario(config('127.0.0.1:1').replace('listen: { port: 0 }', 'listen: { port: 18555 }').replace('admin: { port: 0 }', 'admin: { port: 18555 }'), 'same.yaml');
+    const r = await cli('proxy', '--config', same);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${same}:3:16: admin.port: port 18555 is also listen.port; expected a port of its own (or 0 for any free port)`);
+    const host = files.writeScenario(config('127.0.0.1:1').replace('listen: { port: 0 }', 'listen: { host: example.invalid, port: 0 }'), 'host.yaml');
+    const h = await cli('proxy', '--config', host);
+    expect(h.code).toBe(2);
+    expect(h.stderr).toMatch(/listen: cannot listen on example\.invalid:0: cannot resolve the host name 'example\.invalid' \((ENOTFOUND|EAI_AGAIN)\)\n$/);
+    expect(h.stderr).not.toMatch(STACK_LINE);
   });
 
   it('--help teaches: examples and exit codes', async () => {

@@ -22,16 +22,14 @@ function milliseconds(value: string): number {
 async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<void> {
   const config = loadProxyConfig(flags.config);
   await withInterrupt(async (signal) => {
+    // Imported here: undici and prom-client load only when a proxy starts, not for every command.
+    const { startProxy, ListenError } = await import('../../live/proxy/index.js');
     let handle;
     try {
-      // Imported here: undici and prom-client load only when a proxy starts, not for every command.
-      const { startProxy } = await import('../../live/proxy/index.js');
       handle = await startProxy(config);
     } catch (e) {
-      const err = e as Error & { code?: string; address?: string; port?: number };
-      if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
-        throw ctx.usageError(`${flags.config}: cannot listen on ${err.address ?? ''}:${err.port ?? ''}: ${err.code}`);
-      }
+      // A port that cannot be bound is bad input; startProxy has stopped what it started.
+      if (e instanceof ListenError) throw ctx.usageError(`${flags.config}: ${e.message}`);
       throw e;
     }
     const host = config.listen.host ?? '127.0.0.1';

@@ -113,6 +113,9 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
   const mesh = resolveMesh(typeof raw === 'object' && raw !== null ? (raw as { mesh?: unknown }).mesh : undefined);
   const issues: FieldIssue[] = [...(parsed.ok ? [] : parsed.issues.filter((i) => i.path[0] !== 'mesh')), ...(mesh.ok ? [] : mesh.issues)];
   issues.push(...duplicateUpstreams(raw));
+  if (parsed.ok && parsed.value.admin !== undefined && parsed.value.admin.port === parsed.value.listen.port && parsed.value.listen.port !== 0) {
+    issues.push({ path: ['admin', 'port'], message: `port ${parsed.value.listen.port} is also listen.port; expected a port of its own (or 0 for any free port)` });
+  }
   if (!parsed.ok || !mesh.ok || issues.length > 0) return { ok: false, issues };
   const d = parsed.value;
   const limits = d.limits;

@@ -226,12 +226,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
 
-  const host = config.listen.host ?? '127.0.0.1';
-  await listen(server, config.listen.port, host);
-  const port = (server.address() as AddressInfo).port;
-
   let admin: Server | undefined;
-  let adminPort: number | undefined;
   if (config.admin !== undefined) {
     const registry = proxyRegistry(counters, () => {
       const od = ctx.policies.outlierDetector;
@@ -269,8 +264,6 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: the admin listener serves /metrics, /ready and /stats\n');
     });
-    await listen(admin, config.admin.port, '127.0.0.1');
-    adminPort = (admin.address() as AddressInfo).port;
   }
 
   function stats(): ProxyStats {
@@ -341,12 +334,45 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     ctx.policies.sidecar.setEndpoints(members.list);
   }
 
+  // Listening comes last: when a port cannot be bound, everything started so far (the other
+  // listener, health-check probes, timers, upstream pools) is stopped again before the error
+  // goes up, so a failed start leaves nothing running.
+  try {
+    await listen(server, 'listen', config.listen.port, config.listen.host ?? '127.0.0.1');
+    if (admin !== undefined && config.admin !== undefined) await listen(admin, 'admin', config.admin.port, '127.0.0.1');
+  } catch (e) {
+    await close({ drainMs: 0 });
+    throw e;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const adminPort = admin === undefined ? undefined : (admin.address() as AddressInfo).port;
   return { port, adminPort, stats, close, restartPolicies, setMembers };
 }
 
-function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, port: number, host: string): Promise<void> {
+/** A listener of the proxy could not be bound: which one (the config's `listen` or `admin`), where, and the system's code. */
+export class ListenError extends Error {
+  constructor(
+    readonly listener: 'listen' | 'admin',
+    readonly host: string,
+    readonly port: number,
+    readonly code: string,
+  ) {
+    super(`${listener}: cannot listen on ${host}:${port}: ${listenProblem(code, host, port)}`);
+  }
+}
+
+/** What a listen error code means, in words. */
+function listenProblem(code: string, host: string, port: number): string {
+  if (code === 'EADDRINUSE') return `the port is in use (EADDRINUSE); pick another${port === 0 ? '' : ', or 0 for any free port'}`;
+  if (code === 'EACCES' || code === 'EPERM') return port > 0 && port < 1024 ? `permission denied (${code}): ports below 1024 need root or CAP_NET_BIND_SERVICE` : `permission denied (${code})`;
+  if (code === 'EADDRNOTAVAIL') return `${host} is not an address of this machine (EADDRNOTAVAIL)`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return `cannot resolve the host name '${host}' (${code})`;
+  return code;
+}
+
+function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, listener: 'listen' | 'admin', port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
+    const onError = (error: Error & { code?: string }): void => reject(error.code === undefined ? error : new ListenError(listener, host, port, error.code));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
