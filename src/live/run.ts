@@ -14,7 +14,7 @@
  * - workloads: src/live/loadgen, through the group's sidecar proxies round robin;
  * - faults: resolved windows (the simulator's own resolution) applied by the fleet.
  */
-import { Agent, request } from 'node:http';
+import { Agent, request, type ClientRequest } from 'node:http';
 import { instanceSettings, membershipTimeline, simulatedAddress } from '../scenario/instances.js';
 import type { Scenario } from '../scenario/types.js';
 import type { LiveFaultWindow } from './fleet/fleet.js';
@@ -197,8 +197,15 @@ function minus(a: ProxyStats, b: ProxyStats | undefined): ProxyStats {
  * (whatever they are): measured, a cold proxy answers its first second of requests 10×
  * slower than a warm one (connection set-up, V8 compiling the request path).
  */
-async function warmUp(ports: readonly number[], perPort = 200): Promise<void> {
+async function warmUp(ports: readonly number[], signal: AbortSignal | undefined, perPort = 200): Promise<void> {
   const agent = new Agent({ keepAlive: true });
+  const inFlight = new Set<ClientRequest>();
+  // Interrupted: the requests out are dropped and no more go (with slow instances the
+  // warm-up can take many seconds, and Ctrl-C waited for all of it).
+  const stop = (): void => {
+    for (const req of inFlight) req.destroy();
+  };
+  signal?.addEventListener('abort', stop, { once: true });
   const one = (port: number): Promise<void> =>
     new Promise((resolve) => {
       const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: { [CALLER_HEADER]: 'meshsim-warm-up' }, timeout: 2000 }, (res) => {
@@ -206,16 +213,26 @@ async function warmUp(ports: readonly number[], perPort = 200): Promise<void> {
         res.on('end', resolve);
         res.on('error', () => resolve());
       });
+      inFlight.add(req);
+      req.on('close', () => {
+        inFlight.delete(req);
+        resolve();
+      });
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve());
       req.end();
     });
-  await Promise.all(
-    ports.map(async (port) => {
-      for (let k = 0; k < perPort; k += 4) await Promise.all([one(port), one(port), one(port), one(port)]);
-    }),
-  );
-  agent.destroy();
+  try {
+    await Promise.all(
+      ports.map(async (port) => {
+        for (let k = 0; k < perPort && signal?.aborted !== true; k += 4) await Promise.all([one(port), one(port), one(port), one(port)]);
+      }),
+    );
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    agent.destroy();
+  }
+  signal?.throwIfAborted();
 }
 
 /** Runs `scenario` live once and returns what was measured. */
@@ -241,6 +258,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
       options.direct
         ? instances.map((i) => Number(addresses[`${i.service}/${i.index}`].split(':')[1]))
         : plans.flatMap((p, i) => (p.client ? [ports[i]] : [])),
+      options.signal,
     );
 
     // The algorithms and the instances' random streams start afresh with the load, as the

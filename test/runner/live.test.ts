@@ -224,4 +224,17 @@ ${o.tail ?? ''}`),
     expect(out.aborted).toBe(true);
     expect(performance.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it('stops during the warm-up too: slow instances made Ctrl-C wait for all of it', async () => {
+    // 200 warm-up requests, 4 at a time, at 300 ms each: ~15 s before the load would start.
+    const slow = SCENARIO.replace('serviceTime: { dist: exponential, mean: 4ms }', 'serviceTime: { dist: constant, value: 300ms }').replace(/faults:[\s\S]*$/, '');
+    const loaded = loadScenario(writeScenario(slow));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1000);
+    const started = performance.now();
+    const out = await runScenarioLive(loaded, { signal: controller.signal, layout: 'single' });
+    expect(out.aborted).toBe(true);
+    expect(out.variants[0].runs).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(4_000);
+  }, 30_000);
 });

@@ -33,11 +33,22 @@ export const EXIT_INTERRUPTED = 130;
 
 /**
  * Runs `fn` with an AbortSignal that fires on SIGINT or SIGTERM; the handlers are removed
- * afterwards, whatever happens.
+ * afterwards, whatever happens. The first signal asks `fn` to stop (it stops its processes
+ * and writes nothing half done) and, given `notify`, says so; a second one exits at once
+ * (128 + the signal), for when stopping takes longer than the user will wait: the child
+ * processes of live runs watch their parent and end with it, and reports are written
+ * atomically, so nothing is left behind or half written either way.
  */
-export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>, notify?: (text: string) => void): Promise<T> {
   const controller = new AbortController();
-  const abort = (): void => controller.abort(new Error('interrupted'));
+  const abort = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.exit(signal === 'SIGTERM' ? 143 : EXIT_INTERRUPTED);
+      return;
+    }
+    notify?.(`meshsim: ${signal === 'SIGTERM' ? 'SIGTERM' : 'interrupted'}: stopping (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to stop at once)\n`);
+    controller.abort(new Error('interrupted'));
+  };
   process.on('SIGINT', abort);
   process.on('SIGTERM', abort);
   try {

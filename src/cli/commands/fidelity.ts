@@ -44,6 +44,7 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
       signal,
       onStage: flags.progress ? (m) => io.stderr(`${m}\n`) : undefined,
     }),
+    io.stderr,
   );
   if (out.aborted) {
     io.stderr('meshsim: interrupted; every process of the run was stopped, nothing written\n');

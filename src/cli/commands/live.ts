@@ -82,6 +82,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
             io.stderr(`[${k + 1}/${total}] ${variant} seed ${seed}: live for ${((loaded.variants.find((v) => v.name === variant)?.scenario.duration ?? 0) / 1000).toFixed(1)} s\n`)
         : undefined,
     }),
+    io.stderr,
   );
   if (output.aborted) {
     io.stderr('meshsim: interrupted; every process of the run was stopped, nothing written\n');
@@ -124,13 +125,17 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
           'instance (slots, queue bound, service times, faults, downstream calls), the sidecar proxies\n' +
           '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +
           'generator measuring latency from each request\'s intended send time (no coordinated omission).\n' +
+          'Before the load, a warm-up sends 200 requests through each client proxy, 4 at a time, so\n' +
+          'pools exist and code is compiled (about 50 × the mean service time: seconds with slow\n' +
+          'instances); the algorithms then start afresh.\n' +
           'The network is the real loopback: the scenario\'s `network` latency is not added.\n' +
           'Workloads with `key:` send each request\'s key (drawn as the simulation draws it) in the\n' +
           'x-meshsim-key header, which their proxies hash for ring-hash and maglev. Instances that\n' +
           '`membership` adds start with the fleet and join the proxies\' endpoint sets at their time\n' +
           '(cold, as `coldStart` says); removed ones finish what they hold.\n' +
           'Live reports are measurements: two runs never give byte-identical files. Every process the\n' +
-          'run starts is stopped when it ends, fails or is interrupted (Ctrl-C).\n' +
+          'run starts is stopped when it ends, fails or is interrupted (Ctrl-C; a second Ctrl-C\n' +
+          'stops at once).\n' +
           '\nExit codes:\n' +
           '  0    success (every assert: rule passed)\n' +
           '  1    an assert: rule failed (the reports are written all the same)\n' +

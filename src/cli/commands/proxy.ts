@@ -39,7 +39,7 @@ async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<voi
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    ctx.io.stderr(`meshsim proxy: draining (up to ${flags.drain} ms)\n`);
+    ctx.io.stderr(`meshsim proxy: draining (up to ${flags.drain} ms; a second signal stops at once)\n`);
     await handle.close({ drainMs: flags.drain });
     const s = handle.stats();
     ctx.io.stderr(`meshsim proxy: stopped after ${s.requests} requests (${s.succeeded} succeeded, ${s.failed} failed)\n`);
