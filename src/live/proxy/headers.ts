@@ -32,17 +32,19 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 
 /**
  * The headers to send upstream for a request with `raw` headers from `clientAddress`: hop-by-hop
- * headers dropped, x-forwarded-for appended, x-forwarded-proto set when absent.
+ * headers dropped, x-forwarded-for appended, x-forwarded-proto set when absent. `host`, for an
+ * absolute-form request, replaces the client's Host header (RFC 9112 §3.2.2: a proxy ignores
+ * the received Host and uses the target's authority).
  */
-export function upstreamRequestHeaders(raw: readonly string[], clientAddress: string): string[] {
+export function upstreamRequestHeaders(raw: readonly string[], clientAddress: string, host?: string): string[] {
   const named = connectionTokens(raw);
-  const out: string[] = [];
+  const out: string[] = host === undefined ? [] : ['host', host];
   let xff: string | undefined;
   let xfp = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const lower = name.toLowerCase();
-    if (isHopByHop(lower) || (named !== undefined && named.has(lower))) continue;
+    if (isHopByHop(lower) || (named !== undefined && named.has(lower)) || (host !== undefined && lower === 'host')) continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;
@@ -90,6 +92,13 @@ export function originForm(url: string): string | undefined {
   const rest = m[1];
   if (rest === '') return '/';
   return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
+/** The authority (host[:port], without userinfo) of an absolute-form target; undefined for any other form. */
+export function absoluteAuthority(url: string): string | undefined {
+  if (url.charCodeAt(0) === 47 /* '/' */) return undefined;
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i.exec(url);
+  return m === null || m[1] === '' ? undefined : m[1];
 }
 
 const LOAD_METRICS = 'endpoint-load-metrics';

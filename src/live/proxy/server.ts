@@ -15,7 +15,7 @@ import { rngStream } from '../../core/rng.js';
 import { hashKey } from '../../core/xxhash64.js';
 import { createSidecarPolicies, resolveRouter, type SidecarPolicies } from '../../mesh/policies.js';
 import { realPorts } from '../realtime.js';
-import { originForm, upstreamRequestHeaders } from './headers.js';
+import { absoluteAuthority, originForm, upstreamRequestHeaders } from './headers.js';
 import { ProxyCounters, proxyRegistry } from './metrics.js';
 import { Exchange, PendingQueue, type RouterContext } from './router.js';
 import type { ProxyConfig, ProxyHandle, ProxyStats } from './types.js';
@@ -163,10 +163,11 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     counters.active++;
     const raw = req.rawHeaders;
     const { length, chunked } = bodyFraming(raw);
-    const path = originForm(req.url ?? '');
+    const url = req.url ?? '';
+    const path = originForm(url);
     const hasBody = chunked || length > 0;
     const buffer = hasBody && canRetry && !chunked && length <= RETRY_BUFFER_BYTES;
-    const headers = path === undefined ? [] : upstreamRequestHeaders(raw, req.socket.remoteAddress ?? '');
+    const headers = path === undefined ? [] : upstreamRequestHeaders(raw, req.socket.remoteAddress ?? '', absoluteAuthority(url));
     const key = keyHeader === undefined ? undefined : req.headers[keyHeader];
     const x = new Exchange(ctx, req, res, req.method ?? 'GET', path ?? '/', headers, hasBody && !buffer ? req : null, typeof key === 'string' ? hashKey(key) : undefined);
     res.exchange = x;
@@ -202,6 +203,13 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     }
     x.start();
   }
+
+  // Expect: 100-continue (Node answers 100 itself unless told): a body declared over the
+  // limit gets its 413 before the client sends it, not after a 100 Continue.
+  server.on('checkContinue', (req: IncomingMessage, res: ProxyResponse) => {
+    if (bodyFraming(req.rawHeaders).length <= maxBodyBytes) res.writeContinue();
+    handle(req, res);
+  });
 
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const code = err.code ?? '';

@@ -1,7 +1,7 @@
 /** Hop-by-hop header handling, x-forwarded-*, and origin-form targets (RFC 9110 §7.6.1). */
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { downstreamResponseHeaders, originForm, reportedUtilization, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
+import { absoluteAuthority, downstreamResponseHeaders, originForm, reportedUtilization, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
 
 const names = (h: readonly string[]): string[] => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
 
@@ -35,6 +35,23 @@ describe('downstreamResponseHeaders', () => {
   it('drops hop-by-hop response headers, including those the upstream Connection names', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s));
     expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+  });
+});
+
+describe('absolute-form targets: Host from the target (RFC 9112 §3.2.2)', () => {
+  it('absoluteAuthority: host[:port] without userinfo; undefined for origin-form and the rest', () => {
+    expect(absoluteAuthority('http://a.example:8080/p?q')).toBe('a.example:8080');
+    expect(absoluteAuthority('HTTP://user:pw@b.example/')).toBe('b.example');
+    expect(absoluteAuthority('http://c.example')).toBe('c.example');
+    expect([absoluteAuthority('/p'), absoluteAuthority('*'), absoluteAuthority('http:///p')]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('upstreamRequestHeaders replaces the client Host with the given one, once', () => {
+    const out = upstreamRequestHeaders(['Host', 'client.example', 'Accept', '*/*', 'host', 'dup.example'], '10.0.0.1', 'a.example:8080');
+    expect(out.filter((_, i) => i % 2 === 0 && out[i].toLowerCase() === 'host').length).toBe(1);
+    expect(out.slice(0, 2)).toEqual(['host', 'a.example:8080']);
+    expect(out).toContain('Accept');
+    expect(upstreamRequestHeaders(['Host', 'client.example'], '10.0.0.1').slice(0, 2)).toEqual(['Host', 'client.example']);
   });
 });
 

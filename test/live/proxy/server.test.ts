@@ -58,6 +58,16 @@ describe('client abuse', () => {
     expect(p.stats()).toMatchObject({ requests: 4, succeeded: 1, failed: 3, attempts: 2 });
   });
 
+  it('Expect: 100-continue: a body declared over the limit gets 413 without a 100 Continue first', async () => {
+    const b = await ok();
+    const p = await proxy([b.address], undefined, { limits: { maxBodyBytes: 1000 } });
+    const over = await raw(p.port, 'POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n', 2000);
+    expect(over).toMatch(/^HTTP\/1\.1 413 /);
+    expect(over).not.toContain('100 Continue');
+    const fits = await raw(p.port, 'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', 300);
+    expect(fits).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+  });
+
   it('a client closing early: the upstream request is cancelled, counted once as client_closed', async () => {
     let cut = 0;
     const b = await httpBackend((_req, res) => {
@@ -117,6 +127,9 @@ describe('client abuse', () => {
     const reply = await raw(p.port, 'GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(b.requests.map((r) => r.url)).toEqual(['/latest/meta-data']);
+    // Host comes from the absolute-form target, not the client's header (RFC 9112 §3.2.2).
+    await raw(p.port, 'GET http://a.example:8080/x HTTP/1.1\r\nHost: client.example\r\nConnection: close\r\n\r\n');
+    expect(b.requests.map((r) => r.headers.host)).toEqual(['169.254.169.254', 'a.example:8080']);
     const star = await raw(p.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(star).toMatch(/^HTTP\/1\.1 400 /);
   });
