@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { cli, STACK_LINE, tempFiles } from './_run.js';
 import { closeAll, eventually, httpBackend, send } from '../live/proxy/_harness.js';
 
@@ -96,6 +97,28 @@ describe('meshsim proxy: bad input', () => {
     expect(h.code).toBe(2);
     expect(h.stderr).toMatch(/listen: cannot listen on example\.invalid:0: cannot resolve the host name 'example\.invalid' \((ENOTFOUND|EAI_AGAIN)\)\n$/);
     expect(h.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('--drain takes a duration with its unit, or plain ms; anything else is exit 2', async () => {
+    const r = await cli('proxy', '--config', 'examples/proxy.yaml', '--drain', '10 parsecs');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("option '--drain <time>' argument '10 parsecs' is invalid. expected a drain time like 10s or 500ms (or whole milliseconds)");
+  });
+
+  it('warns of settings that do nothing or leave out what the balancer needs', async () => {
+    const { proxyConfigWarnings, resolveProxyConfig } = await import('../../src/live/proxy/config.js');
+    const warnings = (doc: string): string[] => {
+      const r = resolveProxyConfig(parse(doc));
+      if (!r.ok) throw new Error(JSON.stringify(r.issues));
+      return proxyConfigWarnings(r.config);
+    };
+    const base = 'schema: meshsim/proxy@1\nlisten: { port: 0 }\nupstreams: [{ address: "127.0.0.1:1" }, { address: "127.0.0.1:2" }]\n';
+    expect(warnings(`${base}hashKey: { header: x-user }\nmesh: { balancer: { kind: round-robin } }\n`)).toEqual(["hashKey.header 'x-user' is not used: balancer round-robin does not hash (ring-hash and maglev do)"]);
+    expect(warnings(`${base}mesh: { balancer: { kind: ring-hash } }\n`)[0]).toMatch(/^balancer ring-hash without hashKey: every request gets a random hash/);
+    expect(warnings(`${base}mesh: { balancer: { kind: random }, failover: { timeout: 1s, perTryTimeout: 5s } }\n`)).toEqual([
+      'mesh.failover.perTryTimeout (5s) is not below the overall timeout (1s): the overall timeout always ends the request first',
+    ]);
+    expect(warnings(`${base}hashKey: { header: x-user }\nmesh: { balancer: { kind: maglev }, failover: { timeout: 5s, perTryTimeout: 1s } }\n`)).toEqual([]);
   });
 
   it('--help teaches: examples and exit codes', async () => {

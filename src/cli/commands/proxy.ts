@@ -4,7 +4,8 @@
  * accepting, let requests in flight finish (up to --drain), close, exit 0.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadProxyConfig } from '../../live/proxy/config.js';
+import { loadProxyConfig, proxyConfigWarnings } from '../../live/proxy/config.js';
+import { formatDuration, parseDuration } from '../../core/units.js';
 import { withInterrupt, type CommandContext } from './context.js';
 import { helpText } from '../help.js';
 
@@ -13,14 +14,19 @@ interface ProxyFlags {
   readonly drain: number;
 }
 
-function milliseconds(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a drain time in ms (a whole number ≥ 0), got "${value}"`);
-  return n;
+/** A drain time: a duration with its unit, as config files write them (`10s`, `500ms`), or plain milliseconds. */
+function drainTime(value: string): number {
+  if (/^\s*\d+\s*$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  try {
+    return parseDuration(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`expected a drain time like 10s or 500ms (or whole milliseconds): ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<void> {
   const config = loadProxyConfig(flags.config);
+  for (const w of proxyConfigWarnings(config)) ctx.io.stderr(`meshsim: warning: ${flags.config}: ${w}\n`);
   await withInterrupt(async (signal) => {
     // Imported here: undici and prom-client load only when a proxy starts, not for every command.
     const { startProxy, ListenError } = await import('../../live/proxy/index.js');
@@ -39,7 +45,7 @@ async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<voi
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    ctx.io.stderr(`meshsim proxy: draining (up to ${flags.drain} ms; a second signal stops at once)\n`);
+    ctx.io.stderr(`meshsim proxy: draining (up to ${formatDuration(flags.drain)}; a second signal stops at once)\n`);
     await handle.close({ drainMs: flags.drain });
     const s = handle.stats();
     ctx.io.stderr(`meshsim proxy: stopped after ${s.requests} requests (${s.succeeded} succeeded, ${s.failed} failed)\n`);
@@ -52,14 +58,14 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .command('proxy')
     .description('run the live sidecar proxy: the same balancer and failover objects as the simulator, on real traffic')
     .requiredOption('--config <file>', `proxy config (YAML or JSON, meshsim/proxy@1)`)
-    .option('--drain <ms>', 'on SIGTERM/SIGINT, how long requests in flight may still finish', milliseconds, 10_000)
+    .option('--drain <time>', 'on SIGTERM/SIGINT, how long requests in flight may still finish (10s, 500ms; plain numbers are ms)', drainTime, 10_000)
     .addHelpText(
       'after',
       helpText(
         '\nExamples:\n' +
           '  meshsim proxy --config examples/proxy.yaml\n' +
           '  meshsim proxy --config examples/proxy-hashing.yaml     # ring hash on a header\n' +
-          '  meshsim proxy --config proxy.json --drain 2000\n' +
+          '  meshsim proxy --config proxy.json --drain 2s\n' +
           '\nThe config names the listener, the admin listener (127.0.0.1 only: /metrics for\n' +
           'Prometheus, /ready, /stats), the upstreams (the only hosts ever contacted) and a `mesh`\n' +
           'block written as in scenario files (balancer, failover); for ring-hash and maglev,\n' +

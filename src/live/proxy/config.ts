@@ -12,7 +12,7 @@
  *   hashKey: { header: x-user-id }   # ring-hash / maglev hash this header's value
  */
 import { z } from 'zod';
-import { zDuration } from '../../core/units.js';
+import { formatDuration, zDuration } from '../../core/units.js';
 import { ScenarioError, describeValue, type ScenarioIssue } from '../../scenario/errors.js';
 import { readLocatedDocument } from '../../scenario/load.js';
 import { resolveMesh, validateWith, type FieldIssue } from '../../scenario/schema.js';
@@ -140,6 +140,26 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
     ...(d.seed === undefined ? {} : { seed: d.seed }),
   };
   return { ok: true, config };
+}
+
+/** Balancers that read a request's hash key (ring hash and Maglev); the others ignore it. */
+const HASHING_BALANCERS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
+
+/**
+ * Settings of a valid config that do nothing, or leave out what the policy needs: started all
+ * the same, but each worth a line on stderr.
+ */
+export function proxyConfigWarnings(config: ProxyConfig): string[] {
+  const out: string[] = [];
+  const kind = config.mesh.balancer.kind;
+  const hashing = HASHING_BALANCERS.has(kind);
+  if (config.hashKey !== undefined && !hashing) out.push(`hashKey.header '${config.hashKey.header}' is not used: balancer ${kind} does not hash (ring-hash and maglev do)`);
+  if (config.hashKey === undefined && hashing) out.push(`balancer ${kind} without hashKey: every request gets a random hash, so requests spread as with random balancing (set hashKey: { header: ... })`);
+  const f = config.mesh.failover;
+  if (f?.timeout !== undefined && f.perTryTimeout !== undefined && f.perTryTimeout >= f.timeout) {
+    out.push(`mesh.failover.perTryTimeout (${formatDuration(f.perTryTimeout)}) is not below the overall timeout (${formatDuration(f.timeout)}): the overall timeout always ends the request first`);
+  }
+  return out;
 }
 
 /** Reads a proxy config file (YAML, or JSON for `.json`). Throws {@link ScenarioError} naming file:line, field and expectation. */

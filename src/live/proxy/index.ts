@@ -6,4 +6,4 @@
 export type { ProxyConfig, ProxyHandle, ProxyStats, UpstreamSpec, UpstreamStats } from './types.js';
 export { PROXY_SCHEMA } from './types.js';
 export { startProxy, ListenError, RETRY_BUFFER_BYTES, DEFAULT_ROUTE_TIMEOUT_MS } from './server.js';
-export { loadProxyConfig, resolveProxyConfig } from './config.js';
+export { loadProxyConfig, proxyConfigWarnings, resolveProxyConfig } from './config.js';
