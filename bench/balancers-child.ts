@@ -29,15 +29,13 @@
  *
  *   node --expose-gc --import tsx bench/balancers-child.ts <kind|noop> <unit|weighted> [--sizes 10,1000,10000] [--reps 5] [--rep-ms 60]
  */
-import { balancers, createBalancer, resolveBalancerOptions } from '../src/algorithms/registry.js';
+import { balancers, createBalancer, HASHING_KINDS, resolveBalancerOptions } from '../src/algorithms/registry.js';
 import type { Balancer, BalancerEnvironment, Endpoint, Outcome } from '../src/algorithms/types.js';
 import type { Ports } from '../src/core/ports.js';
 import { rngStream } from '../src/core/rng.js';
 import { hashKey } from '../src/core/xxhash64.js';
 import { Engine } from '../src/sim/engine.js';
 
-/** Kinds that read `ctx.hashKey` (they draw a random hash without one). */
-const HASHING_KINDS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
 /** The harness alone: a balancer that does nothing (pick = a counter mod n). */
 const NOOP = 'noop';
 

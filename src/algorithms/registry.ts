@@ -48,6 +48,9 @@ export const balancers: ReadonlyMap<string, AnyBalancerDefinition> = new Map(bal
 /** Kinds Envoy itself offers: they always sit inside Envoy's priority and panic layers. */
 export const ENVOY_KINDS: ReadonlySet<string> = new Set(['round-robin', 'weighted-round-robin', 'random', 'least-request', 'ring-hash', 'maglev']);
 
+/** Kinds that read a request's hash key (`PickContext.hashKey`); without one they draw a random hash. */
+export const HASHING_KINDS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
+
 /** Options every balancer accepts besides its own: Envoy's layers. */
 export { LAYER_KEYS, layerConfigSchema };
 

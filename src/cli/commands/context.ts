@@ -46,7 +46,8 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>, 
       process.exit(signal === 'SIGTERM' ? 143 : EXIT_INTERRUPTED);
       return;
     }
-    notify?.(`meshsim: ${signal === 'SIGTERM' ? 'SIGTERM' : 'interrupted'}: stopping (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to stop at once)\n`);
+    const [what, again] = signal === 'SIGTERM' ? ['SIGTERM', 'SIGTERM'] : ['interrupted', 'Ctrl-C'];
+    notify?.(`meshsim: ${what}: stopping (${again} again to stop at once)\n`);
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', abort);

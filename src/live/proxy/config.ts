@@ -12,6 +12,7 @@
  *   hashKey: { header: x-user-id }   # ring-hash / maglev hash this header's value
  */
 import { z } from 'zod';
+import { HASHING_KINDS } from '../../algorithms/registry.js';
 import { formatDuration, zDuration } from '../../core/units.js';
 import { ScenarioError, describeValue, type ScenarioIssue } from '../../scenario/errors.js';
 import { readLocatedDocument } from '../../scenario/load.js';
@@ -142,9 +143,6 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
   return { ok: true, config };
 }
 
-/** Balancers that read a request's hash key (ring hash and Maglev); the others ignore it. */
-const HASHING_BALANCERS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
-
 /**
  * Settings of a valid config that do nothing, or leave out what the policy needs: started all
  * the same, but each worth a line on stderr.
@@ -152,7 +150,7 @@ const HASHING_BALANCERS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
 export function proxyConfigWarnings(config: ProxyConfig): string[] {
   const out: string[] = [];
   const kind = config.mesh.balancer.kind;
-  const hashing = HASHING_BALANCERS.has(kind);
+  const hashing = HASHING_KINDS.has(kind);
   if (config.hashKey !== undefined && !hashing) out.push(`hashKey.header '${config.hashKey.header}' is not used: balancer ${kind} does not hash (ring-hash and maglev do)`);
   if (config.hashKey === undefined && hashing) out.push(`balancer ${kind} without hashKey: every request gets a random hash, so requests spread as with random balancing (set hashKey: { header: ... })`);
   const f = config.mesh.failover;
