@@ -127,7 +127,7 @@ class FakeClock {
   }
 }
 
-const ENV: BalancerEnvironment = { localZone: 'a', clientIndex: 0, clientCount: 100, localZoneSizes: new Map([['a', 100]]) };
+const ENV: BalancerEnvironment = { localZone: 'a', clientIndex: 0, clientCount: 100, localZoneSizes: new Map([['a', 100]]), priorityLevels: 1 };
 
 function build(kind: string, clock: FakeClock): Balancer {
   if (kind === NOOP) return new NoopBalancer();

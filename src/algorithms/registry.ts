@@ -2,10 +2,17 @@
  * The registry: every algorithm, by family and by the name scenario files use (`kind`).
  * Adding a policy means one file under its family folder and one line here.
  *
- * Balancers of the Envoy family are always wrapped in Envoy's layers (priority levels,
- * panic threshold, and optionally locality weighting, zone-aware routing and slow start),
- * as Envoy applies them to every such cluster; other balancers get the layers only when
- * a layer option is set.
+ * Every balancer sits inside Envoy's layers (priority levels, panic threshold, and
+ * optionally locality weighting, zone-aware routing and slow start), so endpoint priorities
+ * mean the same whatever the policy. Envoy's own kinds get its defaults, panic at 50%
+ * healthy included, as Envoy applies them to every cluster; the others (Finagle's, Linkerd's,
+ * gRPC's, nginx's) get priority levels with the 1.4 overprovisioning factor but no panic
+ * unless `panicThreshold` is set, since the systems they follow have no panic mode. When
+ * the caller knows its endpoints sit at one priority level (`env.priorityLevels === 1`, as
+ * the simulator does) and no layer option is set, such a policy is used bare: the layers
+ * would only forward each call. Either way the picks are the same, degraded hosts aside
+ * (inside the layers they get traffic only while the healthy ones fall short, as in Envoy;
+ * neither the simulator nor the proxy marks a host degraded).
  */
 import { soloEnvironment, type Balancer, type BalancerDefinition, type BalancerEnvironment } from './types.js';
 import type { Ports } from '../core/ports.js';
@@ -74,6 +81,8 @@ export function resolveBalancerOptions(spec: { readonly kind: string; readonly [
 }
 
 const LAYER_DEFAULTS: LayerConfig = layerConfigSchema.parse({});
+/** The layers' defaults for kinds outside Envoy: priority levels, no panic. */
+const NON_ENVOY_LAYER_DEFAULTS: LayerConfig = { ...LAYER_DEFAULTS, panicThreshold: 0 };
 
 /**
  * Builds a balancer from a resolved `{ kind, ...options }` spec (see
@@ -88,7 +97,7 @@ export function createBalancer(
   if (!def) throw new Error(`unknown balancer kind "${spec.kind}"; known: ${balancerKinds().join(', ')}`);
   const { kind: _kind, ...options } = spec;
   const { layers, inner } = splitLayerOptions(options);
-  const config = inner as never;
-  if (!ENVOY_KINDS.has(def.kind) && !hasLayerOptions(options)) return def.create(config, ports, env);
-  return layered(def, config, { ...LAYER_DEFAULTS, ...layers } as LayerConfig, ports, env);
+  const envoy = ENVOY_KINDS.has(def.kind);
+  if (!envoy && env.priorityLevels === 1 && !hasLayerOptions(options)) return def.create(inner as never, ports, env);
+  return layered(def, inner as never, { ...(envoy ? LAYER_DEFAULTS : NON_ENVOY_LAYER_DEFAULTS), ...layers } as LayerConfig, ports, env);
 }

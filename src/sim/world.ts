@@ -547,6 +547,7 @@ export class World implements Model {
     for (const z of zones) zoneSizes.set(z, (zoneSizes.get(z) ?? 0) + 1);
     const endpointOf = new Int32Array(this.instService.length).fill(-1);
     const { endpoints, instanceOf } = this.membersOf(target, endpointOf);
+    const priorityLevels = this.priorityLevels(target);
     const f = mesh.failover;
     // Stream names: a workload's keep their historical names (reports stay comparable).
     const tag = workload ? workload.name : name;
@@ -560,7 +561,7 @@ export class World implements Model {
         clock: this.engine,
         timers: this.engine,
         stream: (purpose) => streams.stream(`${purpose}/${tag}/${s}`),
-        env: { localZone: zones[s], clientIndex: s, clientCount: count, localZoneSizes: zoneSizes },
+        env: { localZone: zones[s], clientIndex: s, clientCount: count, localZoneSizes: zoneSizes, priorityLevels },
         probe: (endpoint, done) => this.sendProbe(index, s, endpoint, done),
         onEjection: (ep, ejected) => {
           if (ejected) this.noticed(index, ep, 'outlier-detection');
@@ -822,7 +823,7 @@ export class World implements Model {
     const probe = createBalancer(
       p.mesh.balancer,
       { clock: this.engine, timers: this.engine, rng: this.streams.stream(`probe/${w.name}/${change}`) },
-      { localZone: w.zones[0], clientIndex: 0, clientCount: w.sidecars, localZoneSizes: new Map([[w.zones[0], 1]]) },
+      { localZone: w.zones[0], clientIndex: 0, clientCount: w.sidecars, localZoneSizes: new Map([[w.zones[0], 1]]), priorityLevels: this.priorityLevels(p.target) },
     );
     const keys = Math.min(p.keyHash.length, 10_000);
     const ctx: { hashKey?: number } = {};
@@ -1798,6 +1799,14 @@ export class World implements Model {
   private hopLatency(zone: number, inst: number): number {
     const base = this.hop();
     return this.crossZone !== undefined && this.inst[inst * I_STRIDE + I_ZONE] !== zone ? base + this.crossZone() : base;
+  }
+
+  /** Distinct priority levels among every instance of `service`, later joiners included. */
+  private priorityLevels(service: string): number {
+    const start = this.serviceStart.get(service) ?? 0;
+    const levels = new Set<number>();
+    for (let i = start; i < start + (this.serviceCount.get(service) ?? 0); i++) levels.add(this.instPriority[i]);
+    return levels.size;
   }
 
   private zoneId(zone: string): number {

@@ -1,7 +1,10 @@
 /**
  * Round robin over healthy endpoints, starting at a random offset.
  * Follows Envoy's RoundRobinLoadBalancer with equal weights (`hosts[idx++ % n]`, idx
- * seeded at random so a fleet of clients does not march in lock-step).
+ * seeded at random so a fleet of clients does not march in lock-step). The offset is drawn
+ * once, at the first rebuild, and the index carries over later rebuilds (health changes,
+ * ejections, membership, slow-start refreshes), as Envoy keeps its `rr_indexes_`: drawing
+ * it again on every rebuild would skew the 1/n shares whenever the endpoint set changes often.
  */
 import { z } from 'zod';
 import type { Rng, Ports } from '../../core/ports.js';
@@ -11,12 +14,16 @@ import { healthyIndices } from './_internals/healthy.js';
 export class RoundRobinBalancer implements Balancer {
   private eligible: Int32Array = new Int32Array(0);
   private next = 0;
+  private seeded = false;
 
   constructor(private readonly rng: Rng) {}
 
   rebuild(endpoints: readonly Endpoint[]): void {
     this.eligible = healthyIndices(endpoints);
-    this.next = Math.floor(this.rng.next() * Math.max(1, this.eligible.length));
+    if (!this.seeded && this.eligible.length > 0) {
+      this.seeded = true;
+      this.next = Math.floor(this.rng.next() * this.eligible.length);
+    }
   }
 
   pick(): number {
