@@ -58,6 +58,12 @@ export const ENVOY_KINDS: ReadonlySet<string> = new Set(['round-robin', 'weighte
 /** Kinds that read a request's hash key (`PickContext.hashKey`); without one they draw a random hash. */
 export const HASHING_KINDS: ReadonlySet<string> = new Set(['ring-hash', 'maglev']);
 
+/**
+ * Kinds that ignore endpoint weights (each says so in its `follows`), so that slow start,
+ * which works by ramping weights, cannot change their picks.
+ */
+export const WEIGHT_BLIND_KINDS: ReadonlySet<string> = new Set(['round-robin', 'random', 'p2c', 'p2c-peak-ewma', 'aperture', 'weighted-least-utilization']);
+
 /** Options every balancer accepts besides its own: Envoy's layers. */
 export { LAYER_KEYS, layerConfigSchema };
 
