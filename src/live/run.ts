@@ -110,6 +110,10 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
       .filter((i) => i.service === service)
       // Hash keys: the simulated endpoints' addresses, so ring-hash and maglev build the simulator's rings and tables.
       .map((i) => ({ address: addresses[`${i.service}/${i.index}`], name: `${i.service}/${i.index}`, zone: i.zone, weight: i.weight, priority: i.priority, hashKey: simulatedAddress(i.service, i.index) }));
+  const localityWeightsOf = (service: string): Pick<ProxyConfig, 'localityWeights'> => {
+    const w = scenario.services[service]?.localityWeights;
+    return w === undefined ? {} : { localityWeights: w };
+  };
   // What the algorithms of sidecar `index` of callers in `zones` are told, as the simulator tells them.
   const environment = (zones: readonly string[], index: number): ProxyConfig['environment'] => {
     const localZoneSizes: Record<string, number> = {};
@@ -129,6 +133,7 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         config: {
           listen: { port: 0 },
           upstreams: upstreams(w.target),
+          ...localityWeightsOf(w.target),
           mesh: scenario.mesh,
           zone: w.zones[s % w.zones.length],
           seed,
@@ -154,6 +159,7 @@ function proxyPlans(scenario: Scenario, seed: number, instances: ReturnType<type
         config: {
           listen: { port: 0 },
           upstreams: upstreams(target),
+          ...localityWeightsOf(target),
           mesh: svc.mesh,
           zone: instanceZones[0],
           seed,

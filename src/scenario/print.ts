@@ -80,6 +80,7 @@ function service(s: ServiceSpec, top: MeshSpec): Record<string, Plain> {
     serviceTime: dist(s.serviceTime),
     weight: s.weight,
     priority: s.priority,
+    ...(s.localityWeights === undefined ? {} : { localityWeights: { ...s.localityWeights } }),
     ...(s.coldStart === undefined ? {} : { coldStart: { for: formatDuration(s.coldStart.for), factor: s.coldStart.factor } }),
     ...(s.overrides.length === 0 ? {} : { overrides: s.overrides.map(override) }),
     ...(s.calls.length === 0 ? {} : { calls: s.calls.map(call) }),

@@ -426,6 +426,9 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       serviceTime: dist,
       weight: positiveNumber('a weight: a number > 0').optional(),
       priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
+      localityWeights: z
+        .record(z.string(), positiveNumber('a locality weight: a number > 0'), { error: expecting('locality weights by zone, like { a: 1, b: 2 }') })
+        .optional(),
       coldStart: coldStart.optional(),
       overrides: z.array(override, { error: expecting('a list of overrides') }).optional(),
       calls: z.array(callSchema, { error: expecting('a list of calls, like [{ service: db }]') }).optional(),
@@ -739,6 +742,11 @@ function crossCheck(doc: ScenarioDocument): FieldIssue[] {
     zones.forEach((zone, i) => {
       if (zones.indexOf(zone) !== i) add(['services', name, 'zones', i], `zone '${zone}' is listed twice`);
     });
+    for (const zone of Object.keys(svc.localityWeights ?? {})) {
+      if (!zones.includes(zone) && !(zones.length === 0 && zone === 'default')) {
+        add(['services', name, 'localityWeights', zone], `unknown zone '${zone}'${didYouMean(zone, zones)}; service '${name}' has zones: ${zones.join(', ') || 'default'}`);
+      }
+    }
     const total = svc.instances + (added.get(name) ?? 0);
     (svc.overrides ?? []).forEach((o, i) => {
       o.instances.forEach((index, j) => {
@@ -1025,6 +1033,7 @@ function resolve(doc: ScenarioDocument): Scenario {
       serviceTime: svc.serviceTime,
       weight: svc.weight ?? 1,
       priority: svc.priority ?? 0,
+      ...(svc.localityWeights === undefined ? {} : { localityWeights: { ...svc.localityWeights } }),
       ...(svc.coldStart === undefined ? {} : { coldStart: { for: svc.coldStart.for, factor: svc.coldStart.factor } }),
       overrides: (svc.overrides ?? []).map(
         (o): InstanceOverride => ({

@@ -58,6 +58,11 @@ export interface ServiceSpec {
   readonly weight: number;
   /** Envoy priority level (default 0, the most preferred). */
   readonly priority: number;
+  /**
+   * Envoy's per-locality `load_balancing_weight`, by zone: read by the `localityWeighted`
+   * balancer layer (endpoint metadata `localityWeight`); zones left out weigh 1.
+   */
+  readonly localityWeights?: Readonly<Record<string, number>>;
   /** Applies to instances that join after t = 0 (see `membership`). */
   readonly coldStart?: ColdStartSpec;
   readonly overrides: readonly InstanceOverride[];

@@ -27,6 +27,7 @@ import type { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttlin
 import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
 import { endAttempt, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
+import { LOCALITY_WEIGHT_KEY } from '../algorithms/balancing/envoy/locality.js';
 import { keySampler } from '../core/discrete.js';
 import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
 import type { DistSpec } from '../core/distribution-spec.js';
@@ -43,6 +44,9 @@ import { TimerFifo } from './timer-fifo.js';
 import { RunMetrics, type FailoverCounts, type FaultEffect, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
 
 // Event kinds (arg in parentheses).
+/** The metadata of an endpoint that has none (shared: balancers only read it). */
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
 const ARRIVAL = FIRST_MODEL_KIND; // open-loop arrival (pool)
 const CLOSED_ISSUE = FIRST_MODEL_KIND + 1; // a closed-loop client issues (pool)
 const AT_INSTANCE = FIRST_MODEL_KIND + 2; // an attempt reaches its instance (attempt)
@@ -623,6 +627,8 @@ export class World implements Model {
     const count = this.serviceCount.get(service) ?? 0;
     const endpoints: Endpoint[] = [];
     const instances: number[] = [];
+    // Envoy's locality weights travel as endpoint metadata (balancing/envoy/locality.ts).
+    const localityMetadata = new Map(Object.entries(this.scenario.services[service]?.localityWeights ?? {}).map(([zone, w]) => [zone, { [LOCALITY_WEIGHT_KEY]: String(w) }]));
     for (let i = start; i < start + count; i++) {
       endpointOf[i] = -1;
       if (!this.instMember[i]) continue;
@@ -636,7 +642,7 @@ export class World implements Model {
         weight: this.instWeight[i],
         health: 'healthy',
         priority: this.instPriority[i],
-        metadata: {},
+        metadata: localityMetadata.get(this.instZone[i]) ?? NO_METADATA,
       });
     }
     return { endpoints, instanceOf: Int32Array.from(instances) };

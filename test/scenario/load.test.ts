@@ -158,6 +158,13 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
     ]);
   });
 
+  it('locality weights: for zones of the service, and above 0', () => {
+    const at = (weights: string): string => edit(QUICKSTART, '    zones: [a, b]\n', `    zones: [a, b]\n    localityWeights: ${weights}\n`);
+    expect(parseScenarioText(at('{ a: 1, b: 2.5 }'), 'q.yaml').base.services.api.localityWeights).toEqual({ a: 1, b: 2.5 });
+    expect(linesOf(at('{ a: 1, x: 2 }'))).toEqual(["q.yaml:12:33: services.api.localityWeights.x: unknown zone 'x'; service 'api' has zones: a, b"]);
+    expect(linesOf(at('{ a: 0 }'))).toEqual(['q.yaml:12:27: services.api.localityWeights.a: expected a locality weight: a number > 0; got 0']);
+  });
+
   it('an unknown balancer kind lists the registered kinds', () => {
     const error = errorOf(edit(QUICKSTART, '{ kind: round-robin }\nvariants', '{ kind: round-robn }\nvariants'));
     expect(error.message).toBe(

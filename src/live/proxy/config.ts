@@ -62,6 +62,11 @@ const documentSchema = mapping(
     upstreams: z.array(upstreamSchema, { error: expecting('a list of upstreams, like [{ address: 127.0.0.1:8081 }]') }).min(1, { error: 'expected at least one upstream' }),
     mesh: z.unknown(),
     zone: z.string({ error: expecting('a zone name') }).min(1, { error: expecting('a zone name') }).optional(),
+    localityWeights: z
+      .record(z.string(), z.number({ error: expecting('a locality weight: a number > 0') }).positive({ error: expecting('a locality weight: a number > 0') }).finite(), {
+        error: expecting('locality weights by zone, like { a: 1, b: 2 }'),
+      })
+      .optional(),
     limits: mapping(
       {
         maxHeaderBytes: positiveWhole('a size in bytes: a whole number ≥ 1, like 16384').optional(),
@@ -138,6 +143,7 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
         }),
     ...(d.healthCheck?.path === undefined ? {} : { healthCheck: { path: d.healthCheck.path } }),
     ...(d.hashKey === undefined ? {} : { hashKey: { header: d.hashKey.header.toLowerCase() } }),
+    ...(d.localityWeights === undefined ? {} : { localityWeights: { ...d.localityWeights } }),
     ...(d.seed === undefined ? {} : { seed: d.seed }),
   };
   return { ok: true, config };

@@ -9,6 +9,7 @@
 import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Client, Pool, type Dispatcher } from 'undici';
+import { LOCALITY_WEIGHT_KEY } from '../../algorithms/balancing/envoy/locality.js';
 import type { Endpoint } from '../../algorithms/types.js';
 import type { ProbeDone } from '../../algorithms/failover/health-check.js';
 import { rngStream } from '../../core/rng.js';
@@ -18,7 +19,7 @@ import { realPorts } from '../realtime.js';
 import { absoluteAuthority, originForm, upstreamRequestHeaders } from './headers.js';
 import { ProxyCounters, proxyRegistry } from './metrics.js';
 import { Exchange, PendingQueue, type RouterContext } from './router.js';
-import type { ProxyConfig, ProxyHandle, ProxyStats } from './types.js';
+import type { ProxyConfig, ProxyHandle, ProxyStats, UpstreamSpec } from './types.js';
 
 /** Request bodies up to this size are buffered so that the request can be retried or hedged (Envoy buffers up to a per-route limit). */
 export const RETRY_BUFFER_BYTES = 64 * 1024;
@@ -64,7 +65,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     weight: u.weight ?? 1,
     health: 'healthy',
     priority: u.priority ?? 0,
-    metadata: u.hashKey === undefined ? {} : ({ hash_key: u.hashKey } as Record<string, string>),
+    metadata: upstreamMetadata(u, config.localityWeights),
   }));
   const counters = new ProxyCounters(endpoints.map((e) => ({ address: e.address, name: e.id })));
   const ids = new Set(endpoints.map((e) => e.id));
@@ -391,4 +392,13 @@ function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | 
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** An upstream's endpoint metadata: its hash key (Envoy's `envoy.lb` `hash_key`) and its zone's locality weight. */
+function upstreamMetadata(u: UpstreamSpec, localityWeights: Readonly<Record<string, number>> | undefined): Record<string, string> {
+  const weight = localityWeights?.[u.zone ?? 'default'];
+  return {
+    ...(u.hashKey === undefined ? {} : { hash_key: u.hashKey }),
+    ...(weight === undefined ? {} : { [LOCALITY_WEIGHT_KEY]: String(weight) }),
+  };
 }

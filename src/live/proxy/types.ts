@@ -28,6 +28,11 @@ export interface ProxyConfig {
   readonly mesh: MeshSpec;
   /** The proxy's own zone (zone-aware routing); default "default". */
   readonly zone?: string;
+  /**
+   * Envoy's per-locality `load_balancing_weight`, by upstream zone, for a balancer with
+   * `localityWeighted: true` (as a scenario service's `localityWeights`); zones left out weigh 1.
+   */
+  readonly localityWeights?: Readonly<Record<string, number>>;
   readonly limits?: {
     /** Request line and headers, bytes (431 beyond); default 16 KiB. */
     readonly maxHeaderBytes?: number;

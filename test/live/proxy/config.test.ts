@@ -91,6 +91,15 @@ mesh:
     expect(errorOf(() => loadProxyConfig(write('broken.yaml', 'listen: [\n'))).message).toMatch(/:\d+:\d+: invalid YAML/);
   });
 
+  it('reads locality weights by zone (Envoy load_balancing_weight), each above 0', () => {
+    const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1', zone: 'a' }], mesh: { balancer: { kind: 'round-robin', localityWeighted: true } } };
+    const r = resolveProxyConfig({ ...doc, localityWeights: { a: 1, b: 3 } });
+    expect(r.ok && r.config.localityWeights).toEqual({ a: 1, b: 3 });
+    const bad = resolveProxyConfig({ ...doc, localityWeights: { a: 0 } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.issues).toEqual([expect.objectContaining({ path: ['localityWeights', 'a'], message: 'expected a locality weight: a number > 0; got 0' })]);
+  });
+
   it('resolveProxyConfig takes the document as data', () => {
     const r = resolveProxyConfig({ schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1', name: 'x' }, { address: 'c.d:2', name: 'x' }], mesh: { balancer: { kind: 'random' } } });
     expect(r.ok).toBe(false);
