@@ -123,7 +123,9 @@ function endLabel(end: number): string {
 /** Loads a prom-client histogram with counts kept elsewhere (per-bucket counts, sum, count). */
 function setHistogram(h: Histogram<string>, labels: Record<string, string>, src: LatencyHistogram): void {
   // prom-client has no setter for a histogram: zero() makes the label set's record (keyed its
-  // own way), which then takes the counts, in the shape its observe() keeps them.
+  // own way), which then takes the counts, in the shape its observe() keeps them. That shape
+  // is internal, so package.json pins prom-client to 15.1.x and test/live/proxy/metrics.test.ts
+  // checks the rendered buckets, sum and count.
   h.zero(labels);
   type Entry = { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number };
   const internal = h as unknown as { hashMap: Record<string, Entry> };
