@@ -13,8 +13,9 @@
  *   - each server in the window is weighted by its overlap with it (edge servers partially);
  *   - pick: a = the server at a uniform point of the window, b = a uniform point of the
  *     window minus a's arc (distinct when possible); the healthier wins, else the lower
- *     load/weight (weights within 1e-4: the lower load), ties to a. The load is outstanding
- *     requests (Finagle's ApertureLeastLoaded). A winner that is not fully healthy is
+ *     load/weight (weights within 1e-4: the lower load), ties to a. The load is a LoadMetric:
+ *     outstanding requests (Finagle's ApertureLeastLoaded, the default) or, with
+ *     `load: peak-ewma`, Linkerd's peak EWMA cost (Finagle's AperturePeakEwma). A winner that is not fully healthy is
  *     re-picked up to `maxEffort` times (Finagle's Balancer).
  *
  * Where meshsim differs: the ring holds the eligible (healthy or degraded) endpoints sorted
@@ -25,8 +26,11 @@
  */
 import { z } from 'zod';
 import type { Ports, Rng } from '../../core/ports.js';
-import type { Balancer, BalancerDefinition, BalancerEnvironment, Endpoint } from '../types.js';
-import { carryInt32, EndpointCarry } from './load/types.js';
+import { zDuration } from '../../core/units.js';
+import type { Balancer, BalancerDefinition, BalancerEnvironment, Endpoint, Outcome } from '../types.js';
+import { OutstandingRequests } from './load/outstanding.js';
+import { PeakEwmaLoad } from './load/peak-ewma.js';
+import { EndpointCarry, type LoadMetric } from './load/types.js';
 
 /** Finagle normalises peerOffset by Int.MaxValue. */
 export const INT_MAX = 2147483647;
@@ -128,6 +132,11 @@ export interface ApertureConfig {
   readonly peerOffset: number;
   /** Re-picks when the winner is degraded (Finagle's maxEffort). */
   readonly maxEffort: number;
+  /** The load P2C compares inside the window: Finagle's ApertureLeastLoaded or AperturePeakEwma. */
+  readonly load: 'outstanding' | 'peak-ewma';
+  /** Peak EWMA's prior and decay (as p2c-peak-ewma's), used with `load: peak-ewma`. */
+  readonly defaultRtt: number;
+  readonly decay: number;
 }
 
 export class ApertureBalancer implements Balancer {
@@ -138,13 +147,14 @@ export class ApertureBalancer implements Balancer {
   private windowHasHealthy = false;
   private offset: number;
   private width = 1;
-  private outstanding: Int32Array = new Int32Array(0);
   private readonly carry = new EndpointCarry();
 
   constructor(
     private readonly rng: Rng,
     private readonly config: ApertureConfig,
     private readonly env: BalancerEnvironment,
+    /** The load compared inside the window (indices of the caller's endpoint array). */
+    readonly metric: LoadMetric = new OutstandingRequests(),
   ) {
     this.offset = coordinateOffset(env.clientIndex, Math.max(1, env.clientCount), config.peerOffset);
   }
@@ -155,7 +165,7 @@ export class ApertureBalancer implements Balancer {
   }
 
   rebuild(endpoints: readonly Endpoint[]): void {
-    this.outstanding = carryInt32(this.outstanding, this.carry.next(endpoints), 0);
+    this.metric.rebuild(endpoints, this.carry.next(endpoints));
     const eligible: number[] = [];
     for (let i = 0; i < endpoints.length; i++) if (endpoints[i].health !== 'unhealthy') eligible.push(i);
     eligible.sort((x, y) => (endpoints[x].id < endpoints[y].id ? -1 : endpoints[x].id > endpoints[y].id ? 1 : x - y));
@@ -181,8 +191,8 @@ export class ApertureBalancer implements Balancer {
     if (this.degraded[a] !== this.degraded[b]) return this.degraded[a] === 0 ? a : b;
     const aw = this.weight[a] === 0 ? 1 : this.weight[a];
     const bw = this.weight[b] === 0 ? 1 : this.weight[b];
-    const la = this.outstanding[this.ring[a]];
-    const lb = this.outstanding[this.ring[b]];
+    const la = this.metric.load(this.ring[a]);
+    const lb = this.metric.load(this.ring[b]);
     if (Math.abs(aw - bw) < 1e-4) return la <= lb ? a : b;
     return la / aw <= lb / bw ? a : b;
   }
@@ -197,11 +207,11 @@ export class ApertureBalancer implements Balancer {
   }
 
   onStart(index: number): void {
-    if (index >= 0 && index < this.outstanding.length) this.outstanding[index]++;
+    this.metric.onStart(index);
   }
 
-  onEnd(index: number): void {
-    if (index >= 0 && index < this.outstanding.length && this.outstanding[index] > 0) this.outstanding[index]--;
+  onEnd(index: number, outcome: Outcome, latencyMs: number): void {
+    this.metric.onEnd(index, outcome, latencyMs);
   }
 }
 
@@ -210,6 +220,9 @@ const apertureSchema = z.strictObject({
   minApertureOverride: z.number().int().min(0).default(0),
   peerOffset: z.number().int().default(0),
   maxEffort: z.number().int().min(0).default(5),
+  load: z.enum(['outstanding', 'peak-ewma']).default('outstanding'),
+  defaultRtt: zDuration.default(30),
+  decay: zDuration.refine((ms) => ms > 0, { message: 'decay must be longer than 0s' }).default(10_000),
 });
 
 export const aperture: BalancerDefinition<ApertureConfig> = {
@@ -217,7 +230,8 @@ export const aperture: BalancerDefinition<ApertureConfig> = {
   family: 'balancing',
   summary: "Finagle's deterministic aperture: each client uses a contiguous window of ~12 servers, windows tile the ring evenly, weighted P2C inside.",
   follows:
-    'Finagle DeterministicAperture + WeightedP2CPick over outstanding requests (ApertureLeastLoaded): client offset (i/C + peerOffset/Int.MaxValue) mod 1, width min(1, ⌈(A/N)·C⌉/C), A = min(12, N), servers weighted by window overlap. Differs: the ring holds only healthy/degraded endpoints sorted by id (Finagle keeps failed nodes and avoids them by status); endpoint weights are ignored.',
+    'Finagle DeterministicAperture + WeightedP2CPick over outstanding requests (ApertureLeastLoaded; load: peak-ewma for AperturePeakEwma): client offset (i/C + peerOffset/Int.MaxValue) mod 1, width min(1, ⌈(A/N)·C⌉/C), A = min(12, N), servers weighted by window overlap. Differs: the ring holds only healthy/degraded endpoints sorted by id (Finagle keeps failed nodes and avoids them by status); endpoint weights are ignored.',
   config: apertureSchema,
-  create: (config: ApertureConfig, ports: Ports, env: BalancerEnvironment) => new ApertureBalancer(ports.rng, config, env),
+  create: (config: ApertureConfig, ports: Ports, env: BalancerEnvironment) =>
+    new ApertureBalancer(ports.rng, config, env, config.load === 'peak-ewma' ? new PeakEwmaLoad(ports.clock, { defaultRttMs: config.defaultRtt, decayMs: config.decay }) : new OutstandingRequests()),
 };

@@ -31,7 +31,7 @@ describe('aperture', () => {
   commonPolicyProperties((ports) => aperture.create(defaults, ports, client(3, 7)));
 
   it('has Finagle defaults', () => {
-    expect(defaults).toEqual({ minDeterministicAperture: 12, minApertureOverride: 0, peerOffset: 0, maxEffort: 5 });
+    expect(defaults).toEqual({ minDeterministicAperture: 12, minApertureOverride: 0, peerOffset: 0, maxEffort: 5, load: 'outstanding', defaultRtt: 30, decay: 10_000 });
     expect(aperture.config.safeParse({ aperture: 3 }).success).toBe(false);
   });
 });
@@ -153,7 +153,7 @@ describe('ApertureBalancer', () => {
     // Load endpoint 0 heavily: it should now almost never win (only when drawn twice — impossible, draws are distinct).
     for (let k = 0; k < 10; k++) lb.onStart(0);
     for (let k = 0; k < 2000; k++) expect(lb.pick()).not.toBe(0);
-    for (let k = 0; k < 10; k++) lb.onEnd(0);
+    for (let k = 0; k < 10; k++) lb.onEnd(0, OK, 1);
     let zero = 0;
     for (let k = 0; k < 4000; k++) if (lb.pick() === 0) zero++;
     expect(zero).toBeGreaterThan(500);
@@ -179,6 +179,24 @@ describe('ApertureBalancer', () => {
     for (let k = 0; k < 100; k++) expect(lb.pick({})).toBe(1);
     for (let k = 0; k < 5; k++) lb.onEnd(0, OK, 1);
     lb.onEnd(0, OK, 1); // an extra end never goes below 0
+  });
+
+  it('load: peak-ewma compares latency cost instead of counts (Finagle AperturePeakEwma)', () => {
+    const { ports, engine } = testWorld(8);
+    const lb = aperture.create(aperture.config.parse({ load: 'peak-ewma' }), ports, soloEnvironment()) as ApertureBalancer;
+    expect(lb.metric.constructor.name).toBe('PeakEwmaLoad');
+    lb.rebuild(endpoints(4));
+    // Endpoint 2 answered slowly once, nothing is outstanding anywhere: it loses every pair it is in.
+    lb.onStart(2);
+    lb.onEnd(2, OK, 500);
+    engine.run(engine.now() + 1);
+    for (let k = 0; k < 2000; k++) expect(lb.pick({})).not.toBe(2);
+    // With outstanding requests as the load (the default) the slow answer leaves no trace.
+    const plain = aperture.create(defaults, testWorld(8).ports, soloEnvironment());
+    plain.rebuild(endpoints(4));
+    plain.onStart(2);
+    plain.onEnd(2, OK, 500);
+    expect(Array.from({ length: 2000 }, () => plain.pick({})).filter((e) => e === 2).length).toBeGreaterThan(200);
   });
 
   it('minApertureOverride sets the logical aperture', () => {
