@@ -8,8 +8,7 @@ import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'com
 import { join } from 'node:path';
 import { withAssertions } from '../report/assertions.js';
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
-import { buildReport, reportJson } from '../report/report.js';
-import { reportMarkdown } from '../report/markdown.js';
+import { buildReport } from '../report/report.js';
 import type { WriteHtmlOptions } from '../report/html/write.js';
 import { outputDirProblem, writeFileAtomic } from '../report/write.js';
 import { ShardError } from '../report/shard.js';
@@ -18,6 +17,7 @@ import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type 
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
 import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
+import { scenarioWarnings } from '../scenario/warnings.js';
 import { LIMITS, scenarioJsonSchema } from '../scenario/schema.js';
 import type { LoadedScenario } from '../scenario/types.js';
 import { VERSION } from '../version.js';
@@ -27,7 +27,7 @@ import { writeShardReport } from './commands/shard.js';
 import { scenarioFileArgument, wholeNumber } from './commands/context.js';
 import { policiesText } from './policies.js';
 import { ProgressLine } from './progress.js';
-import { printReport, writeHtmlFiles } from './report-output.js';
+import { printReport, writeReportFolder } from './report-output.js';
 import { registerFidelityCommand } from './commands/fidelity.js';
 import { registerLiveCommand } from './commands/live.js';
 import { registerProxyCommand } from './commands/proxy.js';
@@ -112,7 +112,7 @@ function writeReport(path: string, content: string): void {
 
 async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<number> {
   const loaded = loadScenario(file, { sweep: flags.sweep });
-  warnIdentical(loaded, io);
+  warnScenario(loaded, io);
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
   selectVariants(loaded, flags.variant);
   const seed = flags.seed ?? loaded.base.seed;
@@ -139,28 +139,34 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
  * Builds the report of a whole run, writes report.json, report.md and (unless --no-html) the
  * HTML report, prints it: `run` and `merge` alike. `scenario` says where the scenario's text
  * is (shown on the page and copied next to the report when it hashes to the report's sha256).
+ * The files are all rendered before any is written, report.json last (writeReportFolder), so
+ * that an interrupted run leaves the folder's earlier report whole.
  */
 async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput, flags: ReportFlags, io: CliIO, started: number, scenario: WriteHtmlOptions): Promise<number> {
   const rules = loaded.base.assert;
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
-  writeReport(join(dir, 'report.json'), reportJson(report));
-  writeReport(join(dir, 'report.md'), reportMarkdown(report));
-  if (flags.html) await writeHtmlFiles(dir, report, scenario, io, (m) => new UsageError(m));
+  const removed = await writeReportFolder(dir, report, flags.html ? scenario : undefined, io, (m) => new UsageError(m));
   const failed = printReport(report, rules, flags.format, `${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)`, io);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${seconds} s)\n`);
+  const cleaned = removed.length > 0 ? `; removed an earlier run's ${removed.join(', ')}` : '';
+  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''}${cleaned} (${seconds} s)\n`);
   return failed ? EXIT_ASSERTIONS : EXIT_OK;
 }
 
-/** Warns (stderr) when variants resolve to the same scenario: identical results, likely a sweep overriding the variants. */
-function warnIdentical(loaded: LoadedScenario, io: CliIO): void {
+/**
+ * Warns (stderr) about a valid scenario that likely is not what was meant: variants that
+ * resolve to the same scenario (identical results, likely a sweep overriding the variants),
+ * and settings that cannot take effect with the policy they are given to (scenario/warnings.ts).
+ */
+function warnScenario(loaded: LoadedScenario, io: CliIO): void {
   const warning = identicalVariantsWarning(identicalVariants(loaded.variants), loaded.variants.length);
   if (warning !== undefined) io.stderr(`meshsim: warning: ${warning}\n`);
+  for (const w of scenarioWarnings(loaded.variants)) io.stderr(`meshsim: warning: ${loaded.file}: ${w}\n`);
 }
 
 function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[] }, io: CliIO): number {
   const loaded = loadScenario(file, { sweep: flags.sweep });
-  warnIdentical(loaded, io);
+  warnScenario(loaded, io);
   const s = loaded.base;
   const instances = Object.values(s.services).reduce((a, svc) => a + svc.instances, 0);
   io.stdout(
@@ -216,7 +222,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
-    .option('--no-html', 'write no index.html, chart specs or scenario copy (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)')
+    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs from the folder (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)")
     .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', wholeNumber(1, 'a worker count', 1024))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
     .addHelpText(
@@ -242,6 +248,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           'ascending) with k mod n = i - 1; it writes no report.json and checks no assert: rules.\n' +
           '\nThe scenario\'s `assert:` rules (CI gates, e.g. `p99 < 250ms`) are checked after the run:\n' +
           'a PASS or FAIL line each (on stderr with --format json or md), results in report.json.\n' +
+          '\nCtrl-C leaves the output folder as it was: every file of the report is rendered before\n' +
+          'any is written, then each is written atomically in one quick burst, report.json last.\n' +
           '\nExit codes:\n' +
           '  0   success (every assert: rule passed)\n' +
           '  1   an assert: rule failed (report.json and report.md are written anyway)\n' +

@@ -1,13 +1,17 @@
 /**
- * What `meshsim run`, `merge` and `live` do alike once a report is built: write the HTML
- * report next to report.json, and print the report (table, Markdown or JSON) with the
- * results of its `assert:` rules.
+ * What `meshsim run`, `merge` and `live` do alike once a report is built: write the
+ * report's folder (report.json, report.md and the HTML report) so that it never mixes two
+ * runs, and print the report (table, Markdown or JSON) with the results of its `assert:`
+ * rules.
  */
-import { assertionLines, skippedRules } from '../report/assertions.js';
-import { writeHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
+import { assertionCounts, assertionLines } from '../report/assertions.js';
+import { htmlReportFilesIn, prepareHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
+import { reportMarkdown } from '../report/markdown.js';
 import { reportJson, type Report } from '../report/report.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
+import { replaceFiles, type FileToWrite } from '../report/write.js';
 import type { AssertRule } from '../scenario/types.js';
+import { holdSignals } from './commands/context.js';
 
 interface Out {
   readonly stdout: (text: string) => void;
@@ -15,23 +19,41 @@ interface Out {
 }
 
 /**
- * index.html, charts/*.vl.json and the scenario copy (src/report/html); a file-system error
- * becomes `usageError` (exit 2), Vega's warnings go to stderr.
+ * Writes `report` into `dir`: report.md, report.json and, given `html` (where the scenario
+ * is), index.html, charts/*.vl.json and the scenario copy. Everything is rendered first
+ * (the charts take about a second), with no file touched: a Ctrl-C meanwhile ends the
+ * process with the folder as it was. Then one burst of atomic writes, signals held
+ * (holdSignals), report.json last; without `html`, the index.html and chart specs of an
+ * earlier run are removed, so that they are not taken for this run's. Vega's warnings go
+ * to stderr; a file-system error becomes `usageError` (exit 2). Returns the files of an
+ * earlier run it removed (relative to `dir`).
  */
-export async function writeHtmlFiles(dir: string, report: Report, scenario: WriteHtmlOptions, out: Out, usageError: (message: string) => Error): Promise<void> {
+export async function writeReportFolder(dir: string, report: Report, html: WriteHtmlOptions | undefined, out: Out, usageError: (message: string) => Error): Promise<string[]> {
+  const files: FileToWrite[] = [];
+  let remove: readonly string[];
+  let removed: string[] = [];
+  if (html !== undefined) {
+    const page = await prepareHtmlReport(dir, report, html);
+    for (const w of page.warnings) out.stderr(`meshsim: warning: ${w}\n`);
+    files.push(...page.files);
+    remove = page.stale;
+  } else {
+    remove = removed = htmlReportFilesIn(dir);
+  }
+  files.push({ path: 'report.md', content: reportMarkdown(report) }, { path: 'report.json', content: reportJson(report) });
   try {
-    const { warnings } = await writeHtmlReport(dir, report, scenario);
-    for (const w of warnings) out.stderr(`meshsim: warning: ${w}\n`);
+    await holdSignals(() => replaceFiles(dir, files, remove));
   } catch (e) {
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw usageError(`cannot write the HTML report into ${dir}: ${e.message}`);
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw usageError(`cannot write the report into ${dir}: ${e.message}`);
     throw e;
   }
+  return removed;
 }
 
 /**
- * Prints `report` on stdout as `format` (the table under `headline`), and the PASS/FAIL line
- * of each `assert:` rule: with the table, for people; on stderr otherwise, so that stdout
- * stays machine-readable. Returns whether a rule failed.
+ * Prints `report` on stdout as `format` (the table under `headline`), and the PASS/FAIL/SKIP
+ * line of each `assert:` rule: with the table, for people; on stderr otherwise, so that
+ * stdout stays machine-readable. Returns whether a rule failed (a skipped one does not).
  */
 export function printReport(report: Report, rules: readonly AssertRule[] | undefined, format: 'table' | 'md' | 'json', headline: string, out: Out): boolean {
   if (format === 'json') out.stdout(reportJson(report));
@@ -39,8 +61,8 @@ export function printReport(report: Report, rules: readonly AssertRule[] | undef
   else out.stdout(`${headline}\n\n${formatTable(report)}`);
   const results = report.assertions;
   if (rules === undefined || results === undefined) return false;
-  const lines = assertionLines(results, skippedRules(rules, report.variants.map((v) => v.name))).join('\n') + '\n';
+  const lines = assertionLines(results).join('\n') + '\n';
   if (format === 'table') out.stdout(`\n${lines}`);
   else out.stderr(lines);
-  return results.some((r) => !r.pass);
+  return assertionCounts(results).failed > 0;
 }

@@ -6,6 +6,9 @@
  * report.json), so a threshold written as `99.9%` meets a success rate of exactly 0.999.
  * A rule on a figure the variant does not have (a latency when nothing succeeded, a
  * retry counter without a retry policy) fails, with the reason, rather than passing.
+ * A rule for a variant that did not run (`--variant`) is recorded as skipped, so that the
+ * report holds every rule: `pass: true` and `skipped: true`, since it fails nothing (the
+ * run exits 0 for it) and readers that gate on `pass` must keep agreeing with the exit code.
  *
  * `margin` is how far the figure is from the threshold, in the metric's unit, signed so
  * that positive is the passing side and negative the failing side: `threshold − actual`
@@ -102,12 +105,40 @@ export function evaluateRule(rule: AssertRule, variant: AssertedVariant): Assert
   return { ...head, actual, ...compare(rule.op, round6(actual - threshold)) };
 }
 
+/** The `reason` of a skipped rule, and the end of its SKIP line. */
+export const NOT_RUN = 'the variant was not run';
+
+/** A `{ variant, rule }` whose variant did not run: recorded, not checked, failing nothing. */
+export function skippedRule(rule: AssertRule & { readonly variant: string }): AssertionResult {
+  return { rule: rule.text, variant: rule.variant, metric: rule.metric, op: rule.op, threshold: round6(rule.value), actual: null, pass: true, margin: null, reason: NOT_RUN, skipped: true };
+}
+
 /**
  * Every rule against the variants it applies to, in rule order, then variant order. A rule
- * naming a variant that did not run (`--variant`) gives no result; see {@link skippedRules}.
+ * naming a variant that did not run (`--variant`) gives one skipped result in its place.
  */
 export function evaluateAssertions(rules: readonly AssertRule[], variants: readonly AssertedVariant[]): AssertionResult[] {
-  return rules.flatMap((rule) => variants.filter((v) => rule.variant === undefined || rule.variant === v.name).map((v) => evaluateRule(rule, v)));
+  return rules.flatMap((rule) => {
+    const { variant } = rule;
+    if (variant !== undefined && !variants.some((v) => v.name === variant)) return [skippedRule({ ...rule, variant })];
+    return variants.filter((v) => variant === undefined || variant === v.name).map((v) => evaluateRule(rule, v));
+  });
+}
+
+/** How many results were checked (skipped ones aside), how many of those failed, and how many were skipped. */
+export function assertionCounts(results: readonly AssertionResult[]): { readonly checked: number; readonly failed: number; readonly skipped: number } {
+  const skipped = results.filter((r) => r.skipped === true).length;
+  return { checked: results.length - skipped, failed: results.filter((r) => !r.pass && r.skipped !== true).length, skipped };
+}
+
+/**
+ * `all 3 passed`, `1 of 3 failed`, `… , 1 skipped`, `none checked, 1 skipped`: the closing
+ * count of the terminal, report.md and the HTML page; `strong` marks the failed part.
+ */
+export function assertionTally(results: readonly AssertionResult[], strong: (s: string) => string = (s) => s): string {
+  const { checked, failed, skipped } = assertionCounts(results);
+  const head = checked === 0 && skipped > 0 ? 'none checked' : failed === 0 ? `all ${checked} passed` : strong(`${failed} of ${checked} failed`);
+  return head + (skipped === 0 ? '' : `, ${skipped} skipped`);
 }
 
 /**
@@ -118,11 +149,6 @@ export function withAssertions(report: Report, rules: readonly AssertRule[] | un
   if (rules === undefined) return report;
   const { variants, ...head } = report;
   return { ...head, assertions: evaluateAssertions(rules, variants), variants };
-}
-
-/** The rules for one variant that is not among those that ran. */
-export function skippedRules(rules: readonly AssertRule[], ran: readonly string[]): AssertRule[] {
-  return rules.filter((rule) => rule.variant !== undefined && !ran.includes(rule.variant));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -151,8 +177,9 @@ function formatDifference(metric: AssertMetric, x: number): string {
   return ASSERT_METRICS[metric].kind === 'fraction' ? `${(x * 100).toFixed(3)} points` : formatFigure(metric, x);
 }
 
-/** `62.4 ms over`, `0.050 points under`, `exactly at the threshold`, or why there is no figure. */
+/** `62.4 ms over`, `0.050 points under`, `exactly at the threshold`, why there is no figure, or why the rule was skipped. */
 export function describeStanding(r: AssertionResult): string {
+  if (r.skipped === true) return r.reason ?? NOT_RUN;
   if (r.actual === null) return `no value: ${r.reason ?? 'missing'}`;
   const difference = round6(r.actual - r.threshold);
   return difference === 0 ? 'exactly at the threshold' : `${formatDifference(r.metric, Math.abs(difference))} ${difference > 0 ? 'over' : 'under'}`;
@@ -163,21 +190,17 @@ export function describeOutcome(r: AssertionResult): string {
   return r.actual === null ? describeStanding(r) : `${formatFigure(r.metric, r.actual)}, ${describeStanding(r)}`;
 }
 
-/** `FAIL p99 < 250ms (variant round-robin): 312.4 ms, 62.4 ms over`. */
-export function formatAssertion(r: AssertionResult): string {
-  return `${r.pass ? 'PASS' : 'FAIL'} ${r.rule} (variant ${r.variant}): ${describeOutcome(r)}`;
+/** `PASS`, `FAIL` or `SKIP`. */
+export function assertionOutcome(r: AssertionResult): 'PASS' | 'FAIL' | 'SKIP' {
+  return r.skipped === true ? 'SKIP' : r.pass ? 'PASS' : 'FAIL';
 }
 
-/** The lines `meshsim run` prints: every result, skipped rules, and a closing count. */
-export function assertionLines(results: readonly AssertionResult[], skipped: readonly AssertRule[] = []): string[] {
-  const failed = results.filter((r) => !r.pass).length;
-  const summary =
-    failed === 0
-      ? `assertions: all ${results.length} passed`
-      : `assertions: ${failed} of ${results.length} failed`;
-  return [
-    ...results.map(formatAssertion),
-    ...skipped.map((rule) => `SKIP ${rule.text} (variant ${rule.variant ?? ''}): the variant was not run`),
-    summary + (skipped.length === 0 ? '' : `, ${skipped.length} skipped`),
-  ];
+/** `FAIL p99 < 250ms (variant round-robin): 312.4 ms, 62.4 ms over`; `SKIP … (variant p2c): the variant was not run`. */
+export function formatAssertion(r: AssertionResult): string {
+  return `${assertionOutcome(r)} ${r.rule} (variant ${r.variant}): ${describeOutcome(r)}`;
+}
+
+/** The lines `meshsim run` prints: every result, skipped ones included, in report order, and a closing count. */
+export function assertionLines(results: readonly AssertionResult[]): string[] {
+  return [...results.map(formatAssertion), `assertions: ${assertionTally(results)}`];
 }

@@ -7,7 +7,19 @@
  */
 import { z } from 'zod';
 import { readReportDocument } from './read.js';
-import { compareRuns, figureValue, FIGURE_LABEL, formatP, STAT_FIGURES, type ComparisonMethod, type FigureComparison, type SeededFigures, type StatFigure } from './statistics.js';
+import {
+  compareRuns,
+  figureValue,
+  FIGURE_LABEL,
+  formatP,
+  STAT_FIGURES,
+  tooFewSeeds,
+  tooFewSeedsGroups,
+  type ComparisonMethod,
+  type FigureComparison,
+  type SeededFigures,
+  type StatFigure,
+} from './statistics.js';
 
 export const COMPARE_SCHEMA = 'meshsim/compare@1';
 
@@ -168,7 +180,17 @@ function rows(pair: Pair, mark: (s: string) => string): string[][] {
       c.significant ? mark(change) : change,
       c.ci === null ? '–' : `${signedPct(c.ci[0])} to ${signedPct(c.ci[1])}`,
       c.p === null ? '–' : formatP(c.p),
-      c.relative === null ? 'not compared' : c.significant ? (c.relative < 0 ? 'lower' : 'higher') : pair.method === 'paired' && c.relative === 0 && c.p === 1 ? 'same' : 'no sig. difference',
+      c.relative === null
+        ? 'not compared'
+        : c.significant
+          ? c.relative < 0
+            ? 'lower'
+            : 'higher'
+          : pair.method === 'paired' && c.relative === 0 && c.p === 1
+            ? 'same'
+            : tooFewSeeds(c, pair.method)
+              ? 'too few seeds'
+              : 'no sig. difference',
     ];
   });
 }
@@ -195,9 +217,8 @@ export function formatComparisonTable(c: Comparison): string {
     out.push('', `${pairTitle(pair)} — ${methodLine(pair)}`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line));
   }
   out.push('', '* significant: p < 0.05 and the 95% CI excludes 0. change = B/A − 1.');
-  if (c.pairs.some((p) => p.method === 'paired' && Object.values(p.figures).some((f) => f.n > 0 && f.n < 6))) {
-    out.push('  With fewer than 6 paired seeds no difference can reach p < 0.05 (sign-flip test); run with --seeds 6 or more.');
-  }
+  const notes = [...new Set(c.pairs.flatMap((p) => tooFewSeedsGroups(p.figures, p.method).map((g) => g.note)))];
+  for (const note of notes) out.push(`  ${note}: no change can be significant, whatever its 95% CI.`);
   return out.join('\n') + '\n';
 }
 
@@ -211,7 +232,8 @@ export function formatComparisonMarkdown(c: Comparison): string {
     out.push(`| figure | A | ${pair.label} | change | 95% CI | p | |`, '| :-- | --: | --: | --: | --: | --: | :-- |');
     for (const r of rows(pair, (s) => `**${s}**`)) out.push(`| ${r.join(' | ')} |`);
     const findings = STAT_FIGURES.filter((f) => pair.figures[f].significant).map((f) => `- ${pair.figures[f].verdict}`);
-    out.push('', ...(findings.length === 0 ? ['No significant difference.'] : findings));
+    const few = tooFewSeedsGroups(pair.figures, pair.method).map((g) => `- ${g.note}: ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`);
+    out.push('', ...(findings.length + few.length === 0 ? ['No significant difference.'] : [...findings, ...few]));
   }
   out.push('', 'Bold: significant (p < 0.05 and the 95% CI excludes 0). change = B/A − 1.');
   return out.join('\n') + '\n';

@@ -5,11 +5,12 @@
  * a crash. The report is returned as written, unknown fields included (reports only grow:
  * `meshsim/report@1` is additive).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ASSERT_OPS, METRIC_NAMES } from '../scenario/assert.js';
 import { REPORT_SCHEMA, type Report } from './report.js';
+import { SHARD_FILE } from './shard.js';
 import { STAT_FIGURES } from './statistics.js';
 
 /** A report that cannot be read: missing, not JSON, another schema, or malformed. */
@@ -22,7 +23,7 @@ const perFigure = <T extends z.ZodType>(t: T) => z.object(Object.fromEntries(STA
 
 const latency = z.looseObject({ mean: nullNum, p50: nullNum, p90: nullNum, p99: nullNum, p999: nullNum, max: nullNum });
 const requests = z.looseObject({ total: num, succeeded: num, failed: num, rejected: num, timedOut: num, errors: num, resets: num, connectFailures: num });
-const figureComparison = z.looseObject({ n: num, relative: nullNum, ci: interval, p: nullNum, significant: z.boolean(), verdict: z.string() });
+const figureComparison = z.looseObject({ n: num, relative: nullNum, ci: interval, p: nullNum, minP: nullNum.optional(), significant: z.boolean(), verdict: z.string() });
 
 const variant = z.looseObject({
   name: z.string(),
@@ -62,10 +63,12 @@ const ReportSchema = z.looseObject({
         pass: z.boolean(),
         margin: nullNum,
         reason: z.string().optional(),
+        skipped: z.literal(true).optional(),
       }),
     )
     .optional(),
-  variants: z.array(variant),
+  // A report of no variant has nothing to show: a truncated or hand-edited file.
+  variants: z.array(variant).min(1, 'expected at least one variant'),
 });
 
 export interface ReadReport {
@@ -74,6 +77,20 @@ export interface ReadReport {
   /** The directory it is in (where re-rendered files go). */
   readonly dir: string;
   readonly report: Report;
+}
+
+/**
+ * What to do about a directory without report.json: a sharded run's directory holds shard
+ * reports instead, which `meshsim merge` turns into one.
+ */
+function missingReportHint(dir: string): string {
+  let shards = 0;
+  try {
+    shards = readdirSync(dir).filter((name) => SHARD_FILE.test(name)).length;
+  } catch {
+    // unreadable: the usual hint
+  }
+  return shards > 0 ? `it holds ${shards} shard report(s) of a sharded run: merge them first, e.g. \`meshsim merge ${dir} --out ${dir}\`` : 'run `meshsim run` first';
 }
 
 /**
@@ -94,7 +111,7 @@ export function readReportDocument(path: string, fail: (message: string) => Erro
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw fail(`${file}: cannot read it${code === 'ENOENT' ? ' (no report.json there; run `meshsim run` first)' : code === undefined ? '' : ` (${code})`}`);
+    throw fail(`${file}: cannot read it${code === 'ENOENT' ? ` (no report.json there; ${missingReportHint(dirname(file))})` : code === undefined ? '' : ` (${code})`}`);
   }
   let json: unknown;
   try {

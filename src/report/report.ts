@@ -185,7 +185,8 @@ export const LATENCY_QUANTILES: readonly number[] = [
 /**
  * One `assert:` rule checked against one variant (src/report/assertions.ts). `margin` is
  * the distance from the threshold in the metric's unit, positive on the passing side and
- * negative on the failing side (0: on the threshold).
+ * negative on the failing side (0: on the threshold). A `{ variant, rule }` for a variant
+ * that did not run (`--variant`) is recorded too, `skipped`.
  */
 export interface AssertionResult {
   /** The rule as written (spacing normalised), e.g. `p99 < 250ms`. */
@@ -197,11 +198,21 @@ export interface AssertionResult {
   readonly threshold: number;
   /** The variant's figure, in the same unit; null when it has none (see `reason`). */
   readonly actual: number | null;
+  /**
+   * False only for a failed rule, the ones that make `meshsim run` exit 1; a skipped rule has
+   * `pass: true` beside `skipped`, so that a reader gating on `pass` keeps agreeing with the
+   * exit code.
+   */
   readonly pass: boolean;
   /** Distance from the threshold, positive on the passing side; null without `actual`. */
   readonly margin: number | null;
-  /** Why there is no figure to compare, when `actual` is null. */
+  /** Why there is no figure to compare, when `actual` is null (a skipped rule's: the variant was not run). */
   readonly reason?: string;
+  /**
+   * Present (true) only on a rule that was not checked: it names a variant that did not run.
+   * Absent in reports written before skipped rules were recorded (those left them out).
+   */
+  readonly skipped?: true;
 }
 
 export interface Report {
@@ -218,7 +229,7 @@ export interface Report {
   readonly percentiles: { readonly method: 'ddsketch'; readonly relativeError: number };
   /** How intervals and comparisons were computed; `baseline` is the variant the others are compared with. */
   readonly statistics: typeof STATISTICS_METHOD & { readonly baseline: string | null };
-  /** Every `assert:` rule's result, rule by rule, variant by variant; only when the scenario has `assert`. */
+  /** Every `assert:` rule's result, rule by rule, variant by variant, skipped ones included; only when the scenario has `assert`. */
   readonly assertions?: readonly AssertionResult[];
   readonly variants: readonly VariantReport[];
 }

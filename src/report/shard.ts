@@ -62,7 +62,8 @@ export function shardFileName(shard: ShardSpec): string {
   return `shard-${shard.index}-of-${shard.count}.json`;
 }
 
-const SHARD_FILE = /^shard-(\d+)-of-(\d+)\.json$/;
+/** The name of a shard report in its directory (shardFileName's). */
+export const SHARD_FILE = /^shard-(\d+)-of-(\d+)\.json$/;
 
 const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
 
@@ -196,7 +197,9 @@ export function findShardFiles(paths: readonly string[]): string[] {
     try {
       isDir = statSync(p).isDirectory();
     } catch (e) {
-      throw new ShardError(`cannot read ${p}: ${(e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      const expected = 'expected a shard report (shard-<i>-of-<n>.json) or a directory holding the shard reports that `meshsim run FILE --shard i/n --out DIR` writes';
+      throw new ShardError(code === 'ENOENT' ? `${p}: no such file or directory; ${expected}` : `cannot read ${p} (${code ?? String(e)}); ${expected}`);
     }
     if (!isDir) {
       files.push(p);

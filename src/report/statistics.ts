@@ -18,7 +18,11 @@
  *   mean(A), and a two-sample permutation test on the difference of means (exact up to
  *   {@link EXACT_LIMIT} relabellings, else seeded Monte Carlo).
  *
- * A difference is *significant* when p < 0.05 and its interval excludes 0.
+ * A difference is *significant* when p < 0.05 and its interval excludes 0. A permutation test
+ * has a smallest p-value it can give, whatever the data ({@link signFlipMinP},
+ * {@link twoSampleMinP}); when that is not below 0.05 the verdict says there are too few
+ * seeds for the test, not "no significant difference", which an interval far from 0 would
+ * contradict.
  *
  * The quantile of Student's t is computed, not looked up: bisection on the CDF from the
  * regularised incomplete beta function (continued fraction), accurate to ~1e-10 for any
@@ -210,6 +214,41 @@ export function signFlipPValue(d: readonly number[], draws = MONTE_CARLO_DRAWS):
   return (1 + hits) / (1 + draws);
 }
 
+/**
+ * The smallest p-value {@link signFlipPValue} can give for `n` paired differences, whatever
+ * they are: 2/2^n when exact (only the observed signs and their mirror image are as
+ * extreme when every difference has the same sign), 1/(1 + draws) past
+ * {@link EXACT_SIGN_FLIP_MAX}; 1 without differences.
+ */
+export function signFlipMinP(n: number, draws = MONTE_CARLO_DRAWS): number {
+  if (n <= 0) return 1;
+  return n <= EXACT_SIGN_FLIP_MAX ? 2 / 2 ** n : 1 / (1 + draws);
+}
+
+/**
+ * The smallest p-value {@link twoSamplePValue} can give for samples of `na` and `nb` values:
+ * of the C(na + nb, na) relabellings only the observed one is as extreme when the samples are
+ * far apart, and its mirror image too when na = nb (2/C then); 1/(1 + draws) past
+ * {@link EXACT_LIMIT} relabellings; 1 with an empty side.
+ */
+export function twoSampleMinP(na: number, nb: number, draws = MONTE_CARLO_DRAWS): number {
+  if (na <= 0 || nb <= 0) return 1;
+  const relabellings = binomial(na + nb, na);
+  return relabellings <= EXACT_LIMIT ? (na === nb ? 2 : 1) / relabellings : 1 / (1 + draws);
+}
+
+/** The smallest count of seeds k (per side) for which `minP(k)` is below {@link ALPHA}. */
+function fewestSeeds(minP: (k: number) => number): number {
+  let k = 1;
+  while (minP(k) >= ALPHA) k++;
+  return k;
+}
+
+/** Paired seeds the sign-flip test needs to reach p < 0.05 at all: 6 (2/64 = 0.031). */
+export const PAIRED_SEEDS_NEEDED = fewestSeeds((k) => signFlipMinP(k));
+/** Seeds on each side the two-sample test needs to reach p < 0.05 at all: 4 (2/70 = 0.029). */
+export const UNPAIRED_SEEDS_NEEDED = fewestSeeds((k) => twoSampleMinP(k, k));
+
 function binomial(n: number, k: number): number {
   let c = 1;
   for (let i = 1; i <= k; i++) c = (c * (n - k + i)) / i;
@@ -290,9 +329,20 @@ export interface FigureComparison {
   readonly ci: Interval | null;
   /** Two-sided permutation-test p-value; null when nothing could be compared. */
   readonly p: number | null;
+  /**
+   * The smallest p-value the test could have given with these seeds, whatever the data
+   * ({@link signFlipMinP}, {@link twoSampleMinP}); at least 0.05: too few seeds for the test
+   * to find any difference significant. Null when nothing could be compared; absent in
+   * reports written before it was added.
+   */
+  readonly minP?: number | null;
   /** p < 0.05 and the interval excludes 0. */
   readonly significant: boolean;
-  /** The finding in words: `p99 is 41% lower (95% CI 35–47%)`, or `no significant difference (…)`. */
+  /**
+   * The finding in words: `p99 is 41% lower (95% CI 35–47%)`, `no significant difference (…)`,
+   * or, when `minP` is at least 0.05, `+143% vs … (95% CI …), too few seeds for the
+   * permutation test (…)`.
+   */
   readonly verdict: string;
 }
 
@@ -331,7 +381,63 @@ export interface Names {
   readonly baseline: string;
 }
 
-function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, n: number, method: ComparisonMethod): { significant: boolean; verdict: string } {
+/** The seeds a test had, for a sentence: `3 seeds`, `1 seed`; `3 and 2 seeds` (unpaired, baseline first). */
+export function seedsPhrase(n: number, nb?: number): string {
+  if (nb !== undefined && nb !== n) return `${n} and ${nb} seeds`;
+  return `${n} seed${n === 1 ? '' : 's'}${nb === undefined ? '' : ' on each side'}`;
+}
+
+/**
+ * Why a comparison cannot be significant whatever its data: `too few seeds for the
+ * permutation test (smallest possible p = 0.250 with 3 seeds; 6 paired seeds reach 0.031)`.
+ * `seeds` (from {@link seedsPhrase}) is left out when unknown.
+ */
+export function tooFewSeedsNote(method: ComparisonMethod, minP: number, seeds?: string): string {
+  const reach =
+    method === 'paired'
+      ? `${PAIRED_SEEDS_NEEDED} paired seeds reach ${formatP(signFlipMinP(PAIRED_SEEDS_NEEDED))}`
+      : `${UNPAIRED_SEEDS_NEEDED} seeds on each side reach ${formatP(twoSampleMinP(UNPAIRED_SEEDS_NEEDED, UNPAIRED_SEEDS_NEEDED))}`;
+  return `too few seeds for the permutation test (smallest possible p = ${formatP(minP)}${seeds === undefined ? '' : ` with ${seeds}`}; ${reach})`;
+}
+
+/**
+ * A comparison's `minP`; for one read from a report written before `minP` was added, worked
+ * out again from `n` when paired (the sign-flip test's depends on n alone), else null.
+ */
+export function comparisonMinP(c: FigureComparison, method: ComparisonMethod): number | null {
+  if (c.minP !== undefined) return c.minP;
+  return c.p === null || method !== 'paired' ? null : signFlipMinP(c.n);
+}
+
+/**
+ * Whether a compared figure was out of the test's reach: not significant, and its `minP` not
+ * below 0.05. Not a figure with no difference at all (mean 0, p = 1; `same` in `meshsim
+ * compare`): more seeds would not change that.
+ */
+export function tooFewSeeds(c: FigureComparison, method: ComparisonMethod): boolean {
+  const minP = comparisonMinP(c, method);
+  return !c.significant && minP !== null && minP >= ALPHA && !(c.relative === 0 && c.p === 1);
+}
+
+/**
+ * The figures of a comparison the test could not have found significant, whatever the data,
+ * grouped by their {@link tooFewSeedsNote} (paired, figures some seeds lack have a smaller
+ * n); unpaired, `n` is the smaller side only, so the note leaves the counts out.
+ */
+export function tooFewSeedsGroups(figures: { readonly [F in StatFigure]: FigureComparison }, method: ComparisonMethod): { note: string; figures: StatFigure[] }[] {
+  const groups = new Map<string, StatFigure[]>();
+  for (const f of STAT_FIGURES) {
+    const c = figures[f];
+    const minP = comparisonMinP(c, method);
+    if (minP === null || !tooFewSeeds(c, method)) continue;
+    const note = tooFewSeedsNote(method, minP, method === 'paired' ? seedsPhrase(c.n) : undefined);
+    groups.set(note, [...(groups.get(note) ?? []), f]);
+  }
+  return [...groups].map(([note, fs]) => ({ note, figures: fs }));
+}
+
+/** The sentence of a compared figure: significant, out of the test's reach ({@link tooFewSeedsNote}), or not significant. */
+function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, minP: number, method: ComparisonMethod, seeds: string): { significant: boolean; verdict: string } {
   const label = `${names.variant} ${FIGURE_LABEL[figure]}`;
   const significant = ci !== null && p < ALPHA && (ci[0] > 0 || ci[1] < 0);
   if (significant) {
@@ -342,8 +448,9 @@ function verdict(figure: StatFigure, names: Names, relative: number, ci: Interva
   }
   const d = decimals(relative, ci);
   const interval = ci === null ? 'no interval from one seed' : `95% CI ${signedPct(ci[0], d)} to ${signedPct(ci[1], d)}`;
-  const few = method === 'paired' && n > 0 && 2 / 2 ** n >= ALPHA ? `; ${n} seed${n === 1 ? '' : 's'} cannot reach p < 0.05 with the sign-flip test, run at least 6` : '';
-  return { significant, verdict: `${label}: no significant difference from ${names.baseline} (${signedPct(relative, d)}, ${interval}, p = ${formatP(p)}${few})` };
+  // Not "no significant difference": with an interval far from 0 that reads as a contradiction.
+  if (minP >= ALPHA && !(relative === 0 && p === 1)) return { significant, verdict: `${label}: ${signedPct(relative, d)} vs ${names.baseline} (${interval}, p = ${formatP(p)}), ${tooFewSeedsNote(method, minP, seeds)}` };
+  return { significant, verdict: `${label}: no significant difference from ${names.baseline} (${signedPct(relative, d)}, ${interval}, p = ${formatP(p)})` };
 }
 
 export function formatP(p: number): string {
@@ -351,7 +458,7 @@ export function formatP(p: number): string {
 }
 
 function notComparable(figure: StatFigure, names: Names, n: number, why: string): FigureComparison {
-  return { n, relative: null, ci: null, p: null, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: not compared with ${names.baseline} (${why})` };
+  return { n, relative: null, ci: null, p: null, minP: null, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: not compared with ${names.baseline} (${why})` };
 }
 
 /** One figure, paired by seed: seeds where both sides have the figure and the baseline's is not 0. */
@@ -368,8 +475,9 @@ export function pairedFigure(figure: StatFigure, names: Names, baseline: readonl
   const relative = round6(mean(ratios));
   const ci = roundInterval(tInterval(ratios));
   const p = round6(signFlipPValue(ratios));
-  if (ratios.every((r) => r === 0)) return { n: ratios.length, relative, ci, p, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
-  return { n: ratios.length, relative, ci, p, ...verdict(figure, names, relative, ci, p, ratios.length, 'paired') };
+  const minP = round6(signFlipMinP(ratios.length));
+  if (ratios.every((r) => r === 0)) return { n: ratios.length, relative, ci, p, minP, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
+  return { n: ratios.length, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'paired', seedsPhrase(ratios.length)) };
 }
 
 /** One figure, unpaired: Welch t interval on the difference of means over the baseline's mean. */
@@ -393,7 +501,8 @@ export function welchFigure(figure: StatFigure, names: Names, baseline: readonly
     ci = roundInterval([(d - half) / Math.abs(ma), (d + half) / Math.abs(ma)]);
   }
   const p = round6(twoSamplePValue(a, b));
-  return { n, relative, ci, p, ...verdict(figure, names, relative, ci, p, n, 'welch') };
+  const minP = round6(twoSampleMinP(a.length, b.length));
+  return { n, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'welch', seedsPhrase(a.length, b.length)) };
 }
 
 /** Whether two sets of runs have the same seeds (then they can be paired). */

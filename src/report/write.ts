@@ -1,10 +1,10 @@
 /**
  * File output: atomic writes (a temporary file in the same directory, then a rename over
- * the target), so an interrupted run never leaves a half-written report, and directories
- * made one level at a time.
+ * the target), so an interrupted run never leaves a half-written file; a report's files
+ * replaced as one set, the file readers go by last; directories made one level at a time.
  */
 import { mkdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, normalize, resolve } from 'node:path';
 
 /** A path that must be a directory is something else (a file). */
 export class NotADirectoryError extends Error {
@@ -84,5 +84,38 @@ export function writeFileAtomic(path: string, content: string): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** A file of a set written by {@link replaceFiles}; `path` is relative to the set's directory. */
+export interface FileToWrite {
+  readonly path: string;
+  readonly content: string;
+}
+
+/**
+ * Replaces a set of files in `dir` (paths relative to it): each of `files` written
+ * atomically, in order, then each of `remove` deleted (a missing one is no error; its
+ * folders inside `dir` go too once empty), and the last of `files` written after all that.
+ * That last file is the one readers go by (report.json): once it is the new one, so is
+ * everything else. Render beforehand: the set itself should take milliseconds, the only
+ * window in which a killed process can leave old and new files side by side.
+ */
+export function replaceFiles(dir: string, files: readonly FileToWrite[], remove: readonly string[] = []): void {
+  for (const f of files.slice(0, -1)) writeFileAtomic(join(dir, f.path), f.content);
+  for (const path of remove) removeFile(dir, path);
+  const last = files.at(-1);
+  if (last !== undefined) writeFileAtomic(join(dir, last.path), last.content);
+}
+
+/** Deletes `dir`/`path`, then its parent folders up to `dir` (not included) while they are empty. */
+function removeFile(dir: string, path: string): void {
+  rmSync(join(dir, path), { force: true });
+  for (let sub = dirname(normalize(path)); sub !== '.' && sub !== '/' && !sub.startsWith('..'); sub = dirname(sub)) {
+    try {
+      rmdirSync(join(dir, sub));
+    } catch {
+      return; // not empty (files of the user's, say), or already gone: leave it
+    }
   }
 }

@@ -35,6 +35,7 @@ interface AssertionLike {
   pass: boolean;
   margin: number | null;
   reason?: string;
+  skipped?: true;
 }
 interface ReportLike {
   assertions?: AssertionLike[];
@@ -125,13 +126,25 @@ describe('meshsim run with assert: rules', () => {
     expect(r.stderr).toMatch(/^assertions: all 11 passed$/m);
   });
 
-  it('--variant: rules for a variant that does not run are skipped, and say so', async () => {
+  it('--variant: rules for a variant that does not run are skipped, say so, are recorded, and fail nothing', async () => {
     const out = fresh('out');
     const r = await cli('run', writeScenario(gated('p99 < 1s', '{ variant: rand, rule: p50 > 1h }')), '--out', out, '--variant', 'rr');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('SKIP p50 > 1h (variant rand): the variant was not run');
     expect(r.stdout).toMatch(/^assertions: all 1 passed, 1 skipped$/m);
-    expect(readReport(out).assertions?.map((a) => a.variant)).toEqual(['rr']);
+    expect(readReport(out).assertions?.map((a) => [a.variant, a.pass, a.skipped ?? false])).toEqual([
+      ['rr', true, false],
+      ['rand', true, true],
+    ]);
+    expect(readReport(out).assertions?.[1]).toEqual({ rule: 'p50 > 1h', variant: 'rand', metric: 'p50', op: '>', threshold: 3_600_000, actual: null, pass: true, margin: null, reason: 'the variant was not run', skipped: true });
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('- assertions: all 1 passed, 1 skipped');
+    expect(md).toMatch(/^\| ⏭️ skipped \| `p50 > 1h` \| rand \| – \| the variant was not run \|$/m);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('<h2 id="assertions">Assertions: all 1 passed, 1 skipped</h2>');
+    // A failed rule still exits 1 beside a skipped one.
+    const failing = await cli('run', writeScenario(gated('p50 > 1h', '{ variant: rand, rule: p50 > 1h }')), '--out', fresh('out'), '--variant', 'rr', '--no-html');
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/^assertions: 1 of 1 failed, 1 skipped$/m);
   });
 
   it('without assert: no assertions in report.json, nothing printed about them, and the same report otherwise', async () => {

@@ -255,6 +255,8 @@ describe('meshsim run: arguments users get wrong', () => {
     const v = await cli('validate', file, '--sweep', 'mesh.balancer={kind: p2c},{kind: maglev}');
     expect(v.code).toBe(0);
     expect(v.stderr).toContain('meshsim: warning: 4 variants make only 2 distinct scenario(s)');
+    // And the maglev variants get keyless requests (scenario/warnings.ts), named once for both.
+    expect(v.stderr).toContain(`meshsim: warning: ${file}: variants 'rr_balancer-maglev', 'rand_balancer-maglev': balancer maglev hashes request keys`);
     expect((await cli('validate', file)).stderr).toBe('');
   });
 });

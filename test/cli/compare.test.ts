@@ -126,6 +126,19 @@ describe('meshsim compare', () => {
     }
   });
 
+  it('a folder of shard reports but no report.json: says to merge them first', async () => {
+    const shards = dir('shards');
+    for (const i of [1, 2]) expect((await cli('run', dir('tiny.yaml'), '--shard', `${i}/2`, '--seeds', '1', '--out', shards)).code).toBe(0);
+    const r = await cli('compare', dir('all'), shards);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `meshsim: ${join(shards, 'report.json')}: cannot read it (no report.json there; it holds 2 shard report(s) of a sharded run: merge them first, e.g. \`meshsim merge ${shards} --out ${shards}\`)\n`,
+    );
+    // Which works: merged there, the folder compares.
+    expect((await cli('merge', shards, '--out', shards, '--format', 'json')).code).toBe(0);
+    expect((await cli('compare', dir('all'), shards, '--format', 'json')).code).toBe(0);
+  });
+
   it('variants without a counterpart are named in a warning', async () => {
     const r = await cli('compare', dir('rr'), dir('all'));
     expect(r.code).toBe(0);

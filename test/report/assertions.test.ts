@@ -1,19 +1,26 @@
 /**
  * `assert:` rules evaluated against report summaries: every comparison, the margin and its
- * sign, the report's resolution, figures a variant does not have, rules for one variant,
- * the PASS/FAIL lines, and where the results go in report.json and report.md.
+ * sign, the report's resolution, figures a variant does not have, rules for one variant and
+ * for a variant that did not run (skipped, recorded), the PASS/FAIL/SKIP lines, and where
+ * the results go in report.json, report.md and the HTML page.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  assertionCounts,
   assertionLines,
+  assertionTally,
   evaluateAssertions,
   evaluateRule,
   formatAssertion,
-  skippedRules,
   withAssertions,
   type AssertedVariant,
 } from '../../src/report/assertions.js';
+import { renderPage } from '../../src/report/html/page.js';
 import { reportMarkdown } from '../../src/report/markdown.js';
+import { readReport } from '../../src/report/read.js';
 import { buildReport, reportJson, type Summary } from '../../src/report/report.js';
 import { runScenario } from '../../src/runner/run.js';
 import { parseRule } from '../../src/scenario/assert.js';
@@ -146,11 +153,22 @@ describe('evaluateAssertions', () => {
     expect(results[2].margin).toBeCloseTo(-0.1, 12);
   });
 
-  it('rules for a variant that did not run give no result and are reported as skipped', () => {
-    const rules = [rule('p99 < 250ms'), rule('p99 < 250ms', 'p2c')];
-    expect(evaluateAssertions(rules, [RR]).map((r) => r.variant)).toEqual(['round-robin']);
-    expect(skippedRules(rules, ['round-robin'])).toEqual([rules[1]]);
-    expect(skippedRules(rules, ['round-robin', 'p2c'])).toEqual([]);
+  it('a rule for a variant that did not run gives one skipped result, in its place, that fails nothing', () => {
+    const rules = [rule('p99 < 250ms', 'p2c'), rule('p50 < 50ms'), rule('p99 < 1s', 'p2c')];
+    const results = evaluateAssertions(rules, [RR]);
+    expect(results.map((r) => [r.rule, r.variant, r.pass, r.skipped])).toEqual([
+      ['p99 < 250ms', 'p2c', true, true],
+      ['p50 < 50ms', 'round-robin', true, undefined],
+      ['p99 < 1s', 'p2c', true, true],
+    ]);
+    // Every field a reader of report.json already expects, in the same order; `pass: true`
+    // so that a gate on `pass` agrees with the exit code (0 for a skipped rule).
+    expect(Object.entries(results[0])).toEqual(
+      Object.entries({ rule: 'p99 < 250ms', variant: 'p2c', metric: 'p99', op: '<', threshold: 250, actual: null, pass: true, margin: null, reason: 'the variant was not run', skipped: true }),
+    );
+    expect(assertionCounts(results)).toEqual({ checked: 1, failed: 0, skipped: 2 });
+    // Evaluated results carry no `skipped` key at all (their report.json bytes are unchanged).
+    expect(evaluateAssertions(rules, variants).some((r) => 'skipped' in r)).toBe(false);
   });
 });
 
@@ -164,11 +182,18 @@ describe('the lines meshsim run prints', () => {
     expect(formatAssertion(evaluateRule(rule('retries < 5'), RR))).toBe('FAIL retries < 5 (variant round-robin): no value: the variant has no retries counter (no retry policy in its mesh)');
   });
 
-  it('end with a count, skipped rules included', () => {
+  it('end with a count, skipped rules included, each in its place with a SKIP line', () => {
     const results = evaluateAssertions([rule('p99 < 250ms'), rule('p50 < 50ms')], [RR]);
     expect(assertionLines(results).at(-1)).toBe('assertions: 1 of 2 failed');
     expect(assertionLines(results.slice(1)).at(-1)).toBe('assertions: all 1 passed');
-    expect(assertionLines(results.slice(1), [rule('p99 < 1s', 'p2c')]).slice(-2)).toEqual(['SKIP p99 < 1s (variant p2c): the variant was not run', 'assertions: all 1 passed, 1 skipped']);
+    expect(assertionLines(evaluateAssertions([rule('p99 < 1s', 'p2c'), rule('p50 < 50ms')], [RR]))).toEqual([
+      'SKIP p99 < 1s (variant p2c): the variant was not run',
+      'PASS p50 < 50ms (variant round-robin): 30.25 ms, 19.75 ms under',
+      'assertions: all 1 passed, 1 skipped',
+    ]);
+    expect(assertionLines(evaluateAssertions([rule('p99 < 250ms'), rule('p99 < 1s', 'p2c')], [RR])).at(-1)).toBe('assertions: 1 of 1 failed, 1 skipped');
+    expect(assertionTally(evaluateAssertions([rule('p99 < 1s', 'p2c')], [RR]))).toBe('none checked, 1 skipped');
+    expect(assertionTally(results, (s) => `**${s}**`)).toBe('**1 of 2 failed**');
   });
 });
 
@@ -203,5 +228,44 @@ describe('assertions in the report', () => {
     expect(md).toMatch(/^## Assertions\n\n\| result \| rule \| variant \| actual \| against the threshold \|$/m);
     expect(md).toMatch(/^\| ✅ pass \| `p99 < 1s` \| rr \| [\d.]+ ms \| [\d.]+ ms under \|$/m);
     expect(md).toMatch(/^\| ❌ \*\*FAIL\*\* \| `p50 > 1h` \| rand \| [\d.]+ ms \| [\d.]+ ms under \|$/m);
+    expect(md).not.toMatch(/skipped/);
+  });
+
+  describe('a rule for a variant that did not run (--variant rr)', () => {
+    const rrOnly = buildReport({ name: 'gated', sha256: loaded.sha256 }, runScenario(loaded, { variants: ['rr'] }));
+    const gated = withAssertions(rrOnly, loaded.base.assert);
+
+    it('is in report.json, skipped, in rule order', () => {
+      expect(gated.assertions?.map((r) => [r.rule, r.variant, r.pass, r.skipped ?? false])).toEqual([
+        ['p99 < 1s', 'rr', true, false],
+        ['p50 > 1h', 'rand', true, true],
+      ]);
+      expect(reportJson(gated)).toContain('"reason": "the variant was not run",\n      "skipped": true\n    }');
+    });
+
+    it('reads back with the report reader as it is (read.ts needs no change to accept it)', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'meshsim-assertions-'));
+      try {
+        writeFileSync(join(dir, 'report.json'), reportJson(gated));
+        expect(readReport(dir).report.assertions?.[1]).toMatchObject({ variant: 'rand', pass: true, skipped: true });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('report.md and the HTML page show it as skipped, and count it apart', () => {
+      const md = reportMarkdown(gated);
+      expect(md).toContain('- assertions: all 1 passed, 1 skipped\n');
+      expect(md).toMatch(/^\| ⏭️ skipped \| `p50 > 1h` \| rand \| – \| the variant was not run \|$/m);
+      const page = renderPage({ report: gated, charts: [], scenario: { missing: 'no scenario' } });
+      expect(page).toContain('<h2 id="assertions">Assertions: all 1 passed, 1 skipped</h2>');
+      expect(page).toContain('<tr><td class="name skip">skipped</td><td class="name"><code>p50 &gt; 1h</code></td><td class="name">rand</td><td>–</td><td class="name">the variant was not run</td></tr>');
+    });
+
+    it('beside a failed rule: the failure is counted, the skipped rule is not', () => {
+      const failing = withAssertions(rrOnly, [rule('p50 > 1h'), rule('p99 < 1s', 'rand')]);
+      expect(reportMarkdown(failing)).toContain('- assertions: **1 of 1 failed**, 1 skipped (see Assertions below)');
+      expect(assertionCounts(failing.assertions ?? [])).toEqual({ checked: 1, failed: 1, skipped: 1 });
+    });
   });
 });

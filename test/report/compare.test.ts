@@ -38,6 +38,44 @@ describe('compareReports', () => {
     expect(compareReports([report('a', [variant('x', base)]), other], { force: true }).warnings[0]).toContain('compared with --force');
   });
 
+  it('3 seeds: "too few seeds" in the table, a footnote, the Markdown and the JSON, never "no significant difference"', () => {
+    const three = [100, 110, 120];
+    const c = compareReports([report('a', [variant('x', three)]), report('b', [variant('x', three.map((p, i) => p * [2.3, 2.45, 2.55][i]))])]);
+    const p99 = c.pairs[0].figures.p99;
+    expect(p99).toMatchObject({ n: 3, p: 0.25, minP: 0.25, significant: false });
+    expect(p99.ci?.[0]).toBeGreaterThan(1);
+    expect(p99.verdict).toMatch(/^x \[B\] p99: \+14\d% vs x \[A\] \(95% CI .*, p = 0\.250\), too few seeds for the permutation test \(smallest possible p = 0\.250 with 3 seeds; 6 paired seeds reach 0\.031\)$/);
+    expect(JSON.parse(comparisonJson(c)).pairs[0].figures.p99).toMatchObject({ minP: 0.25, verdict: p99.verdict });
+    const table = formatComparisonTable(c);
+    expect(table).toMatch(/^p99 .* 0\.250 {2}too few seeds$/m);
+    expect(table).toMatch(/^success rate .* same$/m);
+    expect(table).not.toContain('no sig. difference');
+    expect(table).toContain('  too few seeds for the permutation test (smallest possible p = 0.250 with 3 seeds; 6 paired seeds reach 0.031): no change can be significant, whatever its 95% CI.\n');
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('| too few seeds |');
+    expect(md).not.toContain('No significant difference.');
+    // The figures the table calls `same` (no difference at all) are not among them.
+    expect(md).toContain('- too few seeds for the permutation test (smallest possible p = 0.250 with 3 seeds; 6 paired seeds reach 0.031): mean latency, p50, p90, p99, p99.9\n');
+  });
+
+  it('different seeds, 3 a side: too few for the two-sample test, said likewise', () => {
+    const three = [100, 110, 120];
+    const c = compareReports([report('a', [variant('x', three)]), report('b', [variant('x', three.map((p) => p * 2), 50)])]);
+    expect(c.pairs[0].method).toBe('welch');
+    expect(c.pairs[0].figures.p99).toMatchObject({ p: 0.1, minP: 0.1, significant: false });
+    expect(c.pairs[0].figures.p99.verdict).toContain('(smallest possible p = 0.100 with 3 seeds on each side; 4 seeds on each side reach 0.029)');
+    expect(formatComparisonTable(c)).toContain('  too few seeds for the permutation test (smallest possible p = 0.100; 4 seeds on each side reach 0.029): no change can be significant, whatever its 95% CI.\n');
+  });
+
+  it('6 seeds and no difference: "no sig. difference", no footnote about seeds', () => {
+    const c = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base.map((p, i) => p * (1 + [0.02, -0.03, 0.01, -0.01, 0.03, -0.01][i])))])]);
+    expect(c.pairs[0].figures.p99).toMatchObject({ minP: 0.03125, significant: false });
+    const table = formatComparisonTable(c);
+    expect(table).toMatch(/^p99 .* no sig\. difference$/m);
+    expect(table).not.toContain('too few seeds');
+    expect(formatComparisonMarkdown(c)).toContain('\nNo significant difference.\n');
+  });
+
   it('is deterministic', () => {
     const make = () => comparisonJson(compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base.map((p) => p + 3), 50)])]));
     expect(make()).toBe(make());

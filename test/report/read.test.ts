@@ -45,10 +45,22 @@ describe('readReport', () => {
     expect(error(reportDir('{"schema": "meshsim/report@1",'))).toMatch(/report\.json: not JSON \(/);
   });
 
+  it('a directory of shard reports without report.json: says to merge them first', () => {
+    const dir = fresh('shards');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'shard-1-of-2.json'), '{}');
+    writeFileSync(join(dir, 'shard-2-of-2.json'), '{}');
+    expect(error(dir)).toBe(`${join(dir, 'report.json')}: cannot read it (no report.json there; it holds 2 shard report(s) of a sharded run: merge them first, e.g. \`meshsim merge ${dir} --out ${dir}\`)`);
+  });
+
   it('refuses another schema version, or none', () => {
     const dir = reportDir(JSON.stringify({ ...report, schema: 'meshsim/report@2' }));
     expect(error(dir)).toBe(`${join(dir, 'report.json')}: not a meshsim/report@1 report (schema "meshsim/report@2"); this meshsim reads meshsim/report@1 only`);
     expect(error(reportDir('[1, 2]'))).toMatch(/not a meshsim\/report@1 report \(no `schema` field\)/);
+  });
+
+  it('refuses a report of no variant, naming the field', () => {
+    expect(error(reportDir(JSON.stringify({ ...report, variants: [] })))).toMatch(/report\.json: invalid report at variants: expected at least one variant$/);
   });
 
   it('names the first malformed field by its path', () => {

@@ -5,7 +5,9 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
+import { withAssertions } from '../../src/report/assertions.js';
 import { buildReport, reportJson } from '../../src/report/report.js';
+import { parseRule } from '../../src/scenario/assert.js';
 import { buildShard, mergeShards, parseShard, SHARD_SCHEMA, shardFileName, shardJson, ShardError, type ShardDocument, type ShardFile } from '../../src/report/shard.js';
 import { shardRuns } from '../../src/runner/plan.js';
 import { executePlan, runScenario, type ExecutedPlan } from '../../src/runner/run.js';
@@ -73,6 +75,23 @@ describe('merge identity', () => {
     const files = shardsOf(c, 5);
     expect(files.map((f) => f.doc.runs.length)).toEqual([1, 1, 0, 0, 0]);
     expect(mergedJson(files)).toBe(c.single);
+  });
+
+  it('holds with assert: rules, one of them skipped (its variant left out by --variant)', async () => {
+    const variants = ['rr', 'p2c'];
+    const c = await caseOf(richScenario(), 1, variants);
+    const rules = [parseRule('p99 < 1s'), parseRule('p99 < 1s', 'lr')].map((r) => {
+      if (!r.ok) throw new Error(r.message);
+      return r.rule;
+    });
+    const single = withAssertions(JSON.parse(c.single) as ReturnType<typeof buildReport>, rules);
+    expect(single.assertions?.map((a) => [a.variant, a.skipped ?? false])).toEqual([
+      ['rr', false],
+      ['p2c', false],
+      ['lr', true],
+    ]);
+    const m = mergeShards(shardsOf(c, 2, { seeds: 1, variants }));
+    expect(reportJson(withAssertions(buildReport({ name: m.loaded.base.name, sha256: m.loaded.sha256 }, m.output), rules))).toBe(reportJson(single));
   });
 
   it('records the scenario identity, the plan and the shard', async () => {

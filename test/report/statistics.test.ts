@@ -11,15 +11,23 @@ import { reportMarkdown } from '../../src/report/markdown.js';
 import { buildReport, reportJson } from '../../src/report/report.js';
 import {
   compareRuns,
+  EXACT_LIMIT,
   EXACT_SIGN_FLIP_MAX,
   incompleteBeta,
+  MONTE_CARLO_DRAWS,
+  PAIRED_SEEDS_NEEDED,
+  signFlipMinP,
   signFlipPValue,
   STAT_FIGURES,
   summaryIntervals,
   tCdf,
   tInterval,
+  tooFewSeeds,
+  tooFewSeedsNote,
   tQuantile,
+  twoSampleMinP,
   twoSamplePValue,
+  UNPAIRED_SEEDS_NEEDED,
   welchFigure,
   type SeededFigures,
 } from '../../src/report/statistics.js';
@@ -148,6 +156,61 @@ describe('twoSamplePValue (unpaired permutation test)', () => {
   });
 });
 
+describe('the smallest p-value a permutation test can give', () => {
+  /** `n` differences of one sign, or two samples far apart: the most extreme data there is. */
+  const oneSign = (n: number): number[] => Array.from({ length: n }, (_, i) => 1 + i / 7);
+  const apart = (na: number, nb: number): [number[], number[]] => [Array.from({ length: na }, (_, i) => i / 10), Array.from({ length: nb }, (_, i) => 100 + i)];
+
+  it('sign-flip: 2/2^n exact, 1/(1 + draws) past 16 seeds, 1 without seeds', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((n) => signFlipMinP(n))).toEqual([1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625]);
+    expect(signFlipMinP(EXACT_SIGN_FLIP_MAX)).toBe(2 / 2 ** EXACT_SIGN_FLIP_MAX);
+    expect(signFlipMinP(EXACT_SIGN_FLIP_MAX + 1)).toBe(1 / (1 + MONTE_CARLO_DRAWS));
+    expect(signFlipMinP(20, 99)).toBe(0.01);
+  });
+
+  it('sign-flip: attained by differences of one sign, never undercut by any data', () => {
+    for (let n = 1; n <= 10; n++) expect(signFlipPValue(oneSign(n))).toBe(signFlipMinP(n));
+    const draw = normals(5);
+    for (let k = 0; k < 200; k++) {
+      const d = Array.from({ length: 1 + (k % 8) }, () => draw() + 0.5);
+      expect(signFlipPValue(d)).toBeGreaterThanOrEqual(signFlipMinP(d.length));
+    }
+  });
+
+  it('two-sample: 2/C(na + nb, na) for equal sizes, 1/C otherwise, 1/(1 + draws) past the exact limit, 1 with an empty side', () => {
+    expect(twoSampleMinP(1, 1)).toBe(1);
+    expect(twoSampleMinP(1, 2)).toBeCloseTo(1 / 3, 15);
+    expect(twoSampleMinP(2, 2)).toBeCloseTo(2 / 6, 15);
+    expect(twoSampleMinP(3, 3)).toBeCloseTo(2 / 20, 15);
+    expect(twoSampleMinP(4, 4)).toBeCloseTo(2 / 70, 15);
+    expect(twoSampleMinP(3, 5)).toBeCloseTo(1 / 56, 15);
+    expect(twoSampleMinP(1, 19)).toBeCloseTo(1 / 20, 15);
+    expect(twoSampleMinP(0, 3)).toBe(1);
+    expect(twoSampleMinP(12, 12)).toBe(1 / (1 + MONTE_CARLO_DRAWS)); // C(24, 12) = 2,704,156 > EXACT_LIMIT
+    expect(EXACT_LIMIT).toBeLessThan(2_704_156);
+  });
+
+  it('two-sample: attained by samples far apart, never undercut by any data', () => {
+    for (const [na, nb] of [[1, 1], [1, 2], [2, 1], [2, 2], [2, 3], [3, 3], [1, 5], [3, 4], [4, 4]]) {
+      const [a, b] = apart(na, nb);
+      expect(twoSamplePValue(a, b)).toBeCloseTo(twoSampleMinP(na, nb), 12);
+    }
+    const draw = normals(6);
+    for (let k = 0; k < 100; k++) {
+      const a = Array.from({ length: 1 + (k % 4) }, () => draw());
+      const b = Array.from({ length: 1 + ((k >> 2) % 5) }, () => draw() + 1);
+      expect(twoSamplePValue(a, b)).toBeGreaterThanOrEqual(twoSampleMinP(a.length, b.length) - 1e-12);
+    }
+  });
+
+  it('the fewest seeds that can reach p < 0.05: 6 paired (2/64), 4 on each side unpaired (2/70)', () => {
+    expect(PAIRED_SEEDS_NEEDED).toBe(6);
+    expect(UNPAIRED_SEEDS_NEEDED).toBe(4);
+    expect(tooFewSeedsNote('paired', 0.25, '3 seeds')).toBe('too few seeds for the permutation test (smallest possible p = 0.250 with 3 seeds; 6 paired seeds reach 0.031)');
+    expect(tooFewSeedsNote('welch', 0.1)).toBe('too few seeds for the permutation test (smallest possible p = 0.100; 4 seeds on each side reach 0.029)');
+  });
+});
+
 const run = (seed: number, p99: number, extra: Partial<SeededFigures> = {}): SeededFigures => ({
   seed,
   successRate: 1,
@@ -183,20 +246,51 @@ describe('comparisons', () => {
     for (const f of STAT_FIGURES) expect(c.figures[f]).toMatchObject({ relative: 0, p: 1, significant: false });
   });
 
-  it('few seeds: says that significance is out of reach', () => {
+  it('few seeds: says the test is out of reach, not "no significant difference", and keeps the interval', () => {
     const base = [1, 2, 3].map((s) => run(s, 100 + s));
-    const slower = base.map((r) => run(r.seed, (100 + r.seed) * 2));
+    const slower = base.map((r, i) => run(r.seed, (100 + r.seed) * [2.3, 2.45, 2.55][i]));
     const p99 = compareRuns(names, base, slower).figures.p99;
-    expect(p99.significant).toBe(false);
-    expect(p99.verdict).toContain('no significant difference');
-    expect(p99.verdict).toContain('3 seeds cannot reach p < 0.05');
+    expect(p99).toMatchObject({ n: 3, p: 0.25, minP: 0.25, significant: false });
+    expect(p99.ci?.[0]).toBeGreaterThan(1); // the interval is far from 0 …
+    expect(p99.verdict).not.toContain('no significant difference'); // … so that would read as a contradiction
+    expect(p99.verdict).toMatch(
+      /^fast p99: \+143% vs slow \(95% CI \+1\d\d% to \+1\d\d%, p = 0\.250\), too few seeds for the permutation test \(smallest possible p = 0\.250 with 3 seeds; 6 paired seeds reach 0\.031\)$/,
+    );
+  });
+
+  it('few seeds but no difference at all (mean 0, p = 1): "no significant difference", more seeds would not change it', () => {
+    const base = [1, 2].map((s) => run(s, 100));
+    const p99 = compareRuns(names, base, [run(1, 110), run(2, 90)]).figures.p99;
+    expect(p99).toMatchObject({ relative: 0, p: 1, minP: 0.5, significant: false });
+    expect(tooFewSeeds(p99, 'paired')).toBe(false);
+    expect(p99.verdict).toMatch(/^fast p99: no significant difference from slow \(/);
+  });
+
+  it('enough seeds for the test, but no difference: still "no significant difference"', () => {
+    const base = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100 + s));
+    const mixed = base.map((r, i) => run(r.seed, (100 + r.seed) * (1 + [0.02, -0.03, 0.01, -0.01, 0.03, -0.02][i])));
+    const p99 = compareRuns(names, base, mixed).figures.p99;
+    expect(p99).toMatchObject({ n: 6, minP: 0.03125, significant: false });
+    expect(p99.verdict).toMatch(/^fast p99: no significant difference from slow \(/);
+    expect(p99.verdict).not.toContain('too few seeds');
+  });
+
+  it('unpaired, 3 seeds a side: too few for the two-sample test (2/20), said with both counts', () => {
+    const a = [1, 2, 3].map((x, i) => run(i + 1, 100 + x));
+    const b = [1, 2, 3].map((x, i) => run(i + 10, 200 + x));
+    const p99 = compareRuns(names, a, b).figures.p99;
+    expect(p99).toMatchObject({ p: 0.1, minP: 0.1, significant: false });
+    expect(p99.verdict).toMatch(/too few seeds for the permutation test \(smallest possible p = 0\.100 with 3 seeds on each side; 4 seeds on each side reach 0\.029\)$/);
+    const uneven = compareRuns(names, a, b.slice(0, 2)).figures.p99;
+    expect(uneven.minP).toBe(0.1);
+    expect(uneven.verdict).toContain('with 3 and 2 seeds;');
   });
 
   it('seeds where a side lacks the figure are left out; none left: not compared', () => {
     const base = [1, 2].map((s) => run(s, 100));
     const broken = [1, 2].map((s) => run(s, 100, { latencyMs: { mean: null, p50: null, p90: null, p99: null, p999: null } }));
     const c = compareRuns(names, base, broken);
-    expect(c.figures.p99).toMatchObject({ n: 0, relative: null, ci: null, p: null, significant: false });
+    expect(c.figures.p99).toMatchObject({ n: 0, relative: null, ci: null, p: null, minP: null, significant: false });
     expect(c.figures.p99.verdict).toContain('not compared');
   });
 
@@ -247,6 +341,15 @@ describe('the report', () => {
     expect(md).toContain('## Differences vs rr');
     expect(md).toContain('- **same**');
     expect(md).toContain('With 4 seeds no difference can reach p < 0.05');
+    // Four seeds: the sign-flip test cannot reach p < 0.05 (2/16), and the section says so,
+    // apart from the figures with no difference at all.
+    expect(md).toContain('- **same**\n  - no significant difference: success rate, throughput, mean latency, p50, p90, p99, p99.9, attempts per request\n');
+    expect(md).toMatch(/^- \*\*rand\*\*\n {2}- too few seeds for the permutation test \(smallest possible p = 0\.125 with 4 seeds; 6 paired seeds reach 0\.031\): mean latency[ ,]/m);
+    expect(md).toContain('  - no significant difference in: success rate, throughput, attempts per request\n');
+    // A report written before `minP` was added reads the same (worked out again from n).
+    const old = JSON.parse(reportJson(report), (key: string, value: unknown) => (key === 'minP' ? undefined : value)) as typeof report;
+    expect(reportJson(old)).not.toContain('minP');
+    expect(reportMarkdown(old)).toBe(md);
   });
 
   it('is byte-identical when built twice', () => {

@@ -1,12 +1,13 @@
 /**
  * File output (src/report/write.ts): directories made one level at a time (Node 20's
  * recursive mkdir never returns under /proc), the up-front check of an output directory
- * (which leaves nothing behind), and atomic writes.
+ * (which leaves nothing behind), atomic writes, and a set of files replaced with the one
+ * readers go by last.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDirs, outputDirProblem, writeFileAtomic } from '../../src/report/write.js';
+import { makeDirs, outputDirProblem, replaceFiles, writeFileAtomic } from '../../src/report/write.js';
 import { tempFiles } from '../cli/_run.js';
 
 const { fresh } = tempFiles('meshsim-write-');
@@ -59,5 +60,48 @@ describe('writeFileAtomic', () => {
     writeFileAtomic(join(dir, 'report.json'), '{"a":1}');
     expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe('{"a":1}');
     expect(readdirSync(dir)).toEqual(['report.json']);
+  });
+});
+
+describe('replaceFiles', () => {
+  it('writes every file, removes the others asked for (and their folders once empty), and leaves no temporary file', () => {
+    const dir = fresh('set');
+    mkdirSync(join(dir, 'charts'), { recursive: true });
+    writeFileSync(join(dir, 'charts', 'old.vl.json'), 'old');
+    writeFileSync(join(dir, 'index.html'), 'old page');
+    replaceFiles(dir, [{ path: 'report.md', content: 'md' }, { path: 'report.json', content: '{}' }], ['charts/old.vl.json', 'index.html', 'charts/never-there.vl.json']);
+    expect(readdirSync(dir).sort()).toEqual(['report.json', 'report.md']);
+    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe('{}');
+  });
+
+  it('keeps a folder that still holds other files', () => {
+    const dir = fresh('keep');
+    mkdirSync(join(dir, 'charts'), { recursive: true });
+    writeFileSync(join(dir, 'charts', 'old.vl.json'), 'old');
+    writeFileSync(join(dir, 'charts', 'mine.txt'), 'mine');
+    replaceFiles(dir, [{ path: 'report.json', content: '{}' }], ['charts/old.vl.json']);
+    expect(readdirSync(join(dir, 'charts'))).toEqual(['mine.txt']);
+  });
+
+  it('writes the last file after everything else: when a file before it fails, the last one is as it was and nothing is removed', () => {
+    const dir = fresh('order');
+    mkdirSync(join(dir, 'b.md'), { recursive: true }); // a folder where b.md goes: its rename fails
+    writeFileSync(join(dir, 'stale.txt'), 'stale');
+    writeFileSync(join(dir, 'last.json'), 'old');
+    expect(() =>
+      replaceFiles(
+        dir,
+        [
+          { path: 'a.html', content: 'new' },
+          { path: 'b.md', content: 'new' },
+          { path: 'last.json', content: 'new' },
+        ],
+        ['stale.txt'],
+      ),
+    ).toThrow();
+    expect(readFileSync(join(dir, 'a.html'), 'utf8')).toBe('new');
+    expect(readFileSync(join(dir, 'last.json'), 'utf8')).toBe('old');
+    expect(existsSync(join(dir, 'stale.txt'))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

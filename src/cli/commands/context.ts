@@ -61,6 +61,36 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>, 
 }
 
 /**
+ * Runs the synchronous `fn` (a report's burst of file writes) with SIGINT and SIGTERM
+ * held: a signal that arrives meanwhile takes effect once `fn` is done, re-raised, so it
+ * ends the process as it would have (by default, killed by the signal: exit 130 or 143 in a
+ * shell), but never halfway through a set of files that must change together. Node runs a
+ * signal's listeners only from its event loop, after libuv's poll phase has read the
+ * signal: `fn` being synchronous, two turns of the loop (setImmediate) after it make sure
+ * one poll phase has passed, before the listeners are removed (which would drop the signal).
+ */
+export async function holdSignals<T>(fn: () => T): Promise<T> {
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals): void => {
+    held ??= signal;
+  };
+  process.on('SIGINT', hold);
+  process.on('SIGTERM', hold);
+  let result: { value: T } | { error: unknown };
+  try {
+    result = { value: fn() };
+  } catch (e) {
+    result = { error: e };
+  }
+  for (let turn = 0; turn < 2; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+  process.off('SIGINT', hold);
+  process.off('SIGTERM', hold);
+  if (held !== undefined) process.kill(process.pid, held);
+  if ('error' in result) throw result.error;
+  return result.value;
+}
+
+/**
  * The scenario file of `run`, `live` and `fidelity`, whose argument is declared optional
  * only for this: `--variant` takes every word after it, so `meshsim run --variant a FILE`
  * hands FILE to the option. When no file argument came and the last variant names an

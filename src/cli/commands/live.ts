@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import { killAllChildren } from '../../live/process.js';
 import type { Layout } from '../../live/run.js';
 import { withAssertions } from '../../report/assertions.js';
-import { reportMarkdown } from '../../report/markdown.js';
-import { buildReport, reportJson } from '../../report/report.js';
+import { buildReport } from '../../report/report.js';
 import { outputDirProblem, writeFileAtomic } from '../../report/write.js';
 import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
-import { printReport, writeHtmlFiles } from '../report-output.js';
+import { printReport, writeReportFolder } from '../report-output.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
 
@@ -90,11 +89,11 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   }
   const rules = loaded.base.assert;
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live' }), rules);
-  writeOrFail(join(dir, 'report.json'), reportJson(report), ctx);
-  writeOrFail(join(dir, 'report.md'), reportMarkdown(report), ctx);
-  if (flags.html) await writeHtmlFiles(dir, report, { scenarioFile: loaded.file }, io, ctx.usageError);
+  // Rendered first, then written in one burst, report.json last: the folder never mixes two runs.
+  const removed = await writeReportFolder(dir, report, flags.html ? { scenarioFile: loaded.file } : undefined, io, ctx.usageError);
   const failed = printReport(report, rules, flags.format, `${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)`, io);
-  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  const cleaned = removed.length > 0 ? `; removed an earlier run's ${removed.join(', ')}` : '';
+  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''}${cleaned} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return failed ? 1 : 0;
 }
 
@@ -111,7 +110,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress lines on stderr')
-    .option('--no-html', 'write no index.html, chart specs or scenario copy')
+    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs")
     .addHelpText(
       'after',
       helpText(
@@ -120,7 +119,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
           '  meshsim live scenarios/fidelity/balancers.yaml --variant p2c-peak-ewma \\\n' +
           '    --out /tmp/ewma\n' +
           '  meshsim run scenarios/fidelity/balancers.yaml --seeds 1 --out /tmp/sim\n' +
-          '  meshsim compare /tmp/sim reports/fidelity-balancers-live --force\n' +
+          '  meshsim compare /tmp/sim reports/fidelity-balancers-live\n' +
           '\nEach variant runs for the scenario\'s `duration` (+ drain) of real time: one HTTP server per\n' +
           'instance (slots, queue bound, service times, faults, downstream calls), the sidecar proxies\n' +
           '(the same algorithm objects the simulator runs) in a second process, and an open-loop load\n' +

@@ -4,9 +4,9 @@
  * of text from the report or the scenario is HTML-escaped; the SVG comes from Vega's string
  * renderer, which escapes its own text.
  */
-import { describeStanding, formatFigure } from '../assertions.js';
-import type { Report, VariantReport } from '../report.js';
-import { FIGURE_LABEL, formatP, STAT_FIGURES, type StatFigure } from '../statistics.js';
+import { assertionTally, describeStanding, formatFigure } from '../assertions.js';
+import type { AssertionResult, Report, VariantReport } from '../report.js';
+import { FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
 import type { ChartName } from './specs.js';
 import { printedBest } from '../table.js';
 
@@ -60,6 +60,7 @@ td.sig-better { background: #e8f5e9; }
 td.sig-worse { background: #fdecea; }
 td.fail { color: #b00020; font-weight: 700; }
 td.pass { color: #2e7d32; }
+td.skip { color: #777; }
 figure { margin: 1.5em 0; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 12.5px; max-width: 900px; }
@@ -161,28 +162,36 @@ function differencesTable(report: Report): string {
     return `<tr><td class="name">${escapeHtml(v.name)}</td>${cells.join('')}</tr>`;
   });
   const significant = compared.flatMap((v) => STAT_FIGURES.map((f) => v.comparison?.figures[f]).filter((c) => c?.significant === true).map((c) => `<li>${escapeHtml(`${v.name}: ${c?.verdict ?? ''}`)}</li>`));
+  // Figures the test could not have found significant with so few seeds: said so, not "no significant difference".
+  const notes = new Set(compared.flatMap((v) => (v.comparison === undefined ? [] : tooFewSeedsGroups(v.comparison.figures, v.comparison.method).map((g) => g.note))));
+  const tooFew = [...notes].map((note) => `<p>${escapeHtml(note.charAt(0).toUpperCase() + note.slice(1))}: no difference can be significant, whatever its interval.</p>\n`).join('');
   const n = report.seeds.length;
   return (
     `<h2 id="differences">Differences vs ${escapeHtml(baseline)}</h2>\n` +
     `<p class="note">Each variant against the baseline, paired by seed (${n} seed${n === 1 ? '' : 's'}, common random numbers): relative difference, its 95% confidence interval and the p-value of the permutation test. * significant (p &lt; 0.05 and the interval excludes 0); green better, red worse.` +
-    (n < 6 ? ` With ${n} seed${n === 1 ? '' : 's'} no difference can reach p &lt; 0.05: run with <code>--seeds 6</code> or more.` : '') +
+    (n < PAIRED_SEEDS_NEEDED ? ` With ${n} seed${n === 1 ? '' : 's'} no difference can reach p &lt; 0.05: run with <code>--seeds ${PAIRED_SEEDS_NEEDED}</code> or more.` : '') +
     '</p>\n' +
     `<div class="scroll"><table id="differences-table">\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></div>\n` +
-    (significant.length > 0 ? `<ul>\n${significant.join('\n')}\n</ul>\n` : '<p>No significant difference.</p>\n')
+    (significant.length > 0 ? `<ul>\n${significant.join('\n')}\n</ul>\n` : tooFew === '' ? '<p>No significant difference.</p>\n' : '') +
+    tooFew
   );
 }
+
+/** The result cell's class and text: `pass`, `FAIL`, or `skipped` (a rule for a variant that did not run). */
+const resultCell = (r: AssertionResult): [string, string] => (r.skipped === true ? ['skip', 'skipped'] : r.pass ? ['pass', 'pass'] : ['fail', 'FAIL']);
 
 function assertionsSection(report: Report): string {
   const results = report.assertions;
   if (results === undefined) return '';
-  const failed = results.filter((r) => !r.pass).length;
-  const rows = results.map(
-    (r) =>
-      `<tr><td class="name ${r.pass ? 'pass' : 'fail'}">${r.pass ? 'pass' : 'FAIL'}</td><td class="name"><code>${escapeHtml(r.rule)}</code></td><td class="name">${escapeHtml(r.variant)}</td>` +
-      `<td>${r.actual === null ? '–' : escapeHtml(formatFigure(r.metric, r.actual))}</td><td class="name">${escapeHtml(describeStanding(r))}</td></tr>`,
-  );
+  const rows = results.map((r) => {
+    const [cls, text] = resultCell(r);
+    return (
+      `<tr><td class="name ${cls}">${text}</td><td class="name"><code>${escapeHtml(r.rule)}</code></td><td class="name">${escapeHtml(r.variant)}</td>` +
+      `<td>${r.actual === null ? '–' : escapeHtml(formatFigure(r.metric, r.actual))}</td><td class="name">${escapeHtml(describeStanding(r))}</td></tr>`
+    );
+  });
   return (
-    `<h2 id="assertions">Assertions: ${failed === 0 ? `all ${results.length} passed` : `${failed} of ${results.length} failed`}</h2>\n` +
+    `<h2 id="assertions">Assertions: ${escapeHtml(assertionTally(results))}</h2>\n` +
     (rows.length === 0
       ? '<p>No rule applied to the variants that ran.</p>\n'
       : `<div class="scroll"><table id="assertions-table">\n<thead><tr><th class="name">result</th><th class="name">rule</th><th class="name">variant</th><th>actual</th><th class="name">against the threshold</th></tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></div>\n`)

@@ -123,13 +123,23 @@ function faultShades(report: Report, runEnd: number): { shades: Shade[]; through
   return { shades: out, throughout };
 }
 
+/**
+ * What the timeline's t counts, by the report's mode: virtual time in a simulation; in a
+ * live run, real (wall-clock) time from the start of the load, as the load generator
+ * buckets the answers.
+ */
+function timelineClock(report: Report): { readonly axis: string; readonly caption: string } {
+  return report.mode === 'live' ? { axis: 'time since the load started (s)', caption: 'of real time since the load started' } : { axis: 'simulated time (s)', caption: 'of simulated time' };
+}
+
 function timelineSpec(report: Report): Chart | undefined {
   const values = report.variants.flatMap((v) => v.timeline.points.map((p) => ({ variant: v.name, t: p.t, requests: p.requests, successRate: p.successRate, p50: p.p50, p99: p.p99 })));
   if (values.length === 0) return undefined;
   const bucket = Math.max(...report.variants.map((v) => v.timeline.bucketMs)) / 1000;
   const tMax = Math.max(...values.map((p) => p.t)) + bucket;
   const { shades, throughout } = faultShades(report, tMax);
-  const x = { field: 't', type: 'quantitative' as const, title: 'simulated time (s)', scale: { domain: [0, tMax], nice: false } };
+  const clock = timelineClock(report);
+  const x = { field: 't', type: 'quantitative' as const, title: clock.axis, scale: { domain: [0, tMax], nice: false } };
   const shadeLayer = {
     data: { values: shades },
     mark: { type: 'rect' as const, opacity: 0.12, color: '#d62728' },
@@ -179,7 +189,7 @@ function timelineSpec(report: Report): Chart | undefined {
     name: 'timeline',
     title: 'Latency and success over time',
     caption:
-      `Per ${bucket} s of simulated time (answers received in the bucket, pooled over seeds): p50 (dashed) and p99 (solid) latency of succeeded ` +
+      `Per ${bucket} s ${clock.caption} (answers received in the bucket, pooled over seeds): p50 (dashed) and p99 (solid) latency of succeeded ` +
       `requests (relative error ≤ ${errorPct.toFixed(0)}%) and the success rate.` +
       (shades.length > 0 ? ` Shaded: fault windows (${shades.length}; of the first seed when a schedule is random).` : '') +
       (throughout.length > 0 ? ` For the whole run: ${throughout.join(', ')}.` : ''),

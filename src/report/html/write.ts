@@ -2,13 +2,14 @@
  * The HTML report's files next to report.json: index.html (the page, self-contained),
  * charts/<name>.vl.json (each chart's Vega-Lite spec with its data inlined) and a copy of
  * the scenario as loaded (scenario.yaml or .json, checked against the report's sha256), from
- * which `meshsim report DIR` shows it again. Each file is written atomically; index.html last.
+ * which `meshsim report DIR` shows it again. Everything is rendered before the first file is
+ * touched; then each file is written atomically, index.html last.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Report } from '../report.js';
-import { writeFileAtomic } from '../write.js';
+import { replaceFiles } from '../write.js';
 import { renderPage, type PageChart, type ScenarioSource } from './page.js';
 import { renderSvg } from './render.js';
 import { buildCharts, CHART_NAMES } from './specs.js';
@@ -19,6 +20,24 @@ export const CHARTS_DIR = 'charts';
 export const SCENARIO_COPIES = ['scenario.yaml', 'scenario.json'] as const;
 
 export const specFile = (name: string): string => `${CHARTS_DIR}/${name}.vl.json`;
+
+/**
+ * The HTML report's files of an earlier run found in `dir`: the chart specs (their names
+ * are meshsim's) and index.html when it is a meshsim page (a page of the user's own is
+ * kept). Not the scenario copy: it may be the very scenario file being run, and it is
+ * only ever shown when its sha256 is the report's.
+ */
+export function htmlReportFilesIn(dir: string): string[] {
+  const found = CHART_NAMES.map(specFile).filter((path) => existsSync(join(dir, path)));
+  let page = '';
+  try {
+    page = readFileSync(join(dir, HTML_FILE), 'utf8');
+  } catch {
+    // none, or unreadable: nothing of ours to remove
+  }
+  if (page.startsWith('<!DOCTYPE html>') && page.includes('<title>meshsim report: ')) found.push(HTML_FILE);
+  return found;
+}
 
 export interface HtmlReportFile {
   /** Relative to the report's directory. */
@@ -93,12 +112,21 @@ export interface WriteHtmlOptions {
   readonly scenarioSource?: ScenarioSource;
 }
 
+/** The HTML report of a run, rendered and ready to write into its directory. */
+export interface PreparedHtmlReport {
+  /** In write order: the scenario copy (when it is at hand), the chart specs, index.html. */
+  readonly files: readonly HtmlReportFile[];
+  /** Chart specs to remove: the report has no such chart (anymore). */
+  readonly stale: readonly string[];
+  readonly warnings: readonly string[];
+}
+
 /**
- * Writes index.html, charts/*.vl.json and the scenario copy into `dir` (each atomically;
- * chart specs that no longer apply are removed). Returns the files written (relative to
- * `dir`) and the warnings.
+ * Renders index.html, charts/*.vl.json and the scenario copy for `dir` without writing
+ * anything (it reads the scenario: the file given, or the copy in `dir`), so that the
+ * caller can write them together with the rest of the report in one quick burst.
  */
-export async function writeHtmlReport(dir: string, report: Report, options: WriteHtmlOptions = {}): Promise<{ files: string[]; warnings: string[] }> {
+export async function prepareHtmlReport(dir: string, report: Report, options: WriteHtmlOptions = {}): Promise<PreparedHtmlReport> {
   const sha = report.scenario.sha256;
   const given = options.scenarioSource;
   const scenario: ScenarioText =
@@ -112,7 +140,17 @@ export async function writeHtmlReport(dir: string, report: Report, options: Writ
   }
   files.push(...page.files);
   const written = new Set(files.map((f) => f.path));
-  for (const name of CHART_NAMES) if (!written.has(specFile(name))) rmSync(join(dir, specFile(name)), { force: true });
-  for (const f of files) writeFileAtomic(join(dir, f.path), f.content);
-  return { files: files.map((f) => f.path), warnings };
+  const stale = CHART_NAMES.map(specFile).filter((path) => !written.has(path));
+  return { files, stale, warnings };
+}
+
+/**
+ * Writes index.html, charts/*.vl.json and the scenario copy into `dir` (all rendered
+ * first, then each written atomically; chart specs that no longer apply are removed).
+ * Returns the files written (relative to `dir`) and the warnings.
+ */
+export async function writeHtmlReport(dir: string, report: Report, options: WriteHtmlOptions = {}): Promise<{ files: string[]; warnings: string[] }> {
+  const { files, stale, warnings } = await prepareHtmlReport(dir, report, options);
+  replaceFiles(dir, files, stale);
+  return { files: files.map((f) => f.path), warnings: [...warnings] };
 }

@@ -65,5 +65,9 @@ describe('meshsim live', () => {
       expect(h.stdout).toMatch(/Examples:/);
       expect(h.stdout).toMatch(/Exit codes:[\s\S]*130/);
     }
+    // A sim and a live report of one scenario compare as they are (the first test): no --force in the example.
+    const live = await cli('live', '--help');
+    expect(live.stdout).toMatch(/meshsim compare \/tmp\/sim reports\/fidelity-balancers-live\n/);
+    expect(live.stdout).not.toContain('--force');
   });
 });

@@ -99,6 +99,7 @@ describe('meshsim report', () => {
       ['not-json', '{"schema": ', /report\.json: not JSON \(/],
       ['v2', JSON.stringify({ schema: 'meshsim/report@2' }), /report\.json: not a meshsim\/report@1 report \(schema "meshsim\/report@2"\)/],
       ['malformed', (written.get('report.json') ?? '').replace('"seeds": [', '"seeds": ["x", '), /report\.json: invalid report at seeds\.0: /],
+      ['no variants', JSON.stringify({ ...(JSON.parse(written.get('report.json') ?? '{}') as object), variants: [] }), /report\.json: invalid report at variants: expected at least one variant$/m],
     ];
     for (const [name, content, message] of cases) {
       const dir = fresh(name);

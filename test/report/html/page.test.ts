@@ -86,6 +86,16 @@ describe('the page', () => {
     expect(await p99Cells([100.01, 120])).toEqual([' class="best"', '']);
   });
 
+  it('with too few seeds for the permutation test, says so under the differences, not "No significant difference"', () => {
+    // The fixture has 2 seeds: the sign-flip test cannot give less than 2/4.
+    expect(page).toContain('<p>Too few seeds for the permutation test (smallest possible p = 0.500 with 2 seeds; 6 paired seeds reach 0.031): no difference can be significant, whatever its interval.</p>\n');
+    expect(page).not.toContain('No significant difference');
+    // Reports written before `minP` was added: worked out again from n (paired).
+    const old = JSON.parse(JSON.stringify(report), (key: string, value: unknown) => (key === 'minP' ? undefined : value)) as Report;
+    expect(JSON.stringify(old)).not.toContain('minP');
+    expect(renderPage({ report: old, charts: [], scenario: { missing: '' } })).toBe(renderPage({ report, charts: [], scenario: { missing: '' } }));
+  });
+
   it('says where the scenario is when it cannot be shown', () => {
     const html = renderPage({ report, charts: [], scenario: { missing: 'The scenario is not shown: <gone>.' } });
     expect(html).toContain('<p class="note">The scenario is not shown: &lt;gone&gt;.</p>');

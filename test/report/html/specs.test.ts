@@ -65,6 +65,21 @@ describe('buildCharts', () => {
     }
   });
 
+  it('timeline: its time axis and caption say simulated time for a simulation, real time since the load started for a live run', () => {
+    const axisTitles = (r: Report): unknown[] => {
+      const spec = json(buildCharts(r).find((c) => c.name === 'timeline') as Chart);
+      return [0, 1].map((panel) => get(spec, 'vconcat', panel, 'layer', 1, 'encoding', 'x', 'title'));
+    };
+    const caption = (r: Report): string => (buildCharts(r).find((c) => c.name === 'timeline') as Chart).caption;
+    expect(report.mode).toBe('sim');
+    expect(axisTitles(report)).toEqual(['simulated time (s)', 'simulated time (s)']);
+    expect(caption(report)).toMatch(/^Per [\d.]+ s of simulated time /);
+    const live: Report = { ...report, mode: 'live' };
+    expect(axisTitles(live)).toEqual(['time since the load started (s)', 'time since the load started (s)']);
+    expect(caption(live)).toMatch(/^Per [\d.]+ s of real time since the load started /);
+    expect(JSON.stringify(buildCharts(live))).not.toMatch(/simulated/);
+  });
+
   it('instances: share and utilisation of every instance of every variant', () => {
     const spec = json(chart('instances'));
     const values = get(spec, 'data', 'values') as { variant: string; instance: string; share: number; utilization: number | null }[];

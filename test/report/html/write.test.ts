@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scenarioCopy, scenarioText, writeHtmlReport } from '../../../src/report/html/write.js';
+import { htmlReportFilesIn, prepareHtmlReport, scenarioCopy, scenarioText, writeHtmlReport } from '../../../src/report/html/write.js';
 import type { Report } from '../../../src/report/report.js';
 import { FIXTURE_TEXT, fixtureReport } from './_fixture.js';
 
@@ -83,6 +83,28 @@ describe('writeHtmlReport', () => {
     const { files } = await writeHtmlReport(dir, noVariants);
     expect(files).toEqual(['index.html']);
     expect(existsSync(join(dir, 'charts/timeline.vl.json'))).toBe(false);
+  });
+
+  it('prepareHtmlReport renders the same files without touching the folder; stale: the specs of charts it has not', async () => {
+    const dir = fresh();
+    const file = scenarioFile();
+    const prepared = await prepareHtmlReport(dir, report, { scenarioFile: file });
+    expect(existsSync(dir)).toBe(false);
+    expect(prepared.stale).toEqual([]);
+    const { files } = await writeHtmlReport(dir, report, { scenarioFile: file });
+    expect(prepared.files.map((f) => f.path)).toEqual(files);
+    for (const f of prepared.files) expect(readFileSync(join(dir, f.path), 'utf8'), f.path).toBe(f.content);
+    expect((await prepareHtmlReport(dir, { ...report, variants: [] })).stale).toEqual(['charts/latency-percentiles.vl.json', 'charts/timeline.vl.json', 'charts/instances.vl.json', 'charts/summary-intervals.vl.json']);
+  });
+
+  it('htmlReportFilesIn: the chart specs and a meshsim index.html found, not a page of the user\'s nor other files', async () => {
+    const dir = fresh();
+    expect(htmlReportFilesIn(dir)).toEqual([]);
+    await writeHtmlReport(dir, report, { scenarioFile: scenarioFile() });
+    writeFileSync(join(dir, 'charts', 'mine.vl.json'), '{}');
+    expect(htmlReportFilesIn(dir)).toEqual(['charts/latency-percentiles.vl.json', 'charts/timeline.vl.json', 'charts/instances.vl.json', 'charts/summary-intervals.vl.json', 'index.html']);
+    writeFileSync(join(dir, 'index.html'), '<!DOCTYPE html><title>my own page</title>');
+    expect(htmlReportFilesIn(dir)).not.toContain('index.html');
   });
 
   it('a failed write leaves the previous index.html whole and no temp file behind', async () => {
