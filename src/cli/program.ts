@@ -73,7 +73,8 @@ function shardOption(value: string): ShardSpec {
 const SWEEP_HELP =
   'sweep a dotted path over values, like the scenario\'s `sweep:` (repeatable; replaces the ' +
   "file's sweep of the same path). VALUES is a YAML flow sequence, brackets optional:\n" +
-  "mesh.failover.retries.max=0,1,2 or 'mesh.balancer={kind: p2c},{kind: random}'";
+  "mesh.failover.retries.max=0,1,2 or 'mesh.balancer={kind: p2c},{kind: random}'; a range\n" +
+  "stands for its values: max=0..3, 'budgetPercent=10%..50% step 10%'";
 
 const FORMATS = ['table', 'md', 'json'] as const;
 export type Format = (typeof FORMATS)[number];

@@ -11,7 +11,7 @@ import { ScenarioError, didYouMean, type ScenarioIssue } from './errors.js';
 import { SCENARIO_KEYS, VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
 import { SCENARIO_SCHEMA, type LoadedScenario, type Scenario, type Variant } from './types.js';
 import { applyOverrides, parseOverridePath, type Override } from './variants.js';
-import { MAX_SWEEP_POINTS, expandSweep, repeatedValues, stableJson, sweepKeyProblem, sweepSize, type SweepAxis } from './sweep.js';
+import { MAX_SWEEP_POINTS, expandRanges, expandSweep, repeatedValues, stableJson, sweepKeyProblem, sweepSize, type SweepAxis } from './sweep.js';
 
 interface Position {
   readonly line: number;
@@ -106,6 +106,7 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
     throw new ScenarioError([{ file, path: '', message: `not a ${SCENARIO_SCHEMA} scenario: none of its top-level keys is a scenario's (${SCENARIO_KEYS.join(', ')})` }]);
   }
   const fromCli = new Set((options.sweep ?? []).map((axis) => axis.key));
+  if (isRecord(raw) && isRecord(raw.sweep)) raw = withRanges(raw, raw.sweep, file, locator);
   if (fromCli.size > 0 && isRecord(raw)) raw = withSweep(raw, options.sweep ?? []);
   const issues: ScenarioIssue[] = [];
   const base = resolveScenario(raw);
@@ -152,6 +153,22 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
   const scenario = (base as { scenario: Scenario }).scenario;
   const named = isRecord(raw) && isRecord(raw.variants) && Object.keys(raw.variants).length > 0 ? variants : [{ name: 'base', scenario }];
   return { file, sha256: digest, base: scenario, variants: expanded ?? named };
+}
+
+/**
+ * The document with the ranges in its `sweep` expanded (`max: 0..3`, `[0..2, 5]`,
+ * `10%..50% step 10%`; a copy). A malformed range is an error at its key.
+ */
+function withRanges(raw: Record<string, unknown>, section: Record<string, unknown>, file: string, locator: Locator): Record<string, unknown> {
+  const sweep: Record<string, unknown> = {};
+  for (const [key, values] of Object.entries(section)) {
+    try {
+      sweep[key] = expandRanges(values);
+    } catch (error) {
+      throw new ScenarioError([located(file, '', { path: ['sweep', key], message: (error as Error).message }, locator.find(['sweep', key], false))]);
+    }
+  }
+  return { ...raw, sweep };
 }
 
 /** The document with the command line's sweep axes laid over its `sweep` (a copy; the parsed document is not changed). */

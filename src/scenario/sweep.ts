@@ -159,10 +159,55 @@ export function repeatedValues(values: readonly unknown[]): number[] {
   return out;
 }
 
+/** A value written as a range (see {@link expandRange}): a string starting with a number and holding `..`. */
+function isRangeLike(value: unknown): value is string {
+  return typeof value === 'string' && value.includes('..') && /^\s*-?\d/.test(value);
+}
+
+const RANGE = /^\s*(-?\d+(?:\.\d+)?)([a-z%/]*)\s*\.\.\s*(-?\d+(?:\.\d+)?)([a-z%/]*)(?:\s+step\s+(\d+(?:\.\d+)?)([a-z%/]*))?\s*$/i;
+const RANGE_EXAMPLE = 'a range like 0..3 (whole numbers, both ends included) or 10%..50% step 10%';
+
+/**
+ * The values of a range written as one sweep value: `0..3` is 0, 1, 2, 3 (whole numbers,
+ * both ends included); `10%..50% step 10%`, `100ms..1s`-style units need the same unit on
+ * all three parts (`100ms..500ms step 100ms`), and give values in that unit, as written
+ * (`'10%'`, `'20%'`, …), so they are read exactly as if listed. Throws an Error saying
+ * what is wrong.
+ */
+export function expandRange(text: string): unknown[] {
+  const m = RANGE.exec(text);
+  if (m === null) throw new Error(`'${text}' is not ${RANGE_EXAMPLE}`);
+  const [, a, unitA, b, unitB, step, unitStep] = m;
+  if (unitA !== unitB || (step !== undefined && unitStep !== unitA)) {
+    throw new Error(`'${text}': the ends${step === undefined ? '' : ' and the step'} must have the same unit, like 100ms..500ms step 100ms`);
+  }
+  const from = Number(a);
+  const to = Number(b);
+  const whole = unitA === '' && Number.isInteger(from) && Number.isInteger(to);
+  if (step === undefined && !whole) throw new Error(`'${text}': a range with a unit or fractions needs a step, like ${a}${unitA}..${b}${unitB} step ${a}${unitA}`);
+  const by = step === undefined ? 1 : Number(step);
+  if (!(by > 0)) throw new Error(`'${text}': the step must be above 0`);
+  if (to < from) throw new Error(`'${text}': the range runs backwards; write the smaller end first`);
+  const count = Math.floor((to - from) / by + 1e-9) + 1;
+  if (count > MAX_SWEEP_POINTS) throw new Error(`'${text}' has ${count} values; at most ${MAX_SWEEP_POINTS} points in a sweep`);
+  return Array.from({ length: count }, (_, k) => {
+    const x = Number((from + k * by).toPrecision(12));
+    return unitA === '' ? x : `${x}${unitA}`;
+  });
+}
+
+/** A swept path's values with every range among them (or the whole value, a range) expanded in place. */
+export function expandRanges(values: unknown): unknown {
+  if (isRangeLike(values)) return expandRange(values);
+  if (!Array.isArray(values)) return values;
+  return values.flatMap((v) => (isRangeLike(v) ? expandRange(v) : [v]));
+}
+
 /**
  * A `--sweep PATH=VALUES` option: VALUES is a YAML flow sequence, its brackets optional
  * (`0,1,2`, `[0, 1, 2]`, `10%,30%`, `{kind: p2c},{kind: random}`; a list of lists needs
- * them: `[[5xx, reset], [5xx]]` or `[5xx, reset],[5xx]`); the text before the
+ * them: `[[5xx, reset], [5xx]]` or `[5xx, reset],[5xx]`), where a range stands for its
+ * values (`0..3`, `10%..50% step 10%`, see {@link expandRange}); the text before the
  * first `=` is the dotted path. Throws an Error saying what is wrong.
  */
 export function parseSweepOption(text: string): SweepAxis {
@@ -180,6 +225,11 @@ export function parseSweepOption(text: string): SweepAxis {
     values = asList(body) ?? parseYaml(`[${body}]`, { uniqueKeys: true });
   } catch (error) {
     throw new Error(`${key}: cannot read the values as YAML: ${(error as Error).message.split('\n')[0].replace(/:$/, '')}`);
+  }
+  try {
+    values = expandRanges(values);
+  } catch (error) {
+    throw new Error(`${key}: ${(error as Error).message}`);
   }
   if (!Array.isArray(values) || values.length === 0) throw new Error(`${key}: expected at least one value, like ${key}=0,1,2`);
   const repeated = repeatedValues(values);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
-import { expandSweep, identicalVariants, identicalVariantsWarning, MAX_SWEEP_POINTS, parseSweepOption, stableJson, sweepSize } from '../../src/scenario/sweep.js';
+import { expandRange, expandSweep, identicalVariants, identicalVariantsWarning, MAX_SWEEP_POINTS, parseSweepOption, stableJson, sweepSize } from '../../src/scenario/sweep.js';
 import { VARIANT_NAME } from '../../src/scenario/schema.js';
 import { errorOf, linesOf, MINIMAL } from './_fixtures.js';
 
@@ -104,6 +104,40 @@ sweep:
 
   it('stableJson sorts keys', () => {
     expect(stableJson({ b: 1, a: [true, null, 'x'] })).toBe('{"a":[true,null,"x"],"b":1}');
+  });
+});
+
+describe('sweep: ranges', () => {
+  it('expand whole numbers with both ends included, and units or fractions by a step', () => {
+    expect(expandRange('0..3')).toEqual([0, 1, 2, 3]);
+    expect(expandRange('-1 .. 1')).toEqual([-1, 0, 1]);
+    expect(expandRange('5..5')).toEqual([5]);
+    expect(expandRange('10%..50% step 10%')).toEqual(['10%', '20%', '30%', '40%', '50%']);
+    expect(expandRange('100ms..300ms step 100ms')).toEqual(['100ms', '200ms', '300ms']);
+    expect(expandRange('0.1..0.3 step 0.1')).toEqual([0.1, 0.2, 0.3]); // no 0.30000000000000004
+    expect(expandRange('0..10 step 4')).toEqual([0, 4, 8]); // the end is included only when a step lands on it
+  });
+
+  it('say what is wrong with a malformed range', () => {
+    expect(() => expandRange('3..0')).toThrow(/runs backwards/);
+    expect(() => expandRange('10%..50%')).toThrow(/needs a step, like 10%\.\.50% step 10%/);
+    expect(() => expandRange('10%..50ms step 10%')).toThrow(/same unit/);
+    expect(() => expandRange('0..3 step 0')).toThrow(/not a range|above 0/);
+    expect(() => expandRange('1..x')).toThrow(/is not a range like 0\.\.3/);
+    expect(() => expandRange(`0..${MAX_SWEEP_POINTS}`)).toThrow(/at most/);
+  });
+
+  it('in a file and on the command line, a range stands for its values, alone or in a list', () => {
+    const file = parseScenarioText(withSweep('sweep:\n  mesh.failover.retries.max: 0..2\n  mesh.failover.retries.budget.budgetPercent: [10%..30% step 10%, 50%]\n'), 'q.yaml');
+    const listed = parseScenarioText(withSweep('sweep:\n  mesh.failover.retries.max: [0, 1, 2]\n  mesh.failover.retries.budget.budgetPercent: [10%, 20%, 30%, 50%]\n'), 'q.yaml');
+    expect(file.variants.map((v) => v.name)).toEqual(listed.variants.map((v) => v.name));
+    expect(file.variants.map((v) => v.scenario)).toEqual(listed.variants.map((v) => v.scenario));
+    expect(parseSweepOption('mesh.failover.retries.max=0..3')).toEqual({ key: 'mesh.failover.retries.max', values: [0, 1, 2, 3] });
+    expect(parseSweepOption('x.budgetPercent=10%..30% step 10%,50%').values).toEqual(['10%', '20%', '30%', '50%']);
+    expect(() => parseSweepOption('x.max=3..1')).toThrow(/^x\.max: '3\.\.1': the range runs backwards/);
+    expect(linesOf(withSweep('sweep:\n  mesh.failover.retries.max: 3..0\n'))).toEqual([
+      "q.yaml:21:30: sweep.mesh.failover.retries.max: '3..0': the range runs backwards; write the smaller end first",
+    ]);
   });
 });
 
