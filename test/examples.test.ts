@@ -1,13 +1,19 @@
 /**
  * The sharding examples (examples/k8s/, examples/github-actions/) are valid YAML and
  * consistent: the shards they run are exactly 1..n of the n their --shard names, they
- * write where the merge step reads, and the merge runs `meshsim merge`.
+ * write where the merge step reads, and the merge runs `meshsim merge`. The sample CI
+ * workflow (.github/workflows/meshsim.yml) runs the scenarios on the base commit and on the
+ * pull request, compares them with `meshsim compare --format md`, posts the comment before
+ * failing on a gate, and asks for no more than it needs. Every `$MESHSIM <command>` line in
+ * the workflows uses only options that `meshsim <command> --help` lists.
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, posix, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
 import { parseShardSpec } from '../src/runner/plan.js';
+import { buildProgram } from '../src/cli/program.js';
 
 const ROOT = resolve(__dirname, '..');
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are untyped YAML
@@ -66,5 +72,169 @@ describe('examples/github-actions', () => {
     const download = (merge.steps as Doc[]).find((s) => s.uses === 'actions/download-artifact@v4');
     expect(download?.with).toMatchObject({ pattern: 'meshsim-shard-*', path: 'shards', 'merge-multiple': true });
     expect((merge.steps as Doc[]).some((s) => typeof s.run === 'string' && /\$MESHSIM merge shards /.test(s.run))).toBe(true);
+  });
+});
+
+/** The `$MESHSIM <command> …` invocations of a shell script, as argument lists (quotes removed, up to a redirection, pipe, `;` or comment). */
+function meshsimCommands(script: string): string[][] {
+  const out: string[][] = [];
+  for (const m of script.matchAll(/\$MESHSIM\s+([^\n]*)/g)) {
+    const args: string[] = [];
+    for (const token of m[1].match(/"[^"]*"|'[^']*'|\S+/g) ?? []) {
+      if (/^(\d?>>?|<|\||&&|\|\||;|#)/.test(token)) break;
+      args.push(token.replace(/^(["'])(.*)\1$/, '$2'));
+    }
+    out.push(args);
+  }
+  return out;
+}
+
+const PROGRAM = buildProgram({ stdout: () => {}, stderr: () => {}, isTTY: false }, () => {});
+
+/** Checks one `meshsim` argument list against the command's options, as `meshsim <command> --help` lists them. */
+function expectKnownOptions(args: readonly string[], where: string): void {
+  const [name, ...rest] = args;
+  const command: Command | undefined = PROGRAM.commands.find((c) => c.name() === name);
+  expect(command, `${where}: meshsim ${name}`).toBeDefined();
+  const help = command!.helpInformation();
+  for (let i = 0; i < rest.length; i++) {
+    if (!rest[i].startsWith('--')) continue;
+    const flag = rest[i].split('=')[0];
+    const option = command!.options.find((o) => o.long === flag);
+    expect(option, `${where}: meshsim ${name} ${flag}`).toBeDefined();
+    expect(help, `${where}: meshsim ${name} --help lists ${flag}`).toContain(flag);
+    if (option!.required && !rest[i].includes('=')) {
+      const value = rest[i + 1];
+      expect(value !== undefined && !value.startsWith('--'), `${where}: ${flag} needs a value`).toBe(true);
+      if (option!.argChoices && !value.includes('$')) expect(option!.argChoices, `${where}: ${flag} ${value}`).toContain(value);
+      i++;
+    }
+  }
+}
+
+describe('.github/workflows/meshsim.yml', () => {
+  const PATH = '.github/workflows/meshsim.yml';
+  const [wf] = load(PATH);
+  const jobs = Object.values(wf.jobs as Record<string, Doc>);
+  const job = jobs[0];
+  const steps: Doc[] = job.steps;
+  const named = (re: RegExp): Doc => {
+    const found = steps.filter((s) => re.test(s.name ?? ''));
+    expect(found, String(re)).toHaveLength(1);
+    return found[0];
+  };
+  const runStep = (side: 'base' | 'pr'): Doc => {
+    const found = steps.filter((s) => s['working-directory'] === side && typeof s.run === 'string' && /\$MESHSIM run /.test(s.run));
+    expect(found, side).toHaveLength(1);
+    return found[0];
+  };
+  const compareStep = (): Doc => {
+    const found = steps.filter((s) => typeof s.run === 'string' && /\$MESHSIM compare /.test(s.run));
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+  /** Where `meshsim run` writes, relative to the workspace: the step's directory joined with its --out. */
+  const outDir = (step: Doc): string => {
+    const run = meshsimCommands(step.run).find((a) => a[0] === 'run');
+    const out = run?.[run.indexOf('--out') + 1];
+    expect(out, step.name).toBeDefined();
+    return posix.join(step['working-directory'] ?? '.', out!);
+  };
+
+  it('runs on pull requests, with contents: read and pull-requests: write only, and well-known actions', () => {
+    expect(Object.keys(wf.on)).toEqual(['pull_request']);
+    expect(wf.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(jobs).toHaveLength(1);
+    expect(job.permissions).toBeUndefined();
+    for (const s of steps) if (s.uses) expect(s.uses).toMatch(/^actions\/(checkout|setup-node|github-script|upload-artifact)@v\d+$/);
+    expect(steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with['node-version']).toBe(20);
+    // The token reaches the comment step alone: the checkouts (whose code runs) keep none.
+    for (const s of steps.filter((x) => x.uses?.startsWith('actions/checkout@'))) expect(s.with['persist-credentials']).toBe(false);
+  });
+
+  it('checks out the pull request into pr/ and the base commit into base/, and installs and builds each', () => {
+    const checkouts = steps.filter((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(checkouts.map((s) => s.with.path).sort()).toEqual(['base', 'pr']);
+    expect(checkouts.find((s) => s.with.path === 'base')?.with.ref).toBe('${{ github.event.pull_request.base.sha }}');
+    expect(checkouts.find((s) => s.with.path === 'pr')?.with.ref).toBeUndefined(); // the pull request (GitHub's test merge)
+    for (const side of ['base', 'pr']) {
+      expect(steps.some((s) => s['working-directory'] === side && /^npm ci\b/.test(s.run ?? '')), side).toBe(true);
+    }
+    expect(job.env.MESHSIM).toBe('node dist/cli/main.js'); // each checkout's own build, run in its directory
+    expect(steps.indexOf(runStep('base'))).toBeLessThan(steps.indexOf(runStep('pr')));
+  });
+
+  it('simulates every scenario of SCENARIOS on both sides, and compares base with pr as Markdown', () => {
+    const scenarios = String(job.env.SCENARIOS).split(/\s+/).filter(Boolean);
+    expect(scenarios.length).toBeGreaterThan(0);
+    for (const file of scenarios) expect(existsSync(join(ROOT, file)), file).toBe(true);
+    for (const side of ['base', 'pr'] as const) {
+      expect(runStep(side).run).toContain('for file in $SCENARIOS');
+      expect(outDir(runStep(side))).toBe(`reports/${side}/$name`);
+    }
+    const step = compareStep();
+    const dir = step['working-directory'] ?? '.';
+    expect(step.env.MESHSIM).toBe('node ../pr/dist/cli/main.js'); // the pull request's meshsim
+    const compares = meshsimCommands(step.run).filter((a) => a[0] === 'compare');
+    expect(compares.length).toBeGreaterThanOrEqual(2);
+    for (const args of compares) {
+      // base (A, before) first, pr (B, after) second: the report.json files the run steps write.
+      expect(args.slice(1, 3).map((f) => posix.join(dir, f))).toEqual(['reports/base/$name/report.json', 'reports/pr/$name/report.json']);
+      expect(args.join(' ')).toContain('--format md');
+    }
+    // A changed scenario (compare refuses it) is compared with --force, and the comment says so.
+    expect(compares.some((a) => a.includes('--force'))).toBe(true);
+    expect(compares.some((a) => !a.includes('--force'))).toBe(true);
+    expect(step.run).toMatch(/The scenario changed/);
+    // A scenario the base branch lacks: its report alone.
+    expect(runStep('base').run).toMatch(/if \[ ! -f "\$file" \]/);
+    expect(step.run).toMatch(/New scenario/);
+  });
+
+  it('a failing gate fails the job, after the comparison is written and posted', () => {
+    const run = runStep('pr');
+    expect(run.id).toBe('run');
+    expect(run.run).toContain('set +e'); // a failing run stops neither the others nor the comment
+    expect(run.run).not.toMatch(/(^|[\s;&|(])exit(\s|$)/m); // no `exit`: the fail step fails the job
+    expect(run.run).toContain('failed=$failed" >> "$GITHUB_OUTPUT"');
+    const post = named(/^Post /);
+    const fail = named(/^Fail /);
+    expect(compareStep().if).toContain('!cancelled()');
+    expect(post.if).toContain('!cancelled()');
+    expect(fail.if).toContain("steps.run.outputs.failed == '1'");
+    expect(fail.run).toBe('exit 1');
+    expect(steps.indexOf(compareStep())).toBeLessThan(steps.indexOf(post));
+    expect(steps.indexOf(post)).toBeLessThan(steps.indexOf(fail));
+  });
+
+  it('posts the file the compare step writes as one comment, edited on later pushes', () => {
+    const post = named(/^Post /);
+    expect(post.uses).toMatch(/^actions\/github-script@v\d+$/);
+    const file = /readFileSync\('([^']+)'/.exec(post.with.script)?.[1];
+    expect(file).toBe(posix.join(compareStep()['working-directory'], 'comment.md'));
+    expect(compareStep().run).toMatch(/> comment\.md/);
+    expect(post.with.script).toContain('updateComment');
+    expect(post.with.script).toContain('createComment');
+    expect(post.with.script).toMatch(/const marker = '<!-- meshsim -->'/);
+  });
+});
+
+describe('meshsim command lines in the workflows use options their --help lists', () => {
+  for (const path of ['.github/workflows/meshsim.yml', 'examples/github-actions/meshsim-sweep.yml']) {
+    it(path, () => {
+      const [wf] = load(path);
+      const scripts = Object.values(wf.jobs as Record<string, Doc>).flatMap((j) => (j.steps as Doc[]).filter((s) => typeof s.run === 'string').map((s) => s.run as string));
+      const commands = scripts.flatMap(meshsimCommands);
+      expect(commands.length).toBeGreaterThan(0);
+      for (const args of commands) expectKnownOptions(args, path);
+    });
+  }
+
+  it('the check itself catches an unknown option, a missing value and a bad --format', () => {
+    expect(() => expectKnownOptions(['compare', 'a', 'b', '--formt', 'md'], 't')).toThrow();
+    expect(() => expectKnownOptions(['compare', 'a', 'b', '--format'], 't')).toThrow();
+    expect(() => expectKnownOptions(['compare', 'a', 'b', '--format', 'html'], 't')).toThrow();
+    expect(() => expectKnownOptions(['comprae', 'a', 'b'], 't')).toThrow();
+    expectKnownOptions(['compare', 'a', 'b', '--format', 'md', '--force'], 't');
   });
 });
