@@ -1,8 +1,8 @@
 /** report.md: the human-readable report, ready to paste into a pull request. */
 import { assertionCounts, assertionTally, describeStanding, formatFigure } from './assertions.js';
 import { formatMarkdownTable } from './table.js';
-import type { AssertionResult, Report } from './report.js';
-import { FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from './statistics.js';
+import type { AssertionResult, InstanceReport, Report, VariantReport } from './report.js';
+import { COUNTER_FIGURES, FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type CounterFigure, type Interval, type StatFigure } from './statistics.js';
 
 export function reportMarkdown(report: Report): string {
   const pct = (report.percentiles.relativeError * 100).toFixed(1);
@@ -17,9 +17,11 @@ export function reportMarkdown(report: Report): string {
     '',
     formatMarkdownTable(report),
     report.variants.length > 1 ? 'Bold: best of the variants. max/mean: the busiest instance\'s request rate over the mean.\n' : '',
+    intervalsSection(report),
     differencesSection(report),
     assertionsSection(report),
     spreadSection(report),
+    instancesSection(report),
     membershipSection(report),
   ].join('\n');
 }
@@ -48,6 +50,129 @@ function spreadSection(report: Report): string {
   const rows = report.variants.flatMap((v) => v.spread.map((s) => `| ${v.name} | ${s.service} | ${s.instances} | ${s.maxOverMean.toFixed(3)} | ${s.cv.toFixed(3)} |`));
   if (rows.length === 0) return '';
   return ['## Load spread across instances', '', '| variant | service | instances | max/mean | CV |', '| :-- | :-- | --: | --: | --: |', ...rows, ''].join('\n');
+}
+
+// The summary table's formats (table.ts), so that an interval reads like the figure above it;
+// a negative bound (a wide interval of a few seeds) gets the digits of its magnitude.
+const ms = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3));
+const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
+const int = (x: number): string => String(Math.round(x));
+
+type IntervalKey = keyof VariantReport['summary']['ci'];
+
+/** The summary table's columns, in its order, with the key of each one's interval in `summary.ci`. */
+const INTERVAL_COLUMNS: readonly { readonly title: string; readonly key: IntervalKey; readonly format: (x: number) => string }[] = [
+  { title: 'requests', key: 'requests', format: int },
+  { title: 'success', key: 'successRate', format: pct },
+  { title: 'rejected', key: 'rejected', format: int },
+  { title: 'timed out', key: 'timedOut', format: int },
+  { title: '5xx/conn', key: 'errorsResetsConnectFailures', format: int },
+  { title: 'att/req', key: 'attemptsPerRequest', format: (x) => x.toFixed(2) },
+  { title: 'thr/s', key: 'throughputPerSec', format: (x) => x.toFixed(1) },
+  { title: 'mean ms', key: 'mean', format: ms },
+  { title: 'p50 ms', key: 'p50', format: ms },
+  { title: 'p90 ms', key: 'p90', format: ms },
+  { title: 'p99 ms', key: 'p99', format: ms },
+  { title: 'p99.9 ms', key: 'p999', format: ms },
+  { title: 'max ms', key: 'max', format: ms },
+  { title: 'max/mean', key: 'maxOverMean', format: (x) => x.toFixed(2) },
+];
+
+const COUNTER_TITLE: Readonly<Record<CounterFigure, string>> = {
+  retries: 'retries',
+  retryBudgetDenied: 'budget denied',
+  hedges: 'hedges',
+  hedgesWon: 'hedges won',
+  throttled: 'throttled',
+  ejections: 'ejections',
+  healthCheckFailures: 'health-check failures',
+  breakerOverflows: 'breaker overflows',
+};
+
+const intervalCell = (i: Interval | null | undefined, format: (x: number) => string): string => (i === null || i === undefined ? '–' : `[${format(i[0])}, ${format(i[1])}]`);
+
+/**
+ * "95% confidence intervals": the interval of each figure of the summary table, a row per
+ * variant, in a table of its own so that the summary table keeps its shape (docs paste it);
+ * then the failover counters the variants have, as totals with their intervals (the summary
+ * table does not show them).
+ */
+function intervalsSection(report: Report): string {
+  const n = report.seeds.length;
+  const head = ['## 95% confidence intervals', ''];
+  if (n < 2) return [...head, 'One seed: no confidence intervals (run with `--seeds 2` or more).', ''].join('\n');
+  // A report written before these intervals were added has only those of STAT_FIGURES.
+  const older = report.variants.some((v) => v.summary.ci.requests === undefined);
+  const lines = [
+    ...head,
+    `Student's t over the per-seed values (${n} seeds), mean ± t(0.975, n−1)·s/√n; for the counts summed over seeds (requests, rejected, timed out, 5xx/conn, failover counters) it is the interval of the total (n × that of the per-seed count), and for max ms and max/mean that of a single run's maximum, which the pooled maximum (over all seeds, in the table above) can lie above; counts and max are cut at 0, max/mean at 1.` +
+      (older ? ' This report.json was written before the intervals of the counts and maxima were added: – for them.' : ''),
+    '',
+    `| variant | ${INTERVAL_COLUMNS.map((c) => c.title).join(' | ')} |`,
+    `| :-- |${INTERVAL_COLUMNS.map(() => ' --: |').join('')}`,
+    ...report.variants.map((v) => `| ${v.name} | ${INTERVAL_COLUMNS.map((c) => intervalCell(v.summary.ci[c.key], c.format)).join(' | ')} |`),
+    '',
+  ];
+  const counters = COUNTER_FIGURES.filter((c) => report.variants.some((v) => v.summary[c] !== undefined));
+  if (counters.length > 0) {
+    lines.push(
+      'Failover counters, totals over seeds with their 95% intervals:',
+      '',
+      `| variant | ${counters.map((c) => COUNTER_TITLE[c]).join(' | ')} |`,
+      `| :-- |${counters.map(() => ' --: |').join('')}`,
+      ...report.variants.map((v) => `| ${v.name} | ${counters.map((c) => counterCell(v, c)).join(' | ')} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+function counterCell(v: VariantReport, c: CounterFigure): string {
+  const total = v.summary[c];
+  if (total === undefined) return '–';
+  const i = v.summary.ci[c];
+  return i === null || i === undefined ? int(total) : `${int(total)} ${intervalCell(i, int)}`;
+}
+
+/** Services with more instances than this are folded in report.md ({@link foldInstances}). */
+export const INSTANCES_SHOWN = 12;
+/** How many of the busiest, and of the idlest, instances a folded service shows. */
+export const FOLDED_SHOWN = 5;
+
+/**
+ * The instances of one service as rows: all of them in index order, or, past
+ * {@link INSTANCES_SHOWN}, the {@link FOLDED_SHOWN} busiest and idlest by requests (busiest
+ * first, ties by index) with the number left out between them, so that a fleet of hundreds
+ * keeps report.md readable (report.json has every instance).
+ */
+export function foldInstances(xs: readonly InstanceReport[]): { readonly shown: readonly InstanceReport[]; readonly folded: number; readonly rest: readonly InstanceReport[] } {
+  if (xs.length <= INSTANCES_SHOWN) return { shown: xs, folded: 0, rest: [] };
+  const byLoad = [...xs].sort((a, b) => b.requests - a.requests || a.index - b.index);
+  return { shown: byLoad.slice(0, FOLDED_SHOWN), folded: xs.length - 2 * FOLDED_SHOWN, rest: byLoad.slice(-FOLDED_SHOWN) };
+}
+
+/** "Requests per instance": `instances[]` of each variant and service, large services folded ({@link foldInstances}). */
+function instancesSection(report: Report): string {
+  const rows: string[] = [];
+  let folding = false;
+  const row = (v: VariantReport, x: InstanceReport): string =>
+    `| ${v.name} | ${x.service} | ${x.index} | ${x.zone} | ${x.requests} | ${(x.share * 100).toFixed(2)}% | ${x.utilization === null ? '–' : `${(x.utilization * 100).toFixed(2)}%`} |`;
+  for (const v of report.variants) {
+    const services = [...new Set(v.instances.map((x) => x.service))];
+    for (const service of services) {
+      const { shown, folded, rest } = foldInstances(v.instances.filter((x) => x.service === service));
+      rows.push(...shown.map((x) => row(v, x)));
+      if (folded > 0) {
+        folding = true;
+        rows.push(`| ${v.name} | ${service} | … ${folded} more | | | | |`, ...rest.map((x) => row(v, x)));
+      }
+    }
+  }
+  if (rows.length === 0) return '';
+  const intro =
+    'Requests the balancers sent to each instance in the measurement window, summed over seeds; share: of its service’s requests; utilisation: busy slot-time over slots × time as a member (– for unbounded concurrency).' +
+    (folding ? ` Services with more than ${INSTANCES_SHOWN} instances show their ${FOLDED_SHOWN} busiest and ${FOLDED_SHOWN} idlest, by requests, busiest first; report.json's \`instances\` has them all.` : '');
+  return ['## Requests per instance', '', intro, '', '| variant | service | instance | zone | requests | share | utilisation |', '| :-- | :-- | --: | :-- | --: | --: | --: |', ...rows, ''].join('\n');
 }
 
 function membershipSection(report: Report): string {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ASSERT_OPS, METRIC_NAMES } from '../scenario/assert.js';
 import { REPORT_SCHEMA, type Report } from './report.js';
 import { SHARD_FILE } from './shard.js';
-import { STAT_FIGURES } from './statistics.js';
+import { COUNTER_FIGURES, MAXIMUM_FIGURES, STAT_FIGURES, TOTAL_FIGURES } from './statistics.js';
 
 /** A report that cannot be read: missing, not JSON, another schema, or malformed. */
 export class ReportFileError extends Error {}
@@ -20,6 +20,8 @@ const num = z.number();
 const nullNum = z.number().nullable();
 const interval = z.tuple([num, num]).nullable();
 const perFigure = <T extends z.ZodType>(t: T) => z.object(Object.fromEntries(STAT_FIGURES.map((f) => [f, t])) as Record<(typeof STAT_FIGURES)[number], T>);
+/** The intervals of the totals, maxima and failover counters: optional, as reports written before them lack them. */
+const countIntervals = Object.fromEntries([...TOTAL_FIGURES, ...MAXIMUM_FIGURES, ...COUNTER_FIGURES].map((f) => [f, interval.optional()]));
 
 const latency = z.looseObject({ mean: nullNum, p50: nullNum, p90: nullNum, p99: nullNum, p999: nullNum, max: nullNum });
 const requests = z.looseObject({ total: num, succeeded: num, failed: num, rejected: num, timedOut: num, errors: num, resets: num, connectFailures: num });
@@ -27,7 +29,7 @@ const figureComparison = z.looseObject({ n: num, relative: nullNum, ci: interval
 
 const variant = z.looseObject({
   name: z.string(),
-  summary: z.looseObject({ requests, successRate: nullNum, throughputPerSec: num, latencyMs: latency, attemptsPerRequest: nullNum, ci: perFigure(interval) }),
+  summary: z.looseObject({ requests, successRate: nullNum, throughputPerSec: num, latencyMs: latency, attemptsPerRequest: nullNum, ci: perFigure(interval).extend(countIntervals) }),
   comparison: z.looseObject({ baseline: z.string(), method: z.enum(['paired', 'welch']), figures: perFigure(figureComparison) }).optional(),
   layers: z.array(z.unknown()),
   runs: z.array(z.looseObject({ seed: num })),
@@ -50,7 +52,7 @@ const ReportSchema = z.looseObject({
   scenario: z.looseObject({ name: z.string(), sha256: z.string() }),
   seeds: z.array(num),
   percentiles: z.looseObject({ method: z.string(), relativeError: num }),
-  statistics: z.looseObject({ confidence: num, interval: z.string(), comparison: z.string(), baseline: z.string().nullable() }),
+  statistics: z.looseObject({ confidence: num, interval: z.string(), comparison: z.string(), totals: z.string().optional(), maxima: z.string().optional(), baseline: z.string().nullable() }),
   assertions: z
     .array(
       z.looseObject({

@@ -9,7 +9,7 @@ import type { RunOutput } from '../runner/run.js';
 import { TIMELINE_ACCURACY, type FailoverCounts, type FaultEffect, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import type { AssertMetric, AssertOp } from '../scenario/types.js';
 import { VERSION } from '../version.js';
-import { compareRuns, STATISTICS_METHOD, summaryIntervals, type SummaryIntervals, type VariantComparison } from './statistics.js';
+import { compareRuns, COUNTER_FIGURES, countIntervals, STATISTICS_METHOD, summaryIntervals, type CountIntervals, type SummaryIntervals, type VariantComparison } from './statistics.js';
 
 export const REPORT_SCHEMA = 'meshsim/report@1';
 
@@ -138,9 +138,12 @@ export interface LayerReport extends LayerStats {
 export interface VariantSummary extends Summary {
   /**
    * 95% interval of each per-seed figure (Student's t over the runs' values; see the
-   * report's `statistics`); null per figure with fewer than two seeds that have it.
+   * report's `statistics`); null per figure with fewer than two seeds that have it. After
+   * the {@link SummaryIntervals}, those of the totals (n × the per-seed interval), the maxima
+   * (one run's) and the failover counters the summary has ({@link CountIntervals}), absent
+   * in reports written before they were added.
    */
-  readonly ci: SummaryIntervals;
+  readonly ci: SummaryIntervals & Partial<CountIntervals>;
 }
 
 export interface VariantReport {
@@ -227,8 +230,12 @@ export interface Report {
   readonly seeds: readonly number[];
   /** How percentiles were computed, and their guaranteed relative error. */
   readonly percentiles: { readonly method: 'ddsketch'; readonly relativeError: number };
-  /** How intervals and comparisons were computed; `baseline` is the variant the others are compared with. */
-  readonly statistics: typeof STATISTICS_METHOD & { readonly baseline: string | null };
+  /**
+   * How intervals and comparisons were computed; `baseline` is the variant the others are
+   * compared with. `totals` and `maxima` are absent in reports written before their
+   * intervals were added.
+   */
+  readonly statistics: Omit<typeof STATISTICS_METHOD, 'totals' | 'maxima'> & Partial<Pick<typeof STATISTICS_METHOD, 'totals' | 'maxima'>> & { readonly baseline: string | null };
   /** Every `assert:` rule's result, rule by rule, variant by variant, skipped ones included; only when the scenario has `assert`. */
   readonly assertions?: readonly AssertionResult[];
   readonly variants: readonly VariantReport[];
@@ -326,6 +333,17 @@ function instanceReports(runs: readonly RunResult[]): { instances: InstanceRepor
     spread.push({ service, instances: rates.length, maxOverMean: round6(Math.max(...rates) / mean), cv: round6(sd / mean) });
   }
   return { instances, spread };
+}
+
+/**
+ * One run's `maxOverMean` of `service`, computed as {@link instanceReports} computes the
+ * pooled one, for its interval across seeds; null when the service had no request in it.
+ */
+function runMaxOverMean(r: RunResult, service: string): number | null {
+  const rates = r.instances.filter((x) => x.service === service && x.memberMs > 0).map((x) => x.requests / x.memberMs);
+  if (rates.length === 0) return null;
+  const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+  return mean > 0 ? round6(Math.max(...rates) / mean) : null;
 }
 
 /** Client-facing attempts per request over `runs`. */
@@ -473,17 +491,23 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
       ...r.failover,
       ...(r.faults.length === 0 ? {} : { faults: faultReports(r) }),
     }));
+    const failover = sumFailover(v.runs.map((r) => r.failover));
+    const { instances, spread } = instanceReports(v.runs);
+    // The tables' max/mean is the first service's; its interval is over that service's per-run values.
+    const first = spread[0]?.service;
+    const maxOverMean = first === undefined ? [] : v.runs.map((r) => runMaxOverMean(r, first));
     return {
       name: v.name,
       summary: {
         ...summarise(sumCounts(v.runs), windowMs, v.runs.length, pooled),
         attemptsPerRequest: attemptsPerRequest(v.runs),
-        ...sumFailover(v.runs.map((r) => r.failover)),
-        ci: summaryIntervals(runs),
+        ...failover,
+        ci: { ...summaryIntervals(runs), ...countIntervals(runs, maxOverMean, COUNTER_FIGURES.filter((c) => failover[c] !== undefined)) },
       },
       layers: layerReports(v.runs),
       runs,
-      ...instanceReports(v.runs),
+      instances,
+      spread,
       membership: membershipReports(v.runs),
       timeline: timelineReport(v.runs),
       faults: variantFaultReports(v.runs),

@@ -6,6 +6,13 @@
  *   (s the sample standard deviation). It is an interval for the mean of the per-seed
  *   figure; the summary's pooled figure (a percentile of the merged sketch) need not be its
  *   centre. One seed: no interval.
+ * - **Totals** (counts the summary sums over the n seeds: requests, rejections, failover
+ *   counters…): n × the interval of the per-seed count, so that the interval is on the scale
+ *   of the total printed beside it.
+ * - **Maxima** (latency max, the busiest instance's rate over the mean): the interval of the
+ *   per-seed values, i.e. of one run's maximum. The pooled figure is the maximum over all
+ *   seeds and can lie above it; an interval for a maximum over n runs would need the
+ *   distribution's tail, which a handful of seeds cannot give.
  * - **Paired comparison** (the variants of one report share their seeds, and each seed
  *   gives every variant the same random streams): per seed the relative difference
  *   r = variant / baseline − 1; the estimate is the mean of r, its 95% interval Student's t
@@ -44,12 +51,39 @@ export const MONTE_CARLO_DRAWS = 20_000;
 export const STAT_FIGURES = ['successRate', 'throughputPerSec', 'mean', 'p50', 'p90', 'p99', 'p999', 'attemptsPerRequest'] as const;
 export type StatFigure = (typeof STAT_FIGURES)[number];
 
+/**
+ * Counts the summary gives as totals over seeds, whose interval is of the total (n × the
+ * interval of the per-seed count): requests issued, rejected, timed out, and 5xx answers,
+ * resets and connect failures together (the tables' `5xx/conn`).
+ */
+export const TOTAL_FIGURES = ['requests', 'rejected', 'timedOut', 'errorsResetsConnectFailures'] as const;
+export type TotalFigure = (typeof TOTAL_FIGURES)[number];
+
+/**
+ * Failover counters the summary sums over seeds when the mechanism is configured (keys as in
+ * the summary); their interval is of the total, like {@link TOTAL_FIGURES}.
+ */
+export const COUNTER_FIGURES = ['retries', 'retryBudgetDenied', 'hedges', 'hedgesWon', 'throttled', 'ejections', 'healthCheckFailures', 'breakerOverflows'] as const;
+export type CounterFigure = (typeof COUNTER_FIGURES)[number];
+
+/**
+ * Maxima whose interval is of one run's value: latency `max` and `maxOverMean`, the busiest
+ * instance's request rate over the mean of the first service in `spread` (the tables'
+ * `max/mean`).
+ */
+export const MAXIMUM_FIGURES = ['max', 'maxOverMean'] as const;
+export type MaximumFigure = (typeof MAXIMUM_FIGURES)[number];
+
 /** How the report says its statistics were computed (top-level `statistics`). */
 export const STATISTICS_METHOD = {
   confidence: CONFIDENCE,
   interval: "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed)",
   comparison:
     'each variant against the first (the baseline), paired by seed: relative difference variant/baseline − 1 per seed, its mean with a Student t 95% interval over the per-seed ratios; p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
+  totals:
+    'counts summed over the n seeds (requests, rejected, timedOut, errorsResetsConnectFailures and the failover counters): n × the Student t interval of the per-seed count, an interval for the total, cut at 0',
+  maxima:
+    "max (latency) and maxOverMean: Student's t over the per-seed values, an interval for one run's maximum, cut at 0 (max) or 1 (maxOverMean); the pooled figure, the maximum over all seeds, can lie above it",
 } as const;
 
 /** What the statistics read from a summary (or a run) of a report. */
@@ -317,6 +351,62 @@ export function summaryIntervals(runs: readonly FigureSource[]): SummaryInterval
   const out: Partial<Record<StatFigure, Interval | null>> = {};
   for (const f of STAT_FIGURES) out[f] = roundInterval(tInterval(values(f, runs)));
   return out as SummaryIntervals;
+}
+
+/**
+ * n × {@link tInterval} of `xs`: the interval of a total over the n seeds, on the scale of the
+ * total the summary prints (the per-seed mean's interval, scaled). Null with fewer than two
+ * values. Not rounded.
+ */
+export function totalInterval(xs: readonly number[], confidence = CONFIDENCE): Interval | null {
+  const i = tInterval(xs, confidence);
+  return i === null ? null : [xs.length * i[0], xs.length * i[1]];
+}
+
+/** What {@link countIntervals} reads from a run of a report (a RunSummary). */
+export interface CountSource {
+  readonly requests: { readonly total: number; readonly rejected: number; readonly timedOut: number; readonly errors: number; readonly resets: number; readonly connectFailures: number };
+  readonly latencyMs: { readonly max: number | null };
+  readonly retries?: number;
+  readonly retryBudgetDenied?: number;
+  readonly hedges?: number;
+  readonly hedgesWon?: number;
+  readonly throttled?: number;
+  readonly ejections?: number;
+  readonly healthCheckFailures?: number;
+  readonly breakerOverflows?: number;
+}
+
+/**
+ * The intervals of the summary figures beyond {@link STAT_FIGURES}. Present in reports
+ * written since they were added; `counters` only for the failover counters the summary has.
+ */
+export type CountIntervals = { readonly [F in TotalFigure | MaximumFigure]: Interval | null } & { readonly [F in CounterFigure]?: Interval | null };
+
+const finite = (xs: readonly (number | null)[]): number[] => xs.filter((x): x is number => x !== null && Number.isFinite(x));
+
+/**
+ * 95% intervals of the counts, maxima and failover counters of a summary, from its runs:
+ * totals as {@link totalInterval} (a counter a run lacks counts 0 there, as in the summed
+ * figure), maxima as {@link tInterval}. `maxOverMean` holds each run's value (null: the
+ * service had no request in that run); `counters` are the failover counters the summary has,
+ * each given an interval, in {@link COUNTER_FIGURES} order.
+ */
+export function countIntervals(runs: readonly CountSource[], maxOverMean: readonly (number | null)[], counters: readonly CounterFigure[]): CountIntervals {
+  // Counts and maxima cannot be negative (max/mean not below 1): a t-interval reaching past
+  // that bound with few seeds is cut at it, as its lower end says nothing more there.
+  const atLeast = (floor: number, i: Interval | null): Interval | null => (i === null ? null : [Math.max(floor, i[0]), Math.max(floor, i[1])]);
+  const total = (f: (r: CountSource) => number): Interval | null => roundInterval(atLeast(0, totalInterval(runs.map(f))));
+  const out: Record<string, Interval | null> = {
+    requests: total((r) => r.requests.total),
+    rejected: total((r) => r.requests.rejected),
+    timedOut: total((r) => r.requests.timedOut),
+    errorsResetsConnectFailures: total((r) => r.requests.errors + r.requests.resets + r.requests.connectFailures),
+    max: roundInterval(atLeast(0, tInterval(finite(runs.map((r) => r.latencyMs.max))))),
+    maxOverMean: roundInterval(atLeast(1, tInterval(finite(maxOverMean)))),
+  };
+  for (const c of COUNTER_FIGURES) if (counters.includes(c)) out[c] = total((r) => r[c] ?? 0);
+  return out as CountIntervals;
 }
 
 /** One figure of a variant against the baseline. Relative figures are fractions (−0.41 = 41% lower). */

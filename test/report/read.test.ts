@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readReport, ReportFileError } from '../../src/report/read.js';
 import { reportJson } from '../../src/report/report.js';
 import { tempFiles } from '../cli/_run.js';
-import { fixtureReport } from './html/_fixture.js';
+import { fixtureReport, olderReport } from './html/_fixture.js';
 
 const { fresh } = tempFiles('meshsim-read-');
 const report = fixtureReport();
@@ -61,6 +61,18 @@ describe('readReport', () => {
 
   it('refuses a report of no variant, naming the field', () => {
     expect(error(reportDir(JSON.stringify({ ...report, variants: [] })))).toMatch(/report\.json: invalid report at variants: expected at least one variant$/);
+  });
+
+  it('reads a report written before the intervals of the counts and maxima (they are optional), and checks them when present', () => {
+    expect(report.variants[0].summary.ci.requests).toBeDefined();
+    expect(report.statistics.totals).toBeDefined();
+    const old = reportJson(olderReport(report));
+    expect(old).not.toContain('"errorsResetsConnectFailures"');
+    expect(old).not.toContain('"maxima"');
+    expect(reportJson(readReport(reportDir(old)).report)).toBe(old);
+    const broken = JSON.parse(reportJson(report)) as { variants: { summary: { ci: Record<string, unknown> } }[] };
+    broken.variants[0].summary.ci.maxOverMean = [1, 'x'];
+    expect(error(reportDir(JSON.stringify(broken)))).toMatch(/invalid report at variants\.0\.summary\.ci\.maxOverMean\.1: .*expected number/i);
   });
 
   it('names the first malformed field by its path', () => {

@@ -77,6 +77,17 @@ describe('merge identity', () => {
     expect(mergedJson(files)).toBe(c.single);
   });
 
+  it('holds for every interval of summary.ci: counts, maxima and failover counters, computed again from the merged runs', async () => {
+    const c = await caseOf(richScenario(), 3);
+    const single = JSON.parse(c.single) as ReturnType<typeof buildReport>;
+    const ci = single.variants[0].summary.ci;
+    for (const key of ['requests', 'rejected', 'timedOut', 'errorsResetsConnectFailures', 'max', 'maxOverMean', 'retries', 'ejections']) {
+      expect(ci).toHaveProperty(key);
+      expect(ci[key as keyof typeof ci]).not.toBeNull();
+    }
+    for (const n of [2, 5]) expect(mergedJson(shardsOf(c, n, { seeds: 3 }))).toBe(c.single);
+  });
+
   it('holds with assert: rules, one of them skipped (its variant left out by --variant)', async () => {
     const variants = ['rr', 'p2c'];
     const c = await caseOf(richScenario(), 1, variants);

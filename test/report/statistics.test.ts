@@ -11,9 +11,12 @@ import { reportMarkdown } from '../../src/report/markdown.js';
 import { buildReport, reportJson } from '../../src/report/report.js';
 import {
   compareRuns,
+  COUNTER_FIGURES,
+  countIntervals,
   EXACT_LIMIT,
   EXACT_SIGN_FLIP_MAX,
   incompleteBeta,
+  MAXIMUM_FIGURES,
   MONTE_CARLO_DRAWS,
   PAIRED_SEEDS_NEEDED,
   signFlipMinP,
@@ -24,11 +27,14 @@ import {
   tInterval,
   tooFewSeeds,
   tooFewSeedsNote,
+  TOTAL_FIGURES,
+  totalInterval,
   tQuantile,
   twoSampleMinP,
   twoSamplePValue,
   UNPAIRED_SEEDS_NEEDED,
   welchFigure,
+  type CountSource,
   type SeededFigures,
 } from '../../src/report/statistics.js';
 import { runScenario } from '../../src/runner/run.js';
@@ -120,6 +126,62 @@ describe('tInterval', () => {
     expect(tInterval([4])).toBeNull();
     expect(tInterval([])).toBeNull();
     expect(tInterval([2, 2, 2])).toEqual([2, 2]);
+  });
+});
+
+describe('the intervals of totals and maxima', () => {
+  it('a total over n seeds: n × the interval of the per-seed mean', () => {
+    // xs = 1..5: 5 × (3 ± 1.963243).
+    const ci = totalInterval([1, 2, 3, 4, 5]);
+    expect(ci?.[0]).toBeCloseTo(5 * (3 - 1.963243), 5);
+    expect(ci?.[1]).toBeCloseTo(5 * (3 + 1.963243), 5);
+    expect(totalInterval([7])).toBeNull();
+    expect(totalInterval([100, 100, 100])).toEqual([300, 300]);
+  });
+
+  /** One seed's counts (errors, resets and connect failures as given), latency max and failover counters. */
+  const seed = (c: { total: number; rejected: number; timedOut: number; errors: number; resets: number; connectFailures: number }, max: number | null, counters: Partial<CountSource> = {}): CountSource => ({
+    requests: c,
+    latencyMs: { max },
+    ...counters,
+  });
+
+  it('hand-worked: counts as totals, maxima per run, failover counters only when the summary has them', () => {
+    // Three seeds, t(0.975, 2) = 4.302653; two seeds (max/mean), t(0.975, 1) = 12.706205.
+    const runs = [
+      seed({ total: 100, rejected: 2, timedOut: 0, errors: 1, resets: 0, connectFailures: 0 }, 10, { retries: 5 }),
+      seed({ total: 100, rejected: 4, timedOut: 1, errors: 0, resets: 1, connectFailures: 1 }, 12, { retries: 7 }),
+      seed({ total: 100, rejected: 6, timedOut: 2, errors: 2, resets: 0, connectFailures: 1 }, 14),
+    ];
+    const ci = countIntervals(runs, [1.1, null, 1.3], ['retries']);
+    expect(Object.keys(ci)).toEqual([...TOTAL_FIGURES, ...MAXIMUM_FIGURES, 'retries']);
+    // Requests identical on every seed (a constant load): a degenerate interval, the total.
+    expect(ci.requests).toEqual([300, 300]);
+    // rejected 2, 4, 6: mean 4, s = 2, half-width 4.302653·2/√3 = 4.968275; × 3 seeds.
+    // The t-interval [-2.904826, 26.904826] is cut at 0: a count cannot be negative.
+    expect(ci.rejected).toEqual([0, 26.904826]);
+    // timed out 0, 1, 2: mean 1, s = 1, half-width 2.484138; × 3.
+    expect(ci.timedOut).toEqual([0, 10.452413]);
+    // 5xx/conn = errors + resets + connect failures: 1, 2, 3; × 3.
+    expect(ci.errorsResetsConnectFailures).toEqual([0, 13.452413]);
+    // max 10, 12, 14: one run's maximum, not scaled: 12 ± 4.968275.
+    expect(ci.max).toEqual([7.031725, 16.968275]);
+    // max/mean 1.1 and 1.3 (the seed without requests left out): 1.2 ± 12.706205·√0.02/√2.
+    // max/mean is at least 1: [-0.07062, 2.47062] is cut there.
+    expect(ci.maxOverMean).toEqual([1, 2.47062]);
+    // retries 5, 7 and 0 (the run without the counter counts 0, as in the summed figure): mean 4, s = √13.
+    expect(ci.retries).toEqual([0, 38.870058]);
+    expect(ci.hedges).toBeUndefined();
+  });
+
+  it('one seed, or a maximum no seed has: null', () => {
+    const one = countIntervals([seed({ total: 5, rejected: 1, timedOut: 0, errors: 0, resets: 0, connectFailures: 0 }, 3)], [1], [...COUNTER_FIGURES]);
+    for (const v of Object.values(one)) expect(v).toBeNull();
+    expect(Object.keys(one)).toEqual([...TOTAL_FIGURES, ...MAXIMUM_FIGURES, ...COUNTER_FIGURES]);
+    const none = countIntervals([seed({ total: 5, rejected: 5, timedOut: 0, errors: 0, resets: 0, connectFailures: 0 }, null), seed({ total: 5, rejected: 5, timedOut: 0, errors: 0, resets: 0, connectFailures: 0 }, null)], [], []);
+    expect(none.max).toBeNull();
+    expect(none.maxOverMean).toBeNull();
+    expect(none.rejected).toEqual([10, 10]);
   });
 });
 
@@ -321,13 +383,26 @@ describe('the report', () => {
     expect(report.statistics).toMatchObject({ confidence: 0.95, baseline: 'rr' });
     expect(report.statistics.interval).toContain("Student's t");
     expect(report.statistics.comparison).toContain('sign-flip');
+    expect(report.statistics.totals).toContain('n × the Student t interval of the per-seed count');
+    expect(report.statistics.maxima).toContain("an interval for one run's maximum");
     for (const v of report.variants) {
-      expect(Object.keys(v.summary.ci)).toEqual([...STAT_FIGURES]);
-      expect(v.summary.ci).toEqual(summaryIntervals(v.runs));
-      const p99 = v.summary.ci.p99;
+      // The intervals of STAT_FIGURES first, as before; then the totals and maxima (no failover here).
+      expect(Object.keys(v.summary.ci)).toEqual([...STAT_FIGURES, ...TOTAL_FIGURES, ...MAXIMUM_FIGURES]);
+      const ci = v.summary.ci;
+      expect(Object.fromEntries(STAT_FIGURES.map((f) => [f, ci[f]]))).toEqual(summaryIntervals(v.runs));
+      const p99 = ci.p99;
       expect(p99).not.toBeNull();
       expect(p99?.[0]).toBeLessThanOrEqual(p99?.[1] ?? NaN);
+      // The interval of the total holds the total itself here; the one of max is of one run's maximum.
+      const requests = totalInterval(v.runs.map((r) => r.requests.total));
+      expect(ci.requests).toEqual(requests === null ? null : requests.map((x) => Math.round(x * 1e6) / 1e6));
+      const maxima = v.runs.map((r) => r.latencyMs.max as number);
+      expect(ci.max).toEqual(countIntervals(v.runs, [], []).max);
+      expect(v.summary.latencyMs.max).toBe(Math.max(...maxima));
+      expect(ci.maxOverMean).not.toBeNull();
     }
+    // The same balancer on the same seeds: the same per-run max/mean, so the same interval.
+    expect(report.variants[1].summary.ci.maxOverMean).toEqual(report.variants[0].summary.ci.maxOverMean);
     expect(report.variants[0].comparison).toBeUndefined();
     // The same balancer on the same seeds (common random numbers): identical on every seed.
     const same = report.variants[1].comparison;
@@ -352,6 +427,21 @@ describe('the report', () => {
     expect(reportMarkdown(old)).toBe(md);
   });
 
+  it('failover counters: an interval of each total the summary has, no other; reports of a scenario without them unchanged in key order', () => {
+    const tail = 'faults:\n  - { kind: error, target: { service: api, instances: [1] }, at: 0s, rate: 20%, status: 503 }\n';
+    const variants = { retries: '{ mesh.failover.retries: { max: 2, on: [5xx] } }', budget: '{ mesh.failover.retries: { max: 2, on: [5xx], budget: { percent: 20% } } }' };
+    const loaded = parseScenarioText(tinyScenario({ seeds: 3, variants, tail }), 'tiny.yaml');
+    const report = buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded));
+    for (const v of report.variants) {
+      const counters = COUNTER_FIGURES.filter((c) => v.summary[c] !== undefined);
+      expect(counters).toContain('retries');
+      expect(Object.keys(v.summary.ci)).toEqual([...STAT_FIGURES, ...TOTAL_FIGURES, ...MAXIMUM_FIGURES, ...counters]);
+      const retries = totalInterval(v.runs.map((r) => r.retries ?? 0));
+      expect(v.summary.ci.retries).toEqual(retries?.map((x) => Math.round(x * 1e6) / 1e6));
+      expect(v.summary.retries).toBeGreaterThan(0);
+    }
+  });
+
   it('is byte-identical when built twice', () => {
     const loaded = parseScenarioText(TINY, 'tiny.yaml');
     const once = reportJson(buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded)));
@@ -363,6 +453,7 @@ describe('the report', () => {
     const loaded = parseScenarioText(TINY, 'tiny.yaml');
     const report = buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded, { seeds: 1 }));
     for (const f of STAT_FIGURES) expect(report.variants[0].summary.ci[f]).toBeNull();
+    for (const f of [...TOTAL_FIGURES, ...MAXIMUM_FIGURES]) expect(report.variants[0].summary.ci[f]).toBeNull();
     expect(report.variants[2].comparison?.figures.p99.ci).toBeNull();
     expect(report.variants[2].comparison?.figures.p99.significant).toBe(false);
   });

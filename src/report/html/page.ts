@@ -76,15 +76,21 @@ interface Column {
   readonly value: (v: VariantReport) => number | null;
   readonly format: (x: number) => string;
   readonly better?: 'lower' | 'higher';
-  /** The figure whose 95% interval is shown under the value. */
-  readonly ci?: StatFigure;
+  /** The key in `summary.ci` of the interval shown under the value, printed like the value. */
+  readonly ci?: keyof VariantReport['summary']['ci'];
 }
 
 const COLUMNS: readonly Column[] = [
-  { title: 'requests', value: (v) => v.summary.requests.total, format: int },
+  { title: 'requests', value: (v) => v.summary.requests.total, format: int, ci: 'requests' },
   { title: 'success', value: (v) => v.summary.successRate, format: pct, better: 'higher', ci: 'successRate' },
-  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int },
-  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int },
+  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int, ci: 'rejected' },
+  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int, ci: 'timedOut' },
+  {
+    title: '5xx/conn',
+    value: (v) => v.summary.requests.errors + v.summary.requests.resets + v.summary.requests.connectFailures,
+    format: int,
+    ci: 'errorsResetsConnectFailures',
+  },
   { title: 'att/req', value: (v) => v.summary.attemptsPerRequest, format: (x) => x.toFixed(3), ci: 'attemptsPerRequest' },
   { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1), ci: 'throughputPerSec' },
   { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower', ci: 'mean' },
@@ -92,20 +98,9 @@ const COLUMNS: readonly Column[] = [
   { title: 'p90 ms', value: (v) => v.summary.latencyMs.p90, format: ms, better: 'lower', ci: 'p90' },
   { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower', ci: 'p99' },
   { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower', ci: 'p999' },
-  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms },
-  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower' },
+  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms, ci: 'max' },
+  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower', ci: 'maxOverMean' },
 ];
-
-const CI_FORMAT: Readonly<Record<StatFigure, (x: number) => string>> = {
-  successRate: pct,
-  throughputPerSec: (x) => x.toFixed(1),
-  mean: ms,
-  p50: ms,
-  p90: ms,
-  p99: ms,
-  p999: ms,
-  attemptsPerRequest: (x) => x.toFixed(3),
-};
 
 function summaryTable(report: Report): string {
   const best = COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
@@ -114,9 +109,9 @@ function summaryTable(report: Report): string {
     const cells = COLUMNS.map((c, i) => {
       const x = c.value(v);
       if (x === null) return '<td>–</td>';
-      const interval = c.ci === undefined ? null : v.summary.ci[c.ci];
-      const fmt = c.ci === undefined ? c.format : CI_FORMAT[c.ci];
-      const ci = interval === null ? '' : `<span class="ci">${escapeHtml(`${fmt(interval[0])} – ${fmt(interval[1])}`)}</span>`;
+      // Undefined: a report written before the intervals of the counts and maxima were added.
+      const interval = c.ci === undefined ? null : (v.summary.ci[c.ci] ?? null);
+      const ci = interval === null ? '' : `<span class="ci">${escapeHtml(`${c.format(interval[0])} – ${c.format(interval[1])}`)}</span>`;
       const isBest = best[i] !== undefined && c.format(x) === best[i];
       return `<td${isBest ? ' class="best"' : ''}>${escapeHtml(c.format(x))}${isBest ? ' <span class="star">★</span>' : ''}${ci}</td>`;
     });
@@ -124,7 +119,9 @@ function summaryTable(report: Report): string {
   });
   const notes = [
     report.variants.length > 1 ? '★ best of the variants.' : '',
-    report.seeds.length > 1 ? `Under each figure: the 95% confidence interval of its per-seed value (${escapeHtml(report.statistics.interval)}).` : 'One seed: no confidence intervals (run with --seeds 2 or more).',
+    report.seeds.length > 1
+      ? `Under each figure: the 95% confidence interval of its per-seed value (${escapeHtml(report.statistics.interval)}); for the counts, of their total over the seeds (n × that of the per-seed count); for max ms and max/mean, of a single run's maximum, which the pooled maximum (over all seeds) can lie above.`
+      : 'One seed: no confidence intervals (run with --seeds 2 or more).',
     'max/mean: the busiest instance\'s request rate over the mean (first service).',
   ].filter((s) => s !== '');
   return `<div class="scroll"><table id="summary-table">\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></div>\n<p class="note">${notes.join(' ')}</p>`;

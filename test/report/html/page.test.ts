@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml, renderPage } from '../../../src/report/html/page.js';
 import { buildHtmlReport } from '../../../src/report/html/write.js';
 import type { Report } from '../../../src/report/report.js';
-import { FIXTURE_TEXT, fixtureReport } from './_fixture.js';
+import { FIXTURE_TEXT, fixtureReport, olderReport } from './_fixture.js';
 
 const report = fixtureReport();
 const scenario = { file: 'fixture.yaml', text: FIXTURE_TEXT };
@@ -60,16 +60,42 @@ describe('the page', () => {
     const best = report.variants[p99.indexOf(Math.min(...p99))];
     const row = page.split('\n').find((l) => l.startsWith(`<tr><td class="name">${best.name}</td>`)) ?? '';
     const cells = [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)];
-    // variant, requests, success, rejected, timed out, att/req, thr/s, mean, p50, p90, p99 …
-    const p99Cell = cells[10];
+    // variant, requests, success, rejected, timed out, 5xx/conn, att/req, thr/s, mean, p50, p90, p99 …
+    const p99Cell = cells[11];
     expect(p99Cell[1]).toBe(' class="best"');
     expect(p99Cell[2]).toContain(' <span class="star">★</span>');
     const worst = report.variants.find((v) => v !== best) as (typeof report.variants)[number];
     const other = page.split('\n').find((l) => l.startsWith(`<tr><td class="name">${worst.name}</td>`)) ?? '';
-    expect([...other.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][10][1]).toBe('');
+    expect([...other.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][11][1]).toBe('');
     const ci = best.summary.ci.p99 as readonly [number, number];
     expect(p99Cell[2]).toContain(`<span class="ci">`);
     expect(p99Cell[2]).toContain(ci[0] >= 10 ? ci[0].toFixed(2) : ci[0].toFixed(3));
+  });
+
+  it('shows the intervals of the counts and maxima too, printed like their figure; none for them in an older report', () => {
+    const v = report.variants[0];
+    const row = page.split('\n').find((l) => l.startsWith(`<tr><td class="name">${v.name}</td>`)) ?? '';
+    const cells = [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)].map((m) => m[2]);
+    const span = (i: readonly [number, number] | null | undefined, f: (x: number) => string): string => (i === null || i === undefined ? '' : `<span class="ci">${f(i[0])} – ${f(i[1])}</span>`);
+    const int = (x: number): string => String(Math.round(x));
+    const ms = (x: number): string => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(3));
+    const { ci, requests } = v.summary;
+    expect(ci.requests).not.toBeNull();
+    expect(cells[1]).toBe(`${requests.total}${span(ci.requests, int)}`);
+    expect(cells[3]).toBe(`${requests.rejected}${span(ci.rejected, int)}`);
+    expect(cells[4]).toBe(`${requests.timedOut}${span(ci.timedOut, int)}`);
+    expect(cells[5]).toBe(`${requests.errors + requests.resets + requests.connectFailures}${span(ci.errorsResetsConnectFailures, int)}`);
+    expect(cells[13]).toContain(span(ci.max, ms));
+    expect(cells[14]).toContain(span(ci.maxOverMean, (x) => x.toFixed(2)));
+    expect(page).toContain("for max ms and max/mean, of a single run's maximum, which the pooled maximum (over all seeds) can lie above.");
+    // A report written before these intervals: the cells show the figure alone, the rest as before.
+    const old = olderReport(report);
+    const html = renderPage({ report: old, charts: [], scenario: { missing: '' } });
+    const oldRow = html.split('\n').find((l) => l.startsWith(`<tr><td class="name">${v.name}</td>`)) ?? '';
+    const oldCells = [...oldRow.matchAll(/<td([^>]*)>(.*?)<\/td>/g)].map((m) => m[2]);
+    expect(oldCells[1]).toBe(String(requests.total));
+    expect(oldCells[5]).toBe(String(requests.errors + requests.resets + requests.connectFailures));
+    expect(oldCells[11]).toBe(cells[11]);
   });
 
   it('marks ties as printed, as the terminal table does: every row showing the best, none when all rows show the same', async () => {
@@ -78,7 +104,7 @@ describe('the page', () => {
       const html = (await buildHtmlReport(r, scenario)).files.find((f) => f.path === 'index.html')?.content ?? '';
       return r.variants.map((v) => {
         const row = html.split('\n').find((l) => l.startsWith(`<tr><td class="name">${v.name}</td>`)) ?? '';
-        return [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][10][1];
+        return [...row.matchAll(/<td([^>]*)>(.*?)<\/td>/g)][11][1];
       });
     };
     expect(report.variants.length).toBe(2);
