@@ -186,7 +186,7 @@ function rows(pair: Pair, mark: (s: string) => string): string[][] {
           ? c.relative < 0
             ? 'lower'
             : 'higher'
-          : pair.method === 'paired' && c.relative === 0 && c.p === 1
+          : pair.method === 'paired' && c.relative === 0 && c.p === 1 && (c.ci === null || (c.ci[0] === 0 && c.ci[1] === 0))
             ? 'same'
             : tooFewSeeds(c, pair.method)
               ? 'too few seeds'

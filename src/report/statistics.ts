@@ -38,8 +38,9 @@
 import { mean, sampleStandardDeviation } from 'simple-statistics';
 import { rngStream } from '../core/rng.js';
 
-export const CONFIDENCE = 0.95;
-export const ALPHA = 1 - CONFIDENCE;
+/** Significance level; written out, since 1 − 0.95 is 0.050000000000000044 in floating point and would let p = 0.05 pass. */
+export const ALPHA = 0.05;
+export const CONFIDENCE = 1 - ALPHA;
 /** Sign assignments are enumerated exactly up to this many seeds (2^16 = 65,536). */
 export const EXACT_SIGN_FLIP_MAX = 16;
 /** Relabellings of an unpaired test are enumerated exactly up to this many. */

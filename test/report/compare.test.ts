@@ -38,6 +38,16 @@ describe('compareReports', () => {
     expect(compareReports([report('a', [variant('x', base)]), other], { force: true }).warnings[0]).toContain('compared with --force');
   });
 
+  it('"same" only when no seed differs: differences that cancel out on average are not "same"', () => {
+    const six = [100, 110, 120, 130, 140, 150];
+    // p99 up 25% on half the seeds and down 25% on the others: mean change exactly 0, p = 1, CI ±25%.
+    const c = compareReports([report('a', [variant('x', six)]), report('b', [variant('x', six.map((p, i) => p * (i % 2 === 0 ? 1.25 : 0.75)))])]);
+    expect(c.pairs[0].figures.p99).toMatchObject({ relative: 0, p: 1, significant: false });
+    const table = formatComparisonTable(c);
+    expect(table).toMatch(/^success rate .* same$/m);
+    expect(table).not.toMatch(/^p99 .* same$/m);
+  });
+
   it('3 seeds: "too few seeds" in the table, a footnote, the Markdown and the JSON, never "no significant difference"', () => {
     const three = [100, 110, 120];
     const c = compareReports([report('a', [variant('x', three)]), report('b', [variant('x', three.map((p, i) => p * [2.3, 2.45, 2.55][i]))])]);

@@ -31,6 +31,7 @@ import {
   totalInterval,
   tQuantile,
   twoSampleMinP,
+  ALPHA,
   twoSamplePValue,
   UNPAIRED_SEEDS_NEEDED,
   welchFigure,
@@ -247,6 +248,10 @@ describe('the smallest p-value a permutation test can give', () => {
     expect(twoSampleMinP(4, 4)).toBeCloseTo(2 / 70, 15);
     expect(twoSampleMinP(3, 5)).toBeCloseTo(1 / 56, 15);
     expect(twoSampleMinP(1, 19)).toBeCloseTo(1 / 20, 15);
+    // 1 against 19 seeds can reach p = 0.05 at best: not below the level, so never significant
+    // (with ALPHA = 1 − 0.95, which is 0.050000000000000044, it passed).
+    expect(ALPHA).toBe(0.05);
+    expect(twoSampleMinP(1, 19) < ALPHA).toBe(false);
     expect(twoSampleMinP(0, 3)).toBe(1);
     expect(twoSampleMinP(12, 12)).toBe(1 / (1 + MONTE_CARLO_DRAWS)); // C(24, 12) = 2,704,156 > EXACT_LIMIT
     expect(EXACT_LIMIT).toBeLessThan(2_704_156);
