@@ -283,12 +283,17 @@ class GroupRun {
     this.outstanding.add(req);
     req.on('error', (e: NodeJS.ErrnoException) => finish(classifyError(e)));
     if (this.group.timeout !== undefined) {
-      // The client's own deadline counts from the intended send time, like its latency.
+      // The client's own deadline counts from the intended send time, like its latency. It
+      // takes effect on the next check phase (setImmediate), after the poll phase has read
+      // the sockets: Node runs expired timers first, so after a pause of this thread a
+      // response already received would otherwise count as timed out (as in the proxy's router).
       deadline = setTimeout(
-        () => {
-          finish('timeout');
-          req.destroy();
-        },
+        () =>
+          setImmediate(() => {
+            if (done) return; // answered meanwhile: its socket stays in the pool
+            finish('timeout');
+            req.destroy();
+          }),
         timerMs(intended + this.group.timeout - this.clock()),
       );
     }

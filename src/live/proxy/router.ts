@@ -729,7 +729,21 @@ const LOCAL_BODIES: Readonly<Record<LocalReason, Buffer>> = {
   'body-too-large': Buffer.from('payload too large'),
 };
 
+/*
+ * Timeouts take effect one step late on purpose. Node runs a loop turn's expired timers
+ * before it reads the sockets, so after a pause of the thread (a GC, a descheduled process
+ * on a busy machine) a response already waiting in a socket would lose to a timeout that
+ * expired while it waited: a 504 or a retry for an answer that had arrived in time (the
+ * proxy soak saw 1% of plain requests go so behind a 25 ms per-try timeout). A timer that
+ * fires only asks for a setImmediate, which runs after the poll phase has delivered what
+ * arrived, as Envoy's event loop handles socket events before timers. The timeout then
+ * finds an attempt that ended, or a response complete, and does nothing.
+ */
 function onDeadline(x: Exchange): void {
+  setImmediate(deadlineNow, x);
+}
+
+function deadlineNow(x: Exchange): void {
   x.deadline();
 }
 
@@ -742,6 +756,10 @@ function onRetrySend(x: Exchange, hedge: boolean): void {
 }
 
 function onTryTimeout(a: Attempt): void {
+  setImmediate(tryTimeoutNow, a);
+}
+
+function tryTimeoutNow(a: Attempt): void {
   a.x.tryTimeout(a);
 }
 

@@ -321,8 +321,11 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       await Promise.all([...pools.map((p) => p.destroy()), ...probeClients.map((c) => c?.destroy())]);
       if (admin !== undefined) {
         const a = admin;
-        await new Promise<void>((resolve) => a.close(() => resolve()));
+        // As for the main listener: end its connections before waiting for close(), which
+        // otherwise waits for a scraper that connected and sent nothing (or half a request).
+        const adminClosed = new Promise<void>((resolve) => a.close(() => resolve()));
         a.closeAllConnections();
+        await adminClosed;
       }
     })();
     return closing;

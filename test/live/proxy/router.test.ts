@@ -5,6 +5,7 @@
  * detection, the circuit breaker and health checks act through the same objects as in the
  * simulator, and every request is counted once.
  */
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBalancer } from '../../../src/algorithms/registry.js';
 import { rngStream } from '../../../src/core/rng.js';
@@ -143,6 +144,44 @@ describe('upstream failures', () => {
     const p = await proxy([b.address]);
     expect(await send(p.port)).toMatchObject({ status: 500, body: 'boom' });
     expect(await metrics(p)).toMatch(/outcome="error"\} 1/);
+  });
+});
+
+describe('timeouts against responses that already arrived', () => {
+  // The backend runs in its own thread, so it answers while this one (the proxy's) is busy.
+  async function threadBackend(answerAfterMs: number): Promise<{ port: number; got: Int32Array; stop: () => Promise<number> }> {
+    const got = new Int32Array(new SharedArrayBuffer(4));
+    const code = `
+      const { createServer } = require('node:http');
+      const { parentPort, workerData } = require('node:worker_threads');
+      const s = createServer((req, res) => { Atomics.store(workerData, 0, 1); setTimeout(() => res.end('hello'), ${answerAfterMs}); });
+      s.listen(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));`;
+    const worker = new Worker(code, { eval: true, workerData: got });
+    const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+    return { port, got, stop: () => worker.terminate() };
+  }
+
+  it.each([
+    ['route timeout', { timeout: '25ms' }],
+    ['per-try timeout', { timeout: '5s', retries: { max: 1, on: ['5xx', 'timeout'], perTryTimeout: '25ms' } }],
+  ])('a response in the socket before a %s expired wins, even when the thread was busy past it', async (_name, failover) => {
+    const b = await threadBackend(2);
+    try {
+      const p = await proxy([`127.0.0.1:${b.port}`], mesh({ balancer: { kind: 'round-robin' }, failover }));
+      expect((await send(p.port)).status).toBe(200); // warm
+      Atomics.store(b.got, 0, 0);
+      const reply = send(p.port);
+      while (Atomics.load(b.got, 0) === 0) await new Promise((resolve) => setImmediate(resolve));
+      // The backend answers 2 ms from now; the thread is busy for 40 ms, past the 25 ms timeout.
+      const t0 = performance.now();
+      while (performance.now() - t0 < 40) {
+        /* a GC pause, or the process descheduled */
+      }
+      expect((await reply).status).toBe(200);
+      expect(p.stats()).toMatchObject({ perTryTimeouts: 0, routeTimeouts: 0, retries: 0 });
+    } finally {
+      await b.stop();
+    }
   });
 });
 

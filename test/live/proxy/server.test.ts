@@ -164,6 +164,20 @@ describe('admin listener and shutdown', () => {
     expect(p.stats()).toMatchObject({ requests: 1, succeeded: 1 });
   });
 
+  it('close() does not wait for a stuck admin client (connected, half a request sent)', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const stuck = connect(p.adminPort as number, '127.0.0.1');
+    stuck.on('error', () => undefined);
+    await new Promise((resolve) => stuck.once('connect', resolve));
+    stuck.write('GET /metrics HTTP/1.1\r\nhost: x\r\n'); // the headers never end
+    await sleep(50);
+    const started = performance.now();
+    await p.close({ drainMs: 0 });
+    expect(performance.now() - started).toBeLessThan(2_000); // it waited for the client until Node's own timeout
+    stuck.destroy();
+  });
+
   it('close() with a drain shorter than a request: the request is cut off, counted, and close still ends', async () => {
     const b = await httpBackend((_req, res) => setTimeout(() => res.end('too late'), 3_000));
     const p = await proxy([b.address]);
