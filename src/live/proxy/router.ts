@@ -200,6 +200,8 @@ export class Exchange {
   private concluded = false;
   private started = false;
   private done = false;
+  /** The forwarded response has all arrived from the upstream (the client may not have it all yet). */
+  private upstreamDone = false;
   /** The client got the proxy's own answer (not an upstream's). */
   private local = false;
   private readonly startedAt: number;
@@ -404,6 +406,10 @@ export class Exchange {
   }
 
   responseEnd(_a: Attempt): void {
+    // The upstream's response is complete: the route timeout is over (Envoy disarms it
+    // here), even though the client's side closes a little later.
+    this.upstreamDone = true;
+    this.stopTimers();
     this.res.end();
   }
 
@@ -529,7 +535,7 @@ export class Exchange {
     this.deadlineTimer = undefined;
     if (this.concluded) {
       // The answer is being forwarded and is not over: Envoy's route timeout covers the whole response.
-      if (!this.done && this.forwarded !== undefined) {
+      if (!this.done && !this.upstreamDone && this.forwarded !== undefined) {
         this.ctx.counters.routeTimeouts++;
         const a = this.forwarded;
         a.forwarding = false;
