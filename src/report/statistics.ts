@@ -364,19 +364,11 @@ export function totalInterval(xs: readonly number[], confidence = CONFIDENCE): I
   return i === null ? null : [xs.length * i[0], xs.length * i[1]];
 }
 
-/** What {@link countIntervals} reads from a run of a report (a RunSummary). */
-export interface CountSource {
+/** What {@link countIntervals} reads from a run of a report (a RunSummary): its counts, max and failover counters. */
+export type CountSource = {
   readonly requests: { readonly total: number; readonly rejected: number; readonly timedOut: number; readonly errors: number; readonly resets: number; readonly connectFailures: number };
   readonly latencyMs: { readonly max: number | null };
-  readonly retries?: number;
-  readonly retryBudgetDenied?: number;
-  readonly hedges?: number;
-  readonly hedgesWon?: number;
-  readonly throttled?: number;
-  readonly ejections?: number;
-  readonly healthCheckFailures?: number;
-  readonly breakerOverflows?: number;
-}
+} & { readonly [K in CounterFigure]?: number };
 
 /**
  * The intervals of the summary figures beyond {@link STAT_FIGURES}. Present in reports
