@@ -27,7 +27,7 @@ import { writeShardReport } from './commands/shard.js';
 import { scenarioFileArgument, wholeNumber } from './commands/context.js';
 import { policiesText } from './policies.js';
 import { ProgressLine } from './progress.js';
-import { printReport, writeReportFolder } from './report-output.js';
+import { printReport, writeReportFolder, wroteReportText } from './report-output.js';
 import { registerFidelityCommand } from './commands/fidelity.js';
 import { registerLiveCommand } from './commands/live.js';
 import { registerProxyCommand } from './commands/proxy.js';
@@ -149,8 +149,7 @@ async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput
   const removed = await writeReportFolder(dir, report, flags.html ? scenario : undefined, io, (m) => new UsageError(m));
   const failed = printReport(report, rules, flags.format, `${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)`, io);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  const cleaned = removed.length > 0 ? `; removed an earlier run's ${removed.join(', ')}` : '';
-  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''}${cleaned} (${seconds} s)\n`);
+  io.stderr(`${wroteReportText(dir, flags.html, removed)} (${seconds} s)\n`);
   return failed ? EXIT_ASSERTIONS : EXIT_OK;
 }
 

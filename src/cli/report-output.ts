@@ -4,6 +4,7 @@
  * runs, and print the report (table, Markdown or JSON) with the results of its `assert:`
  * rules.
  */
+import { join } from 'node:path';
 import { assertionCounts, assertionLines } from '../report/assertions.js';
 import { htmlReportFilesIn, prepareHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
 import { reportMarkdown } from '../report/markdown.js';
@@ -48,6 +49,12 @@ export async function writeReportFolder(dir: string, report: Report, html: Write
     throw e;
   }
   return removed;
+}
+
+/** The "wrote …" line of `run`, `merge` and `live` (without the time), naming the files of an earlier run it removed. */
+export function wroteReportText(dir: string, html: boolean, removed: readonly string[]): string {
+  const cleaned = removed.length > 0 ? `; removed an earlier run's ${removed.join(', ')}` : '';
+  return `wrote ${join(dir, 'report.json')}, report.md${html ? ' and index.html' : ''}${cleaned}`;
 }
 
 /**

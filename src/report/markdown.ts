@@ -1,6 +1,6 @@
 /** report.md: the human-readable report, ready to paste into a pull request. */
 import { assertionCounts, assertionTally, describeStanding, formatFigure } from './assertions.js';
-import { formatMarkdownTable } from './table.js';
+import { formatMarkdownTable, int, SUMMARY_COLUMNS } from './table.js';
 import type { AssertionResult, InstanceReport, Report, VariantReport } from './report.js';
 import { COUNTER_FIGURES, FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type CounterFigure, type Interval, type StatFigure } from './statistics.js';
 
@@ -52,31 +52,6 @@ function spreadSection(report: Report): string {
   return ['## Load spread across instances', '', '| variant | service | instances | max/mean | CV |', '| :-- | :-- | --: | --: | --: |', ...rows, ''].join('\n');
 }
 
-// The summary table's formats (table.ts), so that an interval reads like the figure above it;
-// a negative bound (a wide interval of a few seeds) gets the digits of its magnitude.
-const ms = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3));
-const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
-const int = (x: number): string => String(Math.round(x));
-
-type IntervalKey = keyof VariantReport['summary']['ci'];
-
-/** The summary table's columns, in its order, with the key of each one's interval in `summary.ci`. */
-const INTERVAL_COLUMNS: readonly { readonly title: string; readonly key: IntervalKey; readonly format: (x: number) => string }[] = [
-  { title: 'requests', key: 'requests', format: int },
-  { title: 'success', key: 'successRate', format: pct },
-  { title: 'rejected', key: 'rejected', format: int },
-  { title: 'timed out', key: 'timedOut', format: int },
-  { title: '5xx/conn', key: 'errorsResetsConnectFailures', format: int },
-  { title: 'att/req', key: 'attemptsPerRequest', format: (x) => x.toFixed(2) },
-  { title: 'thr/s', key: 'throughputPerSec', format: (x) => x.toFixed(1) },
-  { title: 'mean ms', key: 'mean', format: ms },
-  { title: 'p50 ms', key: 'p50', format: ms },
-  { title: 'p90 ms', key: 'p90', format: ms },
-  { title: 'p99 ms', key: 'p99', format: ms },
-  { title: 'p99.9 ms', key: 'p999', format: ms },
-  { title: 'max ms', key: 'max', format: ms },
-  { title: 'max/mean', key: 'maxOverMean', format: (x) => x.toFixed(2) },
-];
 
 const COUNTER_TITLE: Readonly<Record<CounterFigure, string>> = {
   retries: 'retries',
@@ -108,9 +83,9 @@ function intervalsSection(report: Report): string {
     `Student's t over the per-seed values (${n} seeds), mean ± t(0.975, n−1)·s/√n; for the counts summed over seeds (requests, rejected, timed out, 5xx/conn, failover counters) it is the interval of the total (n × that of the per-seed count), and for max ms and max/mean that of a single run's maximum, which the pooled maximum (over all seeds, in the table above) can lie above; counts and max are cut at 0, max/mean at 1.` +
       (older ? ' This report.json was written before the intervals of the counts and maxima were added: – for them.' : ''),
     '',
-    `| variant | ${INTERVAL_COLUMNS.map((c) => c.title).join(' | ')} |`,
-    `| :-- |${INTERVAL_COLUMNS.map(() => ' --: |').join('')}`,
-    ...report.variants.map((v) => `| ${v.name} | ${INTERVAL_COLUMNS.map((c) => intervalCell(v.summary.ci[c.key], c.format)).join(' | ')} |`),
+    `| variant | ${SUMMARY_COLUMNS.map((c) => c.title).join(' | ')} |`,
+    `| :-- |${SUMMARY_COLUMNS.map(() => ' --: |').join('')}`,
+    ...report.variants.map((v) => `| ${v.name} | ${SUMMARY_COLUMNS.map((c) => intervalCell(v.summary.ci[c.ci], c.format)).join(' | ')} |`),
     '',
   ];
   const counters = COUNTER_FIGURES.filter((c) => report.variants.some((v) => v.summary[c] !== undefined));

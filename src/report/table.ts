@@ -4,33 +4,42 @@
  */
 import type { Report, VariantReport } from './report.js';
 
-interface Column {
+/** A column of the summary table, shared by the terminal and Markdown tables, report.md's intervals and the HTML page. */
+export interface SummaryColumn {
   readonly title: string;
   readonly value: (v: VariantReport) => number | null;
   readonly format: (x: number) => string;
   /** Which direction is better, for marking the best row; undefined = not ranked. */
   readonly better?: 'lower' | 'higher';
+  /** The key in `summary.ci` of this figure's interval, printed like the value. */
+  readonly ci: keyof VariantReport['summary']['ci'];
 }
 
-const ms = (x: number): string => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(3));
-const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
-const int = (x: number): string => String(Math.round(x));
+// Magnitudes decide the digits, so that an interval's negative bound reads like the figure.
+export const ms = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3));
+export const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
+export const int = (x: number): string => String(Math.round(x));
 
-const COLUMNS: readonly Column[] = [
-  { title: 'requests', value: (v) => v.summary.requests.total, format: int },
-  { title: 'success', value: (v) => v.summary.successRate, format: pct, better: 'higher' },
-  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int },
-  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int },
-  { title: '5xx/conn', value: (v) => v.summary.requests.errors + v.summary.requests.resets + v.summary.requests.connectFailures, format: int },
-  { title: 'att/req', value: (v) => v.summary.attemptsPerRequest, format: (x) => x.toFixed(2) },
-  { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1) },
-  { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower' },
-  { title: 'p50 ms', value: (v) => v.summary.latencyMs.p50, format: ms, better: 'lower' },
-  { title: 'p90 ms', value: (v) => v.summary.latencyMs.p90, format: ms, better: 'lower' },
-  { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower' },
-  { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower' },
-  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms },
-  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower' },
+export const SUMMARY_COLUMNS: readonly SummaryColumn[] = [
+  { title: 'requests', value: (v) => v.summary.requests.total, format: int, ci: 'requests' },
+  { title: 'success', value: (v) => v.summary.successRate, format: pct, better: 'higher', ci: 'successRate' },
+  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int, ci: 'rejected' },
+  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int, ci: 'timedOut' },
+  {
+    title: '5xx/conn',
+    value: (v) => v.summary.requests.errors + v.summary.requests.resets + v.summary.requests.connectFailures,
+    format: int,
+    ci: 'errorsResetsConnectFailures',
+  },
+  { title: 'att/req', value: (v) => v.summary.attemptsPerRequest, format: (x) => x.toFixed(2), ci: 'attemptsPerRequest' },
+  { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1), ci: 'throughputPerSec' },
+  { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower', ci: 'mean' },
+  { title: 'p50 ms', value: (v) => v.summary.latencyMs.p50, format: ms, better: 'lower', ci: 'p50' },
+  { title: 'p90 ms', value: (v) => v.summary.latencyMs.p90, format: ms, better: 'lower', ci: 'p90' },
+  { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower', ci: 'p99' },
+  { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower', ci: 'p999' },
+  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms, ci: 'max' },
+  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower', ci: 'maxOverMean' },
 ];
 
 /**
@@ -47,17 +56,17 @@ export function printedBest(values: readonly (number | null)[], format: (x: numb
   return values.every((x) => x !== null && format(x) === top) ? undefined : top;
 }
 
-const printed = (c: Column, x: number | null): string => (x === null ? '–' : c.format(x));
+const printed = (c: SummaryColumn, x: number | null): string => (x === null ? '–' : c.format(x));
 
 /** Cells as displayed, the best of each ranked column marked (see {@link printedBest}). */
 function cells(report: Report, mark: (s: string) => string): string[][] {
-  const shown = report.variants.map((v) => [v.name, ...COLUMNS.map((c) => printed(c, c.value(v)))]);
-  const best = COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
+  const shown = report.variants.map((v) => [v.name, ...SUMMARY_COLUMNS.map((c) => printed(c, c.value(v)))]);
+  const best = SUMMARY_COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
   return shown.map((r) => r.map((s, i) => (i > 0 && best[i - 1] !== undefined && s === best[i - 1] ? mark(s) : s)));
 }
 
 export function formatTable(report: Report): string {
-  const header = ['variant', ...COLUMNS.map((c) => c.title)];
+  const header = ['variant', ...SUMMARY_COLUMNS.map((c) => c.title)];
   const body = cells(report, (s) => `${s}*`);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -67,7 +76,7 @@ export function formatTable(report: Report): string {
 }
 
 export function formatMarkdownTable(report: Report): string {
-  const header = ['variant', ...COLUMNS.map((c) => c.title)];
+  const header = ['variant', ...SUMMARY_COLUMNS.map((c) => c.title)];
   const body = cells(report, (s) => `**${s}**`);
   const row = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
   const align = `|${header.map((_, i) => (i === 0 ? ' :-- ' : ' --: ')).join('|')}|`;

@@ -15,7 +15,7 @@ import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
-import { printReport, writeReportFolder } from '../report-output.js';
+import { printReport, writeReportFolder, wroteReportText } from '../report-output.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
 
@@ -92,8 +92,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   // Rendered first, then written in one burst, report.json last: the folder never mixes two runs.
   const removed = await writeReportFolder(dir, report, flags.html ? { scenarioFile: loaded.file } : undefined, io, ctx.usageError);
   const failed = printReport(report, rules, flags.format, `${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)`, io);
-  const cleaned = removed.length > 0 ? `; removed an earlier run's ${removed.join(', ')}` : '';
-  io.stderr(`wrote ${join(dir, 'report.json')}, report.md${flags.html ? ' and index.html' : ''}${cleaned} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  io.stderr(`${wroteReportText(dir, flags.html, removed)} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return failed ? 1 : 0;
 }
 

@@ -5,10 +5,10 @@
  * renderer, which escapes its own text.
  */
 import { assertionTally, describeStanding, formatFigure } from '../assertions.js';
-import type { AssertionResult, Report, VariantReport } from '../report.js';
+import type { AssertionResult, Report } from '../report.js';
 import { FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
 import type { ChartName } from './specs.js';
-import { printedBest } from '../table.js';
+import { printedBest, SUMMARY_COLUMNS, type SummaryColumn } from '../table.js';
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -67,40 +67,8 @@ figcaption { color: #555; font-size: 12.5px; max-width: 900px; }
 .note { color: #666; font-size: 12.5px; }
 `;
 
-const ms = (x: number): string => (x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(3));
-const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
-const int = (x: number): string => String(Math.round(x));
-
-interface Column {
-  readonly title: string;
-  readonly value: (v: VariantReport) => number | null;
-  readonly format: (x: number) => string;
-  readonly better?: 'lower' | 'higher';
-  /** The key in `summary.ci` of the interval shown under the value, printed like the value. */
-  readonly ci?: keyof VariantReport['summary']['ci'];
-}
-
-const COLUMNS: readonly Column[] = [
-  { title: 'requests', value: (v) => v.summary.requests.total, format: int, ci: 'requests' },
-  { title: 'success', value: (v) => v.summary.successRate, format: pct, better: 'higher', ci: 'successRate' },
-  { title: 'rejected', value: (v) => v.summary.requests.rejected, format: int, ci: 'rejected' },
-  { title: 'timed out', value: (v) => v.summary.requests.timedOut, format: int, ci: 'timedOut' },
-  {
-    title: '5xx/conn',
-    value: (v) => v.summary.requests.errors + v.summary.requests.resets + v.summary.requests.connectFailures,
-    format: int,
-    ci: 'errorsResetsConnectFailures',
-  },
-  { title: 'att/req', value: (v) => v.summary.attemptsPerRequest, format: (x) => x.toFixed(3), ci: 'attemptsPerRequest' },
-  { title: 'thr/s', value: (v) => v.summary.throughputPerSec, format: (x) => x.toFixed(1), ci: 'throughputPerSec' },
-  { title: 'mean ms', value: (v) => v.summary.latencyMs.mean, format: ms, better: 'lower', ci: 'mean' },
-  { title: 'p50 ms', value: (v) => v.summary.latencyMs.p50, format: ms, better: 'lower', ci: 'p50' },
-  { title: 'p90 ms', value: (v) => v.summary.latencyMs.p90, format: ms, better: 'lower', ci: 'p90' },
-  { title: 'p99 ms', value: (v) => v.summary.latencyMs.p99, format: ms, better: 'lower', ci: 'p99' },
-  { title: 'p99.9 ms', value: (v) => v.summary.latencyMs.p999, format: ms, better: 'lower', ci: 'p999' },
-  { title: 'max ms', value: (v) => v.summary.latencyMs.max, format: ms, ci: 'max' },
-  { title: 'max/mean', value: (v) => v.spread[0]?.maxOverMean ?? null, format: (x) => x.toFixed(2), better: 'lower', ci: 'maxOverMean' },
-];
+// The summary table's columns (table.ts), attempts per request with one more digit here.
+const COLUMNS: readonly SummaryColumn[] = SUMMARY_COLUMNS.map((c) => (c.title === 'att/req' ? { ...c, format: (x: number) => x.toFixed(3) } : c));
 
 function summaryTable(report: Report): string {
   const best = COLUMNS.map((c) => printedBest(report.variants.map(c.value), c.format, c.better));
@@ -110,7 +78,7 @@ function summaryTable(report: Report): string {
       const x = c.value(v);
       if (x === null) return '<td>–</td>';
       // Undefined: a report written before the intervals of the counts and maxima were added.
-      const interval = c.ci === undefined ? null : (v.summary.ci[c.ci] ?? null);
+      const interval = v.summary.ci[c.ci] ?? null;
       const ci = interval === null ? '' : `<span class="ci">${escapeHtml(`${c.format(interval[0])} – ${c.format(interval[1])}`)}</span>`;
       const isBest = best[i] !== undefined && c.format(x) === best[i];
       return `<td${isBest ? ' class="best"' : ''}>${escapeHtml(c.format(x))}${isBest ? ' <span class="star">★</span>' : ''}${ci}</td>`;
