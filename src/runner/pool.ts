@@ -1,20 +1,29 @@
 /**
  * A small pool of worker threads (node:worker_threads) for replications: N workers are the
  * calling thread and N − 1 threads. Every thread gets the variants' scenarios and the task
- * list once, then takes the next (variant, seed) itself from a cursor shared by all threads
- * (an Int32 in a SharedArrayBuffer, advanced with Atomics.add), so runs of uneven length
- * keep every thread busy and no thread ever holds a run another could start: the calling
- * thread, busy simulating, never has to hand out work. Results come back in their lossless
- * JSON form (sim/run-result-json.ts) and are placed by position, so the output is in the
- * order asked for whatever order the threads finish in. The calling thread simulating too
- * saves a thread's start-up and JIT warm-up (≈ 0.3 s of CPU each, measured on 2 cores).
+ * list once, then takes its next (variant, seed) itself from a queue shared by all threads
+ * (a SharedArrayBuffer, updated with Atomics), so runs of uneven length keep every thread
+ * busy and no thread ever holds a run another could start: the calling thread, busy
+ * simulating, never has to hand out work. Results come back in their lossless JSON form
+ * (sim/run-result-json.ts) and are placed by position, so the output is in the order asked
+ * for whatever order the threads finish in. The calling thread simulating too saves a
+ * thread's start-up and JIT warm-up (≈ 0.3 s of CPU each, measured on 2 cores).
+ *
+ * Which thread runs what ({@link TaskQueue}): the runs are ordered so that runs of the same
+ * policies sit side by side, the order is cut into one contiguous block per thread, and a
+ * thread takes runs from the front of its own block, then steals from the back of the
+ * fullest other one. A thread therefore meets as few different balancers and failover
+ * setups as it can: each new one under the same call sites makes V8 deoptimise and
+ * recompile the world's handlers, and every thread's isolate pays that on its own, on the
+ * cores the simulations need (bench/README.md, `parallel`). One shared cursor over the
+ * canonical order gave every thread every policy of a sweep.
  *
  * Dispatch by message (each thread kept one run queued, as the calling thread cannot answer
  * while it simulates) left the calling thread idle for the last ≈ 1.5 runs of a sweep; with
- * the shared cursor the 32-run sweep of bench/parallel.bench.ts took ≈ 4% less wall time
- * on 2 workers (interleaved pairs, compiled form).
+ * a shared queue the 32-run sweep of bench/parallel.bench.ts took ≈ 4% less wall time on
+ * 2 workers (interleaved pairs, compiled form).
  *
- * Our own ~150 lines rather than piscina: we need a fixed batch, not a long-lived service;
+ * Our own ~200 lines rather than piscina: we need a fixed batch, not a long-lived service;
  * a worker entry that runs both compiled (dist/runner/worker.js) and from TypeScript
  * sources (src/runner/worker.ts, under vitest or tsx: the thread first registers tsx's
  * loader); per-worker heap figures; and every worker stopped on the first error.
@@ -39,12 +48,124 @@ export interface WorkerTask {
 export interface WorkerInit {
   readonly scenarios: readonly Scenario[];
   readonly tasks: readonly WorkerTask[];
-  /**
-   * One Int32 shared by every thread: the position of the next task to take. A thread
-   * takes a task with `Atomics.add(cursor, 0, 1)`; a position ≥ tasks.length means none is
-   * left (the calling thread pushes it past the end to stop every thread after an error).
-   */
-  readonly cursor: SharedArrayBuffer;
+  /** The queue shared by every thread (see {@link TaskQueue}). */
+  readonly queue: TaskQueueInit;
+  /** This thread's own block of the queue. */
+  readonly block: number;
+}
+
+/** What it takes to open a {@link TaskQueue} in another thread. */
+export interface TaskQueueInit {
+  /** Task positions in the order they are taken (runs of the same policies adjacent). */
+  readonly order: readonly number[];
+  /** One 64-bit word per block: (end << 32) | next, positions into `order`. */
+  readonly blocks: SharedArrayBuffer;
+}
+
+/**
+ * Task positions shared by the threads of one pool: `order` is cut into one contiguous
+ * block per thread; a thread takes from the front of its own block and, once that is
+ * empty, from the back of the block with the most left. Each block is one BigInt64 word
+ * (end << 32 | next) changed only by compare-and-swap, so a take is lock-free and no two
+ * threads ever get the same task.
+ */
+export class TaskQueue {
+  private readonly blocks: BigInt64Array;
+  private readonly order: readonly number[];
+
+  constructor(init: TaskQueueInit) {
+    this.blocks = new BigInt64Array(init.blocks);
+    this.order = init.order;
+  }
+
+  /** A queue over `order` (task positions) cut into `blockCount` contiguous blocks. */
+  static create(order: readonly number[], blockCount: number): TaskQueueInit {
+    if (!Number.isSafeInteger(blockCount) || blockCount < 1) throw new RangeError(`TaskQueue: block count must be a positive integer, got ${blockCount}`);
+    if (order.length > 0x7fffffff) throw new RangeError(`TaskQueue: too many tasks (${order.length})`);
+    const blocks = new BigInt64Array(new SharedArrayBuffer(8 * blockCount));
+    for (let b = 0; b < blockCount; b++) {
+      const start = Math.floor((order.length * b) / blockCount);
+      const end = Math.floor((order.length * (b + 1)) / blockCount);
+      blocks[b] = pack(start, end);
+    }
+    return { order, blocks: blocks.buffer as SharedArrayBuffer };
+  }
+
+  /** The next task position for the thread owning `block`, or -1 when none is left. */
+  take(block: number): number {
+    const own = this.takeFront(block);
+    if (own >= 0) return own;
+    for (;;) {
+      // Steal from the back of the fullest block (its front is what its owner takes next).
+      let victim = -1;
+      let most = 0;
+      for (let b = 0; b < this.blocks.length; b++) {
+        const v = Atomics.load(this.blocks, b);
+        const left = endOf(v) - nextOf(v);
+        if (left > most) {
+          most = left;
+          victim = b;
+        }
+      }
+      if (victim < 0) return -1;
+      const v = Atomics.load(this.blocks, victim);
+      const next = nextOf(v);
+      const end = endOf(v);
+      if (next >= end) continue;
+      if (Atomics.compareExchange(this.blocks, victim, v, pack(next, end - 1)) === v) return this.order[end - 1];
+    }
+  }
+
+  /** Empties every block: no thread starts another task. */
+  close(): void {
+    for (let b = 0; b < this.blocks.length; b++) {
+      for (;;) {
+        const v = Atomics.load(this.blocks, b);
+        if (Atomics.compareExchange(this.blocks, b, v, pack(endOf(v), endOf(v))) === v) break;
+      }
+    }
+  }
+
+  private takeFront(block: number): number {
+    for (;;) {
+      const v = Atomics.load(this.blocks, block);
+      const next = nextOf(v);
+      const end = endOf(v);
+      if (next >= end) return -1;
+      if (Atomics.compareExchange(this.blocks, block, v, pack(next + 1, end)) === v) return this.order[next];
+    }
+  }
+}
+
+function pack(next: number, end: number): bigint {
+  return (BigInt(end) << 32n) | BigInt(next);
+}
+
+function nextOf(v: bigint): number {
+  return Number(v & 0xffffffffn);
+}
+
+function endOf(v: bigint): number {
+  return Number(v >> 32n);
+}
+
+/**
+ * The order in which a pool's threads take `tasks`: runs whose variants have the same
+ * sidecar policies (every service's balancer kind, then the whole of its `mesh`) side by
+ * side, otherwise in the order given. Which thread runs a task never changes its result.
+ */
+export function affinityOrder(scenarios: readonly Scenario[], tasks: readonly WorkerTask[]): number[] {
+  const keys = scenarios.map((s) => {
+    const meshes = Object.values(s.services).map((svc) => svc.mesh);
+    return `${meshes.map((m) => m.balancer.kind).join(',')}\u0000${JSON.stringify(meshes)}`;
+  });
+  const order = tasks.map((_, i) => i);
+  order.sort((a, b) => {
+    const ka = keys[tasks[a].variant];
+    const kb = keys[tasks[b].variant];
+    return ka < kb ? -1 : ka > kb ? 1 : a - b;
+  });
+  return order;
 }
 
 /** A worker's answer to a task. */
@@ -107,16 +228,11 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(new URL('./worker.js', here), { workerData: init });
 }
 
-/** Takes the next task position from the shared cursor (≥ `count` when none is left). */
-export function takeTask(cursor: Int32Array): number {
-  return Atomics.add(cursor, 0, 1);
-}
-
 /**
  * Simulates `tasks` (variant index into `scenarios`, seed) with `options.workers`
  * simulations at a time: the calling thread is one of them (it is idle otherwise, and
  * already has the simulator loaded), the other `workers − 1` are worker threads. All of
- * them take runs from one shared cursor; between two of its own runs the calling thread
+ * them take runs from one shared {@link TaskQueue}; between two of its own runs the calling thread
  * yields, so the threads' results are taken in.
  */
 export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly WorkerTask[], options: PoolOptions): Promise<PoolOutput> {
@@ -127,9 +243,11 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
   // stats[0] is the calling thread, stats[i] worker thread i.
   const stats = Array.from({ length: count }, () => ({ runs: 0, peakHeapBytes: 0 }));
   if (tasks.length === 0) return Promise.resolve({ results: [], workers: [] });
-  const shared = new SharedArrayBuffer(4);
-  const cursor = new Int32Array(shared);
-  const init: WorkerInit = { scenarios, tasks: tasks.map((t) => ({ variant: t.variant, seed: t.seed })), cursor: shared };
+  // One block per simulating executor: the calling thread's is block 0 when it simulates.
+  const firstBlock = callerSimulates ? 0 : 1;
+  const queueInit = TaskQueue.create(affinityOrder(scenarios, tasks), count - firstBlock);
+  const queue = new TaskQueue(queueInit);
+  const plainTasks = tasks.map((t) => ({ variant: t.variant, seed: t.seed }));
   return new Promise<PoolOutput>((resolve, reject) => {
     const workers: Worker[] = [];
     let received = 0;
@@ -144,7 +262,7 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
       }
     };
     const stopAll = (): void => {
-      Atomics.store(cursor, 0, tasks.length); // no thread starts another run
+      queue.close(); // no thread starts another run
       for (const w of workers) void w.terminate();
     };
     const fail = (error: Error): void => {
@@ -174,7 +292,7 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
       return true;
     };
     for (let i = 1; i < count; i++) {
-      const w = startWorker(init);
+      const w = startWorker({ scenarios, tasks: plainTasks, queue: queueInit, block: i - firstBlock });
       workers.push(w);
       w.on('message', (reply: WorkerReply) => {
         if (settled) return;
@@ -205,7 +323,7 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         ownDone = true;
         return;
       }
-      for (let position = takeTask(cursor); !settled && position < tasks.length; position = takeTask(cursor)) {
+      for (let position = queue.take(0); !settled && position >= 0; position = queue.take(0)) {
         const t = tasks[position];
         let result: RunResult;
         try {

@@ -1,20 +1,20 @@
 /**
  * A simulation worker thread (see pool.ts): receives the variants' scenarios, the task list
- * and the shared cursor once, then takes runs from the cursor until none is left, posting
+ * and the shared queue once, then takes runs from the queue until none is left, posting
  * back each result in its lossless JSON form (sim/run-result-json.ts) with the thread's
  * heap size, or the error it threw (and stops: the calling thread ends the pool).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runResultToJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
-import { takeTask, type WorkerInit, type WorkerReply } from './pool.js';
+import { TaskQueue, type WorkerInit, type WorkerReply } from './pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('runner/worker: must run in a worker thread (see runner/pool.ts)');
-const { scenarios, tasks, cursor: shared } = workerData as WorkerInit;
-const cursor = new Int32Array(shared);
+const { scenarios, tasks, queue: queueInit, block } = workerData as WorkerInit;
+const queue = new TaskQueue(queueInit);
 
-for (let position = takeTask(cursor); position < tasks.length; position = takeTask(cursor)) {
+for (let position = queue.take(block); position >= 0; position = queue.take(block)) {
   const task = tasks[position];
   let reply: WorkerReply;
   try {

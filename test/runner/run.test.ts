@@ -20,7 +20,7 @@ describe('executePlan', () => {
     const seen: string[] = [];
     const executed = await executePlan(loaded, { workers: 2, onRun: (done, total, variant, seed) => seen.push(`${done}/${total} ${variant}:${seed}`) });
     expect(executed.workers).toHaveLength(2);
-    // Who ran what depends on timing (both take runs from one shared cursor); every run ran once.
+    // Who ran what depends on timing (both take runs from one shared queue); every run ran once.
     expect(executed.workers.reduce((a, w) => a + w.runs, 0)).toBe(9);
     expect(seen).toHaveLength(9);
     expect(seen.map((s) => s.split(' ')[0])).toEqual(Array.from({ length: 9 }, (_, i) => `${i + 1}/9`));
