@@ -9,9 +9,10 @@ import { buildFidelityReport, fidelityJson, fidelityMarkdown } from '../../repor
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
 import { loadScenario } from '../../scenario/load.js';
-import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, holdSignals, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import type { Layout } from '../../live/run.js';
-import { checkLive, installExitHook, LAYOUT_OPTION, writeOrFail } from './live.js';
+import { checkLive, installExitHook, LAYOUT_OPTION } from './live.js';
+import { replaceFiles } from '../../report/write.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
 
@@ -55,12 +56,22 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
   const live = buildReport(meta, out.live, { mode: 'live' });
   const twin = buildReport(meta, out.simLiveSeeds);
   const fidelity = buildFidelityReport(sim, live, out.calibration, out.environment, twin);
-  writeOrFail(join(dir, 'sim', 'report.json'), reportJson(sim), ctx);
-  writeOrFail(join(dir, 'sim', 'report.md'), reportMarkdown(sim), ctx);
-  writeOrFail(join(dir, 'live', 'report.json'), reportJson(live), ctx);
-  writeOrFail(join(dir, 'live', 'report.md'), reportMarkdown(live), ctx);
-  writeOrFail(join(dir, 'fidelity.json'), fidelityJson(fidelity), ctx);
-  writeOrFail(join(dir, 'fidelity.md'), fidelityMarkdown(fidelity), ctx);
+  // Everything rendered first, then one burst of atomic writes with signals held,
+  // fidelity.json last: a Ctrl-C never leaves the folder with files of two runs.
+  const files = [
+    { path: join('sim', 'report.md'), content: reportMarkdown(sim) },
+    { path: join('sim', 'report.json'), content: reportJson(sim) },
+    { path: join('live', 'report.md'), content: reportMarkdown(live) },
+    { path: join('live', 'report.json'), content: reportJson(live) },
+    { path: 'fidelity.md', content: fidelityMarkdown(fidelity) },
+    { path: 'fidelity.json', content: fidelityJson(fidelity) },
+  ];
+  try {
+    await holdSignals(() => replaceFiles(dir, files));
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw ctx.usageError(`cannot write the fidelity report into ${dir}: ${e.message}`);
+    throw e;
+  }
   io.stdout(flags.format === 'json' ? fidelityJson(fidelity) : fidelityMarkdown(fidelity));
   io.stderr(`wrote ${join(dir, 'fidelity.json')}, fidelity.md, sim/ and live/ reports (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return 0;

@@ -10,7 +10,7 @@ import { killAllChildren } from '../../live/process.js';
 import type { Layout } from '../../live/run.js';
 import { withAssertions } from '../../report/assertions.js';
 import { buildReport } from '../../report/report.js';
-import { outputDirProblem, writeFileAtomic } from '../../report/write.js';
+import { outputDirProblem } from '../../report/write.js';
 import { selectVariants } from '../../runner/run.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
@@ -43,14 +43,6 @@ export async function checkLive(loaded: LoadedScenario, variants: readonly strin
   selectVariants(loaded, variants);
   const problem = outputDirProblem(out);
   if (problem !== undefined) throw ctx.usageError(`--out ${out}: ${problem}`);
-}
-
-export function writeOrFail(path: string, content: string, ctx: CommandContext): void {
-  try {
-    writeFileAtomic(path, content);
-  } catch (e) {
-    throw ctx.usageError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
-  }
 }
 
 /** Kills this process's children if it exits without stopping them (a last resort; runs stop them normally). */

@@ -5,11 +5,12 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { writeHtmlReport } from '../../report/html/write.js';
+import { HTML_FILE, prepareHtmlReport } from '../../report/html/write.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { readReport, ReportFileError } from '../../report/read.js';
-import { writeFileAtomic } from '../../report/write.js';
+import { replaceFiles } from '../../report/write.js';
 import { helpText } from '../help.js';
+import { holdSignals } from './context.js';
 
 /** What the command writes to (the CLI's io). */
 export interface ReportCommandIO {
@@ -24,28 +25,27 @@ interface ReportFlags {
   readonly scenario?: string;
 }
 
-function writeOrFail(path: string, content: string): void {
-  try {
-    writeFileAtomic(path, content);
-  } catch (e) {
-    throw new ReportFileError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
+/**
+ * Renders everything first, touching no file (the charts take about a second: a Ctrl-C
+ * meanwhile leaves the folder as it was), then writes the files in one burst of atomic
+ * writes with signals held, index.html last, as `meshsim run` does. report.json is read,
+ * never written.
+ */
 async function reportCommand(path: string, flags: ReportFlags, io: ReportCommandIO): Promise<number> {
   const { dir, report } = readReport(path);
-  writeOrFail(join(dir, 'report.md'), reportMarkdown(report));
-  let result: Awaited<ReturnType<typeof writeHtmlReport>>;
+  const page = await prepareHtmlReport(dir, report, { scenarioFile: flags.scenario });
+  // page.files ends with index.html.
+  const files = [{ path: 'report.md', content: reportMarkdown(report) }, ...page.files];
   try {
-    result = await writeHtmlReport(dir, report, { scenarioFile: flags.scenario });
+    await holdSignals(() => replaceFiles(dir, files, page.stale));
   } catch (e) {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new ReportFileError(`cannot write into ${dir}: ${e.message}`);
     throw e;
   }
-  for (const w of result.warnings) io.stderr(`meshsim: warning: ${w}\n`);
-  const specs = result.files.filter((f) => f.endsWith('.vl.json')).length;
-  io.stderr(`wrote ${join(dir, 'index.html')}, report.md and ${specs} chart spec(s) in ${join(dir, 'charts')}\n`);
-  io.stdout(`${join(dir, 'index.html')}\n`);
+  for (const w of page.warnings) io.stderr(`meshsim: warning: ${w}\n`);
+  const specs = page.files.filter((f) => f.path.endsWith('.vl.json')).length;
+  io.stderr(`wrote ${join(dir, HTML_FILE)}, report.md and ${specs} chart spec(s) in ${join(dir, 'charts')}\n`);
+  io.stdout(`${join(dir, HTML_FILE)}\n`);
   return 0;
 }
 
