@@ -7,7 +7,9 @@
  * failing on a gate, and asks for no more than it needs. Every `$MESHSIM <command>` line in
  * the workflows uses only options that `meshsim <command> --help` lists.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -189,6 +191,37 @@ describe('.github/workflows/meshsim.yml', () => {
     // A scenario the base branch lacks: its report alone.
     expect(runStep('base').run).toMatch(/if \[ ! -f "\$file" \]/);
     expect(step.run).toMatch(/New scenario/);
+  });
+
+  it('keeps two scenarios of one file name apart (runs both run steps with a stub meshsim)', () => {
+    const work = mkdtempSync(join(tmpdir(), 'meshsim-wf-'));
+    try {
+      // The stub writes what `meshsim run FILE --out DIR` would (a report.json naming FILE) and exits as the file says.
+      const stub = join(work, 'meshsim-stub');
+      writeFileSync(stub, '#!/bin/bash\nmkdir -p "$4" && echo "{\\"file\\": \\"$2\\"}" > "$4/report.json"\ngrep -q fail "$2" && exit 1\nexit 0\n');
+      chmodSync(stub, 0o755);
+      const files = ['scenarios/a/x.yaml', 'scenarios/b/x.yaml', './top.yaml'];
+      for (const side of ['base', 'pr'] as const) {
+        for (const f of files) {
+          mkdirSync(join(work, side, posix.dirname(f)), { recursive: true });
+          writeFileSync(join(work, side, f), f === 'scenarios/b/x.yaml' ? 'fail\n' : 'ok\n');
+        }
+        const output = join(work, `${side}.out`);
+        const r = spawnSync('bash', ['-e', '-c', runStep(side).run], {
+          cwd: join(work, side),
+          env: { ...process.env, SCENARIOS: files.join(' '), MESHSIM: stub, GITHUB_OUTPUT: output },
+          encoding: 'utf8',
+        });
+        expect(r.status, r.stderr).toBe(0);
+        for (const [f, dir] of [['scenarios/a/x.yaml', 'scenarios/a/x'], ['scenarios/b/x.yaml', 'scenarios/b/x'], ['./top.yaml', 'top']]) {
+          expect(JSON.parse(readFileSync(join(work, 'reports', side, dir, 'report.json'), 'utf8')), `${side} ${f}`).toEqual({ file: f });
+          expect(readFileSync(join(work, 'reports', side, `${dir}.exit`), 'utf8').trim()).toBe(f === 'scenarios/b/x.yaml' ? '1' : '0');
+        }
+        if (side === 'pr') expect(readFileSync(output, 'utf8')).toContain('failed=1');
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('a failing gate fails the job, after the comparison is written and posted', () => {
