@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { HASHING_KINDS } from '../../algorithms/registry.js';
 import { formatDuration, zDuration } from '../../core/units.js';
-import { ScenarioError, describeValue, type ScenarioIssue } from '../../scenario/errors.js';
+import { ScenarioError, describeValue, didYouMean, type ScenarioIssue } from '../../scenario/errors.js';
 import { readLocatedDocument } from '../../scenario/load.js';
 import { resolveMesh, validateWith, type FieldIssue } from '../../scenario/schema.js';
 import { PROXY_SCHEMA, type ProxyConfig, type UpstreamSpec } from './types.js';
@@ -121,6 +121,13 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
   issues.push(...duplicateUpstreams(raw));
   if (parsed.ok && parsed.value.admin !== undefined && parsed.value.admin.port === parsed.value.listen.port && parsed.value.listen.port !== 0) {
     issues.push({ path: ['admin', 'port'], message: `port ${parsed.value.listen.port} is also listen.port; expected a port of its own (or 0 for any free port)` });
+  }
+  if (parsed.ok && parsed.value.localityWeights !== undefined) {
+    // A weight for a zone no upstream is in is a typo, not a setting (as in scenario files).
+    const zones = [...new Set(parsed.value.upstreams.map((u) => u.zone ?? 'default'))];
+    for (const zone of Object.keys(parsed.value.localityWeights)) {
+      if (!zones.includes(zone)) issues.push({ path: ['localityWeights', zone], message: `unknown zone '${zone}'${didYouMean(zone, zones)}; the upstreams are in zones: ${zones.join(', ')}` });
+    }
   }
   if (!parsed.ok || !mesh.ok || issues.length > 0) return { ok: false, issues };
   const d = parsed.value;

@@ -92,12 +92,27 @@ mesh:
   });
 
   it('reads locality weights by zone (Envoy load_balancing_weight), each above 0', () => {
-    const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1', zone: 'a' }], mesh: { balancer: { kind: 'round-robin', localityWeighted: true } } };
-    const r = resolveProxyConfig({ ...doc, localityWeights: { a: 1, b: 3 } });
-    expect(r.ok && r.config.localityWeights).toEqual({ a: 1, b: 3 });
+    const doc = {
+      schema: 'meshsim/proxy@1',
+      listen: { port: 1 },
+      upstreams: [{ address: 'a.b:1', zone: 'a' }, { address: 'a.b:2', zone: 'b' }, { address: 'a.b:3' }],
+      mesh: { balancer: { kind: 'round-robin', localityWeighted: true } },
+    };
+    const r = resolveProxyConfig({ ...doc, localityWeights: { a: 1, b: 3, default: 2 } });
+    expect(r.ok && r.config.localityWeights).toEqual({ a: 1, b: 3, default: 2 });
     const bad = resolveProxyConfig({ ...doc, localityWeights: { a: 0 } });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.issues).toEqual([expect.objectContaining({ path: ['localityWeights', 'a'], message: 'expected a locality weight: a number > 0; got 0' })]);
+  });
+
+  it('refuses a locality weight for a zone no upstream is in', () => {
+    const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1', zone: 'east' }, { address: 'a.b:2', zone: 'west' }], mesh: { balancer: { kind: 'round-robin' } } };
+    const bad = resolveProxyConfig({ ...doc, localityWeights: { east: 1, wets: 3 } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.issues).toEqual([{ path: ['localityWeights', 'wets'], message: expect.stringContaining("unknown zone 'wets'") }]);
+      expect(bad.issues[0].message).toContain('west');
+    }
   });
 
   it('resolveProxyConfig takes the document as data', () => {
