@@ -33,11 +33,14 @@ interface ReportFlags {
  */
 async function reportCommand(path: string, flags: ReportFlags, io: ReportCommandIO): Promise<number> {
   const { dir, report } = readReport(path);
-  const page = await prepareHtmlReport(dir, report, { scenarioFile: flags.scenario });
-  // page.files ends with index.html.
-  const files = [{ path: 'report.md', content: reportMarkdown(report) }, ...page.files];
+  let page: Awaited<ReturnType<typeof prepareHtmlReport>>;
   try {
-    await holdSignals(() => replaceFiles(dir, files, page.stale));
+    // It reads the scenario (the file given, or the copy next to report.json).
+    page = await prepareHtmlReport(dir, report, { scenarioFile: flags.scenario });
+    // page.files ends with index.html.
+    const files = [{ path: 'report.md', content: reportMarkdown(report) }, ...page.files];
+    const stale = page.stale;
+    await holdSignals(() => replaceFiles(dir, files, stale));
   } catch (e) {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new ReportFileError(`cannot write into ${dir}: ${e.message}`);
     throw e;
