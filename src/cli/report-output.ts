@@ -42,13 +42,28 @@ export async function writeReportFolder(dir: string, report: Report, html: Write
     remove = removed = htmlReportFilesIn(dir);
   }
   files.push({ path: 'report.md', content: reportMarkdown(report) }, { path: 'report.json', content: reportJson(report) });
+  await writeFilesHeld(dir, files, remove, (e) => usageError(`cannot write the report into ${dir}: ${e.message}`));
+  return removed;
+}
+
+/**
+ * The write burst of every command that writes a report folder: `files` atomically, in
+ * order (the last one is the folder's index, written last), `remove` deleted, with
+ * SIGINT/SIGTERM held until the burst ends (holdSignals). A file-system error (one with an
+ * errno `code`) becomes the error `fsError` makes of it (the command's exit 2).
+ */
+export async function writeFilesHeld(dir: string, files: readonly FileToWrite[], remove: readonly string[], fsError: (e: Error) => Error): Promise<void> {
   try {
     await holdSignals(() => replaceFiles(dir, files, remove));
   } catch (e) {
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw usageError(`cannot write the report into ${dir}: ${e.message}`);
+    if (isFileSystemError(e)) throw fsError(e);
     throw e;
   }
-  return removed;
+}
+
+/** An error of the file system (it carries an errno `code`, like ENOENT or EACCES). */
+export function isFileSystemError(e: unknown): e is Error & { readonly code: string } {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string';
 }
 
 /** The "wrote …" line of `run`, `merge` and `live` (without the time), naming the files of an earlier run it removed. */

@@ -9,10 +9,10 @@ import { buildFidelityReport, fidelityJson, fidelityMarkdown } from '../../repor
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
 import { loadScenario } from '../../scenario/load.js';
-import { EXIT_INTERRUPTED, holdSignals, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import type { Layout } from '../../live/run.js';
 import { checkLive, installExitHook, LAYOUT_OPTION } from './live.js';
-import { replaceFiles } from '../../report/write.js';
+import { writeFilesHeld } from '../report-output.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
 
@@ -66,12 +66,7 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
     { path: 'fidelity.md', content: fidelityMarkdown(fidelity) },
     { path: 'fidelity.json', content: fidelityJson(fidelity) },
   ];
-  try {
-    await holdSignals(() => replaceFiles(dir, files));
-  } catch (e) {
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw ctx.usageError(`cannot write the fidelity report into ${dir}: ${e.message}`);
-    throw e;
-  }
+  await writeFilesHeld(dir, files, [], (e) => ctx.usageError(`cannot write the fidelity report into ${dir}: ${e.message}`));
   io.stdout(flags.format === 'json' ? fidelityJson(fidelity) : fidelityMarkdown(fidelity));
   io.stderr(`wrote ${join(dir, 'fidelity.json')}, fidelity.md, sim/ and live/ reports (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return 0;

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { HTML_FILE, prepareHtmlReport } from '../../report/html/write.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { readReport, ReportFileError } from '../../report/read.js';
-import { replaceFiles } from '../../report/write.js';
 import { helpText } from '../help.js';
-import { holdSignals } from './context.js';
+import { isFileSystemError, writeFilesHeld } from '../report-output.js';
 
 /** What the command writes to (the CLI's io). */
 export interface ReportCommandIO {
@@ -33,18 +32,17 @@ interface ReportFlags {
  */
 async function reportCommand(path: string, flags: ReportFlags, io: ReportCommandIO): Promise<number> {
   const { dir, report } = readReport(path);
+  const fsError = (e: Error): Error => new ReportFileError(`cannot write into ${dir}: ${e.message}`);
   let page: Awaited<ReturnType<typeof prepareHtmlReport>>;
   try {
     // It reads the scenario (the file given, or the copy next to report.json).
     page = await prepareHtmlReport(dir, report, { scenarioFile: flags.scenario });
-    // page.files ends with index.html.
-    const files = [{ path: 'report.md', content: reportMarkdown(report) }, ...page.files];
-    const stale = page.stale;
-    await holdSignals(() => replaceFiles(dir, files, stale));
   } catch (e) {
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string') throw new ReportFileError(`cannot write into ${dir}: ${e.message}`);
+    if (isFileSystemError(e)) throw fsError(e);
     throw e;
   }
+  // page.files ends with index.html.
+  await writeFilesHeld(dir, [{ path: 'report.md', content: reportMarkdown(report) }, ...page.files], page.stale, fsError);
   for (const w of page.warnings) io.stderr(`meshsim: warning: ${w}\n`);
   const specs = page.files.filter((f) => f.path.endsWith('.vl.json')).length;
   io.stderr(`wrote ${join(dir, HTML_FILE)}, report.md and ${specs} chart spec(s) in ${join(dir, 'charts')}\n`);

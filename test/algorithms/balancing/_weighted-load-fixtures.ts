@@ -159,3 +159,19 @@ export function commonPolicyProperties(make: (ports: Ports) => Balancer, opts: {
     expect(i).toBeLessThan(3);
   });
 }
+
+/**
+ * Round robin's random start (Envoy seeds its index at random): over 40 seeds, a policy
+ * built by `make` over 5 equal endpoints makes its first pick at every one of them.
+ */
+export function randomStartProperty(make: (ports: Ports) => Balancer): void {
+  it('different seeds start at different endpoints', () => {
+    const starts = new Set<number>();
+    for (let seed = 0; seed < 40; seed++) {
+      const lb = make(testWorld(seed).ports);
+      lb.rebuild(endpoints(5));
+      starts.add(lb.pick({}));
+    }
+    expect(starts.size).toBe(5);
+  });
+}
