@@ -140,8 +140,10 @@ describe('one set of policy objects, two worlds', () => {
 
     expect(real).toEqual(virtual);
     // Host 1 fails twice and is ejected; picks skip it until it returns (backoffs: seeded draws).
-    // Round robin keeps its index across the ejection's rebuild: after host 1 (position 1 of
-    // [0, 1, 2]) comes position 2, past the end of [0, 2], so the cycle restarts at host 0.
+    // Round robin is Envoy's hosts[idx++ % n], idx never reset: with this seed s (s ≡ 0 mod 3,
+    // s even) the five picks over [0, 1, 2] leave idx = s + 5, so over [0, 2] the next picks
+    // are positions 1, 0, 1 (hosts 2, 0, 2), and once host 1 is back, position (s + 8) mod 3
+    // = 2 (host 2).
     expect(virtual.map((l) => l.replace(/backoff \d+/, 'backoff B'))).toEqual([
       'feed 0: pick 0 200',
       'feed 1: pick 1 503 retry admitted, backoff B',
@@ -149,11 +151,11 @@ describe('one set of policy objects, two worlds', () => {
       'feed 3: pick 0 200',
       'feed 4: eject 1',
       'feed 4: pick 1 503 retry admitted, backoff B',
-      'feed 5: pick 0 200',
-      'feed 6: pick 2 200',
-      'feed 7: pick 0 200',
+      'feed 5: pick 2 200',
+      'feed 6: pick 0 200',
+      'feed 7: pick 2 200',
       'feed 8: return 1',
-      'feed 8: pick 1 503 retry admitted, backoff B',
+      'feed 8: pick 2 200',
     ]);
   });
 });
