@@ -72,7 +72,33 @@ export function formatTable(report: Report): string {
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
   if (report.variants.length > 1) out.push('', '* best of the variants');
+  const intervals = formatIntervalTable(report);
+  if (intervals !== '') out.push('', intervals.trimEnd());
   return out.join('\n') + '\n';
+}
+
+/** The columns whose intervals the terminal shows under the table (report.md has them all). */
+const TERMINAL_INTERVALS: readonly string[] = ['success', 'att/req', 'thr/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'];
+
+/**
+ * The 95% confidence intervals of the headline figures, aligned like the table: empty with
+ * one seed (no interval exists). The method is report.md's (Student t over the per-seed values).
+ */
+export function formatIntervalTable(report: Report): string {
+  const n = report.seeds.length;
+  if (n < 2) return '';
+  const columns = SUMMARY_COLUMNS.filter((c) => TERMINAL_INTERVALS.includes(c.title));
+  const header = ['variant', ...columns.map((c) => c.title)];
+  const body = report.variants.map((v) => [
+    v.name,
+    ...columns.map((c) => {
+      const i = v.summary.ci[c.ci];
+      return i === null || i === undefined ? '–' : `[${c.format(i[0])}, ${c.format(i[1])}]`;
+    }),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [`95% confidence intervals over ${n} seeds (Student t; every column and the method: report.md)`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
 }
 
 export function formatMarkdownTable(report: Report): string {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/report.js';
-import { formatMarkdownTable, formatTable } from '../../src/report/table.js';
+import { formatIntervalTable, formatMarkdownTable, formatTable } from '../../src/report/table.js';
 import { tinyScenario } from '../_tiny-scenario.js';
 import { cli, tempFiles } from '../cli/_run.js';
 
@@ -59,5 +59,41 @@ describe('best-value marks', () => {
     const md = formatMarkdownTable(withValues([1.2341, 1.2342, 1.2343], [1.001, 1.004, 1.002]));
     expect(md).not.toContain('**1.234**');
     expect(md).not.toContain('**1.00**');
+  });
+});
+
+describe('confidence intervals under the terminal table', () => {
+  /** The report as if run with two seeds, each variant's p50 interval set to [lo_i, hi_i]. */
+  function twoSeeds(p50: readonly (readonly [number, number] | null)[]): Report {
+    const copy = JSON.parse(JSON.stringify(base)) as { seeds: number[]; variants: { summary: { ci: Record<string, unknown> } }[] };
+    copy.seeds = [1, 2];
+    copy.variants.forEach((v, i) => {
+      v.summary.ci.p50 = p50[i];
+    });
+    return copy as unknown as Report;
+  }
+
+  it('are left out with one seed, where no interval exists', () => {
+    expect(base.seeds).toHaveLength(1);
+    expect(formatIntervalTable(base)).toBe('');
+    expect(formatTable(base)).not.toContain('confidence');
+  });
+
+  it("print each variant's interval of the headline figures, aligned under their titles", () => {
+    const report = twoSeeds([
+      [1.5, 2.25],
+      [10.5, 12],
+      null,
+    ]);
+    const block = formatIntervalTable(report);
+    const lines = block.trimEnd().split('\n');
+    expect(lines[0]).toBe('95% confidence intervals over 2 seeds (Student t; every column and the method: report.md)');
+    const header = lines[1];
+    expect(header.split(/\s+/).slice(0, 2)).toEqual(['variant', 'success']);
+    const end = header.indexOf('p50 ms') + 'p50 ms'.length;
+    const cell = (row: string): string => row.slice(0, end).split(/\s{2,}/).at(-1) ?? '';
+    expect(lines.slice(3).map(cell)).toEqual(['[1.500, 2.250]', '[10.50, 12.00]', '–']);
+    expect(lines.slice(3).map((l) => l.split(' ')[0])).toEqual(base.variants.map((v) => v.name));
+    expect(formatTable(report)).toContain(block.trimEnd());
   });
 });
