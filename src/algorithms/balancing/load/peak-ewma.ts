@@ -45,6 +45,24 @@ export function peakEwmaUpdate(estimate: number, rtt: number, elapsedMs: number,
 const REBASE_PERIODS = 256;
 
 /**
+ * Longest step, in decay periods, that {@link expNegSmall} covers to double precision:
+ * 2^-10 (≈ 9.8 ms at Linkerd's 10 s decay). Past it the decay scale is re-anchored with
+ * one Math.exp.
+ */
+export const MAX_SMALL_STEP = 2 ** -10;
+
+/**
+ * e^(−y) for 0 ≤ y ≤ {@link MAX_SMALL_STEP}: Taylor to degree 4 in Horner form. The first
+ * term left out, y⁵/120 ≤ 7.4·10⁻¹⁸, is below half an ulp of the result (≈ 1.1·10⁻¹⁶), so
+ * the value is within about one ulp of the exact e^(−y), as a correctly rounded exp's is.
+ * A few multiplications instead of the C call Math.exp is in V8, which made up about a
+ * third of a P2C peak-EWMA pick (bench/README.md, `picks`).
+ */
+export function expNegSmall(y: number): number {
+  return 1 - y * (1 - y * (0.5 - y * (1 / 6 - y * (1 / 24))));
+}
+
+/**
  * Per endpoint, one 32-byte record (R_* offsets) instead of four arrays: a pick reads two
  * endpoints and an ended attempt updates one, so each costs one cache line per endpoint
  * (100 sidecars × 10,000 endpoints hold 32 MB of them: bench/fleet10k).
@@ -67,6 +85,9 @@ export class PeakEwmaLoad implements LoadMetric {
   private base: number;
   private scaleTime = NaN;
   private scaleNow = 1;
+  /** A clock reading whose g was computed with Math.exp, and that g (see decayScale). */
+  private anchorTime = NaN;
+  private anchorScale = 1;
 
   constructor(
     private readonly clock: Clock,
@@ -106,15 +127,27 @@ export class PeakEwmaLoad implements LoadMetric {
    * Hand-optimised: the decay factor since endpoint i's stamp, e^(−(now − stamp_i)/τ), is
    * g(now)/g(stamp_i), so the two loads a P2C pick reads (and the update at the end of the
    * attempt) cost a division each instead of an exp each — the exps were most of a pick.
-   * Equal to tower's factor up to rounding (a few ulps). Every REBASE_PERIODS decay
-   * periods the origin moves to now and each g(stamp_i) is recomputed from its stamp, so g
-   * never underflows; a stamp so old that its g overflows to ∞ gives factor 0, as the exp
-   * would.
+   * And g itself takes no exp at most readings: g(now) = g(anchor)·e^(−(now − anchor)/τ)
+   * with the second factor from {@link expNegSmall} while now − anchor ≤ τ/1024, the
+   * anchor's g from Math.exp, re-anchored at the first reading past that step. Each g is
+   * one polynomial away from an exact anchor (no error accumulates from step to step), so
+   * the factor equals tower's up to rounding (a few ulps), and every endpoint sees the same
+   * g(now), so equal states still compare equal. Every REBASE_PERIODS decay periods the
+   * origin moves to now and each g(stamp_i) is recomputed from its stamp, so g never
+   * underflows; a stamp so old that its g overflows to ∞ gives factor 0, as the exp would.
    */
   private decayScale(now: number): number {
     if (now !== this.scaleTime) {
       if ((now - this.base) * this.invDecay > REBASE_PERIODS) this.rebase(now);
-      this.scaleNow = Math.exp(-(now - this.base) * this.invDecay);
+      const y = (now - this.anchorTime) * this.invDecay;
+      if (y >= 0 && y <= MAX_SMALL_STEP) {
+        this.scaleNow = this.anchorScale * expNegSmall(y);
+      } else {
+        // The first reading, a step past the polynomial's range, or a new origin (NaN).
+        this.anchorTime = now;
+        this.anchorScale = Math.exp(-(now - this.base) * this.invDecay);
+        this.scaleNow = this.anchorScale;
+      }
       this.scaleTime = now;
     }
     return this.scaleNow;
@@ -122,6 +155,7 @@ export class PeakEwmaLoad implements LoadMetric {
 
   private rebase(now: number): void {
     this.base = now;
+    this.anchorTime = NaN; // g(anchor) was relative to the old origin
     const rec = this.rec;
     for (let o = 0; o < this.n * R_STRIDE; o += R_STRIDE) rec[o + R_SCALE] = Math.exp((now - rec[o + R_STAMP]) * this.invDecay);
   }

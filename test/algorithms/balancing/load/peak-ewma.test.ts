@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PeakEwmaLoad, peakEwmaUpdate } from '../../../../src/algorithms/balancing/load/peak-ewma.js';
+import { expNegSmall, MAX_SMALL_STEP, PeakEwmaLoad, peakEwmaUpdate } from '../../../../src/algorithms/balancing/load/peak-ewma.js';
 import { EndpointCarry } from '../../../../src/algorithms/balancing/load/types.js';
 import { CONNECT_FAILURE, endpoints, OK, testWorld } from '../_weighted-load-fixtures.js';
 
@@ -138,11 +138,41 @@ describe('PeakEwmaLoad', () => {
     expect(m.rttEstimate(0)).toBeCloseTo(40 * d + 10 * (1 - d), 10);
   });
 
+  it('decays exactly at fine-grained readings too (no exp call per reading, no drift)', () => {
+    // Readings 0.01 ms to 30 ms apart: most fall within an anchor's polynomial range, some
+    // re-anchor. After each, the estimate must equal the closed form 30·e^(−t/τ): every
+    // read is one polynomial from an exact anchor, so errors stay at rounding level.
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.double({ min: 0.01, max: 1, noNaN: true }), fc.double({ min: 1, max: 30, noNaN: true })), { minLength: 1, maxLength: 300 }), (steps) => {
+        const { world, m } = setup(1);
+        let t = 0;
+        for (const dt of steps) {
+          t += dt;
+          world.advanceTo(t);
+          expect(Math.abs(m.rttEstimate(0) / (30 * Math.exp(-t / TAU)) - 1)).toBeLessThan(1e-13);
+        }
+      }),
+    );
+  });
+
   it('honours the options and validates them', () => {
     const { m } = setup(1, { defaultRttMs: 5, decayMs: 1000 });
     expect(m.load(0)).toBe(5);
     const world = testWorld();
     expect(() => new PeakEwmaLoad(world.ports.clock, { defaultRttMs: 30, decayMs: 0 })).toThrow(RangeError);
     expect(() => new PeakEwmaLoad(world.ports.clock, { defaultRttMs: -1, decayMs: 10 })).toThrow(RangeError);
+  });
+});
+
+describe('expNegSmall', () => {
+  it('is e^(−y) to within an ulp or so over [0, 2^-10], the steps it is used for', () => {
+    const ulp = 2 ** -53; // of results in (0.999, 1]
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: MAX_SMALL_STEP, noNaN: true }), (y) => {
+        expect(Math.abs(expNegSmall(y) - Math.exp(-y))).toBeLessThanOrEqual(2 * ulp);
+      }),
+    );
+    expect(expNegSmall(0)).toBe(1);
+    expect(MAX_SMALL_STEP).toBe(1 / 1024);
   });
 });
