@@ -1,8 +1,8 @@
 /** report.md: the human-readable report, ready to paste into a pull request. */
 import { assertionCounts, assertionTally, describeStanding, formatFigure } from './assertions.js';
-import { formatMarkdownTable, int, SUMMARY_COLUMNS } from './table.js';
+import { formatMarkdownTable, int, intervalCell, SUMMARY_COLUMNS } from './table.js';
 import type { AssertionResult, InstanceReport, Report, VariantReport } from './report.js';
-import { COUNTER_FIGURES, FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type CounterFigure, type Interval, type StatFigure } from './statistics.js';
+import { COUNTER_FIGURES, FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type CounterFigure, type StatFigure } from './statistics.js';
 
 export function reportMarkdown(report: Report): string {
   const pct = (report.percentiles.relativeError * 100).toFixed(1);
@@ -64,7 +64,6 @@ const COUNTER_TITLE: Readonly<Record<CounterFigure, string>> = {
   breakerOverflows: 'breaker overflows',
 };
 
-const intervalCell = (i: Interval | null | undefined, format: (x: number) => string): string => (i === null || i === undefined ? '–' : `[${format(i[0])}, ${format(i[1])}]`);
 
 /**
  * "95% confidence intervals": the interval of each figure of the summary table, a row per

@@ -3,6 +3,7 @@
  * One row per variant; the best value of each latency and success column is marked.
  */
 import type { Report, VariantReport } from './report.js';
+import type { Interval } from './statistics.js';
 
 /** A column of the summary table, shared by the terminal and Markdown tables, report.md's intervals and the HTML page. */
 export interface SummaryColumn {
@@ -65,12 +66,19 @@ function cells(report: Report, mark: (s: string) => string): string[][] {
   return shown.map((r) => r.map((s, i) => (i > 0 && best[i - 1] !== undefined && s === best[i - 1] ? mark(s) : s)));
 }
 
-export function formatTable(report: Report): string {
-  const header = ['variant', ...SUMMARY_COLUMNS.map((c) => c.title)];
-  const body = cells(report, (s) => `${s}*`);
+/** Plain-text rows under a header and a rule: the first column left-aligned, the others right. */
+function aligned(header: readonly string[], body: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
+/** An interval as `[lo, hi]` in its figure's format; – when there is none. */
+export const intervalCell = (i: Interval | null | undefined, format: (x: number) => string): string =>
+  i === null || i === undefined ? '–' : `[${format(i[0])}, ${format(i[1])}]`;
+
+export function formatTable(report: Report): string {
+  const out = aligned(['variant', ...SUMMARY_COLUMNS.map((c) => c.title)], cells(report, (s) => `${s}*`));
   if (report.variants.length > 1) out.push('', '* best of the variants');
   const intervals = formatIntervalTable(report);
   if (intervals !== '') out.push('', intervals.trimEnd());
@@ -88,17 +96,9 @@ export function formatIntervalTable(report: Report): string {
   const n = report.seeds.length;
   if (n < 2) return '';
   const columns = SUMMARY_COLUMNS.filter((c) => TERMINAL_INTERVALS.includes(c.title));
-  const header = ['variant', ...columns.map((c) => c.title)];
-  const body = report.variants.map((v) => [
-    v.name,
-    ...columns.map((c) => {
-      const i = v.summary.ci[c.ci];
-      return i === null || i === undefined ? '–' : `[${c.format(i[0])}, ${c.format(i[1])}]`;
-    }),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [`95% confidence intervals over ${n} seeds (Student t; every column and the method: report.md)`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
+  const body = report.variants.map((v) => [v.name, ...columns.map((c) => intervalCell(v.summary.ci[c.ci], c.format))]);
+  const rows = aligned(['variant', ...columns.map((c) => c.title)], body);
+  return [`95% confidence intervals over ${n} seeds (Student t; every column and the method: report.md)`, ...rows].join('\n') + '\n';
 }
 
 export function formatMarkdownTable(report: Report): string {
