@@ -622,7 +622,7 @@ export class World implements Model {
   }
 
   /** The current members of `service` as endpoint data, filling `endpointOf` (global → endpoint index). */
-  private membersOf(service: string, endpointOf: Int32Array): { endpoints: Endpoint[]; instanceOf: Int32Array } {
+  private membersOf(service: string, endpointOf: Int32Array): { endpoints: readonly Endpoint[]; instanceOf: Int32Array } {
     const start = this.serviceStart.get(service) ?? 0;
     const count = this.serviceCount.get(service) ?? 0;
     const endpoints: Endpoint[] = [];
@@ -645,7 +645,8 @@ export class World implements Model {
         metadata: localityMetadata.get(this.instZone[i]) ?? NO_METADATA,
       });
     }
-    return { endpoints, instanceOf: Int32Array.from(instances) };
+    // Frozen: every sidecar of the pool shares this list, and balancers may keep it as it is.
+    return { endpoints: Object.freeze(endpoints), instanceOf: Int32Array.from(instances) };
   }
 
   /** Runs the whole replication: load for `duration`, then up to `drain` for stragglers. */

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { RngBank, RngStreams, rngStream } from '../../src/core/rng.js';
+import { aleaKey, RngBank, RngStreams, rngStream } from '../../src/core/rng.js';
 import type { Rng } from '../../src/core/ports.js';
 
 const draw = (rng: Rng, n: number): Float64Array => {
@@ -159,5 +161,29 @@ describe('RngBank', () => {
     const streams = new RngStreams(1);
     streams.bank(['x']);
     expect(() => streams.stream('x')).toThrow(/twice/);
+  });
+});
+
+describe('aleaKey', () => {
+  it("writes the first four int32() words of seedrandom's Alea for any key, bit for bit", () => {
+    const out = new Int32Array(6);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), fc.integer({ min: 0, max: 2 }), (key, o) => {
+        out.fill(7);
+        aleaKey(key, out, o);
+        const alea = seedrandom.alea(key);
+        expect(Array.from(out.subarray(o, o + 4))).toEqual([alea.int32(), alea.int32(), alea.int32(), alea.int32()]);
+        // Nothing outside its four words.
+        for (let w = 0; w < out.length; w++) if (w < o || w >= o + 4) expect(out[w]).toBe(7);
+      }),
+      { numRuns: 2000 },
+    );
+    // The keys a simulation uses: JSON of (seed, purpose), thousands of instances.
+    for (let i = 0; i < 5000; i++) {
+      const key = JSON.stringify([i % 3 === 0 ? -i / 7 : i, `service/api/${i}`]);
+      aleaKey(key, out, 1);
+      const alea = seedrandom.alea(key);
+      expect(Array.from(out.subarray(1, 5))).toEqual([alea.int32(), alea.int32(), alea.int32(), alea.int32()]);
+    }
   });
 });

@@ -14,6 +14,18 @@ describe('EndpointCarry', () => {
     expect([...carry.next(endpoints([{ id: 'a' }]))]).toEqual([-1]);
   });
 
+  it('is not fooled by a caller reusing its array: a mutable one is copied, a frozen one kept', () => {
+    const carry = new EndpointCarry();
+    const list = endpoints([{ id: 'a' }, { id: 'b' }]);
+    carry.next(list);
+    list[0] = endpoints([{ id: 'z' }])[0]; // the caller edits the array it passed before
+    expect([...carry.next(endpoints([{ id: 'b' }, { id: 'a' }]))]).toEqual([1, 0]);
+    // A frozen array cannot change, so it is kept as it is and works the same.
+    const frozen = Object.freeze(endpoints([{ id: 'x' }, { id: 'y' }]));
+    carry.next(frozen);
+    expect([...carry.next(endpoints([{ id: 'y' }, { id: 'q' }, { id: 'x' }]))]).toEqual([1, -1, 0]);
+  });
+
   it('carries typed arrays by the map, filling newcomers', () => {
     const map = new Int32Array([2, -1, 0]);
     expect([...carryInt32(new Int32Array([5, 6, 7]), map, 0)]).toEqual([7, 0, 5]);
