@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { assertionCounts, assertionLines } from '../report/assertions.js';
 import { htmlReportFilesIn, prepareHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
-import { reportMarkdown } from '../report/markdown.js';
+import { intervalsSection, reportMarkdown } from '../report/markdown.js';
 import { reportJson, type Report } from '../report/report.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
 import { replaceFiles, type FileToWrite } from '../report/write.js';
@@ -79,7 +79,7 @@ export function wroteReportText(dir: string, html: boolean, removed: readonly st
  */
 export function printReport(report: Report, rules: readonly AssertRule[] | undefined, format: 'table' | 'md' | 'json', headline: string, out: Out): boolean {
   if (format === 'json') out.stdout(reportJson(report));
-  else if (format === 'md') out.stdout(formatMarkdownTable(report));
+  else if (format === 'md') out.stdout(formatMarkdownTable(report) + (report.seeds.length >= 2 ? `\n${intervalsSection(report)}` : ''));
   else out.stdout(`${headline}\n\n${formatTable(report)}`);
   const results = report.assertions;
   if (rules === undefined || results === undefined) return false;

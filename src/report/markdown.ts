@@ -69,9 +69,9 @@ const COUNTER_TITLE: Readonly<Record<CounterFigure, string>> = {
  * "95% confidence intervals": the interval of each figure of the summary table, a row per
  * variant, in a table of its own so that the summary table keeps its shape (docs paste it);
  * then the failover counters the variants have, as totals with their intervals (the summary
- * table does not show them).
+ * table does not show them). Also printed under the table by `--format md` (two seeds or more).
  */
-function intervalsSection(report: Report): string {
+export function intervalsSection(report: Report): string {
   const n = report.seeds.length;
   const head = ['## 95% confidence intervals', ''];
   if (n < 2) return [...head, 'One seed: no confidence intervals (run with `--seeds 2` or more).', ''].join('\n');

@@ -119,10 +119,13 @@ describe('meshsim run with assert: rules', () => {
     expect(r.stderr).toMatch(/^PASS p99 < 1s \(variant rand\)/m);
   });
 
-  it('--format md: stdout is only the Markdown table, the lines go to stderr', async () => {
+  it('--format md: stdout is only Markdown (the table and its intervals), the lines go to stderr', async () => {
     const r = await cli('run', writeScenario(gated(...PASSING)), '--out', fresh('out'), '--format', 'md');
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').every((l) => l.startsWith('|'))).toBe(true);
+    const [table, intervals] = r.stdout.split('\n## 95% confidence intervals\n');
+    expect(table.trim().split('\n').every((l) => l.startsWith('|'))).toBe(true);
+    expect(intervals).toMatch(/^\nStudent's t over the per-seed values/);
+    expect(r.stdout).not.toMatch(/^(PASS|FAIL|assertions)/m);
     expect(r.stderr).toMatch(/^assertions: all 11 passed$/m);
   });
 

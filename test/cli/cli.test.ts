@@ -57,10 +57,19 @@ describe('meshsim run', () => {
     expect(r.stdout).toBe(readFileSync(join(out, 'report.json'), 'utf8'));
   });
 
-  it('--format md prints a Markdown table', async () => {
-    const r = await cli('run', writeScenario(TINY), '--out', fresh('out'), '--format', 'md');
+  it('--format md prints a Markdown table, with its confidence intervals when there are two seeds or more', async () => {
+    const out = fresh('out');
+    const r = await cli('run', writeScenario(TINY), '--out', out, '--format', 'md');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\|.*variant.*\|/m);
+    // The intervals section of report.md, as it is there (TINY has 2 seeds).
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    const section = md.slice(md.indexOf('## 95% confidence intervals'), md.indexOf('\n## ', md.indexOf('## 95% confidence intervals') + 1) + 1);
+    expect(section).toMatch(/^## 95% confidence intervals\n[\s\S]*\| rr \| \[/);
+    expect(r.stdout).toContain(section.trimEnd());
+    const one = await cli('run', writeScenario(tinyScenario({ seeds: 1 })), '--out', fresh('one'), '--format', 'md');
+    expect(one.code).toBe(0);
+    expect(one.stdout).not.toContain('confidence');
   });
 
   it('the same file and seeds twice give a byte-identical report.json', async () => {
