@@ -79,7 +79,7 @@ export function intervalsSection(report: Report): string {
   const older = report.variants.some((v) => v.summary.ci.requests === undefined);
   const lines = [
     ...head,
-    `Student's t over the per-seed values (${n} seeds), mean ± t(0.975, n−1)·s/√n; for the counts summed over seeds (requests, rejected, timed out, 5xx/conn, failover counters) it is the interval of the total (n × that of the per-seed count), and for max ms and max/mean that of a single run's maximum, which the pooled maximum (over all seeds, in the table above) can lie above; counts and max are cut at 0, max/mean at 1.` +
+    `Student's t over the per-seed values (${n} seeds), mean ± t(0.975, n−1)·s/√n; for the counts summed over seeds (requests, rejected, timed out, 5xx/conn, failover counters) it is the interval of the total (n × that of the per-seed count), and for max ms and max/mean that of a single run's maximum, which the pooled maximum (over all seeds, in the table above) can lie above; each interval is cut to its figure's range (success between 0 and 100%, max/mean from 1, every other figure from 0), which a t-interval over few disagreeing seeds can reach past.` +
       (older ? ' This report.json was written before the intervals of the counts and maxima were added: – for them.' : ''),
     '',
     `| variant | ${SUMMARY_COLUMNS.map((c) => c.title).join(' | ')} |`,

@@ -78,7 +78,8 @@ export type MaximumFigure = (typeof MAXIMUM_FIGURES)[number];
 /** How the report says its statistics were computed (top-level `statistics`). */
 export const STATISTICS_METHOD = {
   confidence: CONFIDENCE,
-  interval: "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed)",
+  interval:
+    "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed), cut to the figure's range: successRate to [0, 1], the others at 0",
   comparison:
     'each variant against the first (the baseline), paired by seed: relative difference variant/baseline − 1 per seed, its mean with a Student t 95% interval over the per-seed ratios; p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
   totals:
@@ -348,9 +349,31 @@ const roundInterval = (i: Interval | null): Interval | null => (i === null ? nul
 
 const values = (figure: StatFigure, runs: readonly FigureSource[]): number[] => runs.map((r) => figureValue(figure, r)).filter((x): x is number => x !== null && Number.isFinite(x));
 
+/**
+ * The range each figure lives in: a success rate is a fraction, the others cannot be
+ * negative. A t-interval over few disagreeing seeds can reach past it (a p50 of
+ * [−0.8, 4.8] ms with two seeds); intersecting it with the range loses no coverage, since
+ * the true value lies inside.
+ */
+export const FIGURE_RANGE: Readonly<Record<StatFigure, readonly [number, number]>> = {
+  successRate: [0, 1],
+  throughputPerSec: [0, Infinity],
+  mean: [0, Infinity],
+  p50: [0, Infinity],
+  p90: [0, Infinity],
+  p99: [0, Infinity],
+  p999: [0, Infinity],
+  attemptsPerRequest: [0, Infinity],
+};
+
+/** `i` cut to `[lo, hi]` (null stays null). */
+export function clampInterval(i: Interval | null, [lo, hi]: readonly [number, number]): Interval | null {
+  return i === null ? null : [Math.min(hi, Math.max(lo, i[0])), Math.min(hi, Math.max(lo, i[1]))];
+}
+
 export function summaryIntervals(runs: readonly FigureSource[]): SummaryIntervals {
   const out: Partial<Record<StatFigure, Interval | null>> = {};
-  for (const f of STAT_FIGURES) out[f] = roundInterval(tInterval(values(f, runs)));
+  for (const f of STAT_FIGURES) out[f] = roundInterval(clampInterval(tInterval(values(f, runs)), FIGURE_RANGE[f]));
   return out as SummaryIntervals;
 }
 
@@ -388,7 +411,7 @@ const finite = (xs: readonly (number | null)[]): number[] => xs.filter((x): x is
 export function countIntervals(runs: readonly CountSource[], maxOverMean: readonly (number | null)[], counters: readonly CounterFigure[]): CountIntervals {
   // Counts and maxima cannot be negative (max/mean not below 1): a t-interval reaching past
   // that bound with few seeds is cut at it, as its lower end says nothing more there.
-  const atLeast = (floor: number, i: Interval | null): Interval | null => (i === null ? null : [Math.max(floor, i[0]), Math.max(floor, i[1])]);
+  const atLeast = (floor: number, i: Interval | null): Interval | null => clampInterval(i, [floor, Infinity]);
   const total = (f: (r: CountSource) => number): Interval | null => roundInterval(atLeast(0, totalInterval(runs.map(f))));
   const out: Record<string, Interval | null> = {
     requests: total((r) => r.requests.total),

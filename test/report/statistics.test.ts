@@ -130,6 +130,28 @@ describe('tInterval', () => {
   });
 });
 
+describe('summaryIntervals', () => {
+  /** A run with the given success rate and p50, the other figures fixed. */
+  const run = (successRate: number, p50: number) => ({ successRate, throughputPerSec: 100, latencyMs: { mean: p50, p50, p90: p50, p99: p50, p999: p50 }, attemptsPerRequest: 1 });
+
+  it("cuts an interval to its figure's range: a fraction for the success rate, 0 for the rest", () => {
+    // Two seeds far apart: t(0.975, 1) = 12.7 makes the raw intervals reach past 0 and 1.
+    const runs = [run(0.999, 0.2), run(0.9, 4)];
+    const raw = { success: tInterval([0.999, 0.9]), p50: tInterval([0.2, 4]) };
+    expect(raw.success?.[1]).toBeGreaterThan(1);
+    expect(raw.p50?.[0]).toBeLessThan(0);
+    const ci = summaryIntervals(runs);
+    expect(ci.successRate?.[1]).toBe(1);
+    expect(ci.successRate?.[0]).toBeCloseTo(Math.max(0, raw.success?.[0] ?? NaN), 6);
+    expect(ci.p50?.[0]).toBe(0);
+    expect(ci.p50?.[1]).toBeCloseTo(raw.p50?.[1] ?? NaN, 6);
+    // Inside the range nothing changes.
+    const calm = summaryIntervals([run(0.5, 10), run(0.52, 11), run(0.51, 10.5)]);
+    expect(calm.p50?.[0]).toBeCloseTo(tInterval([10, 11, 10.5])?.[0] ?? NaN, 6);
+    expect(calm.successRate?.[1]).toBeCloseTo(tInterval([0.5, 0.52, 0.51])?.[1] ?? NaN, 6);
+  });
+});
+
 describe('the intervals of totals and maxima', () => {
   it('a total over n seeds: n × the interval of the per-seed mean', () => {
     // xs = 1..5: 5 × (3 ± 1.963243).
