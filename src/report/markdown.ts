@@ -64,7 +64,6 @@ const COUNTER_TITLE: Readonly<Record<CounterFigure, string>> = {
   breakerOverflows: 'breaker overflows',
 };
 
-
 /**
  * "95% confidence intervals": the interval of each figure of the summary table, a row per
  * variant, in a table of its own so that the summary table keeps its shape (docs paste it);

@@ -355,7 +355,7 @@ const values = (figure: StatFigure, runs: readonly FigureSource[]): number[] => 
  * [−0.8, 4.8] ms with two seeds); intersecting it with the range loses no coverage, since
  * the true value lies inside.
  */
-export const FIGURE_RANGE: Readonly<Record<StatFigure, readonly [number, number]>> = {
+const FIGURE_RANGE: Readonly<Record<StatFigure, readonly [number, number]>> = {
   successRate: [0, 1],
   throughputPerSec: [0, Infinity],
   mean: [0, Infinity],
@@ -367,7 +367,7 @@ export const FIGURE_RANGE: Readonly<Record<StatFigure, readonly [number, number]
 };
 
 /** `i` cut to `[lo, hi]` (null stays null). */
-export function clampInterval(i: Interval | null, [lo, hi]: readonly [number, number]): Interval | null {
+function clampInterval(i: Interval | null, [lo, hi]: readonly [number, number]): Interval | null {
   return i === null ? null : [Math.min(hi, Math.max(lo, i[0])), Math.min(hi, Math.max(lo, i[1]))];
 }
 
