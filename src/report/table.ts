@@ -3,7 +3,7 @@
  * One row per variant; the best value of each latency and success column is marked.
  */
 import type { Report, VariantReport } from './report.js';
-import type { Interval } from './statistics.js';
+import { tQuantile, type Interval } from './statistics.js';
 
 /** A column of the summary table, shared by the terminal and Markdown tables, report.md's intervals and the HTML page. */
 export interface SummaryColumn {
@@ -98,7 +98,8 @@ export function formatIntervalTable(report: Report): string {
   const columns = SUMMARY_COLUMNS.filter((c) => TERMINAL_INTERVALS.includes(c.title));
   const body = report.variants.map((v) => [v.name, ...columns.map((c) => intervalCell(v.summary.ci[c.ci], c.format))]);
   const rows = aligned(['variant', ...columns.map((c) => c.title)], body);
-  return [`95% confidence intervals over ${n} seeds (Student t; every column and the method: report.md)`, ...rows].join('\n') + '\n';
+  const t = tQuantile(0.975, n - 1).toFixed(2);
+  return [`95% confidence intervals over ${n} seeds (Student t, t(0.975, ${n - 1}) = ${t}; every column and the method: report.md)`, ...rows].join('\n') + '\n';
 }
 
 export function formatMarkdownTable(report: Report): string {

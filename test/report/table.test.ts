@@ -87,7 +87,7 @@ describe('confidence intervals under the terminal table', () => {
     ]);
     const block = formatIntervalTable(report);
     const lines = block.trimEnd().split('\n');
-    expect(lines[0]).toBe('95% confidence intervals over 2 seeds (Student t; every column and the method: report.md)');
+    expect(lines[0]).toBe('95% confidence intervals over 2 seeds (Student t, t(0.975, 1) = 12.71; every column and the method: report.md)');
     const header = lines[1];
     expect(header.split(/\s+/).slice(0, 2)).toEqual(['variant', 'success']);
     const end = header.indexOf('p50 ms') + 'p50 ms'.length;
