@@ -16,9 +16,10 @@ export interface SummaryColumn {
   readonly ci: keyof VariantReport['summary']['ci'];
 }
 
-// Magnitudes decide the digits, so that an interval's negative bound reads like the figure.
-export const ms = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3));
-export const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
+// Magnitudes decide the digits, so that an interval's negative bound (in a report.json
+// written before intervals were cut to their range) reads like the figure.
+const ms = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3));
+const pct = (x: number): string => `${(x * 100).toFixed(x === 1 ? 0 : 3)}%`;
 export const int = (x: number): string => String(Math.round(x));
 
 export const SUMMARY_COLUMNS: readonly SummaryColumn[] = [
@@ -80,8 +81,8 @@ export const intervalCell = (i: Interval | null | undefined, format: (x: number)
 export function formatTable(report: Report): string {
   const out = aligned(['variant', ...SUMMARY_COLUMNS.map((c) => c.title)], cells(report, (s) => `${s}*`));
   if (report.variants.length > 1) out.push('', '* best of the variants');
-  const intervals = formatIntervalTable(report);
-  if (intervals !== '') out.push('', intervals.trimEnd());
+  const intervals = intervalLines(report);
+  if (intervals.length > 0) out.push('', ...intervals);
   return out.join('\n') + '\n';
 }
 
@@ -93,13 +94,17 @@ const TERMINAL_INTERVALS: readonly string[] = ['success', 'att/req', 'thr/s', 'm
  * one seed (no interval exists). The method is report.md's (Student t over the per-seed values).
  */
 export function formatIntervalTable(report: Report): string {
+  const lines = intervalLines(report);
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
+
+function intervalLines(report: Report): string[] {
   const n = report.seeds.length;
-  if (n < 2) return '';
+  if (n < 2) return [];
   const columns = SUMMARY_COLUMNS.filter((c) => TERMINAL_INTERVALS.includes(c.title));
   const body = report.variants.map((v) => [v.name, ...columns.map((c) => intervalCell(v.summary.ci[c.ci], c.format))]);
-  const rows = aligned(['variant', ...columns.map((c) => c.title)], body);
   const t = tQuantile(0.975, n - 1).toFixed(2);
-  return [`95% confidence intervals over ${n} seeds (Student t, t(0.975, ${n - 1}) = ${t}; every column and the method: report.md)`, ...rows].join('\n') + '\n';
+  return [`95% confidence intervals over ${n} seeds (Student t, t(0.975, ${n - 1}) = ${t}; every column and the method: report.md)`, ...aligned(['variant', ...columns.map((c) => c.title)], body)];
 }
 
 export function formatMarkdownTable(report: Report): string {
