@@ -115,7 +115,9 @@ describe('ChildHost', () => {
 
   it('children exit by themselves when their parent is killed', async () => {
     // A parent that starts a fleet child, prints both PIDs, and waits to be killed.
-    const script = fresh('parent.ts');
+    // .mts: an ES module wherever the temporary directory is (a .ts there would follow the nearest
+    // package.json's "type", and none means CommonJS, where top-level await fails).
+    const script = fresh('parent.mts');
     writeFileSync(
       script,
       `import { ChildHost, childModule } from ${JSON.stringify(join(ROOT, 'src/live/process.ts'))};
