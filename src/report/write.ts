@@ -94,18 +94,50 @@ export interface FileToWrite {
 }
 
 /**
- * Replaces a set of files in `dir` (paths relative to it): each of `files` written
- * atomically, in order, then each of `remove` deleted (a missing one is no error; its
- * folders inside `dir` go too once empty), and the last of `files` written after all that.
- * That last file is the one readers go by (report.json): once it is the new one, so is
- * everything else. Render beforehand: the set itself should take milliseconds, the only
- * window in which a killed process can leave old and new files side by side.
+ * Replaces a set of files in `dir` (paths relative to it), in two steps. First every file
+ * is written in full to a temporary file beside its target: when one of these writes fails
+ * (a full disk, a path that cannot be made), the temporary files and any folder made for
+ * them go, and the folder is exactly as it was. Then the temporary files are renamed over
+ * their targets, in order, each of `remove` is deleted (a missing one is no error; its
+ * folders inside `dir` go too once empty), and the last of `files` is renamed after all
+ * that. That last file is the one readers go by (report.json): once it is the new one, so
+ * is everything else. Only the renames and deletions, microseconds, are a window in which a
+ * killed process can leave old and new files side by side.
  */
 export function replaceFiles(dir: string, files: readonly FileToWrite[], remove: readonly string[] = []): void {
-  for (const f of files.slice(0, -1)) writeFileAtomic(join(dir, f.path), f.content);
-  for (const path of remove) removeFile(dir, path);
-  const last = files.at(-1);
-  if (last !== undefined) writeFileAtomic(join(dir, last.path), last.content);
+  const staged: { readonly tmp: string; readonly path: string }[] = [];
+  const madeDirs: string[] = [];
+  try {
+    for (const f of files) {
+      const path = join(dir, f.path);
+      madeDirs.push(...makeDirs(dirname(path)));
+      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+      staged.push({ tmp, path });
+      writeFileSync(tmp, f.content);
+    }
+  } catch (e) {
+    for (const s of staged) rmSync(s.tmp, { force: true });
+    for (const d of madeDirs.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty: leave it
+      }
+    }
+    throw e;
+  }
+  let next = 0;
+  try {
+    for (; next < staged.length - 1; next++) renameSync(staged[next].tmp, staged[next].path);
+    for (const path of remove) removeFile(dir, path);
+    if (next < staged.length) {
+      renameSync(staged[next].tmp, staged[next].path);
+      next++;
+    }
+  } finally {
+    // After a failed rename (a folder where a file goes, say), the files not yet in place stay as they were.
+    for (; next < staged.length; next++) rmSync(staged[next].tmp, { force: true });
+  }
 }
 
 /** Deletes `dir`/`path`, then its parent folders up to `dir` (not included) while they are empty. */

@@ -104,4 +104,29 @@ describe('replaceFiles', () => {
     expect(existsSync(join(dir, 'stale.txt'))).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
+
+  it('writes every file in full before replacing any: when one cannot be written, the folder is exactly as it was', () => {
+    const dir = fresh('staged');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.html'), 'old page');
+    writeFileSync(join(dir, 'stale.txt'), 'stale');
+    writeFileSync(join(dir, 'plain'), 'a file where a folder should be');
+    writeFileSync(join(dir, 'last.json'), 'old');
+    const before = readdirSync(dir).sort();
+    expect(() =>
+      replaceFiles(
+        dir,
+        [
+          { path: 'a.html', content: 'new' },
+          { path: 'charts/new.vl.json', content: 'new' }, // its folder is made, then goes again
+          { path: 'plain/b.md', content: 'new' }, // cannot be written: 'plain' is a file
+          { path: 'last.json', content: 'new' },
+        ],
+        ['stale.txt'],
+      ),
+    ).toThrow(/not a directory/);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(join(dir, 'a.html'), 'utf8')).toBe('old page');
+    expect(readFileSync(join(dir, 'last.json'), 'utf8')).toBe('old');
+  });
 });
