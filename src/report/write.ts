@@ -3,7 +3,7 @@
  * the target), so an interrupted run never leaves a half-written file; a report's files
  * replaced as one set, the file readers go by last; directories made one level at a time.
  */
-import { mkdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, normalize, resolve } from 'node:path';
 
 /** A path that must be a directory is something else (a file). */
@@ -78,6 +78,7 @@ export function writeFileAtomic(path: string, content: string): void {
   const dir = dirname(path);
   makeDirs(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  removeOrphans(path);
   try {
     writeFileSync(tmp, content);
     renameSync(tmp, path);
@@ -112,6 +113,7 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
       const path = join(dir, f.path);
       madeDirs.push(...makeDirs(dirname(path)));
       const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+      removeOrphans(path);
       staged.push({ tmp, path });
       writeFileSync(tmp, f.content);
     }
@@ -137,6 +139,36 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
   } finally {
     // After a failed rename (a folder where a file goes, say), the files not yet in place stay as they were.
     for (; next < staged.length; next++) rmSync(staged[next].tmp, { force: true });
+  }
+}
+
+/**
+ * Deletes the temporary files of `path` (`.name.PID.tmp`) that a process killed while
+ * writing it (SIGKILL, the OOM killer) left behind: those whose PID no longer runs.
+ */
+function removeOrphans(path: string): void {
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = name.slice(prefix.length, -'.tmp'.length);
+    if (!/^[1-9][0-9]*$/.test(pid) || Number(pid) === process.pid || running(Number(pid))) continue;
+    rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+/** Whether a process of this PID runs (one of another user's counts as running). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -105,6 +105,22 @@ describe('replaceFiles', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('removes the temporary files a killed writer left (its PID gone), and no other', () => {
+    const dir = fresh('orphans');
+    mkdirSync(join(dir, 'charts'), { recursive: true });
+    // A PID above the kernel's pid_max (2^22 at most on Linux) runs nowhere.
+    const dead = 4_194_305;
+    const left = [`.report.json.${dead}.tmp`, `charts/.timeline.vl.json.${dead}.tmp`];
+    const kept = [`.report.json.${process.ppid}.tmp`, `.notes.txt.${dead}.tmp`, `.report.json.x.tmp`, 'mine.tmp'];
+    for (const f of [...left, ...kept]) writeFileSync(join(dir, f), 'partial');
+    replaceFiles(dir, [
+      { path: 'charts/timeline.vl.json', content: '{}' },
+      { path: 'report.json', content: '{}' },
+    ]);
+    for (const f of left) expect(existsSync(join(dir, f))).toBe(false);
+    for (const f of kept) expect(existsSync(join(dir, f))).toBe(true);
+  });
+
   it('writes every file in full before replacing any: when one cannot be written, the folder is exactly as it was', () => {
     const dir = fresh('staged');
     mkdirSync(dir, { recursive: true });
