@@ -64,20 +64,30 @@ export function outputDirProblem(dir: string): string | undefined {
     if (err.code === 'ENOENT') return `cannot create ${err.path ?? 'the directory'} there`;
     return err.message;
   } finally {
-    for (const d of created.reverse()) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // not empty or already gone: leave it
-      }
+    removeDirs(created);
+  }
+}
+
+/** Removes directories `made` by {@link makeDirs} (outermost first), innermost first; one not empty stays. */
+function removeDirs(made: readonly string[]): void {
+  for (let i = made.length - 1; i >= 0; i--) {
+    try {
+      rmdirSync(made[i]);
+    } catch {
+      // not empty or already gone: leave it
     }
   }
+}
+
+/** The temporary file beside `path` that this process writes before renaming it over `path`. */
+function tmpPathOf(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
 }
 
 export function writeFileAtomic(path: string, content: string): void {
   const dir = dirname(path);
   makeDirs(dir);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = tmpPathOf(path);
   removeOrphans(path);
   try {
     writeFileSync(tmp, content);
@@ -112,20 +122,14 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
     for (const f of files) {
       const path = join(dir, f.path);
       madeDirs.push(...makeDirs(dirname(path)));
-      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+      const tmp = tmpPathOf(path);
       removeOrphans(path);
       staged.push({ tmp, path });
       writeFileSync(tmp, f.content);
     }
   } catch (e) {
     for (const s of staged) rmSync(s.tmp, { force: true });
-    for (const d of madeDirs.reverse()) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // not empty: leave it
-      }
-    }
+    removeDirs(madeDirs);
     throw e;
   }
   let next = 0;
