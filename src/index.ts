@@ -53,7 +53,7 @@ export { rngStream, RngStreams, RngBank } from './core/rng.js';
 export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
 export { QuantileSketch } from './core/quantile-sketch.js';
 export { parseDuration, parseRate, parsePercent, formatDuration, formatRate } from './core/units.js';
-export { balancers, balancerKinds, createBalancer } from './algorithms/registry.js';
+export { balancers, balancerKinds, createBalancer, resolveBalancerOptions } from './algorithms/registry.js';
 export { RoundRobinBalancer } from './algorithms/balancing/round-robin.js';
 export { RandomBalancer } from './algorithms/balancing/random.js';
 export { IntervalMeter } from './algorithms/monitoring/interval-meter.js';
