@@ -2,48 +2,15 @@
  * The public API (src/index.ts) is enough to write a balancer of your own and property-test
  * it in CI, as docs/writing-a-policy.md shows: everything below imports only what a user of
  * the package imports (`from 'meshsim'` outside this repository). The policy is the guide's
- * worked example, "fewest active of three": three random healthy endpoints, the one with
- * the fewest requests in flight wins. It reads the world only through its ports, so the
- * tests drive it in virtual time (an Engine as Clock and Timers) with a seeded stream.
+ * example plugin, examples/plugin/fewest-active.mjs: `choices` random healthy endpoints (3
+ * here), the one with the fewest requests in flight wins. It reads the world only through
+ * its ports, so the tests drive it in virtual time (an Engine as Clock and Timers) with a
+ * seeded stream.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FewestActive } from '../examples/plugin/fewest-active.mjs';
 import { createBalancer, Engine, resolveBalancerOptions, rngStream, type Balancer, type Endpoint, type Health, type Outcome, type Ports, type Rng } from '../src/index.js';
-
-/** The guide's example: three draws with replacement, fewest active wins, ties to the earlier draw. */
-class FewestActiveOfThree implements Balancer {
-  private healthy: number[] = [];
-  private active: number[] = [];
-
-  constructor(private readonly rng: Rng) {}
-
-  rebuild(endpoints: readonly Endpoint[]): void {
-    this.healthy = [];
-    endpoints.forEach((e, i) => {
-      if (e.health !== 'unhealthy') this.healthy.push(i);
-    });
-    this.active = new Array<number>(endpoints.length).fill(0);
-  }
-
-  pick(): number {
-    const n = this.healthy.length;
-    if (n === 0) return -1;
-    let best = -1;
-    for (let k = 0; k < 3; k++) {
-      const i = this.healthy[Math.floor(this.rng.next() * n)];
-      if (best < 0 || this.active[i] < this.active[best]) best = i;
-    }
-    return best;
-  }
-
-  onStart(i: number): void {
-    this.active[i]++;
-  }
-
-  onEnd(i: number): void {
-    this.active[i]--;
-  }
-}
 
 const OK: Outcome = { kind: 'success', status: 200 };
 
@@ -88,7 +55,7 @@ describe('a balancer of your own, property-tested through the public API', () =>
   it('never picks an unhealthy endpoint, and answers -1 exactly when none is left', () => {
     fc.assert(
       fc.property(healthArrays, fc.nat(10_000), (health, seed) => {
-        const b = new FewestActiveOfThree(rngStream(seed, 'example'));
+        const b = new FewestActive(rngStream(seed, 'example'), 3);
         b.rebuild(endpoints(health));
         const anyUp = health.some((h) => h !== 'unhealthy');
         for (const e of drive(b, engine(), () => 5, 50, 1)) {
@@ -103,7 +70,7 @@ describe('a balancer of your own, property-tested through the public API', () =>
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.nat(10_000), fc.array(fc.nat(4), { minLength: 12, maxLength: 12 }), (n, seed, inFlight) => {
         const { rng, draws } = recording(rngStream(seed, 'example'));
-        const b = new FewestActiveOfThree(rng);
+        const b = new FewestActive(rng, 3);
         b.rebuild(endpoints(new Array<Health>(n).fill('healthy')));
         for (let i = 0; i < n; i++) for (let k = 0; k < inFlight[i]; k++) b.onStart(i);
         draws.length = 0;
@@ -116,11 +83,30 @@ describe('a balancer of your own, property-tested through the public API', () =>
     );
   });
 
+  it('keeps the requests in flight of each endpoint across a rebuild that reorders and drops endpoints (state follows the id)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 10 }), fc.nat(10_000), fc.array(fc.nat(4), { minLength: 10, maxLength: 10 }), (n, seed, inFlight) => {
+        const { rng, draws } = recording(rngStream(seed, 'example'));
+        const b = new FewestActive(rng, 3);
+        const before = endpoints(new Array<Health>(n).fill('healthy'));
+        b.rebuild(before);
+        for (let i = 0; i < n; i++) for (let k = 0; k < inFlight[i]; k++) b.onStart(i);
+        // The same endpoints reversed, without the first: new index j is old index n - 1 - j.
+        const after = [...before].reverse().slice(0, n - 1);
+        b.rebuild(after);
+        draws.length = 0;
+        const picked = b.pick();
+        const was = (j: number): number => inFlight[n - 1 - j];
+        for (const c of draws.map((u) => Math.floor(u * after.length))) expect(was(picked)).toBeLessThanOrEqual(was(c));
+      }),
+    );
+  });
+
   it('is deterministic for a seed: same seed, same picks', () => {
     fc.assert(
       fc.property(healthArrays, fc.nat(10_000), (health, seed) => {
         const run = (): number[] => {
-          const b = new FewestActiveOfThree(rngStream(seed, 'example'));
+          const b = new FewestActive(rngStream(seed, 'example'), 3);
           b.rebuild(endpoints(health));
           return drive(b, engine(), (e) => 1 + (e % 4), 200, 0.5);
         };
@@ -144,7 +130,7 @@ describe('a balancer of your own, property-tested through the public API', () =>
       const picks = drive(b, clock, latency, 10_000, 1);
       return picks.filter((e) => e === slow).length / picks.length;
     };
-    const mine = share((ports) => new FewestActiveOfThree(ports.rng), 'example');
+    const mine = share((ports) => new FewestActive(ports.rng, 3), 'example');
     const p2c = share((ports) => createBalancer(resolveBalancerOptions({ kind: 'p2c' }), ports), 'p2c');
     const roundRobin = share((ports) => createBalancer(resolveBalancerOptions({ kind: 'round-robin' }), ports), 'round-robin');
     expect(roundRobin).toBe(1 / n);

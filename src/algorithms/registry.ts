@@ -50,7 +50,45 @@ const balancerList = [
   weightedLeastUtilization,
 ] as readonly BalancerDefinition<unknown>[] as readonly AnyBalancerDefinition[];
 
-export const balancers: ReadonlyMap<string, AnyBalancerDefinition> = new Map(balancerList.map((d) => [d.kind, d]));
+const registered = new Map<string, AnyBalancerDefinition>(balancerList.map((d) => [d.kind, d]));
+
+/** Every balancer by kind: meshsim's own, then those {@link registerBalancer} added. */
+export const balancers: ReadonlyMap<string, AnyBalancerDefinition> = registered;
+
+/** Kinds a plugin may take: lowercase words joined by hyphens, like meshsim's own. */
+const KIND = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/**
+ * Adds a balancer of the user's (a plugin: `meshsim run --plugin FILE`, or a program using
+ * the API) to the registry, so scenario files can name its kind. Checks the definition's
+ * shape, since it comes from code meshsim has not seen: a kind of lowercase words, family
+ * `balancing`, a summary and a `follows` line, `config` a zod 4 schema of its options and
+ * `create` a function. Registering the same definition again is a no-op; another one under
+ * a kind already taken (meshsim's own included) is an error. A plugin's kind sits inside
+ * the layers as non-Envoy kinds do (priority levels, no panic unless `panicThreshold` is
+ * set) and is taken to honour weights (slow start applies).
+ */
+export function registerBalancer(definition: unknown): void {
+  const def = definition as Partial<Record<keyof AnyBalancerDefinition, unknown>> | null;
+  const problem = (what: string): never => {
+    throw new TypeError(`not a balancer definition: ${what}`);
+  };
+  if (typeof def !== 'object' || def === null) problem(`expected an object with kind, family, summary, follows, config and create, got ${definition === null ? 'null' : typeof definition}`);
+  const d = def as Partial<Record<keyof AnyBalancerDefinition, unknown>>;
+  if (typeof d.kind !== 'string' || !KIND.test(d.kind)) problem(`kind must be lowercase words joined by hyphens, like my-policy; got ${JSON.stringify(d.kind)}`);
+  const kind = d.kind as string;
+  if (d.family !== 'balancing') problem(`${kind}: family must be 'balancing', got ${JSON.stringify(d.family)}`);
+  for (const key of ['summary', 'follows'] as const) if (typeof d[key] !== 'string' || (d[key] as string).trim() === '') problem(`${kind}: ${key} must be a non-empty string`);
+  const config = d.config as { safeParse?: unknown; parse?: unknown } | null | undefined;
+  if (typeof config !== 'object' || config === null || typeof config.safeParse !== 'function' || typeof config.parse !== 'function') {
+    problem(`${kind}: config must be a zod 4 schema of its options (z.strictObject({}) for none)`);
+  }
+  if (typeof d.create !== 'function') problem(`${kind}: create must be a function (config, ports, env) => Balancer`);
+  const taken = registered.get(kind);
+  if (taken === definition) return;
+  if (taken !== undefined) problem(`${kind}: the kind is taken${balancerList.includes(taken) ? ' by one of meshsim\'s own balancers' : ' by another plugin'}`);
+  registered.set(kind, definition as AnyBalancerDefinition);
+}
 
 /** Kinds Envoy itself offers: they always sit inside Envoy's priority and panic layers. */
 export const ENVOY_KINDS: ReadonlySet<string> = new Set(['round-robin', 'weighted-round-robin', 'random', 'least-request', 'ring-hash', 'maglev']);
@@ -69,6 +107,11 @@ export { LAYER_KEYS, layerConfigSchema };
 
 export function balancerKinds(): string[] {
   return [...balancers.keys()];
+}
+
+/** Kinds {@link registerBalancer} added (not meshsim's own), in the order they came. */
+export function pluginKinds(): string[] {
+  return [...registered.keys()].slice(balancerList.length);
 }
 
 /**

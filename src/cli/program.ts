@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { withAssertions } from '../report/assertions.js';
 import { CompareError, compareReports, comparisonJson, formatComparisonMarkdown, formatComparisonTable, loadReport } from '../report/compare.js';
 import { buildReport } from '../report/report.js';
@@ -14,6 +15,7 @@ import { outputDirProblem, writeFileAtomic } from '../report/write.js';
 import { ShardError } from '../report/shard.js';
 import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
 import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type RunOutput } from '../runner/run.js';
+import { loadedPlugins, PluginError } from '../runner/plugins.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
 import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
@@ -24,7 +26,7 @@ import { VERSION } from '../version.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
-import { scenarioFileArgument, wholeNumber } from './commands/context.js';
+import { PLUGIN_HELP, pluginOption, scenarioFileArgument, usePlugins, wholeNumber } from './commands/context.js';
 import { policiesText } from './policies.js';
 import { ProgressLine } from './progress.js';
 import { printReport, writeReportFolder, wroteReportText } from './report-output.js';
@@ -95,6 +97,7 @@ interface RunFlags extends ReportFlags {
   readonly progress: boolean;
   readonly workers?: number;
   readonly shard?: ShardSpec;
+  readonly plugin?: string[];
 }
 
 /** Fails before simulating when files cannot be written into `dir` (see outputDirProblem). */
@@ -112,6 +115,7 @@ function writeReport(path: string, content: string): void {
 }
 
 async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<number> {
+  await usePlugins(flags.plugin);
   const loaded = loadScenario(file, { sweep: flags.sweep });
   warnScenario(loaded, io);
   // Fail fast, before simulating: unknown variant names, seed overflow, unusable output path.
@@ -164,7 +168,8 @@ function warnScenario(loaded: LoadedScenario, io: CliIO): void {
   for (const w of scenarioWarnings(loaded.variants)) io.stderr(`meshsim: warning: ${loaded.file}: ${w}\n`);
 }
 
-function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[] }, io: CliIO): number {
+async function validateCommand(file: string, flags: { readonly sweep?: SweepAxis[]; readonly plugin?: string[] }, io: CliIO): Promise<number> {
+  await usePlugins(flags.plugin);
   const loaded = loadScenario(file, { sweep: flags.sweep });
   warnScenario(loaded, io);
   const s = loaded.base;
@@ -225,6 +230,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs from the folder (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)")
     .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', wholeNumber(1, 'a worker count', 1024))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
+    .option('--plugin <file>', PLUGIN_HELP, pluginOption)
     .addHelpText(
       'after',
       helpText(
@@ -239,6 +245,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '    --sweep mesh.failover.retries.max=0,1,2,3\n' +
           '  meshsim run scenarios/sweep-retries.yaml \\\n' +
           "    --sweep 'mesh.balancer={kind: p2c},{kind: random}'   # 6 × 2 variants\n" +
+          '  meshsim run examples/plugin/scenario.yaml \\\n' +
+          '    --plugin examples/plugin/fewest-active.mjs   # a balancer of your own\n' +
           '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
           '(on top of each named variant, if the file has `variants:`), named from its values,\n' +
           'like max-2_budgetPercent-20pct; `meshsim validate FILE` lists the names.\n' +
@@ -267,6 +275,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .description('check a scenario file and list its variants, without simulating')
     .argument('<file>', 'scenario file')
     .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
+    .option('--plugin <file>', PLUGIN_HELP, pluginOption)
     .addHelpText(
       'after',
       helpText(
@@ -282,7 +291,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '  70  internal error (please report it)',
       ),
     )
-    .action((file: string, flags: { sweep?: SweepAxis[] }) => setExit(validateCommand(file, flags, io)));
+    .action(async (file: string, flags: { sweep?: SweepAxis[]; plugin?: string[] }) => setExit(await validateCommand(file, flags, io)));
 
   program
     .command('compare')
@@ -328,6 +337,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   program
     .command('policies')
     .description('list the algorithms scenario files can name, and which system each follows')
+    .option('--plugin <file>', 'list the balancers of this plugin too (repeatable)', pluginOption)
     .addHelpText(
       'after',
       helpText(
@@ -341,11 +351,15 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '  0   listed',
       ),
     )
-    .action(() => setExit(policiesCommand(io)));
+    .action(async (flags: { plugin?: string[] }) => {
+      await usePlugins(flags.plugin);
+      setExit(policiesCommand(io));
+    });
 
   program
     .command('schema')
     .description('print the JSON Schema of scenario files (for editor completion and validation)')
+    .option('--plugin <file>', "include this plugin's balancers and their options (repeatable)", pluginOption)
     .addHelpText(
       'after',
       helpText(
@@ -360,7 +374,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '  0   printed',
       ),
     )
-    .action(() => {
+    .action(async (flags: { plugin?: string[] }) => {
+      await usePlugins(flags.plugin);
       io.stdout(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
       setExit(EXIT_OK);
     });
@@ -392,11 +407,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (e instanceof UnknownVariantError || e instanceof UsageError || e instanceof CompareError || e instanceof ShardError || e instanceof ShardSpecError) {
+    if (e instanceof UnknownVariantError || e instanceof UsageError || e instanceof CompareError || e instanceof ShardError || e instanceof ShardSpecError || e instanceof PluginError) {
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    io.stderr(`meshsim: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    const plugins = loadedPlugins();
+    const where = plugins.length > 0 ? `internal error, in meshsim or in a plugin (${plugins.map((u) => fileURLToPath(u)).join(', ')})` : 'internal error (please report it)';
+    io.stderr(`meshsim: ${where}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_INTERNAL;
   }
 }

@@ -37,6 +37,7 @@ import type { Scenario } from '../scenario/types.js';
 import type { RunResult } from '../sim/metrics.js';
 import { runResultFromJSON, type RunResultJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
+import { loadedPlugins, threadOnlyKinds } from './plugins.js';
 
 /** One replication to simulate: a variant (index into the scenarios) and a seed. */
 export interface WorkerTask {
@@ -52,6 +53,8 @@ export interface WorkerInit {
   readonly queue: TaskQueueInit;
   /** This thread's own block of the queue. */
   readonly block: number;
+  /** Plugin modules to load before simulating (file URLs; see plugins.ts). */
+  readonly plugins: readonly string[];
 }
 
 /** What it takes to open a {@link TaskQueue} in another thread. */
@@ -243,6 +246,16 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
   // stats[0] is the calling thread, stats[i] worker thread i.
   const stats = Array.from({ length: count }, () => ({ runs: 0, peakHeapBytes: 0 }));
   if (tasks.length === 0) return Promise.resolve({ results: [], workers: [] });
+  const threadOnly = threadOnlyKinds();
+  if (threadOnly.length > 0) {
+    return Promise.reject(
+      new WorkerError(
+        `balancer kinds registered in this thread only (${threadOnly.join(', ')}) cannot run in worker threads: ` +
+          'load them from a module with loadPlugins() (as `--plugin` does), or run with workers: 1',
+      ),
+    );
+  }
+  const plugins = loadedPlugins();
   // One block per simulating executor: the calling thread's is block 0 when it simulates.
   const firstBlock = callerSimulates ? 0 : 1;
   const queueInit = TaskQueue.create(affinityOrder(scenarios, tasks), count - firstBlock);
@@ -292,7 +305,7 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
       return true;
     };
     for (let i = 1; i < count; i++) {
-      const w = startWorker({ scenarios, tasks: plainTasks, queue: queueInit, block: i - firstBlock });
+      const w = startWorker({ scenarios, tasks: plainTasks, queue: queueInit, block: i - firstBlock, plugins });
       workers.push(w);
       w.on('message', (reply: WorkerReply) => {
         if (settled) return;

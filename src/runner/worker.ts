@@ -1,17 +1,21 @@
 /**
- * A simulation worker thread (see pool.ts): receives the variants' scenarios, the task list
- * and the shared queue once, then takes runs from the queue until none is left, posting
- * back each result in its lossless JSON form (sim/run-result-json.ts) with the thread's
- * heap size, or the error it threw (and stops: the calling thread ends the pool).
+ * A simulation worker thread (see pool.ts): receives the variants' scenarios, the task
+ * list, the shared queue and the plugin modules to load once, then takes runs from the
+ * queue until none is left, posting back each result in its lossless JSON form
+ * (sim/run-result-json.ts) with the thread's heap size, or the error it threw (and stops:
+ * the calling thread ends the pool).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runResultToJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
+import { loadPlugins } from './plugins.js';
 import { TaskQueue, type WorkerInit, type WorkerReply } from './pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('runner/worker: must run in a worker thread (see runner/pool.ts)');
-const { scenarios, tasks, queue: queueInit, block } = workerData as WorkerInit;
+const { scenarios, tasks, queue: queueInit, block, plugins } = workerData as WorkerInit;
+// The calling thread loaded these already, so they load here too; a failure ends the pool.
+await loadPlugins(plugins);
 const queue = new TaskQueue(queueInit);
 
 for (let position = queue.take(block); position >= 0; position = queue.take(block)) {

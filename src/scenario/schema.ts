@@ -584,7 +584,7 @@ const balancerSchema = z
     const def = balancers.get(spec.kind);
     if (!def) {
       const known = balancerKinds();
-      ctx.addIssue({ code: 'custom', path: ['kind'], input: spec.kind, message: `unknown balancer kind '${spec.kind}'${didYouMean(spec.kind, known)}; expected one of ${known.join(', ')}` });
+      ctx.addIssue({ code: 'custom', path: ['kind'], input: spec.kind, message: `unknown balancer kind '${spec.kind}'${didYouMean(spec.kind, known)}; expected one of ${known.join(', ')}, or a plugin's kind (load it with --plugin FILE)` });
       return z.NEVER;
     }
     const { kind, ...options } = spec;

@@ -168,9 +168,11 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
   it('an unknown balancer kind lists the registered kinds', () => {
     const error = errorOf(edit(QUICKSTART, '{ kind: round-robin }\nvariants', '{ kind: round-robn }\nvariants'));
     expect(error.message).toBe(
-      "q.yaml:35:21: mesh.balancer.kind: unknown balancer kind 'round-robn' (did you mean 'round-robin'?); expected one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization",
+      "q.yaml:35:21: mesh.balancer.kind: unknown balancer kind 'round-robn' (did you mean 'round-robin'?); expected one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization, or a plugin's kind (load it with --plugin FILE)",
     );
-    expect(error.expected).toBe('one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization');
+    expect(error.expected).toBe(
+      "one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization, or a plugin's kind (load it with --plugin FILE)",
+    );
   });
 
   it('balancer options are checked by the balancer’s own schema', () => {

@@ -69,7 +69,7 @@ describe('variants', () => {
 describe('variant errors', () => {
   it('name the variant and point at the override that brought the bad value', () => {
     expect(linesOf(withVariants('  random: { mesh.balancer: { kind: randm } }\n'))).toEqual([
-      "q.yaml:37:36: variants.random → mesh.balancer.kind: unknown balancer kind 'randm' (did you mean 'random'?); expected one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization",
+      "q.yaml:37:36: variants.random → mesh.balancer.kind: unknown balancer kind 'randm' (did you mean 'random'?); expected one of round-robin, weighted-round-robin, smooth-weighted-round-robin, random, weighted-random, least-request, p2c, p2c-peak-ewma, ring-hash, maglev, aperture, weighted-least-utilization, or a plugin's kind (load it with --plugin FILE)",
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { loadPlugins, pluginUrls } from '../../runner/plugins.js';
 
 /**
  * What a command module gets from the program (src/cli/program.ts) when it registers: the
@@ -111,4 +112,16 @@ function isFile(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `--plugin FILE`, repeatable: every file, in order. */
+export function pluginOption(value: string, previous: readonly string[] = []): string[] {
+  return [...previous, value];
+}
+
+export const PLUGIN_HELP = 'an ES module of yours exporting balancer definitions; scenario files can then name their kinds (repeatable; docs/writing-a-policy.md)';
+
+/** Loads the `--plugin` files, before the scenario or config that names their kinds is read. */
+export async function usePlugins(files: readonly string[] | undefined): Promise<void> {
+  if (files !== undefined && files.length > 0) await loadPlugins(pluginUrls(files));
 }

@@ -6,12 +6,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadProxyConfig, proxyConfigWarnings } from '../../live/proxy/config.js';
 import { formatDuration, parseDuration } from '../../core/units.js';
-import { withInterrupt, type CommandContext } from './context.js';
+import { PLUGIN_HELP, pluginOption, usePlugins, withInterrupt, type CommandContext } from './context.js';
 import { helpText } from '../help.js';
 
 interface ProxyFlags {
   readonly config: string;
   readonly drain: number;
+  readonly plugin?: string[];
 }
 
 /** A drain time: a duration with its unit, as config files write them (`10s`, `500ms`), or plain milliseconds. */
@@ -25,6 +26,7 @@ function drainTime(value: string): number {
 }
 
 async function proxyCommand(flags: ProxyFlags, ctx: CommandContext): Promise<void> {
+  await usePlugins(flags.plugin);
   const config = loadProxyConfig(flags.config);
   for (const w of proxyConfigWarnings(config)) ctx.io.stderr(`meshsim: warning: ${flags.config}: ${w}\n`);
   await withInterrupt(async (signal) => {
@@ -59,6 +61,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .description('run the live sidecar proxy: the same balancer and failover objects as the simulator, on real traffic')
     .requiredOption('--config <file>', `proxy config (YAML or JSON, meshsim/proxy@1)`)
     .option('--drain <time>', 'on SIGTERM/SIGINT, how long requests in flight may still finish (10s, 500ms; plain numbers are ms)', drainTime, 10_000)
+    .option('--plugin <file>', PLUGIN_HELP, pluginOption)
     .addHelpText(
       'after',
       helpText(
