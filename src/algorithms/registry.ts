@@ -69,25 +69,30 @@ const KIND = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
  * set) and is taken to honour weights (slow start applies).
  */
 export function registerBalancer(definition: unknown): void {
-  const def = definition as Partial<Record<keyof AnyBalancerDefinition, unknown>> | null;
-  const problem = (what: string): never => {
-    throw new TypeError(`not a balancer definition: ${what}`);
-  };
-  if (typeof def !== 'object' || def === null) problem(`expected an object with kind, family, summary, follows, config and create, got ${definition === null ? 'null' : typeof definition}`);
-  const d = def as Partial<Record<keyof AnyBalancerDefinition, unknown>>;
-  if (typeof d.kind !== 'string' || !KIND.test(d.kind)) problem(`kind must be lowercase words joined by hyphens, like my-policy; got ${JSON.stringify(d.kind)}`);
-  const kind = d.kind as string;
-  if (d.family !== 'balancing') problem(`${kind}: family must be 'balancing', got ${JSON.stringify(d.family)}`);
-  for (const key of ['summary', 'follows'] as const) if (typeof d[key] !== 'string' || (d[key] as string).trim() === '') problem(`${kind}: ${key} must be a non-empty string`);
+  if (typeof definition !== 'object' || definition === null) {
+    notADefinition(`expected an object with kind, family, summary, follows, config and create, got ${definition === null ? 'null' : typeof definition}`);
+  }
+  const d = definition as Partial<Record<keyof AnyBalancerDefinition, unknown>>;
+  const kind = d.kind;
+  if (typeof kind !== 'string' || !KIND.test(kind)) notADefinition(`kind must be lowercase words joined by hyphens, like my-policy; got ${JSON.stringify(kind)}`);
+  if (d.family !== 'balancing') notADefinition(`${kind}: family must be 'balancing', got ${JSON.stringify(d.family)}`);
+  for (const key of ['summary', 'follows'] as const) {
+    const text = d[key];
+    if (typeof text !== 'string' || text.trim() === '') notADefinition(`${kind}: ${key} must be a non-empty string`);
+  }
   const config = d.config as { safeParse?: unknown; parse?: unknown } | null | undefined;
   if (typeof config !== 'object' || config === null || typeof config.safeParse !== 'function' || typeof config.parse !== 'function') {
-    problem(`${kind}: config must be a zod 4 schema of its options (z.strictObject({}) for none)`);
+    notADefinition(`${kind}: config must be a zod 4 schema of its options (z.strictObject({}) for none)`);
   }
-  if (typeof d.create !== 'function') problem(`${kind}: create must be a function (config, ports, env) => Balancer`);
+  if (typeof d.create !== 'function') notADefinition(`${kind}: create must be a function (config, ports, env) => Balancer`);
   const taken = registered.get(kind);
   if (taken === definition) return;
-  if (taken !== undefined) problem(`${kind}: the kind is taken${balancerList.includes(taken) ? ' by one of meshsim\'s own balancers' : ' by another plugin'}`);
+  if (taken !== undefined) notADefinition(`${kind}: the kind is taken${balancerList.includes(taken) ? " by one of meshsim's own balancers" : ' by another plugin'}`);
   registered.set(kind, definition as AnyBalancerDefinition);
+}
+
+function notADefinition(what: string): never {
+  throw new TypeError(`not a balancer definition: ${what}`);
 }
 
 /** Kinds Envoy itself offers: they always sit inside Envoy's priority and panic layers. */

@@ -88,7 +88,7 @@ export function writeFileAtomic(path: string, content: string): void {
   const dir = dirname(path);
   makeDirs(dir);
   const tmp = tmpPathOf(path);
-  removeOrphans(path);
+  removeOrphans([path]);
   try {
     writeFileSync(tmp, content);
     renameSync(tmp, path);
@@ -123,10 +123,10 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
       const path = join(dir, f.path);
       madeDirs.push(...makeDirs(dirname(path)));
       const tmp = tmpPathOf(path);
-      removeOrphans(path);
       staged.push({ tmp, path });
       writeFileSync(tmp, f.content);
     }
+    removeOrphans(staged.map((s) => s.path));
   } catch (e) {
     for (const s of staged) rmSync(s.tmp, { force: true });
     removeDirs(madeDirs);
@@ -147,22 +147,30 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
 }
 
 /**
- * Deletes the temporary files of `path` (`.name.PID.tmp`) that a process killed while
- * writing it (SIGKILL, the OOM killer) left behind: those whose PID no longer runs.
+ * Deletes the temporary files of `paths` (`.name.PID.tmp`) that a process killed while
+ * writing them (SIGKILL, the OOM killer) left behind: those whose PID no longer runs. Each
+ * directory is listed once.
  */
-function removeOrphans(path: string): void {
-  const prefix = `.${basename(path)}.`;
-  let names: string[];
-  try {
-    names = readdirSync(dirname(path));
-  } catch {
-    return;
+function removeOrphans(paths: readonly string[]): void {
+  const byDir = new Map<string, Set<string>>();
+  for (const path of paths) {
+    const names = byDir.get(dirname(path)) ?? new Set<string>();
+    names.add(basename(path));
+    byDir.set(dirname(path), names);
   }
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
-    const pid = name.slice(prefix.length, -'.tmp'.length);
-    if (!/^[1-9][0-9]*$/.test(pid) || Number(pid) === process.pid || running(Number(pid))) continue;
-    rmSync(join(dirname(path), name), { force: true });
+  for (const [dir, targets] of byDir) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /^\.(.+)\.([1-9][0-9]*)\.tmp$/.exec(name);
+      if (m === null || !targets.has(m[1])) continue;
+      const pid = Number(m[2]);
+      if (pid !== process.pid && !running(pid)) rmSync(join(dir, name), { force: true });
+    }
   }
 }
 
