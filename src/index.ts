@@ -54,7 +54,8 @@ export { makeSampler, distMean, distQuantile, validateDist } from './core/distri
 export { QuantileSketch } from './core/quantile-sketch.js';
 export { parseDuration, parseRate, parsePercent, formatDuration, formatRate } from './core/units.js';
 export { balancers, balancerKinds, createBalancer, resolveBalancerOptions, registerBalancer } from './algorithms/registry.js';
-export { loadPlugins, pluginUrls, PluginError } from './runner/plugins.js';
+export { loadPlugins, pluginUrls, pluginIdentities, PluginError } from './scenario/plugins.js';
+export type { PluginIdentity } from './scenario/plugins.js';
 export { RoundRobinBalancer } from './algorithms/balancing/round-robin.js';
 export { RandomBalancer } from './algorithms/balancing/random.js';
 export { IntervalMeter } from './algorithms/monitoring/interval-meter.js';

@@ -15,7 +15,7 @@ import { outputDirProblem, writeFileAtomic } from '../report/write.js';
 import { ShardError } from '../report/shard.js';
 import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
 import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type RunOutput } from '../runner/run.js';
-import { loadedPlugins, PluginError } from '../runner/plugins.js';
+import { loadedPlugins, pluginIdentities, PluginError, type PluginIdentity } from '../scenario/plugins.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
 import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
@@ -135,21 +135,31 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
     shard: flags.shard,
     onRun: progress ? (done, total, _variant, _seed, result) => progress.update(done, total, result.conservation.issued) : undefined,
   });
-  if (flags.shard !== undefined) return writeShardReport(loaded, flags, flags.shard, executed, dir, io, started, writeReport);
+  if (flags.shard !== undefined) return writeShardReport(loaded, flags, flags.shard, executed, dir, io, started, writeReport, pluginIdentities());
   const output = assembleOutput(executed.plan, executed.runs.map((r) => r.result));
-  return emitReport(dir, loaded, output, flags, io, started, { scenarioFile: loaded.file });
+  return emitReport(dir, loaded, output, flags, io, started, { scenarioFile: loaded.file }, pluginIdentities());
 }
 
 /**
  * Builds the report of a whole run, writes report.json, report.md and (unless --no-html) the
  * HTML report, prints it: `run` and `merge` alike. `scenario` says where the scenario's text
- * is (shown on the page and copied next to the report when it hashes to the report's sha256).
+ * is (shown on the page and copied next to the report when it hashes to the report's sha256);
+ * `plugins`, which plugin modules made the figures (recorded in the report).
  * The files are all rendered before any is written, report.json last (writeReportFolder), so
  * that an interrupted run leaves the folder's earlier report whole.
  */
-async function emitReport(dir: string, loaded: LoadedScenario, output: RunOutput, flags: ReportFlags, io: CliIO, started: number, scenario: WriteHtmlOptions): Promise<number> {
+async function emitReport(
+  dir: string,
+  loaded: LoadedScenario,
+  output: RunOutput,
+  flags: ReportFlags,
+  io: CliIO,
+  started: number,
+  scenario: WriteHtmlOptions,
+  plugins: readonly PluginIdentity[],
+): Promise<number> {
   const rules = loaded.base.assert;
-  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output), rules);
+  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { plugins }), rules);
   const removed = await writeReportFolder(dir, report, flags.html ? scenario : undefined, io, (m) => new UsageError(m));
   const failed = printReport(report, rules, flags.format, `${loaded.base.name}: ${report.variants.length} variant(s) × ${report.seeds.length} seed(s)`, io);
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
@@ -328,7 +338,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     formats: FORMATS,
     setExit,
     checkOutputDir,
-    emitReport: (dir, loaded, output, flags, started, scenario) => emitReport(dir, loaded, output, flags, io, started, scenario),
+    emitReport: (dir, loaded, output, flags, started, scenario, plugins) => emitReport(dir, loaded, output, flags, io, started, scenario, plugins),
     stderr: io.stderr,
   });
   registerLiveCommand(program, { io, setExit, usageError: (m) => new UsageError(m) });

@@ -25,6 +25,7 @@ import { ChildHost, childModule, InProcessHost, type Host } from './process.js';
 import { sidecarsService } from './sidecars/service.js';
 import type { ProxyConfig, ProxyStats } from './proxy/index.js';
 import { timerMs } from './realtime.js';
+import { loadedPlugins } from '../scenario/plugins.js';
 
 export interface LiveRunOptions {
   readonly seed: number;
@@ -251,7 +252,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
   try {
     const addresses = await fleet.request<Record<string, string>>({ type: 'start', config: { seed: options.seed, instances, faults: options.faults } });
     const plans = proxyPlans(scenario, options.seed, instances, addresses);
-    const ports = await sidecars.request<number[]>({ type: 'start', configs: plans.map((p) => p.config) });
+    const ports = await sidecars.request<number[]>({ type: 'start', plugins: loadedPlugins(), configs: plans.map((p) => p.config) });
     const callers: Record<string, number> = {};
     plans.forEach((p, i) => {
       if (!p.client) callers[`${p.caller}->${p.target}`] = ports[i];

@@ -37,6 +37,7 @@ const figures = {
 const ReportShape = z.object({
   schema: z.string(),
   scenario: z.object({ name: z.string(), sha256: z.string() }),
+  plugins: z.array(z.object({ file: z.string(), sha256: z.string().nullable(), kinds: z.array(z.string()) })).optional(),
   seeds: z.array(z.number()),
   variants: z.array(z.object({ name: z.string(), summary: z.object(figures), runs: z.array(z.object({ seed: z.number(), ...figures })) })),
 });
@@ -77,10 +78,19 @@ export interface Pair {
   readonly figures: { readonly [F in StatFigure]: ComparedFigure };
 }
 
+/** One report compared: its label, file, scenario, seeds, and the plugins its run loaded (when any). */
+export interface ComparisonReportEntry {
+  readonly label: string;
+  readonly file: string;
+  readonly scenario: { readonly name: string; readonly sha256: string };
+  readonly plugins?: ComparedReport['plugins'];
+  readonly seeds: readonly number[];
+}
+
 export interface Comparison {
   readonly schema: typeof COMPARE_SCHEMA;
   readonly scenario: { readonly name: string; readonly sha256: string };
-  readonly reports: readonly { readonly label: string; readonly file: string; readonly scenario: { readonly name: string; readonly sha256: string }; readonly seeds: readonly number[] }[];
+  readonly reports: readonly ComparisonReportEntry[];
   readonly statistics: { readonly confidence: number; readonly paired: string; readonly welch: string };
   readonly pairs: readonly Pair[];
   /** Reports of other scenarios compared with --force, variants without a counterpart. */
@@ -142,7 +152,13 @@ export function compareReports(reports: readonly LoadedReport[], options: { read
   return {
     schema: COMPARE_SCHEMA,
     scenario: base.report.scenario,
-    reports: reports.map((r, i) => ({ label: labelOf(i), file: r.file, scenario: r.report.scenario, seeds: r.report.seeds })),
+    reports: reports.map((r, i) => ({
+      label: labelOf(i),
+      file: r.file,
+      scenario: r.report.scenario,
+      ...(r.report.plugins === undefined ? {} : { plugins: r.report.plugins }),
+      seeds: r.report.seeds,
+    })),
     statistics: COMPARE_METHOD,
     pairs,
     warnings,
@@ -195,13 +211,19 @@ function rows(pair: Pair, mark: (s: string) => string): string[][] {
   });
 }
 
+/** `, plugins file (sha256 prefix)…` for a report whose run loaded plugins: tells a before/after of a plugin's code apart. */
+function pluginsNote(r: ComparisonReportEntry, code: (s: string) => string): string {
+  if (r.plugins === undefined || r.plugins.length === 0) return '';
+  return `, plugin${r.plugins.length === 1 ? '' : 's'} ${r.plugins.map((p) => `${p.file} ${p.sha256 === null ? '(not a file)' : code(`${p.sha256.slice(0, 12)}…`)}`).join(', ')}`;
+}
+
 const methodLine = (pair: Pair): string => (pair.method === 'paired' ? 'paired by seed' : 'unpaired (different seeds): Welch t interval');
 const pairTitle = (pair: Pair): string => `${pair.variant} [${pair.label}] vs ${pair.baselineVariant} [A]`;
 
 /** The terminal table: a block per pair. */
 export function formatComparisonTable(c: Comparison): string {
   const out: string[] = [`scenario ${c.scenario.name}`];
-  for (const r of c.reports) out.push(`  ${r.label}: ${r.file} (${r.seeds.length} seed${r.seeds.length === 1 ? '' : 's'}: ${r.seeds.join(', ')})`);
+  for (const r of c.reports) out.push(`  ${r.label}: ${r.file} (${r.seeds.length} seed${r.seeds.length === 1 ? '' : 's'}: ${r.seeds.join(', ')})${pluginsNote(r, (s) => s)}`);
   for (const w of c.warnings) out.push(`warning: ${w}`);
   const header = ['figure', 'A', 'B', 'change', '95% CI', 'p', ''];
   for (const pair of c.pairs) {
@@ -225,7 +247,7 @@ export function formatComparisonTable(c: Comparison): string {
 /** Markdown, ready for a pull-request comment. */
 export function formatComparisonMarkdown(c: Comparison): string {
   const out: string[] = [`## meshsim compare: ${c.scenario.name}`, ''];
-  for (const r of c.reports) out.push(`- **${r.label}**: \`${r.file}\` — ${r.seeds.length} seed${r.seeds.length === 1 ? '' : 's'} (${r.seeds.join(', ')}), scenario sha256 \`${r.scenario.sha256.slice(0, 12)}…\``);
+  for (const r of c.reports) out.push(`- **${r.label}**: \`${r.file}\` — ${r.seeds.length} seed${r.seeds.length === 1 ? '' : 's'} (${r.seeds.join(', ')}), scenario sha256 \`${r.scenario.sha256.slice(0, 12)}…\`${pluginsNote(r, (s) => `\`${s}\``)}`);
   for (const w of c.warnings) out.push(`- ⚠️ ${w}`);
   for (const pair of c.pairs) {
     out.push('', `### ${pairTitle(pair)}`, '', `${pair.method === 'paired' ? `Paired by seed (${COMPARE_METHOD.paired})` : `Unpaired (${COMPARE_METHOD.welch})`}.`, '');

@@ -17,6 +17,7 @@
  */
 import type { Calibration, LiveEnvironment } from '../runner/fidelity.js';
 import { round6, type Report, type VariantReport } from './report.js';
+import { pluginsLine } from './markdown.js';
 
 export const FIDELITY_SCHEMA = 'meshsim/fidelity@1';
 
@@ -107,6 +108,8 @@ export interface FidelityReport {
   readonly schema: typeof FIDELITY_SCHEMA;
   readonly generator: string;
   readonly scenario: { readonly name: string; readonly sha256: string };
+  /** The plugin modules both worlds ran (as report.json records them); absent when none. */
+  readonly plugins?: Report['plugins'];
   readonly targets: typeof FIDELITY_TARGETS;
   readonly calibration: Calibration | null;
   /**
@@ -260,6 +263,7 @@ export function buildFidelityReport(sim: Report, live: Report, calibration: Cali
     schema: FIDELITY_SCHEMA,
     generator: sim.generator,
     scenario: sim.scenario,
+    ...(sim.plugins === undefined ? {} : { plugins: sim.plugins }),
     targets: FIDELITY_TARGETS,
     calibration,
     verdicts: twin === undefined ? 'all-seeds' : 'same-seeds',
@@ -284,6 +288,7 @@ export function fidelityMarkdown(r: FidelityReport): string {
     `# meshsim fidelity: ${r.scenario.name}`,
     '',
     `- scenario sha256: \`${r.scenario.sha256}\``,
+    ...(r.plugins === undefined ? [] : [pluginsLine(r.plugins)]),
     `- simulation: seeds ${r.sim.seeds.join(', ')}; live: seed ${r.live.seeds.join(', ')} (one real run per variant, for the scenario's duration)`,
     r.verdicts === 'same-seeds'
       ? `- verdicts compare live with the simulation of its own seed${r.sim.compared.length > 1 ? 's' : ''} (${r.sim.compared.join(', ')}): both draw arrivals, service times and the algorithms' choices from the same random streams, so they differ by what the simulator models, not by the luck of one run; the estimate over all ${r.sim.seeds.length} seeds is beside it, with its range over seeds`

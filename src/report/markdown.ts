@@ -10,6 +10,7 @@ export function reportMarkdown(report: Report): string {
     `# meshsim report: ${report.scenario.name}`,
     '',
     `- scenario sha256: \`${report.scenario.sha256}\``,
+    ...pluginsLines(report),
     `- seeds: ${report.seeds.join(', ')} (${report.seeds.length} replication${report.seeds.length === 1 ? '' : 's'})`,
     `- generator: ${report.generator}, mode: ${report.mode}`,
     `- latency: client-observed, succeeded requests only, pooled over seeds; percentiles from a DDSketch (relative error ≤ ${pct}%)`,
@@ -24,6 +25,17 @@ export function reportMarkdown(report: Report): string {
     instancesSection(report),
     membershipSection(report),
   ].join('\n');
+}
+
+/** The plugins the run loaded, one line (none: no line). */
+function pluginsLines(report: Report): string[] {
+  const plugins = report.plugins;
+  return plugins === undefined || plugins.length === 0 ? [] : [pluginsLine(plugins)];
+}
+
+/** `- plugins: file (kinds; sha256 …); …`: report.md's line, fidelity.md's too. */
+export function pluginsLine(plugins: NonNullable<Report['plugins']>): string {
+  return `- plugins: ${plugins.map((p) => `${p.file} (${p.kinds.join(', ')}; sha256 ${p.sha256 === null ? 'none: not a file' : `\`${p.sha256}\``})`).join('; ')}`;
 }
 
 function assertionsLine(report: Report): string[] {

@@ -50,6 +50,7 @@ const ReportSchema = z.looseObject({
   generator: z.string(),
   mode: z.string(),
   scenario: z.looseObject({ name: z.string(), sha256: z.string() }),
+  plugins: z.array(z.looseObject({ file: z.string(), sha256: z.string().nullable(), kinds: z.array(z.string()) })).optional(),
   seeds: z.array(num),
   percentiles: z.looseObject({ method: z.string(), relativeError: num }),
   statistics: z.looseObject({ confidence: num, interval: z.string(), comparison: z.string(), totals: z.string().optional(), maxima: z.string().optional(), baseline: z.string().nullable() }),

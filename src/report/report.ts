@@ -6,6 +6,7 @@
  */
 import { QuantileSketch } from '../core/quantile-sketch.js';
 import type { RunOutput } from '../runner/run.js';
+import type { PluginIdentity } from '../scenario/plugins.js';
 import { TIMELINE_ACCURACY, type FailoverCounts, type FaultEffect, type LayerStats, type RequestCounts, type RunResult } from '../sim/metrics.js';
 import type { AssertMetric, AssertOp } from '../scenario/types.js';
 import { VERSION } from '../version.js';
@@ -227,6 +228,11 @@ export interface Report {
    */
   readonly mode: 'sim' | 'live';
   readonly scenario: { readonly name: string; readonly sha256: string };
+  /**
+   * The plugin modules the run loaded (`--plugin`), in load order: file name, sha256 of its
+   * bytes, the kinds it registered. Absent when none was loaded.
+   */
+  readonly plugins?: readonly PluginIdentity[];
   readonly seeds: readonly number[];
   /** How percentiles were computed, and their guaranteed relative error. */
   readonly percentiles: { readonly method: 'ddsketch'; readonly relativeError: number };
@@ -477,7 +483,11 @@ function membershipReports(runs: readonly RunResult[]): MembershipReport[] {
   });
 }
 
-export function buildReport(scenario: { readonly name: string; readonly sha256: string }, output: RunOutput, options: { readonly mode?: Report['mode'] } = {}): Report {
+export function buildReport(
+  scenario: { readonly name: string; readonly sha256: string },
+  output: RunOutput,
+  options: { readonly mode?: Report['mode']; readonly plugins?: readonly PluginIdentity[] } = {},
+): Report {
   let accuracy = new QuantileSketch().relativeAccuracy;
   const variants = output.variants.map((v): VariantReport => {
     const pooled = new QuantileSketch();
@@ -519,6 +529,7 @@ export function buildReport(scenario: { readonly name: string; readonly sha256: 
     generator: `meshsim ${VERSION}`,
     mode: options.mode ?? 'sim',
     scenario: { name: scenario.name, sha256: scenario.sha256 },
+    ...(options.plugins === undefined || options.plugins.length === 0 ? {} : { plugins: options.plugins.map((p) => ({ file: p.file, sha256: p.sha256, kinds: [...p.kinds] })) }),
     seeds: output.seeds,
     percentiles: { method: 'ddsketch', relativeError: accuracy },
     statistics: { ...STATISTICS_METHOD, baseline: variants[0]?.name ?? null },

@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { planRuns, shardRuns, type ShardSpec } from '../runner/plan.js';
+import type { PluginIdentity } from '../scenario/plugins.js';
 import { assembleOutput, runPlan, type ExecutedRun, type RunOutput, type RunPlan } from '../runner/run.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { parseScenarioText } from '../scenario/load.js';
@@ -38,6 +39,8 @@ export interface ShardDocument {
   readonly generator: string;
   /** The scenario: name, sha256 of the file's bytes, its path as given, its text. */
   readonly scenario: { readonly name: string; readonly sha256: string; readonly file: string; readonly source: string };
+  /** The plugin modules the shard's run loaded (as report.json records them); absent when none. */
+  readonly plugins?: readonly PluginIdentity[];
   readonly options: ShardOptions;
   /** The whole plan: variant names, seeds, and how many runs (variants × seeds). */
   readonly plan: { readonly variants: readonly string[]; readonly seeds: readonly number[]; readonly runs: number };
@@ -71,7 +74,15 @@ const sha256 = (text: string | Uint8Array): string => createHash('sha256').updat
  * The shard document of `runs` (the shard's, in canonical order). `source` is the scenario
  * file's text; it must hash to `loaded.sha256`.
  */
-export function buildShard(loaded: LoadedScenario, source: string, options: ShardOptions, plan: RunPlan, shard: ShardSpec, runs: readonly ExecutedRun[]): ShardDocument {
+export function buildShard(
+  loaded: LoadedScenario,
+  source: string,
+  options: ShardOptions,
+  plan: RunPlan,
+  shard: ShardSpec,
+  runs: readonly ExecutedRun[],
+  plugins: readonly PluginIdentity[] = [],
+): ShardDocument {
   if (sha256(Buffer.from(source, 'utf8')) !== loaded.sha256) throw new ShardError(`${loaded.file}: the file changed while it was being read; run again`);
   if (options.sweep !== undefined && !isDeepStrictEqual(JSON.parse(JSON.stringify(options.sweep)), options.sweep)) {
     throw new ShardError('--shard: a --sweep value cannot be stored in a shard report as JSON (e.g. .inf or .nan); put the sweep in the scenario file');
@@ -81,6 +92,7 @@ export function buildShard(loaded: LoadedScenario, source: string, options: Shar
     schema: SHARD_SCHEMA,
     generator: `meshsim ${VERSION}`,
     scenario: { name: loaded.base.name, sha256: loaded.sha256, file: loaded.file, source },
+    ...(plugins.length === 0 ? {} : { plugins: plugins.map((p) => ({ file: p.file, sha256: p.sha256, kinds: [...p.kinds] })) }),
     options: cleanOptions(options),
     plan: { variants: plan.variants.map((v) => v.name), seeds: plan.seeds, runs: plan.runs.length },
     shard: { index: shard.index, count: shard.count },
@@ -115,6 +127,9 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+const isPluginIdentity = (x: unknown): boolean =>
+  isRecord(x) && typeof x.file === 'string' && (x.sha256 === null || typeof x.sha256 === 'string') && Array.isArray(x.kinds) && x.kinds.every((k) => typeof k === 'string');
+
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /** Parses and checks one shard file's text; throws {@link ShardError} naming `path` and the field. */
@@ -142,6 +157,9 @@ export function parseShard(text: string, path: string): ShardDocument {
   const s = raw.scenario;
   if (!isRecord(s) || typeof s.name !== 'string' || typeof s.sha256 !== 'string' || typeof s.file !== 'string' || typeof s.source !== 'string') {
     bad('scenario', 'an object with name, sha256, file and source strings');
+  }
+  if (raw.plugins !== undefined && !(Array.isArray(raw.plugins) && raw.plugins.every(isPluginIdentity))) {
+    bad('plugins', 'an array of { file, sha256, kinds } (a string, a sha256 string or null, an array of strings)');
   }
   const o = raw.options;
   if (!isRecord(o)) bad('options', 'an object');
@@ -224,13 +242,17 @@ export interface MergedShards {
   readonly source: string;
   readonly output: RunOutput;
   readonly shards: number;
+  /** The plugins the shards ran with (every shard the same); empty when none. */
+  readonly plugins: readonly PluginIdentity[];
 }
 
 /**
  * Checks that `files` are the n shards of one plan, each once, and rebuilds the output of
- * the whole run. Throws {@link ShardError}.
+ * the whole run. `plugins`: the plugin modules this process loaded (merge's `--plugin`),
+ * which must include every plugin the shards ran with (same sha256), since the scenario
+ * names their kinds. Throws {@link ShardError}.
  */
-export function mergeShards(files: readonly ShardFile[]): MergedShards {
+export function mergeShards(files: readonly ShardFile[], plugins: readonly PluginIdentity[] = []): MergedShards {
   if (files.length === 0) throw new ShardError('no shard reports to merge');
   const first = files[0];
   const ref = first.doc;
@@ -247,6 +269,7 @@ export function mergeShards(files: readonly ShardFile[]): MergedShards {
       );
     }
     differs('the generators', ref.generator, d.generator);
+    differs('the plugins (file, sha256, kinds)', ref.plugins ?? [], d.plugins ?? []);
     differs('the options (--seed, --seeds, --variant, --sweep)', ref.options, d.options);
     differs('the plans (variants and seeds)', ref.plan, d.plan);
     if (d.shard.count !== ref.shard.count) {
@@ -268,6 +291,12 @@ export function mergeShards(files: readonly ShardFile[]): MergedShards {
     throw new ShardError(`missing shard(s) ${missing.map((i) => `${i}/${n}`).join(', ')} (have ${[...byIndex.keys()].sort((a, b) => a - b).map((i) => `${i}/${n}`).join(', ')})`);
   }
 
+  const absent = (ref.plugins ?? []).filter((p) => p.sha256 !== null && !plugins.some((q) => q.sha256 === p.sha256));
+  if (absent.length > 0) {
+    const list = (ps: readonly PluginIdentity[]): string => ps.map((p) => `${p.file} (sha256 ${p.sha256 === null ? 'none' : `${p.sha256.slice(0, 12)}…`})`).join(', ');
+    const given = plugins.length === 0 ? 'none was given' : `--plugin gave ${list(plugins)}`;
+    throw new ShardError(`${first.path}: the shards ran with plugin(s) ${list(absent)} and ${given}; merge with the same file(s): meshsim merge … --plugin FILE`);
+  }
   let loaded: LoadedScenario;
   try {
     loaded = parseScenarioText(ref.scenario.source, ref.scenario.file, { sweep: ref.options.sweep });
@@ -296,5 +325,5 @@ export function mergeShards(files: readonly ShardFile[]): MergedShards {
   }
   const gaps = results.findIndex((r) => r === undefined);
   if (gaps >= 0) throw new ShardError(`run ${gaps} is in no shard`); // unreachable when every shard checked out
-  return { loaded, source: ref.scenario.source, output: assembleOutput(plan, results as RunResult[]), shards: n };
+  return { loaded, source: ref.scenario.source, output: assembleOutput(plan, results as RunResult[]), shards: n, plugins: ref.plugins ?? [] };
 }

@@ -37,7 +37,7 @@ import type { Scenario } from '../scenario/types.js';
 import type { RunResult } from '../sim/metrics.js';
 import { runResultFromJSON, type RunResultJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
-import { loadedPlugins, threadOnlyKinds } from './plugins.js';
+import { loadedPlugins, threadOnlyKinds } from '../scenario/plugins.js';
 
 /** One replication to simulate: a variant (index into the scenarios) and a seed. */
 export interface WorkerTask {

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runResultToJSON } from '../sim/run-result-json.js';
 import { simulate } from '../sim/world.js';
-import { loadPlugins } from './plugins.js';
+import { loadPlugins } from '../scenario/plugins.js';
 import { TaskQueue, type WorkerInit, type WorkerReply } from './pool.js';
 
 const port = parentPort;

@@ -1,17 +1,23 @@
 /**
- * `--plugin FILE` (run, validate, policies, schema, proxy): the example plugin's kind runs
- * like a built-in one, byte-identical on worker threads; without the plugin, or with a bad
- * one, the command exits 2 naming what is wrong, without a stack trace.
+ * `--plugin FILE` (run, validate, merge, policies, schema, proxy, live): the example
+ * plugin's kind runs like a built-in one, byte-identical on worker threads and through
+ * shards and merge, live in the proxies' process; the report records the plugin's file,
+ * sha256 and kinds. Without the plugin, or with a bad one, the command exits 2 naming
+ * what is wrong, without a stack trace.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { liveChildren } from '../../src/live/process.js';
 import { cli, STACK_LINE, tempFiles } from './_run.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 
 const ROOT = resolve(__dirname, '../..');
 const PLUGIN = join(ROOT, 'examples/plugin/fewest-active.mjs');
 const SCENARIO = join(ROOT, 'examples/plugin/scenario.yaml');
-const { fresh } = tempFiles('meshsim-plugin-cli-');
+const { fresh, writeScenario } = tempFiles('meshsim-plugin-cli-');
+const IDENTITY = { file: 'fewest-active.mjs', sha256: createHash('sha256').update(readFileSync(PLUGIN)).digest('hex'), kinds: ['fewest-active'] };
 
 describe('meshsim --plugin', () => {
   // First: a plugin once loaded stays registered for the rest of this file's process.
@@ -39,6 +45,41 @@ describe('meshsim --plugin', () => {
     expect(parsed.variants[2].summary.successRate).toBeGreaterThan(0.999);
     expect(parsed.variants[0].summary.successRate).toBeLessThan(0.95);
     expect(parsed.assertions.map((r) => r.pass)).toEqual([true]);
+    // The report says which code made its figures.
+    expect((JSON.parse(report) as { plugins: unknown }).plugins).toEqual([IDENTITY]);
+    expect(readFileSync(join(one, 'report.md'), 'utf8')).toContain(`- plugins: fewest-active.mjs (fewest-active; sha256 \`${IDENTITY.sha256}\`)`);
+    // compare prints each report's plugins, so two versions of a policy's code are told apart.
+    const cmp = await cli('compare', one, two, '--format', 'md');
+    expect(cmp.code).toBe(0);
+    expect(cmp.stdout).toContain(`, plugin fewest-active.mjs \`${IDENTITY.sha256.slice(0, 12)}…\``);
+  }, 60_000);
+
+  it('shards record the plugin, and merge with it gives the report.json of one run', async () => {
+    const shards = fresh('shards');
+    const whole = fresh('whole');
+    const merged = fresh('merged');
+    const common = ['--plugin', PLUGIN, '--seeds', '2', '--no-html', '--format', 'json', '--variant', 'p2c', 'fewest-active'];
+    expect((await cli('run', SCENARIO, ...common, '--out', whole)).code).toBe(0);
+    for (const i of [1, 2]) expect((await cli('run', SCENARIO, ...common, '--shard', `${i}/2`, '--out', shards)).code).toBe(0);
+    const shard = JSON.parse(readFileSync(join(shards, 'shard-1-of-2.json'), 'utf8')) as { plugins: unknown };
+    expect(shard.plugins).toEqual([IDENTITY]);
+    const m = await cli('merge', shards, '--plugin', PLUGIN, '--out', merged, '--no-html', '--format', 'json');
+    expect(m.stderr).not.toMatch(STACK_LINE);
+    expect(m.code).toBe(0);
+    expect(readFileSync(join(merged, 'report.json'), 'utf8')).toBe(readFileSync(join(whole, 'report.json'), 'utf8'));
+  }, 60_000);
+
+  it('live: the proxies, in their own process, load the plugin and run its policy on real sockets', async () => {
+    const file = writeScenario(tinyScenario({ name: 'live-plugin', duration: '1500ms', variants: { mine: '{ mesh.balancer: { kind: fewest-active } }' } }));
+    const dir = fresh('live');
+    const live = await cli('live', file, '--plugin', PLUGIN, '--out', dir, '--no-progress', '--no-html');
+    expect(live.stderr).not.toMatch(STACK_LINE);
+    expect(live.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { mode: string; plugins: unknown; variants: { summary: { requests: { total: number }; successRate: number } }[] };
+    expect(report).toMatchObject({ mode: 'live', plugins: [IDENTITY] });
+    expect(report.variants[0].summary.requests.total).toBeGreaterThan(100);
+    expect(report.variants[0].summary.successRate).toBe(1);
+    expect(liveChildren()).toEqual([]);
   }, 60_000);
 
   it('validate, policies and schema take it too', async () => {

@@ -141,6 +141,18 @@ describe('buildFidelityReport', () => {
     expect(buildFidelityReport(sim, live, null).estimateMisses).toBeUndefined();
   });
 
+  it('carries the plugins both worlds ran, after the scenario, and names them in fidelity.md; none: no key, no line', () => {
+    const sim = report('sim', [variant('rr', { p50: 10, p90: 40, p99: 80, success: 0.99, attempts: 1, shares: [0.25, 0.25, 0.25, 0.25] }, 3)]);
+    const plugins = [{ file: 'mine.mjs', sha256: 'e'.repeat(64), kinds: ['mine'] }];
+    const f = buildFidelityReport({ ...sim, plugins }, live, null);
+    expect(Object.keys(f).slice(2, 4)).toEqual(['scenario', 'plugins']);
+    expect(f.plugins).toEqual(plugins);
+    expect(fidelityMarkdown(f)).toContain(`\n- plugins: mine.mjs (mine; sha256 \`${'e'.repeat(64)}\`)\n`);
+    const none = buildFidelityReport(sim, live, null);
+    expect('plugins' in none).toBe(false);
+    expect(fidelityMarkdown(none)).not.toContain('- plugins:');
+  });
+
   it('states the calibration it used', () => {
     const calibration = {
       method: 'm',

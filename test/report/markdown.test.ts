@@ -6,9 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FOLDED_SHOWN, foldInstances, INSTANCES_SHOWN, reportMarkdown } from '../../src/report/markdown.js';
-import type { InstanceReport, Report, VariantReport } from '../../src/report/report.js';
+import { buildReport, reportJson, type InstanceReport, type Report, type VariantReport } from '../../src/report/report.js';
+import { runScenario } from '../../src/runner/run.js';
+import { parseScenarioText } from '../../src/scenario/load.js';
 import { formatMarkdownTable } from '../../src/report/table.js';
-import { fixtureReport, olderReport } from './html/_fixture.js';
+import { FIXTURE_TEXT, fixtureReport, olderReport } from './html/_fixture.js';
 
 const report = fixtureReport();
 const md = reportMarkdown(report);
@@ -147,5 +149,27 @@ describe('requests per instance', () => {
 
   it('no section without instances', () => {
     expect(reportMarkdown(withVariants(report.variants.map((v) => ({ ...v, instances: [] }))))).not.toContain('## Requests per instance');
+  });
+});
+
+describe('plugins', () => {
+  const plugins = [
+    { file: 'mine.mjs', sha256: 'c'.repeat(64), kinds: ['mine', 'mine-too'] },
+    { file: 'my-package', sha256: null, kinds: ['theirs'] },
+  ];
+  const withPlugins = buildReport({ name: report.scenario.name, sha256: report.scenario.sha256 }, runScenario(parseScenarioText(FIXTURE_TEXT, 'fixture.yaml')), { plugins });
+
+  it('report.json lists them right after the scenario; without plugins the key is absent', () => {
+    expect(Object.keys(withPlugins).slice(3, 6)).toEqual(['scenario', 'plugins', 'seeds']);
+    expect(withPlugins.plugins).toEqual(plugins);
+    expect('plugins' in report).toBe(false);
+    expect(reportJson({ ...withPlugins, plugins: undefined })).toBe(reportJson(report));
+  });
+
+  it('report.md names each, its kinds and sha256, under the scenario sha256', () => {
+    const lines = reportMarkdown(withPlugins).split('\n');
+    const at = lines.findIndex((l) => l.startsWith('- scenario sha256:'));
+    expect(lines[at + 1]).toBe(`- plugins: mine.mjs (mine, mine-too; sha256 \`${'c'.repeat(64)}\`); my-package (theirs; sha256 none: not a file)`);
+    expect(md).not.toContain('- plugins:');
   });
 });

@@ -172,6 +172,28 @@ describe('refusals', () => {
     refuse(() => parseShard(JSON.stringify(missingField), 'p.json'), /p\.json: invalid shard report: plan: expected an object with variants/);
   });
 
+  it('shards run with other plugins than each other, or than merge was given', async () => {
+    const a = await caseOf(tinyScenario());
+    const mine = { file: 'mine.mjs', sha256: 'a'.repeat(64), kinds: ['mine'] };
+    const edited = { ...mine, sha256: 'b'.repeat(64) };
+    const withPlugins = (index: number, count: number, plugins: readonly (typeof mine)[]): string =>
+      shardJson(buildShard(a.loaded, a.source, {}, a.executed.plan, { index, count }, shardRuns(a.executed.runs, { index, count }), plugins));
+    const one = file('p1', withPlugins(1, 2, [mine]));
+    expect(one.doc.plugins).toEqual([mine]);
+    refuse(() => mergeShards([one, file('p2', withPlugins(2, 2, [edited]))], [mine]), /p2 and p1 are shards of different runs: the plugins \(file, sha256, kinds\) differ/);
+    refuse(() => mergeShards([one, file('n2', withPlugins(2, 2, []))], [mine]), /n2 and p1 are shards of different runs: the plugins/);
+    const both = [one, file('p2', withPlugins(2, 2, [mine]))];
+    refuse(() => mergeShards(both), /p1: the shards ran with plugin\(s\) mine\.mjs \(sha256 aaaaaaaaaaaa…\) and none was given; merge with the same file\(s\)/);
+    refuse(() => mergeShards(both, [edited]), /and --plugin gave mine\.mjs \(sha256 bbbbbbbbbbbb…\)/);
+    // The same code under another file name is the same plugin; the merged run records the shards' plugins.
+    expect(mergeShards(both, [{ ...mine, file: 'renamed.mjs' }]).plugins).toEqual([mine]);
+    // Without plugins, no field: shard files of runs without plugins are as before.
+    expect('plugins' in file('x', shardText(a, 1, 1)).doc).toBe(false);
+    const bad = JSON.parse(withPlugins(1, 1, [mine])) as Record<string, unknown>;
+    bad.plugins = [{ file: 'x.mjs', sha256: 7, kinds: [] }];
+    refuse(() => parseShard(JSON.stringify(bad), 'b.json'), /b\.json: invalid shard report: plugins: expected an array of \{ file, sha256, kinds \}/);
+  });
+
   it('shards of another meshsim version', async () => {
     const a = await caseOf(tinyScenario());
     const old = shardText(a, 1, 1).replace(`"generator":"meshsim ${VERSION}"`, '"generator":"meshsim 0.0.1"');

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { loadPlugins, pluginUrls } from '../../runner/plugins.js';
+import { loadPlugins, pluginUrls } from '../../scenario/plugins.js';
 
 /**
  * What a command module gets from the program (src/cli/program.ts) when it registers: the

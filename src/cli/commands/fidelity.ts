@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { buildFidelityReport, fidelityJson, fidelityMarkdown } from '../../report/fidelity.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { buildReport, reportJson } from '../../report/report.js';
+import { pluginIdentities } from '../../scenario/plugins.js';
 import { loadScenario } from '../../scenario/load.js';
-import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, PLUGIN_HELP, pluginOption, scenarioFileArgument, usePlugins, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import type { Layout } from '../../live/run.js';
 import { checkLive, installExitHook, LAYOUT_OPTION } from './live.js';
 import { writeFilesHeld } from '../report-output.js';
@@ -25,10 +26,12 @@ interface FidelityFlags {
   readonly format: 'md' | 'json';
   readonly progress: boolean;
   readonly layout: Layout;
+  readonly plugin?: string[];
 }
 
 async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandContext): Promise<number> {
   const { io } = ctx;
+  await usePlugins(flags.plugin);
   const loaded = loadScenario(file);
   const dir = flags.out ?? join('reports', `${loaded.base.name}-fidelity`);
   await checkLive(loaded, flags.variant, dir, ctx);
@@ -52,9 +55,10 @@ async function fidelityCommand(file: string, flags: FidelityFlags, ctx: CommandC
     return EXIT_INTERRUPTED;
   }
   const meta = { name: loaded.base.name, sha256: loaded.sha256 };
-  const sim = buildReport(meta, out.sim);
-  const live = buildReport(meta, out.live, { mode: 'live' });
-  const twin = buildReport(meta, out.simLiveSeeds);
+  const plugins = pluginIdentities();
+  const sim = buildReport(meta, out.sim, { plugins });
+  const live = buildReport(meta, out.live, { mode: 'live', plugins });
+  const twin = buildReport(meta, out.simLiveSeeds, { plugins });
   const fidelity = buildFidelityReport(sim, live, out.calibration, out.environment, twin);
   // Everything rendered first, then one burst of atomic writes with signals held,
   // fidelity.json last: a Ctrl-C never leaves the folder with files of two runs.
@@ -86,6 +90,7 @@ export function registerFidelityCommand(program: Command, ctx: CommandContext): 
     .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(['md', 'json']).default('md'))
     .option('--no-progress', 'no progress lines on stderr')
+    .option('--plugin <file>', `${PLUGIN_HELP}; the proxies load it too`, pluginOption)
     .addHelpText(
       'after',
       helpText(

@@ -12,9 +12,10 @@ import { withAssertions } from '../../report/assertions.js';
 import { buildReport } from '../../report/report.js';
 import { outputDirProblem } from '../../report/write.js';
 import { selectVariants } from '../../runner/run.js';
+import { pluginIdentities } from '../../scenario/plugins.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
-import { EXIT_INTERRUPTED, scenarioFileArgument, wholeNumber, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, PLUGIN_HELP, pluginOption, scenarioFileArgument, usePlugins, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import { printReport, writeReportFolder, wroteReportText } from '../report-output.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
@@ -29,6 +30,7 @@ interface LiveFlags {
   readonly format: (typeof FORMATS)[number];
   readonly progress: boolean;
   readonly layout: Layout;
+  readonly plugin?: string[];
   readonly html: boolean;
 }
 
@@ -55,6 +57,7 @@ export function installExitHook(): void {
 
 async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext): Promise<number> {
   const { io } = ctx;
+  await usePlugins(flags.plugin);
   const loaded = loadScenario(file);
   const dir = flags.out ?? join('reports', `${loaded.base.name}-live`);
   await checkLive(loaded, flags.variant, dir, ctx);
@@ -80,7 +83,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
     return EXIT_INTERRUPTED;
   }
   const rules = loaded.base.assert;
-  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live' }), rules);
+  const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live', plugins: pluginIdentities() }), rules);
   // Rendered first, then written in one burst, report.json last: the folder never mixes two runs.
   const removed = await writeReportFolder(dir, report, flags.html ? { scenarioFile: loaded.file } : undefined, io, ctx.usageError);
   const failed = printReport(report, rules, flags.format, `${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)`, io);
@@ -101,6 +104,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .addOption(LAYOUT_OPTION())
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress lines on stderr')
+    .option('--plugin <file>', `${PLUGIN_HELP}; the proxies load it too`, pluginOption)
     .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs")
     .addHelpText(
       'after',

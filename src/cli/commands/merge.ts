@@ -7,10 +7,12 @@
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
 import { findShardFiles, mergeShards, readShardFile } from '../../report/shard.js';
+import { pluginIdentities, type PluginIdentity } from '../../scenario/plugins.js';
 import type { RunOutput } from '../../runner/run.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 import type { WriteHtmlOptions } from '../../report/html/write.js';
 import { helpText } from '../help.js';
+import { pluginOption, usePlugins } from './context.js';
 
 type Format = 'table' | 'md' | 'json';
 
@@ -28,24 +30,27 @@ export interface MergeContext {
     flags: { readonly format: Format; readonly html: boolean },
     started: number,
     scenario: WriteHtmlOptions,
+    plugins: readonly PluginIdentity[],
   ) => Promise<number>;
   readonly stderr: (text: string) => void;
 }
 
 interface MergeFlags {
   readonly out?: string;
+  readonly plugin?: string[];
   readonly format: Format;
   readonly html: boolean;
 }
 
-export function mergeCommand(paths: readonly string[], flags: MergeFlags, ctx: MergeContext): Promise<number> {
+export async function mergeCommand(paths: readonly string[], flags: MergeFlags, ctx: MergeContext): Promise<number> {
   const started = performance.now();
+  await usePlugins(flags.plugin);
   const files = findShardFiles(paths).map(readShardFile);
-  const merged = mergeShards(files);
+  const merged = mergeShards(files, pluginIdentities());
   const dir = flags.out ?? join('reports', merged.loaded.base.name);
   ctx.checkOutputDir(dir);
   ctx.stderr(`merging ${merged.shards} shard(s) of ${merged.loaded.base.name} (${files.length} file(s))\n`);
-  return ctx.emitReport(dir, merged.loaded, merged.output, flags, started, { scenarioSource: { file: merged.loaded.file, text: merged.source } });
+  return ctx.emitReport(dir, merged.loaded, merged.output, flags, started, { scenarioSource: { file: merged.loaded.file, text: merged.source } }, merged.plugins);
 }
 
 export function registerMergeCommand(program: Command, ctx: MergeContext): void {
@@ -56,6 +61,7 @@ export function registerMergeCommand(program: Command, ctx: MergeContext): void 
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(ctx.formats).default('table'))
     .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs (as `meshsim run --no-html`)")
+    .option('--plugin <file>', 'a plugin the shards ran with (the same file: its sha256 is checked; repeatable)', pluginOption)
     // Accepted so that a `run` command line edited into a `merge` one works: merging shows no progress.
     .addOption(new Option('--no-progress', 'accepted for symmetry with `run`; merge shows no progress bar').hideHelp())
     .addHelpText(
@@ -66,11 +72,13 @@ export function registerMergeCommand(program: Command, ctx: MergeContext): void 
           '  meshsim run scenarios/sweep-retries.yaml --shard 2/2 --out shards  # machine 2\n' +
           '  meshsim merge shards --out reports/sweep-retries\n' +
           '  meshsim merge a/shard-1-of-2.json b/shard-2-of-2.json --format json > out.json\n' +
+          '  meshsim merge shards --plugin my-policy.mjs   # shards run with that plugin\n' +
           '\nThe merged report.json, report.md and index.html are byte-identical to what `meshsim run FILE`\n' +
           'with the same options writes: the shards carry the scenario, the options and each\n' +
           "run's lossless result. The scenario's assert: rules are checked here, as run does.\n" +
-          '\nRefused (exit 2): shards of different scenarios, options or meshsim versions, a\n' +
-          'missing or duplicate shard, an unknown shard format version, a corrupt file.\n' +
+          '\nRefused (exit 2): shards of different scenarios, options, plugins or meshsim versions,\n' +
+          'a missing or duplicate shard, an unknown shard format version, a corrupt file, shards\n' +
+          'run with a plugin that --plugin does not give (same sha256).\n' +
           '\nExit codes:\n' +
           '  0   merged (every assert: rule passed)\n' +
           '  1   an assert: rule failed (report.json and report.md are written anyway)\n' +

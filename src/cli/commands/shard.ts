@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildShard, shardFileName, shardJson, type ShardOptions } from '../../report/shard.js';
 import type { ShardSpec } from '../../runner/plan.js';
+import type { PluginIdentity } from '../../scenario/plugins.js';
 import type { ExecutedPlan } from '../../runner/run.js';
 import type { LoadedScenario } from '../../scenario/types.js';
 
@@ -20,6 +21,7 @@ export function writeShardReport(
   io: { readonly stderr: (text: string) => void },
   started: number,
   write: (path: string, content: string) => void,
+  plugins: readonly PluginIdentity[],
 ): number {
   const source = readFileSync(loaded.file, 'utf8');
   const doc = buildShard(
@@ -29,6 +31,7 @@ export function writeShardReport(
     executed.plan,
     shard,
     executed.runs,
+    plugins,
   );
   const path = join(dir, shardFileName(shard));
   write(path, shardJson(doc));

@@ -1,11 +1,13 @@
 /**
  * Every sidecar proxy of a live run (src/live/proxy, the same algorithm objects the
- * simulator drives) as a request/reply service: `start` (ProxyConfig[] → ports), `stats`
+ * simulator drives) as a request/reply service: `start` (plugin modules to load, then
+ * ProxyConfig[] → ports), `stats`
  * (ProxyStats[], in start order), `restart` (every proxy's algorithms afresh, after the
  * warm-up), `members` (a membership change: the listed proxies' endpoint sets become the
  * named upstreams); `stop` closes them. Served from a child process
  * (./child.ts) or in-process (`meshsim live --layout single`).
  */
+import { loadPlugins } from '../../scenario/plugins.js';
 import { startProxy, type ProxyConfig, type ProxyHandle } from '../proxy/index.js';
 import type { ChildRequest, Service } from '../process.js';
 
@@ -15,6 +17,8 @@ export function sidecarsService(): Service {
     handlers: {
       start: async (m: ChildRequest) => {
         if (proxies.length > 0) throw new Error('proxies already started');
+        // The parent's --plugin modules (file URLs): a child process registers their kinds here.
+        await loadPlugins((m.plugins as string[] | undefined) ?? []);
         for (const config of m.configs as ProxyConfig[]) proxies.push(await startProxy(config));
         return proxies.map((p) => p.port);
       },

@@ -185,6 +185,10 @@ export function renderPage(input: PageInput): string {
   const meta = [
     ['scenario', escapeHtml(report.scenario.name)],
     ['sha256', `<code>${escapeHtml(report.scenario.sha256)}</code>`],
+    ...(report.plugins ?? []).map((p) => [
+      'plugin',
+      `${escapeHtml(p.file)} (${escapeHtml(p.kinds.join(', '))}), sha256 ${p.sha256 === null ? 'none (not a file)' : `<code>${escapeHtml(p.sha256)}</code>`}`,
+    ]),
     ['seeds', `${escapeHtml(report.seeds.join(', '))} (${n} replication${n === 1 ? '' : 's'})`],
     ['variants', escapeHtml(String(report.variants.length))],
     ['generator', `${escapeHtml(report.generator)}, mode ${escapeHtml(report.mode)}, ${escapeHtml(report.schema)}`],

@@ -143,3 +143,14 @@ describe('the page', () => {
     expect((JSON.parse(spec) as { data: { values: { variant: string }[] } }).data.values[0].variant).toBe(`${EVIL} 0`);
   });
 });
+
+describe('plugins', () => {
+  it('a row per plugin in the header table: file, kinds, sha256, escaped', () => {
+    const withPlugins: Report = { ...report, plugins: [{ file: EVIL, sha256: 'd'.repeat(64), kinds: ['mine'] }] };
+    const html = renderPage({ report: withPlugins, charts: [], scenario: { missing: '' } });
+    expect(html).toContain(`${escapeHtml(EVIL)} (mine), sha256 <code>${'d'.repeat(64)}</code>`);
+    expect(html).not.toContain(EVIL);
+    expect(html).toContain('<dt>plugin</dt>');
+    expect(page).not.toContain('<dt>plugin</dt>');
+  });
+});

@@ -6,8 +6,9 @@
  * kinds. The modules loaded are remembered by URL: worker threads load the same ones before
  * they simulate (pool.ts), so a plugin's kinds run with any number of workers.
  */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pluginKinds, registerBalancer } from '../algorithms/registry.js';
 
@@ -20,8 +21,22 @@ export class PluginError extends Error {
 }
 
 const loaded: string[] = [];
+const identities = new Map<string, PluginIdentity>();
 /** Kinds that came from a module in {@link loaded} (worker threads can load them too). */
 const fromModules = new Set<string>();
+
+/**
+ * What a report records of a plugin its run loaded, so that a reader can tell which code
+ * made its figures: the module's file name, the sha256 of its bytes as loaded, and the
+ * kinds it registered. Only the module's own file is hashed, not modules it imports.
+ */
+export interface PluginIdentity {
+  /** The file's name (not its directory: reports of one plugin agree across machines), or the specifier of a module that is no file. */
+  readonly file: string;
+  /** sha256 (hex) of the file's bytes; null for a module that is no file (a package name given to the API). */
+  readonly sha256: string | null;
+  readonly kinds: readonly string[];
+}
 
 /** The file URLs of plugin files given as paths (relative to the working directory). */
 export function pluginUrls(paths: readonly string[]): string[] {
@@ -46,7 +61,10 @@ export async function loadPlugins(urls: readonly string[]): Promise<string[]> {
   for (const url of urls) {
     const name = url.startsWith('file:') ? fileURLToPath(url) : url;
     let module: Record<string, unknown>;
+    let sha256: string | null = null;
     try {
+      // Hashed before it is imported: the bytes hashed are the bytes loaded unless the file changes in between.
+      if (url.startsWith('file:')) sha256 = createHash('sha256').update(readFileSync(name)).digest('hex');
       module = (await import(url)) as Record<string, unknown>;
     } catch (e) {
       const hint = /\.[cm]?ts$/.test(name) ? ' (a TypeScript plugin needs a loader: compile it to JavaScript, or run meshsim as `node --import tsx …`)' : '';
@@ -57,6 +75,7 @@ export async function loadPlugins(urls: readonly string[]): Promise<string[]> {
     if (definitions.length === 0) {
       throw new PluginError(`plugin ${name}: it exports no balancer; expected \`export default\` a balancer definition (or an array of them), or \`export const balancers = [...]\``);
     }
+    const moduleKinds: string[] = [];
     for (const definition of definitions) {
       try {
         registerBalancer(definition);
@@ -65,9 +84,11 @@ export async function loadPlugins(urls: readonly string[]): Promise<string[]> {
       }
       const kind = (definition as { kind: string }).kind;
       kinds.push(kind);
+      moduleKinds.push(kind);
       fromModules.add(kind);
     }
     if (!loaded.includes(url)) loaded.push(url);
+    if (!identities.has(url)) identities.set(url, { file: url.startsWith('file:') ? basename(name) : url, sha256, kinds: moduleKinds });
   }
   return kinds;
 }
@@ -75,6 +96,11 @@ export async function loadPlugins(urls: readonly string[]): Promise<string[]> {
 /** The plugin modules this thread loaded, for worker threads to load too. */
 export function loadedPlugins(): readonly string[] {
   return [...loaded];
+}
+
+/** What this thread's plugin modules were, in load order (see {@link PluginIdentity}); empty without plugins. */
+export function pluginIdentities(): PluginIdentity[] {
+  return loaded.map((url) => identities.get(url)).filter((p) => p !== undefined);
 }
 
 /** Kinds registered in this thread other than through a plugin module: worker threads cannot have them. */

@@ -1,9 +1,10 @@
 /**
- * Plugins (src/runner/plugins.ts): loading a module registers its balancers; every way a
+ * Plugins (src/scenario/plugins.ts): loading a module registers its balancers; every way a
  * plugin can be wrong is an error naming the file and what was expected; kinds registered
  * without a module cannot reach worker threads, and say so.
  */
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { balancerKinds, createBalancer, pluginKinds, registerBalancer, resolveBa
 import { rngStream } from '../../src/core/rng.js';
 import { Engine } from '../../src/sim/engine.js';
 import { runOnWorkers } from '../../src/runner/pool.js';
-import { loadedPlugins, loadPlugins, PluginError, pluginUrls, threadOnlyKinds } from '../../src/runner/plugins.js';
+import { loadedPlugins, loadPlugins, pluginIdentities, PluginError, pluginUrls, threadOnlyKinds } from '../../src/scenario/plugins.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { tempFiles } from '../cli/_run.js';
 import { tinyScenario } from '../_tiny-scenario.js';
@@ -49,6 +50,8 @@ describe('loadPlugins', () => {
     expect(balancerKinds()).toContain('fewest-active');
     expect(pluginKinds()).toEqual(['fewest-active']);
     expect(loadedPlugins()).toEqual([pathToFileURL(EXAMPLE).href]);
+    // What a report records of it: file name, sha256 of its bytes, its kinds.
+    expect(pluginIdentities()).toEqual([{ file: 'fewest-active.mjs', sha256: createHash('sha256').update(readFileSync(EXAMPLE)).digest('hex'), kinds: ['fewest-active'] }]);
     expect(resolveBalancerOptions({ kind: 'fewest-active' })).toEqual({ kind: 'fewest-active', choices: 3 });
     const engine = new Engine();
     const b = createBalancer(resolveBalancerOptions({ kind: 'fewest-active', choices: 5 }), { clock: engine, timers: engine, rng: rngStream(1, 'p') });
@@ -71,6 +74,8 @@ describe('loadPlugins', () => {
     expect(await loadPlugins([two])).toEqual(['plugin-one', 'plugin-two']);
     const named = plugin(`export const balancers = ${definition({ kind: "'plugin-three'" })};`);
     expect(await loadPlugins([named])).toEqual(['plugin-three']);
+    // One identity per module, with the kinds it registered.
+    expect(pluginIdentities().slice(-2).map((p) => p.kinds)).toEqual([['plugin-one', 'plugin-two'], ['plugin-three']]);
   });
 
   it('names the file and what was expected for every kind of bad plugin', async () => {
