@@ -223,7 +223,21 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     // (see scenarioFileArgument); the command list shows it required, as their usage does.
     .configureHelp({ subcommandTerm: (cmd) => new Help().subcommandTerm(cmd).replace(' [file]', ' <file>') })
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      helpText(
+        '\nGetting started:\n' +
+          '  meshsim run scenarios/quickstart.yaml   # simulate, write reports/quickstart/\n' +
+          '  meshsim validate my-scenario.yaml       # check a scenario you wrote\n' +
+          '  meshsim policies                        # the balancers and failover policies\n' +
+          '  meshsim compare reports/before reports/after --format md\n' +
+          '  meshsim <command> --help                # options, examples and exit codes\n' +
+          '\nScenario files: scenarios/ (each says what question it answers) and `meshsim schema`\n' +
+          'for editor completion. Exit codes: 0 ok, 1 an assert: rule failed, 2 bad input,\n' +
+          '70 internal error, 130 interrupted.',
+      ),
+    );
 
   program
     .command('run')

@@ -3,6 +3,8 @@
  * 80 columns, examples kept as written, and no line of any `--help` (or of `policies`)
  * wider than 80 columns, so nothing wraps badly in a terminal or a CI log.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HELP_WIDTH, helpText, indented } from '../../src/cli/help.js';
 import { cli } from './_run.js';
@@ -35,6 +37,15 @@ describe('every help fits 80 columns', () => {
     expect(r.code).toBe(0);
     const wide = (r.stdout + r.stderr).split('\n').filter((l) => width(l) > HELP_WIDTH);
     expect(wide).toEqual([]);
+  });
+
+  it('meshsim --help shows how to get started, with files that exist, and every exit code', async () => {
+    const text = (await cli('--help')).stdout;
+    const start = text.slice(text.indexOf('Getting started:'));
+    expect(start).toContain('meshsim run scenarios/quickstart.yaml');
+    expect(existsSync(resolve(__dirname, '../../scenarios/quickstart.yaml'))).toBe(true);
+    for (const command of ['run', 'validate', 'policies', 'compare']) expect(start).toContain(`meshsim ${command} `);
+    for (const code of [0, 1, 2, 70, 130]) expect(start).toMatch(new RegExp(`\\b${code} `));
   });
 
   it('every command but help has examples and its exit codes', async () => {
