@@ -16,6 +16,7 @@ import { ShardError } from '../report/shard.js';
 import { parseShardSpec, ShardSpecError, type ShardSpec } from '../runner/plan.js';
 import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type RunOutput } from '../runner/run.js';
 import { loadedPlugins, pluginIdentities, PluginError, type PluginIdentity } from '../scenario/plugins.js';
+import { balancerKinds } from '../algorithms/registry.js';
 import { ScenarioError } from '../scenario/errors.js';
 import { loadScenario } from '../scenario/load.js';
 import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
@@ -211,6 +212,29 @@ function policiesCommand(io: CliIO): number {
   return EXIT_OK;
 }
 
+/**
+ * `meshsim policies --check`: the balancer contract (src/testing.ts) on the plugins'
+ * balancers, or on every balancer when no plugin is given; one line per kind, the whole
+ * failure for a kind that breaks it; exit 1 when one does.
+ */
+async function checkPoliciesCommand(io: CliIO, runs: number, pluginKinds: readonly string[]): Promise<number> {
+  const { BalancerCheckError, checkBalancer } = await import('../testing.js');
+  const kinds = pluginKinds.length > 0 ? pluginKinds : balancerKinds();
+  let failed = 0;
+  for (const kind of kinds) {
+    try {
+      const r = checkBalancer(kind, { runs });
+      io.stdout(`${kind}: keeps the balancer contract (${r.properties.join(', ')}; ${r.runs} cases each)\n`);
+    } catch (e) {
+      if (!(e instanceof BalancerCheckError)) throw e;
+      failed++;
+      io.stdout(`${kind}: FAILS ${e.message.slice(kind.length + 2)}\n`);
+    }
+  }
+  io.stdout(`${kinds.length - failed} of ${kinds.length} balancer(s) keep the contract${failed === 0 ? '' : `; ${failed} break${failed === 1 ? 's' : ''} it`}\n`);
+  return failed === 0 ? EXIT_OK : EXIT_ASSERTIONS;
+}
+
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const program = new Command('meshsim')
     .description(
@@ -362,22 +386,32 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .command('policies')
     .description('list the algorithms scenario files can name, and which system each follows')
     .option('--plugin <file>', 'list the balancers of this plugin too (repeatable)', pluginOption)
+    .option('--check', "instead of listing: check the contract every balancer must keep (meshsim/testing's checkBalancer) on the plugins' balancers, or on all without --plugin")
+    .option('--runs <n>', 'with --check: generated cases per property (default 50)', wholeNumber(1, 'a case count', 100_000))
     .addHelpText(
       'after',
       helpText(
         '\nExamples:\n' +
           '  meshsim policies\n' +
           '  meshsim policies | grep -A3 p2c\n' +
+          '  meshsim policies --check --plugin examples/plugin/fewest-active.mjs\n' +
           '\nLists the balancers (mesh.balancer.kind), the failover mechanisms (keys of ' +
           'mesh.failover), the retry budgets and the backoffs, each with the system it follows. ' +
           'Their options and defaults: docs/balancing.md and docs/failover.md, or `meshsim schema`.\n' +
+          '\nWith --check, each balancer is property-tested with its default options: valid picks ' +
+          'through rebuilds, -1 with nothing to pick, the same picks for a seed, no real clock, ' +
+          "timer or Math.random (docs/writing-a-policy.md). A failure prints fast-check's shrunk " +
+          'counterexample and the seed that replays it.\n' +
           '\nExit codes:\n' +
-          '  0   listed',
+          '  0   listed; with --check, every balancer checked keeps the contract\n' +
+          '  1   with --check: a balancer breaks it\n' +
+          '  2   a missing or broken plugin',
       ),
     )
-    .action(async (flags: { plugin?: string[] }) => {
-      await usePlugins(flags.plugin);
-      setExit(policiesCommand(io));
+    .action(async (flags: { plugin?: string[]; check?: boolean; runs?: number }) => {
+      const kinds = await usePlugins(flags.plugin);
+      if (flags.check !== true && flags.runs !== undefined) throw new UsageError('--runs goes with --check');
+      setExit(flags.check === true ? await checkPoliciesCommand(io, flags.runs ?? 50, kinds) : policiesCommand(io));
     });
 
   program

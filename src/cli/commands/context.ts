@@ -121,7 +121,7 @@ export function pluginOption(value: string, previous: readonly string[] = []): s
 
 export const PLUGIN_HELP = 'an ES module of yours exporting balancer definitions; scenario files can then name their kinds (repeatable; docs/writing-a-policy.md)';
 
-/** Loads the `--plugin` files, before the scenario or config that names their kinds is read. */
-export async function usePlugins(files: readonly string[] | undefined): Promise<void> {
-  if (files !== undefined && files.length > 0) await loadPlugins(pluginUrls(files));
+/** Loads the `--plugin` files, before the scenario or config that names their kinds is read; returns the kinds they define. */
+export async function usePlugins(files: readonly string[] | undefined): Promise<string[]> {
+  return files !== undefined && files.length > 0 ? loadPlugins(pluginUrls(files)) : [];
 }
