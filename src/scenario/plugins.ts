@@ -4,7 +4,9 @@
  * of them (docs/writing-a-policy.md); loading it registers each one
  * (algorithms/registry.ts `registerBalancer`), after which scenario files can name their
  * kinds. The modules loaded are remembered by URL: worker threads load the same ones before
- * they simulate (pool.ts), so a plugin's kinds run with any number of workers.
+ * they simulate (runner/pool.ts), and so does the live proxies' process
+ * (live/sidecars/service.ts), so a plugin's kinds run with any number of workers and live.
+ * Reports record each module's identity (file name, sha256, kinds).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
