@@ -107,6 +107,15 @@ export const HASHING_KINDS: ReadonlySet<string> = new Set(['ring-hash', 'maglev'
  */
 export const WEIGHT_BLIND_KINDS: ReadonlySet<string> = new Set(['round-robin', 'random', 'p2c', 'p2c-peak-ewma', 'aperture', 'weighted-least-utilization']);
 
+/**
+ * Kinds whose `onStart` and `onEnd` do nothing: when an attempt's answer arrives changes
+ * nothing they pick (Envoy's layers around them only forward the calls). The simulator
+ * then answers a plain request without an event of its own at that moment (sim/world.ts,
+ * `answersAtOnce`). Registry-wide tests check the claim: their picks are the same whether
+ * the ends are reported or not.
+ */
+export const END_BLIND_KINDS: ReadonlySet<string> = new Set(['round-robin', 'weighted-round-robin', 'random', 'weighted-random']);
+
 /** Options every balancer accepts besides its own: Envoy's layers. */
 export { LAYER_KEYS, layerConfigSchema };
 

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { balancerKinds, createBalancer, ENVOY_KINDS, resolveBalancerOptions } from '../../src/algorithms/registry.js';
+import { balancerKinds, createBalancer, END_BLIND_KINDS, ENVOY_KINDS, resolveBalancerOptions } from '../../src/algorithms/registry.js';
 import { soloEnvironment, type Balancer, type BalancerEnvironment, type Endpoint, type Health, type Outcome } from '../../src/algorithms/types.js';
 import { rngStream } from '../../src/core/rng.js';
 import { hashKey } from '../../src/core/xxhash64.js';
@@ -122,5 +122,26 @@ describe.each(balancerKinds())('balancer %s (as registered)', (kind) => {
       return [...a, ...b];
     };
     expect(run()).toEqual(run());
+  });
+});
+
+describe('END_BLIND_KINDS (the simulator takes their answers without an event)', () => {
+  it.each([...END_BLIND_KINDS])('%s picks the same whether or not starts and ends are reported', (kind) => {
+    const run = (report: boolean): number[] => {
+      const { balancer, engine } = make(kind, 5);
+      balancer.rebuild(endpoints(['healthy', 'healthy', 'unhealthy', 'healthy', 'degraded', 'healthy'], [1, 2, 3, 1, 2, 3]));
+      const out: number[] = [];
+      for (let i = 0; i < 500; i++) {
+        engine.run(engine.now() + 1);
+        const ep = balancer.pick({ hashKey: hashKey(String(i)) });
+        out.push(ep);
+        if (report && ep >= 0) {
+          balancer.onStart(ep);
+          balancer.onEnd(ep, i % 3 === 0 ? { kind: 'error', status: 503 } : OK, 1 + (i % 7));
+        }
+      }
+      return out;
+    };
+    expect(run(true)).toEqual(run(false));
   });
 });
