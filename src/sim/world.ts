@@ -546,7 +546,7 @@ export class World implements Model {
     this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
     this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
     this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
-    this.metrics.setRunLength(scenario.duration + scenario.drain);
+    this.metrics.setRunLength(this.runEnd);
     this.answersAtOnce = options.elide !== false && scenario.faults.length === 0 && this.pools.some((p) => p.unobservedAnswers);
 
     // Start with room for the requests a typical run keeps in flight (they grow by doubling).
@@ -627,15 +627,8 @@ export class World implements Model {
       deadlines: new TimerFifo(),
       tries: new TimerFifo(),
       hedges: new TimerFifo(),
-      unobservedAnswers:
-        workload !== undefined &&
-        workload.arrival.process !== 'closed' &&
-        f === undefined &&
-        failover.deadline === Infinity &&
-        !failover.any &&
-        failover.hedgeDelay === Infinity &&
-        failover.perTry === Infinity &&
-        END_BLIND_KINDS.has(mesh.balancer.kind),
+      // No mesh failover (so no retries, hedges or per-try timeouts); a deadline can still come from the workload's timeout.
+      unobservedAnswers: workload !== undefined && workload.arrival.process !== 'closed' && f === undefined && failover.deadline === Infinity && END_BLIND_KINDS.has(mesh.balancer.kind),
       workload,
       nextSidecar: 0,
       poisson: arrival?.process === 'poisson',
@@ -687,7 +680,7 @@ export class World implements Model {
       if (w.end !== Infinity) this.engine.at(w.end, FAULT_OFF, i);
     });
     for (const p of this.workloadPools) this.startWorkload(p);
-    this.engine.run(this.scenario.duration + this.scenario.drain);
+    this.engine.run(this.runEnd);
     // Count the unanswered requests independently of the counters, for the conservation check.
     const inUse = new Uint8Array(this.cCap).fill(1);
     for (let i = 0; i < this.cNFree; i++) inUse[this.cFree[i]] = 0;
