@@ -1,8 +1,8 @@
 /**
  * The floor of `npm run bench:proxy` (an optional target, `--only …,floor`): the least a
  * Node reverse proxy can do per request, built from the same parts as `meshsim proxy` —
- * node:http in front, one undici 7 Pool (keep-alive, no pipelining) behind, undici's
- * callback dispatch handler — with no policy objects, metrics, limits or timers: headers
+ * node:http in front, meshsim's upstream pool (src/live/proxy/upstream.ts: keep-alive, no
+ * pipelining) behind — with no policy objects, metrics, limits or timers: headers
  * copied (Connection/Keep-Alive dropped, x-forwarded-for/-proto added), status and body
  * streamed back. meshsim's req/s over this one's is what its mesh machinery costs; this
  * one's over nginx's is what Node costs. Not a usable proxy (no error handling beyond 502).
@@ -12,7 +12,7 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { UpstreamPool, type UpstreamHandler } from '../../src/live/proxy/upstream.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -23,17 +23,17 @@ if (!upstream || !/^127\.0\.0\.1:\d+$/.test(upstream)) {
   process.stderr.write('floor: --upstream 127.0.0.1:PORT is required (loopback only)\n');
   process.exit(2);
 }
-const pool = new Pool(`http://${upstream}`, { pipelining: 1, connections: null, headersTimeout: 0, bodyTimeout: 0 });
+const pool = new UpstreamPool(upstream);
 
-class Forward implements Dispatcher.DispatchHandler {
+class Forward implements UpstreamHandler {
   constructor(private readonly res: ServerResponse) {}
   onConnect(): void {}
-  onHeaders(status: number, raw: Buffer[], _resume: () => void, text: string): boolean {
+  onHeaders(status: number, raw: string[], _resume: () => void, text: string): boolean {
     const headers: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i].toString('latin1');
+      const name = raw[i];
       const lower = name.toLowerCase();
-      if (lower !== 'connection' && lower !== 'keep-alive') headers.push(name, raw[i + 1].toString('latin1'));
+      if (lower !== 'connection' && lower !== 'keep-alive') headers.push(name, raw[i + 1]);
     }
     this.res.writeHead(status, text, headers);
     return true;
@@ -58,7 +58,7 @@ const server = createServer((req, res) => {
     if (lower !== 'connection' && lower !== 'keep-alive') headers.push(raw[i], raw[i + 1]);
   }
   headers.push('x-forwarded-for', req.socket.remoteAddress ?? '', 'x-forwarded-proto', 'http');
-  pool.dispatch({ path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: null, blocking: false }, new Forward(res));
+  pool.dispatch({ path: req.url ?? '/', method: req.method ?? 'GET', headers, body: null }, new Forward(res));
 });
 server.listen(Number(arg('--port') ?? 0), '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
@@ -67,7 +67,7 @@ server.listen(Number(arg('--port') ?? 0), '127.0.0.1', () => {
 const stop = () => {
   server.close();
   server.closeAllConnections();
-  void pool.destroy().finally(() => process.exit(0));
+  void pool.close().finally(() => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
 };
 process.on('SIGTERM', stop);

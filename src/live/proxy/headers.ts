@@ -5,7 +5,7 @@
  * request gains `x-forwarded-for` (the client address appended to any list it carried) and
  * `x-forwarded-proto` (kept when a front proxy set it, else `http`). `Expect` is answered
  * by the proxy itself (100-continue) and not forwarded. Headers travel as flat
- * [name, value, …] arrays, as Node's rawHeaders and undici take them.
+ * [name, value, …] arrays, as Node's rawHeaders and the upstream pool (upstream.ts) take them.
  */
 
 /** Hop-by-hop names, lower case (Proxy-* is matched by prefix). */
@@ -57,22 +57,22 @@ export function upstreamRequestHeaders(raw: readonly string[], clientAddress: st
   return out;
 }
 
-/** Response headers from undici's raw Buffer pairs, hop-by-hop headers dropped, as strings. */
-export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] {
+/** An upstream's response headers (flat [name, value, …]), hop-by-hop headers dropped. */
+export function downstreamResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
+    const name = raw[i];
     const lower = name.toLowerCase();
     if (lower === 'connection') {
-      for (const token of raw[i + 1].toString('latin1').split(',')) {
+      for (const token of raw[i + 1].split(',')) {
         const t = token.trim().toLowerCase();
         if (t !== '' && t !== 'close' && t !== 'keep-alive') (named ??= new Set()).add(t);
       }
       continue;
     }
     if (isHopByHop(lower)) continue;
-    out.push(name, raw[i + 1].toString('latin1'));
+    out.push(name, raw[i + 1]);
   }
   if (named === undefined) return out;
   const kept: string[] = [];
@@ -109,11 +109,11 @@ const LOAD_METRICS = 'endpoint-load-metrics';
  * cpu_utilization=0.7`, as gRPC and Envoy read it): application_utilization, else
  * cpu_utilization; NaN when there is none.
  */
-export function reportedUtilization(raw: readonly Buffer[]): number {
+export function reportedUtilization(raw: readonly string[]): number {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length !== LOAD_METRICS.length || name.toString('latin1').toLowerCase() !== LOAD_METRICS) continue;
-    const value = raw[i + 1].toString('latin1').trim();
+    if (name.length !== LOAD_METRICS.length || name.toLowerCase() !== LOAD_METRICS) continue;
+    const value = raw[i + 1].trim();
     if (!/^TEXT\s/i.test(value)) return NaN;
     let cpu = NaN;
     for (const pair of value.slice(5).split(',')) {

@@ -7,7 +7,7 @@
  * an ended attempt means, the backoff draws the wait, adaptive throttling admits the
  * request, and outcomes flow back to the balancer and outlier detection.
  *
- * An attempt is an undici dispatch to one configured upstream. It ends, for the algorithms,
+ * An attempt is a request on the keep-alive pool (upstream.ts) of one configured upstream. It ends, for the algorithms,
  * when its response headers arrive (the time to first byte, as tower's PeakEwma and Envoy's
  * router take it) or when it fails: connection refused → 'connect-failure', reset or a
  * broken response → 'reset', per-try timeout → 'timeout', a 5xx → 'error', any other status
@@ -17,13 +17,13 @@
  * reset; 502 for an upstream that broke the protocol; 504 for a timeout.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { Outcome, PickContext } from '../../algorithms/types.js';
 import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
+import type { UpstreamHandler, UpstreamPool } from './upstream.js';
 import { timerDelay, timerMs } from '../realtime.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
 
@@ -41,7 +41,7 @@ export interface RouterContext {
   policies: SidecarPolicies;
   readonly counters: ProxyCounters;
   /** One dispatcher (a keep-alive pool) per configured upstream, by upstream index. */
-  readonly pools: readonly Dispatcher[];
+  readonly pools: readonly UpstreamPool[];
   /**
    * The algorithms' endpoint index → the configured upstream's index, and back (-1: not a
    * member now). The identity until a discovery update (ProxyHandle.setMembers) changes
@@ -106,19 +106,19 @@ export class PendingQueue {
   }
 }
 
-/** An error code undici or Node gives a failed attempt, as the outcome the algorithms expect. */
+/** An error code the upstream pool (upstream.ts) or the socket gives a failed attempt, as the outcome the algorithms expect. */
 function outcomeOfError(err: Error & { code?: string }): { outcome: Outcome; protocol: boolean } {
   const code = err.code ?? '';
-  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+  if (code === 'ECONNREFUSED' || code === 'MESH_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
     return { outcome: CONNECT_FAILURE, protocol: false };
   }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: TIMED_OUT, protocol: false };
-  const protocol = code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INFO' || err.name === 'HTTPParserError';
-  return { outcome: RESET, protocol };
+  // Envoy's UC/UR: anything else that ends an attempt before its answer is a reset; a
+  // malformed response is also a protocol error (Envoy's UPE), answered 502.
+  return { outcome: RESET, protocol: code === 'MESH_PROTOCOL' };
 }
 
-/** One attempt: an undici dispatch handler (the classic callback form undici drives natively). */
-class Attempt implements Dispatcher.DispatchHandler {
+/** One attempt: the handler of one request to an upstream pool (upstream.ts). */
+class Attempt implements UpstreamHandler {
   flags: number;
   sentAt: number;
   abortFn: ((err?: Error) => void) | undefined = undefined;
@@ -143,11 +143,10 @@ class Attempt implements Dispatcher.DispatchHandler {
     if ((this.flags & F_ENDED) !== 0) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx: wait for the final response
+  onHeaders(statusCode: number, headers: string[], resume: () => void, statusText: string): boolean {
     if ((this.flags & F_ENDED) !== 0) return true; // a cancelled attempt's response: drained, ignored
     this.resumeFn = resume;
-    return this.x.responseHeaders(this, statusCode, rawHeaders, statusText);
+    return this.x.responseHeaders(this, statusCode, headers, statusText);
   }
 
   onData(chunk: Buffer): boolean {
@@ -320,12 +319,9 @@ export class Exchange {
     this.ctx.pools[upstream].dispatch(
       {
         path: this.path,
-        method: this.method as Dispatcher.HttpMethod,
+        method: this.method,
         headers: this.headers,
         body: this.body,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        blocking: false,
       },
       a,
     );
@@ -374,7 +370,7 @@ export class Exchange {
   }
 
   /** Response headers of attempt `a` arrived. Returns whether undici may go on reading. */
-  responseHeaders(a: Attempt, status: number, raw: Buffer[], statusText: string): boolean {
+  responseHeaders(a: Attempt, status: number, raw: string[], statusText: string): boolean {
     const utilization = reportedUtilization(raw);
     const kind = status >= 500 ? 'error' : 'success';
     const outcome: Outcome = utilization === utilization ? { kind, status, utilization } : { kind, status };
@@ -426,8 +422,8 @@ export class Exchange {
       this.clientClosed();
       return;
     }
-    if (err.code === 'UND_ERR_INVALID_ARG') {
-      // undici refused the request itself (nothing was sent): the client's fault, not the upstream's.
+    if (err.code === 'MESH_REQUEST_BODY') {
+      // The client's request body broke off: the client's fault, not the upstream's.
       this.abandon(400, 'bad-request');
       return;
     }

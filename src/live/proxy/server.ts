@@ -1,6 +1,6 @@
 /**
- * The live sidecar: an HTTP/1.1 reverse proxy (node:http in front, one undici keep-alive
- * pool per configured upstream behind) running one Sidecar's policy objects, built by
+ * The live sidecar: an HTTP/1.1 reverse proxy (node:http in front, one keep-alive pool per
+ * configured upstream behind, upstream.ts; undici only for the health-check probes) running one Sidecar's policy objects, built by
  * src/mesh/policies.ts exactly as the simulator builds them, on the real-time ports
  * (src/live/realtime.ts). The Envoy-style request path lives in router.ts; this file owns
  * the listeners, the request limits, health-check probes, the admin listener (Prometheus
@@ -8,7 +8,7 @@
  */
 import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Client, Pool, type Dispatcher } from 'undici';
+import { Client } from 'undici';
 import { LOCALITY_WEIGHT_KEY } from '../../algorithms/balancing/envoy/locality.js';
 import type { Endpoint } from '../../algorithms/types.js';
 import type { ProbeDone } from '../../algorithms/failover/health-check.js';
@@ -19,6 +19,7 @@ import { realPorts } from '../realtime.js';
 import { absoluteAuthority, originForm, upstreamRequestHeaders } from './headers.js';
 import { ProxyCounters, proxyRegistry } from './metrics.js';
 import { Exchange, PendingQueue, type RouterContext } from './router.js';
+import { UpstreamPool, type UpstreamPoolOptions } from './upstream.js';
 import type { ProxyConfig, ProxyHandle, ProxyStats, UpstreamSpec } from './types.js';
 
 /** Request bodies up to this size are buffered so that the request can be retried or hedged (Envoy buffers up to a per-route limit). */
@@ -92,14 +93,12 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const ports = realPorts(rngStream(seed, 'proxy'));
   const mesh = config.mesh;
   const breaker = mesh.failover?.circuitBreaker;
-  const poolOptions: Pool.Options = {
+  const poolOptions: UpstreamPoolOptions = {
     connections: breaker ? Math.max(1, breaker.maxConnections) : null,
-    pipelining: 1,
-    connect: { timeout: connectTimeout },
-    headersTimeout: 0,
-    bodyTimeout: 0,
+    connectTimeoutMs: connectTimeout,
+    maxHeaderBytes,
   };
-  const pools: Pool[] = endpoints.map((e) => new Pool(`http://${e.address}`, poolOptions));
+  const pools = endpoints.map((e) => new UpstreamPool(e.address, poolOptions));
   const probeClients: (Client | undefined)[] = endpoints.map(() => undefined);
   const healthPath = config.healthCheck?.path ?? '/healthz';
 
@@ -144,7 +143,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const ctx: RouterContext = {
     policies: makePolicies(),
     counters,
-    pools: pools as Dispatcher[],
+    pools,
     upstreamOf: members.upstreamOf,
     endpointOf: members.endpointOf,
     defaultTimeout: config.limits?.requestTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
@@ -318,7 +317,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       ctx.policies.outlierDetector?.stop();
       ctx.policies.healthChecker?.stop();
       ports.timers.cancelAll();
-      await Promise.all([...pools.map((p) => p.destroy()), ...probeClients.map((c) => c?.destroy())]);
+      await Promise.all([...pools.map((p) => p.close()), ...probeClients.map((c) => c?.destroy())]);
       if (admin !== undefined) {
         const a = admin;
         // As for the main listener: end its connections before waiting for close(), which

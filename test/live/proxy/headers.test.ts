@@ -33,7 +33,7 @@ describe('upstreamRequestHeaders', () => {
 
 describe('downstreamResponseHeaders', () => {
   it('drops hop-by-hop response headers, including those the upstream Connection names', () => {
-    const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s));
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
     expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
 });
@@ -69,7 +69,7 @@ describe('originForm', () => {
 });
 
 describe('reportedUtilization (ORCA endpoint-load-metrics, TEXT)', () => {
-  const h = (...pairs: string[]): Buffer[] => pairs.map((p) => Buffer.from(p));
+  const h = (...pairs: string[]): string[] => pairs;
   it('reads application_utilization, else cpu_utilization; NaN otherwise', () => {
     expect(reportedUtilization(h('Endpoint-Load-Metrics', 'TEXT cpu_utilization=0.7, application_utilization=0.25'))).toBe(0.25);
     expect(reportedUtilization(h('content-type', 'x', 'endpoint-load-metrics', 'TEXT cpu_utilization=0.7'))).toBe(0.7);
