@@ -63,6 +63,13 @@ export function downstreamResponseHeaders(raw: readonly string[]): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
+    // Every hop-by-hop name is 2, 6, 7, 10, 14 or 17 characters long, or starts with
+    // "proxy-": most names are let through without lower-casing them.
+    const n = name.length;
+    if (n !== 2 && n !== 6 && n !== 7 && n !== 10 && n !== 14 && n !== 17 && (n < 6 || (name.charCodeAt(0) | 0x20) !== 112 /* p */)) {
+      out.push(name, raw[i + 1]);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'connection') {
       for (const token of raw[i + 1].split(',')) {

@@ -384,7 +384,6 @@ export class Exchange {
     a.forwarding = true;
     this.forwarded = a;
     res.attempt = a;
-    res.on('drain', onDrain);
     try {
       res.writeHead(status, statusText, downstreamResponseHeaders(raw));
     } catch {
@@ -398,7 +397,11 @@ export class Exchange {
   }
 
   responseData(_a: Attempt, chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    // The client reads slower than the upstream sends: the pool pauses until this drains
+    // (listened for only now: most responses never fill the socket's buffer).
+    this.res.once('drain', onDrain);
+    return false;
   }
 
   responseEnd(_a: Attempt): void {

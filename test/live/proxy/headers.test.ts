@@ -36,6 +36,17 @@ describe('downstreamResponseHeaders', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
     expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
+
+  const hopByHop = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'proxy-authenticate', 'proxy-x'];
+  const anyCase = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+  test.prop([fc.array(fc.oneof(fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/), fc.constantFrom(...hopByHop).chain(anyCase)), { maxLength: 14 })])(
+    'drops exactly the hop-by-hop names, in any case, and keeps every other header in order',
+    (headerNames) => {
+      const raw = headerNames.flatMap((n, i) => [n, n.toLowerCase() === 'connection' ? 'keep-alive' : `v${i}`]);
+      const kept = raw.filter((_, i) => i % 2 === 0 && !hopByHop.includes(raw[i].toLowerCase()) && !raw[i].toLowerCase().startsWith('proxy-'));
+      expect(names(downstreamResponseHeaders(raw))).toEqual(kept.map((n) => n.toLowerCase()));
+    },
+  );
 });
 
 describe('absolute-form targets: Host from the target (RFC 9112 §3.2.2)', () => {

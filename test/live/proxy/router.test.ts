@@ -12,7 +12,8 @@ import { rngStream } from '../../../src/core/rng.js';
 import { hashKey } from '../../../src/core/xxhash64.js';
 import type { MeshSpec } from '../../../src/scenario/types.js';
 import { resolveMesh } from '../../../src/scenario/schema.js';
-import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, send, series, tcpBackend, total } from './_harness.js';
+import { connect } from 'node:net';
+import { closeAll, deadPort, eventually, httpBackend, metrics, proxy, raw, send, series, sleep, tcpBackend, total } from './_harness.js';
 
 afterEach(closeAll);
 
@@ -447,6 +448,76 @@ describe('forwarding', () => {
     expect(h['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['content-length']).toBe(String(body.length));
+  });
+
+  it('a client that stops reading holds the upstream back (backpressure), and then gets every byte', async () => {
+    const size = 96 * 1024 * 1024; // far above what the loopback sockets on the way can buffer
+    let upstreamFinished = false;
+    const b = await httpBackend((_req, res) => {
+      res.writeHead(200, { 'content-length': size });
+      const piece = Buffer.alloc(1024 * 1024, 7);
+      let sent = 0;
+      const more = (): void => {
+        while (sent < size) {
+          sent += piece.length;
+          if (!res.write(piece)) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end(() => {
+          upstreamFinished = true;
+        });
+      };
+      more();
+    });
+    const p = await proxy([b.address]);
+    const socket = connect(p.port, '127.0.0.1');
+    let received = 0;
+    let head = '';
+    let wrong = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on('data', (c: Buffer) => {
+        received += c.length;
+        let body = c;
+        if (!head.endsWith('\r\n\r\n')) {
+          const end = c.indexOf('\r\n\r\n');
+          head += c.toString('latin1', 0, end < 0 ? c.length : end + 4);
+          body = end < 0 ? Buffer.alloc(0) : c.subarray(end + 4);
+        }
+        if (body.length > 0 && (body[0] !== 7 || body[body.length - 1] !== 7)) wrong++;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+    });
+    socket.write('GET /big HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    await eventually(() => received > 0);
+    socket.pause();
+    await sleep(400);
+    // Paused: the proxy stopped reading the upstream, so the upstream cannot have sent it all.
+    expect(upstreamFinished).toBe(false);
+    socket.resume();
+    await done;
+    expect(upstreamFinished).toBe(true);
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 200 [^]*content-length: ${size}\r\n`, 'i'));
+    expect(received).toBe(size + head.length);
+    expect(wrong).toBe(0);
+  });
+
+  it('a chunked request body with no length is streamed up chunked, whole', async () => {
+    let got = '';
+    let framing: string | undefined;
+    const b = await httpBackend((req, res) => {
+      framing = req.headers['transfer-encoding'];
+      req.setEncoding('latin1');
+      req.on('data', (c: string) => (got += c));
+      req.on('end', () => res.end('ok'));
+    });
+    const p = await proxy([b.address]);
+    const reply = await raw(p.port, 'POST /up HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(framing).toBe('chunked');
+    expect(got).toBe('hello world');
   });
 
   it('only configured upstreams are contacted: neither Host nor an absolute-form target redirects it', async () => {
