@@ -376,8 +376,7 @@ class Conn {
           if (!this.head(p, text)) return;
           if (this.state === S_IDLE) {
             // A final response without a body (HEAD, 204, 304, content-length 0).
-            this.complete(p, off < chunk.length);
-            return this.afterComplete(chunk, off);
+            return this.complete(p, off < chunk.length);
           }
           if (this.paused) return this.pause(chunk.subarray(off));
           break;
@@ -392,8 +391,8 @@ class Conn {
           if (this.req !== p) return; // aborted in onData
           if (this.remaining === 0) {
             if (this.state === S_LENGTH) {
-              this.complete(p, off < chunk.length);
-              return this.afterComplete(chunk, off);
+              // Bytes after the response that nobody asked for: complete() closes the connection.
+              return this.complete(p, off < chunk.length);
             }
             this.state = S_CHUNK_END;
             this.line = '';
@@ -440,8 +439,8 @@ class Conn {
             this.trailerBytes += line.length + 2;
             if (this.trailerBytes > this.pool.maxHeaderBytes) return this.failParse(p, protocolError('trailers too large'));
             if (line === '') {
-              this.complete(p, off < chunk.length);
-              return this.afterComplete(chunk, off);
+              // Bytes after the response that nobody asked for: complete() closes the connection.
+              return this.complete(p, off < chunk.length);
             }
           }
           break;
@@ -451,11 +450,6 @@ class Conn {
           return;
       }
     }
-  }
-
-  /** After a complete response: leftover bytes mean the upstream broke framing. */
-  private afterComplete(chunk: Buffer, off: number): void {
-    if (off < chunk.length && !this.dead) this.destroy();
   }
 
   /** Parses a response head and tells the handler. Returns false when reading must stop (a malformed head, an abort). */
@@ -559,7 +553,7 @@ class Conn {
     return true;
   }
 
-  /** The response to `p` is complete. */
+  /** The response to `p` is complete; `leftover`: more bytes followed it (the connection is then closed, not reused). */
   private complete(p: Pending, leftover: boolean): void {
     this.req = undefined;
     this.state = S_IDLE;
