@@ -71,9 +71,11 @@ export interface UpstreamHandler {
  * - `MESH_CONNECT_TIMEOUT`: no connection within `connectTimeoutMs`;
  * - `MESH_CLOSED`: the upstream closed the connection before the response was complete
  *   (also before it began: a kept-alive connection the upstream had just closed);
- * - `MESH_PROTOCOL`: a malformed response (status line, header, chunk size, a body longer
- *   than its content-length), response headers over `maxHeaderBytes`, or bytes after a
- *   response that nobody asked for;
+ * - `MESH_PROTOCOL`: a malformed response (status line, header, content-length, chunk
+ *   size or framing, a 101 nobody asked for) or response headers over `maxHeaderBytes`.
+ *   Bytes after a complete response (a body longer than its content-length, or bytes on an
+ *   idle connection) are no one's error: the response completes at its length and the
+ *   connection is closed, not reused;
  * - `MESH_REQUEST_BODY`: the request's body stream failed or ended early;
  * - `MESH_ABORTED`: `abort()` without an error;
  * - `MESH_POOL_CLOSED`: the pool was closed with the request waiting or in flight.
