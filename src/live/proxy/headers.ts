@@ -15,6 +15,16 @@ function isHopByHop(lower: string): boolean {
   return HOP_BY_HOP.has(lower) || lower.startsWith('proxy-');
 }
 
+/**
+ * Whether a header name may need a look (lower-casing and comparing): every hop-by-hop name is
+ * 2, 6, 7, 10, 14 or 17 characters long or starts with "proxy-", host is 4 and
+ * x-forwarded-for/-proto 15 and 17. The rest, most names, pass without lower-casing.
+ */
+function mayBeSpecial(name: string): boolean {
+  const n = name.length;
+  return n === 2 || n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 15 || n === 17 || (n >= 6 && (name.charCodeAt(0) | 0x20) === 112 /* p */);
+}
+
 /** The header names a Connection header lists (lower case), or undefined when it lists none besides close/keep-alive. */
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
@@ -43,6 +53,10 @@ export function upstreamRequestHeaders(raw: readonly string[], clientAddress: st
   let xfp = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
+    if (named === undefined && !mayBeSpecial(name)) {
+      out.push(name, raw[i + 1]);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || (named !== undefined && named.has(lower)) || (host !== undefined && lower === 'host')) continue;
     if (lower === 'x-forwarded-for') {
@@ -63,10 +77,7 @@ export function downstreamResponseHeaders(raw: readonly string[]): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    // Every hop-by-hop name is 2, 6, 7, 10, 14 or 17 characters long, or starts with
-    // "proxy-": most names are let through without lower-casing them.
-    const n = name.length;
-    if (n !== 2 && n !== 6 && n !== 7 && n !== 10 && n !== 14 && n !== 17 && (n < 6 || (name.charCodeAt(0) | 0x20) !== 112 /* p */)) {
+    if (!mayBeSpecial(name)) {
       out.push(name, raw[i + 1]);
       continue;
     }

@@ -4,6 +4,8 @@ import { fc, test } from '@fast-check/vitest';
 import { absoluteAuthority, downstreamResponseHeaders, originForm, reportedUtilization, upstreamRequestHeaders } from '../../../src/live/proxy/headers.js';
 
 const names = (h: readonly string[]): string[] => h.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+const hopByHop = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'proxy-authenticate', 'proxy-x'];
+const anyCase = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
 
 describe('upstreamRequestHeaders', () => {
   it('drops hop-by-hop headers and those Connection names; keeps the rest in order', () => {
@@ -31,14 +33,28 @@ describe('upstreamRequestHeaders', () => {
   );
 });
 
+describe('upstreamRequestHeaders, named headers', () => {
+  const special = [...hopByHop, 'host', 'x-forwarded-for', 'x-forwarded-proto'];
+  test.prop([fc.array(fc.oneof(fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/), fc.constantFrom(...special).chain(anyCase)), { maxLength: 14 }), fc.option(fc.constant('target.example'), { nil: undefined })])(
+    'drops exactly the hop-by-hop names in any case, merges x-forwarded-*, replaces host only for an absolute-form target',
+    (headerNames, host) => {
+      const raw = headerNames.flatMap((n, i) => [n, n.toLowerCase() === 'connection' ? 'keep-alive' : `v${i}`]);
+      const out = upstreamRequestHeaders(raw, '10.9.8.7', host);
+      const expected = names(raw).filter((n) => !hopByHop.includes(n) && !n.startsWith('proxy-') && n !== 'x-forwarded-for' && (host === undefined || n !== 'host'));
+      const got = names(out);
+      expect(got.slice(host === undefined ? 0 : 1, got.length - 1 - (expected.includes('x-forwarded-proto') ? 0 : 1))).toEqual(expected);
+      const xff = raw.filter((_, i) => i % 2 === 1 && raw[i - 1].toLowerCase() === 'x-forwarded-for');
+      expect(out[out.indexOf('x-forwarded-for') + 1]).toBe([...xff, '10.9.8.7'].join(', '));
+    },
+  );
+});
+
 describe('downstreamResponseHeaders', () => {
   it('drops hop-by-hop response headers, including those the upstream Connection names', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Internal', 'X-Internal', 'y', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
     expect(downstreamResponseHeaders(raw)).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
 
-  const hopByHop = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'proxy-authenticate', 'proxy-x'];
-  const anyCase = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
   test.prop([fc.array(fc.oneof(fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/), fc.constantFrom(...hopByHop).chain(anyCase)), { maxLength: 14 })])(
     'drops exactly the hop-by-hop names, in any case, and keeps every other header in order',
     (headerNames) => {
