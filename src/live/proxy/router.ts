@@ -16,13 +16,14 @@
  * a breaker overflow (with x-envoy-overloaded), adaptive throttling, a connect failure or a
  * reset; 502 for an upstream that broke the protocol; 504 for a timeout.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Outcome, PickContext } from '../../algorithms/types.js';
 import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
+import type { DownstreamRequest, DownstreamResponse, ResponseListener } from './downstream.js';
 import type { UpstreamHandler, UpstreamPool } from './upstream.js';
 import { timerDelay, timerMs } from '../realtime.js';
 import { END_CLIENT_CLOSED, END_RESET, type ProxyCounters } from './metrics.js';
@@ -181,16 +182,11 @@ class Attempt implements UpstreamHandler {
   }
 }
 
-function onDrain(this: ServerResponse & { attempt?: Attempt }): void {
-  const a = this.attempt;
-  if (a?.resumeFn) a.resumeFn();
-}
-
 /**
  * One client request and its attempts. Created per request; everything else (policies,
- * pools, counters) is shared.
+ * pools, counters) is shared. It listens to its response (closed, drained).
  */
-export class Exchange {
+export class Exchange implements ResponseListener {
   private sent = 0;
   private out = 0;
   private retries = 0;
@@ -215,13 +211,13 @@ export class Exchange {
 
   constructor(
     private readonly ctx: RouterContext,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse & { attempt?: Attempt },
+    private readonly req: DownstreamRequest,
+    private readonly res: DownstreamResponse,
     private readonly method: string,
     private readonly path: string,
     private readonly headers: string[],
     /** The request body: none, fully buffered (retries possible), or streamed (no retries). */
-    private body: Buffer | IncomingMessage | null,
+    private body: Buffer | Readable | null,
     /** The request's hash key (config `hashKey`), or undefined when it carries none. */
     private readonly hashKey?: number,
   ) {
@@ -383,25 +379,21 @@ export class Exchange {
     }
     a.forwarding = true;
     this.forwarded = a;
-    res.attempt = a;
-    try {
-      res.writeHead(status, statusText, downstreamResponseHeaders(raw));
-    } catch {
-      // A header the upstream sent that Node refuses to write: the response is unusable.
-      a.forwarding = false;
-      a.abort();
-      this.localReply(502, 'protocol-error');
-      return false;
-    }
+    // The upstream pool's parser let through no CR or LF in a name, value or reason: the
+    // head can be written as it is (downstream.ts's contract).
+    res.writeHead(status, statusText, downstreamResponseHeaders(raw));
     return true;
   }
 
+  /** A piece of the forwarded response; false (the client reads slower than the upstream sends) pauses the pool until drained(). */
   responseData(_a: Attempt, chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
-    // The client reads slower than the upstream sends: the pool pauses until this drains
-    // (listened for only now: most responses never fill the socket's buffer).
-    this.res.once('drain', onDrain);
-    return false;
+    return this.res.write(chunk);
+  }
+
+  /** The client read what was buffered: the forwarded attempt's upstream reads on. */
+  drained(): void {
+    const a = this.forwarded;
+    if (a !== undefined && a.forwarding && a.resumeFn !== undefined) a.resumeFn();
   }
 
   responseEnd(_a: Attempt): void {
@@ -436,8 +428,7 @@ export class Exchange {
   }
 
   private clientGone(): boolean {
-    const socket = this.res.socket;
-    return this.res.destroyed || socket === null || socket.destroyed;
+    return this.res.destroyed;
   }
 
   /**
@@ -693,11 +684,11 @@ export class Exchange {
     const body = LOCAL_BODIES[reason];
     // x-meshsim-local-reply tells the proxy's own answers from an upstream's with the same
     // status (an upstream's 503 vs "no healthy upstream"), in a form a client can branch on.
-    const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length, [LOCAL_REPLY_HEADER]: reason };
-    if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
+    const headers = ['content-type', 'text/plain', 'content-length', String(body.length), LOCAL_REPLY_HEADER, reason];
+    if (reason === 'overflow') headers.push('x-envoy-overloaded', 'true');
     // A body the client is still sending is not read: close the connection after answering.
-    if (this.body !== null && !this.req.complete) headers.connection = 'close';
-    res.writeHead(status, headers);
+    if (!this.req.complete) res.closeAfter();
+    res.writeHead(status, undefined, headers);
     res.end(body);
   }
 

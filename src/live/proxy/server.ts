@@ -1,13 +1,14 @@
 /**
- * The live sidecar: an HTTP/1.1 reverse proxy (node:http in front, one keep-alive pool per
- * configured upstream behind, upstream.ts; undici only for the health-check probes) running one Sidecar's policy objects, built by
+ * The live sidecar: an HTTP/1.1 reverse proxy (meshsim's own front, downstream.ts; one
+ * keep-alive pool per configured upstream behind, upstream.ts; undici only for the
+ * health-check probes) running one Sidecar's policy objects, built by
  * src/mesh/policies.ts exactly as the simulator builds them, on the real-time ports
  * (src/live/realtime.ts). The Envoy-style request path lives in router.ts; this file owns
  * the listeners, the request limits, health-check probes, the admin listener (Prometheus
  * /metrics via prom-client, /ready) and graceful shutdown (stop accepting, drain, close).
  */
-import { createServer, IncomingMessage, ServerResponse, STATUS_CODES, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
 import { LOCALITY_WEIGHT_KEY } from '../../algorithms/balancing/envoy/locality.js';
 import type { Endpoint } from '../../algorithms/types.js';
@@ -18,6 +19,7 @@ import { createSidecarPolicies, resolveRouter, type SidecarPolicies } from '../.
 import { realPorts } from '../realtime.js';
 import { absoluteAuthority, originForm, upstreamRequestHeaders } from './headers.js';
 import { ProxyCounters, proxyRegistry } from './metrics.js';
+import { DownstreamServer, type DownstreamRequest, type DownstreamResponse } from './downstream.js';
 import { Exchange, PendingQueue, type RouterContext } from './router.js';
 import { UpstreamPool, type UpstreamPoolOptions } from './upstream.js';
 import type { ProxyConfig, ProxyHandle, ProxyStats, UpstreamSpec } from './types.js';
@@ -30,26 +32,6 @@ const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 const DEFAULT_DRAIN_MS = 10_000;
-
-class ProxyResponse extends ServerResponse {
-  exchange: Exchange | undefined = undefined;
-}
-
-function onResponseClose(this: ProxyResponse): void {
-  this.exchange?.closed();
-}
-
-/** Reads the request headers the proxy needs, in one pass over rawHeaders. */
-function bodyFraming(raw: readonly string[]): { length: number; chunked: boolean } {
-  let length = -1;
-  let chunked = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(raw[i + 1]);
-    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
-  }
-  return { length, chunked };
-}
 
 /** Starts the proxy on its listener (and the admin listener, if configured). */
 export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
@@ -154,25 +136,38 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   const keyHeader = config.hashKey?.header.toLowerCase();
   let accepting = true;
 
-  const server = createServer({ maxHeaderSize: maxHeaderBytes, ServerResponse: ProxyResponse, keepAliveTimeout: 5_000 }, (req, res) => {
-    handle(req, res);
-  });
+  // The front: malformed requests, heads over the limit, slow heads and CONNECT are
+  // answered there (400/431/408/405/…) and counted here, as requests that never reached the router.
+  const front = new DownstreamServer(
+    { maxHeaderBytes, keepAliveTimeoutMs: 5_000 },
+    {
+      request: handle,
+      rejected(status) {
+        counters.requests++;
+        counters.active++;
+        // CONNECT (405) is refused by policy, not by a limit.
+        if (status !== 405) counters.rejectedByLimits++;
+        counters.requestEnded(status, 0, false);
+      },
+    },
+  );
 
-  function handle(req: IncomingMessage, res: ProxyResponse): void {
+  function handle(req: DownstreamRequest, res: DownstreamResponse): void {
     counters.requests++;
     counters.active++;
-    const raw = req.rawHeaders;
-    const { length, chunked } = bodyFraming(raw);
-    const url = req.url ?? '';
+    const length = req.contentLength;
+    const chunked = req.chunked;
+    // Expect: 100-continue: a body declared over the limit gets its 413 before the client
+    // sends it, not after a 100 Continue.
+    if (req.expectContinue && length <= maxBodyBytes) res.writeContinue();
+    const url = req.url;
     const path = originForm(url);
-    const hasBody = chunked || length > 0;
-    const buffer = hasBody && canRetry && !chunked && length <= RETRY_BUFFER_BYTES;
-    const headers = path === undefined ? [] : upstreamRequestHeaders(raw, req.socket.remoteAddress ?? '', absoluteAuthority(url));
-    const key = keyHeader === undefined ? undefined : req.headers[keyHeader];
-    const x = new Exchange(ctx, req, res, req.method ?? 'GET', path ?? '/', headers, hasBody && !buffer ? req : null, typeof key === 'string' ? hashKey(key) : undefined);
-    res.exchange = x;
-    res.on('close', onResponseClose);
-    if (!accepting) res.setHeader('connection', 'close');
+    const body = req.body;
+    const buffer = body !== null && canRetry && !chunked && length <= RETRY_BUFFER_BYTES;
+    const headers = path === undefined ? [] : upstreamRequestHeaders(req.rawHeaders, req.remoteAddress, absoluteAuthority(url));
+    const key = keyHeader === undefined ? undefined : req.header(keyHeader);
+    const x = new Exchange(ctx, req, res, req.method, path ?? '/', headers, buffer ? null : body, key === undefined ? undefined : hashKey(key));
+    res.listener = x;
     if (path === undefined) {
       x.localReply(400, 'bad-request');
       return;
@@ -182,18 +177,18 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       x.localReply(413, 'body-too-large');
       return;
     }
-    if (buffer) {
+    if (buffer && body !== null) {
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      body.on('data', (c: Buffer) => chunks.push(c));
+      body.on('end', () => {
         if (res.destroyed) return;
         x.start(Buffer.concat(chunks));
       });
       return;
     }
-    if (chunked && maxBodyBytes !== Infinity) {
+    if (chunked && body !== null && maxBodyBytes !== Infinity) {
       let seen = 0;
-      req.on('data', (c: Buffer) => {
+      body.on('data', (c: Buffer) => {
         seen += c.length;
         if (seen > maxBodyBytes && !res.headersSent) {
           counters.rejectedByLimits++;
@@ -203,36 +198,6 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     }
     x.start();
   }
-
-  // Expect: 100-continue (Node answers 100 itself unless told): a body declared over the
-  // limit gets its 413 before the client sends it, not after a 100 Continue.
-  server.on('checkContinue', (req: IncomingMessage, res: ProxyResponse) => {
-    if (bodyFraming(req.rawHeaders).length <= maxBodyBytes) res.writeContinue();
-    handle(req, res);
-  });
-
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    const code = err.code ?? '';
-    // A connection reset or closed by the client before it completed a request line and
-    // headers is no request (there is no one left to answer).
-    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable || socket.bytesRead === 0) {
-      socket.destroy();
-      return;
-    }
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    counters.requests++;
-    counters.active++;
-    counters.rejectedByLimits++;
-    counters.requestEnded(status, 0, false);
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  });
-  // CONNECT would turn the proxy into a tunnel to anywhere: refused.
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    counters.requests++;
-    counters.active++;
-    counters.requestEnded(405, 0, false);
-    socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  });
 
   let admin: Server | undefined;
   if (config.admin !== undefined) {
@@ -305,14 +270,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     closing ??= (async () => {
       accepting = false;
       const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      const closed = front.close();
+      front.closeIdleConnections();
       const until = performance.now() + drainMs;
       while (counters.active > 0 && performance.now() < until) {
         await sleep(Math.min(20, Math.max(1, until - performance.now())));
-        server.closeIdleConnections();
+        front.closeIdleConnections();
       }
-      server.closeAllConnections();
+      front.closeAllConnections();
       await closed;
       ctx.policies.outlierDetector?.stop();
       ctx.policies.healthChecker?.stop();
@@ -349,13 +314,16 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   // listener, health-check probes, timers, upstream pools) is stopped again before the error
   // goes up, so a failed start leaves nothing running.
   try {
-    await listen(server, 'listen', config.listen.port, config.listen.host ?? '127.0.0.1');
+    const host = config.listen.host ?? '127.0.0.1';
+    await front.listen(config.listen.port, host).catch((error: Error & { code?: string }) => {
+      throw error.code === undefined ? error : new ListenError('listen', host, config.listen.port, error.code);
+    });
     if (admin !== undefined && config.admin !== undefined) await listen(admin, 'admin', config.admin.port, '127.0.0.1');
   } catch (e) {
     await close({ drainMs: 0 });
     throw e;
   }
-  const port = (server.address() as AddressInfo).port;
+  const port = front.address().port;
   const adminPort = admin === undefined ? undefined : (admin.address() as AddressInfo).port;
   return { port, adminPort, stats, close, restartPolicies, setMembers };
 }
@@ -381,7 +349,7 @@ function listenProblem(code: string, host: string, port: number): string {
   return code;
 }
 
-function listen(server: Server<typeof IncomingMessage, typeof ServerResponse> | Server<typeof IncomingMessage, typeof ProxyResponse>, listener: 'listen' | 'admin', port: number, host: string): Promise<void> {
+function listen(server: Server, listener: 'listen' | 'admin', port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error & { code?: string }): void => reject(error.code === undefined ? error : new ListenError(listener, host, port, error.code));
     server.once('error', onError);
