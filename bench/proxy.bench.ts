@@ -28,7 +28,7 @@
  *     [--threads 1] [--only direct,meshsim,nginx,peer[,floor]] [--rate N] [--no-rate] [--quick]
  *
  * `floor` (bench/proxy/floor.ts, on request) is the least a Node proxy built from the same
- * parts (node:http + undici) does per request, without meshsim's policies: a diagnostic of
+ * parts (meshsim's HTTP/1.1 front and upstream pool) does per request, without meshsim's policies: a diagnostic of
  * where meshsim's time goes.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -55,7 +55,7 @@ const LABEL: Record<TargetName, string> = {
   meshsim: 'meshsim proxy',
   nginx: 'nginx',
   peer: 'fastify + @fastify/http-proxy',
-  floor: 'floor: node:http + undici, no policies',
+  floor: 'floor: meshsim front + pool, no policies',
 };
 
 // ---------------------------------------------------------------- options
@@ -647,7 +647,7 @@ async function main(): Promise<number> {
   // CPU time per request of each proxy's own process: less sensitive to other work on the
   // machine than req/s, so its ratio is a cross-check of the throughput ratio.
   const vsFloor = ratio('meshsim', 'floor');
-  if (vsFloor.length > 0) add({ name: 'meshsim / floor req/s', value: median(vsFloor), unit: '×', note: ['what the mesh machinery costs over bare node:http + undici', range(vsFloor)].filter(Boolean).join('; ') }, '');
+  if (vsFloor.length > 0) add({ name: 'meshsim / floor req/s', value: median(vsFloor), unit: '×', note: ['what the mesh machinery costs over meshsim's bare front and pool', range(vsFloor)].filter(Boolean).join('; ') }, '');
   for (const peer of ['nginx', 'peer', 'floor'] as const) {
     const v = cpuPerReq(peer) / cpuPerReq('meshsim');
     if (Number.isFinite(v)) add({ name: `${peer} / meshsim CPU per request`, value: v, unit: '×', note: 'cross-check of meshsim / ' + peer + ' req/s (same one-core budget)' }, '');

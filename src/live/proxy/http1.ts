@@ -48,20 +48,33 @@ export function badInLine(text: string, from: number, to: number): boolean {
 
 /** Whether a comma-separated header value lists `token` (lower case), ignoring case and spaces. */
 export function hasToken(value: string, token: string): boolean {
+  if (value.indexOf(',') < 0) {
+    // One token, the usual case (`keep-alive`, `close`): no split.
+    const t = value.trim();
+    return t.length === token.length && t.toLowerCase() === token;
+  }
   for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
 }
 
 /** The `timeout=N` of a Keep-Alive header, seconds, or −1. */
 export function keepAliveTimeout(value: string): number {
+  // An upstream sends the same hint on every response: the last one's answer is kept.
+  if (value === lastHint) return lastHintSeconds;
+  let seconds = -1;
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
     if (eq < 0 || part.slice(0, eq).trim().toLowerCase() !== 'timeout') continue;
     const v = part.slice(eq + 1).trim();
-    return /^\d{1,9}$/.test(v) ? Number(v) : -1;
+    seconds = /^\d{1,9}$/.test(v) ? Number(v) : -1;
+    break;
   }
-  return -1;
+  lastHint = value;
+  lastHintSeconds = seconds;
+  return seconds;
 }
+let lastHint = '';
+let lastHintSeconds = -1;
 
 /** Whether the last transfer coding listed is chunked. */
 export function lastCodingIsChunked(value: string): boolean {

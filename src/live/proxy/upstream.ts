@@ -1,10 +1,11 @@
 /**
  * The proxy's upstream side: a keep-alive pool of HTTP/1.1 connections to one upstream,
  * written for this proxy instead of undici because it is the hot path where performance
- * demands it. A bare node:http + undici proxy (bench/proxy/floor.ts) spends ≈ 60–70 µs of
- * CPU per request on this machine against nginx's ≈ 25, and so runs out of CPU near half of
- * nginx's rate; the same node:http front with this client behind spent ≈ 30% less CPU per
- * request in interleaved wrk runs (bench/README.md, "Where the proxy's time goes"). What it
+ * demands it. A bare node:http + undici proxy spent ≈ 60–70 µs of CPU per request on this
+ * machine against nginx's ≈ 25, and so ran out of CPU near half of nginx's rate; the same
+ * node:http front with this client behind spent ≈ 30% less CPU per request in interleaved
+ * wrk runs (bench/README.md, "Where the proxy's time goes"; the front is now meshsim's own
+ * too, downstream.ts). What it
  * saves is generality: one request per connection at a time (no pipelining), no TLS, no
  * HTTP/2, no redirects, no retries of its own (the router decides), responses parsed by
  * the small state machine below.
