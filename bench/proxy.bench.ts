@@ -647,7 +647,7 @@ async function main(): Promise<number> {
   // CPU time per request of each proxy's own process: less sensitive to other work on the
   // machine than req/s, so its ratio is a cross-check of the throughput ratio.
   const vsFloor = ratio('meshsim', 'floor');
-  if (vsFloor.length > 0) add({ name: 'meshsim / floor req/s', value: median(vsFloor), unit: '×', note: ['what the mesh machinery costs over meshsim's bare front and pool', range(vsFloor)].filter(Boolean).join('; ') }, '');
+  if (vsFloor.length > 0) add({ name: 'meshsim / floor req/s', value: median(vsFloor), unit: '×', note: ["what the mesh machinery costs over meshsim's bare front and pool", range(vsFloor)].filter(Boolean).join('; ') }, '');
   for (const peer of ['nginx', 'peer', 'floor'] as const) {
     const v = cpuPerReq(peer) / cpuPerReq('meshsim');
     if (Number.isFinite(v)) add({ name: `${peer} / meshsim CPU per request`, value: v, unit: '×', note: 'cross-check of meshsim / ' + peer + ' req/s (same one-core budget)' }, '');
