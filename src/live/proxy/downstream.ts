@@ -354,26 +354,34 @@ class Connection {
     while (off < chunk.length) {
       switch (this.state) {
         case C_HEAD: {
-          let from = off;
+          let from = 0;
           if (this.partial !== null) {
             // Search on from just before where the last piece ended (a head sent byte by byte stays linear).
-            from = Math.max(0, this.partial.length - 3);
+            from = this.partial.length - 3;
             chunk = Buffer.concat([this.partial, chunk.subarray(off)]);
             off = 0;
             this.partial = null;
-          } else {
-            // Empty lines before a request line are ignored (RFC 9112 §2.2).
-            while (off + 1 < chunk.length && chunk[off] === 13 && chunk[off + 1] === 10) off += 2;
-            if (off === chunk.length) return;
-            from = off;
-            if (this.headSince < 0) this.headSince = this.server.tick;
           }
+          // Empty lines before a request line are ignored (RFC 9112 §2.2), also one cut
+          // between two reads (a lone CR kept as a partial head).
+          while (off + 1 < chunk.length && chunk[off] === 13 && chunk[off + 1] === 10) off += 2;
+          if (off === chunk.length) return;
+          if (this.headSince < 0) this.headSince = this.server.tick;
+          from = Math.max(from, off);
           const end = chunk.indexOf(CRLFCRLF, from);
           const max = this.server.maxHeaderBytes;
           if (end < 0 || end - off > max) {
-            if (chunk.length - off > max) {
+            // Not whole yet: up to 3 bytes of what is kept may be the start of its final CRLFCRLF.
+            if (end >= 0 || chunk.length - off > max + 3) {
               this.refuse(431);
               return;
+            }
+            // A bare LF cannot be in a head: refused now, not when a CRLFCRLF that may never come arrives.
+            for (let lf = chunk.indexOf(10, from); lf >= 0; lf = chunk.indexOf(10, lf + 1)) {
+              if (lf === off || chunk[lf - 1] !== 13) {
+                this.refuse(400);
+                return;
+              }
             }
             this.partial = chunk.subarray(off);
             return;
@@ -422,7 +430,7 @@ class Connection {
           const raw = this.line;
           this.line = '';
           // Lines of a chunked body end in CRLF too: a bare LF is refused.
-          if (raw.charCodeAt(raw.length - 1) !== 13) return this.bodyBroken();
+          if (raw.charCodeAt(raw.length - 1) !== 13 || raw.length > MAX_CHUNK_LINE) return this.bodyBroken();
           const line = raw.slice(0, -1);
           if (this.state === C_CHUNK_END) {
             if (line !== '') return this.bodyBroken();
@@ -582,11 +590,14 @@ class Connection {
     if (res === undefined) return;
     res.notifyClosed();
     if (this.state === C_DEAD) return;
+    const req = this.req;
     this.res = undefined;
     this.req = undefined;
     this.wantsDrain = undefined;
     if (!res.keepAlive || this.state !== C_WAIT) {
-      // Closing: after the answer, or because the request's body was not read whole.
+      // Closing: after the answer, or because the request's body was not read whole (its
+      // stream then ends early, as when the client goes: 'close' without 'end').
+      if (req !== undefined && req.body !== null && !req.complete) req.body.destroy();
       this.linger();
       return;
     }
@@ -731,6 +742,10 @@ export class DownstreamServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // From now on an error is a failed accept (EMFILE: out of file descriptors): that
+        // connection is lost, the listener goes on accepting (without a listener the
+        // process would crash).
+        this.server.on('error', () => undefined);
         this.sweeper = setInterval(() => this.sweep(), 1000);
         this.sweeper.unref();
         resolve();
@@ -750,14 +765,21 @@ export class DownstreamServer {
   /** Stops accepting; resolves once every connection has closed. Responses from now on close their connections. */
   close(): Promise<void> {
     this.closing = true;
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    // The sweep goes on until the last connection has closed: idle and lingering ones still time out.
+    const stopSweep = (): void => {
+      if (this.sweeper !== undefined) clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    };
     return new Promise((resolve) => {
       if (!this.server.listening) {
+        stopSweep();
         resolve();
         return;
       }
-      this.server.close(() => resolve());
+      this.server.close(() => {
+        stopSweep();
+        resolve();
+      });
     });
   }
 
