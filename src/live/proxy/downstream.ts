@@ -47,7 +47,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
-import { CRLFCRLF, hasToken, MAX_CHUNK_LINE, TOKEN_CHAR, chunkSize, trimOws } from './http1.js';
+import { badInValue, CHUNK_DONE, CHUNK_ERROR, CHUNK_MORE, ChunkedFraming, CRLFCRLF, hasToken, TOKEN_CHAR, trimOws } from './http1.js';
 
 export interface DownstreamOptions {
   /** Longest request head (request line and headers, bytes): over it, 431. Also bounds a chunked body's trailers. */
@@ -124,10 +124,8 @@ const PAUSE_STASH = 2; // pipelined bytes pile up behind a response in progress
 // Connection states.
 const C_HEAD: number = 0; // waiting for, or reading, a request head
 const C_LENGTH: number = 1;
-const C_CHUNK_SIZE: number = 2;
+const C_CHUNKED: number = 2; // a chunked body's framing lines (ChunkedFraming)
 const C_CHUNK_DATA: number = 3;
-const C_CHUNK_END: number = 4;
-const C_TRAILERS: number = 5;
 const C_WAIT: number = 6; // the request was read whole; its response is in progress
 const C_LINGER: number = 7; // answered and closing: what the client still sends is read and dropped
 const C_DEAD: number = 8;
@@ -297,9 +295,8 @@ class Connection {
   private partial: Buffer | null = null;
   /** Bytes after the current request (pipelined), parsed once its response is over. */
   private stash: Buffer | null = null;
-  private line = '';
   private remaining = 0;
-  private trailerBytes = 0;
+  private readonly framing: ChunkedFraming;
   private paused = 0;
   req: DownstreamRequest | undefined = undefined;
   res: DownstreamResponse | undefined = undefined;
@@ -314,6 +311,7 @@ class Connection {
     readonly server: DownstreamServer,
     readonly socket: Socket,
   ) {
+    this.framing = new ChunkedFraming(true, server.maxHeaderBytes);
     this.idleSince = server.tick;
     this.remoteAddress = socket.remoteAddress ?? '';
     socket.on('data', (chunk: Buffer) => this.data(chunk));
@@ -411,50 +409,22 @@ class Connection {
               if (off < chunk.length) this.addStash(chunk.subarray(off));
               return;
             }
-            this.state = C_CHUNK_END;
-            this.line = '';
+            this.state = C_CHUNKED;
           }
           break;
         }
-        case C_CHUNK_SIZE:
-        case C_CHUNK_END:
-        case C_TRAILERS: {
-          const nl = chunk.indexOf(10, off);
-          const upto = nl < 0 ? chunk.length : nl;
-          this.line += chunk.toString('latin1', off, upto);
-          off = nl < 0 ? chunk.length : nl + 1;
-          if (nl < 0) {
-            if (this.line.length > MAX_CHUNK_LINE) return this.bodyBroken();
-            break;
+        case C_CHUNKED: {
+          const r = this.framing.read(chunk, off);
+          off = this.framing.offset;
+          if (r === CHUNK_MORE) break;
+          if (r === CHUNK_ERROR) return this.bodyBroken();
+          if (r === CHUNK_DONE) {
+            this.bodyEnd();
+            if (off < chunk.length) this.addStash(chunk.subarray(off));
+            return;
           }
-          const raw = this.line;
-          this.line = '';
-          // Lines of a chunked body end in CRLF too: a bare LF is refused.
-          if (raw.charCodeAt(raw.length - 1) !== 13 || raw.length > MAX_CHUNK_LINE) return this.bodyBroken();
-          const line = raw.slice(0, -1);
-          if (this.state === C_CHUNK_END) {
-            if (line !== '') return this.bodyBroken();
-            this.state = C_CHUNK_SIZE;
-          } else if (this.state === C_CHUNK_SIZE) {
-            const size = chunkSize(line);
-            if (size < 0 || badValue(line, 0, line.length)) return this.bodyBroken();
-            if (size === 0) {
-              this.state = C_TRAILERS;
-              this.trailerBytes = 0;
-            } else {
-              this.state = C_CHUNK_DATA;
-              this.remaining = size;
-            }
-          } else {
-            // Trailers are read and dropped (as Envoy's HTTP/1 codec does by default).
-            this.trailerBytes += line.length + 2;
-            if (this.trailerBytes > this.server.maxHeaderBytes) return this.bodyBroken();
-            if (line === '') {
-              this.bodyEnd();
-              if (off < chunk.length) this.addStash(chunk.subarray(off));
-              return;
-            }
-          }
+          this.state = C_CHUNK_DATA;
+          this.remaining = r;
           break;
         }
         default:
@@ -497,7 +467,7 @@ class Connection {
       if (end < 0) end = text.length;
       let colon = pos;
       while (colon < end && TOKEN_CHAR[text.charCodeAt(colon)] === 1) colon++;
-      if (colon === pos || colon === end || text.charCodeAt(colon) !== 58 /* ':' */ || badValue(text, colon + 1, end)) return this.refuse(400);
+      if (colon === pos || colon === end || text.charCodeAt(colon) !== 58 /* ':' */ || badInValue(text, colon + 1, end)) return this.refuse(400);
       const name = text.slice(pos, colon);
       const value = trimOws(text, colon + 1, end);
       pos = end + 2;
@@ -537,8 +507,8 @@ class Connection {
     this.res = res;
     if (chunked) {
       req.body = new RequestBody(this);
-      this.state = C_CHUNK_SIZE;
-      this.line = '';
+      this.state = C_CHUNKED;
+      this.framing.reset();
     } else if (length > 0) {
       req.body = new RequestBody(this);
       this.state = C_LENGTH;
@@ -668,15 +638,6 @@ class Connection {
       if (tick - this.idleSince > s.keepAliveTicks) this.destroy();
     } else if (this.state !== C_WAIT && this.state !== C_DEAD && this.requestSince >= 0 && tick - this.requestSince > s.requestTimeoutTicks) this.destroy();
   }
-}
-
-/** Whether text[from, to) is a header value (or chunk extension) with no control character but tab. */
-function badValue(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127) return true;
-  }
-  return false;
 }
 
 function isDigits(value: string): boolean {

@@ -102,3 +102,105 @@ export function contentLength(value: string): number {
   }
   return v;
 }
+
+/** ChunkedFraming.read: the line is not whole yet (every byte given was taken). */
+export const CHUNK_MORE = -1;
+/** ChunkedFraming.read: the framing is broken (`error` says how). */
+export const CHUNK_ERROR = -2;
+/** ChunkedFraming.read: the last chunk and the trailers were read; the body is over. */
+export const CHUNK_DONE = -3;
+
+const F_SIZE = 0; // a chunk-size line is due
+const F_DATA_END = 1; // the CRLF after a chunk's data is due
+const F_TRAILERS = 2; // trailer lines, up to an empty one
+
+/**
+ * The framing lines of a chunked body (RFC 9112 §7.1), read across any split into reads:
+ * chunk-size lines (extensions ignored), the CRLF after each chunk's data, and the trailer
+ * section, read and dropped (neither codec forwards trailers, as Envoy's HTTP/1 codec by
+ * default). Shared by the upstream pool's response parser and the front's request parser;
+ * `strict` (the front) refuses a bare LF and control characters in a size line, which a
+ * request smuggler relies on; the pool takes a bare LF, as llhttp does in responses.
+ */
+export class ChunkedFraming {
+  /** After read(): the offset just past the last byte it took. */
+  offset = 0;
+  /** After read() returned CHUNK_ERROR: what was wrong. */
+  error = '';
+  private phase = F_SIZE;
+  private line = '';
+  private trailerBytes = 0;
+
+  constructor(
+    private readonly strict: boolean,
+    /** The most trailer bytes taken. */
+    private readonly maxTrailerBytes: number,
+  ) {}
+
+  /** A new body begins. */
+  reset(): void {
+    this.phase = F_SIZE;
+    this.line = '';
+    this.trailerBytes = 0;
+  }
+
+  /**
+   * Reads framing from chunk[off…]: returns the size of the chunk whose data starts at
+   * `offset` (read it, then call read again for what follows it), CHUNK_MORE, CHUNK_DONE
+   * (the body ended just before `offset`) or CHUNK_ERROR.
+   */
+  read(chunk: Buffer, off: number): number {
+    let at = off;
+    for (;;) {
+      const nl = chunk.indexOf(10, at);
+      if (nl < 0) {
+        this.line += chunk.toString('latin1', at);
+        this.offset = chunk.length;
+        return this.line.length > MAX_CHUNK_LINE ? this.fail('chunk line too long') : CHUNK_MORE;
+      }
+      const raw = this.line + chunk.toString('latin1', at, nl);
+      this.line = '';
+      at = nl + 1;
+      this.offset = at;
+      const cr = raw.charCodeAt(raw.length - 1) === 13;
+      if (!cr && this.strict) return this.fail('a line ending in a bare LF');
+      if (raw.length > MAX_CHUNK_LINE) return this.fail('chunk line too long');
+      const line = cr ? raw.slice(0, -1) : raw;
+      if (this.phase === F_DATA_END) {
+        if (line !== '') return this.fail('chunk data not followed by CRLF');
+        this.phase = F_SIZE;
+      } else if (this.phase === F_SIZE) {
+        const size = chunkSize(line);
+        if (size < 0 || (this.strict && badInValue(line))) return this.fail(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+        if (size > 0) {
+          this.phase = F_DATA_END;
+          return size;
+        }
+        this.phase = F_TRAILERS;
+        this.trailerBytes = 0;
+      } else {
+        this.trailerBytes += line.length + 2;
+        if (this.trailerBytes > this.maxTrailerBytes) return this.fail('trailers too large');
+        if (line === '') {
+          this.phase = F_SIZE;
+          return CHUNK_DONE;
+        }
+      }
+    }
+  }
+
+  private fail(message: string): number {
+    this.error = message;
+    this.line = '';
+    return CHUNK_ERROR;
+  }
+}
+
+/** Whether `text` holds a control character other than tab (not allowed in a header value or chunk extension). */
+export function badInValue(text: string, from = 0, to = text.length): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}

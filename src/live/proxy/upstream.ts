@@ -44,7 +44,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { badInLine, chunkSize, contentLength, CRLFCRLF, hasToken, keepAliveTimeout, lastCodingIsChunked, MAX_CHUNK_LINE, TOKEN_CHAR, trimOws } from './http1.js';
+import { badInLine, CHUNK_DONE, CHUNK_ERROR, CHUNK_MORE, ChunkedFraming, contentLength, CRLFCRLF, hasToken, keepAliveTimeout, lastCodingIsChunked, TOKEN_CHAR, trimOws } from './http1.js';
 
 /** One request as the router hands it to the pool. */
 export interface UpstreamRequest {
@@ -124,10 +124,8 @@ const S_IDLE: number = 0;
 const S_HEAD: number = 1;
 const S_LENGTH: number = 2;
 const S_CLOSE: number = 3;
-const S_CHUNK_SIZE: number = 4;
+const S_CHUNKED: number = 4; // a chunked body's framing lines (ChunkedFraming)
 const S_CHUNK_DATA: number = 5;
-const S_CHUNK_END: number = 6;
-const S_TRAILERS: number = 7;
 
 function protocolError(message: string): UpstreamError {
   return new UpstreamError('MESH_PROTOCOL', `malformed response from the upstream: ${message}`);
@@ -186,10 +184,9 @@ class Conn {
   private state: number = S_IDLE;
   /** Body bytes still due (S_LENGTH, S_CHUNK_DATA). */
   private remaining = 0;
-  /** A response head or chunk line read in part. */
+  /** A response head read in part. */
   private partial: Buffer | null = null;
-  private line = '';
-  private trailerBytes = 0;
+  private readonly framing: ChunkedFraming;
   private paused = false;
   /** Bytes read but not yet parsed while paused. */
   private stash: Buffer | null = null;
@@ -200,6 +197,7 @@ class Conn {
   private detachBody: (() => void) | undefined = undefined;
 
   constructor(readonly pool: UpstreamPool) {
+    this.framing = new ChunkedFraming(false, pool.maxHeaderBytes);
     this.keepAliveMs = pool.keepAliveMs;
     const socket = connect({ host: pool.host, port: pool.port, noDelay: true });
     this.socket = socket;
@@ -393,8 +391,7 @@ class Conn {
               // Bytes after the response that nobody asked for: complete() closes the connection.
               return this.complete(p, off < chunk.length);
             }
-            this.state = S_CHUNK_END;
-            this.line = '';
+            this.state = S_CHUNKED;
           }
           if (!more) return this.pause(chunk.subarray(off));
           break;
@@ -407,41 +404,15 @@ class Conn {
           if (!more) return this.pause(null);
           break;
         }
-        case S_CHUNK_SIZE:
-        case S_CHUNK_END:
-        case S_TRAILERS: {
-          const nl = chunk.indexOf(10, off);
-          const upto = nl < 0 ? chunk.length : nl;
-          this.line += chunk.toString('latin1', off, upto);
-          off = nl < 0 ? chunk.length : nl + 1;
-          if (nl < 0) {
-            if (this.line.length > MAX_CHUNK_LINE) return this.failParse(p, protocolError('chunk line too long'));
-            break;
-          }
-          const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line;
-          this.line = '';
-          if (this.state === S_CHUNK_END) {
-            if (line !== '') return this.failParse(p, protocolError('chunk data not followed by CRLF'));
-            this.state = S_CHUNK_SIZE;
-          } else if (this.state === S_CHUNK_SIZE) {
-            const size = chunkSize(line);
-            if (size < 0) return this.failParse(p, protocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`));
-            if (size === 0) {
-              this.state = S_TRAILERS;
-              this.trailerBytes = 0;
-            } else {
-              this.state = S_CHUNK_DATA;
-              this.remaining = size;
-            }
-          } else {
-            // Trailers are read and dropped (the proxy does not forward them, as Envoy's HTTP/1 codec).
-            this.trailerBytes += line.length + 2;
-            if (this.trailerBytes > this.pool.maxHeaderBytes) return this.failParse(p, protocolError('trailers too large'));
-            if (line === '') {
-              // Bytes after the response that nobody asked for: complete() closes the connection.
-              return this.complete(p, off < chunk.length);
-            }
-          }
+        case S_CHUNKED: {
+          const r = this.framing.read(chunk, off);
+          off = this.framing.offset;
+          if (r === CHUNK_MORE) break;
+          if (r === CHUNK_ERROR) return this.failParse(p, protocolError(this.framing.error));
+          // Bytes after the response that nobody asked for: complete() closes the connection.
+          if (r === CHUNK_DONE) return this.complete(p, off < chunk.length);
+          this.state = S_CHUNK_DATA;
+          this.remaining = r;
           break;
         }
         default:
@@ -533,7 +504,10 @@ class Conn {
         this.failParse(p, protocolError('both transfer-encoding and content-length'));
         return false;
       }
-      if (lastCodingIsChunked(transfer)) next = S_CHUNK_SIZE;
+      if (lastCodingIsChunked(transfer)) {
+        next = S_CHUNKED;
+        this.framing.reset();
+      }
       else {
         next = S_CLOSE;
         this.keepAlive = false;
@@ -545,7 +519,6 @@ class Conn {
     }
     this.state = next;
     this.remaining = length;
-    this.line = '';
     const more = p.handler.onHeaders(status, headers, p.resume, statusText);
     if (this.req !== p) return false; // aborted in onHeaders
     if (!more && next !== S_IDLE) this.paused = true;
