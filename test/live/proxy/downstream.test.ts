@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { chunkEncode } from './_chunked.js';
 import { DownstreamServer, type DownstreamOptions, type DownstreamRequest, type DownstreamResponse } from '../../../src/live/proxy/downstream.js';
 
 // ---------------------------------------------------------------------------------------
@@ -302,21 +303,7 @@ const REQ = 'GET / HTTP/1.1\r\nHost: h\r\n\r\n';
 const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}\r\n`;
 const post = (path: string, body: string, extra = ''): string => `POST ${path} HTTP/1.1\r\nHost: h\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
 
-/** A chunk-encoded body: `body` in chunks whose sizes are taken in turn from `sizes`. */
-function chunked(body: Buffer, sizes: readonly number[], ext = false, trailer = false, upper = false): Buffer {
-  const parts: Buffer[] = [];
-  let off = 0;
-  let k = 0;
-  while (off < body.length) {
-    const n = Math.min(sizes[k % sizes.length], body.length - off);
-    k++;
-    const hex = upper ? n.toString(16).toUpperCase() : n.toString(16);
-    parts.push(Buffer.from(`${hex}${ext ? `;i=${k};q="a; b"` : ''}\r\n`, 'latin1'), body.subarray(off, off + n), Buffer.from('\r\n', 'latin1'));
-    off += n;
-  }
-  parts.push(Buffer.from(`0${ext ? ';last' : ''}\r\n${trailer ? 'X-Checksum: 1\r\nX-More: two\r\n' : ''}\r\n`, 'latin1'));
-  return Buffer.concat(parts);
-}
+const chunked = chunkEncode;
 
 /** The server side of the front's only connection. */
 function serverSocket(f: Front): Socket {

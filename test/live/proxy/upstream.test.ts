@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError, UpstreamPool, type UpstreamPoolOptions, type UpstreamRequest } from '../../../src/live/proxy/upstream.js';
+import { chunkEncode } from './_chunked.js';
 
 // ---------------------------------------------------------------------------------------
 // Servers
@@ -333,18 +334,7 @@ async function writeApart(socket: Socket, pieces: readonly Buffer[]): Promise<vo
 
 /** A chunk-encoded 200 response carrying `body`, its chunk sizes taken in turn from `sizes`. */
 function chunkedResponse(body: Buffer, sizes: readonly number[], ext: boolean, trailer: boolean, upper: boolean): Buffer {
-  const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1')];
-  let off = 0;
-  let k = 0;
-  while (off < body.length) {
-    const n = Math.min(sizes[k % sizes.length], body.length - off);
-    k++;
-    const hex = upper ? n.toString(16).toUpperCase() : n.toString(16);
-    parts.push(Buffer.from(`${hex}${ext ? `;i=${k};q="a; b"` : ''}\r\n`, 'latin1'), body.subarray(off, off + n), Buffer.from('\r\n', 'latin1'));
-    off += n;
-  }
-  parts.push(Buffer.from(`0${ext ? ';last' : ''}\r\n${trailer ? 'X-Checksum: 1\r\nX-More: two\r\n' : ''}\r\n`, 'latin1'));
-  return Buffer.concat(parts);
+  return Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1'), chunkEncode(body, sizes, ext, trailer, upper)]);
 }
 
 const ok = (): Promise<Upstream> => httpUpstream((_req, res) => res.end('ok'));
