@@ -156,6 +156,11 @@ export class DownstreamResponse {
     this.keepAlive = keepAlive;
   }
 
+  /** The client can no longer be reached: the response was cut off, or its connection is closing (its 'close' not yet seen). */
+  get clientGone(): boolean {
+    return this.destroyed || this.conn.state === C_DEAD;
+  }
+
   /** The connection closes after this response. Before writeHead only (it says so in the head). */
   closeAfter(): void {
     this.keepAlive = false;

@@ -428,7 +428,7 @@ export class Exchange implements ResponseListener {
   }
 
   private clientGone(): boolean {
-    return this.res.destroyed;
+    return this.res.clientGone;
   }
 
   /**

@@ -1578,7 +1578,12 @@ describe('the server', () => {
     const b = await f.open();
     a.send(REQ);
     await eventually(() => f.exchanges.length === 1 && f.server.connections.size === 2);
+    const res = f.exchanges[0].res;
+    expect(res.clientGone).toBe(false);
     f.server.closeAllConnections();
+    // Gone at once, before the socket's 'close' (and so closed()) has come.
+    expect(res.clientGone).toBe(true);
+    expect(f.exchanges[0].calls).toEqual([]);
     await eventually(() => a.closed && b.closed && f.server.connections.size === 0);
     expect(f.exchanges[0].calls).toEqual(['closed']);
     expect(f.exchanges[0].res.destroyed).toBe(true);
