@@ -146,7 +146,6 @@ export class DownstreamResponse {
   private bodiless = false;
   private corked = false;
   private notified = false;
-  private wantsDrain = false;
 
   constructor(
     private readonly conn: Connection,
@@ -204,55 +203,47 @@ export class DownstreamResponse {
   /** Writes a piece of the body; false when the client's socket buffer is full (listener.drained() follows). */
   write(chunk: Buffer): boolean {
     if (this.destroyed || this.writableFinished) return false;
-    if (!this.headersSent) throw new Error('write: writeHead first');
-    const socket = this.conn.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
-    }
-    if (this.head !== null) {
-      socket.write(this.head, 'latin1');
-      this.head = null;
-    }
+    const socket = this.start('write');
     if (this.bodiless || chunk.length === 0) return true;
-    let more: boolean;
-    if (this.chunked) {
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      more = socket.write('\r\n', 'latin1');
-    } else more = socket.write(chunk);
-    if (!more) {
-      this.wantsDrain = true;
-      this.conn.wantsDrain = this;
-    }
+    const more = this.body(socket, chunk);
+    if (!more) this.conn.wantsDrain = this;
     return more;
   }
 
   /** Ends the response (with a last piece of body). */
   end(chunk?: Buffer): void {
     if (this.destroyed || this.writableFinished) return;
-    if (!this.headersSent) throw new Error('end: writeHead first');
+    const socket = this.start('end');
+    if (chunk !== undefined && chunk.length > 0 && !this.bodiless) this.body(socket, chunk);
+    if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
+    this.corked = false;
+    socket.uncork();
+    this.writableFinished = true;
+    this.conn.responseEnded();
+  }
+
+  /** Corks the socket (until the end of the tick, or until end()) and sends the head if it has not gone yet. */
+  private start(caller: 'write' | 'end'): Socket {
+    if (!this.headersSent) throw new Error(`${caller}: writeHead first`);
     const socket = this.conn.socket;
     if (!this.corked) {
       this.corked = true;
       socket.cork();
+      if (caller === 'write') process.nextTick(uncork, this);
     }
     if (this.head !== null) {
       socket.write(this.head, 'latin1');
       this.head = null;
     }
-    if (chunk !== undefined && chunk.length > 0 && !this.bodiless) {
-      if (this.chunked) {
-        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        socket.write(chunk);
-        socket.write('\r\n0\r\n\r\n', 'latin1');
-      } else socket.write(chunk);
-    } else if (this.chunked) socket.write('0\r\n\r\n', 'latin1');
-    this.corked = false;
-    socket.uncork();
-    this.writableFinished = true;
-    this.conn.responseEnded(this);
+    return socket;
+  }
+
+  /** Writes a piece of body in the response's framing; false when the socket's buffer is full. */
+  private body(socket: Socket, chunk: Buffer): boolean {
+    if (!this.chunked) return socket.write(chunk);
+    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    return socket.write('\r\n', 'latin1');
   }
 
   /** Cuts the response off: the connection is closed. */
@@ -260,13 +251,6 @@ export class DownstreamResponse {
     if (this.notified) return;
     if (!this.writableFinished) this.destroyed = true;
     this.conn.destroy();
-  }
-
-  /** @internal the socket drained. */
-  drain(): void {
-    if (!this.wantsDrain) return;
-    this.wantsDrain = false;
-    this.listener?.drained();
   }
 
   /** @internal the response is over (ended or cut off): the listener hears it once. */
@@ -305,6 +289,7 @@ class Connection {
   private paused = 0;
   req: DownstreamRequest | undefined = undefined;
   res: DownstreamResponse | undefined = undefined;
+  /** The response whose last write filled the socket's buffer (told when it drains). */
   wantsDrain: DownstreamResponse | undefined = undefined;
   /** Sweep ticks (see DownstreamServer.tick) when the connection went idle, a head began, a request began. */
   idleSince: number;
@@ -321,7 +306,12 @@ class Connection {
     this.remoteAddress = socket.remoteAddress ?? '';
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => this.ended());
-    socket.on('drain', () => this.wantsDrain?.drain());
+    socket.on('drain', () => {
+      // The response whose write filled the buffer hears of it once.
+      const res = this.wantsDrain;
+      this.wantsDrain = undefined;
+      res?.listener?.drained();
+    });
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => this.closed());
   }
@@ -556,7 +546,7 @@ class Connection {
   }
 
   /** The response was ended (end()); what follows runs on the next tick. */
-  responseEnded(_res: DownstreamResponse): void {
+  responseEnded(): void {
     process.nextTick(afterResponse, this);
   }
 

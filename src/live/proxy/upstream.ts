@@ -117,7 +117,6 @@ const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_KEEP_ALIVE_MS = 4_000;
 /** Subtracted from the upstream's Keep-Alive hint, as undici does (its keepAliveTimeoutThreshold). */
 const KEEP_ALIVE_MARGIN_MS = 2_000;
-/** Longest chunk-size line (with extensions) accepted. */
 
 // Parser states of a connection.
 const S_IDLE: number = 0;
@@ -507,8 +506,7 @@ class Conn {
       if (lastCodingIsChunked(transfer)) {
         next = S_CHUNKED;
         this.framing.reset();
-      }
-      else {
+      } else {
         next = S_CLOSE;
         this.keepAlive = false;
       }
