@@ -38,6 +38,9 @@ const address = z
 const HEADER = 'an HTTP header name, like x-user-id';
 const positiveWhole = (expected: string) => z.number({ error: expecting(expected) }).int({ error: expecting(expected) }).min(1, { error: expecting(expected) });
 const positiveDuration = zDuration.refine((ms) => ms > 0, { error: (issue) => expecting('a duration > 0, like 250ms')(issue) });
+// The client-side timeouts are kept by a sweep once a second (downstream.ts): below a second they cannot be honoured.
+const sweptDuration = (like: string) =>
+  zDuration.refine((ms) => ms >= 1000, { error: (issue) => `expected a duration of at least 1s (checked once a second), like ${like}; got ${typeof issue.input === 'number' ? formatDuration(issue.input) : describeValue(issue.input)}` });
 
 const upstreamSchema = mapping(
   {
@@ -73,8 +76,11 @@ const documentSchema = mapping(
         maxBodyBytes: positiveWhole('a size in bytes: a whole number ≥ 1, like 1048576').optional(),
         connectTimeout: positiveDuration.optional(),
         requestTimeout: positiveDuration.optional(),
+        keepAliveTimeout: sweptDuration('5s').optional(),
+        headersTimeout: sweptDuration('60s').optional(),
+        requestReadTimeout: sweptDuration('300s').optional(),
       },
-      'limits, like { maxHeaderBytes: 16384, maxBodyBytes: 1048576, connectTimeout: 1s, requestTimeout: 15s }',
+      'limits, like { maxHeaderBytes: 16384, maxBodyBytes: 1048576, connectTimeout: 1s, requestTimeout: 15s, keepAliveTimeout: 5s, headersTimeout: 60s, requestReadTimeout: 300s }',
     ).optional(),
     healthCheck: mapping(
       { path: z.string({ error: expecting('a path, like /healthz') }).regex(/^\/\S*$/, { error: expecting('a path starting with /, like /healthz') }).optional() },
@@ -146,6 +152,9 @@ export function resolveProxyConfig(raw: unknown): { readonly ok: true; readonly 
             ...(limits.maxBodyBytes === undefined ? {} : { maxBodyBytes: limits.maxBodyBytes }),
             ...(limits.connectTimeout === undefined ? {} : { connectTimeoutMs: limits.connectTimeout }),
             ...(limits.requestTimeout === undefined ? {} : { requestTimeoutMs: limits.requestTimeout }),
+            ...(limits.keepAliveTimeout === undefined ? {} : { keepAliveTimeoutMs: limits.keepAliveTimeout }),
+            ...(limits.headersTimeout === undefined ? {} : { headersTimeoutMs: limits.headersTimeout }),
+            ...(limits.requestReadTimeout === undefined ? {} : { requestReadTimeoutMs: limits.requestReadTimeout }),
           },
         }),
     ...(d.healthCheck?.path === undefined ? {} : { healthCheck: { path: d.healthCheck.path } }),

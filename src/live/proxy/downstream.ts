@@ -37,8 +37,11 @@
  *   response before them is over). A response that ends before its request's body was
  *   read whole closes the connection. Idle connections close after `keepAliveTimeoutMs`;
  *   a head not whole within `headersTimeoutMs` of its first byte is answered 408; a
- *   request not read whole within `requestTimeoutMs` closes the connection. Timeouts are
- *   checked by one sweep a second (no timer per request), so they act up to a second late.
+ *   request whose body is not read whole within `requestTimeoutMs` of its first byte is
+ *   handed to `res.listener.readTimedOut()` when its response has not started (the
+ *   proxy answers 408 there, as node:http and Envoy do), and its connection closes after
+ *   that answer, or at once when there is none. Timeouts are checked by one sweep a
+ *   second (no timer per request), so they act up to a second late.
  * - A client that ends its side (FIN) with a request in progress has gone: the request is
  *   abandoned (its response cut off), as node:http and Envoy do. A connection closed after an answer is drained of what the
  *   client still sends (so that the answer is not lost to a reset) for at most the
@@ -56,7 +59,7 @@ export interface DownstreamOptions {
   readonly keepAliveTimeoutMs?: number;
   /** A request head must be whole this long after its first byte (ms; 60 s as Node's): else 408. */
   readonly headersTimeoutMs?: number;
-  /** A request must be read whole (head and body) this long after its first byte (ms; 300 s as Node's): else the connection closes. */
+  /** A request must be read whole (head and body) this long after its first byte (ms; 300 s as Node's): else `listener.readTimedOut()`, and the connection closes. */
   readonly requestTimeoutMs?: number;
 }
 
@@ -74,6 +77,12 @@ export interface ResponseListener {
   closed(): void;
   /** A write that returned false has drained. */
   drained(): void;
+  /**
+   * The request's body was not read whole within `requestTimeoutMs` and the response has
+   * not started: answer it now if it is to be answered (408); the connection closes after
+   * the answer, or at once if the response has not ended when this returns.
+   */
+  readTimedOut(): void;
 }
 
 /** One request, as it came: the head parsed, the body (if any) a stream. */
@@ -631,7 +640,18 @@ class Connection {
       } else if (tick - this.idleSince > s.keepAliveTicks) this.destroy();
     } else if (this.state === C_LINGER) {
       if (tick - this.idleSince > s.keepAliveTicks) this.destroy();
-    } else if (this.state !== C_WAIT && this.state !== C_DEAD && this.requestSince >= 0 && tick - this.requestSince > s.requestTimeoutTicks) this.destroy();
+    } else if (this.state !== C_WAIT && this.state !== C_DEAD && this.requestSince >= 0 && tick - this.requestSince > s.requestTimeoutTicks) this.readTimedOut();
+  }
+
+  /** The request's body is late: its handler may answer (408) if nothing was sent yet; the connection closes either way. */
+  private readTimedOut(): void {
+    const res = this.res;
+    if (res !== undefined && !res.headersSent && !res.destroyed && res.listener !== undefined) {
+      res.closeAfter();
+      res.listener.readTimedOut();
+      if (res.writableFinished || this.state === C_DEAD) return; // answered: the connection closes after it
+    }
+    this.destroy();
   }
 }
 

@@ -180,7 +180,7 @@ export function proxyRegistry(counters: ProxyCounters, health: () => HealthView 
     ['meshsim_proxy_throttled_total', 'Requests rejected locally by adaptive throttling', () => counters.throttled],
     ['meshsim_proxy_per_try_timeouts_total', 'Attempts whose per-try timeout fired', () => counters.perTryTimeouts],
     ['meshsim_proxy_route_timeouts_total', 'Requests ended by the route timeout (504)', () => counters.routeTimeouts],
-    ['meshsim_proxy_rejected_by_limits_total', 'Requests refused for a malformed request line or headers, or headers or body over the limits', () => counters.rejectedByLimits],
+    ['meshsim_proxy_rejected_by_limits_total', 'Requests refused for a malformed request line or headers, headers or body over the limits, or a request sent too slowly (408)', () => counters.rejectedByLimits],
   ];
   for (const [name, help, read] of simple) {
     new Counter({

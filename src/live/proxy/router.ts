@@ -34,7 +34,7 @@ const RESET: Outcome = { kind: 'reset', status: 0 };
 const CONNECT_FAILURE: Outcome = { kind: 'connect-failure', status: 0 };
 
 /** Why the proxy answered a request itself. */
-export type LocalReason = 'no-healthy-upstream' | 'overflow' | 'throttled' | 'timeout' | 'connect-failure' | 'reset' | 'protocol-error' | 'bad-request' | 'body-too-large';
+export type LocalReason = 'no-healthy-upstream' | 'overflow' | 'throttled' | 'timeout' | 'connect-failure' | 'reset' | 'protocol-error' | 'bad-request' | 'body-too-large' | 'request-timeout';
 
 /** What the router needs of the proxy around it. */
 export interface RouterContext {
@@ -390,6 +390,12 @@ export class Exchange implements ResponseListener {
     return this.res.write(chunk);
   }
 
+  /** The client sent its body too slowly (the front's request timeout): 408, as Envoy's request_timeout, and nothing more upstream. */
+  readTimedOut(): void {
+    this.ctx.counters.rejectedByLimits++;
+    this.abandon(408, 'request-timeout');
+  }
+
   /** The client read what was buffered: the forwarded attempt's upstream reads on. */
   drained(): void {
     const a = this.forwarded;
@@ -723,6 +729,7 @@ const LOCAL_BODIES: Readonly<Record<LocalReason, Buffer>> = {
   'protocol-error': Buffer.from('upstream sent an invalid response'),
   'bad-request': Buffer.from('bad request'),
   'body-too-large': Buffer.from('payload too large'),
+  'request-timeout': Buffer.from('request timeout'),
 };
 
 /*

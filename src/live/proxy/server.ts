@@ -139,7 +139,12 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   // The front: malformed requests, heads over the limit, slow heads and CONNECT are
   // answered there (400/431/408/405/…) and counted here, as requests that never reached the router.
   const front = new DownstreamServer(
-    { maxHeaderBytes, keepAliveTimeoutMs: 5_000 },
+    {
+      maxHeaderBytes,
+      keepAliveTimeoutMs: config.limits?.keepAliveTimeoutMs ?? 5_000,
+      headersTimeoutMs: config.limits?.headersTimeoutMs ?? 60_000,
+      requestTimeoutMs: config.limits?.requestReadTimeoutMs ?? 300_000,
+    },
     {
       request: handle,
       rejected(status) {
@@ -169,6 +174,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     const x = new Exchange(ctx, req, res, req.method, path ?? '/', headers, buffer ? null : body, key === undefined ? undefined : hashKey(key));
     res.listener = x;
     if (path === undefined) {
+      counters.rejectedByLimits++;
       x.localReply(400, 'bad-request');
       return;
     }

@@ -42,6 +42,12 @@ export interface ProxyConfig {
     readonly connectTimeoutMs?: number;
     /** Route timeout when mesh.failover.timeout is not set, ms; default 15 s (Envoy's). */
     readonly requestTimeoutMs?: number;
+    /** A client's idle keep-alive connection is closed after this long, ms (`keep-alive: timeout=N` says so); default 5 s (Node's). */
+    readonly keepAliveTimeoutMs?: number;
+    /** A client's request head must be whole this long after its first byte, ms (408 beyond); default 60 s (Node's, nginx's). */
+    readonly headersTimeoutMs?: number;
+    /** A client's request must be read whole (head and body) this long after its first byte, ms (408 beyond, or a close if its answer has started); default 300 s (Node's). */
+    readonly requestReadTimeoutMs?: number;
   };
   /** Active health checks (mesh.failover.healthCheck) GET this path; 200 passes. Default /healthz. */
   readonly healthCheck?: { readonly path?: string };

@@ -45,6 +45,20 @@ limits: { connectTimeout: 250ms, requestTimeout: 3s, maxBodyBytes: 1024 }
     expect(c.mesh.balancer.kind).toBe('least-request');
   });
 
+  it('reads the client-side timeouts (keepAliveTimeout, headersTimeout, requestReadTimeout), each at least 1s', () => {
+    const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1' }], mesh: { balancer: { kind: 'random' } } };
+    const r = resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '75s', headersTimeout: '10s', requestReadTimeout: '2m' } });
+    expect(r.ok && r.config.limits).toEqual({ keepAliveTimeoutMs: 75_000, headersTimeoutMs: 10_000, requestReadTimeoutMs: 120_000 });
+    const bad = resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '500ms', headersTimeout: 0, requestReadTimeout: '1s' } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.issues).toEqual([
+        expect.objectContaining({ path: ['limits', 'keepAliveTimeout'], message: 'expected a duration of at least 1s (checked once a second), like 5s; got 500ms' }),
+        expect.objectContaining({ path: ['limits', 'headersTimeout'], message: 'expected a duration with a unit, like 250ms; got 0' }),
+      ]);
+    }
+  });
+
   it('reads JSON too', () => {
     const file = write('ok.json', JSON.stringify({ schema: 'meshsim/proxy@1', listen: { port: 0 }, upstreams: [{ address: '[::1]:80' }], mesh: { balancer: { kind: 'random' } } }));
     expect(loadProxyConfig(file).upstreams[0].address).toBe('[::1]:80');

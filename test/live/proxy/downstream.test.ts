@@ -62,8 +62,10 @@ interface Exchange {
   readonly res: DownstreamResponse;
   /** 'end', 'close', 'error' of req.body, in order. */
   readonly bodyEvents: string[];
-  /** 'closed' and 'drained' calls of res.listener, in order. */
+  /** 'closed', 'drained' and 'readTimedOut' calls of res.listener, in order. */
   readonly calls: string[];
+  /** What res.listener.readTimedOut() does besides being recorded (nothing unless set). */
+  onReadTimeout?: () => void;
 }
 
 interface Front {
@@ -98,6 +100,11 @@ async function front(handler: Handler = echo, options: Partial<DownstreamOptions
           drained() {
             if (ex.calls.includes('closed')) violations.push(`${label}: drained() after closed()`);
             ex.calls.push('drained');
+          },
+          readTimedOut() {
+            if (ex.calls.includes('closed') || res.headersSent) violations.push(`${label}: readTimedOut() after closed() or with the response started`);
+            ex.calls.push('readTimedOut');
+            ex.onReadTimeout?.();
           },
         };
         const body = req.body;
@@ -1278,6 +1285,7 @@ describe('the listener', () => {
       res.listener = {
         closed: () => states.push(`closed finished=${res.writableFinished} destroyed=${res.destroyed}`),
         drained: () => states.push('drained'),
+        readTimedOut: () => states.push('readTimedOut'),
       };
       res.writeHead(200, undefined, ['content-length', '2']);
       res.end(Buffer.from('ok'));
@@ -1492,7 +1500,7 @@ describe('timeouts (on a fake sweep interval)', () => {
     expect(f.rejected).toEqual([408]);
   });
 
-  it('a body not read whole within requestTimeoutMs: the connection closes, the body stream destroyed, nothing sent', async () => {
+  it('a body not read whole within requestTimeoutMs: readTimedOut(), and when the listener does not answer the connection closes, the body stream destroyed, nothing sent', async () => {
     const { f, tick } = await swept({ keepAliveTimeoutMs: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 3000 });
     const c = await f.open();
     c.send(`POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc`);
@@ -1500,14 +1508,56 @@ describe('timeouts (on a fake sweep interval)', () => {
     await tick(3); // past the keep-alive and headers timeouts: a body in progress is neither
     c.send('def');
     expect(c.closed).toBe(false);
+    expect(f.exchanges[0].calls).toEqual([]);
     await tick(1);
     await eventually(() => c.closed, 500);
     const ex = f.exchanges[0];
     await eventually(() => ex.bodyEvents.includes('close'));
     expect(ex.bodyEvents).toEqual(['close']);
-    expect(ex.calls).toEqual(['closed']);
+    expect(ex.calls).toEqual(['readTimedOut', 'closed']);
+    expect(ex.res.destroyed).toBe(true);
     expect(c.received).toBe(0);
     expect(f.rejected).toEqual([]);
+  });
+
+  it('a body not read whole within requestTimeoutMs, answered by the listener (408): the answer goes out with connection: close, then the connection closes and later bytes are dropped', async () => {
+    const { f, tick } = await swept({ keepAliveTimeoutMs: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
+    const c = await f.open(true);
+    c.send(`POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc`);
+    await eventually(() => f.exchanges.length === 1);
+    const ex = f.exchanges[0];
+    ex.onReadTimeout = () => {
+      ex.res.writeHead(408, undefined, ['content-length', '7']);
+      ex.res.end(Buffer.from('too slow'.slice(0, 7)));
+    };
+    await tick(2);
+    expect(ex.calls).toEqual([]);
+    await tick(1);
+    await eventually(() => c.ended, 500);
+    expect(c.text()).toBe('HTTP/1.1 408 Request Timeout\r\ncontent-length: 7\r\ndate: DATE\r\nconnection: close\r\n\r\ntoo slo');
+    expect(ex.calls).toEqual(['readTimedOut', 'closed']);
+    expect(ex.res.writableFinished).toBe(true);
+    await eventually(() => ex.bodyEvents.includes('close'));
+    expect(ex.bodyEvents).toEqual(['close']);
+    c.send('more body the front drops');
+    await settle(20);
+    expect(f.exchanges).toHaveLength(1);
+    expect(f.rejected).toEqual([]);
+  });
+
+  it('a body late after its response has started: no readTimedOut(), the connection is cut off', async () => {
+    const { f, tick } = await swept({ keepAliveTimeoutMs: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 1000 }, (ex) => {
+      ex.res.writeHead(200, undefined, []);
+      ex.res.write(Buffer.from('early'));
+    });
+    const c = await f.open();
+    c.send(`POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc`);
+    await eventually(() => c.text().endsWith('early\r\n'));
+    await tick(2);
+    await eventually(() => c.closed, 500);
+    const ex = f.exchanges[0];
+    expect(ex.calls).toEqual(['closed']);
+    expect(ex.res.destroyed).toBe(true);
   });
 
   it('a response in progress is never timed out', async () => {

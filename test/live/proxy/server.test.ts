@@ -30,11 +30,15 @@ describe('client abuse', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
     const garbage = await raw(p.port, '\x00\x01\x02 nonsense\r\n\r\n');
     expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    // Well-formed, but a target no upstream can be asked for (asterisk-form): the proxy's own 400.
+    const asterisk = await raw(p.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(asterisk).toMatch(/^HTTP\/1\.1 400 [^]*x-meshsim-local-reply: bad-request/);
     expect((await send(p.port)).status).toBe(200);
     expect(b.requests).toHaveLength(1);
     const m = await metrics(p);
-    expect(series(m, 'meshsim_proxy_requests_total{code="400"}')).toBe(2);
-    expect(total(m, 'meshsim_proxy_requests_total')).toBe(3);
+    expect(series(m, 'meshsim_proxy_requests_total{code="400"}')).toBe(3);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(4);
+    expect(series(m, 'meshsim_proxy_rejected_by_limits_total')).toBe(3);
   });
 
   it('headers over the limit get 431; a body over the limit gets 413 (declared or chunked)', async () => {
@@ -88,6 +92,38 @@ describe('client abuse', () => {
     expect(series(m, 'meshsim_proxy_requests_total{code="client_closed"}')).toBe(1);
     expect(m).toMatch(/outcome="cancelled"\} 1/);
     // Cancelled: outlier detection heard nothing, the balancer no longer counts it in flight.
+    expect(total(m, 'meshsim_proxy_requests_active')).toBe(0);
+  });
+
+  it('client timeouts from limits: a slow head and a slow body get 408 (the upstream request cancelled), keep-alive says the configured time', async () => {
+    let cut = 0;
+    const b = await httpBackend((req, res) => {
+      req.on('close', () => {
+        if (!req.complete) cut++;
+      });
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    const p = await proxy([b.address], undefined, { limits: { keepAliveTimeoutMs: 7_000, headersTimeoutMs: 1_000, requestReadTimeoutMs: 1_000 } });
+    const fine = await raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 300);
+    expect(fine).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\nkeep-alive: timeout=7\r\n\r\nok$/);
+    const since = Date.now();
+    const [slowHead, slowBody] = await Promise.all([
+      raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n', 4_000),
+      raw(p.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of it', 4_000),
+    ]);
+    // The sweep runs once a second: each timeout acts between 1 and 2 s after it began, and both connections close after their answer.
+    expect(Date.now() - since).toBeLessThan(3_500);
+    expect(slowHead).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(slowBody).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(slowBody).toContain('x-meshsim-local-reply: request-timeout');
+    expect(slowBody).toContain('connection: close');
+    expect(slowBody.endsWith('request timeout')).toBe(true);
+    await eventually(() => cut === 1);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="408"}')).toBe(2);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(3);
+    expect(series(m, 'meshsim_proxy_rejected_by_limits_total')).toBe(2);
     expect(total(m, 'meshsim_proxy_requests_active')).toBe(0);
   });
 
