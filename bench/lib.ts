@@ -33,7 +33,75 @@ export interface BenchResult {
   readonly data: unknown;
   /** 1-minute load average before and after the bench. */
   readonly load: { readonly before: number; readonly after: number };
+  /** The machine's speed just before the bench ({@link machineProbe}). */
+  readonly probe: MachineProbe;
   readonly wallSeconds: number;
+}
+
+/**
+ * How fast the machine is right now, in three loops whose speed does not depend on
+ * meshsim: a chain of dependent multiply-adds (the core's clock), and a chain of
+ * dependent loads at random over 2 MB (past the 512 KB L2, in the last-level cache) and
+ * over 16 MB (as far as memory goes on a shared host). This VM has phases in which
+ * memory access slows 2–3× while arithmetic does not (bench/README.md), and every
+ * simulator figure follows memory: read a figure next to the probe taken with it.
+ */
+export interface MachineProbe {
+  /** ns per dependent multiply-add. */
+  readonly arithmeticNs: number;
+  /** ns per dependent load, random over 2 MB. */
+  readonly load2MbNs: number;
+  /** ns per dependent load, random over 16 MB. */
+  readonly load16MbNs: number;
+}
+
+/** ns per step of a dependent-load chain: one random cycle over `bytes`, one step per 64-byte line (Sattolo's shuffle, fixed seed). */
+function loadChainNs(bytes: number, steps: number): number {
+  const stride = 16; // Int32 slots per 64-byte line
+  const lines = Math.floor(bytes / 64);
+  const next = new Int32Array(lines * stride);
+  const order = new Int32Array(lines);
+  for (let i = 0; i < lines; i++) order[i] = i;
+  let x = 2463534242;
+  for (let i = lines - 1; i > 0; i--) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const j = (x >>> 0) % i;
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  for (let i = 0; i < lines; i++) next[order[i] * stride] = order[(i + 1) % lines] * stride;
+  let p = 0;
+  for (let i = 0; i < lines; i++) p = next[p]; // one lap to warm the pages and caches
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) p = next[p];
+  const ns = Number(process.hrtime.bigint() - t0) / steps;
+  return p === -1 ? NaN : ns; // p is read so the loop is not dropped
+}
+
+function arithmeticNs(steps: number): number {
+  let a = 1.0000001;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) a = a * 0.9999999 + 1e-9;
+  const ns = Number(process.hrtime.bigint() - t0) / steps;
+  return a === 0 ? NaN : ns;
+}
+
+/** Measures the machine (≈ 0.3 s): the median of three takes of each loop. */
+export function machineProbe(): MachineProbe {
+  const med3 = (f: () => number) => median([f(), f(), f()]);
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return {
+    arithmeticNs: round(med3(() => arithmeticNs(5_000_000))),
+    load2MbNs: round(med3(() => loadChainNs(2 << 20, 500_000))),
+    load16MbNs: round(med3(() => loadChainNs(16 << 20, 300_000))),
+  };
+}
+
+export function probeText(p: MachineProbe): string {
+  return `dependent loads over 16 MB ${p.load16MbNs} ns, over 2 MB ${p.load2MbNs} ns; multiply-add ${p.arithmeticNs} ns`;
 }
 
 export function figure(name: string, value: number, unit: string, target?: Figure['target'], note?: string): Figure {
@@ -66,10 +134,12 @@ export function load1(): number {
 
 /** Runs `body` and wraps its figures with the load average and wall time. */
 export async function timed(bench: string, title: string, body: () => Promise<{ figures: Figure[]; data: unknown }>): Promise<BenchResult> {
+  const probe = machineProbe();
+  log(`${bench}: machine probe: ${probeText(probe)}`);
   const before = load1();
   const t0 = performance.now();
   const { figures, data } = await body();
-  return { bench, title, figures, data, load: { before, after: load1() }, wallSeconds: (performance.now() - t0) / 1000 };
+  return { bench, title, figures, data, load: { before, after: load1() }, probe, wallSeconds: (performance.now() - t0) / 1000 };
 }
 
 export function gc(): void {

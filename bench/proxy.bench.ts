@@ -36,7 +36,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { get } from 'node:http';
 import { arch, cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
-import { BENCH_DIR, ROOT, fmt, log, median, nodeArgsFor, runChild, table, type Figure } from './lib.js';
+import { BENCH_DIR, ROOT, fmt, log, machineProbe, median, nodeArgsFor, probeText, runChild, table, type Figure } from './lib.js';
 import type { LoadgenResult } from './proxy/loadgen.js';
 import { freePort, runTracked, startServer, stopAll, stopAllOnExit, stopServer, treeCpuSeconds, type Server } from './proxy/procs.js';
 
@@ -415,6 +415,8 @@ async function main(): Promise<number> {
   );
   if (loadStart[0] > 0.5 * cpu.length)
     log(`WARNING: the machine is busy (1-min load ${loadStart[0]} on ${cpu.length} cores): figures will be low and noisy; run again when it is quiet.`);
+  const probe = machineProbe();
+  log(`machine probe: ${probeText(probe)}`);
 
   const failures: string[] = [];
   const results = new Map<TargetName, TargetResult>(opts.only.map((n) => [n, { name: n, label: LABEL[n], capacity: [], fixedRate: [] }]));
@@ -657,7 +659,8 @@ async function main(): Promise<number> {
   const targets = figures.filter((f) => f.pass !== undefined);
   out +=
     `\n${targets.filter((f) => f.pass).length}/${targets.length} targets met; load average ${loadStart.join(', ')} before, ${loadEnd.join(', ')} after ` +
-    `(${cpu.length} cores; the bench itself keeps ~2 busy: other work on the machine lowers and scatters every figure)\n`;
+    `(${cpu.length} cores; the bench itself keeps ~2 busy: other work on the machine lowers and scatters every figure)\n` +
+    `machine probe before: ${probeText(probe)}\n`;
   if (build) out += `meshsim proxy ran from dist/ (node dist/cli/main.js proxy; ${build.built ? `built by this run: ${build.reason}` : build.reason})\n`;
   for (const f of failures) out += `FAILED: ${f}\n`;
 
@@ -665,7 +668,7 @@ async function main(): Promise<number> {
   const doc = {
     schema: 'meshsim/bench-proxy@1',
     date: started.toISOString(),
-    machine: { hostname: hostname(), release: release(), arch: arch(), cpu: cpu[0]?.model ?? null, cores: cpu.length, memoryGB: Math.round((totalmem() / 2 ** 30) * 10) / 10, loadBefore: loadStart, loadAfter: loadEnd },
+    machine: { hostname: hostname(), release: release(), arch: arch(), cpu: cpu[0]?.model ?? null, cores: cpu.length, memoryGB: Math.round((totalmem() / 2 ** 30) * 10) / 10, loadBefore: loadStart, loadAfter: loadEnd, probe },
     commit: gitCommit(),
     versions,
     meshsimFromDist: build ?? null,

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { arch, cpus, hostname, loadavg, platform, release, totalmem, uptime } from 'node:os';
 import { join, relative } from 'node:path';
-import { BENCH_DIR, ROOT, figureTable, lastJsonLine, log, nodeArgsFor, runChild, sibling, type BenchResult } from './lib.js';
+import { BENCH_DIR, ROOT, figureTable, lastJsonLine, log, machineProbe, nodeArgsFor, probeText, runChild, sibling, type BenchResult } from './lib.js';
 
 const BENCHES = {
   hold: { file: 'event-queue.bench', what: 'EventQueue hold model vs a binary heap of objects (1k, 100k, 1M pending)' },
@@ -63,6 +63,8 @@ async function main(): Promise<number> {
   const runner = import.meta.url.endsWith('.ts') ? 'tsx' : 'node';
   const cpu = cpus();
   log(`meshsim bench: ${names.join(', ')} — node ${process.version} (${runner}), ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${loadText(loadBefore)}`);
+  const probeBefore = machineProbe();
+  log(`machine probe: ${probeText(probeBefore)}`);
 
   const results: BenchResult[] = [];
   const failures: Failure[] = [];
@@ -82,17 +84,21 @@ async function main(): Promise<number> {
   }
   const loadAfter = load();
   const totalSeconds = (performance.now() - t0) / 1000;
+  const probeAfter = machineProbe();
 
   const summary = figureTable(results);
   process.stdout.write(`\nmeshsim bench summary (${started.toISOString()}, node ${process.version}, ${totalSeconds.toFixed(0)} s)\n\n`);
   process.stdout.write(summary);
-  for (const r of results) process.stdout.write(`  ${r.bench}: ${r.wallSeconds.toFixed(1)} s, 1-min load ${r.load.before.toFixed(2)} → ${r.load.after.toFixed(2)}\n`);
+  for (const r of results) process.stdout.write(`  ${r.bench}: ${r.wallSeconds.toFixed(1)} s, 1-min load ${r.load.before.toFixed(2)} → ${r.load.after.toFixed(2)}; before it, ${probeText(r.probe)}\n`);
   for (const f of failures) process.stdout.write(`  ${f.bench}: FAILED — ${f.error}\n`);
   const figures = results.flatMap((r) => r.figures);
   const targets = figures.filter((f) => f.pass !== undefined);
   process.stdout.write(
     `\n${targets.filter((f) => f.pass).length}/${targets.length} targets met; ${loadText(loadBefore)} before, ${loadText(loadAfter)} after ` +
-      `(${cpu.length} cores; the bench itself adds ~1 to the load: wall-clock figures drop when other work runs)\n`,
+      `(${cpu.length} cores; the bench itself adds ~1 to the load: wall-clock figures drop when other work runs)\n` +
+      `machine probe before: ${probeText(probeBefore)}\n` +
+      `machine probe after:  ${probeText(probeAfter)}\n` +
+      `(the simulator's figures follow memory speed: compare the probes of two runs before their figures; bench/README.md)\n`,
   );
 
   const file = join(BENCH_DIR, 'results', 'latest.json');
@@ -111,6 +117,8 @@ async function main(): Promise<number> {
       uptimeSeconds: Math.round(uptime()),
       loadBefore,
       loadAfter,
+      probeBefore,
+      probeAfter,
     },
     node: process.version,
     v8: process.versions.v8,
