@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveMesh } from '../../../src/scenario/schema.js';
 import { closeAll, eventually, httpBackend, metrics, proxy, raw, send, series, sleep, total } from './_harness.js';
 
 afterEach(closeAll);
@@ -105,13 +106,15 @@ describe('client abuse', () => {
       req.on('end', () => res.end('ok'));
     });
     const p = await proxy([b.address], undefined, { limits: { keepAliveTimeoutMs: 7_000, headersTimeoutMs: 1_000, requestReadTimeoutMs: 1_000 } });
+    // With retries, a small body is buffered before anything goes upstream: a late one is never sent.
+    const retrying = resolveMesh({ balancer: { kind: 'round-robin' }, failover: { retries: { max: 1, on: ['5xx'] } } });
+    if (!retrying.ok) throw new Error(JSON.stringify(retrying.issues));
+    const buffering = await proxy([b.address], retrying.mesh, { limits: { requestReadTimeoutMs: 1_000 } });
     const fine = await raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', 300);
     expect(fine).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\nkeep-alive: timeout=7\r\n\r\nok$/);
     const since = Date.now();
-    const [slowHead, slowBody] = await Promise.all([
-      raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n', 4_000),
-      raw(p.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of it', 4_000),
-    ]);
+    const slowUpload = 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of it';
+    const [slowHead, slowBody, slowBuffered] = await Promise.all([raw(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n', 4_000), raw(p.port, slowUpload, 4_000), raw(buffering.port, slowUpload, 4_000)]);
     // The sweep runs once a second: each timeout acts between 1 and 2 s after it began, and both connections close after their answer.
     expect(Date.now() - since).toBeLessThan(3_500);
     expect(slowHead).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
@@ -119,7 +122,13 @@ describe('client abuse', () => {
     expect(slowBody).toContain('x-meshsim-local-reply: request-timeout');
     expect(slowBody).toContain('connection: close');
     expect(slowBody.endsWith('request timeout')).toBe(true);
+    expect(slowBuffered).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[^]*x-meshsim-local-reply: request-timeout/);
     await eventually(() => cut === 1);
+    expect(b.requests).toHaveLength(2); // the fine request and the streamed upload; the buffered one never left
+    const mb = await metrics(buffering);
+    expect(series(mb, 'meshsim_proxy_requests_total{code="408"}')).toBe(1);
+    expect(total(mb, 'meshsim_proxy_requests_total')).toBe(1);
+    expect(buffering.stats()).toMatchObject({ requests: 1, attempts: 0 });
     const m = await metrics(p);
     expect(series(m, 'meshsim_proxy_requests_total{code="408"}')).toBe(2);
     expect(total(m, 'meshsim_proxy_requests_total')).toBe(3);
