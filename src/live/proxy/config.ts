@@ -39,8 +39,11 @@ const HEADER = 'an HTTP header name, like x-user-id';
 const positiveWhole = (expected: string) => z.number({ error: expecting(expected) }).int({ error: expecting(expected) }).min(1, { error: expecting(expected) });
 const positiveDuration = zDuration.refine((ms) => ms > 0, { error: (issue) => expecting('a duration > 0, like 250ms')(issue) });
 // The client-side timeouts are kept by a sweep once a second (downstream.ts): below a second they cannot be honoured.
-const sweptDuration = (like: string) =>
-  zDuration.refine((ms) => ms >= 1000, { error: (issue) => `expected a duration of at least 1s (checked once a second), like ${like}; got ${typeof issue.input === 'number' ? formatDuration(issue.input) : describeValue(issue.input)}` });
+const sweptDuration = (like: string, offAllowed = false) =>
+  zDuration.refine((ms) => ms >= 1000 || (offAllowed && ms === 0), {
+    error: (issue) =>
+      `expected a duration of at least 1s (checked once a second)${offAllowed ? ', or 0s for none' : ''}, like ${like}; got ${typeof issue.input === 'number' ? formatDuration(issue.input) : describeValue(issue.input)}`,
+  });
 
 const upstreamSchema = mapping(
   {
@@ -78,7 +81,7 @@ const documentSchema = mapping(
         requestTimeout: positiveDuration.optional(),
         keepAliveTimeout: sweptDuration('5s').optional(),
         headersTimeout: sweptDuration('60s').optional(),
-        requestReadTimeout: sweptDuration('300s').optional(),
+        requestReadTimeout: sweptDuration('300s', true).optional(),
       },
       'limits, like { maxHeaderBytes: 16384, maxBodyBytes: 1048576, connectTimeout: 1s, requestTimeout: 15s, keepAliveTimeout: 5s, headersTimeout: 60s, requestReadTimeout: 300s }',
     ).optional(),

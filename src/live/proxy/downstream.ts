@@ -59,7 +59,7 @@ export interface DownstreamOptions {
   readonly keepAliveTimeoutMs?: number;
   /** A request head must be whole this long after its first byte (ms; 60 s as Node's): else 408. */
   readonly headersTimeoutMs?: number;
-  /** A request must be read whole (head and body) this long after its first byte (ms; 300 s as Node's): else `listener.readTimedOut()`, and the connection closes. */
+  /** A request must be read whole (head and body) this long after its first byte (ms; 300 s as Node's; 0 for no limit): else `listener.readTimedOut()`, and the connection closes. */
   readonly requestTimeoutMs?: number;
 }
 
@@ -701,7 +701,8 @@ export class DownstreamServer {
     const keepAliveMs = options.keepAliveTimeoutMs ?? 5_000;
     this.keepAliveTicks = Math.max(1, Math.ceil(keepAliveMs / 1000));
     this.headersTimeoutTicks = Math.max(1, Math.ceil((options.headersTimeoutMs ?? 60_000) / 1000));
-    this.requestTimeoutTicks = Math.max(1, Math.ceil((options.requestTimeoutMs ?? 300_000) / 1000));
+    const requestMs = options.requestTimeoutMs ?? 300_000;
+    this.requestTimeoutTicks = requestMs === 0 ? Infinity : Math.max(1, Math.ceil(requestMs / 1000));
     this.keepAliveHint = `keep-alive: timeout=${Math.max(1, Math.floor(keepAliveMs / 1000))}\r\n\r\n`;
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       if (this.closing) {

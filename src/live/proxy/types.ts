@@ -46,7 +46,7 @@ export interface ProxyConfig {
     readonly keepAliveTimeoutMs?: number;
     /** A client's request head must be whole this long after its first byte, ms (408 beyond); default 60 s (Node's, nginx's). */
     readonly headersTimeoutMs?: number;
-    /** A client's request must be read whole (head and body) this long after its first byte, ms (408 beyond, or a close if its answer has started); default 300 s (Node's). */
+    /** A client's request must be read whole (head and body) this long after its first byte, ms (408 beyond, or a close if its answer has started); default 300 s (Node's); 0 for no limit (a long upload). */
     readonly requestReadTimeoutMs?: number;
   };
   /** Active health checks (mesh.failover.healthCheck) GET this path; 200 passes. Default /healthz. */

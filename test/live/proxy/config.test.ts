@@ -49,9 +49,18 @@ limits: { connectTimeout: 250ms, requestTimeout: 3s, maxBodyBytes: 1024 }
     const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1' }], mesh: { balancer: { kind: 'random' } } };
     const r = resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '75s', headersTimeout: '10s', requestReadTimeout: '2m' } });
     expect(r.ok && r.config.limits).toEqual({ keepAliveTimeoutMs: 75_000, headersTimeoutMs: 10_000, requestReadTimeoutMs: 120_000 });
+    const off = resolveProxyConfig({ ...doc, limits: { requestReadTimeout: '0s' } });
+    expect(off.ok && off.config.limits).toEqual({ requestReadTimeoutMs: 0 });
     const bad = resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '500ms', headersTimeout: 0, requestReadTimeout: '1s' } });
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
+      expect(resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '0s', requestReadTimeout: '0.5s' } })).toMatchObject({
+        ok: false,
+        issues: [
+          { path: ['limits', 'keepAliveTimeout'], message: 'expected a duration of at least 1s (checked once a second), like 5s; got 0s' },
+          { path: ['limits', 'requestReadTimeout'], message: 'expected a duration of at least 1s (checked once a second), or 0s for none, like 300s; got 500ms' },
+        ],
+      });
       expect(bad.issues).toEqual([
         expect.objectContaining({ path: ['limits', 'keepAliveTimeout'], message: 'expected a duration of at least 1s (checked once a second), like 5s; got 500ms' }),
         expect.objectContaining({ path: ['limits', 'headersTimeout'], message: 'expected a duration with a unit, like 250ms; got 0' }),
@@ -124,6 +133,13 @@ mesh:
     const bad = resolveProxyConfig({ ...doc, localityWeights: { east: 1, wets: 3 } });
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
+      expect(resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '0s', requestReadTimeout: '0.5s' } })).toMatchObject({
+        ok: false,
+        issues: [
+          { path: ['limits', 'keepAliveTimeout'], message: 'expected a duration of at least 1s (checked once a second), like 5s; got 0s' },
+          { path: ['limits', 'requestReadTimeout'], message: 'expected a duration of at least 1s (checked once a second), or 0s for none, like 300s; got 500ms' },
+        ],
+      });
       expect(bad.issues).toEqual([{ path: ['localityWeights', 'wets'], message: expect.stringContaining("unknown zone 'wets'") }]);
       expect(bad.issues[0].message).toContain('west');
     }

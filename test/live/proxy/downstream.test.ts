@@ -1545,6 +1545,19 @@ describe('timeouts (on a fake sweep interval)', () => {
     expect(f.rejected).toEqual([]);
   });
 
+  it('requestTimeoutMs 0: a body may take as long as it takes (no readTimedOut(), no close)', async () => {
+    const { f, tick } = await swept({ keepAliveTimeoutMs: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 0 });
+    const c = await f.open();
+    c.send(`POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabc`);
+    await eventually(() => f.exchanges.length === 1);
+    await tick(400);
+    expect(c.closed).toBe(false);
+    expect(f.exchanges[0].calls).toEqual([]);
+    c.send('def');
+    await eventually(() => c.text().endsWith('POST /upload 6'));
+    expect(c.text()).toBe(replied('POST /upload 6', 1));
+  });
+
   it('a body late after its response has started: no readTimedOut(), the connection is cut off', async () => {
     const { f, tick } = await swept({ keepAliveTimeoutMs: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 1000 }, (ex) => {
       ex.res.writeHead(200, undefined, []);
