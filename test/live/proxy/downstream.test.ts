@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { chunkEncode } from './_chunked.js';
+import { chunkEncode, splitAt } from './_chunked.js';
 import { DownstreamServer, type DownstreamOptions, type DownstreamRequest, type DownstreamResponse } from '../../../src/live/proxy/downstream.js';
 
 // ---------------------------------------------------------------------------------------
@@ -520,13 +520,7 @@ describe('request parsing', () => {
           expected.push({ method: r.method, url, body: body.toString('hex') });
         });
         const bytes = Buffer.concat(parts);
-        const points = [...new Set(cuts.map((x) => x % bytes.length))].filter((x) => x > 0).sort((a, b) => a - b);
-        const pieces: Buffer[] = [];
-        let from = 0;
-        for (const p of [...points, bytes.length]) {
-          pieces.push(bytes.subarray(from, p));
-          from = p;
-        }
+        const pieces = splitAt(bytes, cuts);
         const c = await f.open();
         await writeApart(c, pieces);
         await eventually(() => responseBodies(c.bytes()).bodies.length === requests.length || c.closed, 3_000, 'every response');

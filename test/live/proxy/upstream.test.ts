@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamError, UpstreamPool, type UpstreamPoolOptions, type UpstreamRequest } from '../../../src/live/proxy/upstream.js';
-import { chunkEncode } from './_chunked.js';
+import { chunkEncode, splitAt } from './_chunked.js';
 
 // ---------------------------------------------------------------------------------------
 // Servers
@@ -1064,13 +1064,7 @@ describe('chunked decoding (property)', () => {
         fc.boolean(),
         async (body, sizes, cuts, ext, trailer, upper) => {
           const bytes = chunkedResponse(Buffer.from(body), sizes, ext, trailer, upper);
-          const points = [...new Set(cuts.map((x) => x % bytes.length))].filter((x) => x > 0).sort((a, b) => a - b);
-          const pieces: Buffer[] = [];
-          let from = 0;
-          for (const p of [...points, bytes.length]) {
-            pieces.push(bytes.subarray(from, p));
-            from = p;
-          }
+          const pieces = splitAt(bytes, cuts);
           const path = `/${++n}`;
           cases.set(path, pieces);
           const o = await call(pool, { path }).done;
