@@ -139,12 +139,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   // The front: malformed requests, heads over the limit, slow heads and CONNECT are
   // answered there (400/431/408/405/…) and counted here, as requests that never reached the router.
   const front = new DownstreamServer(
-    {
-      maxHeaderBytes,
-      keepAliveTimeoutMs: config.limits?.keepAliveTimeoutMs ?? 5_000,
-      headersTimeoutMs: config.limits?.headersTimeoutMs ?? 60_000,
-      requestTimeoutMs: config.limits?.requestReadTimeoutMs ?? 300_000,
-    },
+    // Unset timeouts take the front's defaults (5 s, 60 s, 300 s).
+    { maxHeaderBytes, keepAliveTimeoutMs: config.limits?.keepAliveTimeoutMs, headersTimeoutMs: config.limits?.headersTimeoutMs, requestTimeoutMs: config.limits?.requestReadTimeoutMs },
     {
       request: handle,
       rejected(status) {
