@@ -18,13 +18,13 @@
  *   (enforcing_consecutive_5xx 100%, _gateway_failure 0%, _success_rate 100%,
  *   _failure_percentage 0%). On ejection the backoff multiplier grows by one while
  *   backoff·base < max + base, and a jitter in [0, max_ejection_time_jitter] ms is drawn.
- * - every interval (10 s): an ejected host is returned when
- *   min(base·backoff, max) + jitter ≤ now − lastEjection (base 30 s, max max(300 s, base));
- *   returning resets its consecutive counters. Per-host success counts of the interval just
- *   ended are evaluated: success rate over non-ejected hosts with ≥ 100 requests, ejected
- *   below mean − 1.9·σ (population σ) if ≥ 5 such hosts; failure percentage: ejected when
- *   100 − rate ≥ 85 among ≥ 5 hosts with ≥ 50 requests. Finally every non-ejected host
- *   returned at least one interval ago has its backoff decremented (not below 0).
+ * - every interval (10 s), first per host: an ejected host is returned when
+ *   min(base·backoff, max) + jitter ≤ now − lastEjection (base 30 s, max max(300 s, base)),
+ *   which resets its consecutive counters; a host not ejected, returned at least one
+ *   interval ago, has its backoff decremented (not below 0). Then the per-host success
+ *   counts of the interval just ended are evaluated: success rate over non-ejected hosts
+ *   with ≥ 100 requests, ejected below mean − 1.9·σ (population σ) if ≥ 5 such hosts;
+ *   failure percentage: ejected when 100 − rate ≥ 85 among ≥ 5 hosts with ≥ 50 requests.
  * - successful_active_health_check_uneject_host (true): a passing active health check of a
  *   host the checker considers healthy returns it at once ({@link onActiveHealthCheckSuccess}).
  *
@@ -465,9 +465,16 @@ export class OutlierDetector {
     const now = this.clock.now();
     const n = this.ids.length;
     const base = this.config.baseEjectionTime;
+    // Envoy's onIntervalTimer: checkHostForUneject for every host (un-eject the ejected ones
+    // whose time is up; a host not ejected, whose last return is an interval old or more,
+    // has its backoff step taken down by one) and only then the success-rate and
+    // failure-percentage sweep, so a host that sweep ejects is ejected from a backoff
+    // already decremented.
     for (let i = 0; i < n; i++) {
-      if (this.ejected[i] === 1 && Math.min(base * this.backoff[i], this.maxEjectionTime) + this.jitter[i] <= now - this.lastEjection[i]) {
-        this.uneject(i, now);
+      if (this.ejected[i] === 1) {
+        if (Math.min(base * this.backoff[i], this.maxEjectionTime) + this.jitter[i] <= now - this.lastEjection[i]) this.uneject(i, now);
+      } else if (this.backoff[i] > 0 && now - this.lastUnejection[i] >= this.config.interval) {
+        this.backoff[i]--;
       }
       this.prevTotal[i] = this.curTotal[i];
       this.prevSuccess[i] = this.curSuccess[i];
@@ -476,9 +483,6 @@ export class OutlierDetector {
       this.rate[i] = -1;
     }
     this.sweepSuccessRates(now);
-    for (let i = 0; i < n; i++) {
-      if (this.ejected[i] === 0 && this.backoff[i] > 0 && now - this.lastUnejection[i] >= this.config.interval) this.backoff[i]--;
-    }
     this.arm();
   }
 

@@ -327,6 +327,29 @@ describe('ejection time backoff', () => {
     expect(od.isEjected(0)).toBe(false);
   });
 
+  it('decays before the sweep of the same tick: a host the success-rate pass ejects starts from the decremented step', () => {
+    // Envoy's onIntervalTimer runs checkHostForUneject (backoff−− for a host not ejected)
+    // for every host before processSuccessRateEjections.
+    const { od, engine } = detector({ maxEjectionPercent: '100%' });
+    feed(od, 0, E500, 5); // backoff 1, back at 30 s
+    runTo(engine, 30_000);
+    feed(od, 0, E500, 5); // backoff 2 (60 s), back at 90 s
+    runTo(engine, 101_000);
+    expect(od.isEjected(0)).toBe(false);
+    expect(od.ejectTimeBackoff(0)).toBe(2 - 1); // the 100 s tick
+    // Interval (100 s, 110 s]: host 0 at 50% success, the 9 others at 100%.
+    for (let k = 0; k < 100; k++) od.onResult(0, k % 2 === 0 ? OK : E500);
+    for (let i = 1; i < 10; i++) feed(od, i, OK, 100);
+    runTo(engine, 110_000);
+    expect(od.stats().enforced['success-rate']).toBe(1);
+    expect(od.isEjected(0)).toBe(true);
+    expect(od.ejectTimeBackoff(0)).toBe(1); // 1 − 1 at this tick's check, + 1 for the ejection
+    runTo(engine, 139_999);
+    expect(od.isEjected(0)).toBe(true);
+    runTo(engine, 140_000);
+    expect(od.isEjected(0)).toBe(false); // out for 1 × 30 s, not 2 × 30 s
+  });
+
   it('adds a per-ejection jitter drawn from [0, maxEjectionTimeJitter] whole ms', () => {
     const durations: number[] = [];
     for (let seed = 0; seed < 200; seed++) {
