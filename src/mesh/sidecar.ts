@@ -26,6 +26,8 @@ export class Sidecar {
   private readonly checker: HealthChecker | undefined;
   /** An ejection changed since the balancer last rebuilt (rebuilt lazily, at the next pick). */
   private viewStale = false;
+  /** A health checker that has not yet heard of this sidecar's first attempt. */
+  private checkerIdle: boolean;
 
   constructor(
     readonly name: string,
@@ -35,6 +37,7 @@ export class Sidecar {
   ) {
     this.outliers = options.outlierDetector;
     this.checker = options.healthChecker;
+    this.checkerIdle = this.checker !== undefined;
     const stale = (): void => {
       this.viewStale = true;
     };
@@ -73,6 +76,11 @@ export class Sidecar {
 
   attemptStarted(index: number): void {
     this.balancer.onStart(index);
+    if (this.checkerIdle) {
+      // Envoy's no_traffic_interval ends with the cluster's first upstream connection.
+      this.checkerIdle = false;
+      this.checker?.noteTraffic();
+    }
   }
 
   attemptEnded(index: number, outcome: Outcome, latencyMs: number): void {

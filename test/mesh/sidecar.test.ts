@@ -95,6 +95,18 @@ faults:
     expect(withHc.requests.connectFailures).toBeLessThanOrEqual(201);
     expect(withHc.failover.healthCheckFailures).toBeGreaterThanOrEqual(2);
     expect(withHc.requests.succeeded + withHc.requests.failed).toBe(withHc.requests.total);
+
+    // Envoy's no_traffic_interval holds until the sidecar's first attempt: with 60 s set,
+    // the first probe's answer (t ≈ 0.2 ms, before the first request at 1.7 ms) still waits
+    // 60 s, and from the 60 s probe on the interval is 1 s again, so a crash at 80 s is
+    // detected as fast as above (waiting 60 s throughout, it would last the whole crash).
+    const noTraffic = text(true)
+      .replace('healthyThreshold: 2 }', 'healthyThreshold: 2, noTrafficInterval: 60s }')
+      .replace('duration: 60s', 'duration: 120s')
+      .replace('at: 20s, for: 20s', 'at: 80s, for: 20s');
+    const idleFirst = simulate(parseScenarioText(noTraffic, 'hc.yaml').base, 5);
+    expect(idleFirst.requests.connectFailures).toBeGreaterThanOrEqual(100);
+    expect(idleFirst.requests.connectFailures).toBeLessThanOrEqual(201);
   });
 });
 

@@ -21,8 +21,8 @@
  * live). No degraded state, no retriable-status list, no event log. A new host's first probe
  * goes through a 0 ms timer rather than inside `setHosts`. no_traffic_interval (Envoy: 60 s
  * until the cluster has seen its first upstream connection) is opt-in: set
- * `noTrafficInterval` and call `noteTraffic()` on the first request; left unset, the checker
- * behaves as a cluster with traffic. With successful_active_health_check_uneject_host (an
+ * `noTrafficInterval`, and `noteTraffic()` is called on the first attempt (the Sidecar does
+ * it); left unset, the checker behaves as a cluster with traffic. With successful_active_health_check_uneject_host (an
  * outlier detection option, default true) every passing check of a host the checker holds
  * healthy returns it from ejection: wire `onCheck` to OutlierDetector.onActiveHealthCheckSuccess.
  */
