@@ -12,6 +12,7 @@ import type { HealthChecker } from '../algorithms/failover/health-check.js';
 
 const NO_CONTEXT: PickContext = {};
 const CANCELLED: Outcome = { kind: 'cancelled', status: 0 };
+const TIMED_OUT: Outcome = { kind: 'timeout', status: 0 };
 
 export interface SidecarOptions {
   /** Envoy outlier detection over this sidecar's view of the upstream hosts. */
@@ -83,9 +84,26 @@ export class Sidecar {
     }
   }
 
-  attemptEnded(index: number, outcome: Outcome, latencyMs: number): void {
+  /**
+   * An attempt ended with `outcome`: the balancer and outlier detection hear of it.
+   * `toOutliers` false: outlier detection already recorded this attempt's timeout at its
+   * soft per-try timeout ({@link attemptSoftTimeout}), and the route timeout that now ends
+   * it is not recorded again (Envoy's outlierDetectionTimeoutRecorded).
+   */
+  attemptEnded(index: number, outcome: Outcome, latencyMs: number, toOutliers = true): void {
     this.balancer.onEnd(index, outcome, latencyMs);
-    this.outliers?.onResult(index, outcome);
+    if (toOutliers) this.outliers?.onResult(index, outcome);
+  }
+
+  /**
+   * An attempt's per-try timeout fired under hedge_on_per_try_timeout: the attempt goes on
+   * (the balancer still counts it in flight), but outlier detection records a timeout (504)
+   * now, as Envoy's router onSoftPerTryTimeout does. What the attempt does next is reported
+   * as usual (a response or a reset through attemptEnded; nothing when it is cancelled),
+   * except a route timeout, which passes `toOutliers` false.
+   */
+  attemptSoftTimeout(index: number): void {
+    this.outliers?.onResult(index, TIMED_OUT);
   }
 
   /**

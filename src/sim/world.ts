@@ -95,6 +95,7 @@ const AF_GONE = 16; // the server side dropped it (crash or hang): its downstrea
 const AF_CHILD_FAIL = 32; // a downstream call of the current step failed fatally
 const AF_ISSUING = 64; // its downstream calls are being issued (completions must not resume it yet)
 const AF_HEDGE = 128; // it is a hedge (for hedges won)
+const AF_TIMEOUT_RECORDED = 256; // its soft per-try timeout went to outlier detection: a route timeout is not recorded again
 
 /** How an attempt ended at the server side (A_CODE). */
 const C_OK = 0; // an HTTP answer: success when 2xx
@@ -1091,11 +1092,14 @@ export class World implements Model {
     if (measured) p.stats.perTryTimeouts++;
     const f = p.failover;
     if (f.hedgeOnPerTry) {
-      // Envoy hedge_on_per_try_timeout: the attempt goes on; another one is asked for now,
+      // Envoy hedge_on_per_try_timeout (router onSoftPerTryTimeout): the attempt goes on, but
+      // outlier detection records the timeout now; another attempt is asked for now,
       // against the retries left and the budget, without asking the retry conditions.
       if ((this.aFlags[a] & AF_HEDGED) !== 0) return;
-      this.aFlags[a] |= AF_HEDGED;
+      this.aFlags[a] |= AF_HEDGED | AF_TIMEOUT_RECORDED;
       const s = this.cSidecar[c] | 0;
+      const ep = p.endpointOf[this.aInst[a] | 0];
+      if (ep >= 0) p.sidecars[s].attemptSoftTimeout(ep);
       if (this.cRetries[c] < f.maxRetries) {
         if ((p.limiters as RetryLimiter[])[s].tryRetry()) this.scheduleRetry(c, p, s, true);
         else if (measured) p.stats.budgetDenied++;
@@ -1275,7 +1279,8 @@ export class World implements Model {
 
   /**
    * The caller has its answer: attempts still out are cancelled (on a deadline they end as
-   * timeouts, which Envoy reports to outlier detection; a lost hedge race ends them silently),
+   * timeouts, which Envoy reports to outlier detection unless a soft per-try timeout
+   * already did; a lost hedge race ends them silently),
    * then the workload counts it, or the instance that made the call carries on.
    */
   private conclude(c: number, outcome: Outcome, hedgeWon: boolean, deadline = false, now = this.engine.now()): void {
@@ -1325,10 +1330,11 @@ export class World implements Model {
         if (p.failover.perTry !== Infinity) this.stopTimer(p.tries, this.aTryPos, a);
         const inst = this.aInst[a];
         const ep = p.endpointOf[inst];
-        // A deadline ends it as a timeout (a failure of its instance); a lost hedge race just stops it.
+        // A deadline ends it as a timeout (a failure of its instance; outlier detection hears
+        // of it unless its soft per-try timeout already told it); a lost hedge race just stops it.
         if (deadline && this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, false);
         if (ep >= 0) {
-          if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a]);
+          if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a], (flags & AF_TIMEOUT_RECORDED) === 0);
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
         }
         this.releaseBreaker(p, s);

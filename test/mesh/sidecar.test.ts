@@ -37,6 +37,30 @@ describe('Sidecar with outlier detection', () => {
     expect(Array.from({ length: 30 }, () => sidecar.pick())).toContain(4);
   });
 
+  it("a soft per-try timeout (hedging) reaches outlier detection alone, and a route timeout after it is not counted again", () => {
+    const engine = new Engine();
+    engine.setModel({ handle() {} });
+    const ports = { clock: engine, timers: engine, rng: rngStream(1, 'test') };
+    const od = new OutlierDetector(outlierDetectionConfigSchema.parse({ consecutive5xx: 3, interval: '10s' }), ports);
+    const ends: number[] = [];
+    const balancer = createBalancer(resolveBalancerOptions({ kind: 'round-robin' }), ports);
+    const onEnd = balancer.onEnd.bind(balancer);
+    balancer.onEnd = (i, o, l) => {
+      ends.push(i);
+      onEnd(i, o, l);
+    };
+    const sidecar = new Sidecar('s', balancer, endpoints(10), { outlierDetector: od });
+    const TIMEOUT: Outcome = { kind: 'timeout', status: 0 };
+    sidecar.attemptSoftTimeout(4);
+    sidecar.attemptSoftTimeout(4);
+    expect(ends).toEqual([]); // the attempts go on: the balancer still counts them
+    sidecar.attemptEnded(4, TIMEOUT, 1000, false); // the route timeout ends one: no second 504
+    expect(ends).toEqual([4]);
+    expect(od.isEjected(4)).toBe(false);
+    sidecar.attemptSoftTimeout(4); // the third 504 in a row ejects
+    expect(od.isEjected(4)).toBe(true);
+  });
+
   it('in the simulator: an instance that only answers 503 is ejected after exactly consecutive5xx errors', () => {
     const text = `
 name: od

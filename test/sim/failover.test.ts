@@ -37,6 +37,7 @@ import type { Clock } from '../../src/core/ports.js';
 import type { LayerStats, RunResult } from '../../src/sim/metrics.js';
 import type { Scenario } from '../../src/scenario/types.js';
 import { simulate } from '../../src/sim/world.js';
+import { OutlierDetector } from '../../src/algorithms/failover/outlier-detection.js';
 import {
   attemptsMoments,
   binomialBand,
@@ -475,6 +476,57 @@ describe('per-try timeouts and hedging', () => {
     // times out 50 ms later; a second hedge (backoff < 50 ms); its timeout asks for a third,
     // which retries.max refuses. All three hang on until the 1 s deadline.
     expect([l.hedges, l.retries, l.attempts, l.perTryTimeouts, l.deadlines]).toEqual([2 * l.calls, 0, 3 * l.calls, 3 * l.calls, l.calls]);
+  });
+
+  it('hedge { onPerTryTimeout: true }: a per-try timeout goes to outlier detection at once, so a slow host whose attempts always lose the race is ejected as without hedging', () => {
+    // 10 instances, round robin, constant 100/s for 60 s; instance 0 is 40× slow (200 ms), past
+    // the 50 ms per-try timeout. Without hedging each of its attempts ends as a timeout (504 to
+    // outlier detection) and is retried; with hedging it is kept, loses to the hedge (answered
+    // within 50 + 24 + 5 ms) and is cancelled, which reports nothing. Envoy records the timeout
+    // when it fires (onSoftPerTryTimeout), so outlier detection sees the same five 504s in a row
+    // in both runs: ejected after 5 timeouts, back after the 30 s ejection (next 10 s tick), out
+    // again after 5 more (60 s now, past the run's end).
+    const slow = (hedge: string): Scenario =>
+      graph({
+        duration: 60_000,
+        services: { s: { instances: 10, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(100),
+        failover: `{ timeout: 2s, perTryTimeout: 50ms, retries: { max: 1, on: [5xx] }${hedge}, outlierDetection: {} }`,
+        faults: ['{ kind: slow, target: { service: s, instances: [0] }, at: 0ms, factor: 40 }'],
+      });
+    const plain = run(slow(''), 1);
+    const hedged = run(slow(', hedge: { onPerTryTimeout: true }'), 1);
+    const [lp, lh] = [clientLayer(plain), clientLayer(hedged)];
+    expect([lp.perTryTimeouts, plain.failover.ejections]).toEqual([10, 2]);
+    expect([lh.perTryTimeouts, lh.hedges, lh.hedgesWon, hedged.failover.ejections]).toEqual([10, 10, 10, 2]);
+    expect(hedged.requests.succeeded).toBe(hedged.requests.total);
+  });
+
+  it('hedge { onPerTryTimeout: true }, then the deadline: each attempt reaches outlier detection once, at its per-try timeout', () => {
+    // Every instance hangs: per call, 3 attempts each time out softly (one 504 each to outlier
+    // detection), then the 1 s deadline ends all three as timeouts, which Envoy does not record
+    // again (outlierDetectionTimeoutRecorded). A threshold of 10⁶ keeps every host in.
+    const results = vi.spyOn(OutlierDetector.prototype, 'onResult');
+    try {
+      const res = run(
+        graph({
+          duration: 2000,
+          services: { s: { instances: 3, serviceTime: constant(5) } },
+          target: 's',
+          arrival: poisson(200),
+          failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 2, on: [5xx] }, hedge: { onPerTryTimeout: true }, outlierDetection: { consecutive5xx: 1000000, consecutiveGatewayFailure: 1000000 } }',
+          faults: ['{ kind: hang, target: { service: s }, at: 0ms }'],
+        }),
+        2,
+      );
+      const l = clientLayer(res);
+      expect([l.perTryTimeouts, l.deadlines]).toEqual([3 * l.calls, l.calls]);
+      expect(results).toHaveBeenCalledTimes(l.perTryTimeouts);
+      for (const [, outcome] of results.mock.calls) expect(outcome.kind).toBe('timeout');
+    } finally {
+      results.mockRestore();
+    }
   });
 });
 

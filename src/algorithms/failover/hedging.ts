@@ -4,10 +4,12 @@
  *
  * Envoy (HedgePolicy.hedge_on_per_try_timeout, router.cc onSoftPerTryTimeout /
  * onUpstreamHeaders / onUpstreamReset): when an attempt's per-try timeout fires, the attempt
- * is NOT cancelled; instead a retry is asked for at once — without checking the retry-on
- * conditions, but against the retries left (`max`) and the budget — and, if admitted, sent
- * after the usual backoff. The timed-out attempt is marked hedged: it is never retried
- * itself. When an attempt ends (envoyAttemptEndAction): a response that is not retriable
+ * is NOT cancelled, but outlier detection records the timeout (504) at once; a retry is
+ * asked for at once — without checking the retry-on conditions, but against the retries
+ * left (`max`) and the budget — and, if admitted, sent after the usual backoff. The
+ * timed-out attempt is marked hedged: it is never retried itself. What it does later is
+ * reported to outlier detection as usual (a response, a reset), except a route timeout
+ * ending it, which is not recorded a second time; cancelled, it reports nothing. When an attempt ends (envoyAttemptEndAction): a response that is not retriable
  * wins (the others are cancelled); a retriable one is retried if it may be, else dropped
  * while other attempts or admitted retries are outstanding, else returned; an attempt ending
  * without a response (reset) is dropped while others are outstanding. Without hedging the
@@ -88,7 +90,8 @@ export type HedgingConfig = z.output<typeof hedgingConfigSchema>;
 /**
  * Whether Envoy, when an attempt's per-try timeout fires, keeps it running and asks for a
  * hedge (true), or cancels it so it ends as a 'timeout' outcome (false). On true the
- * pipeline marks the attempt hedged, and sends another attempt if `attempt < max` and
+ * pipeline marks the attempt hedged, reports the timeout to outlier detection
+ * (Sidecar.attemptSoftTimeout), and sends another attempt if `attempt < max` and
  * limiter.tryRetry() admits it, after the backoff; the retry-on conditions are not asked.
  */
 export function startHedgeOnPerTryTimeout(config: EnvoyHedgingConfig): boolean {

@@ -64,6 +64,7 @@ const F_HEDGE = 2; // a hedge
 const F_HEDGED = 4; // its per-try timeout started a hedge: never retried itself
 const F_ENDED = 8; // the router is done with it (answered, failed, timed out or cancelled)
 const F_PROTOCOL = 16; // it failed because the upstream broke HTTP
+const F_TIMEOUT_RECORDED = 32; // its soft per-try timeout went to outlier detection: a route timeout is not recorded again
 
 /** A FIFO of exchanges waiting for a connection slot (with the attempt flags they would send with). */
 export class PendingQueue {
@@ -351,9 +352,12 @@ export class Exchange implements ResponseListener {
     const r = p.router;
     this.ctx.counters.perTryTimeouts++;
     if (r.hedgeOnPerTry) {
-      // Envoy hedge_on_per_try_timeout: the attempt goes on; another one is asked for now.
+      // Envoy hedge_on_per_try_timeout (router onSoftPerTryTimeout): the attempt goes on, but
+      // outlier detection records the timeout now; another attempt is asked for now.
       if ((a.flags & F_HEDGED) !== 0) return;
-      a.flags |= F_HEDGED;
+      a.flags |= F_HEDGED | F_TIMEOUT_RECORDED;
+      const ep = this.ctx.endpointOf[a.upstream];
+      if (ep >= 0) p.sidecar.attemptSoftTimeout(ep);
       if (this.retries < r.maxRetries && this.canResend) {
         if (p.limiter !== undefined && p.limiter.tryRetry()) this.scheduleRetry(true);
         else this.ctx.counters.budgetDenied++;
@@ -547,7 +551,8 @@ export class Exchange implements ResponseListener {
 
   /**
    * The request has its answer: other attempts are cancelled (on the route timeout they end
-   * as timeouts, which Envoy reports to outlier detection; a lost race ends them silently),
+   * as timeouts, which Envoy reports to outlier detection unless a soft per-try timeout
+   * already did; a lost race ends them silently),
    * pending retries are abandoned, and the client gets `winner`'s response or the proxy's own.
    */
   private conclude(outcome: Outcome, winner: Attempt | undefined, hedgeWon: boolean, deadline: boolean, local: LocalReason | undefined): void {
@@ -608,7 +613,7 @@ export class Exchange implements ResponseListener {
       const latency = now - a.sentAt;
       const ep = this.ctx.endpointOf[a.upstream];
       if (deadline) {
-        if (ep >= 0) p.sidecar.attemptEnded(ep, TIMED_OUT, latency);
+        if (ep >= 0) p.sidecar.attemptEnded(ep, TIMED_OUT, latency, (flags & F_TIMEOUT_RECORDED) === 0);
         this.ctx.counters.upstreams[a.upstream].ended('timeout', latency);
       } else {
         if (ep >= 0) p.sidecar.attemptCancelled(ep, latency);

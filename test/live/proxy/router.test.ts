@@ -6,7 +6,8 @@
  * simulator, and every request is counted once.
  */
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OutlierDetector } from '../../../src/algorithms/failover/outlier-detection.js';
 import { createBalancer } from '../../../src/algorithms/registry.js';
 import { rngStream } from '../../../src/core/rng.js';
 import { hashKey } from '../../../src/core/xxhash64.js';
@@ -343,6 +344,50 @@ describe('failover through the same objects as the simulator', () => {
     const m = await metrics(p);
     expect(m).toMatch(/meshsim_proxy_upstream_ejected\{upstream="127.0.0.1:\d+",address="[^"]+"\} 1/);
     expect(total(m, 'meshsim_proxy_upstream_ejections_total')).toBe(1);
+  });
+
+  it('hedge_on_per_try_timeout: each per-try timeout counts for outlier detection at once, so a host whose attempts always lose the race is ejected', async () => {
+    const hang = await tcpBackend(() => undefined); // accepts, never answers
+    const good = await ok('good');
+    const p = await proxy(
+      [hang.address, good.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          timeout: '2s',
+          perTryTimeout: '200ms',
+          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' } },
+          hedge: { onPerTryTimeout: true },
+          outlierDetection: { consecutive5xx: 3, maxEjectionPercent: '50%', interval: '10s', baseEjectionTime: '30s' },
+        },
+      }),
+    );
+    // Round robin: each request goes to the hung host first; at 200 ms its attempt is kept and
+    // a hedge goes to the other host, wins, and the kept attempt is cancelled (no report). The
+    // timeouts recorded when they fired eject the hung host after 3 requests.
+    for (let i = 0; i < 6; i++) expect(await send(p.port)).toMatchObject({ status: 200, body: 'good' });
+    const [hung, other] = p.stats().upstreams;
+    expect([hung.attempts, hung.ejections, other.attempts]).toEqual([3, 1, 6]);
+    expect(p.stats()).toMatchObject({ perTryTimeouts: 3, hedges: 3, hedgesWon: 3 });
+  });
+
+  it('hedge_on_per_try_timeout, then the route timeout: each attempt reaches outlier detection once, at its per-try timeout', async () => {
+    const [a, b] = await Promise.all([tcpBackend(() => undefined), tcpBackend(() => undefined)]);
+    const p = await proxy(
+      [a.address, b.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: { timeout: '400ms', perTryTimeout: '100ms', retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' } }, hedge: { onPerTryTimeout: true }, outlierDetection: {} },
+      }),
+    );
+    const results = vi.spyOn(OutlierDetector.prototype, 'onResult');
+    try {
+      expect((await send(p.port)).status).toBe(504);
+      expect(p.stats()).toMatchObject({ attempts: 2, perTryTimeouts: 2, routeTimeouts: 1 });
+      expect(results.mock.calls.map(([, o]) => o.kind)).toEqual(['timeout', 'timeout']);
+    } finally {
+      results.mockRestore();
+    }
   });
 
   it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
