@@ -26,7 +26,7 @@ import type { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
 import type { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
 import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
-import { endAttempt, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
+import { endAttempt, retryDecision, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
 import { LOCALITY_WEIGHT_KEY } from '../algorithms/balancing/envoy/locality.js';
 import { keySampler } from '../core/discrete.js';
 import { makeSampler, samplerIsStateless, type Sampler } from '../core/distributions.js';
@@ -85,11 +85,12 @@ const MAX_TRIED = T_STRIDE - 1;
 const CF_MEASURED = 1; // issued inside the measurement window
 const CF_CONCLUDED = 2; // the caller has its answer
 const CF_MESH_DEADLINE = 4; // the deadline is the sidecar's route timeout (answers 504), not the client's own
+const CF_HOLDS_RETRY = 8; // it holds a retry its limiter admitted (Envoy: one at most, until its next retry decision or its end)
 
 
 const AF_ENDED = 1; // the sidecar is done with it (answered, timed out or cancelled)
 const AF_LOST = 2; // no response will ever come (a hang, a dropping partition)
-const AF_BY_RETRY = 4; // launched by an admitted retry or hedge (holds a limiter retry slot)
+const AF_BY_RETRY = 4; // launched by an admitted retry or hedge
 const AF_HEDGED = 8; // its per-try timeout started a hedge: never retried itself
 const AF_GONE = 16; // the server side dropped it (crash or hang): its downstream results are void
 const AF_CHILD_FAIL = 32; // a downstream call of the current step failed fatally
@@ -969,13 +970,13 @@ export class World implements Model {
           return;
         }
         if (measured) p.stats.overflows++;
-        this.notSent(c, p, s, flags);
+        this.notSent(c, p, s);
         return;
       }
       if (!cb.tryAcquireRequest()) {
         cb.releaseConnection();
         if (measured) p.stats.overflows++;
-        this.notSent(c, p, s, flags);
+        this.notSent(c, p, s);
         return;
       }
     }
@@ -1000,7 +1001,7 @@ export class World implements Model {
       // Nothing to send to: "no healthy upstream".
       this.releaseBreaker(p, s);
       if (measured) p.stats.noEndpoint++;
-      this.notSent(c, p, s, flags);
+      this.notSent(c, p, s);
       return;
     }
     const inst = p.instanceOf[ep];
@@ -1053,10 +1054,27 @@ export class World implements Model {
     this.engine.at(now + this.hopLatency(p.sidecarZone[s], inst), AT_INSTANCE, a);
   }
 
-  /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
-  private notSent(c: number, p: Pool, s: number, flags: number): void {
-    if ((flags & AF_BY_RETRY) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
+  /**
+   * An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). A
+   * retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry the call
+   * holds is given back.
+   */
+  private notSent(c: number, p: Pool, s: number): void {
+    if (p.limiters !== undefined) this.retryDecision(c, p.limiters[s], false);
     if (this.cOut[c] + this.othersWaiting(c, p) === 0) this.conclude(c, LOCAL_503, false);
+  }
+
+  /**
+   * Call `c`'s retry decision (Envoy's RetryStateImpl::shouldRetry): the retry the call holds,
+   * if any, is given back (resetRetry); then, when `wants`, the limiter is asked for another,
+   * which the call holds until its next decision or its end. Returns whether one was admitted.
+   */
+  private retryDecision(c: number, limiter: RetryLimiter, wants: boolean): boolean {
+    const holds = (this.cFlags[c] & CF_HOLDS_RETRY) !== 0;
+    this.cFlags[c] &= ~CF_HOLDS_RETRY;
+    const admitted = retryDecision(limiter, holds, wants);
+    if (admitted) this.cFlags[c] |= CF_HOLDS_RETRY;
+    return admitted;
   }
 
   /** Call `c`'s admitted retries in backoff plus its attempts waiting for a connection. */
@@ -1094,16 +1112,18 @@ export class World implements Model {
     if (f.hedgeOnPerTry) {
       // Envoy hedge_on_per_try_timeout (router onSoftPerTryTimeout): the attempt goes on, but
       // outlier detection records the timeout now; another attempt is asked for now,
-      // against the retries left and the budget, without asking the retry conditions.
+      // against the retries left and the budget, without asking the retry conditions. A
+      // retry decision (shouldHedgeRetryPerTryTimeout) even with no retry left: the retry
+      // the call holds is given back first.
       if ((this.aFlags[a] & AF_HEDGED) !== 0) return;
       this.aFlags[a] |= AF_HEDGED | AF_TIMEOUT_RECORDED;
       const s = this.cSidecar[c] | 0;
       const ep = p.endpointOf[this.aInst[a] | 0];
       if (ep >= 0) p.sidecars[s].attemptSoftTimeout(ep);
-      if (this.cRetries[c] < f.maxRetries) {
-        if ((p.limiters as RetryLimiter[])[s].tryRetry()) this.scheduleRetry(c, p, s, true);
-        else if (measured) p.stats.budgetDenied++;
-      }
+      if (p.limiters === undefined) return;
+      const wants = this.cRetries[c] < f.maxRetries;
+      if (this.retryDecision(c, p.limiters[s], wants)) this.scheduleRetry(c, p, s, true);
+      else if (wants && measured) p.stats.budgetDenied++;
       return;
     }
     // Without hedging the sidecar gives up on the attempt: it ends as a timeout.
@@ -1142,7 +1162,12 @@ export class World implements Model {
     const wantsRetry = retriable && !hedged && this.cRetries[c] < f.maxRetries && (this.cFlags[c] & CF_CONCLUDED) === 0;
     let admitted = false;
     if (p.limiters !== undefined) {
-      admitted = endAttempt(p.limiters[s], retriable, (flags & AF_BY_RETRY) !== 0, wantsRetry);
+      // The end of an attempt that was not hedged is the call's retry decision (Envoy's
+      // shouldRetry on its headers or reset): the retry the call holds is given back first.
+      const holds = !hedged && (this.cFlags[c] & CF_HOLDS_RETRY) !== 0;
+      if (holds) this.cFlags[c] &= ~CF_HOLDS_RETRY;
+      admitted = endAttempt(p.limiters[s], retriable, holds, wantsRetry);
+      if (admitted) this.cFlags[c] |= CF_HOLDS_RETRY;
       if (wantsRetry && !admitted && (this.cFlags[c] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
     }
     const others = this.cOut[c] + this.othersWaiting(c, p);
@@ -1200,7 +1225,7 @@ export class World implements Model {
     if (this.cOut[c] === 0 || this.cOut[c] >= f.hedgeMax || this.cRetries[c] >= f.maxRetries) return;
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
-    if (p.limiters !== undefined && !p.limiters[s].tryRetry()) {
+    if (p.limiters !== undefined && !this.retryDecision(c, p.limiters[s], true)) {
       if (measured) p.stats.budgetDenied++;
       return;
     }
@@ -1295,10 +1320,11 @@ export class World implements Model {
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     if (p.breakers !== undefined && this.cWaiting[c] > 0) this.stopWaiting(c, p, s);
     if (this.cOut[c] > 0) this.cancelAttempts(c, p, s, deadline);
-    if (f.any && this.cPendingRetry[c] > 0) {
-      // Admitted retries abandoned during their backoff.
-      if (p.limiters !== undefined) for (let k = 0; k < this.cPendingRetry[c]; k++) p.limiters[s].onRetryEnd();
-      this.cPendingRetry[c] = 0;
+    // Admitted retries abandoned during their backoff; the retry the call holds is given back.
+    if (f.any) this.cPendingRetry[c] = 0;
+    if (p.limiters !== undefined && (this.cFlags[c] & CF_HOLDS_RETRY) !== 0) {
+      this.cFlags[c] &= ~CF_HOLDS_RETRY;
+      p.limiters[s].onRetryEnd();
     }
     const ok = outcome.kind === 'success';
     if (p.limiters !== undefined) p.limiters[s].onRequestEnd(ok);
@@ -1338,10 +1364,7 @@ export class World implements Model {
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
         }
         this.releaseBreaker(p, s);
-        if (p.limiters !== undefined) {
-          if ((flags & AF_BY_RETRY) !== 0) p.limiters[s].onRetryEnd();
-          p.limiters[s].onAttemptEnd();
-        }
+        if (p.limiters !== undefined) p.limiters[s].onAttemptEnd();
         if ((flags & AF_LOST) !== 0) this.releaseAttempt(a);
       }
       a = next;
@@ -1385,10 +1408,7 @@ export class World implements Model {
     const cb = (p.breakers as CircuitBreaker[])[s];
     (p.connQueues as TimerFifo[])[s].cancelWhere(
       (id) => id >> 2 === c,
-      (id) => {
-        cb.releasePending();
-        if ((id & 1) !== 0 && p.limiters !== undefined) p.limiters[s].onRetryEnd();
-      },
+      () => cb.releasePending(),
     );
     this.cWaiting[c] = 0;
   }

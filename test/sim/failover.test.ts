@@ -60,7 +60,7 @@ const Z = 5;
 
 interface LimiterProbe {
   readonly kind: string;
-  /** onRequest − onRequestEnd, onAttemptStart − onAttemptEnd, admitted − onRetryEnd. */
+  /** onRequest − onRequestEnd, onAttemptStart − onAttemptEnd, admitted − onRetryEnd (retries held). */
   requests: number;
   attempts: number;
   retries: number;
@@ -132,6 +132,8 @@ const probes = vi.hoisted(() => {
             if (config.kind === 'grpc-throttling' && !(p.tokens > maxTokens / 2)) fail(`gRPC throttling exceeded: retry admitted with ${p.tokens} tokens of ${maxTokens}`);
             p.retries++;
             p.admitted++;
+            // Envoy's retry state: a request holds one retry at most (a decision gives back the last).
+            if (p.retries > p.requests) fail(`${p.retries} retries held by ${p.requests} requests in flight`);
           } else {
             p.denied++;
           }
@@ -476,6 +478,29 @@ describe('per-try timeouts and hedging', () => {
     // times out 50 ms later; a second hedge (backoff < 50 ms); its timeout asks for a third,
     // which retries.max refuses. All three hang on until the 1 s deadline.
     expect([l.hedges, l.retries, l.attempts, l.perTryTimeouts, l.deadlines]).toEqual([2 * l.calls, 0, 3 * l.calls, 3 * l.calls, l.calls]);
+  });
+
+  it("hedge { onPerTryTimeout: true } under Envoy's max_retries 1: each hedge gives back the retry its call held, so every call sends retries.max hedges, none denied", () => {
+    // One closed-loop client (10 ms think), every instance hung, 1 s deadline: a call at a
+    // time. Attempt 1 times out at 50 ms: a hedge is admitted (the one slot); it times out in
+    // turn: Envoy's shouldRetry gives that slot back (resetRetry) before asking again, so the
+    // second hedge is admitted too; the third timeout finds retries.max spent. Calls: one per
+    // 1010 ms cycle, ⌈(10000 − 10) / 1010⌉.
+    const res = run(
+      graph({
+        duration: 10_000,
+        services: { s: { instances: 3, serviceTime: constant(5) } },
+        target: 's',
+        arrival: closed(1, 10),
+        failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 2, on: [5xx], budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }',
+        faults: ['{ kind: hang, target: { service: s }, at: 0ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect(l.calls).toBe(closedIssues(10_000, 10, 1010));
+    expect([l.hedges, l.attempts, l.perTryTimeouts, l.budgetDenied, l.deadlines]).toEqual([2 * l.calls, 3 * l.calls, 3 * l.calls, 0, l.calls]);
+    expectProbesAtRest();
   });
 
   it('hedge { onPerTryTimeout: true }: a per-try timeout goes to outlier detection at once, so a slow host whose attempts always lose the race is ejected as without hedging', () => {

@@ -9,9 +9,10 @@
  * upstream_cx_overflow, upstream_rq_pending_overflow (pending AND requests, lumped) and
  * upstream_rq_retry_overflow; meshsim keeps requests apart. An overflowing request is
  * answered at once with 503 (x-envoy-overloaded) by the pipeline and is not reported to
- * outlier detection. A retry slot is held from the decision to retry until that retried
- * attempt ends (Envoy RetryStateImpl: inc on shouldRetry, dec on the next shouldRetry or
- * when the request ends). Connections are a soft cap, as in Envoy's ConnPoolImplBase: an
+ * outlier detection. A retry slot is held by a request from the decision to retry, through
+ * the backoff and the retried attempt, until the request's next retry decision or its end
+ * (Envoy RetryStateImpl: inc on shouldRetry, dec by resetRetry at the start of the next
+ * shouldRetry or when the request ends), so a request holds one at most. Connections are a soft cap, as in Envoy's ConnPoolImplBase: an
  * overflow is counted but a pool with no connection at all may still open one.
  *
  * Where meshsim differs: one priority (Envoy keeps a DEFAULT and a HIGH threshold set, each
@@ -101,8 +102,8 @@ export class CircuitBreaker {
 
   /**
    * A retry was decided: take a retry slot unless `limit` (default maxRetries; pass a retry
-   * budget's current allowance instead) retries are already outstanding. Hold it until the
-   * retried attempt ends.
+   * budget's current allowance instead) retries are already outstanding. The request holds
+   * it until its next retry decision or its end.
    */
   tryAcquireRetry(limit: number = this.config.maxRetries): boolean {
     if (this.retries >= limit) {

@@ -9,8 +9,10 @@
  *   max_retries: a retry may start while  active retries < maxRetries  (default 3)
  * Upstream requests are attempts (originals, retries and hedges alike) in flight or waiting
  * for a connection. A retry is active from the moment shouldRetry admits it, through its
- * backoff and its attempt, until that request's next retry decision or its end. Hedges
- * (hedge_on_per_try_timeout) pass through the same check.
+ * backoff and its attempt, until that request's next retry decision (which gives it back
+ * before asking again: resetRetry) or its end, so a request holds one at most. Hedges
+ * (hedge_on_per_try_timeout) pass through the same check, their per-try timeout being a
+ * retry decision too.
  *
  * Where meshsim differs: "pending" requests are whatever the pipeline reports through
  * requestStarted (meshsim has no separate connection-pool queue); the recent budget_interval

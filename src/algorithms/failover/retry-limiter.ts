@@ -10,29 +10,42 @@
  *
  *   onRequest()                        the request arrives, before its first attempt
  *   onAttemptStart()                   an attempt (first, retry or hedge) is sent
+ *   ── at each retry decision of the request (see below): ──
+ *   onRetryEnd()                       first, if the request holds an admitted retry: at most
+ *                                      one is held, and a decision gives it back
+ *   tryRetry()                         only if the policy wants another attempt now
+ *                                      (`shouldRetry`, or a hedge): true = admitted and
+ *                                      counted; the request holds it until its next decision
  *   ── when an attempt ends (response, failure, per-try timeout or cancellation): ──
  *   onAttemptResult(retriableFailure)  its outcome is known; `retriableFailure` = the outcome
  *                                      matched the retry conditions (`retryOnMatches`),
  *                                      whether or not a retry will follow; skipped for an
  *                                      attempt cancelled by the pipeline (another attempt
  *                                      won, or the request timed out): it has no outcome
- *   onRetryEnd()                       if this attempt was launched by an admitted retry/hedge
- *   tryRetry()                         only if the policy wants another attempt now
- *                                      (`shouldRetry`): true = admitted and counted
+ *   (the retry decision)               unless the attempt was hedged (a hedge was asked for
+ *                                      at its per-try timeout), or the request is over
  *   onAttemptEnd()                     the attempt no longer counts as in flight
  *   ── ──
- *   tryRetry()                         also before each hedge (the attempt it hedges goes on)
- *   onRetryEnd()                       also for an admitted retry abandoned before its attempt
- *                                      started (the request ended during the backoff)
+ *   onRetryEnd()                       when the request ends holding an admitted retry
  *   onRequestEnd(success)              the request's final result is known
  *
- * `endAttempt` below performs the attempt-end steps in that order. The order matters for
- * Envoy, whose retry state releases the previous retry before asking the budget, and asks
- * while the failed upstream request still counts as active; and for gRPC, which counts the
- * failure (−1 token) before deciding.
+ * Retry decisions are Envoy's calls of RetryStateImpl::shouldRetry, which begins with
+ * resetRetry(): the end of an attempt that was not hedged; an attempt's per-try timeout
+ * under hedge_on_per_try_timeout (even with no retry left to ask for); an attempt that
+ * could not be sent (breaker overflow, no healthy upstream); and, as meshsim's extension
+ * to timed hedging, each hedge the hedging delay asks for. So a request never holds more
+ * than one retry: a retry is held from its admission, through its backoff and its
+ * attempt, until the request's next decision or its end. `endAttempt` and
+ * `retryDecision` below perform these steps in order. The order matters for Envoy, whose
+ * retry state releases the previous retry before asking the budget, and asks while the
+ * failed upstream request still counts as active; and for gRPC, which counts the failure
+ * (−1 token) before deciding.
  *
  * Hedges count against every limiter exactly like retries (Envoy sends a hedge through the
- * same retry state and budget; gRPC A6 throttles hedged RPCs with the same tokens).
+ * same retry state and budget; gRPC A6 throttles hedged RPCs with the same tokens). Only
+ * Envoy's limiters count held retries (onRetryEnd); Finagle's and Linkerd's budgets
+ * withdraw per admitted retry and gRPC's tokens change per result, so for them a retry
+ * decision is just tryRetry().
  */
 
 export interface RetryLimiter {
@@ -50,7 +63,7 @@ export interface RetryLimiter {
    * active retries + 1; Finagle/Linkerd: withdrawn); false = do not send it.
    */
   tryRetry(): boolean;
-  /** An admitted retry/hedge is over: its attempt ended, or it was abandoned. Envoy: active retries − 1. */
+  /** The request gives back the admitted retry it held: its next retry decision, or its end. Envoy: active retries − 1. */
   onRetryEnd(): void;
   /** The attempt no longer counts as in flight. Envoy: active requests − 1. */
   onAttemptEnd(): void;
@@ -59,14 +72,24 @@ export interface RetryLimiter {
 }
 
 /**
- * The attempt-end steps of the protocol, in order: result, release of the retry that
- * launched this attempt, the retry decision (only when `wantsRetry`), end of the attempt.
- * Returns whether a retry was admitted.
+ * A retry decision: the retry the request holds (`holdsRetry`) is given back, then, when
+ * `wantsRetry`, the limiter is asked for another. Returns whether one was admitted (the
+ * request then holds it).
  */
-export function endAttempt(limiter: RetryLimiter, retriableFailure: boolean, launchedByRetry: boolean, wantsRetry: boolean): boolean {
+export function retryDecision(limiter: RetryLimiter, holdsRetry: boolean, wantsRetry: boolean): boolean {
+  if (holdsRetry) limiter.onRetryEnd();
+  return wantsRetry && limiter.tryRetry();
+}
+
+/**
+ * The attempt-end steps of the protocol, in order: result, the request's retry decision
+ * (giving back the retry it holds when `holdsRetry`, asking for a new one when
+ * `wantsRetry`; pass both false for a hedged attempt, whose end decides nothing), end of
+ * the attempt. Returns whether a retry was admitted.
+ */
+export function endAttempt(limiter: RetryLimiter, retriableFailure: boolean, holdsRetry: boolean, wantsRetry: boolean): boolean {
   limiter.onAttemptResult(retriableFailure);
-  if (launchedByRetry) limiter.onRetryEnd();
-  const admitted = wantsRetry && limiter.tryRetry();
+  const admitted = retryDecision(limiter, holdsRetry, wantsRetry);
   limiter.onAttemptEnd();
   return admitted;
 }

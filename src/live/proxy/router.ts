@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import type { Outcome, PickContext } from '../../algorithms/types.js';
 import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
-import { endAttempt } from '../../algorithms/failover/retry-limiter.js';
+import { endAttempt, retryDecision, type RetryLimiter } from '../../algorithms/failover/retry-limiter.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
 import type { DownstreamRequest, DownstreamResponse, ResponseListener } from './downstream.js';
@@ -59,7 +59,7 @@ export interface RouterContext {
 }
 
 /** Attempt flags. */
-const F_BY_RETRY = 1; // launched by an admitted retry or hedge (holds a limiter retry slot)
+const F_BY_RETRY = 1; // launched by an admitted retry or hedge
 const F_HEDGE = 2; // a hedge
 const F_HEDGED = 4; // its per-try timeout started a hedge: never retried itself
 const F_ENDED = 8; // the router is done with it (answered, failed, timed out or cancelled)
@@ -193,6 +193,8 @@ export class Exchange implements ResponseListener {
   private retries = 0;
   private pendingRetry = 0;
   private waiting = 0;
+  /** It holds a retry its limiter admitted (Envoy: one at most, until its next retry decision or its end). */
+  private holdsRetry = false;
   private concluded = false;
   private started = false;
   private done = false;
@@ -267,13 +269,13 @@ export class Exchange implements ResponseListener {
           return;
         }
         counters.overflows++;
-        this.notSent(flags, 'overflow');
+        this.notSent('overflow');
         return;
       }
       if (!cb.tryAcquireRequest()) {
         cb.releaseConnection();
         counters.overflows++;
-        this.notSent(flags, 'overflow');
+        this.notSent('overflow');
         return;
       }
     }
@@ -291,7 +293,7 @@ export class Exchange implements ResponseListener {
     if (ep < 0) {
       this.releaseBreaker();
       counters.noHealthy++;
-      this.notSent(flags, 'no-healthy-upstream');
+      this.notSent('no-healthy-upstream');
       return;
     }
     const now = this.ctx.now();
@@ -325,10 +327,21 @@ export class Exchange implements ResponseListener {
   }
 
   /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
-  private notSent(flags: number, reason: LocalReason): void {
+  private notSent(reason: LocalReason): void {
     const p = this.ctx.policies;
-    if ((flags & F_BY_RETRY) !== 0 && p.limiter !== undefined) p.limiter.onRetryEnd();
+    // A retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry held is given back.
+    if (p.limiter !== undefined) this.retryDecision(p.limiter, false);
     if (this.out + this.pendingRetry + this.waiting === 0) this.conclude(LOCAL_503, undefined, false, false, reason);
+  }
+
+  /**
+   * The request's retry decision (Envoy's RetryStateImpl::shouldRetry): the retry it holds,
+   * if any, is given back (resetRetry); then, when `wants`, the limiter is asked for
+   * another, which it holds until its next decision or its end.
+   */
+  private retryDecision(limiter: RetryLimiter, wants: boolean): boolean {
+    this.holdsRetry = retryDecision(limiter, this.holdsRetry, wants);
+    return this.holdsRetry;
   }
 
   private releaseBreaker(): void {
@@ -353,15 +366,16 @@ export class Exchange implements ResponseListener {
     this.ctx.counters.perTryTimeouts++;
     if (r.hedgeOnPerTry) {
       // Envoy hedge_on_per_try_timeout (router onSoftPerTryTimeout): the attempt goes on, but
-      // outlier detection records the timeout now; another attempt is asked for now.
+      // outlier detection records the timeout now; another attempt is asked for now. A retry
+      // decision even with no retry left: the retry held is given back first.
       if ((a.flags & F_HEDGED) !== 0) return;
       a.flags |= F_HEDGED | F_TIMEOUT_RECORDED;
       const ep = this.ctx.endpointOf[a.upstream];
       if (ep >= 0) p.sidecar.attemptSoftTimeout(ep);
-      if (this.retries < r.maxRetries && this.canResend) {
-        if (p.limiter !== undefined && p.limiter.tryRetry()) this.scheduleRetry(true);
-        else this.ctx.counters.budgetDenied++;
-      }
+      if (p.limiter === undefined) return;
+      const wants = this.retries < r.maxRetries && this.canResend;
+      if (this.retryDecision(p.limiter, wants)) this.scheduleRetry(true);
+      else if (wants) this.ctx.counters.budgetDenied++;
       return;
     }
     // Ended first: aborting makes undici report the abort at once, which must find it over.
@@ -471,7 +485,12 @@ export class Exchange implements ResponseListener {
       const wantsRetry = retriable && !hedged && this.retries < r.maxRetries && !this.concluded && this.canResend;
       let admitted = false;
       if (p.limiter !== undefined) {
-        admitted = endAttempt(p.limiter, retriable, (flags & F_BY_RETRY) !== 0, wantsRetry);
+        // The end of an attempt that was not hedged is the request's retry decision (Envoy's
+        // shouldRetry on its headers or reset): the retry held is given back first.
+        const holds = !hedged && this.holdsRetry;
+        if (holds) this.holdsRetry = false;
+        admitted = endAttempt(p.limiter, retriable, holds, wantsRetry);
+        if (admitted) this.holdsRetry = true;
         if (wantsRetry && !admitted) this.ctx.counters.budgetDenied++;
       }
       const others = this.out + this.pendingRetry + this.waiting;
@@ -520,7 +539,7 @@ export class Exchange implements ResponseListener {
     const p = this.ctx.policies;
     const r = p.router;
     if (this.concluded || this.out === 0 || this.out >= r.hedgeMax || this.retries >= r.maxRetries) return;
-    if (p.limiter !== undefined && !p.limiter.tryRetry()) {
+    if (p.limiter !== undefined && !this.retryDecision(p.limiter, true)) {
       this.ctx.counters.budgetDenied++;
       return;
     }
@@ -564,10 +583,9 @@ export class Exchange implements ResponseListener {
     this.stopTimers(winner !== undefined);
     if (this.waiting > 0) this.stopWaiting();
     if (this.out > 0) this.cancelAttempts(deadline);
-    if (this.pendingRetry > 0) {
-      if (p.limiter !== undefined) for (let k = 0; k < this.pendingRetry; k++) p.limiter.onRetryEnd();
-      this.pendingRetry = 0;
-    }
+    // Admitted retries abandoned during their backoff; the retry held is given back.
+    this.pendingRetry = 0;
+    this.giveBackRetry();
     const ok = outcome.kind === 'success';
     if (p.limiter !== undefined) p.limiter.onRequestEnd(ok);
     if (hedgeWon) this.ctx.counters.hedgesWon++;
@@ -575,6 +593,13 @@ export class Exchange implements ResponseListener {
       const status = local === 'timeout' ? 504 : local === 'protocol-error' ? 502 : 503;
       this.localReply(status, local);
     }
+  }
+
+  /** The request is over: the retry it holds, if any, is given back (Envoy's retry state destroyed). */
+  private giveBackRetry(): void {
+    if (!this.holdsRetry) return;
+    this.holdsRetry = false;
+    this.ctx.policies.limiter?.onRetryEnd();
   }
 
   private stopTimers(keepDeadline = false): void {
@@ -620,10 +645,7 @@ export class Exchange implements ResponseListener {
         this.ctx.counters.upstreams[a.upstream].ended('cancelled', latency);
       }
       this.releaseBreaker();
-      if (p.limiter !== undefined) {
-        if ((flags & F_BY_RETRY) !== 0) p.limiter.onRetryEnd();
-        p.limiter.onAttemptEnd();
-      }
+      if (p.limiter !== undefined) p.limiter.onAttemptEnd();
       a.abort();
     });
     if (p.breaker !== undefined) drainPending(this.ctx);
@@ -634,10 +656,7 @@ export class Exchange implements ResponseListener {
     const p = this.ctx.policies;
     const cb = p.breaker;
     if (cb === undefined) return;
-    this.ctx.pending.remove(this, (flags) => {
-      cb.releasePending();
-      if ((flags & F_BY_RETRY) !== 0 && p.limiter !== undefined) p.limiter.onRetryEnd();
-    });
+    this.ctx.pending.remove(this, () => cb.releasePending());
     this.waiting = 0;
   }
 
@@ -654,10 +673,8 @@ export class Exchange implements ResponseListener {
       const p = this.ctx.policies;
       if (this.waiting > 0) this.stopWaiting();
       if (this.out > 0) this.cancelAttempts(false);
-      if (this.pendingRetry > 0) {
-        if (p.limiter !== undefined) for (let k = 0; k < this.pendingRetry; k++) p.limiter.onRetryEnd();
-        this.pendingRetry = 0;
-      }
+      this.pendingRetry = 0;
+      this.giveBackRetry();
       if (p.limiter !== undefined) p.limiter.onRequestEnd(false);
     } else {
       this.stopTimers();

@@ -16,7 +16,7 @@ import {
   startHedgeOnPerTryTimeout,
 } from '../../../src/algorithms/failover/hedging.js';
 import { EnvoyRetryBudget } from '../../../src/algorithms/failover/retry-budget-envoy.js';
-import type { RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
+import { retryDecision, type RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
 import { GrpcStatus, hasResponse, RetryPolicy, retryPolicyConfigSchema } from '../../../src/algorithms/failover/retry-policy.js';
 import type { Outcome } from '../../../src/algorithms/types.js';
 import type { TimerHandle } from '../../../src/core/ports.js';
@@ -88,7 +88,6 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
   const limiter = options.limiter;
   interface Attempt {
     readonly index: number;
-    readonly byRetry: boolean;
     hedged: boolean;
     timers: TimerHandle[];
   }
@@ -96,10 +95,12 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
   let sent = 0;
   let retries = 0;
   let pendingRetries = 0;
+  /** The request holds the retry its last decision admitted (Envoy: one at most). */
+  let holds = false;
   let final: { outcome: Outcome; at: number; attempt: number } | undefined;
 
-  const send = (byRetry: boolean) => {
-    const a: Attempt = { index: sent, byRetry, hedged: false, timers: [] };
+  const send = () => {
+    const a: Attempt = { index: sent, hedged: false, timers: [] };
     const step = plan[sent++];
     limiter.onAttemptStart();
     live.add(a);
@@ -111,8 +112,7 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
     pendingRetries++;
     engine.schedule(backoff.next(), () => {
       pendingRetries--;
-      if (final) limiter.onRetryEnd(); // abandoned during its backoff
-      else send(true);
+      if (!final) send(); // else abandoned during its backoff (given back with the request)
     });
   };
   const release = (a: Attempt) => {
@@ -122,7 +122,9 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
   const onPerTryTimeout = (a: Attempt) => {
     if (startHedgeOnPerTryTimeout({ kind: 'envoy', hedgeOnPerTryTimeout: options.hedge })) {
       a.hedged = true;
-      if (retries < policy.max && limiter.tryRetry()) scheduleRetry();
+      // A retry decision: the retry held is given back first (resetRetry).
+      holds = retryDecision(limiter, holds, retries < policy.max);
+      if (holds) scheduleRetry();
     } else {
       onEnd(a, outcome('timeout'));
     }
@@ -131,8 +133,12 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
     release(a);
     const retriable = policy.matches(o);
     limiter.onAttemptResult(retriable);
-    if (a.byRetry) limiter.onRetryEnd();
-    const admitted = retriable && !a.hedged && policy.shouldRetry(o, retries) && limiter.tryRetry();
+    let admitted = false;
+    if (!a.hedged) {
+      // The end of an attempt that was not hedged is a retry decision; a hedged one decides nothing.
+      admitted = retryDecision(limiter, holds, retriable && policy.shouldRetry(o, retries));
+      holds = admitted;
+    }
     limiter.onAttemptEnd();
     const action = envoyAttemptEndAction(hasResponse(o), retriable, a.hedged, admitted, live.size + pendingRetries);
     if (action === 'retry') scheduleRetry();
@@ -140,14 +146,14 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
     final = { outcome: o, at: engine.now(), attempt: a.index };
     for (const other of [...live]) {
       release(other); // cancelled: no result
-      if (other.byRetry) limiter.onRetryEnd();
       limiter.onAttemptEnd();
     }
+    if (holds) limiter.onRetryEnd();
     limiter.onRequestEnd(o.kind === 'success');
   };
 
   limiter.onRequest();
-  send(false);
+  send();
   engine.run();
   return { final: final!, sent };
 }
@@ -207,6 +213,21 @@ describe('an Envoy request with hedge_on_per_try_timeout, in virtual time', () =
       { hedge: true, max: 1, perTryTimeout: 100, limiter: b },
     );
     expect(r.final).toEqual({ outcome: OK, at: 500, attempt: 1 });
+  });
+
+  it("max_retries 1 still lets one request hedge at each per-try timeout: each hedge's decision gives back the retry it held", () => {
+    const b = new EnvoyRetryBudget({ kind: 'envoy-max-retries', maxRetries: 1 });
+    const r = runEnvoyRequest(
+      [
+        { latency: 300, outcome: OK },
+        { latency: 300, outcome: OK },
+        { latency: 50, outcome: OK },
+      ],
+      { hedge: true, max: 2, perTryTimeout: 100, limiter: b },
+    );
+    expect(r.sent).toBe(3); // hedges at 100 and 200
+    expect(r.final).toEqual({ outcome: OK, at: 250, attempt: 2 });
+    expect(idle(b)).toEqual([0, 0]);
   });
 
   it('hedges count against the budget: with no retry allowed, no hedge is sent', () => {

@@ -1,17 +1,17 @@
 /**
- * The RetryLimiter contract: the attempt-end order, the unlimited limiter, and the budget
- * factory building every kind.
+ * The RetryLimiter contract: the attempt-end order, a request's retry decisions (it holds
+ * one retry at most), the unlimited limiter, and the budget factory building every kind.
  */
 import { describe, expect, it } from 'vitest';
 import { createRetryLimiter, RETRY_BUDGET_KINDS, retryBudgetConfigSchema } from '../../../src/algorithms/failover/retry-budget.js';
 import { EnvoyRetryBudget } from '../../../src/algorithms/failover/retry-budget-envoy.js';
 import { FinagleRetryBudget, LinkerdRetryBudget } from '../../../src/algorithms/failover/retry-budget-linkerd.js';
-import { endAttempt, UNLIMITED_RETRIES, type RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
+import { endAttempt, retryDecision, UNLIMITED_RETRIES, type RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
 import { GrpcRetryThrottle } from '../../../src/algorithms/failover/retry-throttling-grpc.js';
 import { virtualTime } from './_retry-fixtures.js';
 
 describe('endAttempt', () => {
-  it('calls result, retry release, decision (only when wanted), attempt end, in that order', () => {
+  it('calls result, release of the retry held, decision (only when wanted), attempt end, in that order', () => {
     const calls: string[] = [];
     const spy: RetryLimiter = {
       onRequest: () => calls.push('request'),
@@ -37,6 +37,34 @@ describe('endAttempt', () => {
     expect(endAttempt(b, true, true, true)).toBe(true); // retry 1 released first, so retry 2 fits
     expect(b.activeRetries).toBe(1);
     expect(b.activeRequests).toBe(0);
+  });
+});
+
+describe('retryDecision', () => {
+  it('gives back the retry held, then asks only when wanted', () => {
+    const calls: string[] = [];
+    const spy = { ...UNLIMITED_RETRIES, tryRetry: () => (calls.push('try'), false), onRetryEnd: () => calls.push('retryEnd') };
+    expect(retryDecision(spy, true, true)).toBe(false);
+    expect(calls).toEqual(['retryEnd', 'try']);
+    calls.length = 0;
+    expect(retryDecision(spy, true, false)).toBe(false);
+    expect(calls).toEqual(['retryEnd']);
+    calls.length = 0;
+    expect(retryDecision(spy, false, false)).toBe(false);
+    expect(calls).toEqual([]);
+  });
+
+  it("Envoy hedge_on_per_try_timeout: each per-try timeout's hedge replaces the one the request holds, so max_retries 1 lets a request hedge twice", () => {
+    // RetryStateImpl::shouldHedgeRetryPerTryTimeout → shouldRetry → resetRetry first.
+    const b = new EnvoyRetryBudget({ kind: 'envoy-max-retries', maxRetries: 1 });
+    b.onAttemptStart(); // the first attempt; its per-try timeout fires, it is kept
+    let holds = retryDecision(b, false, true);
+    expect([holds, b.activeRetries]).toEqual([true, 1]);
+    b.onAttemptStart(); // the hedge; its per-try timeout fires too
+    holds = retryDecision(b, holds, true);
+    expect([holds, b.activeRetries]).toEqual([true, 1]);
+    // Another request meanwhile finds the one slot taken.
+    expect(b.tryRetry()).toBe(false);
   });
 });
 

@@ -390,6 +390,24 @@ describe('failover through the same objects as the simulator', () => {
     }
   });
 
+  it("hedge_on_per_try_timeout under max_retries 1: each hedge gives back the retry its request held, so the request hedges retries.max times", async () => {
+    const hung = await Promise.all([0, 1, 2].map(() => tcpBackend(() => undefined)));
+    const p = await proxy(
+      hung.map((b) => b.address),
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          timeout: '450ms',
+          perTryTimeout: '100ms',
+          retries: { max: 2, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-max-retries', maxRetries: 1 } },
+          hedge: { onPerTryTimeout: true },
+        },
+      }),
+    );
+    expect((await send(p.port)).status).toBe(504);
+    expect(p.stats()).toMatchObject({ attempts: 3, hedges: 2, perTryTimeouts: 3, budgetDenied: 0, routeTimeouts: 1 });
+  });
+
   it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
     const held: (() => void)[] = [];
     const b = await httpBackend((_req, res) => held.push(() => res.end('late')));
