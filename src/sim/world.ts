@@ -97,6 +97,7 @@ const AF_CHILD_FAIL = 32; // a downstream call of the current step failed fatall
 const AF_ISSUING = 64; // its downstream calls are being issued (completions must not resume it yet)
 const AF_HEDGE = 128; // it is a hedge (for hedges won)
 const AF_TIMEOUT_RECORDED = 256; // its soft per-try timeout went to outlier detection: a route timeout is not recorded again
+const AF_WAITED = 512; // (sendAttempt's argument only) it waited for a connection: the limiter already counts it
 
 /** How an attempt ended at the server side (A_CODE). */
 const C_OK = 0; // an HTTP answer: success when 2xx
@@ -947,14 +948,18 @@ export class World implements Model {
   }
 
   /**
-   * Sends one attempt of call `c` (`flags`: AF_BY_RETRY / AF_HEDGE for a retry or hedge).
-   * When nothing can be sent (a breaker overflow, no healthy endpoint) the sidecar answers
-   * 503 itself, which ends the call unless other attempts are still out.
+   * Sends one attempt of call `c` (`flags`: AF_BY_RETRY / AF_HEDGE for a retry or hedge,
+   * AF_WAITED for one that was waiting for a connection). When nothing can be sent (a
+   * breaker overflow, no healthy endpoint) the sidecar answers 503 itself, which ends the
+   * call unless other attempts are still out.
    */
   private sendAttempt(c: number, flags: number): void {
     const p = this.pools[this.cPool[c] | 0];
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
+    // The limiter counts an attempt from the moment it waits for a connection (Envoy's
+    // retry budget: active + pending requests), so one that waited is counted already.
+    const waited = (flags & AF_WAITED) !== 0;
     const ctx = this.pickContext;
     ctx.hashKey = p.key !== undefined ? this.cKey[c] : undefined;
     ctx.attempt = p.failover.any ? this.cSent[c] : undefined;
@@ -970,13 +975,13 @@ export class World implements Model {
           return;
         }
         if (measured) p.stats.overflows++;
-        this.notSent(c, p, s);
+        this.notSent(c, p, s, waited);
         return;
       }
       if (!cb.tryAcquireRequest()) {
         cb.releaseConnection();
         if (measured) p.stats.overflows++;
-        this.notSent(c, p, s);
+        this.notSent(c, p, s, waited);
         return;
       }
     }
@@ -1001,7 +1006,7 @@ export class World implements Model {
       // Nothing to send to: "no healthy upstream".
       this.releaseBreaker(p, s);
       if (measured) p.stats.noEndpoint++;
-      this.notSent(c, p, s);
+      this.notSent(c, p, s, waited);
       return;
     }
     const inst = p.instanceOf[ep];
@@ -1011,7 +1016,7 @@ export class World implements Model {
     this.aInst[a] = inst;
     this.aSent[a] = now;
     // aStatus, aCode and aUtil are set with the response (respond, or a refusal below).
-    this.aFlags[a] = flags;
+    this.aFlags[a] = flags & ~AF_WAITED;
     this.aDoneSeq[a] = -1;
     this.aStep[a] = -1;
     this.aPending[a] = 0;
@@ -1033,7 +1038,7 @@ export class World implements Model {
       this.instAttempts[inst]++;
       if (this.instWatches[inst] !== undefined) this.watchSent(inst);
     }
-    if (p.limiters !== undefined) p.limiters[s].onAttemptStart();
+    if (p.limiters !== undefined && !waited) p.limiters[s].onAttemptStart();
     sidecar.attemptStarted(ep);
     // aTryPos is read only in pools with per-try timeouts.
     if (p.failover.perTry !== Infinity) this.aTryPos[a] = this.addTimer(p.tries, now + p.failover.perTry, a, TRY_TIMEOUT, p.index);
@@ -1057,10 +1062,13 @@ export class World implements Model {
   /**
    * An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). A
    * retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry the call
-   * holds is given back.
+   * holds is given back. One that `waited` for a connection stops counting for the limiter.
    */
-  private notSent(c: number, p: Pool, s: number): void {
-    if (p.limiters !== undefined) this.retryDecision(c, p.limiters[s], false);
+  private notSent(c: number, p: Pool, s: number, waited: boolean): void {
+    if (p.limiters !== undefined) {
+      this.retryDecision(c, p.limiters[s], false);
+      if (waited) p.limiters[s].onAttemptEnd();
+    }
     if (this.cOut[c] + this.othersWaiting(c, p) === 0) this.conclude(c, LOCAL_503, false);
   }
 
@@ -1375,11 +1383,16 @@ export class World implements Model {
   /** Attempt flag bits kept with an attempt waiting for a connection (in its queue id). */
   private static readonly WAIT_BITS = [0, AF_BY_RETRY, AF_HEDGE, AF_BY_RETRY | AF_HEDGE];
 
-  /** An attempt of call `c` waits in sidecar `s`'s pool for a connection (Envoy: pending). */
+  /**
+   * An attempt of call `c` waits in sidecar `s`'s pool for a connection (Envoy: pending); it
+   * counts for the limiter from now on (Envoy's retry budget is a share of active + pending
+   * requests).
+   */
   private waitForConnection(p: Pool, s: number, c: number, flags: number): void {
     const bits = ((flags & AF_BY_RETRY) !== 0 ? 1 : 0) | ((flags & AF_HEDGE) !== 0 ? 2 : 0);
     (p.connQueues as TimerFifo[])[s].push(this.engine.now(), c * 4 + bits);
     this.cWaiting[c]++;
+    if (p.limiters !== undefined && (flags & AF_WAITED) === 0) p.limiters[s].onAttemptStart();
   }
 
   /** Connections freed: send the attempts waiting for them, oldest first. */
@@ -1396,19 +1409,23 @@ export class World implements Model {
         cb.releasePending();
         const c = id >> 2;
         this.cWaiting[c]--;
-        this.sendAttempt(c, World.WAIT_BITS[id & 3]);
+        this.sendAttempt(c, World.WAIT_BITS[id & 3] | AF_WAITED);
       }
     } finally {
       p.draining = false;
     }
   }
 
-  /** The call ended: its attempts still waiting for a connection give up. */
+  /** The call ended: its attempts still waiting for a connection give up (and stop counting for the limiter). */
   private stopWaiting(c: number, p: Pool, s: number): void {
     const cb = (p.breakers as CircuitBreaker[])[s];
+    const limiter = p.limiters?.[s];
     (p.connQueues as TimerFifo[])[s].cancelWhere(
       (id) => id >> 2 === c,
-      () => cb.releasePending(),
+      () => {
+        cb.releasePending();
+        limiter?.onAttemptEnd();
+      },
     );
     this.cWaiting[c] = 0;
   }

@@ -760,6 +760,34 @@ describe('Envoy retry budget under a retry storm', () => {
   }
 });
 
+describe("Envoy retry budget and the connection pool's waiting attempts", () => {
+  it('attempts waiting for a connection count in the budget (active + pending requests): with two clients, every other call is retried', () => {
+    // One instance answering 503 after 10 ms, a breaker with maxConnections 1 (one attempt
+    // on a connection, the others wait), two closed-loop clients (1 ms think), retries max 1
+    // on 5xx with a zero backoff, budget 50% with no minimum. At every retry decision one
+    // attempt has just failed (still active) and one waits: allowance ⌊0.5 × 2⌋ = 1. The first
+    // failure takes it; the other client's failure finds it taken (denied, that call ends);
+    // the retry's failure gives it back (retries.max spent, the call ends); the next failure
+    // takes it again. So calls = 2 × retries = 2 × denials. Counting only the attempt on the
+    // connection, the allowance would be ⌊0.5 × 1⌋ = 0: no retry at all.
+    const res = run(
+      graph({
+        duration: 1000,
+        services: { s: { instances: 1, serviceTime: constant(10) } },
+        target: 's',
+        arrival: closed(2, 1),
+        failover: '{ retries: { max: 1, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-budget, budgetPercent: 50%, minRetryConcurrency: 0 } }, circuitBreaker: { maxConnections: 1 } }',
+        faults: ['{ kind: error, target: { service: s }, at: 0ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect(l.retries).toBeGreaterThanOrEqual(30); // one per 30 ms (three 10 ms attempts)
+    expect([l.calls, l.budgetDenied, l.attempts]).toEqual([2 * l.retries, l.retries, 3 * l.retries]);
+    expectProbesAtRest();
+  });
+});
+
 describe('Finagle and Linkerd token budgets under a retry storm', () => {
   // Half of all responses are 503s (an error fault at rate 50% on every instance), Poisson
   // 1000/s for 20 s, retries max 3 on 5xx: unbudgeted, about 0.5 + 0.25 + 0.125 retries per

@@ -14,10 +14,12 @@
  * (hedge_on_per_try_timeout) pass through the same check, their per-try timeout being a
  * retry decision too.
  *
- * Where meshsim differs: "pending" requests are whatever the pipeline reports through
- * requestStarted (meshsim has no separate connection-pool queue); the recent budget_interval
- * option (budget over requests seen in an interval instead of in flight) and runtime
- * overrides are not modelled.
+ * Pending requests are attempts waiting in the sidecar's connection pool for a connection
+ * (circuitBreaker maxConnections): the pipeline reports them through onAttemptStart when
+ * they start waiting and through onAttemptEnd only when they end, sent or not, so the one
+ * count here is Envoy's requests() + pending_requests(). Where meshsim differs: the recent
+ * budget_interval option (budget over requests seen in an interval instead of in flight)
+ * and runtime overrides are not modelled.
  */
 import { z } from 'zod';
 import { zPercent } from '../../core/units.js';

@@ -9,7 +9,8 @@
  * Event protocol, per request:
  *
  *   onRequest()                        the request arrives, before its first attempt
- *   onAttemptStart()                   an attempt (first, retry or hedge) is sent
+ *   onAttemptStart()                   an attempt (first, retry or hedge) is sent, or starts
+ *                                      waiting for a connection (then not again when sent)
  *   ── at each retry decision of the request (see below): ──
  *   onRetryEnd()                       first, if the request holds an admitted retry: at most
  *                                      one is held, and a decision gives it back
@@ -24,7 +25,8 @@
  *                                      won, or the request timed out): it has no outcome
  *   (the retry decision)               unless the attempt was hedged (a hedge was asked for
  *                                      at its per-try timeout), or the request is over
- *   onAttemptEnd()                     the attempt no longer counts as in flight
+ *   onAttemptEnd()                     the attempt no longer counts as in flight (also for an
+ *                                      attempt that stops waiting for a connection unsent)
  *   ── ──
  *   onRetryEnd()                       when the request ends holding an admitted retry
  *   onRequestEnd(success)              the request's final result is known

@@ -65,6 +65,7 @@ const F_HEDGED = 4; // its per-try timeout started a hedge: never retried itself
 const F_ENDED = 8; // the router is done with it (answered, failed, timed out or cancelled)
 const F_PROTOCOL = 16; // it failed because the upstream broke HTTP
 const F_TIMEOUT_RECORDED = 32; // its soft per-try timeout went to outlier detection: a route timeout is not recorded again
+const F_WAITED = 64; // (sendAttempt's argument only) it waited for a connection: the limiter already counts it
 
 /** A FIFO of exchanges waiting for a connection slot (with the attempt flags they would send with). */
 export class PendingQueue {
@@ -252,30 +253,37 @@ export class Exchange implements ResponseListener {
     if (r.hedgeDelay !== Infinity && !this.concluded && this.canResend) this.hedgeTimer = setTimeout(onHedge, timerMs(r.hedgeDelay), this);
   }
 
-  /** Sends one attempt (flags: F_BY_RETRY / F_HEDGE); answers 503 itself when nothing can be sent. */
+  /**
+   * Sends one attempt (flags: F_BY_RETRY / F_HEDGE, F_WAITED for one that was waiting for a
+   * connection); answers 503 itself when nothing can be sent.
+   */
   sendAttempt(flags: number): void {
     const p = this.ctx.policies;
     const r = p.router;
     const counters = this.ctx.counters;
     const cb = p.breaker;
+    // The limiter counts an attempt from the moment it waits for a connection (Envoy's
+    // retry budget: active + pending requests), so one that waited is counted already.
+    const waited = (flags & F_WAITED) !== 0;
     if (cb !== undefined) {
       // HTTP/1.1: an attempt needs a connection of its own. At max_connections it waits for
       // one (up to max_pending_requests); past that, or past max_requests, the breaker is
       // open and the sidecar answers 503 at once (an overflow).
       if (!cb.tryAcquireConnection(cb.activeConnections === 0)) {
         if (cb.tryAcquirePending()) {
-          this.ctx.pending.push(this, flags);
+          this.ctx.pending.push(this, flags & ~F_WAITED);
           this.waiting++;
+          if (p.limiter !== undefined && !waited) p.limiter.onAttemptStart();
           return;
         }
         counters.overflows++;
-        this.notSent('overflow');
+        this.notSent('overflow', waited);
         return;
       }
       if (!cb.tryAcquireRequest()) {
         cb.releaseConnection();
         counters.overflows++;
-        this.notSent('overflow');
+        this.notSent('overflow', waited);
         return;
       }
     }
@@ -293,12 +301,12 @@ export class Exchange implements ResponseListener {
     if (ep < 0) {
       this.releaseBreaker();
       counters.noHealthy++;
-      this.notSent('no-healthy-upstream');
+      this.notSent('no-healthy-upstream', waited);
       return;
     }
     const now = this.ctx.now();
     const upstream = this.ctx.upstreamOf[ep];
-    const a = new Attempt(this, upstream, flags, now);
+    const a = new Attempt(this, upstream, flags & ~F_WAITED, now);
     if (this.single === undefined && this.attempts === undefined) this.single = a;
     else {
       if (this.attempts === undefined) this.attempts = this.single ? [this.single] : [];
@@ -312,7 +320,7 @@ export class Exchange implements ResponseListener {
     up.attempts++;
     if ((flags & F_HEDGE) !== 0) up.hedges++;
     else if ((flags & F_BY_RETRY) !== 0) up.retries++;
-    if (p.limiter !== undefined) p.limiter.onAttemptStart();
+    if (p.limiter !== undefined && !waited) p.limiter.onAttemptStart();
     sidecar.attemptStarted(ep);
     if (r.perTry !== Infinity) a.tryTimer = setTimeout(onTryTimeout, timerMs(r.perTry), a);
     this.ctx.pools[upstream].dispatch(
@@ -326,11 +334,17 @@ export class Exchange implements ResponseListener {
     );
   }
 
-  /** An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). */
-  private notSent(reason: LocalReason): void {
+  /**
+   * An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). One
+   * that `waited` for a connection stops counting for the limiter.
+   */
+  private notSent(reason: LocalReason, waited: boolean): void {
     const p = this.ctx.policies;
-    // A retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry held is given back.
-    if (p.limiter !== undefined) this.retryDecision(p.limiter, false);
+    if (p.limiter !== undefined) {
+      // A retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry held is given back.
+      this.retryDecision(p.limiter, false);
+      if (waited) p.limiter.onAttemptEnd();
+    }
     if (this.out + this.pendingRetry + this.waiting === 0) this.conclude(LOCAL_503, undefined, false, false, reason);
   }
 
@@ -354,7 +368,7 @@ export class Exchange implements ResponseListener {
   /** A waiting attempt got its connection slot. */
   resumeWaiting(flags: number): void {
     this.waiting--;
-    this.sendAttempt(flags);
+    this.sendAttempt(flags | F_WAITED);
   }
 
   /** The per-try timeout of `a` fired before its answer. */
@@ -651,12 +665,16 @@ export class Exchange implements ResponseListener {
     if (p.breaker !== undefined) drainPending(this.ctx);
   }
 
-  /** The request ended: its attempts still waiting for a connection give up. */
+  /** The request ended: its attempts still waiting for a connection give up (and stop counting for the limiter). */
   private stopWaiting(): void {
     const p = this.ctx.policies;
     const cb = p.breaker;
     if (cb === undefined) return;
-    this.ctx.pending.remove(this, () => cb.releasePending());
+    const limiter = p.limiter;
+    this.ctx.pending.remove(this, () => {
+      cb.releasePending();
+      limiter?.onAttemptEnd();
+    });
     this.waiting = 0;
   }
 

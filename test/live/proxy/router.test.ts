@@ -408,6 +408,41 @@ describe('failover through the same objects as the simulator', () => {
     expect(p.stats()).toMatchObject({ attempts: 3, hedges: 2, perTryTimeouts: 3, budgetDenied: 0, routeTimeouts: 1 });
   });
 
+  it("Envoy's retry budget counts the requests waiting for a connection (active + pending)", async () => {
+    // maxConnections 1: the first request holds the only connection, the second waits. The
+    // first then fails: at that decision the budget sees 2 requests (the failed one, still
+    // active, and the waiting one): ⌊50% × 2⌋ = 1 retry allowed (⌊50% × 1⌋ = 0 without it).
+    const held: (() => void)[] = [];
+    let n = 0;
+    const b = await httpBackend((_req, res) => {
+      if (n++ > 0) return void res.end('ok');
+      held.push(() => {
+        res.statusCode = 503;
+        res.end();
+      });
+    });
+    const p = await proxy(
+      [b.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-budget', budgetPercent: '50%', minRetryConcurrency: 0 } },
+          circuitBreaker: { maxConnections: 1, maxPendingRequests: 10 },
+        },
+      }),
+    );
+    const first = send(p.port);
+    await eventually(() => held.length === 1);
+    const second = send(p.port);
+    await eventually(() => p.stats().requests === 2);
+    await sleep(50); // the second request reaches the router and waits for the connection
+    expect(b.requests).toHaveLength(1);
+    held[0]();
+    expect(await first).toMatchObject({ status: 200, body: 'ok' });
+    expect(await second).toMatchObject({ status: 200, body: 'ok' });
+    expect(p.stats()).toMatchObject({ attempts: 3, retries: 1, budgetDenied: 0 });
+  });
+
   it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
     const held: (() => void)[] = [];
     const b = await httpBackend((_req, res) => held.push(() => res.end('late')));
