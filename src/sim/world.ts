@@ -23,7 +23,7 @@ import { createBalancer, END_BLIND_KINDS } from '../algorithms/registry.js';
 import type { OutlierDetector } from '../algorithms/failover/outlier-detection.js';
 import type { HealthChecker, ProbeDone } from '../algorithms/failover/health-check.js';
 import type { CircuitBreaker } from '../algorithms/failover/circuit-breaker.js';
-import type { AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
+import { throttleAccepts, type AdaptiveThrottle } from '../algorithms/failover/adaptive-throttling.js';
 import { envoyAttemptEndAction } from '../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../algorithms/failover/retry-policy.js';
 import { endAttempt, retryDecision, type RetryLimiter } from '../algorithms/failover/retry-limiter.js';
@@ -1141,7 +1141,7 @@ export class World implements Model {
 
   /**
    * An attempt ended with `outcome` (not cancelled): feed the balancer, outlier detection,
-   * breaker, limiter and throttle, then let Envoy's router decide: answer the caller,
+   * breaker and limiter, then let Envoy's router decide: answer the caller,
    * retry after the backoff, or wait for the other attempts.
    */
   private attemptDone(a: number, outcome: Outcome): void {
@@ -1158,7 +1158,6 @@ export class World implements Model {
     if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
     if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - this.aSent[a]);
     this.releaseBreaker(p, s);
-    if (p.throttles !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttles[s].onAccepted();
     const f = p.failover;
     if (!f.any) {
       this.conclude(c, outcome, false);
@@ -1336,6 +1335,8 @@ export class World implements Model {
     }
     const ok = outcome.kind === 'success';
     if (p.limiters !== undefined) p.limiters[s].onRequestEnd(ok);
+    // Adaptive throttling counts per call, as it admitted it: an accept by its final answer.
+    if (p.throttles !== undefined && throttleAccepts(outcome)) p.throttles[s].onAccepted();
     if (measured) {
       if (ok) p.stats.succeeded++;
       else p.stats.failed++;

@@ -788,6 +788,37 @@ describe("Envoy retry budget and the connection pool's waiting attempts", () => 
   });
 });
 
+describe('adaptive throttling with retries: requests and accepts both count calls', () => {
+  it('a call whose retry is refused for overload is no accept, even though its first attempt was answered', () => {
+    // Two instances, round robin: instance 0 answers 500 (an answer: the backend took the
+    // request), instance 1 answers 503 (an overload refusal). Retries max 1 on 5xx with a zero
+    // backoff, constant 50/s (20 ms apart, each call over in 10 ms): every call sent tries 0,
+    // then 1, and ends with the 503. Counting per call, as the book and Envoy's
+    // admission_control do, no call is an accept: the k-th call is rejected with probability
+    // (k − 1)/k (window 2 min > the run), so the calls admitted are a sum of independent
+    // Bernoulli(1/k), mean H_n ≈ 8.6 for n = 2999, variance H_n − Σ1/k² ≈ 7.0: at most
+    // 8.6 + 5 × 2.65 ≈ 22. Counting the 500s as accepts (one per call sent) would keep the
+    // probability at 0: nothing throttled.
+    const res = run(
+      graph({
+        duration: 60_000,
+        services: { s: { instances: 2, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(50),
+        failover: '{ retries: { max: 1, on: [5xx], backoff: { base: 1ms } }, adaptiveThrottling: {} }',
+        faults: ['{ kind: error, target: { service: s, instances: [0] }, at: 0ms, status: 500 }', '{ kind: error, target: { service: s, instances: [1] }, at: 0ms, status: 503 }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    const admitted = l.calls - l.throttled;
+    expect(l.calls).toBe(2999); // at 20, 40, … 59 980 ms
+    expect(admitted).toBeGreaterThanOrEqual(1);
+    expect(admitted).toBeLessThanOrEqual(22);
+    expect([l.attempts, l.retries, l.failed]).toEqual([2 * admitted, admitted, l.calls]);
+  });
+});
+
 describe('Finagle and Linkerd token budgets under a retry storm', () => {
   // Half of all responses are 503s (an error fault at rate 50% on every instance), Poisson
   // 1000/s for 20 s, retries max 3 on 5xx: unbudgeted, about 0.5 + 0.25 + 0.125 retries per

@@ -13,17 +13,24 @@
  * drawn from the Rng (reject iff u < p; no draw while p = 0). Costs O(1) per call (amortised
  * over bucket changes; at most one pass over the ring after a long idle gap).
  *
- * The book leaves "accepted" to the client: the pipeline calls onAccepted() for every
- * response that is not the backend refusing the request for overload (in meshsim: anything
- * but a 'rejected' outcome or a 429/503; a timeout is not an accept). Which attempts go
- * through admit() is the pipeline's choice too (the book throttles each request the
- * application sends; retries included). Where meshsim differs: the book does not fix the
- * bucketing. (gRPC's RLS throttler, a variant, uses 30 s in 100 bins, counts requests as
+ * Requests and accepts count the same unit: the request the application sends (the
+ * pipeline's call), never its attempts. The pipeline calls admit() once per call, before
+ * any attempt, and onAccepted() once per call whose final answer is an accept
+ * ({@link throttleAccepts}); its retries and hedges count neither, so they cannot add
+ * accepts without requests and hide an overload. Envoy's admission_control filter, which
+ * applies this formula, likewise sits before the router and counts each downstream request
+ * once, by its final response. The book leaves "accepted" to the client: meshsim counts
+ * any answer that is not the backend refusing the request for overload (not a 'rejected'
+ * outcome, a 429 or a 503); a timeout, reset or connect failure is none. Where meshsim
+ * differs: the book does not fix the bucketing. (Envoy's admission_control records no
+ * sample for a request it rejects itself and counts successes by configurable status
+ * codes; gRPC's RLS throttler, a variant, uses 30 s in 100 bins, counts requests as
  * accepts + throttles, and pads the denominator with 8 instead of 1.)
  */
 import { z } from 'zod';
 import type { Clock, Rng } from '../../core/ports.js';
 import { zDuration } from '../../core/units.js';
+import type { Outcome } from '../types.js';
 
 export const adaptiveThrottlingConfigSchema = z
   .strictObject({
@@ -36,6 +43,17 @@ export const adaptiveThrottlingConfigSchema = z
   })
   .refine((c) => c.window / c.buckets > 0, { message: 'window / buckets must be > 0', path: ['buckets'] });
 export type AdaptiveThrottlingConfig = z.output<typeof adaptiveThrottlingConfigSchema>;
+
+/**
+ * Whether a request's final answer counts as an accept: the backend answered, and not with
+ * an overload refusal (429, 503, or the sidecar's own local rejection). A timeout, reset or
+ * connect failure is no accept.
+ */
+export function throttleAccepts(outcome: Outcome): boolean {
+  const status = outcome.status;
+  const answered = outcome.kind === 'success' || (outcome.kind === 'error' && status > 0);
+  return answered && status !== 503 && status !== 429;
+}
 
 /** The SRE book's client request rejection probability: max(0, (requests − k·accepts) / (requests + 1)). */
 export function adaptiveRejectProbability(requests: number, accepts: number, k: number): number {
@@ -94,7 +112,7 @@ export class AdaptiveThrottle {
     return !(p > 0 && this.rng.next() < p);
   }
 
-  /** The backend accepted a request (its response was not an overload rejection). */
+  /** The backend accepted a request: its final answer was not an overload refusal (see {@link throttleAccepts}). */
   onAccepted(): void {
     this.advance();
     this.acceptsRing[this.head % this.n]++;

@@ -5,7 +5,8 @@
  * Sidecar) picks, the circuit breaker admits, the retry policy says what is retriable, the
  * retry limiter admits retries and hedges (endAttempt), envoyAttemptEndAction decides what
  * an ended attempt means, the backoff draws the wait, adaptive throttling admits the
- * request, and outcomes flow back to the balancer and outlier detection.
+ * request (and counts its final answer), and outcomes flow back to the balancer and
+ * outlier detection.
  *
  * An attempt is a request on the keep-alive pool (upstream.ts) of one configured upstream. It ends, for the algorithms,
  * when its response headers arrive (the time to first byte, as tower's PeakEwma and Envoy's
@@ -21,6 +22,7 @@ import type { Outcome, PickContext } from '../../algorithms/types.js';
 import { envoyAttemptEndAction } from '../../algorithms/failover/hedging.js';
 import { hasResponse, pickAvoidingPreviousHosts } from '../../algorithms/failover/retry-policy.js';
 import { endAttempt, retryDecision, type RetryLimiter } from '../../algorithms/failover/retry-limiter.js';
+import { throttleAccepts } from '../../algorithms/failover/adaptive-throttling.js';
 import type { SidecarPolicies } from '../../mesh/policies.js';
 import { downstreamResponseHeaders, reportedUtilization } from './headers.js';
 import type { DownstreamRequest, DownstreamResponse, ResponseListener } from './downstream.js';
@@ -470,8 +472,8 @@ export class Exchange implements ResponseListener {
   }
 
   /**
-   * Attempt `a` ended with `outcome`: feed the balancer, outlier detection, breaker, limiter
-   * and throttle, then let Envoy's router decide: answer the client, retry after the backoff,
+   * Attempt `a` ended with `outcome`: feed the balancer, outlier detection, breaker and
+   * limiter, then let Envoy's router decide: answer the client, retry after the backoff,
    * or wait for the other attempts. Returns whether `a`'s response is the answer.
    */
   private attemptDone(a: Attempt, outcome: Outcome, protocol: boolean): boolean {
@@ -489,7 +491,6 @@ export class Exchange implements ResponseListener {
     const ep = this.ctx.endpointOf[a.upstream];
     if (ep >= 0) p.sidecar.attemptEnded(ep, outcome, latency);
     this.releaseBreaker();
-    if (p.throttle !== undefined && outcome.kind !== 'rejected' && outcome.status !== 503 && outcome.status !== 429 && hasResponse(outcome)) p.throttle.onAccepted();
     let answer = false;
     if (!r.any) {
       answer = this.concludeWith(outcome, a, false, protocol);
@@ -602,6 +603,8 @@ export class Exchange implements ResponseListener {
     this.giveBackRetry();
     const ok = outcome.kind === 'success';
     if (p.limiter !== undefined) p.limiter.onRequestEnd(ok);
+    // Adaptive throttling counts per request, as it admitted it: an accept by its final answer.
+    if (p.throttle !== undefined && throttleAccepts(outcome)) p.throttle.onAccepted();
     if (hedgeWon) this.ctx.counters.hedgesWon++;
     if (winner === undefined && local !== undefined) {
       const status = local === 'timeout' ? 504 : local === 'protocol-error' ? 502 : 503;

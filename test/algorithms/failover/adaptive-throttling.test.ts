@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adaptiveRejectProbability, AdaptiveThrottle, adaptiveThrottlingConfigSchema } from '../../../src/algorithms/failover/adaptive-throttling.js';
+import { adaptiveRejectProbability, AdaptiveThrottle, adaptiveThrottlingConfigSchema, throttleAccepts } from '../../../src/algorithms/failover/adaptive-throttling.js';
 import type { Rng } from '../../../src/core/ports.js';
 import { rngStream } from '../../../src/core/rng.js';
 import { virtualTime } from './_retry-fixtures.js';
@@ -24,6 +24,20 @@ describe('adaptiveRejectProbability', () => {
     expect(adaptiveRejectProbability(100, 40, 2)).toBeCloseTo(20 / 101, 15);
     expect(adaptiveRejectProbability(10, 0, 2)).toBeCloseTo(10 / 11, 15);
     expect(adaptiveRejectProbability(100, 80, 1.1)).toBeCloseTo(12 / 101, 15);
+  });
+});
+
+describe('throttleAccepts', () => {
+  it('counts an answer that is not an overload refusal; no answer is no accept', () => {
+    expect(throttleAccepts({ kind: 'success', status: 200 })).toBe(true);
+    expect(throttleAccepts({ kind: 'success', status: 404 })).toBe(true);
+    expect(throttleAccepts({ kind: 'error', status: 500 })).toBe(true); // the backend took it, and failed
+    expect(throttleAccepts({ kind: 'error', status: 504 })).toBe(true);
+    expect(throttleAccepts({ kind: 'error', status: 503 })).toBe(false);
+    expect(throttleAccepts({ kind: 'success', status: 429 })).toBe(false); // the live proxy calls any status < 500 a success
+    expect(throttleAccepts({ kind: 'rejected', status: 503 })).toBe(false); // a full queue, or the sidecar's own 503
+    for (const kind of ['timeout', 'reset', 'connect-failure', 'cancelled'] as const) expect(throttleAccepts({ kind, status: 0 })).toBe(false);
+    expect(throttleAccepts({ kind: 'timeout', status: 504 })).toBe(false); // the route timeout's 504
   });
 });
 

@@ -443,6 +443,29 @@ describe('failover through the same objects as the simulator', () => {
     expect(p.stats()).toMatchObject({ attempts: 3, retries: 1, budgetDenied: 0 });
   });
 
+  it('adaptive throttling counts per request: an answered attempt whose retry is refused for overload is no accept', async () => {
+    // Round robin: each request goes to the 500 first (an answer), is retried on the 503 (an
+    // overload refusal) and ends with it. Per request no accept, so the k-th request is
+    // rejected with probability (k − 1)/k: of 20, about H_20 ≈ 3.6 get through (at most 11,
+    // 5 sd). Counting the 500s as accepts would never throttle.
+    const err = (status: number) =>
+      httpBackend((_req, res) => {
+        res.statusCode = status;
+        res.end();
+      });
+    const [a, b] = await Promise.all([err(500), err(503)]);
+    const p = await proxy(
+      [a.address, b.address],
+      mesh({ balancer: { kind: 'round-robin' }, failover: { retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' } }, adaptiveThrottling: {} } }),
+    );
+    for (let i = 0; i < 20; i++) expect((await send(p.port)).status).toBe(503);
+    const s = p.stats();
+    const admitted = s.requests - s.throttled;
+    expect(admitted).toBeGreaterThanOrEqual(1);
+    expect(admitted).toBeLessThanOrEqual(11);
+    expect([s.attempts, s.retries]).toEqual([2 * admitted, admitted]);
+  });
+
   it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
     const held: (() => void)[] = [];
     const b = await httpBackend((_req, res) => held.push(() => res.end('late')));
