@@ -12,7 +12,12 @@
  * with every host marked healthy), and per locality its healthy / degraded hosts. Instances
  * live across rebuilds (keyed by host set), are created with the wrapper's ports and env
  * (so they share its Rng), and every onStart/onEnd of an endpoint is forwarded to each
- * instance whose host set holds it, the way Envoy's host stats are shared by its schedulers.
+ * instance whose host set holds it, the way Envoy's host stats (rq_active) are shared by its
+ * schedulers. That includes host sets not in use since some rebuild (a level's healthy hosts
+ * while it panics, its "all hosts" once it recovers, the localities while zone-aware routing
+ * is off): each keeps its members of its last fill, minus those that left the endpoint set,
+ * so when it is used again its inner knows what is in flight on them (least request's active
+ * counts, peak EWMA's pending, bounded load's).
  *
  * Where meshsim differs: locality = Endpoint.zone, priority = Endpoint.priority (levels
  * 0..max, empty ones included as Envoy has them); no excluded hosts, fail_traffic_on_panic,
@@ -25,13 +30,20 @@
  * that hold a ramping endpoint (cost O(their size) per refresh).
  * Fast path: with one priority level, no degraded host (or the level in panic) and no
  * locality layer in effect, the single inner balancer gets the caller's own array (or a
- * same-indexed copy carrying panic health / slow-start weights) and pick/onStart/onEnd go
- * straight to it, one branch of overhead.
+ * same-indexed copy carrying panic health / slow-start weights: the level's healthy hosts
+ * and, while it panics, its "all hosts" are then one inner over the same endpoints) and
+ * pick goes straight to it, one branch of overhead; so do onStart/onEnd while no host set
+ * of an earlier rebuild is held (after zone-aware routing was on, say, they also reach its
+ * localities' inners).
+ * An endpoint that leaves a host set in use (turns unhealthy, or leaves the endpoint set) is
+ * forgotten by that set's inner; should it return while attempts to it are in flight, that
+ * inner counts them from 0 (never below) until they end.
  */
 import { z } from 'zod';
 import type { Clock, Ports, Rng } from '../../../core/ports.js';
 import { zDuration, zPercent } from '../../../core/units.js';
 import type { Balancer, BalancerDefinition, BalancerEnvironment, Endpoint, Outcome, PickContext } from '../../types.js';
+import { carryIndices } from '../load/types.js';
 import { declaredLocalityWeight, effectiveLocalityWeight, LocalityScheduler, randomSeedPicks } from './locality.js';
 import { priorityState } from './panic.js';
 import { choosePriority, NO_PRIORITY, overprovisioningPercent, type LevelCounts } from './priority.js';
@@ -91,11 +103,18 @@ export function splitLayerOptions(options: Readonly<Record<string, unknown>>): {
 /** One host set with its inner balancer. */
 interface Slot {
   readonly balancer: Balancer;
-  /** Local index → index in the wrapper's endpoint array. */
+  /**
+   * Local index → index in the wrapper's endpoint array (of this rebuild, also for a stale
+   * slot); empty while the slot is filled as the direct one (`identity`).
+   */
   globalOf: Int32Array;
+  /** The array the inner was last rebuilt with: its ids are the slot's members. */
+  fed: readonly Endpoint[];
+  /** Filled as the direct slot: local index = the index in that rebuild's endpoint array. */
+  identity: boolean;
   /** Hand the inner every host marked healthy (a panicking level's "all hosts"). */
   forceHealthy: boolean;
-  /** Rebuild number this slot was last filled in. */
+  /** Rebuild number this slot was last filled in (an older one: the slot is stale). */
   epoch: number;
 }
 
@@ -111,6 +130,7 @@ interface Level {
 }
 
 const MAX_MEMBERSHIPS = 3;
+const NO_INDICES = new Int32Array(0);
 
 function markHealthy(e: Endpoint): Endpoint {
   return e.health === 'healthy' ? e : { ...e, health: 'healthy' };
@@ -129,8 +149,12 @@ export class LayeredBalancer implements Balancer {
   /** The caller's endpoints, and the same with slow-start weights applied. */
   private endpoints: readonly Endpoint[] = [];
   private weighted: Endpoint[] = [];
+  /** The endpoints of the last rebuild as they were then (a copy unless frozen). */
+  private previous: readonly Endpoint[] = [];
   /** Fast path: the one inner balancer, with indices equal to the caller's. */
   private direct: Slot | null = null;
+  /** The direct inner when no stale slot exists: then it alone hears onStart/onEnd. */
+  private only: Balancer | null = null;
 
   private levels: Level[] = [];
   private healthyLoad = new Int32Array(0);
@@ -146,6 +170,14 @@ export class LayeredBalancer implements Balancer {
    */
   private memberSlot: (Slot | null)[] = [];
   private memberLocal = new Int32Array(0);
+  /**
+   * Per endpoint `i`, the stale slots holding it (slots filled in an earlier rebuild but not
+   * in this one) and its index there: entries staleStart[i] .. staleStart[i + 1] − 1 of
+   * staleBalancer / staleLocal (empty arrays when there is no stale slot).
+   */
+  private staleStart = NO_INDICES;
+  private staleBalancer: Balancer[] = [];
+  private staleLocal = NO_INDICES;
 
   /** Slow start: endpoints currently re-weighted, and when to recompute. */
   private slowMask = new Uint8Array(0);
@@ -170,7 +202,7 @@ export class LayeredBalancer implements Balancer {
   private slot(key: string): Slot {
     let s = this.slots.get(key);
     if (!s) {
-      s = { balancer: this.inner.create(this.innerConfig, this.ports, this.env), globalOf: new Int32Array(0), forceHealthy: false, epoch: -1 };
+      s = { balancer: this.inner.create(this.innerConfig, this.ports, this.env), globalOf: NO_INDICES, fed: [], identity: false, forceHealthy: false, epoch: -1 };
       this.slots.set(key, s);
     }
     return s;
@@ -180,6 +212,7 @@ export class LayeredBalancer implements Balancer {
   private fill(key: string, members: number[], forceHealthy: boolean): Slot {
     const s = this.slot(key);
     s.globalOf = Int32Array.from(members);
+    s.identity = false;
     s.forceHealthy = forceHealthy;
     s.epoch = this.epoch;
     this.rebuildSlot(s);
@@ -199,9 +232,13 @@ export class LayeredBalancer implements Balancer {
     const arr = new Array<Endpoint>(s.globalOf.length);
     for (let k = 0; k < arr.length; k++) arr[k] = s.forceHealthy ? markHealthy(src[s.globalOf[k]]) : src[s.globalOf[k]];
     s.balancer.rebuild(arr);
+    s.fed = arr;
   }
 
   rebuild(endpoints: readonly Endpoint[]): void {
+    const previous = this.previous;
+    // What the next rebuild maps stale slots from: a copy unless frozen (the caller may reuse its array).
+    this.previous = Object.isFrozen(endpoints) ? endpoints : endpoints.slice();
     this.epoch++;
     this.endpoints = endpoints;
     const n = endpoints.length;
@@ -250,17 +287,22 @@ export class LayeredBalancer implements Balancer {
 
     const slowActive = this.nextRefresh !== Infinity;
     if (maxP === 0 && !localityWeighted && this.zone === null && (state.panic[0] || counts[0].degraded === 0)) {
-      // Fast path: one level, one host set, the caller's indices.
-      const s = this.slot(state.panic[0] ? 'all:0' : 'healthy:0');
-      s.globalOf = new Int32Array(0);
+      // Fast path: one level, one host set, the caller's indices. Its inner holds every
+      // endpoint (the unhealthy ones too, which it leaves out itself), so while the level
+      // panics the same inner serves as its "all hosts", handed them marked healthy.
+      const s = this.slot('healthy:0');
+      s.globalOf = NO_INDICES;
+      s.identity = true;
       s.forceHealthy = state.panic[0];
       s.epoch = this.epoch;
       const arr = state.panic[0] ? this.weighted.map(markHealthy) : slowActive ? this.weighted : endpoints;
       s.balancer.rebuild(arr);
+      s.fed = arr;
       this.direct = s;
       this.levels = [];
       this.memberSlot = [];
-      this.memberLocal = new Int32Array(0);
+      this.memberLocal = NO_INDICES;
+      this.trackStale(previous, endpoints);
       return;
     }
     this.direct = null;
@@ -321,6 +363,83 @@ export class LayeredBalancer implements Balancer {
       levels.push(level);
     }
     this.levels = levels;
+    this.trackStale(previous, endpoints);
+  }
+
+  /**
+   * Keeps the stale slots (filled in an earlier rebuild, not in this one: the healthy hosts
+   * of a level while it panics, its "all hosts" once it no longer does, the localities while
+   * zone-aware routing is off, …) hearing every onStart/onEnd of their members, as Envoy's
+   * schedulers all read the same host stats: a slot used again later then holds the true
+   * load of each member that stayed. A stale slot keeps its members (by id) from its last
+   * fill: their indices are mapped from `previous` to `endpoints` here, and members that
+   * left the endpoint set are dropped (its inner rebuilt without them, so it forgets them as
+   * a filled slot does). Builds the per-endpoint stale lists onStart/onEnd walk, and
+   * `only`, the one-branch fast path, when nothing is stale.
+   */
+  private trackStale(previous: readonly Endpoint[], endpoints: readonly Endpoint[]): void {
+    const n = endpoints.length;
+    let newOf: Int32Array | null = null;
+    let total = 0;
+    const stale: Slot[] = [];
+    for (const s of this.slots.values()) {
+      if (s.epoch === this.epoch || s.fed.length === 0) continue;
+      if (newOf === null) {
+        // previous index → index in `endpoints` (-1: left).
+        newOf = new Int32Array(previous.length).fill(-1);
+        const carry = carryIndices(previous, endpoints);
+        for (let i = 0; i < n; i++) if (carry[i] >= 0) newOf[carry[i]] = i;
+      }
+      const m = s.fed.length;
+      let at = new Int32Array(m);
+      let kept = 0;
+      for (let k = 0; k < m; k++) {
+        const g = s.identity ? k : s.globalOf[k];
+        at[k] = g >= 0 && g < newOf.length ? newOf[g] : -1;
+        if (at[k] >= 0) kept++;
+      }
+      if (kept < m) {
+        const fed = new Array<Endpoint>(kept);
+        const compact = new Int32Array(kept);
+        for (let k = 0, j = 0; k < m; k++) {
+          if (at[k] < 0) continue;
+          fed[j] = s.fed[k];
+          compact[j++] = at[k];
+        }
+        s.balancer.rebuild(fed);
+        s.fed = fed;
+        at = compact;
+      }
+      s.globalOf = at;
+      s.identity = false;
+      if (kept > 0) {
+        stale.push(s);
+        total += kept;
+      }
+    }
+    if (stale.length === 0) {
+      this.staleStart = NO_INDICES;
+      this.staleBalancer = [];
+      this.staleLocal = NO_INDICES;
+    } else {
+      const start = new Int32Array(n + 1);
+      for (const s of stale) for (let k = 0; k < s.globalOf.length; k++) start[s.globalOf[k] + 1]++;
+      for (let i = 0; i < n; i++) start[i + 1] += start[i];
+      const next = start.slice(0, n);
+      const balancers = new Array<Balancer>(total);
+      const local = new Int32Array(total);
+      for (const s of stale) {
+        for (let k = 0; k < s.globalOf.length; k++) {
+          const at = next[s.globalOf[k]]++;
+          balancers[at] = s.balancer;
+          local[at] = k;
+        }
+      }
+      this.staleStart = start;
+      this.staleBalancer = balancers;
+      this.staleLocal = local;
+    }
+    this.only = this.direct !== null && stale.length === 0 ? this.direct.balancer : null;
   }
 
   /**
@@ -369,7 +488,8 @@ export class LayeredBalancer implements Balancer {
     const mask = this.slowMask;
     if (this.direct !== null) {
       const s = this.direct;
-      s.balancer.rebuild(s.forceHealthy ? this.weighted.map(markHealthy) : this.weighted);
+      s.fed = s.forceHealthy ? this.weighted.map(markHealthy) : this.weighted;
+      s.balancer.rebuild(s.fed);
     } else {
       const dirty = new Set<Slot>();
       for (let i = 0; i < mask.length; i++) {
@@ -424,30 +544,52 @@ export class LayeredBalancer implements Balancer {
   }
 
   onStart(index: number): void {
-    const direct = this.direct;
-    if (direct !== null) {
-      direct.balancer.onStart(index);
-      return;
-    }
-    const base = index * MAX_MEMBERSHIPS;
-    for (let m = 0; m < MAX_MEMBERSHIPS; m++) {
-      const s = this.memberSlot[base + m];
-      if (s === null || s === undefined) break;
-      s.balancer.onStart(this.memberLocal[base + m]);
-    }
+    const only = this.only;
+    if (only !== null) only.onStart(index);
+    else this.forwardStart(index);
   }
 
   onEnd(index: number, outcome: Outcome, latencyMs: number): void {
+    const only = this.only;
+    if (only !== null) only.onEnd(index, outcome, latencyMs);
+    else this.forwardEnd(index, outcome, latencyMs);
+  }
+
+  /** onStart to every slot holding endpoint `index` (kept apart so the fast path stays small). */
+  private forwardStart(index: number): void {
+    const direct = this.direct;
+    if (direct !== null) {
+      direct.balancer.onStart(index);
+    } else {
+      const base = index * MAX_MEMBERSHIPS;
+      for (let m = 0; m < MAX_MEMBERSHIPS; m++) {
+        const s = this.memberSlot[base + m];
+        if (s === null || s === undefined) break;
+        s.balancer.onStart(this.memberLocal[base + m]);
+      }
+    }
+    const start = this.staleStart;
+    if (index >= 0 && index + 1 < start.length) {
+      for (let at = start[index], end = start[index + 1]; at < end; at++) this.staleBalancer[at].onStart(this.staleLocal[at]);
+    }
+  }
+
+  /** onEnd to every slot holding endpoint `index`. */
+  private forwardEnd(index: number, outcome: Outcome, latencyMs: number): void {
     const direct = this.direct;
     if (direct !== null) {
       direct.balancer.onEnd(index, outcome, latencyMs);
-      return;
+    } else {
+      const base = index * MAX_MEMBERSHIPS;
+      for (let m = 0; m < MAX_MEMBERSHIPS; m++) {
+        const s = this.memberSlot[base + m];
+        if (s === null || s === undefined) break;
+        s.balancer.onEnd(this.memberLocal[base + m], outcome, latencyMs);
+      }
     }
-    const base = index * MAX_MEMBERSHIPS;
-    for (let m = 0; m < MAX_MEMBERSHIPS; m++) {
-      const s = this.memberSlot[base + m];
-      if (s === null || s === undefined) break;
-      s.balancer.onEnd(this.memberLocal[base + m], outcome, latencyMs);
+    const start = this.staleStart;
+    if (index >= 0 && index + 1 < start.length) {
+      for (let at = start[index], end = start[index + 1]; at < end; at++) this.staleBalancer[at].onEnd(this.staleLocal[at], outcome, latencyMs);
     }
   }
 }

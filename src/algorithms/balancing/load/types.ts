@@ -43,54 +43,60 @@ export class EndpointCarry {
 
   /** `carry[i]` = index of `endpoints[i]` in the previous array, or -1 when it is new. */
   next(endpoints: readonly Endpoint[]): Int32Array {
-    const n = endpoints.length;
-    const carry = new Int32Array(n);
-    const prev = this.previous;
-    if (prev.length === 0) {
-      // A first build: every endpoint is new.
-      carry.fill(-1);
-      this.previous = kept(endpoints);
-      return carry;
-    }
-    // Walks both arrays in step, as discovery keeps endpoints in order and a change moves
-    // few of them: a health-only change matches every position, one endpoint leaving
-    // shifts the rest by one. An id found at neither position waits; afterwards the waiting
-    // ids are looked up among the previous ids nothing matched, which after a typical change
-    // are few. (A map of every old id on each rebuild that replaced one endpoint made
-    // 10,000-endpoint rebuilds 50× the 1,000-endpoint ones in bench/balancers.bench.ts; this
-    // way they are 11×.) With unique ids every position has one answer, so the order of the
-    // lookups cannot change it.
-    let waiting: number[] | undefined;
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      const id = endpoints[i].id;
-      if (j < prev.length && prev[j].id === id) {
-        carry[i] = j++;
-      } else if (j + 1 < prev.length && prev[j + 1].id === id) {
-        carry[i] = j + 1;
-        j += 2;
-      } else {
-        carry[i] = -1;
-        (waiting ??= []).push(i);
-      }
-    }
-    if (waiting !== undefined) this.lookUp(endpoints, carry, waiting);
+    const carry = carryIndices(this.previous, endpoints);
     this.previous = kept(endpoints);
     return carry;
   }
+}
 
-  /** Resolves the `waiting` positions of `carry` among the previous ids no position matched. */
-  private lookUp(endpoints: readonly Endpoint[], carry: Int32Array, waiting: readonly number[]): void {
-    const prev = this.previous;
-    const matched = new Uint8Array(prev.length);
-    for (let i = 0; i < carry.length; i++) if (carry[i] >= 0) matched[carry[i]] = 1;
-    const unmatched = new Map<string, number>();
-    for (let k = 0; k < prev.length; k++) if (matched[k] === 0 && !unmatched.has(prev[k].id)) unmatched.set(prev[k].id, k);
-    if (unmatched.size === 0) return;
-    for (const i of waiting) {
-      const k = unmatched.get(endpoints[i].id);
-      if (k !== undefined) carry[i] = k;
+/**
+ * `carry[i]` = index in `prev` of the endpoint with the id of `endpoints[i]`, or -1 when
+ * `prev` has none (what {@link EndpointCarry} computes between two successive arrays).
+ */
+export function carryIndices(prev: readonly Endpoint[], endpoints: readonly Endpoint[]): Int32Array {
+  const n = endpoints.length;
+  const carry = new Int32Array(n);
+  if (prev.length === 0) {
+    // A first build: every endpoint is new.
+    carry.fill(-1);
+    return carry;
+  }
+  // Walks both arrays in step, as discovery keeps endpoints in order and a change moves
+  // few of them: a health-only change matches every position, one endpoint leaving
+  // shifts the rest by one. An id found at neither position waits; afterwards the waiting
+  // ids are looked up among the previous ids nothing matched, which after a typical change
+  // are few. (A map of every old id on each rebuild that replaced one endpoint made
+  // 10,000-endpoint rebuilds 50× the 1,000-endpoint ones in bench/balancers.bench.ts; this
+  // way they are 11×.) With unique ids every position has one answer, so the order of the
+  // lookups cannot change it.
+  let waiting: number[] | undefined;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const id = endpoints[i].id;
+    if (j < prev.length && prev[j].id === id) {
+      carry[i] = j++;
+    } else if (j + 1 < prev.length && prev[j + 1].id === id) {
+      carry[i] = j + 1;
+      j += 2;
+    } else {
+      carry[i] = -1;
+      (waiting ??= []).push(i);
     }
+  }
+  if (waiting !== undefined) lookUp(prev, endpoints, carry, waiting);
+  return carry;
+}
+
+/** Resolves the `waiting` positions of `carry` among the `prev` ids no position matched. */
+function lookUp(prev: readonly Endpoint[], endpoints: readonly Endpoint[], carry: Int32Array, waiting: readonly number[]): void {
+  const matched = new Uint8Array(prev.length);
+  for (let i = 0; i < carry.length; i++) if (carry[i] >= 0) matched[carry[i]] = 1;
+  const unmatched = new Map<string, number>();
+  for (let k = 0; k < prev.length; k++) if (matched[k] === 0 && !unmatched.has(prev[k].id)) unmatched.set(prev[k].id, k);
+  if (unmatched.size === 0) return;
+  for (const i of waiting) {
+    const k = unmatched.get(endpoints[i].id);
+    if (k !== undefined) carry[i] = k;
   }
 }
 

@@ -126,3 +126,50 @@ export function recordingDefinition(): { def: BalancerDefinition<Record<string, 
     },
   };
 }
+
+/**
+ * An inner policy that counts attempts in flight per endpoint id, as least request does
+ * (kept by id across rebuilds, forgotten when the id leaves, never below 0), and picks
+ * uniformly. `counts()` is what it believes is in flight on each endpoint it holds.
+ */
+export class Counting implements Balancer {
+  private ids: string[] = [];
+  private active = new Map<string, number>();
+  constructor(private readonly rng: Rng) {}
+  rebuild(endpoints: readonly Endpoint[]): void {
+    this.ids = endpoints.map((e) => e.id);
+    this.active = new Map(this.ids.map((id) => [id, this.active.get(id) ?? 0]));
+  }
+  pick(): number {
+    return this.ids.length === 0 ? -1 : Math.floor(this.rng.next() * this.ids.length);
+  }
+  onStart(i: number): void {
+    this.active.set(this.ids[i], this.active.get(this.ids[i])! + 1);
+  }
+  onEnd(i: number): void {
+    this.active.set(this.ids[i], Math.max(0, this.active.get(this.ids[i])! - 1));
+  }
+  counts(): ReadonlyMap<string, number> {
+    return this.active;
+  }
+}
+
+/** A counting inner definition; `instances` collects every instance the wrapper creates. */
+export function countingDefinition(): { def: BalancerDefinition<Record<string, never>>; instances: Counting[] } {
+  const instances: Counting[] = [];
+  return {
+    instances,
+    def: {
+      kind: 'test-counting',
+      family: 'balancing',
+      summary: 'test',
+      follows: 'test',
+      config: z.strictObject({}),
+      create: (_c: Record<string, never>, ports: Ports) => {
+        const r = new Counting(ports.rng);
+        instances.push(r);
+        return r;
+      },
+    },
+  };
+}

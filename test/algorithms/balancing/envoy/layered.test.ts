@@ -9,11 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { hasLayerOptions, LAYER_KEYS, layerConfigSchema, layered, splitLayerOptions } from '../../../../src/algorithms/balancing/envoy/layered.js';
 import { priorityState } from '../../../../src/algorithms/balancing/envoy/panic.js';
 import { random } from '../../../../src/algorithms/balancing/random.js';
+import { createBalancer, resolveBalancerOptions } from '../../../../src/algorithms/registry.js';
 import { soloEnvironment, type BalancerEnvironment, type Endpoint, type Health } from '../../../../src/algorithms/types.js';
 import type { Ports } from '../../../../src/core/ports.js';
 import { rngStream } from '../../../../src/core/rng.js';
 import { Engine } from '../../../../src/sim/engine.js';
-import { group, hosts, recordingDefinition, tol, weightedDraw, type HostSpec } from './_fixtures.js';
+import { countingDefinition, group, hosts, recordingDefinition, tol, weightedDraw, type HostSpec } from './_fixtures.js';
 
 function world(seed = 1): { engine: Engine; ports: Ports } {
   const engine = new Engine();
@@ -362,5 +363,145 @@ describe('onStart/onEnd forwarding', () => {
     const seen = new Map<string, number>();
     for (const r of instances) for (const id of r.started) seen.set(id, (seen.get(id) ?? 0) + 1);
     for (const e of eps) expect(seen.get(e.id)).toBe(e.priority === 0 ? 2 : 1);
+  });
+});
+
+describe('host sets not in use keep hearing their members (Envoy: one rq_active per host, read by every scheduler)', () => {
+  const OK = { kind: 'success', status: 200 } as const;
+  const healths = (...h: Health[]): Endpoint[] => hosts(h.map((health) => ({ health })));
+
+  /** Picks per endpoint over `n` picks (nothing started, so the load state stays as it is). */
+  function picks(lb: { pick(c: object): number }, size: number, n: number, ctx: object = {}): number[] {
+    const c = new Array<number>(size).fill(0);
+    for (let k = 0; k < n; k++) c[lb.pick(ctx)]++;
+    return c;
+  }
+
+  it('least request: attempts that end while their level panics are gone from its healthy hosts afterwards', () => {
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'least-request' }), world(41).ports);
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    for (let k = 0; k < 5; k++) lb.onStart(0);
+    lb.rebuild(healths('healthy', 'unhealthy', 'unhealthy', 'unhealthy')); // 25% healthy: panic, all hosts
+    for (let k = 0; k < 5; k++) lb.onEnd(0, OK, 10);
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy')); // nothing in flight anywhere
+    const n = 10_000;
+    for (const c of picks(lb, 4, n)) expect(Math.abs(c / n - 0.25)).toBeLessThan(tol(0.25, n));
+  });
+
+  it('least request: attempts that start while the level panics count when it recovers', () => {
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'least-request' }), world(42).ports);
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    lb.rebuild(healths('healthy', 'unhealthy', 'unhealthy', 'unhealthy'));
+    for (let k = 0; k < 5; k++) lb.onStart(0); // still in flight after the recovery
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    // e0 has 5 in flight, the others none: of two draws with replacement e0 wins only e0,e0.
+    const n = 10_000;
+    expect(Math.abs(picks(lb, 4, n)[0] / n - 1 / 16)).toBeLessThan(tol(1 / 16, n));
+  });
+
+  it('least request + zone-aware: the zones’ host sets hear the attempts that end while routing is off', () => {
+    const env2 = env('a', { a: 1, b: 1 });
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'least-request', zoneAware: true }), world(43).ports, env2);
+    const six = (h5: Health): Endpoint[] => hosts([...group(3, 3, { zone: 'a' }), ...group(3, 2, { zone: 'b', rest: h5 })]);
+    lb.rebuild(six('healthy'));
+    for (let k = 0; k < 5; k++) lb.onStart(0);
+    lb.rebuild(six('unhealthy')); // 5 healthy < minClusterSize 6: zone-aware routing off
+    for (let k = 0; k < 5; k++) lb.onEnd(0, OK, 10);
+    lb.rebuild(six('healthy')); // on again: all local (zone a), nothing in flight
+    const n = 9000;
+    const c = picks(lb, 6, n);
+    for (let i = 0; i < 3; i++) expect(Math.abs(c[i] / n - 1 / 3)).toBeLessThan(tol(1 / 3, n));
+  });
+
+  it('p2c + peak EWMA: pending counts survive a panic episode the same way', () => {
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'p2c-peak-ewma', panicThreshold: '50%' }), world(44).ports);
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    for (let k = 0; k < 5; k++) lb.onStart(0);
+    lb.rebuild(healths('healthy', 'unhealthy', 'unhealthy', 'unhealthy'));
+    for (let k = 0; k < 5; k++) lb.onEnd(0, OK, 30); // the 30 ms prior: estimates stay equal
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    const n = 12_000;
+    for (const c of picks(lb, 4, n)) expect(Math.abs(c / n - 0.25)).toBeLessThan(tol(0.25, n));
+  });
+
+  it('ring hash with bounded load: a key goes back to its owner once the attempts that overloaded it end', () => {
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'ring-hash', hashBalanceFactor: 150 }), world(45).ports);
+    const ctx = { hashKey: 12345 };
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    const owner = lb.pick(ctx);
+    for (let k = 0; k < 5; k++) lb.onStart(owner);
+    expect(lb.pick(ctx)).not.toBe(owner); // 5 active > ⌈⌈6·1.5⌉·¼⌉ = 3 slots: overloaded
+    const panicking = healths('unhealthy', 'unhealthy', 'unhealthy', 'unhealthy').map((e, i) => (i === owner ? { ...e, health: 'healthy' as const } : e));
+    lb.rebuild(panicking);
+    for (let k = 0; k < 5; k++) lb.onEnd(owner, OK, 10);
+    lb.rebuild(healths('healthy', 'healthy', 'healthy', 'healthy'));
+    expect(lb.pick(ctx)).toBe(owner);
+  });
+
+  it('after any sequence of rebuilds (health, membership, order, the same array reused) and attempts, every host set counts 0 in flight once all have ended', () => {
+    const N = 8;
+    const hostArb = fc.record({ priority: fc.integer({ min: 0, max: 1 }), zone: fc.constantFrom('a', 'b', 'c') });
+    const opArb = fc.oneof(
+      fc.record({
+        t: fc.constant('rebuild' as const),
+        health: fc.array(fc.constantFrom<Health>('healthy', 'healthy', 'degraded', 'unhealthy', 'unhealthy'), { minLength: N, maxLength: N }),
+        present: fc.array(fc.boolean(), { minLength: N, maxLength: N }),
+        reverse: fc.boolean(),
+        inPlace: fc.boolean(),
+      }),
+      fc.record({ t: fc.constant('start' as const), k: fc.nat() }),
+      fc.record({ t: fc.constant('end' as const), k: fc.nat() }),
+      fc.record({ t: fc.constant('pick' as const), dt: fc.integer({ min: 0, max: 3000 }) }),
+    );
+    const optsArb = fc.record({
+      panicThreshold: fc.constantFrom(0, 0.5, 0.9),
+      mode: fc.constantFrom('none', 'locality', 'zone'),
+      slow: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(hostArb, { minLength: N, maxLength: N }), fc.array(opArb, { maxLength: 40 }), optsArb, fc.integer({ min: 0, max: 100 }), (specs, ops, o, seed) => {
+        const layers = layerConfigSchema.parse({
+          panicThreshold: o.panicThreshold,
+          localityWeighted: o.mode === 'locality',
+          zoneAware: o.mode === 'zone' ? { minClusterSize: 2 } : false,
+          slowStart: o.slow ? { window: '5s' } : undefined,
+        });
+        const { def, instances } = countingDefinition();
+        const w = world(seed);
+        const lb = layered(def, {}, layers, w.ports, env('a', { a: 2, b: 1, c: 1 }));
+        const all = (health: readonly Health[]): Endpoint[] =>
+          hosts(specs.map((s, i): HostSpec => ({ id: `e${i}`, priority: s.priority, zone: s.zone, health: health[i] })));
+        let current = all(new Array<Health>(N).fill('healthy'));
+        lb.rebuild(current);
+        const inFlight: string[] = [];
+        const end = (k: number): void => {
+          const [id] = inFlight.splice(k % inFlight.length, 1);
+          const i = current.findIndex((e) => e.id === id);
+          if (i >= 0) lb.onEnd(i, OK, 1); // an attempt whose endpoint left is not reported (as in the simulator)
+        };
+        for (const op of ops) {
+          if (op.t === 'rebuild') {
+            const next = all(op.health).filter((_, i) => op.present[i]);
+            if (op.reverse) next.reverse();
+            if (op.inPlace) current.splice(0, current.length, ...next); // the caller reuses its array
+            else current = next;
+            lb.rebuild(current);
+          } else if (op.t === 'start') {
+            if (current.length === 0) continue;
+            const i = op.k % current.length;
+            lb.onStart(i);
+            inFlight.push(current[i].id);
+          } else if (op.t === 'end') {
+            if (inFlight.length > 0) end(op.k);
+          } else {
+            w.engine.run(w.engine.now() + op.dt);
+            lb.pick({});
+          }
+        }
+        while (inFlight.length > 0) end(0);
+        for (const inner of instances) for (const [id, n] of inner.counts()) expect(n, id).toBe(0);
+      }),
+      { seed: 7, numRuns: 400 },
+    );
   });
 });
