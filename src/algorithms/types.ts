@@ -20,6 +20,16 @@ export interface Endpoint {
   /** Relative weight, > 0; default 1. */
   readonly weight: number;
   readonly health: Health;
+  /**
+   * Set on an endpoint that outlier detection has ejected (its `health` is then
+   * 'unhealthy'): the health it has apart from the ejection, so 'healthy' (or 'degraded')
+   * when the ejection alone keeps it out, 'unhealthy' when it also fails its active health
+   * checks. Absent on endpoints not ejected, and from producers that do not tell. Envoy
+   * keeps the two apart (FAILED_OUTLIER_CHECK, FAILED_ACTIVE_HC): its slow start, for one,
+   * restarts when a host passes a health check, not when an ejection ends. meshsim's
+   * sidecar sets it, in the simulator and the live proxy; a balancer may ignore it.
+   */
+  readonly healthWithoutEjection?: Health;
   /** Envoy priority level: 0 is the most preferred; higher levels take traffic on failover. */
   readonly priority: number;
   readonly metadata: Readonly<Record<string, string>>;

@@ -118,7 +118,10 @@ export class Sidecar {
 
   /**
    * Envoy's health view: a host failing active health checks, or ejected by outlier
-   * detection, is unhealthy to the balancer until it passes or returns.
+   * detection, is unhealthy to the balancer until it passes or returns. An ejected host
+   * also carries `healthWithoutEjection` (its health were it not ejected), as Envoy keeps
+   * FAILED_OUTLIER_CHECK apart from FAILED_ACTIVE_HC: slow start, measured from the last
+   * health-check pass, does not restart when an ejection ends.
    */
   private rebuildView(): void {
     this.viewStale = false;
@@ -126,10 +129,16 @@ export class Sidecar {
     const hc = this.checker;
     let view = this.endpointList;
     if (od || hc) {
-      const down = (i: number): boolean => (od !== undefined && od.isEjected(i)) || (hc !== undefined && !hc.isHealthy(i));
+      const ejected = (i: number): boolean => od !== undefined && od.isEjected(i);
+      const failing = (i: number): boolean => hc !== undefined && !hc.isHealthy(i);
       let any = false;
-      for (let i = 0; i < view.length; i++) if (down(i)) any = true;
-      if (any) view = view.map((e, i) => (down(i) ? { ...e, health: 'unhealthy' } : e));
+      for (let i = 0; i < view.length; i++) if (ejected(i) || failing(i)) any = true;
+      if (any) {
+        view = view.map((e, i): Endpoint => {
+          if (ejected(i)) return { ...e, health: 'unhealthy', healthWithoutEjection: failing(i) ? 'unhealthy' : e.health };
+          return failing(i) ? { ...e, health: 'unhealthy' } : e;
+        });
+      }
     }
     this.balancer.rebuild(view);
   }

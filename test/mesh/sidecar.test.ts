@@ -4,9 +4,10 @@
  * simulator an instance answering only 5xx is ejected after exactly consecutive5xx errors.
  */
 import { describe, expect, it } from 'vitest';
+import { healthCheckConfigSchema, HealthChecker } from '../../src/algorithms/failover/health-check.js';
 import { OutlierDetector, outlierDetectionConfigSchema } from '../../src/algorithms/failover/outlier-detection.js';
 import { createBalancer, resolveBalancerOptions } from '../../src/algorithms/registry.js';
-import type { Endpoint, Outcome } from '../../src/algorithms/types.js';
+import type { Balancer, Endpoint, Outcome } from '../../src/algorithms/types.js';
 import { rngStream } from '../../src/core/rng.js';
 import { Sidecar } from '../../src/mesh/sidecar.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
@@ -85,6 +86,49 @@ faults:
     expect(r.requests.errors).toBe(5);
     expect(r.failover.ejections).toBe(1);
     expect(r.requests.succeeded).toBe(r.requests.total - 5);
+  });
+});
+
+describe('Sidecar health view: ejected hosts tell the balancer their health apart from the ejection', () => {
+  it('healthWithoutEjection: healthy when only ejected, unhealthy when also failing checks, absent when not ejected', () => {
+    const engine = new Engine();
+    engine.setModel({ handle() {} });
+    const ports = { clock: engine, timers: engine, rng: rngStream(1, 'test') };
+    let last: readonly Endpoint[] = [];
+    const capture: Balancer = { rebuild: (eps) => void (last = eps), pick: () => 0, onStart() {}, onEnd() {} };
+    const failing = new Set<number>();
+    const od = new OutlierDetector(outlierDetectionConfigSchema.parse({ consecutive5xx: 1, maxEjectionPercent: '100%', baseEjectionTime: '300s' }), ports);
+    const hc = new HealthChecker(healthCheckConfigSchema.parse({ interval: '1s', timeout: '100ms', unhealthyThreshold: 1, healthyThreshold: 1 }), ports, (i, done) => done(!failing.has(i)));
+    const sidecar = new Sidecar('s', capture, endpoints(4), { outlierDetector: od, healthChecker: hc });
+    engine.run(500); // every host passes its first check
+    failing.add(1).add(2);
+    engine.run(2500); // hosts 1 and 2 fail their next check
+    sidecar.attemptEnded(0, ERROR, 1); // ejects host 0
+    sidecar.attemptEnded(1, ERROR, 1); // ejects host 1
+    sidecar.pick();
+    expect(last.map((e) => [e.health, e.healthWithoutEjection])).toEqual([
+      ['unhealthy', 'healthy'],
+      ['unhealthy', 'unhealthy'],
+      ['unhealthy', undefined],
+      ['healthy', undefined],
+    ]);
+  });
+
+  it('slow start does not restart when an ejection ends (Envoy measures it from the last health-check pass)', () => {
+    const engine = new Engine();
+    engine.setModel({ handle() {} });
+    const ports = { clock: engine, timers: engine, rng: rngStream(1, 'test') };
+    const od = new OutlierDetector(outlierDetectionConfigSchema.parse({ consecutive5xx: 3, baseEjectionTime: '30s', interval: '10s', maxEjectionPercent: '50%' }), ports);
+    const lb = createBalancer(resolveBalancerOptions({ kind: 'weighted-round-robin', slowStart: { window: '30s' } }), ports);
+    const sidecar = new Sidecar('s', lb, endpoints(4), { outlierDetector: od });
+    engine.run(100_000); // everyone's slow start (from t = 0) is long over
+    for (let k = 0; k < 3; k++) sidecar.attemptEnded(0, ERROR, 1);
+    expect(Array.from({ length: 40 }, () => sidecar.pick())).not.toContain(0);
+    engine.run(131_000); // unejected at the 130 s tick
+    const n = 4000;
+    let zero = 0;
+    for (let k = 0; k < n; k++) if (sidecar.pick() === 0) zero++;
+    expect(Math.abs(zero / n - 0.25)).toBeLessThan(0.01); // not 0.1 / 3.1 (a new ramp)
   });
 });
 

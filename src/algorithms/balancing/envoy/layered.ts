@@ -47,7 +47,7 @@ import { carryIndices } from '../load/types.js';
 import { declaredLocalityWeight, effectiveLocalityWeight, LocalityScheduler, randomSeedPicks } from './locality.js';
 import { priorityState } from './panic.js';
 import { choosePriority, NO_PRIORITY, overprovisioningPercent, type LevelCounts } from './priority.js';
-import { SlowStartTracker, slowStartWeight, type SlowStartOptions } from './slow-start.js';
+import { SlowStartTracker, slowStartHealth, slowStartWeight, type SlowStartOptions } from './slow-start.js';
 import { chooseZone, DEFAULT_MIN_CLUSTER_SIZE, zoneRouting, type ZoneRouting } from './zone-aware.js';
 
 /** The option names the layer wrapper owns; every other option of a spec belongs to the inner policy. */
@@ -458,7 +458,7 @@ export class LayeredBalancer implements Balancer {
     if (entering) {
       this.tracker.observe(
         endpoints.map((e) => e.id),
-        endpoints.map((e) => e.health),
+        endpoints.map(slowStartHealth),
         now,
       );
       this.slowMask = new Uint8Array(n);

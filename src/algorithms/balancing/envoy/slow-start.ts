@@ -4,11 +4,17 @@
  *
  * Follows Envoy's EdfLoadBalancerBase::applySlowStartFactor and recalculateHostsInSlowStart:
  *   w' = w · max(minWeightPercent, tf^(1/aggression)),   tf = max(1 ms, elapsed) / window
- * (aggression 1.0 and minWeightPercent 10% by default; no default window). An endpoint
+ * (aggression 1.0 and minWeightPercent 10% by default; no default window), the elapsed
+ * time counted from the host's last health-check pass (Envoy's lastHcPassTime). An endpoint
  * enters slow start when it joins healthy (no active health check: its "last HC pass" is
  * the join time) or when it turns healthy again after being unhealthy; the factor applies
  * only while it is 'healthy' (not degraded) and until `window` has elapsed. An endpoint
- * that leaves and comes back is new again.
+ * that leaves and comes back is new again. An outlier ejection is not a failed health
+ * check: an endpoint unhealthy only because it is ejected (`healthWithoutEjection` 'healthy'
+ * or 'degraded', see {@link slowStartHealth}) keeps its start time, and comes back from
+ * the ejection without a new ramp; one that fails its health checks and passes them while
+ * still ejected enters slow start when it passes (Envoy sets lastHcPassTime then, and an
+ * un-ejection does not touch it).
  *
  * In Envoy slow start exists only in ROUND_ROBIN and LEAST_REQUEST, and weights are
  * refreshed lazily: each pick re-inserts the picked host into the EDF with its current
@@ -17,6 +23,7 @@
  * weights, recomputed at most every `refreshInterval` (on the first pick after it) while an
  * endpoint is in slow start; it changes picks only for inner policies that use weights.
  */
+import type { Endpoint, Health } from '../../types.js';
 
 export interface SlowStartOptions {
   /** Window in ms (> 0). */
@@ -42,8 +49,18 @@ export function slowStartWeight(weight: number, elapsedMs: number, options: Slow
 }
 
 /**
+ * The health slow start goes by: the endpoint's health apart from an outlier ejection
+ * (`healthWithoutEjection` when it is set on an unhealthy endpoint), since Envoy measures
+ * slow start from the last health-check pass, which ejections do not touch.
+ */
+export function slowStartHealth(e: Endpoint): Health {
+  return e.health === 'unhealthy' && e.healthWithoutEjection !== undefined ? e.healthWithoutEjection : e.health;
+}
+
+/**
  * Tracks when each endpoint (by id) entered slow start, across rebuilds. `observe` is
- * called with every rebuild's endpoints; `startOf(id)` is NaN for endpoints not in slow start.
+ * called with every rebuild's endpoints and their {@link slowStartHealth}; `startOf(id)` is
+ * NaN for endpoints not in slow start.
  */
 export class SlowStartTracker {
   /** id → time slow start began (NaN: not started); ids waiting to turn healthy map to NaN too. */
@@ -52,7 +69,10 @@ export class SlowStartTracker {
 
   constructor(private readonly options: SlowStartOptions) {}
 
-  /** Records a rebuild at `now`. Returns true if some endpoint is in its window. */
+  /**
+   * Records a rebuild at `now`, `health` being each endpoint's health apart from an outlier
+   * ejection ({@link slowStartHealth}). Returns true if some endpoint is in its window.
+   */
   observe(ids: readonly string[], health: readonly string[], now: number): boolean {
     const next = new Map<string, number>();
     const awaiting = new Set<string>();

@@ -333,6 +333,31 @@ describe('slow start', () => {
     expect(inner.last.every((e) => e.weight === 1)).toBe(true);
   });
 
+  it('an endpoint back from an outlier ejection keeps its start time; one that passed its checks while ejected ramps from the pass', () => {
+    const { engine, ports } = world(24);
+    const lb = layered(weightedDraw, {}, layerConfigSchema.parse({ slowStart: { window: '30s' } }), ports, soloEnvironment());
+    const base = hosts(group(4, 4));
+    const with0 = (e: Partial<Endpoint>): Endpoint[] => base.map((b, i) => (i === 0 ? { ...b, ...e } : b));
+    lb.rebuild(base);
+    engine.run(100_000);
+    lb.rebuild(with0({ health: 'unhealthy', healthWithoutEjection: 'healthy' })); // ejected only
+    engine.run(130_000);
+    lb.rebuild(base); // the ejection ends: no new ramp
+    const n = 8000;
+    const back = shareOver(lb, engine, base, base[0].id, 130_000, 131_000, 8);
+    expect(Math.abs(back - 0.25)).toBeLessThan(tol(0.25, n));
+
+    lb.rebuild(with0({ health: 'unhealthy' })); // fails its health checks
+    engine.run(200_000);
+    lb.rebuild(with0({ health: 'unhealthy', healthWithoutEjection: 'unhealthy' })); // and is ejected
+    engine.run(210_000);
+    lb.rebuild(with0({ health: 'unhealthy', healthWithoutEjection: 'healthy' })); // passes, still ejected
+    engine.run(225_000);
+    lb.rebuild(base); // back 15 s after the pass: factor 0.5
+    const ramp = shareOver(lb, engine, base, base[0].id, 225_000, 226_000, 8);
+    expect(Math.abs(ramp - 0.5 / 3.5)).toBeLessThan(tol(0.5 / 3.5, n));
+  });
+
   it('all endpoints new at once: equal factors, so equal shares (as in Envoy)', () => {
     const { engine, ports } = world(23);
     const lb = layered(weightedDraw, {}, layers, ports, soloEnvironment());

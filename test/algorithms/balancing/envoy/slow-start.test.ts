@@ -3,7 +3,8 @@
  * unhealthy → healthy, re-join after leaving).
  */
 import { describe, expect, it } from 'vitest';
-import { slowStartFactor, slowStartWeight, SlowStartTracker } from '../../../../src/algorithms/balancing/envoy/slow-start.js';
+import { slowStartFactor, slowStartHealth, slowStartWeight, SlowStartTracker } from '../../../../src/algorithms/balancing/envoy/slow-start.js';
+import type { Endpoint, Health } from '../../../../src/algorithms/types.js';
 
 const opts = { window: 10_000, aggression: 1, minWeight: 0.1 };
 
@@ -63,5 +64,44 @@ describe('SlowStartTracker', () => {
     t.observe(['a', 'b'], ['healthy', 'healthy'], 60_000);
     expect(t.startOf('b')).toBe(60_000);
     expect(t.startOf('a')).toBe(0);
+  });
+});
+
+describe('outlier ejection is not a failed health check', () => {
+  const ep = (health: Health, healthWithoutEjection?: Health): Endpoint => ({
+    id: 'a',
+    address: '10.0.0.1:80',
+    zone: 'z',
+    weight: 1,
+    health,
+    priority: 0,
+    metadata: {},
+    ...(healthWithoutEjection ? { healthWithoutEjection } : {}),
+  });
+
+  it('slowStartHealth: the health apart from an ejection', () => {
+    expect(slowStartHealth(ep('healthy'))).toBe('healthy');
+    expect(slowStartHealth(ep('unhealthy'))).toBe('unhealthy');
+    expect(slowStartHealth(ep('unhealthy', 'healthy'))).toBe('healthy');
+    expect(slowStartHealth(ep('unhealthy', 'degraded'))).toBe('degraded');
+    expect(slowStartHealth(ep('unhealthy', 'unhealthy'))).toBe('unhealthy');
+  });
+
+  it('an ejection and its end keep the start time', () => {
+    const t = new SlowStartTracker(opts);
+    t.observe(['a'], ['healthy'], 0);
+    t.observe(['a'], [slowStartHealth(ep('unhealthy', 'healthy'))], 5000);
+    t.observe(['a'], ['healthy'], 8000);
+    expect(t.startOf('a')).toBe(0);
+  });
+
+  it('a host failing its checks that passes them while still ejected starts when it passes, not when it returns', () => {
+    const t = new SlowStartTracker(opts);
+    t.observe(['a'], ['healthy'], 0);
+    t.observe(['a'], [slowStartHealth(ep('unhealthy'))], 20_000); // fails its checks
+    t.observe(['a'], [slowStartHealth(ep('unhealthy', 'unhealthy'))], 21_000); // ejected too
+    t.observe(['a'], [slowStartHealth(ep('unhealthy', 'healthy'))], 25_000); // passes, still ejected
+    t.observe(['a'], ['healthy'], 31_000); // the ejection ends
+    expect(t.startOf('a')).toBe(25_000);
   });
 });
