@@ -14,7 +14,14 @@
  *     zone has any residual capacity; Envoy's "rounding" fallback).
  * Skipped (plain balancing over the level) when the upstream P0 has < 2 zones, the callers
  * are in < 2 zones, no caller is in the local zone, or P0 has < minClusterSize (6) healthy
- * hosts. The wrapper also skips it when P0 panics. meshsim's "local cluster" is
+ * hosts. The wrapper also skips it when P0 panics.
+ * When the caller's own zone has no healthy upstream host (or no upstream host at all),
+ * routing is residual with local percent 0: every request goes to the other zones, in
+ * proportion to their residual capacity. That is current Envoy (regenerateLocalityRoutingStructures:
+ * "Local percent can be 0% if there are no upstream hosts in the local locality"; its early
+ * exit looks at the LOCAL cluster's local locality, not the upstream's). Envoy releases
+ * before about 1.26 exited early instead when the upstream's local locality was empty
+ * (plain balancing over the level). meshsim's "local cluster" is
  * `env.localZoneSizes` (callers per zone, all counted healthy) and `env.localZone`.
  * Envoy's routing_enabled runtime percentage and fail_traffic_on_panic are not modelled.
  */
