@@ -91,7 +91,7 @@ const CF_HOLDS_RETRY = 8; // it holds a retry its limiter admitted (Envoy: one a
 const AF_ENDED = 1; // the sidecar is done with it (answered, timed out or cancelled)
 const AF_LOST = 2; // no response will ever come (a hang, a dropping partition)
 const AF_BY_RETRY = 4; // launched by an admitted retry or hedge
-const AF_HEDGED = 8; // its per-try timeout started a hedge: never retried itself
+const AF_HEDGED = 8; // its per-try timeout's hedge was admitted: never retried itself (Envoy's upstream_request.retried)
 const AF_GONE = 16; // the server side dropped it (crash or hang): its downstream results are void
 const AF_CHILD_FAIL = 32; // a downstream call of the current step failed fatally
 const AF_ISSUING = 64; // its downstream calls are being issued (completions must not resume it yet)
@@ -1122,16 +1122,20 @@ export class World implements Model {
       // outlier detection records the timeout now; another attempt is asked for now,
       // against the retries left and the budget, without asking the retry conditions. A
       // retry decision (shouldHedgeRetryPerTryTimeout) even with no retry left: the retry
-      // the call holds is given back first.
-      if ((this.aFlags[a] & AF_HEDGED) !== 0) return;
-      this.aFlags[a] |= AF_HEDGED | AF_TIMEOUT_RECORDED;
+      // the call holds is given back first. Only an admitted hedge marks the attempt hedged
+      // (upstream_request.retried(true)); refused, it is left running and its end is a retry
+      // decision like any other.
+      if ((this.aFlags[a] & AF_TIMEOUT_RECORDED) !== 0) return;
+      this.aFlags[a] |= AF_TIMEOUT_RECORDED;
       const s = this.cSidecar[c] | 0;
       const ep = p.endpointOf[this.aInst[a] | 0];
       if (ep >= 0) p.sidecars[s].attemptSoftTimeout(ep);
       if (p.limiters === undefined) return;
       const wants = this.cRetries[c] < f.maxRetries;
-      if (this.retryDecision(c, p.limiters[s], wants)) this.scheduleRetry(c, p, s, true);
-      else if (wants && measured) p.stats.budgetDenied++;
+      if (this.retryDecision(c, p.limiters[s], wants)) {
+        this.aFlags[a] |= AF_HEDGED;
+        this.scheduleRetry(c, p, s, true);
+      } else if (wants && measured) p.stats.budgetDenied++;
       return;
     }
     // Without hedging the sidecar gives up on the attempt: it ends as a timeout.

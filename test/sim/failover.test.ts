@@ -503,6 +503,37 @@ describe('per-try timeouts and hedging', () => {
     expectProbesAtRest();
   });
 
+  it("hedge { onPerTryTimeout: true }: an attempt whose hedge the budget refused is not hedged, so its failure is retried (Envoy marks an upstream request retried only for an admitted hedge)", () => {
+    // One instance; attempts starting before 200 ms take 40 × 5 ms = 200 ms, later ones 5 ms;
+    // answers before 282 ms are 503s. Calls at 40 and 80 ms (25/s for 100 ms), Envoy's
+    // max_retries 1, zero backoff. Call A: its attempt times out softly at 90 ms, a hedge is
+    // admitted (A holds the one slot), sent at once; that hedge times out at 140 ms, giving
+    // the slot back and taking it again for a second hedge, whose timeout at 190 ms gives it
+    // back for good (retries.max spent). A's first attempt fails at 240 ms (dropped: its hedge
+    // is out), its first hedge answers 200 at 290 ms and wins. Call B: its attempt times out
+    // softly at 130 ms while A holds the slot: the hedge is refused. The attempt fails at
+    // 280 ms; not hedged, that is a retry decision: the slot is free, the retry goes at once
+    // and answers 200 at 285 ms. Marking the attempt hedged at every per-try timeout would
+    // return B's 503.
+    const res = run(
+      graph({
+        duration: 100,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(25),
+        failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 2, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }',
+        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect([l.calls, l.succeeded, l.failed]).toEqual([2, 2, 0]);
+    expect([l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied, l.perTryTimeouts]).toEqual([5, 2, 1, 1, 1, 4]);
+    expect(res.latency.max).toBe(290 - 40); // A; B took 285 − 80
+    expectProbesAtRest();
+  });
+
   it('hedge { onPerTryTimeout: true }: a per-try timeout goes to outlier detection at once, so a slow host whose attempts always lose the race is ejected as without hedging', () => {
     // 10 instances, round robin, constant 100/s for 60 s; instance 0 is 40× slow (200 ms), past
     // the 50 ms per-try timeout. Without hedging each of its attempts ends as a timeout (504 to

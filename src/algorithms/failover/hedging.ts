@@ -6,10 +6,13 @@
  * onUpstreamHeaders / onUpstreamReset): when an attempt's per-try timeout fires, the attempt
  * is NOT cancelled, but outlier detection records the timeout (504) at once; a retry is
  * asked for at once — without checking the retry-on conditions, but against the retries
- * left (`max`) and the budget — and, if admitted, sent after the usual backoff. The
- * timed-out attempt is marked hedged: it is never retried itself. What it does later is
- * reported to outlier detection as usual (a response, a reset), except a route timeout
- * ending it, which is not recorded a second time; cancelled, it reports nothing. When an attempt ends (envoyAttemptEndAction): a response that is not retriable
+ * left (`max`) and the budget — and, if admitted, sent after the usual backoff. Only when
+ * the hedge is admitted is the timed-out attempt marked hedged (upstream_request.retried):
+ * it is never retried itself. A hedge refused (no retry left, or the budget) leaves it
+ * running unmarked, and its end is then a retry decision like any attempt's. What it does
+ * later is reported to outlier detection as usual (a response, a reset), except a route
+ * timeout ending it, which is not recorded a second time; cancelled, it reports nothing.
+ * When an attempt ends (envoyAttemptEndAction): a response that is not retriable
  * wins (the others are cancelled); a retriable one is retried if it may be, else dropped
  * while other attempts or admitted retries are outstanding, else returned; an attempt ending
  * without a response (reset) is dropped while others are outstanding. Without hedging the
@@ -90,9 +93,10 @@ export type HedgingConfig = z.output<typeof hedgingConfigSchema>;
 /**
  * Whether Envoy, when an attempt's per-try timeout fires, keeps it running and asks for a
  * hedge (true), or cancels it so it ends as a 'timeout' outcome (false). On true the
- * pipeline marks the attempt hedged, reports the timeout to outlier detection
- * (Sidecar.attemptSoftTimeout), and sends another attempt if `attempt < max` and
- * limiter.tryRetry() admits it, after the backoff; the retry-on conditions are not asked.
+ * pipeline reports the timeout to outlier detection (Sidecar.attemptSoftTimeout) and, if
+ * `attempt < max` and limiter.tryRetry() admits it, marks the attempt hedged and sends
+ * another attempt after the backoff; the retry-on conditions are not asked. A refused
+ * hedge leaves the attempt unmarked: it may still be retried when it ends.
  */
 export function startHedgeOnPerTryTimeout(config: EnvoyHedgingConfig): boolean {
   return config.hedgeOnPerTryTimeout;
@@ -111,7 +115,8 @@ export type AttemptEndAction =
  * Envoy's router on the end of one attempt of a request that may have several in flight.
  * @param responded the attempt got a response (else it was reset, failed to connect, or timed out)
  * @param retriable its outcome matched the retry conditions (retryOnMatches)
- * @param hedged a hedge was already started for it on its per-try timeout (never retried again)
+ * @param hedged a hedge was admitted for it at its per-try timeout (never retried again; an
+ *   attempt whose hedge was refused is not hedged)
  * @param retryAdmitted a retry of it was admitted: ask shouldRetry and then the limiter only
  *   when `retriable && !hedged`, and pass false otherwise
  * @param othersOutstanding other attempts still awaiting a response plus admitted retries not yet sent

@@ -23,7 +23,7 @@
  *                                      whether or not a retry will follow; skipped for an
  *                                      attempt cancelled by the pipeline (another attempt
  *                                      won, or the request timed out): it has no outcome
- *   (the retry decision)               unless the attempt was hedged (a hedge was asked for
+ *   (the retry decision)               unless the attempt was hedged (a hedge was admitted
  *                                      at its per-try timeout), or the request is over
  *   onAttemptEnd()                     the attempt no longer counts as in flight (also for an
  *                                      attempt that stops waiting for a connection unsent)

@@ -63,7 +63,7 @@ export interface RouterContext {
 /** Attempt flags. */
 const F_BY_RETRY = 1; // launched by an admitted retry or hedge
 const F_HEDGE = 2; // a hedge
-const F_HEDGED = 4; // its per-try timeout started a hedge: never retried itself
+const F_HEDGED = 4; // its per-try timeout's hedge was admitted: never retried itself (Envoy's upstream_request.retried)
 const F_ENDED = 8; // the router is done with it (answered, failed, timed out or cancelled)
 const F_PROTOCOL = 16; // it failed because the upstream broke HTTP
 const F_TIMEOUT_RECORDED = 32; // its soft per-try timeout went to outlier detection: a route timeout is not recorded again
@@ -383,15 +383,19 @@ export class Exchange implements ResponseListener {
     if (r.hedgeOnPerTry) {
       // Envoy hedge_on_per_try_timeout (router onSoftPerTryTimeout): the attempt goes on, but
       // outlier detection records the timeout now; another attempt is asked for now. A retry
-      // decision even with no retry left: the retry held is given back first.
-      if ((a.flags & F_HEDGED) !== 0) return;
-      a.flags |= F_HEDGED | F_TIMEOUT_RECORDED;
+      // decision even with no retry left: the retry held is given back first. Only an
+      // admitted hedge marks the attempt hedged (upstream_request.retried(true)); refused, it
+      // is left running and its end is a retry decision like any other.
+      if ((a.flags & F_TIMEOUT_RECORDED) !== 0) return;
+      a.flags |= F_TIMEOUT_RECORDED;
       const ep = this.ctx.endpointOf[a.upstream];
       if (ep >= 0) p.sidecar.attemptSoftTimeout(ep);
       if (p.limiter === undefined) return;
       const wants = this.retries < r.maxRetries && this.canResend;
-      if (this.retryDecision(p.limiter, wants)) this.scheduleRetry(true);
-      else if (wants) this.ctx.counters.budgetDenied++;
+      if (this.retryDecision(p.limiter, wants)) {
+        a.flags |= F_HEDGED;
+        this.scheduleRetry(true);
+      } else if (wants) this.ctx.counters.budgetDenied++;
       return;
     }
     // Ended first: aborting makes undici report the abort at once, which must find it over.

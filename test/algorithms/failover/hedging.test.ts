@@ -16,7 +16,7 @@ import {
   startHedgeOnPerTryTimeout,
 } from '../../../src/algorithms/failover/hedging.js';
 import { EnvoyRetryBudget } from '../../../src/algorithms/failover/retry-budget-envoy.js';
-import { retryDecision, type RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
+import { retryDecision, UNLIMITED_RETRIES, type RetryLimiter } from '../../../src/algorithms/failover/retry-limiter.js';
 import { GrpcStatus, hasResponse, RetryPolicy, retryPolicyConfigSchema } from '../../../src/algorithms/failover/retry-policy.js';
 import type { Outcome } from '../../../src/algorithms/types.js';
 import type { TimerHandle } from '../../../src/core/ports.js';
@@ -121,10 +121,13 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
   };
   const onPerTryTimeout = (a: Attempt) => {
     if (startHedgeOnPerTryTimeout({ kind: 'envoy', hedgeOnPerTryTimeout: options.hedge })) {
-      a.hedged = true;
-      // A retry decision: the retry held is given back first (resetRetry).
+      // A retry decision: the retry held is given back first (resetRetry). Only an admitted
+      // hedge marks the attempt (upstream_request.retried(true)).
       holds = retryDecision(limiter, holds, retries < policy.max);
-      if (holds) scheduleRetry();
+      if (holds) {
+        a.hedged = true;
+        scheduleRetry();
+      }
     } else {
       onEnd(a, outcome('timeout'));
     }
@@ -228,6 +231,24 @@ describe('an Envoy request with hedge_on_per_try_timeout, in virtual time', () =
     expect(r.sent).toBe(3); // hedges at 100 and 200
     expect(r.final).toEqual({ outcome: OK, at: 250, attempt: 2 });
     expect(idle(b)).toEqual([0, 0]);
+  });
+
+  it('a hedge refused at the per-try timeout leaves its attempt unmarked: when it fails, it is retried', () => {
+    // The budget refuses the hedge (another request holds its slot meanwhile), then admits
+    // the retry of the attempt's 503: Envoy marks an upstream request retried only when the
+    // hedge was admitted.
+    const answers = [false, true];
+    const limiter: RetryLimiter = { ...UNLIMITED_RETRIES, tryRetry: () => answers.shift() ?? false };
+    const r = runEnvoyRequest(
+      [
+        { latency: 200, outcome: E503 },
+        { latency: 50, outcome: OK },
+      ],
+      { hedge: true, max: 2, perTryTimeout: 100, limiter },
+    );
+    expect(r.sent).toBe(2);
+    expect(r.final).toEqual({ outcome: OK, at: 250, attempt: 1 });
+    expect(answers).toEqual([]);
   });
 
   it('hedges count against the budget: with no retry allowed, no hedge is sent', () => {
