@@ -333,8 +333,14 @@ export class World implements Model {
   private cSent = new Int32Array(0);
   /** Attempts sent and not ended. */
   private cOut = new Int32Array(0);
-  /** Retries and hedges admitted. */
+  /**
+   * Retries and hedges used up (Envoy's num_retries − retries_remaining_): every retry
+   * decision that asked the limiter for one, admitted or refused, as RetryStateImpl::
+   * shouldRetry decrements retries_remaining_ before asking the resource manager.
+   */
   private cRetries = new Int32Array(0);
+  /** Retries and hedges admitted: the backoff's n (Envoy's backoff advances only when a retry is admitted). */
+  private cAdmitted = new Int32Array(0);
   /** Admitted retries waiting out their backoff. */
   private cPendingRetry = new Int32Array(0);
   /** Its attempts waiting in the sidecar's pool for a connection. */
@@ -911,6 +917,7 @@ export class World implements Model {
     if (f.any) {
       this.cSent[c] = 0;
       this.cRetries[c] = 0;
+      this.cAdmitted[c] = 0;
       this.cPendingRetry[c] = 0;
       if (f.trackTried) this.tried[c * T_STRIDE] = 0;
     }
@@ -1131,7 +1138,9 @@ export class World implements Model {
       const ep = p.endpointOf[this.aInst[a] | 0];
       if (ep >= 0) p.sidecars[s].attemptSoftTimeout(ep);
       if (p.limiters === undefined) return;
+      // Asking uses up one of the call's retries, admitted or not (retries_remaining_--).
       const wants = this.cRetries[c] < f.maxRetries;
+      if (wants) this.cRetries[c]++;
       if (this.retryDecision(c, p.limiters[s], wants)) {
         this.aFlags[a] |= AF_HEDGED;
         this.scheduleRetry(c, p, s, true);
@@ -1175,8 +1184,10 @@ export class World implements Model {
     if (p.limiters !== undefined) {
       // The end of an attempt that was not hedged is the call's retry decision (Envoy's
       // shouldRetry on its headers or reset): the retry the call holds is given back first.
+      // Asking uses up one of the call's retries, admitted or not (retries_remaining_--).
       const holds = !hedged && (this.cFlags[c] & CF_HOLDS_RETRY) !== 0;
       if (holds) this.cFlags[c] &= ~CF_HOLDS_RETRY;
+      if (wantsRetry) this.cRetries[c]++;
       admitted = endAttempt(p.limiters[s], retriable, holds, wantsRetry);
       if (admitted) this.cFlags[c] |= CF_HOLDS_RETRY;
       if (wantsRetry && !admitted && (this.cFlags[c] & CF_MEASURED) !== 0) p.stats.budgetDenied++;
@@ -1188,9 +1199,12 @@ export class World implements Model {
     if (p.breakers !== undefined) this.drainConnQueue(p, s);
   }
 
-  /** An admitted retry (or per-try-timeout hedge) waits out Envoy's backoff, then goes. */
+  /**
+   * An admitted retry (or per-try-timeout hedge) waits out Envoy's backoff, then goes; the
+   * decision that admitted it already counted it in cRetries.
+   */
   private scheduleRetry(c: number, p: Pool, s: number, hedge: boolean): void {
-    const n = ++this.cRetries[c];
+    const n = ++this.cAdmitted[c];
     this.cPendingRetry[c]++;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
     if (measured) {
@@ -1236,11 +1250,13 @@ export class World implements Model {
     if (this.cOut[c] === 0 || this.cOut[c] >= f.hedgeMax || this.cRetries[c] >= f.maxRetries) return;
     const s = this.cSidecar[c] | 0;
     const measured = (this.cFlags[c] & CF_MEASURED) !== 0;
+    // Asking uses up one of the call's retries, admitted or not, as for Envoy's retries.
+    this.cRetries[c]++;
     if (p.limiters !== undefined && !this.retryDecision(c, p.limiters[s], true)) {
       if (measured) p.stats.budgetDenied++;
       return;
     }
-    this.cRetries[c]++;
+    this.cAdmitted[c]++;
     if (measured) p.stats.hedges++;
     this.pin(c);
     this.sendAttempt(c, AF_BY_RETRY | AF_HEDGE);
@@ -1959,6 +1975,7 @@ export class World implements Model {
     this.cSent = grown(this.cSent, new Int32Array(cap));
     this.cOut = grown(this.cOut, new Int32Array(cap));
     this.cRetries = grown(this.cRetries, new Int32Array(cap));
+    this.cAdmitted = grown(this.cAdmitted, new Int32Array(cap));
     this.cPendingRetry = grown(this.cPendingRetry, new Int32Array(cap));
     this.cGen = grown(this.cGen, new Int32Array(cap));
     this.cWaiting = grown(this.cWaiting, new Int32Array(cap));

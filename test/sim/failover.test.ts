@@ -534,6 +534,83 @@ describe('per-try timeouts and hedging', () => {
     expectProbesAtRest();
   });
 
+  it("a hedge the budget refused still uses up one of the call's retries (Envoy's shouldRetry decrements retries_remaining_ before asking the budget)", () => {
+    // The scenario above with retries.max 1. Call A: its hedge at 90 ms is admitted (its one
+    // retry); the hedge's own per-try timeout at 140 ms finds none left and gives the slot
+    // back. Call B: its hedge at 130 ms is refused (A holds the slot), and that spends B's one
+    // retry: its attempt's 503 at 280 ms, though the slot is free by then, is not retried and
+    // is B's answer. Counting only admitted retries, B would retry and get a 200 at 285 ms.
+    const res = run(
+      graph({
+        duration: 100,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(25),
+        failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 1, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }',
+        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect([l.calls, l.succeeded, l.failed, res.requests.errors]).toEqual([2, 1, 1, 1]);
+    expect([l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied, l.perTryTimeouts]).toEqual([3, 1, 1, 0, 1, 3]);
+    expectProbesAtRest();
+  });
+
+  it('a retry the budget refused uses up one of retries.max too: a timed hedge whose first attempt was refused a retry is not retried when it fails', () => {
+    // One instance answering 503 after 35 ms; calls at 40 and 80 ms (25/s for 100 ms);
+    // retries { max: 2 }, a hedge after 10 ms, zero backoff; Finagle's budget with one retry
+    // per request deposited and no reserve. Call A deposits at 40; its hedge at 50 takes that
+    // token (retry 1 of 2); A's first attempt fails at 75 and asks for a retry (2 of 2):
+    // refused, no token, dropped while the hedge is out. B deposits at 80. A's hedge fails at
+    // 85: A has no retry left and answers 503 (counting only admitted retries, it would take
+    // B's token and retry until 120 ms). B's hedge at 90 takes its token; B's first attempt
+    // fails at 115, refused; its hedge fails at 125: B's answer. Each call: 2 attempts, one
+    // hedge, one refusal.
+    const res = run(
+      graph({
+        duration: 100,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(35) } },
+        target: 's',
+        arrival: constantRate(25),
+        failover: '{ retries: { max: 2, on: [5xx], backoff: { base: 1ms }, budget: { kind: finagle, retryRatio: 1, minRetriesPerSecond: 0 } }, hedge: { delay: 10ms } }',
+        faults: ['{ kind: error, target: { service: s }, at: 0ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect([l.calls, l.failed, l.attempts, l.hedges, l.retries, l.budgetDenied]).toEqual([2, 2, 4, 2, 0, 2]);
+    expect(res.requests.errors).toBe(2);
+    expectProbesAtRest();
+  });
+
+  it('a timed hedge the budget refused uses up one of retries.max: its first attempt is not retried when it fails', () => {
+    // One instance, 45 ms of work, answers before 100 ms are 503s; calls at 40 and 80 ms;
+    // retries { max: 1 }, a hedge after 30 ms, zero backoff; Finagle's budget at one retry
+    // per two requests deposited, no reserve. A's hedge at 70 ms is refused (one deposit) and
+    // spends A's one retry, so A's 503 at 85 ms is its answer (else it would retry on the two
+    // deposits there are since B's at 80 ms). B's hedge at 110 ms takes those two; B's first
+    // attempt answers 200 at 125 ms and wins.
+    const res = run(
+      graph({
+        duration: 100,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(45) } },
+        target: 's',
+        arrival: constantRate(25),
+        failover: '{ retries: { max: 1, on: [5xx], backoff: { base: 1ms }, budget: { kind: finagle, retryRatio: 0.5, minRetriesPerSecond: 0 } }, hedge: { delay: 30ms } }',
+        faults: ['{ kind: error, target: { service: s }, at: 0ms, for: 100ms }'],
+      }),
+      1,
+    );
+    const l = clientLayer(res);
+    expect([l.calls, l.succeeded, l.failed, l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied]).toEqual([2, 1, 1, 3, 1, 0, 0, 1]);
+    expect(res.latency.max).toBe(125 - 80);
+    expectProbesAtRest();
+  });
+
   it('hedge { onPerTryTimeout: true }: a per-try timeout goes to outlier detection at once, so a slow host whose attempts always lose the race is ejected as without hedging', () => {
     // 10 instances, round robin, constant 100/s for 60 s; instance 0 is 40× slow (200 ms), past
     // the 50 ms per-try timeout. Without hedging each of its attempts ends as a timeout (504 to

@@ -16,7 +16,10 @@
  *                                      one is held, and a decision gives it back
  *   tryRetry()                         only if the policy wants another attempt now
  *                                      (`shouldRetry`, or a hedge): true = admitted and
- *                                      counted; the request holds it until its next decision
+ *                                      counted; the request holds it until its next decision.
+ *                                      Asking spends one of the request's `max` retries
+ *                                      either way (Envoy: retries_remaining_-- before
+ *                                      retries().canCreate()); the pipeline counts that
  *   ── when an attempt ends (response, failure, per-try timeout or cancellation): ──
  *   onAttemptResult(retriableFailure)  its outcome is known; `retriableFailure` = the outcome
  *                                      matched the retry conditions (`retryOnMatches`),

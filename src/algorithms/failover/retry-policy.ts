@@ -26,7 +26,9 @@
  *   cancelled, deadline-exceeded, internal, resource-exhausted, unavailable
  *                          a response with that gRPC status (see grpcStatusOfHttp)
  *   a number, e.g. 503     Istio's shorthand: that status is retriable (retriable-status-codes)
- * A retry happens when the outcome matches AND fewer than `max` retries were made. The
+ * A retry happens when the outcome matches AND fewer than `max` retries were asked for: one
+ * the budget refused counts too (Envoy's RetryStateImpl::shouldRetry decrements
+ * retries_remaining_ before asking the resource manager). The
  * request timeout (Envoy's route timeout) is never retried: it ends the request, so the
  * pipeline must not ask. Envoy never retries a local circuit-breaker overflow either.
  *
@@ -277,9 +279,10 @@ export function retryOnMatches(outcome: Outcome, conditions: RetryConditions): b
 }
 
 /**
- * Whether to retry after the attempt that just ended with `outcome`. `attempt` is that
- * attempt's 0-based index, as in PickContext.attempt (0 = the original request), which is
- * also the number of retries (and hedges) already made: a retry is allowed while
+ * Whether to retry after the attempt that just ended with `outcome`. `attempt` is the
+ * number of retries (and hedges) the request already asked for, admitted or refused by the
+ * budget (Envoy's num_retries − retries_remaining_); with no refusal, that attempt's 0-based
+ * index, as in PickContext.attempt (0 = the original request). A retry is allowed while
  * attempt < max. Pure: the budget, backoff and hedging are asked separately.
  */
 export function shouldRetry(outcome: Outcome, attempt: number, config: RetryConditions & { readonly max: number }): boolean {

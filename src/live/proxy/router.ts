@@ -193,7 +193,14 @@ class Attempt implements UpstreamHandler {
 export class Exchange implements ResponseListener {
   private sent = 0;
   private out = 0;
+  /**
+   * Retries and hedges used up (Envoy's num_retries − retries_remaining_): every retry
+   * decision that asked the limiter for one, admitted or refused, as RetryStateImpl::
+   * shouldRetry decrements retries_remaining_ before asking the resource manager.
+   */
   private retries = 0;
+  /** Retries and hedges admitted: the backoff's n (Envoy's backoff advances only when a retry is admitted). */
+  private admitted = 0;
   private pendingRetry = 0;
   private waiting = 0;
   /** It holds a retry its limiter admitted (Envoy: one at most, until its next retry decision or its end). */
@@ -391,7 +398,9 @@ export class Exchange implements ResponseListener {
       const ep = this.ctx.endpointOf[a.upstream];
       if (ep >= 0) p.sidecar.attemptSoftTimeout(ep);
       if (p.limiter === undefined) return;
+      // Asking uses up one of the request's retries, admitted or not (retries_remaining_--).
       const wants = this.retries < r.maxRetries && this.canResend;
+      if (wants) this.retries++;
       if (this.retryDecision(p.limiter, wants)) {
         a.flags |= F_HEDGED;
         this.scheduleRetry(true);
@@ -506,8 +515,10 @@ export class Exchange implements ResponseListener {
       if (p.limiter !== undefined) {
         // The end of an attempt that was not hedged is the request's retry decision (Envoy's
         // shouldRetry on its headers or reset): the retry held is given back first.
+        // Asking uses up one of the request's retries, admitted or not (retries_remaining_--).
         const holds = !hedged && this.holdsRetry;
         if (holds) this.holdsRetry = false;
+        if (wantsRetry) this.retries++;
         admitted = endAttempt(p.limiter, retriable, holds, wantsRetry);
         if (admitted) this.holdsRetry = true;
         if (wantsRetry && !admitted) this.ctx.counters.budgetDenied++;
@@ -532,10 +543,13 @@ export class Exchange implements ResponseListener {
     return false;
   }
 
-  /** An admitted retry (or per-try-timeout hedge) waits out the backoff, then goes. */
+  /**
+   * An admitted retry (or per-try-timeout hedge) waits out the backoff, then goes; the
+   * decision that admitted it already counted it in `retries`.
+   */
   private scheduleRetry(hedge: boolean): void {
     const r = this.ctx.policies.router;
-    const n = ++this.retries;
+    const n = ++this.admitted;
     this.pendingRetry++;
     if (hedge) this.ctx.counters.hedges++;
     else this.ctx.counters.retries++;
@@ -558,11 +572,13 @@ export class Exchange implements ResponseListener {
     const p = this.ctx.policies;
     const r = p.router;
     if (this.concluded || this.out === 0 || this.out >= r.hedgeMax || this.retries >= r.maxRetries) return;
+    // Asking uses up one of the request's retries, admitted or not, as for Envoy's retries.
+    this.retries++;
     if (p.limiter !== undefined && !this.retryDecision(p.limiter, true)) {
       this.ctx.counters.budgetDenied++;
       return;
     }
-    this.retries++;
+    this.admitted++;
     this.ctx.counters.hedges++;
     this.sendAttempt(F_BY_RETRY | F_HEDGE);
     if (!this.concluded && this.out < r.hedgeMax && this.retries < r.maxRetries) this.hedgeTimer = setTimeout(onHedge, timerMs(r.hedgeDelay), this);

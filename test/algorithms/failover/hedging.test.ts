@@ -108,7 +108,6 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
     a.timers.push(engine.schedule(step.latency, () => onEnd(a, step.outcome)));
   };
   const scheduleRetry = () => {
-    retries++;
     pendingRetries++;
     engine.schedule(backoff.next(), () => {
       pendingRetries--;
@@ -121,9 +120,12 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
   };
   const onPerTryTimeout = (a: Attempt) => {
     if (startHedgeOnPerTryTimeout({ kind: 'envoy', hedgeOnPerTryTimeout: options.hedge })) {
-      // A retry decision: the retry held is given back first (resetRetry). Only an admitted
-      // hedge marks the attempt (upstream_request.retried(true)).
-      holds = retryDecision(limiter, holds, retries < policy.max);
+      // A retry decision: the retry held is given back first (resetRetry); asking spends one
+      // of the request's retries, admitted or not. Only an admitted hedge marks the attempt
+      // (upstream_request.retried(true)).
+      const wants = retries < policy.max;
+      if (wants) retries++;
+      holds = retryDecision(limiter, holds, wants);
       if (holds) {
         a.hedged = true;
         scheduleRetry();
@@ -139,7 +141,9 @@ function runEnvoyRequest(plan: readonly { latency: number; outcome: Outcome }[],
     let admitted = false;
     if (!a.hedged) {
       // The end of an attempt that was not hedged is a retry decision; a hedged one decides nothing.
-      admitted = retryDecision(limiter, holds, retriable && policy.shouldRetry(o, retries));
+      const wants = retriable && policy.shouldRetry(o, retries);
+      if (wants) retries++;
+      admitted = retryDecision(limiter, holds, wants);
       holds = admitted;
     }
     limiter.onAttemptEnd();
@@ -249,6 +253,22 @@ describe('an Envoy request with hedge_on_per_try_timeout, in virtual time', () =
     expect(r.sent).toBe(2);
     expect(r.final).toEqual({ outcome: OK, at: 250, attempt: 1 });
     expect(answers).toEqual([]);
+  });
+
+  it("a hedge refused at the per-try timeout still spends one of the request's retries: with max 1, the attempt's failure is final", () => {
+    // RetryStateImpl::shouldRetry: retries_remaining_-- comes before retries().canCreate().
+    const answers = [false, true];
+    const limiter: RetryLimiter = { ...UNLIMITED_RETRIES, tryRetry: () => answers.shift() ?? false };
+    const r = runEnvoyRequest(
+      [
+        { latency: 200, outcome: E503 },
+        { latency: 50, outcome: OK },
+      ],
+      { hedge: true, max: 1, perTryTimeout: 100, limiter },
+    );
+    expect(r.sent).toBe(1);
+    expect(r.final).toEqual({ outcome: E503, at: 200, attempt: 0 });
+    expect(answers).toEqual([true]); // never asked again
   });
 
   it('hedges count against the budget: with no retry allowed, no hedge is sent', () => {

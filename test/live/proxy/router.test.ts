@@ -502,6 +502,104 @@ describe('failover through the same objects as the simulator', () => {
     expect(p.stats()).toMatchObject({ attempts: 4, hedges: 1, retries: 1, budgetDenied: 1, perTryTimeouts: 2 });
   });
 
+  it("a hedge the budget refused still uses up one of the request's retries (Envoy's shouldRetry decrements retries_remaining_ before asking the budget)", async () => {
+    // The test above with retries.max 1: request B's refused hedge spends its one retry, so
+    // its attempt's 503 at ~460 ms is its answer, though the slot is free by then.
+    const seen = new Map<string, number>();
+    const b = await httpBackend((req, res) => {
+      const n = (seen.get(req.url ?? '') ?? 0) + 1;
+      seen.set(req.url ?? '', n);
+      const k = `${req.url} ${n}`;
+      if (k === '/a 1') return; // held until the proxy cancels it
+      if (k === '/a 2') setTimeout(() => res.end('a'), 100);
+      else if (k === '/b 1') setTimeout(() => ((res.statusCode = 503), res.end('b failed')), 400);
+      else res.end(k);
+    });
+    const p = await proxy(
+      [b.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          timeout: '2s',
+          perTryTimeout: '200ms',
+          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-max-retries', maxRetries: 1 } },
+          hedge: { onPerTryTimeout: true },
+        },
+      }),
+    );
+    const a = send(p.port, { path: '/a' });
+    await sleep(60);
+    const r = send(p.port, { path: '/b' });
+    expect(await a).toMatchObject({ status: 200, body: 'a' });
+    expect(await r).toMatchObject({ status: 503, body: 'b failed' });
+    expect(p.stats()).toMatchObject({ attempts: 3, hedges: 1, retries: 0, budgetDenied: 1, perTryTimeouts: 2 });
+  });
+
+  it('a retry the budget refused uses up one of retries.max too: the timed hedge of a request refused a retry is not retried when it fails', async () => {
+    // Finagle's budget, one retry per request deposited, no reserve; retries.max 2, a hedge
+    // after 50 ms. Request A deposits; its hedge takes the token (retry 1 of 2); its first
+    // attempt fails at ~150 ms and asks for a retry (2 of 2): refused. Request B, at ~200 ms,
+    // deposits a token and is answered at once. A's hedge fails at ~350 ms: no retry left,
+    // its 503 is A's answer (counting only admitted retries, A would take B's token and retry).
+    const seen = new Map<string, number>();
+    const b = await httpBackend((req, res) => {
+      const n = (seen.get(req.url ?? '') ?? 0) + 1;
+      seen.set(req.url ?? '', n);
+      const k = `${req.url} ${n}`;
+      const fail = (ms: number) => setTimeout(() => ((res.statusCode = 503), res.end(`${k} failed`)), ms);
+      if (k === '/a 1') fail(150);
+      else if (k === '/a 2') fail(300);
+      else res.end(k);
+    });
+    const p = await proxy(
+      [b.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          timeout: '2s',
+          retries: { max: 2, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'finagle', retryRatio: 1, minRetriesPerSecond: 0 } },
+          hedge: { delay: '50ms' },
+        },
+      }),
+    );
+    const a = send(p.port, { path: '/a' });
+    await sleep(200);
+    expect(await send(p.port, { path: '/b' })).toMatchObject({ status: 200, body: '/b 1' });
+    expect(await a).toMatchObject({ status: 503, body: '/a 2 failed' });
+    expect(p.stats()).toMatchObject({ attempts: 3, hedges: 1, retries: 0, budgetDenied: 1 });
+  });
+
+  it('a timed hedge the budget refused uses up one of retries.max: the first attempt is not retried when it fails', async () => {
+    // Finagle's budget at one retry per two requests deposited, no reserve; retries.max 1, a
+    // hedge after 50 ms. Request A's hedge is refused (one deposit) and spends A's retry.
+    // Request B, at ~100 ms, deposits and is answered at once. A's attempt fails at ~200 ms:
+    // its 503 is A's answer (counting only admitted retries, A would retry on the two tokens).
+    const seen = new Map<string, number>();
+    const b = await httpBackend((req, res) => {
+      const n = (seen.get(req.url ?? '') ?? 0) + 1;
+      seen.set(req.url ?? '', n);
+      const k = `${req.url} ${n}`;
+      if (k === '/a 1') setTimeout(() => ((res.statusCode = 503), res.end(`${k} failed`)), 200);
+      else res.end(k);
+    });
+    const p = await proxy(
+      [b.address],
+      mesh({
+        balancer: { kind: 'round-robin' },
+        failover: {
+          timeout: '2s',
+          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'finagle', retryRatio: 0.5, minRetriesPerSecond: 0 } },
+          hedge: { delay: '50ms' },
+        },
+      }),
+    );
+    const a = send(p.port, { path: '/a' });
+    await sleep(100);
+    expect(await send(p.port, { path: '/b' })).toMatchObject({ status: 200, body: '/b 1' });
+    expect(await a).toMatchObject({ status: 503, body: '/a 1 failed' });
+    expect(p.stats()).toMatchObject({ attempts: 2, hedges: 0, retries: 0, budgetDenied: 1 });
+  });
+
   it('the circuit breaker answers 503 with x-envoy-overloaded past max requests', async () => {
     const held: (() => void)[] = [];
     const b = await httpBackend((_req, res) => held.push(() => res.end('late')));
