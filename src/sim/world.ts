@@ -956,9 +956,11 @@ export class World implements Model {
 
   /**
    * Sends one attempt of call `c` (`flags`: AF_BY_RETRY / AF_HEDGE for a retry or hedge,
-   * AF_WAITED for one that was waiting for a connection). When nothing can be sent (a
-   * breaker overflow, no healthy endpoint) the sidecar answers 503 itself, which ends the
-   * call unless other attempts are still out.
+   * AF_WAITED for one that was waiting for a connection). When nothing can be sent the
+   * sidecar answers 503 itself: a breaker overflow ends the call unless other attempts are
+   * still out; no healthy endpoint for a retry or hedge ends it at once, other attempts
+   * cancelled, as Envoy's doRetry answers "no healthy upstream" (for a first attempt there
+   * are no others).
    */
   private sendAttempt(c: number, flags: number): void {
     const p = this.pools[this.cPool[c] | 0];
@@ -1010,10 +1012,10 @@ export class World implements Model {
       ep = sidecar.pick(ctx);
     }
     if (ep < 0) {
-      // Nothing to send to: "no healthy upstream".
+      // Nothing to send to: "no healthy upstream", the call's answer even with attempts out.
       this.releaseBreaker(p, s);
       if (measured) p.stats.noEndpoint++;
-      this.notSent(c, p, s, waited);
+      this.notSent(c, p, s, waited, (flags & AF_BY_RETRY) !== 0);
       return;
     }
     const inst = p.instanceOf[ep];
@@ -1070,13 +1072,15 @@ export class World implements Model {
    * An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). A
    * retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry the call
    * holds is given back. One that `waited` for a connection stops counting for the limiter.
+   * The 503 is the call's answer when nothing else is outstanding, or at once when `final`
+   * (no healthy upstream for a retry or hedge: Envoy's doRetry sends it and resets the rest).
    */
-  private notSent(c: number, p: Pool, s: number, waited: boolean): void {
+  private notSent(c: number, p: Pool, s: number, waited: boolean, final = false): void {
     if (p.limiters !== undefined) {
       this.retryDecision(c, p.limiters[s], false);
       if (waited) p.limiters[s].onAttemptEnd();
     }
-    if (this.cOut[c] + this.othersWaiting(c, p) === 0) this.conclude(c, LOCAL_503, false);
+    if (final || this.cOut[c] + this.othersWaiting(c, p) === 0) this.conclude(c, LOCAL_503, false);
   }
 
   /**

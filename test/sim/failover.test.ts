@@ -758,6 +758,52 @@ describe('the overall deadline (mesh.failover.timeout)', () => {
   });
 });
 
+describe('no healthy upstream for a retry or hedge', () => {
+  // One instance, outlier detection ejecting it at its first 5xx (504 for a timeout), no
+  // panic routing: once it is out, the sidecar has no healthy endpoint. One call, at 40 ms.
+  const alone = (failover: string, faults: readonly string[]): RunResult =>
+    run(
+      graph({
+        duration: 50,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(25),
+        balancer: 'round-robin, panicThreshold: 0%',
+        failover: `{ timeout: 1s, ${failover}, outlierDetection: { consecutive5xx: 1, maxEjectionPercent: 100% } }`,
+        faults,
+      }),
+      1,
+    );
+
+  it('a hedge that finds none ends the call with 503 at once, its first attempt cancelled (Envoy: doRetry → sendNoHealthyUpstreamResponse)', () => {
+    // The attempt takes 200 ms; its per-try timeout at 90 ms goes to outlier detection (504),
+    // which ejects the instance; the hedge admitted then has nowhere to go: the call's answer
+    // is the sidecar's 503 at 90 ms, not the first attempt's 200 at 240 ms.
+    const res = alone('perTryTimeout: 50ms, retries: { max: 1, on: [5xx], backoff: { base: 1ms } }, hedge: { onPerTryTimeout: true }', [
+      '{ kind: slow, target: { service: s }, at: 0ms, factor: 40 }',
+    ]);
+    const l = clientLayer(res);
+    expect([l.calls, l.succeeded, l.failed, l.attempts, l.hedges, l.noEndpoint, res.requests.rejected]).toEqual([1, 0, 1, 1, 1, 1, 1]);
+    expect(res.failover.ejections).toBe(1);
+    expectProbesAtRest();
+  });
+
+  it('a retry that finds none ends the call with 503 at once, though a hedge is still out', () => {
+    // The first attempt (sent at 40 ms, slow: 200 ms) will answer 200 at 240 ms. The hedge at
+    // 50 ms meets a fast-failing instance: 503 at once, the instance is ejected, and the retry
+    // of that 503 finds no healthy endpoint: 503 for the call at 50 ms.
+    const res = alone('retries: { max: 2, on: [5xx], backoff: { base: 1ms } }, hedge: { delay: 10ms }', [
+      '{ kind: slow, target: { service: s }, at: 0ms, for: 45ms, factor: 40 }',
+      '{ kind: error, target: { service: s }, at: 45ms, for: 15ms, fast: true }',
+    ]);
+    const l = clientLayer(res);
+    expect([l.calls, l.succeeded, l.failed, l.attempts, l.hedges, l.retries, l.noEndpoint, res.requests.rejected]).toEqual([1, 0, 1, 2, 1, 1, 1, 1]);
+    expect(res.failover.ejections).toBe(1);
+    expectProbesAtRest();
+  });
+});
+
 describe('circuit breaker (maxRequests)', () => {
   // Closed loop, 20 clients, think 1 ms, constant 50 ms service, no network time. An
   // overflow is answered at once and the client polls again 1 ms later, so every slot the

@@ -37,7 +37,8 @@
  * Retry decisions are Envoy's calls of RetryStateImpl::shouldRetry, which begins with
  * resetRetry(): the end of an attempt that was not hedged; an attempt's per-try timeout
  * under hedge_on_per_try_timeout (even with no retry left to ask for); an attempt that
- * could not be sent (breaker overflow, no healthy upstream); and, as meshsim's extension
+ * could not be sent (a breaker overflow; no healthy upstream, which for a retry or hedge
+ * also ends the request at once, as Envoy's doRetry does); and, as meshsim's extension
  * to timed hedging, each hedge the hedging delay asks for. So a request never holds more
  * than one retry: a retry is held from its admission, through its backoff and its
  * attempt, until the request's next decision or its end. `endAttempt` and

@@ -264,7 +264,9 @@ export class Exchange implements ResponseListener {
 
   /**
    * Sends one attempt (flags: F_BY_RETRY / F_HEDGE, F_WAITED for one that was waiting for a
-   * connection); answers 503 itself when nothing can be sent.
+   * connection); answers 503 itself when nothing can be sent: after a breaker overflow once
+   * nothing else is outstanding; with no healthy upstream for a retry or hedge at once,
+   * other attempts cancelled, as Envoy's doRetry answers "no healthy upstream".
    */
   sendAttempt(flags: number): void {
     const p = this.ctx.policies;
@@ -310,7 +312,7 @@ export class Exchange implements ResponseListener {
     if (ep < 0) {
       this.releaseBreaker();
       counters.noHealthy++;
-      this.notSent('no-healthy-upstream', waited);
+      this.notSent('no-healthy-upstream', waited, (flags & F_BY_RETRY) !== 0);
       return;
     }
     const now = this.ctx.now();
@@ -345,16 +347,18 @@ export class Exchange implements ResponseListener {
 
   /**
    * An attempt that could not be sent: the sidecar's local 503 (Envoy never retries it). One
-   * that `waited` for a connection stops counting for the limiter.
+   * that `waited` for a connection stops counting for the limiter. The 503 is the answer
+   * when nothing else is outstanding, or at once when `final` (no healthy upstream for a
+   * retry or hedge: Envoy's doRetry sends it and resets the other upstream requests).
    */
-  private notSent(reason: LocalReason, waited: boolean): void {
+  private notSent(reason: LocalReason, waited: boolean, final = false): void {
     const p = this.ctx.policies;
     if (p.limiter !== undefined) {
       // A retry decision all the same (Envoy's overflow reset asks shouldRetry): the retry held is given back.
       this.retryDecision(p.limiter, false);
       if (waited) p.limiter.onAttemptEnd();
     }
-    if (this.out + this.pendingRetry + this.waiting === 0) this.conclude(LOCAL_503, undefined, false, false, reason);
+    if (final || this.out + this.pendingRetry + this.waiting === 0) this.conclude(LOCAL_503, undefined, false, false, reason);
   }
 
   /**

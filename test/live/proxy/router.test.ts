@@ -637,6 +637,40 @@ describe('failover through the same objects as the simulator', () => {
     expect((await send(p.port)).status).toBe(200);
   });
 
+  it('a hedge that finds no healthy upstream ends the request with 503 at once, the first attempt cancelled (Envoy: doRetry → sendNoHealthyUpstreamResponse)', async () => {
+    // One upstream answering after 1 s. Its attempt's per-try timeout at 100 ms goes to
+    // outlier detection as a 504, which ejects it (consecutive5xx 1, no panic routing); the
+    // hedge admitted then has nowhere to go, and Envoy answers the request there and then.
+    let cut = 0;
+    const b = await httpBackend((_req, res) => {
+      const t = setTimeout(() => res.end('late'), 1_000);
+      res.on('close', () => {
+        clearTimeout(t);
+        if (!res.writableFinished) cut++;
+      });
+    });
+    const p = await proxy(
+      [b.address],
+      mesh({
+        balancer: { kind: 'round-robin', panicThreshold: '0%' },
+        failover: {
+          timeout: '2s',
+          perTryTimeout: '100ms',
+          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' } },
+          hedge: { onPerTryTimeout: true },
+          outlierDetection: { consecutive5xx: 1, maxEjectionPercent: '100%' },
+        },
+      }),
+    );
+    const started = Date.now();
+    const r = await send(p.port);
+    expect(r).toMatchObject({ status: 503, body: 'no healthy upstream' });
+    expect(r.headers['x-meshsim-local-reply']).toBe('no-healthy-upstream');
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(p.stats()).toMatchObject({ attempts: 1, hedges: 1, perTryTimeouts: 1, noHealthy: 1 });
+    await eventually(() => cut === 1);
+  });
+
   it('hedging: a second attempt after the delay, the fast answer wins, the slow one is cancelled', async () => {
     let cut = 0;
     const slow = await httpBackend((_req, res) => {
