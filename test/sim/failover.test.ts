@@ -1,9 +1,10 @@
 /**
  * The failover pipeline of src/sim/world.ts (issue #4, sections 3 and 5): retries against
  * their closed forms, retry amplification through a call graph, per-try timeouts and
- * hedging around a hung or slow instance, the overall deadline, the circuit breaker, the
- * Envoy retry budget under a retry storm, and property tests over random call graphs,
- * failover configs and fault schedules.
+ * hedging around a hung or slow instance (and Envoy's rules for hedges and retries the
+ * budget refuses), the overall deadline, no healthy upstream for a retry or hedge, the
+ * circuit breaker, the Envoy retry budget under a retry storm, and property tests over
+ * random call graphs, failover configs and fault schedules.
  *
  * Every scenario is written as scenario-file YAML and loaded by the real loader. Seeds are
  * fixed. Where randomness is the point, the tolerance is derived from theory and stated
@@ -22,11 +23,10 @@
  * an attempt list that looped forever (a record freed while its call went on stayed linked
  * in the call's attempts, and cancelAttempts walked it).
  *
- * At the time of writing one test fails, on a bug of src/sim/world.ts: scheduleRetry keeps
- * one pending RETRY_SEND per call (cRetrySeq), so a second retry admitted while the first
- * waits out its backoff (timed hedges make that possible) voids the first one's event while
- * cPendingRetry still counts it, and the call never ends (the test of timed hedges with
- * retries).
+ * The test of timed hedges with retries guards a fixed bug: scheduleRetry kept one pending
+ * RETRY_SEND per call, so a second retry admitted while the first waited out its backoff
+ * voided the first one's event while cPendingRetry still counted it, and the call never
+ * ended. Each admitted retry now has a timer token of its own (allocToken).
  */
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
