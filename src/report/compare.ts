@@ -100,7 +100,7 @@ export interface Comparison {
 export const COMPARE_METHOD = {
   confidence: 0.95,
   paired:
-    'same seeds on both sides: per seed B/A − 1, its mean with a Student t 95% interval over the per-seed ratios, p from an exact two-sided sign-flip permutation test (Monte Carlo, 20000 seeded draws, past 16 seeds)',
+    'same seeds on both sides: per seed ln(B/A), reported as exp(mean) − 1 (the geometric mean over seeds of B/A, − 1) with exp of a Student t 95% interval over the log ratios, − 1 (a figure that is 0 on some seed: (B − A)/mean(A) per seed, mean(B)/mean(A) − 1), p from an exact two-sided sign-flip permutation test (Monte Carlo, 20000 seeded draws, past 16 seeds)',
   welch:
     'different seeds: mean(B)/mean(A) − 1 of the per-seed values, a Welch t 95% interval on mean(B) − mean(A) divided by mean(A), p from a two-sample permutation test on the difference of means (exact up to 200000 relabellings, else 20000 seeded draws)',
 } as const;

@@ -185,7 +185,7 @@ export function differencesSection(report: Report): string {
   const lines = [
     `## Differences vs ${baseline}`,
     '',
-    `Paired by seed (${n} seed${n === 1 ? '' : 's'}, common random numbers): relative difference with its 95% confidence interval (Student t over the per-seed ratios) and the p-value of an exact sign-flip permutation test; significant when p < 0.05 and the interval excludes 0.` +
+    `Paired by seed (${n} seed${n === 1 ? '' : 's'}, common random numbers): relative difference (geometric mean over seeds of variant/baseline, − 1) with its 95% confidence interval (Student t over the per-seed log ratios) and the p-value of an exact sign-flip permutation test; significant when p < 0.05 and the interval excludes 0.` +
       (n < PAIRED_SEEDS_NEEDED ? ` With ${n} seed${n === 1 ? '' : 's'} no difference can reach p < 0.05: run with \`--seeds ${PAIRED_SEEDS_NEEDED}\` or more.` : ''),
     '',
   ];

@@ -14,12 +14,18 @@
  *   seeds and can lie above it; an interval for a maximum over n runs would need the
  *   distribution's tail, which a handful of seeds cannot give.
  * - **Paired comparison** (the variants of one report share their seeds, and each seed
- *   gives every variant the same random streams): per seed the relative difference
- *   r = variant / baseline − 1; the estimate is the mean of r, its 95% interval Student's t
- *   over the r values, and its p-value an exact two-sided sign-flip permutation test on
- *   mean(r) (all 2^n sign assignments for n ≤ 16 seeds, else a seeded Monte Carlo of
- *   {@link MONTE_CARLO_DRAWS} draws, p = (1 + hits) / (1 + draws)). With n seeds the smallest
- *   exact p-value is 2/2^n, so significance at 5% needs at least 6 seeds.
+ *   gives every variant the same random streams): per seed the log ratio
+ *   l = ln(variant / baseline); the estimate is exp(mean l) − 1, the geometric mean of the
+ *   per-seed ratios less 1, its 95% interval exp of Student's t over the l values, − 1, and
+ *   its p-value an exact two-sided sign-flip permutation test on mean(l) (all 2^n sign
+ *   assignments for n ≤ 16 seeds, else a seeded Monte Carlo of {@link MONTE_CARLO_DRAWS}
+ *   draws, p = (1 + hits) / (1 + draws)). On the log scale swapping the two variants negates
+ *   every term, so interchangeable variants give terms symmetric about 0, as the test
+ *   assumes; the mean of v/b − 1 is not symmetric (100 vs 200 and 200 vs 100 average +25%
+ *   either way). A figure that is 0 on some seed (success rate, throughput) has no log
+ *   ratio there: it falls back to (v − b)/mean(b) per seed, whose mean is
+ *   mean(v)/mean(b) − 1. With n seeds the smallest exact p-value is 2/2^n, so significance at
+ *   5% needs at least 6 seeds.
  * - **Unpaired comparison** (two reports run on different seeds): relative difference of the
  *   per-seed means, mean(B) / mean(A) − 1, a Welch t interval on mean(B) − mean(A) divided by
  *   mean(A), and a two-sample permutation test on the difference of means (exact up to
@@ -81,7 +87,7 @@ export const STATISTICS_METHOD = {
   interval:
     "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed), cut to the figure's range: successRate to [0, 1], the others at 0",
   comparison:
-    'each variant against the first (the baseline), paired by seed: relative difference variant/baseline − 1 per seed, its mean with a Student t 95% interval over the per-seed ratios; p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
+    'each variant against the first (the baseline), paired by seed: log ratio ln(variant/baseline) per seed, reported as exp(mean) − 1 (geometric mean of the per-seed ratios, − 1) with exp of a Student t 95% interval over the log ratios, − 1 (a figure that is 0 on some seed: (variant − baseline)/mean(baseline) per seed, mean(variant)/mean(baseline) − 1); p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
   totals:
     'counts summed over the n seeds (requests, rejected, timedOut, errorsResetsConnectFailures and the failover counters): n × the Student t interval of the per-seed count, an interval for the total, cut at 0',
   maxima:
@@ -429,7 +435,11 @@ export function countIntervals(runs: readonly CountSource[], maxOverMean: readon
 export interface FigureComparison {
   /** Seeds compared (paired), or per-seed values on each side (unpaired: the smaller side). */
   readonly n: number;
-  /** Mean relative difference, variant / baseline − 1; null when nothing could be compared. */
+  /**
+   * Relative difference, variant / baseline − 1. Paired: the geometric mean over seeds of
+   * variant / baseline, − 1 (mean(variant)/mean(baseline) − 1 when a seed has 0); unpaired:
+   * mean(variant)/mean(baseline) − 1. Null when nothing could be compared.
+   */
   readonly relative: number | null;
   /** 95% interval of the relative difference; null with fewer than two seeds. */
   readonly ci: Interval | null;
@@ -567,23 +577,53 @@ function notComparable(figure: StatFigure, names: Names, n: number, why: string)
   return { n, relative: null, ci: null, p: null, minP: null, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: not compared with ${names.baseline} (${why})` };
 }
 
-/** One figure, paired by seed: seeds where both sides have the figure and the baseline's is not 0. */
+/**
+ * The per-seed terms a paired comparison works on, for the seeds where both sides have the
+ * figure: `log`, ln(v/b) on every seed when every value is positive (the estimate is then the
+ * geometric mean of v/b, − 1); else `scaled`, (v − b) / mean(b) (the estimate is
+ * mean(v)/mean(b) − 1). Null when no seed has both, or the baseline's mean is 0.
+ */
+export function pairedTerms(pairs: readonly (readonly [number, number])[]): { kind: 'log' | 'scaled'; terms: number[] } | null {
+  if (pairs.length === 0) return null;
+  if (pairs.every(([b, v]) => b > 0 && v > 0)) return { kind: 'log', terms: pairs.map(([b, v]) => Math.log(v / b)) };
+  const mb = mean(pairs.map(([b]) => b));
+  if (!(mb > 0)) return null;
+  return { kind: 'scaled', terms: pairs.map(([b, v]) => (v - b) / mb) };
+}
+
+/**
+ * One figure, paired by seed, over the seeds where both sides have it. When it is positive on
+ * every seed on both sides, per seed the log ratio ln(v/b): its mean, Student t interval and
+ * sign-flip test, reported back on the ratio scale, exp(mean) − 1 (the geometric mean of v/b,
+ * − 1) with interval exp(bounds) − 1. Swapping baseline and variant negates every log ratio,
+ * so the estimate of B against A is 1/(1 + that of A against B) − 1 and its test gives the same
+ * p: interchangeable variants are symmetric about 0, as the sign-flip test assumes (the mean
+ * of v/b − 1 is not: it is biased upward). When a seed has 0 (a success rate or throughput of
+ * 0), the log ratio is undefined: then per seed (v − b)/mean(b), whose mean is
+ * mean(v)/mean(b) − 1, with the t interval and sign-flip test on those. Not compared when the
+ * baseline's is 0 on every such seed.
+ */
 export function pairedFigure(figure: StatFigure, names: Names, baseline: readonly SeededFigures[], variant: readonly SeededFigures[]): FigureComparison {
   const bySeed = new Map(baseline.map((r) => [r.seed, figureValue(figure, r)]));
-  const ratios: number[] = [];
+  const pairs: [number, number][] = [];
   for (const r of variant) {
     const b = bySeed.get(r.seed);
     const v = figureValue(figure, r);
-    if (b === undefined || b === null || v === null || b === 0 || !Number.isFinite(b) || !Number.isFinite(v)) continue;
-    ratios.push(v / b - 1);
+    if (b === undefined || b === null || v === null || !Number.isFinite(b) || !Number.isFinite(v)) continue;
+    pairs.push([b, v]);
   }
-  if (ratios.length === 0) return notComparable(figure, names, 0, 'no seed where both have it and the baseline’s is not 0');
-  const relative = round6(mean(ratios));
-  const ci = roundInterval(tInterval(ratios));
-  const p = round6(signFlipPValue(ratios));
-  const minP = round6(signFlipMinP(ratios.length));
-  if (ratios.every((r) => r === 0)) return { n: ratios.length, relative, ci, p, minP, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
-  return { n: ratios.length, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'paired', seedsPhrase(ratios.length)) };
+  if (pairs.length === 0) return notComparable(figure, names, 0, 'no seed where both have it');
+  const paired = pairedTerms(pairs);
+  if (paired === null) return notComparable(figure, names, pairs.length, 'the baseline’s is 0 on every seed where both have it');
+  const { kind, terms } = paired;
+  const back = kind === 'log' ? (x: number): number => Math.expm1(x) : (x: number): number => x;
+  const relative = round6(back(mean(terms)));
+  const t = tInterval(terms);
+  const ci = roundInterval(t === null ? null : [back(t[0]), back(t[1])]);
+  const p = round6(signFlipPValue(terms));
+  const minP = round6(signFlipMinP(terms.length));
+  if (pairs.every(([b, v]) => b === v)) return { n: terms.length, relative, ci, p, minP, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
+  return { n: terms.length, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'paired', seedsPhrase(terms.length)) };
 }
 
 /** One figure, unpaired: Welch t interval on the difference of means over the baseline's mean. */

@@ -40,8 +40,8 @@ describe('compareReports', () => {
 
   it('"same" only when no seed differs: differences that cancel out on average are not "same"', () => {
     const six = [100, 110, 120, 130, 140, 150];
-    // p99 up 25% on half the seeds and down 25% on the others: mean change exactly 0, p = 1, CI ±25%.
-    const c = compareReports([report('a', [variant('x', six)]), report('b', [variant('x', six.map((p, i) => p * (i % 2 === 0 ? 1.25 : 0.75)))])]);
+    // p99 × 1.25 on half the seeds and ÷ 1.25 on the others: geometric mean change exactly 0, p = 1.
+    const c = compareReports([report('a', [variant('x', six)]), report('b', [variant('x', six.map((p, i) => (i % 2 === 0 ? p * 1.25 : p / 1.25)))])]);
     expect(c.pairs[0].figures.p99).toMatchObject({ relative: 0, p: 1, significant: false });
     const table = formatComparisonTable(c);
     expect(table).toMatch(/^success rate .* same$/m);

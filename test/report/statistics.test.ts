@@ -5,6 +5,7 @@
  * comparisons with the baseline, the Differences section) on real scenarios.
  */
 import { resolve } from 'node:path';
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { rngStream } from '../../src/core/rng.js';
 import { reportMarkdown } from '../../src/report/markdown.js';
@@ -16,6 +17,7 @@ import {
   EXACT_LIMIT,
   EXACT_SIGN_FLIP_MAX,
   incompleteBeta,
+  pairedFigure,
   MAXIMUM_FIGURES,
   MONTE_CARLO_DRAWS,
   PAIRED_SEEDS_NEEDED,
@@ -312,21 +314,86 @@ const run = (seed: number, p99: number, extra: Partial<SeededFigures> = {}): See
 describe('comparisons', () => {
   const names = { variant: 'fast', baseline: 'slow' };
 
-  it('paired: relative difference, t interval over the per-seed ratios, sign-flip p, a sentence', () => {
+  it('paired: geometric mean of the per-seed ratios, exp of the t interval over the log ratios, sign-flip p, a sentence', () => {
     const base = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100 + s));
     const fast = base.map((r, i) => run(r.seed, (100 + r.seed) * (0.6 + [0.01, -0.01, 0.02, -0.02, 0.0, 0.005][i])));
     const c = compareRuns(names, base, fast);
     expect(c.method).toBe('paired');
     const p99 = c.figures.p99;
-    const ratios = [0.01, -0.01, 0.02, -0.02, 0.0, 0.005].map((x) => x - 0.4);
-    const ci = tInterval(ratios);
-    expect(p99.relative).toBeCloseTo(ratios.reduce((a, b) => a + b) / 6, 6);
-    expect(p99.ci?.[0]).toBeCloseTo(ci?.[0] ?? NaN, 6);
+    const logs = [0.01, -0.01, 0.02, -0.02, 0.0, 0.005].map((x) => Math.log(0.6 + x));
+    const ci = tInterval(logs);
+    expect(p99.relative).toBeCloseTo(Math.exp(logs.reduce((a, b) => a + b) / 6) - 1, 6);
+    expect(p99.ci?.[0]).toBeCloseTo(Math.exp(ci?.[0] ?? NaN) - 1, 6);
+    expect(p99.ci?.[1]).toBeCloseTo(Math.exp(ci?.[1] ?? NaN) - 1, 6);
     expect(p99.p).toBeCloseTo(2 / 64, 6);
     expect(p99.significant).toBe(true);
     expect(p99.verdict).toMatch(/^fast p99 is 39\.\d% lower than slow \(95% CI 38\.\d–41\.\d%, p = 0\.031\)$/);
     expect(c.figures.successRate.verdict).toBe('fast success rate: the same as slow on every seed');
     expect(c.figures.successRate.p).toBe(1);
+  });
+
+  it('paired, interchangeable variants: 100/200 against 200/100 is no difference either way (the mean of v/b − 1 said +25% both ways)', () => {
+    const a = [1, 2, 3, 4, 5, 6, 7, 8].map((s) => run(s, s % 2 === 0 ? 200 : 100));
+    const b = [1, 2, 3, 4, 5, 6, 7, 8].map((s) => run(s, s % 2 === 0 ? 100 : 200));
+    for (const [x, y] of [[a, b], [b, a]]) expect(compareRuns(names, x, y).figures.p99).toMatchObject({ relative: 0, p: 1, significant: false });
+  });
+
+  // Swapping baseline and variant negates every log ratio: the estimate goes to 1/(1 + x) − 1
+  // (opposite sign), the interval to the reciprocal one, the p-value stays.
+  test.prop([fc.array(fc.tuple(fc.double({ min: 1, max: 1000, noNaN: true }), fc.double({ min: 1, max: 1000, noNaN: true })), { minLength: 2, maxLength: 10 })], { numRuns: 200, seed: 20261129 })(
+    'paired: swapping baseline and variant inverts the ratio, flips the sign, keeps p',
+    (pairs) => {
+      const a = pairs.map(([x], i) => run(i + 1, x));
+      const b = pairs.map(([, y], i) => run(i + 1, y));
+      const ab = compareRuns(names, a, b).figures.p99;
+      const ba = compareRuns(names, b, a).figures.p99;
+      const [x, y] = [ab.relative ?? NaN, ba.relative ?? NaN];
+      // Up to the rounding of each to 6 decimals (±5e-7 each).
+      expect(Math.abs((1 + x) * (1 + y) - 1)).toBeLessThanOrEqual(5e-7 * (2 + x + y) + 1e-12);
+      if (Math.abs(x) > 1e-5) expect(Math.sign(x)).toBe(-Math.sign(y));
+      expect(ab.p).toBeCloseTo(ba.p ?? NaN, 6);
+      // The interval maps to the reciprocal one (up to the 6-decimal rounding of tiny bounds).
+      const [lo, hi] = [1 + (ab.ci?.[0] ?? NaN), 1 + (ba.ci?.[1] ?? NaN)];
+      if (lo > 0.01) expect(Math.abs(lo * hi - 1)).toBeLessThan(1e-3);
+    },
+  );
+
+  it('paired, identically distributed variants: the estimate is above 0 about half the time (binomial bound), as a symmetric test needs', () => {
+    // 400 draws of 8 seeds, each side log-normal (σ = 0.4) around 100 ms. Median-unbiased: the
+    // count of positive estimates is Binomial(400, ½), within 0.5 ± 3·√(¼/400) = 0.5 ± 0.075.
+    // The mean of v/b − 1 is biased upward (E = e^{σ²} − 1 ≈ +17%): positive ~75% of the time.
+    const rng = rngStream(7, 'test/interchangeable');
+    const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const R = 400;
+    let positive = 0;
+    let significant = 0;
+    for (let k = 0; k < R; k++) {
+      const a = [1, 2, 3, 4, 5, 6, 7, 8].map((s) => run(s, 100 * Math.exp(0.4 * gauss())));
+      const b = [1, 2, 3, 4, 5, 6, 7, 8].map((s) => run(s, 100 * Math.exp(0.4 * gauss())));
+      const c = pairedFigure('p99', names, a, b);
+      if ((c.relative ?? 0) > 0) positive++;
+      if (c.significant) significant++;
+    }
+    expect(Math.abs(positive / R - 0.5)).toBeLessThan(3 * Math.sqrt(0.25 / R));
+    // Type I error at most 5% (+3 binomial standard deviations).
+    expect(significant / R).toBeLessThan(0.05 + 3 * Math.sqrt((0.05 * 0.95) / R));
+  });
+
+  it('paired, a figure that is 0 on some seed: differences over the baseline mean, mean(v)/mean(b) − 1', () => {
+    const base = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100, { throughputPerSec: [10, 0, 10, 10, 10, 10][s - 1] }));
+    const other = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100, { throughputPerSec: [12, 12, 12, 12, 0, 12][s - 1] }));
+    const c = pairedFigure('throughputPerSec', names, base, other);
+    expect(c.n).toBe(6);
+    expect(c.relative).toBeCloseTo(60 / 50 - 1, 6);
+    const d = [2, 12, 2, 2, -10, 2].map((x) => x / (50 / 6));
+    const ci = tInterval(d);
+    expect(c.ci?.[0]).toBeCloseTo(ci?.[0] ?? NaN, 6);
+    expect(c.ci?.[1]).toBeCloseTo(ci?.[1] ?? NaN, 6);
+    expect(c.p).toBeCloseTo(signFlipPValue(d), 6);
+    // The baseline at 0 on every seed: nothing to scale by.
+    const dead = [1, 2, 3].map((s) => run(s, 100, { successRate: 0 }));
+    expect(pairedFigure('successRate', names, dead, base.slice(0, 3))).toMatchObject({ relative: null, n: 3 });
+    expect(pairedFigure('successRate', names, dead, base.slice(0, 3)).verdict).toContain('not compared with slow (the baseline’s is 0 on every seed where both have it)');
   });
 
   it('identical variants: p = 1, nothing significant', () => {
@@ -349,7 +416,7 @@ describe('comparisons', () => {
 
   it('few seeds but no difference at all (mean 0, p = 1): "no significant difference", more seeds would not change it', () => {
     const base = [1, 2].map((s) => run(s, 100));
-    const p99 = compareRuns(names, base, [run(1, 110), run(2, 90)]).figures.p99;
+    const p99 = compareRuns(names, base, [run(1, 110), run(2, 10000 / 110)]).figures.p99;
     expect(p99).toMatchObject({ relative: 0, p: 1, minP: 0.5, significant: false });
     expect(tooFewSeeds(p99, 'paired')).toBe(false);
     expect(p99.verdict).toMatch(/^fast p99: no significant difference from slow \(/);
