@@ -25,7 +25,8 @@
  *   either way). A figure that is 0 on some seed (success rate, throughput) has no log
  *   ratio there: it falls back to (v − b)/mean(b) per seed, whose mean is
  *   mean(v)/mean(b) − 1. With n seeds the smallest exact p-value is 2/2^n, so significance at
- *   5% needs at least 6 seeds.
+ *   5% needs at least 6 seeds; seeds where both sides agree (a term of 0) cannot move the
+ *   test, so n there counts only the seeds that differ ("too few differing seeds to tell").
  * - **Unpaired comparison** (two reports run on different seeds): relative difference of the
  *   per-seed means, mean(B) / mean(A) − 1, a Welch t interval on mean(B) − mean(A) divided by
  *   mean(A), and a two-sample permutation test on the difference of means (exact up to
@@ -447,8 +448,9 @@ export interface FigureComparison {
   readonly p: number | null;
   /**
    * The smallest p-value the test could have given with these seeds, whatever the data
-   * ({@link signFlipMinP}, {@link twoSampleMinP}); at least 0.05: too few seeds for the test
-   * to find any difference significant. Null when nothing could be compared; absent in
+   * ({@link signFlipMinP} of the seeds whose values differ, as tied seeds cannot move the
+   * sign-flip test; {@link twoSampleMinP}); at least 0.05: too few (differing) seeds for the
+   * test to find any difference significant. Null when nothing could be compared; absent in
    * reports written before it was added.
    */
   readonly minP?: number | null;
@@ -506,14 +508,33 @@ export function seedsPhrase(n: number, nb?: number): string {
 /**
  * Why a comparison cannot be significant whatever its data: `too few seeds for the
  * permutation test (smallest possible p = 0.250 with 3 seeds; 6 paired seeds reach 0.031)`.
- * `seeds` (from {@link seedsPhrase}) is left out when unknown.
+ * `seeds` (from {@link seedsPhrase}) is left out when unknown. `tied`: paired, and some
+ * seeds gave the same value on both sides, which cannot move the sign-flip test, so that
+ * `minP` is of the seeds that differ (`seeds` from {@link differingSeedsPhrase}): `too few
+ * differing seeds to tell (smallest possible p = 0.125 with 3 of 8 seeds differing; …)`.
  */
-export function tooFewSeedsNote(method: ComparisonMethod, minP: number, seeds?: string): string {
+export function tooFewSeedsNote(method: ComparisonMethod, minP: number, seeds?: string, tied = false): string {
+  if (method === 'paired' && tied) {
+    return `too few differing seeds to tell (smallest possible p = ${formatP(minP)}${seeds === undefined ? '' : ` with ${seeds}`}; seeds with the same value on both sides cannot move the sign-flip test, ${PAIRED_SEEDS_NEEDED} differing seeds reach ${formatP(signFlipMinP(PAIRED_SEEDS_NEEDED))})`;
+  }
   const reach =
     method === 'paired'
       ? `${PAIRED_SEEDS_NEEDED} paired seeds reach ${formatP(signFlipMinP(PAIRED_SEEDS_NEEDED))}`
       : `${UNPAIRED_SEEDS_NEEDED} seeds on each side reach ${formatP(twoSampleMinP(UNPAIRED_SEEDS_NEEDED, UNPAIRED_SEEDS_NEEDED))}`;
   return `too few seeds for the permutation test (smallest possible p = ${formatP(minP)}${seeds === undefined ? '' : ` with ${seeds}`}; ${reach})`;
+}
+
+/** `3 of 8 seeds differing`: the seeds of a paired test whose values differ, of those compared. */
+export function differingSeedsPhrase(differing: number, n: number): string {
+  return `${differing} of ${n} seeds differing`;
+}
+
+/**
+ * The seeds that differ in a paired comparison whose `minP` (2/2^k, k ≤ 16) is at least
+ * 0.05: k, worked out from `minP`, as report.json does not carry it.
+ */
+function differingSeeds(minP: number): number {
+  return Math.max(0, Math.round(1 - Math.log2(minP)));
 }
 
 /**
@@ -546,14 +567,16 @@ export function tooFewSeedsGroups(figures: { readonly [F in StatFigure]: FigureC
     const c = figures[f];
     const minP = comparisonMinP(c, method);
     if (minP === null || !tooFewSeeds(c, method)) continue;
-    const note = tooFewSeedsNote(method, minP, method === 'paired' ? seedsPhrase(c.n) : undefined);
+    const differing = method === 'paired' ? differingSeeds(minP) : c.n;
+    const tied = method === 'paired' && differing < c.n;
+    const note = tooFewSeedsNote(method, minP, method === 'paired' ? (tied ? differingSeedsPhrase(differing, c.n) : seedsPhrase(c.n)) : undefined, tied);
     groups.set(note, [...(groups.get(note) ?? []), f]);
   }
   return [...groups].map(([note, fs]) => ({ note, figures: fs }));
 }
 
 /** The sentence of a compared figure: significant, out of the test's reach ({@link tooFewSeedsNote}), or not significant. */
-function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, minP: number, method: ComparisonMethod, seeds: string): { significant: boolean; verdict: string } {
+function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, minP: number, method: ComparisonMethod, seeds: string, tied = false): { significant: boolean; verdict: string } {
   const label = `${names.variant} ${FIGURE_LABEL[figure]}`;
   const significant = ci !== null && p < ALPHA && (ci[0] > 0 || ci[1] < 0);
   if (significant) {
@@ -565,7 +588,7 @@ function verdict(figure: StatFigure, names: Names, relative: number, ci: Interva
   const d = decimals(relative, ci);
   const interval = ci === null ? 'no interval from one seed' : `95% CI ${signedPct(ci[0], d)} to ${signedPct(ci[1], d)}`;
   // Not "no significant difference": with an interval far from 0 that reads as a contradiction.
-  if (minP >= ALPHA && !(relative === 0 && p === 1)) return { significant, verdict: `${label}: ${signedPct(relative, d)} vs ${names.baseline} (${interval}, p = ${formatP(p)}), ${tooFewSeedsNote(method, minP, seeds)}` };
+  if (minP >= ALPHA && !(relative === 0 && p === 1)) return { significant, verdict: `${label}: ${signedPct(relative, d)} vs ${names.baseline} (${interval}, p = ${formatP(p)}), ${tooFewSeedsNote(method, minP, seeds, tied)}` };
   return { significant, verdict: `${label}: no significant difference from ${names.baseline} (${signedPct(relative, d)}, ${interval}, p = ${formatP(p)})` };
 }
 
@@ -621,9 +644,12 @@ export function pairedFigure(figure: StatFigure, names: Names, baseline: readonl
   const t = tInterval(terms);
   const ci = roundInterval(t === null ? null : [back(t[0]), back(t[1])]);
   const p = round6(signFlipPValue(terms));
-  const minP = round6(signFlipMinP(terms.length));
-  if (pairs.every(([b, v]) => b === v)) return { n: terms.length, relative, ci, p, minP, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
-  return { n: terms.length, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'paired', seedsPhrase(terms.length)) };
+  // Tied seeds (a term of 0) cannot move the sign-flip test: its floor is of the others.
+  const differing = terms.filter((x) => x !== 0).length;
+  const minP = round6(signFlipMinP(differing));
+  if (differing === 0) return { n: terms.length, relative, ci, p, minP, significant: false, verdict: `${names.variant} ${FIGURE_LABEL[figure]}: the same as ${names.baseline} on every seed` };
+  const tied = differing < terms.length;
+  return { n: terms.length, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'paired', tied ? differingSeedsPhrase(differing, terms.length) : seedsPhrase(terms.length), tied) };
 }
 
 /** One figure, unpaired: Welch t interval on the difference of means over the baseline's mean. */

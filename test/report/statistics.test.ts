@@ -28,6 +28,7 @@ import {
   tCdf,
   tInterval,
   tooFewSeeds,
+  tooFewSeedsGroups,
   tooFewSeedsNote,
   TOTAL_FIGURES,
   totalInterval,
@@ -422,6 +423,25 @@ describe('comparisons', () => {
     expect(p99.verdict).toMatch(/^fast p99: no significant difference from slow \(/);
   });
 
+  it('tied seeds cannot move the sign-flip test: minP counts the seeds that differ, and says "too few differing seeds to tell"', () => {
+    // 8 seeds, success rate 100% on both sides on 4 of them: only 4 differ, p ≥ 2/2⁴ = 0.125.
+    const rate = (xs: number[]): SeededFigures[] => xs.map((x, i) => run(i + 1, 100, { successRate: x }));
+    const c = compareRuns(names, rate([1, 1, 1, 1, 0.99, 0.99, 0.99, 0.99]), rate([1, 1, 1, 1, 0.999, 0.999, 0.999, 0.999]));
+    const sr = c.figures.successRate;
+    expect(sr).toMatchObject({ n: 8, p: 0.125, minP: 0.125, significant: false });
+    expect(tooFewSeeds(sr, 'paired')).toBe(true);
+    expect(sr.verdict).not.toContain('no significant difference');
+    const note =
+      'too few differing seeds to tell (smallest possible p = 0.125 with 4 of 8 seeds differing; seeds with the same value on both sides cannot move the sign-flip test, 6 differing seeds reach 0.031)';
+    expect(sr.verdict).toMatch(/^fast success rate: \+0\.\d+% vs slow \(95% CI .*, p = 0\.125\), /);
+    expect(sr.verdict.endsWith(note)).toBe(true);
+    // report.md and the compare output group it under the same note (worked out from minP).
+    expect(tooFewSeedsGroups(c.figures, 'paired')).toEqual([{ note, figures: ['successRate'] }]);
+    // Six of eight differing: the test can reach 2/64, the verdict is an ordinary one.
+    const six = compareRuns(names, rate([1, 1, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99]), rate([1, 1, 0.999, 0.999, 0.999, 0.999, 0.999, 0.999])).figures.successRate;
+    expect(six).toMatchObject({ n: 8, minP: 0.03125, p: 0.03125, significant: true });
+  });
+
   it('enough seeds for the test, but no difference: still "no significant difference"', () => {
     const base = [1, 2, 3, 4, 5, 6].map((s) => run(s, 100 + s));
     const mixed = base.map((r, i) => run(r.seed, (100 + r.seed) * (1 + [0.02, -0.03, 0.01, -0.01, 0.03, -0.02][i])));
@@ -515,10 +535,14 @@ describe('the report', () => {
     expect(md).toContain('- **same**\n  - no significant difference: success rate, throughput, mean latency, p50, p90, p99, p99.9, attempts per request\n');
     expect(md).toMatch(/^- \*\*rand\*\*\n {2}- too few seeds for the permutation test \(smallest possible p = 0\.125 with 4 seeds; 6 paired seeds reach 0\.031\): mean latency[ ,]/m);
     expect(md).toContain('  - no significant difference in: success rate, throughput, attempts per request\n');
-    // A report written before `minP` was added reads the same (worked out again from n).
+    // p90 and p99 of rand tie with rr's on one seed (the same sketch bucket): only 3 seeds differ.
+    expect(md).toMatch(/^ {2}- too few differing seeds to tell \(smallest possible p = 0\.250 with 3 of 4 seeds differing; .*\): p90, p99$/m);
+    // A report written before `minP` was added reads the same (worked out again from n, which
+    // cannot know of ties: those figures join the plain too-few-seeds line).
     const old = JSON.parse(reportJson(report), (key: string, value: unknown) => (key === 'minP' ? undefined : value)) as typeof report;
     expect(reportJson(old)).not.toContain('minP');
-    expect(reportMarkdown(old)).toBe(md);
+    const tooFewLines = (s: string): string => s.replace(/^ {2}- too few .*\n/gm, '');
+    expect(tooFewLines(reportMarkdown(old))).toBe(tooFewLines(md));
   });
 
   it('failover counters: an interval of each total the summary has, no other; reports of a scenario without them unchanged in key order', () => {
