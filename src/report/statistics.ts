@@ -5,7 +5,9 @@
  * - **Interval**: Student's t over the per-seed values of a figure, mean ± t(0.975, n−1)·s/√n
  *   (s the sample standard deviation). It is an interval for the mean of the per-seed
  *   figure; the summary's pooled figure (a percentile of the merged sketch) need not be its
- *   centre. One seed: no interval.
+ *   centre. One seed: no interval. The success rate's is joined with the Wilson score
+ *   interval of the pooled counts ({@link wilsonInterval}): the t interval is a point when
+ *   every seed has the same rate, as 100% on each of a few seeds.
  * - **Totals** (counts the summary sums over the n seeds: requests, rejections, failover
  *   counters…): n × the interval of the per-seed count, so that the interval is on the scale
  *   of the total printed beside it.
@@ -86,7 +88,7 @@ export type MaximumFigure = (typeof MAXIMUM_FIGURES)[number];
 export const STATISTICS_METHOD = {
   confidence: CONFIDENCE,
   interval:
-    "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed), cut to the figure's range: successRate to [0, 1], the others at 0",
+    "Student's t over the per-seed values: mean ± t(0.975, n−1)·s/√n (an interval for the per-seed mean; none with one seed), cut to the figure's range: successRate to [0, 1], the others at 0; successRate's joined with the Wilson score interval of the pooled succeeded/total counts (the wider bounds of the two), so that seeds all at the same rate (100%) do not give a point",
   comparison:
     'each variant against the first (the baseline), paired by seed: log ratio ln(variant/baseline) per seed, reported as exp(mean) − 1 (geometric mean of the per-seed ratios, − 1) with exp of a Student t 95% interval over the log ratios, − 1 (a figure that is 0 on some seed: (variant − baseline)/mean(baseline) per seed, mean(variant)/mean(baseline) − 1); p from an exact two-sided sign-flip permutation test over seeds (all 2^n assignments up to 16 seeds, else 20000 seeded Monte Carlo draws); significant when p < 0.05 and the interval excludes 0',
   totals:
@@ -378,9 +380,48 @@ function clampInterval(i: Interval | null, [lo, hi]: readonly [number, number]):
   return i === null ? null : [Math.min(hi, Math.max(lo, i[0])), Math.min(hi, Math.max(lo, i[1]))];
 }
 
-export function summaryIntervals(runs: readonly FigureSource[]): SummaryIntervals {
+/**
+ * The Wilson score interval of a proportion, `succeeded` of `total` (total > 0):
+ * (p̂ + z²/2N ± z·√(p̂(1 − p̂)/N + z²/4N²)) / (1 + z²/N), z the normal 1 − α/2 quantile. Unlike
+ * p̂ ± z·√(p̂(1 − p̂)/N) it is not a point at p̂ = 0 or 1: all of N succeeding gives
+ * [N/(N + z²), 1]. Not rounded.
+ */
+export function wilsonInterval(succeeded: number, total: number, confidence = CONFIDENCE): Interval {
+  const z = tQuantile(1 - (1 - confidence) / 2, Infinity);
+  const p = succeeded / total;
+  const z2n = (z * z) / total;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z * Math.sqrt(p * (1 - p) / total + z2n / (4 * total))) / (1 + z2n);
+  // Exactly 0 and 1 at the ends (the formula gives them up to rounding).
+  return [succeeded <= 0 ? 0 : Math.max(0, centre - half), succeeded >= total ? 1 : Math.min(1, centre + half)];
+}
+
+/** A run of a report as {@link summaryIntervals} reads it: its figures and, when known, its request counts. */
+export type IntervalSource = FigureSource & { readonly requests?: { readonly total: number; readonly succeeded: number } };
+
+/**
+ * The success rate's interval: the t interval over the per-seed rates joined with the Wilson
+ * score interval of the pooled counts (the lower of the lower bounds, the higher of the
+ * upper), cut to [0, 1]. The t interval carries the variation between seeds but is a point
+ * when every seed has the same rate (100% on each of a few seeds, though failures are merely
+ * rare); Wilson is never a point but counts requests as independent across seeds. Null with
+ * fewer than two seeds (as every interval), and the t interval alone for runs without counts.
+ */
+function successRateInterval(runs: readonly IntervalSource[]): Interval | null {
+  const t = tInterval(values('successRate', runs));
+  if (t === null) return null;
+  const counted = runs.filter((r) => r.successRate !== null);
+  if (!counted.every((r) => r.requests !== undefined)) return t;
+  const total = counted.reduce((a, r) => a + (r.requests?.total ?? 0), 0);
+  const succeeded = counted.reduce((a, r) => a + (r.requests?.succeeded ?? 0), 0);
+  if (!(total > 0)) return t;
+  const w = wilsonInterval(succeeded, total);
+  return [Math.min(t[0], w[0]), Math.max(t[1], w[1])];
+}
+
+export function summaryIntervals(runs: readonly IntervalSource[]): SummaryIntervals {
   const out: Partial<Record<StatFigure, Interval | null>> = {};
-  for (const f of STAT_FIGURES) out[f] = roundInterval(clampInterval(tInterval(values(f, runs)), FIGURE_RANGE[f]));
+  for (const f of STAT_FIGURES) out[f] = roundInterval(clampInterval(f === 'successRate' ? successRateInterval(runs) : tInterval(values(f, runs)), FIGURE_RANGE[f]));
   return out as SummaryIntervals;
 }
 

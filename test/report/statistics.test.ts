@@ -38,6 +38,7 @@ import {
   twoSamplePValue,
   UNPAIRED_SEEDS_NEEDED,
   welchFigure,
+  wilsonInterval,
   type CountSource,
   type SeededFigures,
 } from '../../src/report/statistics.js';
@@ -152,6 +153,62 @@ describe('summaryIntervals', () => {
     const calm = summaryIntervals([run(0.5, 10), run(0.52, 11), run(0.51, 10.5)]);
     expect(calm.p50?.[0]).toBeCloseTo(tInterval([10, 11, 10.5])?.[0] ?? NaN, 6);
     expect(calm.successRate?.[1]).toBeCloseTo(tInterval([0.5, 0.52, 0.51])?.[1] ?? NaN, 6);
+  });
+});
+
+describe('the success rate interval: t across seeds joined with Wilson on the pooled counts', () => {
+  const counted = (succeeded: number, total: number) => ({
+    requests: { total, succeeded },
+    successRate: succeeded / total,
+    throughputPerSec: 100,
+    latencyMs: { mean: 1, p50: 1, p90: 1, p99: 1, p999: 1 },
+    attemptsPerRequest: 1,
+  });
+
+  it('Wilson by hand: 990 of 1000 is [0.98169, 0.99456]; all of N is [N/(N + z²), 1]', () => {
+    const [lo, hi] = wilsonInterval(990, 1000);
+    expect(lo).toBeCloseTo(0.981691, 5);
+    expect(hi).toBeCloseTo(0.994559, 5);
+    // p̂ = 1: centre and half-width both (1 + z²/2N)/(1 + z²/N) − …, lower = N/(N + z²), z² = 3.841459.
+    expect(wilsonInterval(1000, 1000)[0]).toBeCloseTo(1000 / (1000 + 3.841459), 6);
+    expect(wilsonInterval(1000, 1000)[1]).toBe(1);
+    expect(wilsonInterval(0, 50)[0]).toBe(0);
+  });
+
+  it('every seed at 100%: not a point at 1 but [3000/(3000 + z²), 1] for 3 × 1000 requests', () => {
+    const ci = summaryIntervals([counted(1000, 1000), counted(1000, 1000), counted(1000, 1000)]).successRate;
+    expect(ci?.[0]).toBeCloseTo(0.998721, 6);
+    expect(ci?.[1]).toBe(1);
+    // Seeds that disagree: the t interval is the wider, and is kept.
+    const spread = summaryIntervals([counted(900, 1000), counted(990, 1000), counted(950, 1000)]).successRate;
+    const t = tInterval([0.9, 0.99, 0.95]);
+    expect(spread?.[0]).toBeCloseTo(t?.[0] ?? NaN, 6);
+    expect(spread?.[1]).toBe(1);
+  });
+
+  it('covers a rare failure rate: 3 seeds of 5000 requests at 99.99%, coverage ≥ 95% − 3 sd (the t interval alone: ~74%)', () => {
+    const rng = rngStream(3, 'test/wilson');
+    // Failures per seed ~ Poisson(0.5): often 0 on every seed, where the t interval is the point 1.
+    const poisson = (lambda: number): number => {
+      let k = 0;
+      let p = Math.exp(-lambda);
+      let sum = p;
+      const u = rng.next();
+      while (u > sum) {
+        k++;
+        p *= lambda / k;
+        sum += p;
+      }
+      return k;
+    };
+    const R = 2000;
+    const truth = 1 - 1e-4;
+    let covered = 0;
+    for (let i = 0; i < R; i++) {
+      const ci = summaryIntervals([1, 2, 3].map(() => counted(5000 - poisson(0.5), 5000))).successRate;
+      if (ci !== null && ci[0] <= truth && truth <= ci[1]) covered++;
+    }
+    expect(covered / R).toBeGreaterThan(0.95 - 3 * Math.sqrt((0.95 * 0.05) / R));
   });
 });
 
