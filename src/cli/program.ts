@@ -358,10 +358,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '\nEach variant of B (C, …) is compared with the variant of the same name in A; when each\n' +
           'report has a single variant under different names, those two. Per figure: the change\n' +
           'B/A − 1 with its 95% confidence interval and a p-value. Same seeds on both sides: paired\n' +
-          'by seed (geometric mean of the per-seed B/A, Student t over the log ratios, exact\n' +
-          'sign-flip permutation test); different\n' +
-          'seeds: unpaired (Welch t interval, two-sample permutation test). Significant: p < 0.05\n' +
-          'and the interval excludes 0 (paired, that needs at least 6 seeds).\n' +
+          'by seed (geometric mean over seeds of B/A, − 1; Student t over the log ratios, exact\n' +
+          'sign-flip permutation test); different seeds: unpaired (mean(B)/mean(A) − 1,\n' +
+          'delta-method t interval on the ratio, two-sample permutation test). Significant:\n' +
+          'p < 0.05 and the interval excludes 0 (paired, that needs at least 6 differing seeds).\n' +
           '\nReports of different scenarios (name or sha256) are refused unless --force.\n' +
           '\nExit codes:\n' +
           '  0   compared\n' +

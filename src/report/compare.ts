@@ -2,7 +2,7 @@
  * `meshsim compare A B [...]`: the variants of reports B, C… against the same-named variants
  * of report A (or, when each side has a single variant under different names, those two),
  * figure by figure, with the statistics of src/report/statistics.ts: paired by seed when
- * both sides ran the same seeds, else unpaired (Welch t interval, two-sample permutation
+ * both sides ran the same seeds, else unpaired (delta-method t interval on B/A, two-sample permutation
  * test). Reports of different scenarios (name or sha256) are refused unless forced.
  */
 import { z } from 'zod';
@@ -102,7 +102,7 @@ export const COMPARE_METHOD = {
   paired:
     'same seeds on both sides: per seed ln(B/A), reported as exp(mean) − 1 (the geometric mean over seeds of B/A, − 1) with exp of a Student t 95% interval over the log ratios, − 1 (a figure that is 0 on some seed: (B − A)/mean(A) per seed, mean(B)/mean(A) − 1), p from an exact two-sided sign-flip permutation test (Monte Carlo, 20000 seeded draws, past 16 seeds)',
   welch:
-    'different seeds: mean(B)/mean(A) − 1 of the per-seed values, a Welch t 95% interval on mean(B) − mean(A) divided by mean(A), p from a two-sample permutation test on the difference of means (exact up to 200000 relabellings, else 20000 seeded draws)',
+    'different seeds: R − 1 = mean(B)/mean(A) − 1 of the per-seed values, a 95% delta-method interval on the ratio of means (se² = R²(va/mean(A)² + vb/mean(B)²), va and vb the squared standard errors of the means; t at Welch–Satterthwaite degrees of freedom), p from a two-sample permutation test on the difference of means (exact up to 200000 relabellings, else 20000 seeded draws)',
 } as const;
 
 const LABELS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -217,7 +217,7 @@ function pluginsNote(r: ComparisonReportEntry, code: (s: string) => string): str
   return `, plugin${r.plugins.length === 1 ? '' : 's'} ${r.plugins.map((p) => `${p.file} ${p.sha256 === null ? '(not a file)' : code(`${p.sha256.slice(0, 12)}…`)}`).join(', ')}`;
 }
 
-const methodLine = (pair: Pair): string => (pair.method === 'paired' ? 'paired by seed' : 'unpaired (different seeds): Welch t interval');
+const methodLine = (pair: Pair): string => (pair.method === 'paired' ? 'paired by seed' : 'unpaired (different seeds): delta-method interval on B/A, Welch df');
 const pairTitle = (pair: Pair): string => `${pair.variant} [${pair.label}] vs ${pair.baselineVariant} [A]`;
 
 /** The terminal table: a block per pair. */

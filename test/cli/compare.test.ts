@@ -79,7 +79,7 @@ describe('meshsim compare', () => {
   it('different seeds: unpaired, Welch, and said so', async () => {
     const r = await cli('compare', dir('all'), dir('all-later-seeds'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('unpaired (different seeds): Welch t interval');
+    expect(r.stdout).toContain('unpaired (different seeds): delta-method interval on B/A, Welch df');
     const json = JSON.parse((await cli('compare', dir('all'), dir('all-later-seeds'), '--format', 'json')).stdout);
     expect(json.pairs[0].method).toBe('welch');
   });

@@ -527,18 +527,39 @@ describe('comparisons', () => {
     expect(c.figures.p99.verdict).toContain('not compared');
   });
 
-  it('unpaired (different seeds): Welch interval on the difference of means over the baseline mean', () => {
-    // a = 1,2,3 and b = 2,3,4: equal variances 1/3 → se = √(2/3), Welch df = 4.
+  it('unpaired (different seeds): delta-method interval on the ratio of means, Welch–Satterthwaite df', () => {
+    // a = 1,2,3 and b = 2,3,4: R = 3/2, squared standard errors of the means 1/3 each;
+    // se² = R²·(1/3)/2² + (1/3)/2² = 0.1875 + 0.083333 = 0.270833;
+    // df = se⁴ / (0.1875²/2 + 0.083333²/2) = 3.48454.
     const a = [1, 2, 3].map((x, i) => run(i + 1, x));
     const b = [2, 3, 4].map((x, i) => run(i + 10, x));
     const c = compareRuns(names, a, b);
     expect(c.method).toBe('welch');
-    const half = 2.776445 * Math.sqrt(2 / 3);
+    const se2 = 0.1875 + 1 / 12;
+    const df = se2 ** 2 / (0.1875 ** 2 / 2 + (1 / 12) ** 2 / 2);
+    expect(df).toBeCloseTo(3.48454, 4);
+    const half = tQuantile(0.975, df) * Math.sqrt(se2);
     expect(c.figures.p99.relative).toBe(0.5);
-    expect(c.figures.p99.ci?.[0]).toBeCloseTo((1 - half) / 2, 5);
-    expect(c.figures.p99.ci?.[1]).toBeCloseTo((1 + half) / 2, 5);
+    expect(c.figures.p99.ci?.[0]).toBeCloseTo(0.5 - half, 5);
+    expect(c.figures.p99.ci?.[1]).toBeCloseTo(0.5 + half, 5);
     expect(c.figures.p99.p).toBeCloseTo(twoSamplePValue([1, 2, 3], [2, 3, 4]), 6);
     expect(welchFigure('p99', names, a, b)).toEqual(c.figures.p99);
+  });
+});
+
+describe('unpaired relative interval: coverage', () => {
+  it('covers the true ratio B/A = 2 at 95% (4 seeds a side, cv 0.3; within 3 binomial sd; the Welch difference over mean(A) gave ~90%)', () => {
+    const rng = rngStream(5, 'test/welch-ratio');
+    const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    const R = 1000;
+    let covered = 0;
+    for (let k = 0; k < R; k++) {
+      const a = [1, 2, 3, 4].map((s) => run(s, 100 * (1 + 0.3 * gauss())));
+      const b = [1, 2, 3, 4].map((s) => run(s + 10, 200 * (1 + 0.3 * gauss())));
+      const ci = welchFigure('p99', { variant: 'b', baseline: 'a' }, a, b).ci;
+      if (ci !== null && ci[0] <= 1 && 1 <= ci[1]) covered++;
+    }
+    expect(covered / R).toBeGreaterThan(0.95 - 3 * Math.sqrt((0.95 * 0.05) / R));
   });
 });
 
