@@ -12,6 +12,7 @@ import {
   figureValue,
   FIGURE_LABEL,
   formatP,
+  notComparedGroups,
   STAT_FIGURES,
   tooFewSeeds,
   tooFewSeedsGroups,
@@ -255,7 +256,11 @@ export function formatComparisonMarkdown(c: Comparison): string {
     for (const r of rows(pair, (s) => `**${s}**`)) out.push(`| ${r.join(' | ')} |`);
     const findings = STAT_FIGURES.filter((f) => pair.figures[f].significant).map((f) => `- ${pair.figures[f].verdict}`);
     const few = tooFewSeedsGroups(pair.figures, pair.method).map((g) => `- ${g.note}: ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`);
-    out.push('', ...(findings.length + few.length === 0 ? ['No significant difference.'] : [...findings, ...few]));
+    // Not compared at all (no seed with the figure on both sides…): not "no significant difference".
+    const notCompared = notComparedGroups(pair.figures).map((g) => `- not compared (${g.reason}): ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`);
+    const tested = STAT_FIGURES.some((f) => pair.figures[f].relative !== null);
+    const none = findings.length + few.length === 0 && tested ? [`No significant difference${notCompared.length > 0 ? ' in the figures compared' : ''}.`] : [];
+    out.push('', ...none, ...findings, ...few, ...(none.length > 0 && notCompared.length > 0 ? [''] : []), ...notCompared);
   }
   out.push('', 'Bold: significant (p < 0.05 and the 95% CI excludes 0). change = B/A − 1.');
   return out.join('\n') + '\n';

@@ -618,6 +618,26 @@ export function tooFewSeedsGroups(figures: { readonly [F in StatFigure]: FigureC
   return [...groups].map(([note, fs]) => ({ note, figures: fs }));
 }
 
+/** Why a figure was not compared (`relative` null), from its verdict: `no seed where both have it`. */
+export function notComparedReason(c: FigureComparison): string {
+  return /\(([^()]*)\)$/.exec(c.verdict)?.[1] ?? 'nothing to compare';
+}
+
+/**
+ * The figures of a comparison that were not compared (`relative` null: no seed had them on
+ * both sides, or the baseline's is 0), grouped by their reason, in {@link STAT_FIGURES} order.
+ * Said apart from "no significant difference", which would claim a test was run.
+ */
+export function notComparedGroups(figures: { readonly [F in StatFigure]: FigureComparison }): { reason: string; figures: StatFigure[] }[] {
+  const groups = new Map<string, StatFigure[]>();
+  for (const f of STAT_FIGURES) {
+    if (figures[f].relative !== null) continue;
+    const reason = notComparedReason(figures[f]);
+    groups.set(reason, [...(groups.get(reason) ?? []), f]);
+  }
+  return [...groups].map(([reason, fs]) => ({ reason, figures: fs }));
+}
+
 /** The sentence of a compared figure: significant, out of the test's reach ({@link tooFewSeedsNote}), or not significant. */
 function verdict(figure: StatFigure, names: Names, relative: number, ci: Interval | null, p: number, minP: number, method: ComparisonMethod, seeds: string, tied = false): { significant: boolean; verdict: string } {
   const label = `${names.variant} ${FIGURE_LABEL[figure]}`;

@@ -22,6 +22,24 @@ describe('compareReports', () => {
     expect(formatComparisonMarkdown(c)).toContain('**−50%**');
   });
 
+  it('--format md: figures not compared are listed apart with their reason, not as "no significant difference"', () => {
+    // A failed on every seed: no latency, success rate and throughput 0; B succeeded.
+    const dead = { successRate: 0, throughputPerSec: 0, latencyMs: { mean: null, p50: null, p90: null, p99: null, p999: null }, attemptsPerRequest: 1 };
+    const a = { name: 'x', summary: dead, runs: base.map((_, i) => ({ seed: 1 + i, ...dead })) };
+    const c = compareReports([report('a', [a]), report('b', [variant('x', base)])]);
+    expect(c.pairs[0].figures.p99.relative).toBeNull();
+    const md = formatComparisonMarkdown(c);
+    expect(md).toContain('\nNo significant difference in the figures compared.\n');
+    expect(md).toContain('\n- not compared (the baseline’s is 0 on every seed where both have it): success rate, throughput\n');
+    expect(md).toContain('\n- not compared (no seed where both have it): mean latency, p50, p90, p99, p99.9\n');
+    // Nothing compared at all: no claim about significance.
+    const empty = { ...dead, attemptsPerRequest: null };
+    const e = { name: 'x', summary: empty, runs: base.map((_, i) => ({ seed: 1 + i, ...empty })) };
+    const none = formatComparisonMarkdown(compareReports([report('a', [e]), report('b', [{ ...e }])]));
+    expect(none).not.toContain('No significant difference');
+    expect(none).toContain('- not compared (no seed where both have it): mean latency');
+  });
+
   it('three reports: B and C each against A', () => {
     const c = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base)]), report('c', [variant('x', base)])]);
     expect(c.pairs.map((p) => p.label)).toEqual(['B', 'C']);

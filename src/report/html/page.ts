@@ -6,7 +6,7 @@
  */
 import { assertionTally, describeStanding, formatFigure } from '../assertions.js';
 import type { AssertionResult, Report } from '../report.js';
-import { FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
+import { FIGURE_LABEL, formatP, notComparedGroups, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
 import type { ChartName } from './specs.js';
 import { printedBest, SUMMARY_COLUMNS, type SummaryColumn } from '../table.js';
 
@@ -130,6 +130,11 @@ function differencesTable(report: Report): string {
   // Figures the test could not have found significant with so few seeds: said so, not "no significant difference".
   const notes = new Set(compared.flatMap((v) => (v.comparison === undefined ? [] : tooFewSeedsGroups(v.comparison.figures, v.comparison.method).map((g) => g.note))));
   const tooFew = [...notes].map((note) => `<p>${escapeHtml(note.charAt(0).toUpperCase() + note.slice(1))}: no difference can be significant, whatever its interval.</p>\n`).join('');
+  // Figures with no comparison at all (no seed had them on both sides…): not "no significant difference".
+  const notCompared = compared.flatMap((v) =>
+    v.comparison === undefined ? [] : notComparedGroups(v.comparison.figures).map((g) => `<p>${escapeHtml(`${v.name}: not compared (${g.reason}): ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`)}.</p>\n`),
+  );
+  const tested = compared.some((v) => STAT_FIGURES.some((f) => v.comparison?.figures[f].relative !== null));
   const n = report.seeds.length;
   return (
     `<h2 id="differences">Differences vs ${escapeHtml(baseline)}</h2>\n` +
@@ -137,8 +142,9 @@ function differencesTable(report: Report): string {
     (n < PAIRED_SEEDS_NEEDED ? ` With ${n} seed${n === 1 ? '' : 's'} no difference can reach p &lt; 0.05: run with <code>--seeds ${PAIRED_SEEDS_NEEDED}</code> or more.` : '') +
     '</p>\n' +
     `<div class="scroll"><table id="differences-table">\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></div>\n` +
-    (significant.length > 0 ? `<ul>\n${significant.join('\n')}\n</ul>\n` : tooFew === '' ? '<p>No significant difference.</p>\n' : '') +
-    tooFew
+    (significant.length > 0 ? `<ul>\n${significant.join('\n')}\n</ul>\n` : tooFew === '' && tested ? `<p>No significant difference${notCompared.length > 0 ? ' in the figures compared' : ''}.</p>\n` : '') +
+    tooFew +
+    notCompared.join('')
   );
 }
 

@@ -112,6 +112,19 @@ describe('the page', () => {
     expect(await p99Cells([100.01, 120])).toEqual([' class="best"', '']);
   });
 
+  it('figures not compared are listed apart with their reason, not under "No significant difference"', () => {
+    const cut = (v: Report['variants'][number]): Report['variants'][number] => {
+      const comparison = v.comparison;
+      if (comparison === undefined) return v;
+      const p99 = { n: 0, relative: null, ci: null, p: null, minP: null, significant: false, verdict: `${v.name} p99: not compared with rr (no seed where both have it)` };
+      const same = (f: keyof typeof comparison.figures) => ({ ...comparison.figures[f], relative: 0, ci: [0, 0] as const, p: 1, minP: 1, significant: false });
+      const figures = Object.fromEntries(Object.keys(comparison.figures).map((f) => [f, same(f as keyof typeof comparison.figures)]));
+      return { ...v, comparison: { ...comparison, figures: { ...(figures as typeof comparison.figures), p99 } } };
+    };
+    const html = renderPage({ report: { ...report, variants: report.variants.map(cut) }, charts: [], scenario: { missing: '' } });
+    expect(html).toContain('<p>No significant difference in the figures compared.</p>\n<p>rand: not compared (no seed where both have it): p99.</p>\n');
+  });
+
   it('with too few seeds for the permutation test, says so under the differences, not "No significant difference"', () => {
     // The fixture has 2 seeds: the sign-flip test cannot give less than 2/4.
     expect(page).toContain('<p>Too few seeds for the permutation test (smallest possible p = 0.500 with 2 seeds; 6 paired seeds reach 0.031): no difference can be significant, whatever its interval.</p>\n');
