@@ -357,7 +357,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '  meshsim compare old/report.json new/report.json --force   # scenario edited\n' +
           '\nEach variant of B (C, …) is compared with the variant of the same name in A; when each\n' +
           'report has a single variant under different names, those two. Per figure: the change\n' +
-          'B/A − 1 with its 95% confidence interval and a p-value. Same seeds on both sides: paired\n' +
+          'of B from A over the seeds, its 95% confidence interval and a p-value. Same seeds: paired\n' +
           'by seed (geometric mean over seeds of B/A, − 1; Student t over the log ratios, exact\n' +
           'sign-flip permutation test); different seeds: unpaired (mean(B)/mean(A) − 1,\n' +
           'delta-method t interval on the ratio, two-sample permutation test). Significant:\n' +

@@ -221,6 +221,19 @@ function pluginsNote(r: ComparisonReportEntry, code: (s: string) => string): str
 const methodLine = (pair: Pair): string => (pair.method === 'paired' ? 'paired by seed' : 'unpaired (different seeds): delta-method interval on B/A, Welch df');
 const pairTitle = (pair: Pair): string => `${pair.variant} [${pair.label}] vs ${pair.baselineVariant} [A]`;
 
+/**
+ * What the change column is, for the footnote: not B/A − 1 of the A and B columns (the
+ * pooled figures), but computed over the seeds, as the pairs' methods say.
+ */
+export function changeNote(c: Comparison): string {
+  const methods = new Set(c.pairs.map((p) => p.method));
+  const parts = [
+    ...(methods.has('paired') ? [`${methods.size > 1 ? 'paired: ' : ''}the geometric mean over seeds of B/A, − 1 (mean(B)/mean(A) − 1 over the seeds for a figure that is 0 on some seed)`] : []),
+    ...(methods.has('welch') ? [`${methods.size > 1 ? 'unpaired: ' : ''}mean(B)/mean(A) − 1 of the per-seed values`] : []),
+  ];
+  return `change: ${parts.join('; ')}; the A and B columns are the pooled figures, so change need not equal their ratio − 1.`;
+}
+
 /** The terminal table: a block per pair. */
 export function formatComparisonTable(c: Comparison): string {
   const out: string[] = [`scenario ${c.scenario.name}`];
@@ -239,7 +252,7 @@ export function formatComparisonTable(c: Comparison): string {
         .trimEnd();
     out.push('', `${pairTitle(pair)} — ${methodLine(pair)}`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line));
   }
-  out.push('', '* significant: p < 0.05 and the 95% CI excludes 0. change = B/A − 1.');
+  out.push('', `* significant: p < 0.05 and the 95% CI excludes 0. ${changeNote(c)}`);
   const notes = [...new Set(c.pairs.flatMap((p) => tooFewSeedsGroups(p.figures, p.method).map((g) => g.note)))];
   for (const note of notes) out.push(`  ${note}: no change can be significant, whatever its 95% CI.`);
   return out.join('\n') + '\n';
@@ -262,7 +275,7 @@ export function formatComparisonMarkdown(c: Comparison): string {
     const none = findings.length + few.length === 0 && tested ? [`No significant difference${notCompared.length > 0 ? ' in the figures compared' : ''}.`] : [];
     out.push('', ...none, ...findings, ...few, ...(none.length > 0 && notCompared.length > 0 ? [''] : []), ...notCompared);
   }
-  out.push('', 'Bold: significant (p < 0.05 and the 95% CI excludes 0). change = B/A − 1.');
+  out.push('', `Bold: significant (p < 0.05 and the 95% CI excludes 0). ${changeNote(c)}`);
   return out.join('\n') + '\n';
 }
 

@@ -40,6 +40,19 @@ describe('compareReports', () => {
     expect(none).toContain('- not compared (no seed where both have it): mean latency');
   });
 
+  it('the footnote says what the change is: over the seeds (geometric mean of B/A paired), not the ratio of the pooled columns', () => {
+    const paired = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base.map((p) => p * 2))])]);
+    for (const out of [formatComparisonTable(paired), formatComparisonMarkdown(paired)]) {
+      expect(out).toContain('change: the geometric mean over seeds of B/A, − 1 (mean(B)/mean(A) − 1 over the seeds for a figure that is 0 on some seed); the A and B columns are the pooled figures');
+      expect(out).not.toContain('change = B/A − 1');
+    }
+    const unpaired = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base, 50)])]);
+    expect(formatComparisonTable(unpaired)).toContain('change: mean(B)/mean(A) − 1 of the per-seed values; the A and B columns');
+    const both = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base)]), report('c', [variant('x', base, 50)])]);
+    expect(formatComparisonMarkdown(both)).toContain('change: paired: the geometric mean over seeds of B/A, − 1 (');
+    expect(formatComparisonMarkdown(both)).toContain('; unpaired: mean(B)/mean(A) − 1 of the per-seed values;');
+  });
+
   it('three reports: B and C each against A', () => {
     const c = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base)]), report('c', [variant('x', base)])]);
     expect(c.pairs.map((p) => p.label)).toEqual(['B', 'C']);
