@@ -12,6 +12,8 @@ import {
   figureValue,
   FIGURE_LABEL,
   formatP,
+  multipleComparisonsNote,
+  comparisonsCount,
   notComparedGroups,
   STAT_FIGURES,
   tooFewSeeds,
@@ -255,6 +257,8 @@ export function formatComparisonTable(c: Comparison): string {
   out.push('', `* significant: p < 0.05 and the 95% CI excludes 0. ${changeNote(c)}`);
   const notes = [...new Set(c.pairs.flatMap((p) => tooFewSeedsGroups(p.figures, p.method).map((g) => g.note)))];
   for (const note of notes) out.push(`  ${note}: no change can be significant, whatever its 95% CI.`);
+  const multiple = multipleComparisonsNote(comparisonsCount(c.pairs));
+  if (multiple !== null) out.push(multiple);
   return out.join('\n') + '\n';
 }
 
@@ -276,6 +280,8 @@ export function formatComparisonMarkdown(c: Comparison): string {
     out.push('', ...none, ...findings, ...few, ...(none.length > 0 && notCompared.length > 0 ? [''] : []), ...notCompared);
   }
   out.push('', `Bold: significant (p < 0.05 and the 95% CI excludes 0). ${changeNote(c)}`);
+  const multiple = multipleComparisonsNote(comparisonsCount(c.pairs));
+  if (multiple !== null) out.push('', multiple);
   return out.join('\n') + '\n';
 }
 

@@ -2,7 +2,18 @@
 import { assertionCounts, assertionTally, describeStanding, formatFigure } from './assertions.js';
 import { formatMarkdownTable, int, intervalCell, SUMMARY_COLUMNS } from './table.js';
 import type { AssertionResult, InstanceReport, Report, VariantReport } from './report.js';
-import { COUNTER_FIGURES, FIGURE_LABEL, formatP, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type CounterFigure, type StatFigure } from './statistics.js';
+import {
+  comparisonsCount,
+  COUNTER_FIGURES,
+  FIGURE_LABEL,
+  formatP,
+  multipleComparisonsNote,
+  PAIRED_SEEDS_NEEDED,
+  STAT_FIGURES,
+  tooFewSeedsGroups,
+  type CounterFigure,
+  type StatFigure,
+} from './statistics.js';
 
 export function reportMarkdown(report: Report): string {
   const pct = (report.percentiles.relativeError * 100).toFixed(1);
@@ -20,11 +31,18 @@ export function reportMarkdown(report: Report): string {
     report.variants.length > 1 ? 'Bold: best of the variants. max/mean: the busiest instance\'s request rate over the mean.\n' : '',
     intervalsSection(report),
     differencesSection(report),
+    multipleComparisonsLine(report),
     assertionsSection(report),
     spreadSection(report),
     instancesSection(report),
     membershipSection(report),
   ].join('\n');
+}
+
+/** Below the differences: the tests are not corrected for multiple comparisons (no comparison: nothing). */
+function multipleComparisonsLine(report: Report): string {
+  const note = multipleComparisonsNote(comparisonsCount(report.variants.map((v) => v.comparison)));
+  return note === null ? '' : `${note}\n`;
 }
 
 /** The plugins the run loaded, one line (none: no line). */

@@ -748,6 +748,22 @@ export function welchFigure(figure: StatFigure, names: Names, baseline: readonly
   return { n, relative, ci, p, minP, ...verdict(figure, names, relative, ci, p, minP, 'welch', seedsPhrase(a.length, b.length)) };
 }
 
+/** The figures compared (`p` not null) over a report's or a compare run's comparisons. */
+export function comparisonsCount(comparisons: readonly ({ readonly figures: { readonly [F in StatFigure]: FigureComparison } } | undefined)[]): number {
+  return comparisons.reduce((n, c) => n + (c === undefined ? 0 : STAT_FIGURES.filter((f) => c.figures[f].p !== null).length), 0);
+}
+
+/**
+ * That the tests are not corrected for multiple comparisons: `each comparison at 5%, not
+ * corrected for multiple comparisons: with 14 comparisons, about 0.7 may be flagged by
+ * chance …`. Every figure of every variant is its own test at {@link ALPHA}; null with none.
+ */
+export function multipleComparisonsNote(count: number): string | null {
+  if (count === 0) return null;
+  const expected = Number((ALPHA * count).toFixed(2));
+  return `Each comparison is tested at 5%, not corrected for multiple comparisons: with ${count} comparison${count === 1 ? '' : 's'}, about ${expected} (0.05 × ${count}) may be flagged significant by chance even where nothing differs.`;
+}
+
 /** Whether two sets of runs have the same seeds (then they can be paired). */
 export function sameSeeds(a: readonly SeededFigures[], b: readonly SeededFigures[]): boolean {
   const sa = a.map((r) => r.seed).sort((x, y) => x - y);

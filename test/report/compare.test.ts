@@ -51,6 +51,10 @@ describe('compareReports', () => {
     const both = compareReports([report('a', [variant('x', base)]), report('b', [variant('x', base)]), report('c', [variant('x', base, 50)])]);
     expect(formatComparisonMarkdown(both)).toContain('change: paired: the geometric mean over seeds of B/A, − 1 (');
     expect(formatComparisonMarkdown(both)).toContain('; unpaired: mean(B)/mean(A) − 1 of the per-seed values;');
+    // Two pairs × 8 figures, each at 5%, uncorrected.
+    const note = 'Each comparison is tested at 5%, not corrected for multiple comparisons: with 16 comparisons, about 0.8 (0.05 × 16) may be flagged significant by chance';
+    expect(formatComparisonMarkdown(both)).toContain(note);
+    expect(formatComparisonTable(both)).toContain(note);
   });
 
   it('three reports: B and C each against A', () => {

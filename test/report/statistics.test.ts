@@ -20,6 +20,7 @@ import {
   pairedFigure,
   MAXIMUM_FIGURES,
   MONTE_CARLO_DRAWS,
+  multipleComparisonsNote,
   PAIRED_SEEDS_NEEDED,
   signFlipMinP,
   signFlipPValue,
@@ -563,6 +564,16 @@ describe('unpaired relative interval: coverage', () => {
   });
 });
 
+describe('multiple comparisons', () => {
+  it('states the expected count of chance findings, 0.05 × N; nothing with no comparison', () => {
+    expect(multipleComparisonsNote(14)).toBe(
+      'Each comparison is tested at 5%, not corrected for multiple comparisons: with 14 comparisons, about 0.7 (0.05 × 14) may be flagged significant by chance even where nothing differs.',
+    );
+    expect(multipleComparisonsNote(1)).toContain('with 1 comparison, about 0.05 (0.05 × 1)');
+    expect(multipleComparisonsNote(0)).toBeNull();
+  });
+});
+
 describe('the report', () => {
   const TINY = tinyScenario({
     seeds: 4,
@@ -613,6 +624,10 @@ describe('the report', () => {
     expect(md).toContain('- **same**\n  - no significant difference: success rate, throughput, mean latency, p50, p90, p99, p99.9, attempts per request\n');
     expect(md).toMatch(/^- \*\*rand\*\*\n {2}- too few seeds for the permutation test \(smallest possible p = 0\.125 with 4 seeds; 6 paired seeds reach 0\.031\): mean latency[ ,]/m);
     expect(md).toContain('  - no significant difference in: success rate, throughput, attempts per request\n');
+    // 8 figures × 2 variants against the baseline, each at 5%, uncorrected: said below the differences.
+    expect(md).toContain(
+      '\nEach comparison is tested at 5%, not corrected for multiple comparisons: with 16 comparisons, about 0.8 (0.05 × 16) may be flagged significant by chance even where nothing differs.\n',
+    );
     // p90 and p99 of rand tie with rr's on one seed (the same sketch bucket): only 3 seeds differ.
     expect(md).toMatch(/^ {2}- too few differing seeds to tell \(smallest possible p = 0\.250 with 3 of 4 seeds differing; .*\): p90, p99$/m);
     // A report written before `minP` was added reads the same (worked out again from n, which

@@ -6,7 +6,7 @@
  */
 import { assertionTally, describeStanding, formatFigure } from '../assertions.js';
 import type { AssertionResult, Report } from '../report.js';
-import { FIGURE_LABEL, formatP, notComparedGroups, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
+import { comparisonsCount, FIGURE_LABEL, formatP, multipleComparisonsNote, notComparedGroups, PAIRED_SEEDS_NEEDED, STAT_FIGURES, tooFewSeedsGroups, type StatFigure } from '../statistics.js';
 import type { ChartName } from './specs.js';
 import { printedBest, SUMMARY_COLUMNS, type SummaryColumn } from '../table.js';
 
@@ -134,6 +134,7 @@ function differencesTable(report: Report): string {
   const notCompared = compared.flatMap((v) =>
     v.comparison === undefined ? [] : notComparedGroups(v.comparison.figures).map((g) => `<p>${escapeHtml(`${v.name}: not compared (${g.reason}): ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`)}.</p>\n`),
   );
+  const multiple = multipleComparisonsNote(comparisonsCount(compared.map((v) => v.comparison)));
   const tested = compared.some((v) => STAT_FIGURES.some((f) => v.comparison?.figures[f].relative !== null));
   const n = report.seeds.length;
   return (
@@ -144,7 +145,8 @@ function differencesTable(report: Report): string {
     `<div class="scroll"><table id="differences-table">\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></div>\n` +
     (significant.length > 0 ? `<ul>\n${significant.join('\n')}\n</ul>\n` : tooFew === '' && tested ? `<p>No significant difference${notCompared.length > 0 ? ' in the figures compared' : ''}.</p>\n` : '') +
     tooFew +
-    notCompared.join('')
+    notCompared.join('') +
+    (multiple === null ? '' : `<p class="note">${escapeHtml(multiple)}</p>\n`)
   );
 }
 

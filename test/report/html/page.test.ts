@@ -112,6 +112,10 @@ describe('the page', () => {
     expect(await p99Cells([100.01, 120])).toEqual([' class="best"', '']);
   });
 
+  it('says the tests are not corrected for multiple comparisons (8 figures × 1 variant)', () => {
+    expect(page).toContain('<p class="note">Each comparison is tested at 5%, not corrected for multiple comparisons: with 8 comparisons, about 0.4 (0.05 × 8) may be flagged significant by chance even where nothing differs.</p>\n');
+  });
+
   it('figures not compared are listed apart with their reason, not under "No significant difference"', () => {
     const cut = (v: Report['variants'][number]): Report['variants'][number] => {
       const comparison = v.comparison;
