@@ -503,6 +503,26 @@ describe('per-try timeouts and hedging', () => {
     expectProbesAtRest();
   });
 
+  /**
+   * Two calls (at 40 and 80 ms) to one instance whose attempts starting before 200 ms take
+   * 200 ms and whose answers before 282 ms are 503s; per-try timeout 50 ms with hedging,
+   * Envoy's max_retries 1, zero backoff, `retriesMax` retries per call.
+   */
+  function slowThenFailing(retriesMax: number): ReturnType<typeof run> {
+    return run(
+      graph({
+        duration: 100,
+        drain: 2000,
+        services: { s: { instances: 1, serviceTime: constant(5) } },
+        target: 's',
+        arrival: constantRate(25),
+        failover: `{ timeout: 1s, perTryTimeout: 50ms, retries: { max: ${retriesMax}, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }`,
+        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
+      }),
+      1,
+    );
+  }
+
   it("hedge { onPerTryTimeout: true }: an attempt whose hedge the budget refused is not hedged, so its failure is retried (Envoy marks an upstream request retried only for an admitted hedge)", () => {
     // One instance; attempts starting before 200 ms take 40 × 5 ms = 200 ms, later ones 5 ms;
     // answers before 282 ms are 503s. Calls at 40 and 80 ms (25/s for 100 ms), Envoy's
@@ -515,18 +535,7 @@ describe('per-try timeouts and hedging', () => {
     // 280 ms; not hedged, that is a retry decision: the slot is free, the retry goes at once
     // and answers 200 at 285 ms. Marking the attempt hedged at every per-try timeout would
     // return B's 503.
-    const res = run(
-      graph({
-        duration: 100,
-        drain: 2000,
-        services: { s: { instances: 1, serviceTime: constant(5) } },
-        target: 's',
-        arrival: constantRate(25),
-        failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 2, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }',
-        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
-      }),
-      1,
-    );
+    const res = slowThenFailing(2);
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed]).toEqual([2, 2, 0]);
     expect([l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied, l.perTryTimeouts]).toEqual([5, 2, 1, 1, 1, 4]);
@@ -540,18 +549,7 @@ describe('per-try timeouts and hedging', () => {
     // back. Call B: its hedge at 130 ms is refused (A holds the slot), and that spends B's one
     // retry: its attempt's 503 at 280 ms, though the slot is free by then, is not retried and
     // is B's answer. Counting only admitted retries, B would retry and get a 200 at 285 ms.
-    const res = run(
-      graph({
-        duration: 100,
-        drain: 2000,
-        services: { s: { instances: 1, serviceTime: constant(5) } },
-        target: 's',
-        arrival: constantRate(25),
-        failover: '{ timeout: 1s, perTryTimeout: 50ms, retries: { max: 1, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }',
-        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
-      }),
-      1,
-    );
+    const res = slowThenFailing(1);
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed, res.requests.errors]).toEqual([2, 1, 1, 1]);
     expect([l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied, l.perTryTimeouts]).toEqual([3, 1, 1, 0, 1, 3]);

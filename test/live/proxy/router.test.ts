@@ -466,12 +466,13 @@ describe('failover through the same objects as the simulator', () => {
     expect([s.attempts, s.retries]).toEqual([2 * admitted, admitted]);
   });
 
-  it('hedge_on_per_try_timeout: an attempt whose hedge the budget refused is not hedged, so its 503 is retried (Envoy marks it retried only for an admitted hedge)', async () => {
-    // Envoy's max_retries 1. Request A at 0: its attempt never answers; at its 200 ms per-try
-    // timeout a hedge is admitted (A holds the slot until it ends) and answers at ~300 ms.
-    // Request B at 60 ms: its per-try timeout at ~260 ms finds the slot taken, so no hedge;
-    // its attempt answers 503 at ~460 ms, and that is a retry decision: the slot is free
-    // again, the retry answers 200. Marking B's attempt hedged would return its 503.
+  /**
+   * One backend: request /a's first attempt never answers and its second answers 'a' after
+   * 100 ms; /b's first answers 503 after 400 ms, later ones at once. A proxy with a 200 ms
+   * per-try timeout, hedging, Envoy's max_retries 1 and `retriesMax` retries per request;
+   * /a is sent, then /b 60 ms later.
+   */
+  async function heldThenFailing(retriesMax: number) {
     const seen = new Map<string, number>();
     const b = await httpBackend((req, res) => {
       const n = (seen.get(req.url ?? '') ?? 0) + 1;
@@ -489,7 +490,7 @@ describe('failover through the same objects as the simulator', () => {
         failover: {
           timeout: '2s',
           perTryTimeout: '200ms',
-          retries: { max: 2, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-max-retries', maxRetries: 1 } },
+          retries: { max: retriesMax, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-max-retries', maxRetries: 1 } },
           hedge: { onPerTryTimeout: true },
         },
       }),
@@ -497,6 +498,16 @@ describe('failover through the same objects as the simulator', () => {
     const a = send(p.port, { path: '/a' });
     await sleep(60);
     const r = send(p.port, { path: '/b' });
+    return { p, a, r };
+  }
+
+  it('hedge_on_per_try_timeout: an attempt whose hedge the budget refused is not hedged, so its 503 is retried (Envoy marks it retried only for an admitted hedge)', async () => {
+    // Envoy's max_retries 1. Request A at 0: its attempt never answers; at its 200 ms per-try
+    // timeout a hedge is admitted (A holds the slot until it ends) and answers at ~300 ms.
+    // Request B at 60 ms: its per-try timeout at ~260 ms finds the slot taken, so no hedge;
+    // its attempt answers 503 at ~460 ms, and that is a retry decision: the slot is free
+    // again, the retry answers 200. Marking B's attempt hedged would return its 503.
+    const { p, a, r } = await heldThenFailing(2);
     expect(await a).toMatchObject({ status: 200, body: 'a' });
     expect(await r).toMatchObject({ status: 200, body: '/b 2' });
     expect(p.stats()).toMatchObject({ attempts: 4, hedges: 1, retries: 1, budgetDenied: 1, perTryTimeouts: 2 });
@@ -505,31 +516,7 @@ describe('failover through the same objects as the simulator', () => {
   it("a hedge the budget refused still uses up one of the request's retries (Envoy's shouldRetry decrements retries_remaining_ before asking the budget)", async () => {
     // The test above with retries.max 1: request B's refused hedge spends its one retry, so
     // its attempt's 503 at ~460 ms is its answer, though the slot is free by then.
-    const seen = new Map<string, number>();
-    const b = await httpBackend((req, res) => {
-      const n = (seen.get(req.url ?? '') ?? 0) + 1;
-      seen.set(req.url ?? '', n);
-      const k = `${req.url} ${n}`;
-      if (k === '/a 1') return; // held until the proxy cancels it
-      if (k === '/a 2') setTimeout(() => res.end('a'), 100);
-      else if (k === '/b 1') setTimeout(() => ((res.statusCode = 503), res.end('b failed')), 400);
-      else res.end(k);
-    });
-    const p = await proxy(
-      [b.address],
-      mesh({
-        balancer: { kind: 'round-robin' },
-        failover: {
-          timeout: '2s',
-          perTryTimeout: '200ms',
-          retries: { max: 1, on: ['5xx'], backoff: { base: '1ms' }, budget: { kind: 'envoy-max-retries', maxRetries: 1 } },
-          hedge: { onPerTryTimeout: true },
-        },
-      }),
-    );
-    const a = send(p.port, { path: '/a' });
-    await sleep(60);
-    const r = send(p.port, { path: '/b' });
+    const { p, a, r } = await heldThenFailing(1);
     expect(await a).toMatchObject({ status: 200, body: 'a' });
     expect(await r).toMatchObject({ status: 503, body: 'b failed' });
     expect(p.stats()).toMatchObject({ attempts: 3, hedges: 1, retries: 0, budgetDenied: 1, perTryTimeouts: 2 });
