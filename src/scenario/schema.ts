@@ -172,11 +172,31 @@ function wholeNumber(min: number, expected = `a whole number ≥ ${min}`) {
   return z.number({ error }).int({ error }).min(min, { error });
 }
 
-/** A whole number ≥ min, or `unbounded` (Infinity). */
+/**
+ * The largest finite `concurrency` or `queue`: the simulator keeps an instance's slot count
+ * and queue bound in 32-bit words (src/sim/world.ts), so a larger number would wrap (2^31
+ * slots read as a negative count, 2^32 + 4 as 4). `unbounded` has no limit.
+ */
+export const MAX_SLOTS = 0x7fffffff;
+
+/** The lowest Envoy priority level: Envoy refuses an endpoint priority above 128 (endpoint_components.proto, `lte: 128`). */
+export const MAX_PRIORITY = 128;
+
+/** 1,000,000: a number with thousands separators, as messages print limits. */
+const grouped = (x: number): string => x.toLocaleString('en-US');
+
+/** A whole number from min to {@link MAX_SLOTS}, or `unbounded` (Infinity). */
 function wholeOrUnbounded(min: number) {
-  const expected = `a whole number ≥ ${min}, or unbounded`;
-  return z.union([wholeNumber(min, expected), z.literal('unbounded').transform(() => Infinity)], { error: expecting(expected) });
+  const expected = `a whole number from ${min} to ${grouped(MAX_SLOTS)}, or unbounded (no limit)`;
+  return z.union([wholeNumber(min, expected).max(MAX_SLOTS, { error: expecting(expected) }), z.literal('unbounded').transform(() => Infinity)], { error: expecting(expected) });
 }
+
+/** The most copies of one call a request makes at once (`parallel`): each is a call the simulator tracks (a 32-bit count of them). */
+export const MAX_PARALLEL = 10_000;
+const PARALLEL_EXPECTED = `a fan-out: a whole number from 1 to ${grouped(MAX_PARALLEL)}`;
+
+export const PRIORITY_EXPECTED = `a priority level: a whole number from 0 (preferred) to ${MAX_PRIORITY}, as in Envoy`;
+const priorityLevel = () => wholeNumber(0, PRIORITY_EXPECTED).max(MAX_PRIORITY, { error: expecting(PRIORITY_EXPECTED) });
 
 function text(expected: string) {
   const error = expecting(expected);
@@ -340,7 +360,7 @@ const failoverSchema = strict(
 const callSchema = strict(
   {
     service: text('the name of a service'),
-    parallel: wholeNumber(1, 'a fan-out: a whole number ≥ 1').optional(),
+    parallel: wholeNumber(1, PARALLEL_EXPECTED).max(MAX_PARALLEL, { error: expecting(PARALLEL_EXPECTED) }).optional(),
     probability: zPercent.optional(),
     onFailure: z.enum(['fail', 'tolerate'], { error: expecting('fail or tolerate') }).optional(),
   },
@@ -406,7 +426,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       concurrency: wholeOrUnbounded(1).optional(),
       queue: wholeOrUnbounded(0).optional(),
       weight: positiveNumber('a weight: a number > 0').optional(),
-      priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
+      priority: priorityLevel().optional(),
       zone: text('a zone name').optional(),
     },
     'an override, like { instances: [3], serviceTime: { dist: constant, value: 1s } }',
@@ -425,7 +445,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       queue: wholeOrUnbounded(0).optional(),
       serviceTime: dist,
       weight: positiveNumber('a weight: a number > 0').optional(),
-      priority: wholeNumber(0, 'a priority level: a whole number ≥ 0 (0 is preferred)').optional(),
+      priority: priorityLevel().optional(),
       localityWeights: z
         .record(z.string(), positiveNumber('a locality weight: a number > 0'), { error: expecting('locality weights by zone, like { a: 1, b: 2 }') })
         .optional(),

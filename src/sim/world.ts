@@ -75,8 +75,19 @@ const I_QLEN = 9; // waiting attempts
 const I_FAULTED = 10; // fault windows active on the instance (any kind): the hot path checks only this
 const I_ZONE = 11; // zone id
 const I_HELD = 12; // attempts in service listed in inService (crash/hang tracking)
-/** Stands for an unbounded slot count or queue bound (more than any pool of requests). */
+/**
+ * Stands for an unbounded slot count or queue bound (more than any pool of requests). The
+ * largest finite bound a scenario may give (MAX_SLOTS in src/scenario/schema.ts) is the same
+ * number, and behaves the same; a larger one would not fit the Int32 record.
+ */
 const UNBOUNDED = 0x7fffffff;
+
+/** A slot count or queue bound as its Int32 record word; throws for one the word cannot hold (it would wrap). */
+function slotsWord(x: number, what: string): number {
+  if (x === Infinity) return UNBOUNDED;
+  if (!Number.isInteger(x) || x < 0 || x > UNBOUNDED) throw new RangeError(`${what} ${x} does not fit the instance record: expected a whole number from 0 to ${UNBOUNDED}, or Infinity`);
+  return x;
+}
 
 /** Host reselection: per call, the number of instances tried, then up to MAX_TRIED of them (World.tried). */
 const T_STRIDE = 8;
@@ -464,8 +475,8 @@ export class World implements Model {
       }
       this.instSample.push(sample);
       const o = i * I_STRIDE;
-      rec[o + I_SLOTS] = slots[i] === Infinity ? UNBOUNDED : slots[i];
-      rec[o + I_QCAP] = queues[i] === Infinity ? UNBOUNDED : queues[i];
+      rec[o + I_SLOTS] = slotsWord(slots[i], 'concurrency');
+      rec[o + I_QCAP] = slotsWord(queues[i], 'queue');
       rec[o + I_QHEAD] = -1;
       rec[o + I_QTAIL] = -1;
       rec[o + I_ZONE] = this.zoneId(this.instZone[i]);

@@ -126,14 +126,14 @@ describe('calls', () => {
 
   it('parallel, probability, onFailure and unknown keys are checked', () => {
     expect(linesOf(twoTier('    calls:\n      - { service: db, parallel: 0, probability: 1.5, onFailure: ignore, retry: 1 }'), 'c.yaml')).toEqual([
-      'c.yaml:11:34: services.api.calls.0.parallel: expected a fan-out: a whole number ≥ 1; got 0',
+      'c.yaml:11:34: services.api.calls.0.parallel: expected a fan-out: a whole number from 1 to 10,000; got 0',
       "c.yaml:11:50: services.api.calls.0.probability: expected a percentage like 20%, or a fraction between 0 and 1; got '1.5' (more than 100%)",
       "c.yaml:11:66: services.api.calls.0.onFailure: expected fail or tolerate; got 'ignore'",
       'c.yaml:11:74: services.api.calls.0.retry: unknown key; expected one of: service, parallel, probability, onFailure',
     ]);
     expect(linesOf(twoTier('    calls:\n      - { parallel: 2.5 }'), 'c.yaml')).toEqual([
       'c.yaml:11:9: services.api.calls.0.service: missing; expected the name of a service',
-      'c.yaml:11:21: services.api.calls.0.parallel: expected a fan-out: a whole number ≥ 1; got 2.5',
+      'c.yaml:11:21: services.api.calls.0.parallel: expected a fan-out: a whole number from 1 to 10,000; got 2.5',
     ]);
     expect(linesOf(twoTier('    calls: { service: db }'), 'c.yaml')).toEqual(['c.yaml:10:12: services.api.calls: expected a list of calls, like [{ service: db }]; got a mapping']);
   });

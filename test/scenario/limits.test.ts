@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenario, parseScenarioText } from '../../src/scenario/load.js';
-import { LIMITS } from '../../src/scenario/schema.js';
+import { LIMITS, MAX_PARALLEL, MAX_PRIORITY, MAX_SLOTS } from '../../src/scenario/schema.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
 import { edit, errorOf, linesOf, MINIMAL } from './_fixtures.js';
 
@@ -39,6 +39,41 @@ describe('size limits', () => {
     expect(linesOf(closed)[0]).toMatch(/workload\.0\.arrival\.clients: at most 1,000,000 clients/);
     const keys = edit(MINIMAL, '    target: api\n', `    target: api\n    key: { dist: uniform, n: ${LIMITS.keys + 1} }\n`);
     expect(linesOf(keys)[0]).toMatch(/workload\.0\.key\.n: at most 10,000,000 keys/);
+  });
+});
+
+describe('whole numbers the simulator keeps in 32-bit words', () => {
+  const withService = (field: string): string => edit(MINIMAL, '    instances: 1\n', `    instances: 1\n    ${field}\n`);
+
+  it('concurrency and queue above 2^31 − 1 are refused, naming the maximum and unbounded (they used to wrap: 2^31 slots rejected every request)', () => {
+    for (const field of ['concurrency', 'queue']) {
+      for (const value of [2 ** 31, 4294967300, 2 ** 53]) {
+        const lines = linesOf(withService(`${field}: ${value}`));
+        expect(lines, `${field}: ${value}`).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^q\\.yaml:9:\\d+: services\\.api\\.${field}: expected a whole number from [01] to 2,147,483,647, or unbounded \\(no limit\\); got ${value}$`));
+      }
+      const at = parseScenarioText(withService(`${field}: ${MAX_SLOTS}`), 'q.yaml').base.services.api;
+      expect(at[field as 'concurrency' | 'queue']).toBe(MAX_SLOTS);
+      expect(parseScenarioText(withService(`${field}: unbounded`), 'q.yaml').base.services.api[field as 'concurrency' | 'queue']).toBe(Infinity);
+    }
+  });
+
+  it('an instance override is held to the same maximum', () => {
+    const text = withService('overrides: [{ instances: [0], concurrency: 2147483648 }]');
+    expect(linesOf(text)[0]).toMatch(/services\.api\.overrides\.0\.concurrency: expected a whole number from 1 to 2,147,483,647, or unbounded/);
+  });
+
+  it(`priority is at most ${MAX_PRIORITY}, as in Envoy (an Int32 word, and one balancer level per priority up to the largest)`, () => {
+    expect(linesOf(withService('priority: 4294967296'))[0]).toMatch(/services\.api\.priority: expected a priority level: a whole number from 0 \(preferred\) to 128, as in Envoy; got 4294967296/);
+    expect(linesOf(withService(`overrides: [{ instances: [0], priority: ${MAX_PRIORITY + 1} }]`))[0]).toMatch(/overrides\.0\.priority: expected a priority level/);
+    expect(parseScenarioText(withService(`priority: ${MAX_PRIORITY}`), 'q.yaml').base.services.api.priority).toBe(MAX_PRIORITY);
+  });
+
+  it(`a call's fan-out is at most ${MAX_PARALLEL.toLocaleString('en-US')} copies (a 32-bit count of calls in flight per request)`, () => {
+    const db = '  db:\n    instances: 1\n    serviceTime: { dist: constant, value: 1ms }\nnetwork:';
+    const text = edit(withService(`calls: [{ service: db, parallel: ${2 ** 32} }]`), 'network:', db);
+    expect(linesOf(text)[0]).toMatch(/services\.api\.calls\.0\.parallel: expected a fan-out: a whole number from 1 to 10,000; got 4294967296/);
+    expect(parseScenarioText(text.replace(String(2 ** 32), String(MAX_PARALLEL)), 'q.yaml').base.services.api.calls[0].parallel).toBe(MAX_PARALLEL);
   });
 });
 

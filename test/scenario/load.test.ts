@@ -217,9 +217,9 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
     expect(linesOf(edit(QUICKSTART, 'seed: 1', 'seed: -1'))).toEqual(['q.yaml:4:7: seed: expected a whole number ≥ 0; got -1']);
     expect(linesOf(edit(QUICKSTART, 'instances: 10', 'instances: 2.5'))).toEqual(['q.yaml:10:16: services.api.instances: expected a whole number ≥ 1; got 2.5']);
     expect(linesOf(edit(QUICKSTART, 'concurrency: 4', 'concurrency: 0'))).toEqual([
-      'q.yaml:12:18: services.api.concurrency: expected a whole number ≥ 1, or unbounded; got 0',
+      'q.yaml:12:18: services.api.concurrency: expected a whole number from 1 to 2,147,483,647, or unbounded (no limit); got 0',
     ]);
-    expect(linesOf(edit(QUICKSTART, 'queue: 64', 'queue: lots'))).toEqual(["q.yaml:13:12: services.api.queue: expected a whole number ≥ 0, or unbounded; got 'lots'"]);
+    expect(linesOf(edit(QUICKSTART, 'queue: 64', 'queue: lots'))).toEqual(["q.yaml:13:12: services.api.queue: expected a whole number from 0 to 2,147,483,647, or unbounded (no limit); got 'lots'"]);
     expect(linesOf(edit(QUICKSTART, 'rate: 1500/s', 'rate: 0/s'))).toEqual(['q.yaml:29:40: workload.0.arrival.rate: expected a rate > 0, like 1500/s; got 0/s']);
   });
 

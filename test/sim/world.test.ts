@@ -558,3 +558,19 @@ describe('answers taken without their arrival event (World answersAtOnce)', () =
     }
   });
 });
+
+describe('slot counts and queue bounds the Int32 instance record cannot hold', () => {
+  it('are refused when the world is built, not wrapped (2^31 slots read as a negative count rejected every request)', () => {
+    const s = scenario({ duration: 100, serviceTime: constant(1), arrival: constantRate(100) });
+    const svc = s.services.s;
+    for (const change of [{ concurrency: 2 ** 31 }, { queue: 2 ** 32 + 4 }, { concurrency: 1.5 }]) {
+      const bad: Scenario = { ...s, services: { s: { ...svc, ...change } } };
+      expect(() => new World(bad, { seed: 1 }), JSON.stringify(change)).toThrow(RangeError);
+    }
+    // The largest finite bound behaves as unbounded: every request served.
+    const widest: Scenario = { ...s, services: { s: { ...svc, concurrency: 0x7fffffff, queue: 0x7fffffff } } };
+    const r = new World(widest, { seed: 1 }).run();
+    expect(r.requests.rejected).toBe(0);
+    expect(r.requests.succeeded).toBe(r.requests.total);
+  });
+});

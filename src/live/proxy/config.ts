@@ -16,7 +16,7 @@ import { HASHING_KINDS } from '../../algorithms/registry.js';
 import { formatDuration, zDuration } from '../../core/units.js';
 import { ScenarioError, describeValue, didYouMean, type ScenarioIssue } from '../../scenario/errors.js';
 import { readLocatedDocument } from '../../scenario/load.js';
-import { resolveMesh, validateWith, type FieldIssue } from '../../scenario/schema.js';
+import { MAX_PRIORITY, PRIORITY_EXPECTED, resolveMesh, validateWith, type FieldIssue } from '../../scenario/schema.js';
 import { PROXY_SCHEMA, type ProxyConfig, type UpstreamSpec } from './types.js';
 
 const expecting = (expected: string) => (issue: { readonly input?: unknown }) =>
@@ -51,7 +51,7 @@ const upstreamSchema = mapping(
     name: z.string({ error: expecting('a name') }).min(1, { error: expecting('a name') }).optional(),
     zone: z.string({ error: expecting('a zone name') }).min(1, { error: expecting('a zone name') }).optional(),
     weight: z.number({ error: expecting('a weight: a number > 0') }).positive({ error: expecting('a weight: a number > 0') }).finite().optional(),
-    priority: z.number({ error: expecting('a priority level: a whole number ≥ 0') }).int().min(0, { error: expecting('a priority level: a whole number ≥ 0') }).optional(),
+    priority: z.number({ error: expecting(PRIORITY_EXPECTED) }).int({ error: expecting(PRIORITY_EXPECTED) }).min(0, { error: expecting(PRIORITY_EXPECTED) }).max(MAX_PRIORITY, { error: expecting(PRIORITY_EXPECTED) }).optional(),
     hashKey: z.string({ error: expecting('a hash key: text') }).min(1, { error: expecting('a hash key: text') }).optional(),
   },
   'an upstream, like { address: 127.0.0.1:8081 }',

@@ -45,6 +45,14 @@ limits: { connectTimeout: 250ms, requestTimeout: 3s, maxBodyBytes: 1024 }
     expect(c.mesh.balancer.kind).toBe('least-request');
   });
 
+  it('an upstream priority is at most 128, as in Envoy and the scenario schema', () => {
+    const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, mesh: { balancer: { kind: 'random' } } };
+    expect(resolveProxyConfig({ ...doc, upstreams: [{ address: 'a.b:1', priority: 128 }] }).ok).toBe(true);
+    const bad = resolveProxyConfig({ ...doc, upstreams: [{ address: 'a.b:1', priority: 2 ** 32 }] });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.issues).toEqual([expect.objectContaining({ path: ['upstreams', 0, 'priority'], message: 'expected a priority level: a whole number from 0 (preferred) to 128, as in Envoy; got 4294967296' })]);
+  });
+
   it('reads the client-side timeouts (keepAliveTimeout, headersTimeout, requestReadTimeout), each at least 1s', () => {
     const doc = { schema: 'meshsim/proxy@1', listen: { port: 1 }, upstreams: [{ address: 'a.b:1' }], mesh: { balancer: { kind: 'random' } } };
     const r = resolveProxyConfig({ ...doc, limits: { keepAliveTimeout: '75s', headersTimeout: '10s', requestReadTimeout: '2m' } });
