@@ -700,7 +700,168 @@ export const LIMITS = {
   clients: 1_000_000,
   /** Distinct request keys of one workload (their hashes are kept, 8 bytes each). */
   keys: 10_000_000,
+  /**
+   * Requests of one run (a variant × seed), as expected from the file: each open workload's
+   * rate × time (its steps included), each closed loop's clients × duration over its
+   * shortest cycle (think time + two network hops), each times the downstream calls a
+   * request makes. The simulator handles about a million requests a second, so this is
+   * hours per run: more is almost surely a typo (`1000/us` for `1000/s`, `100000h`).
+   */
+  requests: 10_000_000_000,
+  /** Health-check probes and outlier-detection sweeps of one run, per sidecar × endpoint (timers that run without traffic). */
+  checks: 10_000_000_000,
+  /** Fault windows of one run (each is kept in memory from the start): `every`, `up`/`down` and `mtbf`/`mttr` repeat a fault. */
+  faultWindows: 1_000_000,
 } as const;
+
+/** A large count for a message: grouped digits, or 3 significant digits past 10^15 (`1.00e+303`). */
+function approx(x: number): string {
+  return x < 1e15 ? grouped(Math.round(x)) : x.toPrecision(3);
+}
+
+/** Expected arrivals of an open workload over [0, duration): its rate, then each step's from its time on. */
+function openArrivals(rate: number, steps: readonly { at: number; rate: number }[], duration: number): number {
+  let total = 0;
+  let from = 0;
+  let current = rate;
+  for (const step of steps) {
+    const at = Math.min(Math.max(step.at, from), duration);
+    total += (current * (at - from)) / 1000;
+    from = at;
+    current = step.rate;
+  }
+  return total + (current * Math.max(0, duration - from)) / 1000;
+}
+
+/** What one run (a variant × seed) of a scenario would do, estimated from the file alone (see {@link LIMITS}). */
+export interface RunWork {
+  /** Per workload: expected arrivals, calls each request makes below its target, and both together. */
+  readonly workloads: readonly { readonly arrivals: number; readonly fanOut: number; readonly requests: number }[];
+  readonly requests: number;
+  /** Periodic checks by the mesh whose settings make them (`service` undefined: the top-level mesh's, for the workloads). */
+  readonly checks: readonly { readonly service: string | undefined; readonly mechanism: 'healthCheck' | 'outlierDetection'; readonly checks: number }[];
+  readonly totalChecks: number;
+  /** Per fault: the windows it opens. */
+  readonly faultWindows: readonly number[];
+  readonly totalFaultWindows: number;
+}
+
+/**
+ * The work of one run of a resolved scenario: requests (each open workload's rate × time,
+ * steps included; each closed loop's clients × duration over its think time and round trip;
+ * each times the downstream calls a request makes), periodic checks (health-check probes
+ * and outlier-detection sweeps: each interval, each sidecar × endpoint, over the run and its
+ * drain) and fault windows (one per repetition).
+ */
+export function scenarioWork(s: Scenario): RunWork {
+  const horizon = s.duration + s.drain;
+  const size = new Map(Object.entries(s.services).map(([name, svc]) => [name, svc.instances]));
+  for (const m of s.membership) size.set(m.service, (size.get(m.service) ?? 0) + m.add);
+  // Calls per request served by a service, down the call graph (a cycle, refused elsewhere, counts once).
+  const calls = new Map<string, number>();
+  const downstream = (name: string, open: Set<string>): number => {
+    const known = calls.get(name);
+    if (known !== undefined) return known;
+    if (open.has(name)) return 0;
+    open.add(name);
+    let total = 0;
+    for (const c of s.services[name]?.calls ?? []) if (s.services[c.service] !== undefined) total += c.probability * c.parallel * (1 + downstream(c.service, open));
+    open.delete(name);
+    calls.set(name, total);
+    return total;
+  };
+  const roundTrip = 2 * distMean(s.network.latency);
+  const workloads = s.workload.map((w) => {
+    const a = w.arrival;
+    let arrivals: number;
+    if (a.process === 'closed') {
+      const cycle = distMean(a.think) + roundTrip;
+      arrivals = cycle > 0 ? (a.clients * s.duration) / cycle : 0;
+    } else {
+      arrivals = openArrivals(a.rate, a.steps, s.duration);
+    }
+    const fanOut = s.services[w.target] === undefined ? 0 : downstream(w.target, new Set());
+    return { arrivals, fanOut, requests: arrivals * (1 + fanOut) };
+  });
+
+  // Each sidecar checks each endpoint it can reach: a workload's sidecars the target's instances, a calling service's instances those it calls.
+  const pools: { pairs: number; mesh: MeshSpec; service: string | undefined }[] = s.workload.map((w) => ({ pairs: w.sidecars * (size.get(w.target) ?? 0), mesh: s.mesh, service: undefined }));
+  for (const [name, svc] of Object.entries(s.services)) {
+    for (const target of new Set(svc.calls.map((c) => c.service))) pools.push({ pairs: (size.get(name) ?? 0) * (size.get(target) ?? 0), mesh: svc.mesh, service: name });
+  }
+  const checks: { service: string | undefined; mechanism: 'healthCheck' | 'outlierDetection'; checks: number }[] = [];
+  const count = (service: string | undefined, mechanism: 'healthCheck' | 'outlierDetection', n: number): void => {
+    const found = checks.find((c) => c.service === service && c.mechanism === mechanism);
+    if (found) found.checks += n;
+    else checks.push({ service, mechanism, checks: n });
+  };
+  for (const pool of pools) {
+    const hc = pool.mesh.failover?.healthCheck;
+    const od = pool.mesh.failover?.outlierDetection;
+    if (hc !== undefined) {
+      // The shortest of its waits: an upper bound on how often a sidecar probes an endpoint.
+      const wait = Math.min(...[hc.interval, hc.unhealthyInterval, hc.unhealthyEdgeInterval, hc.healthyEdgeInterval].filter((x): x is number => x !== undefined));
+      count(pool.service, 'healthCheck', (pool.pairs * horizon) / wait);
+    }
+    if (od !== undefined) count(pool.service, 'outlierDetection', (pool.pairs * horizon) / od.interval);
+  }
+
+  const faultWindows = s.faults.map((f) => {
+    const sc = f.schedule;
+    const period = 'mtbf' in sc ? sc.mtbf + sc.mttr : sc.every;
+    return period === undefined ? 1 : Math.max(0, horizon - sc.at) / period;
+  });
+  const sum = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0);
+  return {
+    workloads,
+    requests: sum(workloads.map((w) => w.requests)),
+    checks,
+    totalChecks: sum(checks.map((c) => c.checks)),
+    faultWindows,
+    totalFaultWindows: sum(faultWindows),
+  };
+}
+
+/** The index of the largest of `xs` (the first of equals). */
+function largest(xs: readonly number[]): number {
+  return xs.reduce((best, x, i) => (x > xs[best] ? i : best), 0);
+}
+
+/** A resolved scenario's work past {@link LIMITS}, each problem at the field most to blame (the document says which field was written). */
+function workIssues(doc: ScenarioDocument, s: Scenario): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const work = scenarioWork(s);
+  const horizon = formatDuration(s.duration + s.drain);
+  if (work.requests > LIMITS.requests) {
+    const top = largest(work.workloads.map((w) => w.requests));
+    const parts = work.workloads
+      .map((w, i) => ({ ...w, name: s.workload[i].name }))
+      .filter((w) => w.requests > 0)
+      .map((w) => `${w.name}: ${approx(w.arrivals)}${w.fanOut > 0 ? ` × ${approx(1 + w.fanOut)} with the downstream calls each makes` : ''}`);
+    issues.push({
+      path: ['workload', top, 'arrival', s.workload[top].arrival.process === 'closed' ? 'clients' : 'rate'],
+      message: `a run would make about ${approx(work.requests)} requests (${parts.join('; ')}), over the duration of ${formatDuration(s.duration)}; at most ${grouped(LIMITS.requests)} per run (hours of simulation at about a million requests a second): check the rate's unit (1000/us is a million times 1000/s) and the duration`,
+    });
+  }
+  if (work.totalChecks > LIMITS.checks) {
+    const top = work.checks[largest(work.checks.map((c) => c.checks))];
+    const own = top.service !== undefined && doc.services[top.service]?.mesh?.failover?.[top.mechanism] !== undefined;
+    issues.push({
+      path: [...(own ? ['services', top.service as string, 'mesh', 'failover'] : ['mesh', 'failover']), top.mechanism, 'interval'],
+      message: `a run would make about ${approx(work.totalChecks)} periodic checks (health-check probes and outlier-detection sweeps, each interval for each sidecar × endpoint, over ${horizon} with the drain); at most ${grouped(LIMITS.checks)} per run: a longer interval, fewer sidecars or a shorter duration`,
+    });
+  }
+  if (work.totalFaultWindows > LIMITS.faultWindows) {
+    const top = largest(work.faultWindows);
+    const f = doc.faults?.[top];
+    const field = f?.mtbf !== undefined ? 'mtbf' : f?.up !== undefined ? 'up' : 'every';
+    issues.push({
+      path: ['faults', top, field],
+      message: `the faults would open about ${approx(work.totalFaultWindows)} windows in a run (one per repetition, over ${horizon} with the drain); at most ${grouped(LIMITS.faultWindows)} per run: repeat less often`,
+    });
+  }
+  return issues;
+}
 
 function sizeCheck(doc: ScenarioDocument, add: (path: PathSegment[], message: string) => void): void {
   const n = (x: number): string => x.toLocaleString('en-US');
@@ -1041,6 +1202,12 @@ function meshSpec(balancer: PolicySpec, failover: FailoverSpec): MeshSpec {
   return { balancer, ...(Object.keys(failover).length === 0 ? {} : { failover }) };
 }
 
+/** The drain a document resolves to: its own, else the longest workload timeout, else {@link DEFAULT_DRAIN_MS}. */
+function drainOf(doc: ScenarioDocument): number {
+  const timeouts = doc.workload.flatMap((w) => (w.timeout === undefined ? [] : [w.timeout]));
+  return doc.drain ?? (timeouts.length > 0 ? Math.max(...timeouts) : DEFAULT_DRAIN_MS);
+}
+
 function resolve(doc: ScenarioDocument): Scenario {
   const topFailover = resolveFailover(doc.mesh.failover);
   const services: Record<string, ServiceSpec> = {};
@@ -1089,7 +1256,6 @@ function resolve(doc: ScenarioDocument): Scenario {
       ...(w.timeout === undefined ? {} : { timeout: w.timeout }),
     };
   });
-  const timeouts = workload.flatMap((w) => (w.timeout === undefined ? [] : [w.timeout]));
   return {
     name: doc.name,
     ...(doc.description === undefined ? {} : { description: doc.description }),
@@ -1097,7 +1263,7 @@ function resolve(doc: ScenarioDocument): Scenario {
     seeds: doc.seeds,
     duration: doc.duration,
     warmup: doc.warmup,
-    drain: doc.drain ?? (timeouts.length > 0 ? Math.max(...timeouts) : DEFAULT_DRAIN_MS),
+    drain: drainOf(doc),
     services,
     network: { latency: doc.network.latency, ...(doc.network.crossZone === undefined ? {} : { crossZone: doc.network.crossZone }) },
     workload,
@@ -1125,7 +1291,10 @@ export function resolveScenario(raw: unknown): Resolution {
   if (!parsed.success) return { ok: false, issues: fromZod(parsed.error.issues) };
   const issues = crossCheck(parsed.data);
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, scenario: resolve(parsed.data) };
+  const scenario = resolve(parsed.data);
+  const tooMuch = workIssues(parsed.data, scenario);
+  if (tooMuch.length > 0) return { ok: false, issues: tooMuch };
+  return { ok: true, scenario };
 }
 
 /** A resolved mesh, or the problems of one (paths start at `at`). */

@@ -42,6 +42,75 @@ describe('size limits', () => {
   });
 });
 
+describe('the work of one run', () => {
+  const rate = (r: string): string => edit(MINIMAL, 'rate: 10/s', `rate: ${r}`);
+  const only = (text: string): string => {
+    const lines = linesOf(text);
+    expect(lines).toHaveLength(1);
+    return lines[0];
+  };
+
+  it('a rate × duration past the limit is refused at the rate, with the figure and the limit (1e12/s, and 1000/us: a plausible typo for 1000/s)', () => {
+    expect(only(rate('1e12/s'))).toBe(
+      "q.yaml:15:41: workload.0.arrival.rate: a run would make about 10,000,000,000,000 requests (w: 10,000,000,000,000), over the duration of 10s; at most 10,000,000,000 per run (hours of simulation at about a million requests a second): check the rate's unit (1000/us is a million times 1000/s) and the duration",
+    );
+    // 1000/us for 10 s is the limit itself; for a minute, 6 times it.
+    expect(only(edit(rate('1000/us'), 'duration: 10s', 'duration: 1m'))).toMatch(/^q\.yaml:15:41: workload\.0\.arrival\.rate: a run would make about 60,000,000,000 requests \(w: 60,000,000,000\), over the duration of 1m; at most 10,000,000,000 per run/);
+  });
+
+  it('so is an absurd duration (1e300s, 100000h), without failing to print it', () => {
+    expect(only(edit(MINIMAL, 'duration: 10s', 'duration: 1e300s'))).toMatch(/workload\.0\.arrival\.rate: a run would make about 1\.00e\+301 requests \(w: 1\.00e\+301\), over the duration of 1e\+300s; at most 10,000,000,000 per run/);
+    expect(only(edit(rate('1000/s'), 'duration: 10s', 'duration: 100000h'))).toMatch(/workload\.0\.arrival\.rate: a run would make about 360,000,000,000 requests \(w: 360,000,000,000\), over the duration of 100000h; at most/);
+  });
+
+  it('the limit itself loads; rate steps count from their time on', () => {
+    const text = edit(rate('100000000/s'), 'duration: 10s', 'duration: 100s');
+    expect(parseScenarioText(text, 'q.yaml').base.duration).toBe(100_000);
+    expect(linesOf(edit(text, 'rate: 100000000/s', 'rate: 100000001/s'))[0]).toMatch(/about 10,000,000,100 requests/);
+    // 10/s for 5 s, then 1e10/s for the last 5 s: 50 + 5e10.
+    const stepped = edit(MINIMAL, 'rate: 10/s }', 'rate: 10/s, steps: [{ at: 5s, rate: 10000000000/s }] }');
+    expect(only(stepped)).toMatch(/^q\.yaml:15:41: workload\.0\.arrival\.rate: a run would make about 50,000,000,050 requests/);
+    // A step after the end adds nothing.
+    expect(parseScenarioText(edit(MINIMAL, 'rate: 10/s }', 'rate: 10/s, steps: [{ at: 10s, rate: 10000000000/s }] }'), 'q.yaml').base.workload).toHaveLength(1);
+  });
+
+  it("a closed loop counts at most one request per client per think time and round trip, at its clients", () => {
+    const closed = edit(edit(MINIMAL, '{ process: constant, rate: 10/s }', '{ process: closed, clients: 1000000, think: { dist: constant, value: 1ms } }'), 'duration: 10s', 'duration: 1h');
+    expect(only(closed)).toMatch(/^q\.yaml:15:\d+: workload\.0\.arrival\.clients: a run would make about 3,600,000,000,000 requests/);
+    expect(parseScenarioText(edit(closed, 'duration: 1h', 'duration: 10s'), 'q.yaml').base.duration).toBe(10_000);
+  });
+
+  it('each request counts with the downstream calls it makes (parallel × probability, down the call graph)', () => {
+    const db = '    calls: [{ service: db, parallel: 10000 }]\n  db:\n    instances: 1\n    calls: [{ service: cache, parallel: 100, probability: 50% }]\n    serviceTime: { dist: constant, value: 1ms }\n  cache:\n    instances: 1\n    serviceTime: { dist: constant, value: 1ms }\nnetwork:';
+    const text = edit(rate('10000/s'), 'network:', db);
+    // 100,000 arrivals, each making 10,000 × (1 + 100 × 50%) calls below it.
+    expect(only(text)).toMatch(/a run would make about 51,000,100,000 requests \(w: 100,000 × 510,001 with the downstream calls each makes\)/);
+    expect(parseScenarioText(edit(text, 'rate: 10000/s', 'rate: 1000/s'), 'q.yaml').base.services.db.calls[0].parallel).toBe(100);
+  });
+
+  it("a variant's or a sweep's rate is held to the limit too, at its override", () => {
+    expect(only(`${MINIMAL}variants:\n  typo: { workload.0.arrival.rate: 2000/us }\n`)).toMatch(/^q\.yaml:19:\d+: variants\.typo → workload\.0\.arrival\.rate: a run would make about/);
+    expect(only(`${MINIMAL}sweep:\n  duration: [10s, 1e300s]\n`)).toMatch(/sweep\.duration → workload\.0\.arrival\.rate: a run would make about 1\.00e\+301 requests/);
+  });
+
+  it('health checks and outlier-detection sweeps past the limit are refused at their interval', () => {
+    const hc = edit(MINIMAL, '  balancer: { kind: random }\n', '  balancer: { kind: random }\n  failover: { healthCheck: { interval: 1us, timeout: 1us, unhealthyThreshold: 1, healthyThreshold: 1 } }\n');
+    const big = edit(edit(hc, 'instances: 1', 'instances: 100000'), 'duration: 10s', 'duration: 1h');
+    expect(only(big)).toMatch(/^q\.yaml:\d+:\d+: mesh\.failover\.healthCheck\.interval: a run would make about 361,000,000,000,000 periodic checks \(health-check probes and outlier-detection sweeps, each interval for each sidecar × endpoint, over 3610s with the drain\); at most 10,000,000,000 per run: a longer interval, fewer sidecars or a shorter duration$/);
+    expect(parseScenarioText(hc, 'q.yaml').base.mesh.failover?.healthCheck?.interval).toBe(0.001);
+  });
+
+  it('a fault repeating past the limit of windows is refused at its period', () => {
+    const fault = (f: string): string => `${MINIMAL}faults:\n  - ${f}\n`;
+    expect(only(fault('{ kind: pause, target: { service: api }, at: 0s, every: 1us, for: 0.5us }'))).toMatch(
+      /^q\.yaml:19:\d+: faults\.0\.every: the faults would open about 20,000,000 windows in a run \(one per repetition, over 20s with the drain\); at most 1,000,000 per run: repeat less often$/,
+    );
+    expect(only(fault('{ kind: crash, target: { service: api }, mtbf: 5us, mttr: 5us }'))).toMatch(/faults\.0\.mtbf: the faults would open about 2,000,000 windows/);
+    expect(only(fault('{ kind: flap, target: { service: api }, up: 1us, down: 1us }'))).toMatch(/faults\.0\.up: the faults would open about 10,000,000 windows/);
+    expect(parseScenarioText(fault('{ kind: pause, target: { service: api }, at: 0s, every: 1ms, for: 0.5ms }'), 'q.yaml').base.faults).toHaveLength(1);
+  });
+});
+
 describe('whole numbers the simulator keeps in 32-bit words', () => {
   const withService = (field: string): string => edit(MINIMAL, '    instances: 1\n', `    instances: 1\n    ${field}\n`);
 

@@ -10,6 +10,7 @@ import { formatDuration, formatPercent, formatRate } from '../../src/core/units.
 import { ASSERT_METRICS, ASSERT_OPS, METRIC_NAMES } from '../../src/scenario/assert.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { printScenario } from '../../src/scenario/print.js';
+import { LIMITS, scenarioWork } from '../../src/scenario/schema.js';
 import type { ArrivalSpec, AssertMetric, AssertOp, AssertRule, CallSpec, FailoverSpec, HedgeSpec, InstanceOverride, MeshSpec, PolicySpec, RetriesSpec, Scenario, ServiceSpec, WorkloadSpec } from '../../src/scenario/types.js';
 import { ISSUE_4, MINIMAL, QUICKSTART } from './_fixtures.js';
 
@@ -242,7 +243,12 @@ const scenario: fc.Arbitrary<Scenario> = fc
   // structuredClone: fast-check builds records without a prototype; scenarios are plain objects.
   .map(({ times: [warmup, duration], ...rest }) => structuredClone({ ...rest, warmup, duration }))
   // A closed loop whose cycle takes no time is refused (the clock could never advance).
-  .filter((s) => s.workload.every((w) => w.arrival.process !== 'closed' || distMean(w.arrival.think) + 2 * distMean(s.network.latency) > 0));
+  .filter((s) => s.workload.every((w) => w.arrival.process !== 'closed' || distMean(w.arrival.think) + 2 * distMean(s.network.latency) > 0))
+  // So is a run with more work than the limits allow (a rate of 1e9/s for 1e12 ms, say).
+  .filter((s) => {
+    const work = scenarioWork(s);
+    return work.requests <= LIMITS.requests && work.totalChecks <= LIMITS.checks && work.totalFaultWindows <= LIMITS.faultWindows;
+  });
 
 // ---------------------------------------------------------------------------------------
 
