@@ -5,17 +5,20 @@
  * workflow (.github/workflows/meshsim.yml) runs the scenarios on the base commit and on the
  * pull request, compares them with `meshsim compare --format md`, posts the comment before
  * failing on a gate, and asks for no more than it needs. Every `$MESHSIM <command>` line in
- * the workflows uses only options that `meshsim <command> --help` lists.
+ * the workflows uses only options that `meshsim <command> --help` lists. README.md's YAML
+ * blocks are valid as printed: the annotated scenario, the sweep on top of it, the proxy config.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
 import { parseShardSpec } from '../src/runner/plan.js';
 import { buildProgram } from '../src/cli/program.js';
+import { resolveProxyConfig } from '../src/live/proxy/config.js';
+import { parseScenarioText } from '../src/scenario/load.js';
 
 const ROOT = resolve(__dirname, '..');
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are untyped YAML
@@ -269,5 +272,45 @@ describe('meshsim command lines in the workflows use options their --help lists'
     expect(() => expectKnownOptions(['compare', 'a', 'b', '--format', 'html'], 't')).toThrow();
     expect(() => expectKnownOptions(['comprae', 'a', 'b'], 't')).toThrow();
     expectKnownOptions(['compare', 'a', 'b', '--format', 'md', '--force'], 't');
+  });
+});
+
+describe('README.md', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+  const scenario = blocks.filter((b) => /^schema: meshsim\/scenario@1\b/m.test(b));
+  const proxy = blocks.filter((b) => /^schema: meshsim\/proxy@1\b/m.test(b));
+  const sweeps = blocks.filter((b) => /^sweep:\n/.test(b));
+
+  it('every YAML block is one this test checks', () => {
+    expect(scenario).toHaveLength(1);
+    expect(proxy).toHaveLength(1);
+    expect(sweeps).toHaveLength(1);
+    expect(blocks).toHaveLength(3);
+  });
+
+  it('the annotated scenario is valid as printed, its sweep on a path it sets', () => {
+    const loaded = parseScenarioText(scenario[0], 'README.md');
+    expect(loaded.variants.map((v) => v.name)).toEqual(['round-robin', 'random'].flatMap((v) => [0, 1, 2, 3].map((k) => `${v}_max-${k}`)));
+    expect(loaded.base.mesh.failover?.retries?.max).toBe(2);
+  });
+
+  it('the sweep of "Sweeps" on that scenario without its variants: the 24 variants, named as the text says', () => {
+    const doc = parse(scenario[0]) as Doc;
+    delete doc.variants;
+    doc.assert = (doc.assert as unknown[]).filter((rule) => typeof rule === 'string');
+    doc.sweep = (parse(sweeps[0]) as Doc).sweep;
+    const names = parseScenarioText(stringify(doc), 'README.md').variants.map((v) => v.name);
+    expect(names).toHaveLength(24);
+    const quoted = [...readme.matchAll(/`(max-\d_[a-zA-Z]+-\d+pct_balancer-[a-z0-9-]+)`/g)].map((m) => m[1]);
+    expect(quoted).toHaveLength(3);
+    for (const name of quoted) expect(names).toContain(name);
+    expect(names[0]).toBe(quoted[0]);
+    expect(names.at(-1)).toBe(quoted[2]);
+  });
+
+  it('the proxy config is valid as printed', () => {
+    const r = resolveProxyConfig(parse(proxy[0]));
+    expect(r.ok ? [] : r.issues).toEqual([]);
   });
 });
