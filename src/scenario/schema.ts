@@ -195,6 +195,13 @@ function wholeOrUnbounded(min: number) {
 export const MAX_PARALLEL = 10_000;
 const PARALLEL_EXPECTED = `a fan-out: a whole number from 1 to ${grouped(MAX_PARALLEL)}`;
 
+/**
+ * An error fault's status: a server error. The simulator counts its answers as errors, the
+ * live fleet marks them so, and the live proxy takes any answer below 500 as a success, so
+ * a 2xx–4xx here would mean two different things.
+ */
+const ERROR_STATUS_EXPECTED = 'a 5xx HTTP status code from 500 to 599, like 503 (an error fault answers with a server error)';
+
 export const PRIORITY_EXPECTED = `a priority level: a whole number from 0 (preferred) to ${MAX_PRIORITY}, as in Envoy`;
 const priorityLevel = () => wholeNumber(0, PRIORITY_EXPECTED).max(MAX_PRIORITY, { error: expecting(PRIORITY_EXPECTED) });
 
@@ -528,7 +535,7 @@ function documentSchema(balancer: z.ZodType<PolicySpec>) {
       factor: z.number({ error: expecting('a slowdown factor > 0') }).positive({ error: expecting('a slowdown factor > 0') }).finite().optional(),
       serviceTime: dist.optional(),
       rate: zPercent.optional(),
-      status: wholeNumber(100, 'an HTTP status code, like 503').max(599, { error: expecting('an HTTP status code, like 503') }).optional(),
+      status: wholeNumber(500, ERROR_STATUS_EXPECTED).max(599, { error: expecting(ERROR_STATUS_EXPECTED) }).optional(),
       fast: z.boolean({ error: expecting('true or false') }).optional(),
       mode: z.enum(['drop', 'refuse'], { error: expecting('drop or refuse') }).optional(),
     },

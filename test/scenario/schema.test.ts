@@ -55,6 +55,27 @@ describe('resolveScenario', () => {
   });
 });
 
+describe('an error fault', () => {
+  const withFault = (status: number) => ({ ...minimal(), faults: [{ kind: 'error', target: { service: 'api' }, at: '1s', rate: '50%', status }] });
+
+  it('answers with a 5xx: a status below 500 is refused (the simulator would count it a failure, the live proxy a success)', () => {
+    for (const status of [200, 404, 409, 499, 600]) {
+      const r = resolveScenario(withFault(status));
+      expect(r.ok, String(status)).toBe(false);
+      expect(!r.ok && r.issues, String(status)).toEqual([
+        expect.objectContaining({
+          path: ['faults', 0, 'status'],
+          message: `expected a 5xx HTTP status code from 500 to 599, like 503 (an error fault answers with a server error); got ${status}`,
+        }),
+      ]);
+    }
+    for (const status of [500, 503, 599]) {
+      const r = resolveScenario(withFault(status));
+      expect(r.ok && r.scenario.faults[0].status, String(status)).toBe(status);
+    }
+  });
+});
+
 describe('scenarioJsonSchema', () => {
   const schema = scenarioJsonSchema() as {
     title: string;
