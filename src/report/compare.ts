@@ -15,6 +15,7 @@ import {
   multipleComparisonsNote,
   comparisonsCount,
   notComparedGroups,
+  sameOnEverySeed,
   STAT_FIGURES,
   tooFewSeeds,
   tooFewSeedsGroups,
@@ -205,7 +206,7 @@ function rows(pair: Pair, mark: (s: string) => string): string[][] {
           ? c.relative < 0
             ? 'lower'
             : 'higher'
-          : pair.method === 'paired' && c.relative === 0 && c.p === 1 && (c.ci === null || (c.ci[0] === 0 && c.ci[1] === 0))
+          : sameOnEverySeed(c, pair.method)
             ? 'same'
             : tooFewSeeds(c, pair.method)
               ? 'too few seeds'

@@ -8,7 +8,9 @@ import {
   FIGURE_LABEL,
   formatP,
   multipleComparisonsNote,
+  notComparedGroups,
   PAIRED_SEEDS_NEEDED,
+  sameOnEverySeed,
   STAT_FIGURES,
   tooFewSeedsGroups,
   type CounterFigure,
@@ -192,8 +194,10 @@ function membershipSection(report: Report): string {
 /**
  * "Differences vs <baseline>": per variant, each significant difference as a sentence, then
  * the figures the test could not have found significant with so few seeds (saying so: "no
- * significant difference" beside an interval that excludes 0 reads as a contradiction), and
- * the figures without a significant difference in a closing line.
+ * significant difference" beside an interval that excludes 0 reads as a contradiction), the
+ * figures not compared at all (n 0: no seed where both have them; with the reason, as the
+ * HTML page's cells say), those the same on every seed, and the figures without a
+ * significant difference in a closing line.
  */
 export function differencesSection(report: Report): string {
   const compared = report.variants.filter((v) => v.comparison !== undefined);
@@ -214,7 +218,10 @@ export function differencesSection(report: Report): string {
     const significant = STAT_FIGURES.filter((f) => figures[f].significant);
     const few = tooFewSeedsGroups(figures, method);
     const tooFew = new Set(few.flatMap((g) => g.figures));
-    const rest = STAT_FIGURES.filter((f) => !figures[f].significant && !tooFew.has(f));
+    const notCompared = notComparedGroups(figures);
+    const same = STAT_FIGURES.filter((f) => sameOnEverySeed(figures[f], method));
+    const apart = new Set([...tooFew, ...same, ...notCompared.flatMap((g) => g.figures)]);
+    const rest = STAT_FIGURES.filter((f) => !figures[f].significant && !apart.has(f));
     lines.push(`- **${v.name}**`);
     for (const f of significant) lines.push(`  - ${figures[f].verdict}`);
     // An interval that excludes 0 without significance: show the estimate.
@@ -225,7 +232,10 @@ export function differencesSection(report: Report): string {
       return `${FIGURE_LABEL[f]} (${signed(relative)}, 95% CI ${signed(ci[0])} to ${signed(ci[1])}, p = ${formatP(figures[f].p ?? 1)})`;
     };
     for (const g of few) lines.push(`  - ${g.note}: ${g.figures.map(hint).join(', ')}`);
-    if (rest.length > 0) lines.push(`  - ${significant.length === 0 && few.length === 0 ? 'no significant difference' : 'no significant difference in'}: ${rest.map(hint).join(', ')}`);
+    for (const g of notCompared) lines.push(`  - not compared with ${comparison.baseline} (${g.reason}): ${g.figures.map((f) => FIGURE_LABEL[f]).join(', ')}`);
+    if (same.length > 0) lines.push(`  - the same on every seed: ${same.map((f) => FIGURE_LABEL[f]).join(', ')}`);
+    const alone = significant.length === 0 && few.length === 0 && notCompared.length === 0 && same.length === 0;
+    if (rest.length > 0) lines.push(`  - ${alone ? 'no significant difference' : 'no significant difference in'}: ${rest.map(hint).join(', ')}`);
   }
   return lines.join('\n') + '\n';
 }

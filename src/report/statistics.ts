@@ -600,6 +600,15 @@ export function tooFewSeeds(c: FigureComparison, method: ComparisonMethod): bool
 }
 
 /**
+ * Whether a compared figure is the same on every seed, paired: no difference at all (mean 0,
+ * p = 1, an interval of [0, 0] or, from one seed, none). Not a difference of 0 on average
+ * that seeds disagree on (+10% on one, −10% on another).
+ */
+export function sameOnEverySeed(c: FigureComparison, method: ComparisonMethod): boolean {
+  return method === 'paired' && c.relative === 0 && c.p === 1 && (c.ci === null || (c.ci[0] === 0 && c.ci[1] === 0));
+}
+
+/**
  * The figures of a comparison the test could not have found significant, whatever the data,
  * grouped by their {@link tooFewSeedsNote} (paired, figures some seeds lack have a smaller
  * n); unpaired, `n` is the smaller side only, so the note leaves the counts out.

@@ -11,6 +11,7 @@ import { runScenario } from '../../src/runner/run.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { formatMarkdownTable } from '../../src/report/table.js';
 import { FIXTURE_TEXT, fixtureReport, olderReport } from './html/_fixture.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 
 const report = fixtureReport();
 const md = reportMarkdown(report);
@@ -171,5 +172,39 @@ describe('plugins', () => {
     const at = lines.findIndex((l) => l.startsWith('- scenario sha256:'));
     expect(lines[at + 1]).toBe(`- plugins: mine.mjs (mine, mine-too; sha256 \`${'c'.repeat(64)}\`); my-package (theirs; sha256 none: not a file)`);
     expect(md).not.toContain('- plugins:');
+  });
+});
+
+describe('differences vs the baseline', () => {
+  // rr is the baseline; `same` is it again (the same on every seed); `broken` answers every
+  // request with a 503, so it has no latency to compare.
+  const text = tinyScenario({
+    seeds: 2,
+    variants: {
+      rr: '{}',
+      same: '{ mesh.balancer: { kind: round-robin } }',
+      broken: '{ faults: [{ kind: error, target: { service: api }, at: 0s, rate: 100%, status: 503, fast: true }] }',
+    },
+  });
+  const loaded = parseScenarioText(text, 'tiny.yaml');
+  const r = buildReport({ name: 'tiny', sha256: loaded.sha256 }, runScenario(loaded));
+  const lines = section(reportMarkdown(r), 'Differences vs rr');
+  const of = (variant: string): string[] => {
+    const start = lines.indexOf(`- **${variant}**`);
+    const end = lines.findIndex((l, i) => i > start && l.startsWith('- **'));
+    return lines.slice(start + 1, end < 0 ? undefined : end).filter((l) => l !== '');
+  };
+
+  it('figures never compared (n 0) are said to be, with the reason, not filed under no significant difference', () => {
+    const latency = ['mean', 'p50', 'p90', 'p99', 'p999'] as const;
+    for (const f of latency) expect(r.variants[2].comparison?.figures[f]).toMatchObject({ n: 0, relative: null });
+    const broken = of('broken');
+    expect(broken).toContain('  - not compared with rr (no seed where both have it): mean latency, p50, p90, p99, p99.9');
+    const noDifference = broken.find((l) => l.includes('no significant difference'));
+    for (const f of ['mean latency', 'p50', 'p90', 'p99', 'p99.9']) expect(noDifference ?? '').not.toContain(f);
+  });
+
+  it('figures the same on every seed are a kind of their own', () => {
+    expect(of('same')).toEqual(['  - the same on every seed: success rate, throughput, mean latency, p50, p90, p99, p99.9, attempts per request']);
   });
 });
