@@ -3,7 +3,7 @@
  * the target), so an interrupted run never leaves a half-written file; a report's files
  * replaced as one set, the file readers go by last; directories made one level at a time.
  */
-import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, normalize, resolve } from 'node:path';
 
 /** A path that must be a directory is something else (a file). */
@@ -105,19 +105,27 @@ export interface FileToWrite {
 }
 
 /**
- * Replaces a set of files in `dir` (paths relative to it), in two steps. First every file
- * is written in full to a temporary file beside its target: when one of these writes fails
- * (a full disk, a path that cannot be made), the temporary files and any folder made for
- * them go, and the folder is exactly as it was. Then the temporary files are renamed over
- * their targets, in order, each of `remove` is deleted (a missing one is no error; its
- * folders inside `dir` go too once empty), and the last of `files` is renamed after all
- * that. That last file is the one readers go by (report.json): once it is the new one, so
- * is everything else. Only the renames and deletions, microseconds, are a window in which a
- * killed process can leave old and new files side by side.
+ * Replaces a set of files in `dir` (paths relative to it), all or nothing, in three steps.
+ * First every file is written in full to a temporary file beside its target: when one of
+ * these writes fails (a full disk, a path that cannot be made), the temporary files and any
+ * folder made for them go, and the folder is exactly as it was. Then every target is checked
+ * (a directory where a file goes fails here, with nothing changed). Then the temporary files
+ * are renamed over their targets, in order, each of `remove` is deleted (a missing one is no
+ * error; its folders inside `dir` go too once empty), and the last of `files` is renamed
+ * after all that. What each rename replaces and each deletion deletes is kept aside (a hard
+ * link, else a copy) until the end: when a rename or deletion fails all the same, everything
+ * is put back as it was, files this call added removed. The last file is the one readers go
+ * by (report.json): once it is the new one, so is everything else. Only the renames and
+ * deletions, microseconds, are a window in which a killed process can leave old and new
+ * files side by side.
  */
 export function replaceFiles(dir: string, files: readonly FileToWrite[], remove: readonly string[] = []): void {
   const staged: { readonly tmp: string; readonly path: string }[] = [];
   const madeDirs: string[] = [];
+  const drop = (): void => {
+    for (const s of staged) rmSync(s.tmp, { force: true });
+    removeDirs(madeDirs);
+  };
   try {
     for (const f of files) {
       const path = join(dir, f.path);
@@ -126,30 +134,85 @@ export function replaceFiles(dir: string, files: readonly FileToWrite[], remove:
       staged.push({ tmp, path });
       writeFileSync(tmp, f.content);
     }
-    removeOrphans(staged.map((s) => s.path));
+    removeOrphans([...staged.map((s) => s.path), ...remove.map((path) => join(dir, path))]);
+    for (const s of staged) checkFileTarget(s.path);
+    for (const path of remove) checkFileTarget(join(dir, path));
   } catch (e) {
-    for (const s of staged) rmSync(s.tmp, { force: true });
+    drop();
+    throw e;
+  }
+  const undo: (() => void)[] = [];
+  const kept: string[] = [];
+  /** Sets aside what is at `path` (its backup, or undefined when there is nothing). */
+  const setAside = (path: string): string | undefined => {
+    const backup = backupPathOf(path);
+    rmSync(backup, { force: true });
+    try {
+      linkSync(path, backup);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      copyFileSync(path, backup); // a file system without hard links
+    }
+    kept.push(backup);
+    return backup;
+  };
+  const place = (s: { readonly tmp: string; readonly path: string }): void => {
+    const backup = setAside(s.path);
+    renameSync(s.tmp, s.path);
+    undo.push(backup === undefined ? () => rmSync(s.path, { force: true }) : () => renameSync(backup, s.path));
+  };
+  let next = 0;
+  try {
+    for (; next < staged.length - 1; next++) place(staged[next]);
+    for (const path of remove) {
+      const full = join(dir, path);
+      const backup = setAside(full);
+      if (backup === undefined) continue;
+      rmSync(full, { force: true });
+      undo.push(() => renameSync(backup, full));
+    }
+    if (next < staged.length) {
+      place(staged[next]);
+      next++;
+    }
+  } catch (e) {
+    // Put back what was replaced or deleted, newest first; remove what was added.
+    for (let i = undo.length - 1; i >= 0; i--) {
+      try {
+        undo[i]();
+      } catch {
+        // best effort: go on with the rest
+      }
+    }
+    for (const backup of kept) rmSync(backup, { force: true });
+    for (; next < staged.length; next++) rmSync(staged[next].tmp, { force: true });
     removeDirs(madeDirs);
     throw e;
   }
-  let next = 0;
+  for (const backup of kept) rmSync(backup, { force: true });
+  for (const path of remove) removeEmptyParents(dir, path);
+}
+
+/** Throws, as the file system would (EISDIR), when `path` is a directory: a file cannot be renamed over it. */
+function checkFileTarget(path: string): void {
+  let isDirectory = false;
   try {
-    for (; next < staged.length - 1; next++) renameSync(staged[next].tmp, staged[next].path);
-    for (const path of remove) removeFile(dir, path);
-    if (next < staged.length) {
-      renameSync(staged[next].tmp, staged[next].path);
-      next++;
-    }
-  } finally {
-    // After a failed rename (a folder where a file goes, say), the files not yet in place stay as they were.
-    for (; next < staged.length; next++) rmSync(staged[next].tmp, { force: true });
+    isDirectory = lstatSync(path).isDirectory();
+  } catch {
+    return; // nothing there (or nothing we can see): the rename will say
   }
+  if (isDirectory) throw Object.assign(new Error(`EISDIR: ${path} is a directory, where a file of the report goes; nothing was written`), { code: 'EISDIR', path });
+}
+
+/** Where {@link replaceFiles} keeps what it replaces until the set is in place: `.name.PID.bak` beside it. */
+function backupPathOf(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.bak`);
 }
 
 /**
- * Deletes the temporary files of `paths` (`.name.PID.tmp`) that a process killed while
- * writing them (SIGKILL, the OOM killer) left behind: those whose PID no longer runs. Each
- * directory is listed once.
+ * Deletes the temporary files and backups of `paths` (`.name.PID.tmp`, `.name.PID.bak`)
+ * that a process killed while writing them (SIGKILL, the OOM killer) left behind: those
+ * whose PID no longer runs. Each directory is listed once.
  */
 function removeOrphans(paths: readonly string[]): void {
   const byDir = new Map<string, Set<string>>();
@@ -166,7 +229,7 @@ function removeOrphans(paths: readonly string[]): void {
       continue;
     }
     for (const name of names) {
-      const m = /^\.(.+)\.([1-9][0-9]*)\.tmp$/.exec(name);
+      const m = /^\.(.+)\.([1-9][0-9]*)\.(?:tmp|bak)$/.exec(name);
       if (m === null || !targets.has(m[1])) continue;
       const pid = Number(m[2]);
       if (pid !== process.pid && !running(pid)) rmSync(join(dir, name), { force: true });
@@ -184,9 +247,8 @@ function running(pid: number): boolean {
   }
 }
 
-/** Deletes `dir`/`path`, then its parent folders up to `dir` (not included) while they are empty. */
-function removeFile(dir: string, path: string): void {
-  rmSync(join(dir, path), { force: true });
+/** Deletes the parent folders of `dir`/`path` up to `dir` (not included) while they are empty. */
+function removeEmptyParents(dir: string, path: string): void {
   for (let sub = dirname(normalize(path)); sub !== '.' && sub !== '/' && !sub.startsWith('..'); sub = dirname(sub)) {
     try {
       rmdirSync(join(dir, sub));

@@ -107,6 +107,19 @@ describe('a report folder is rendered whole before any file is written', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe(before['report.json']);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // Nothing else was replaced either: the page, the chart specs and the scenario copy are the older run's.
+    const { 'report.md': _md, ...rest } = before;
+    expect(dirSnapshot(dir)).toEqual(rest);
+  });
+
+  it('a directory where index.html goes: exit 2, and a new folder is left as it was (no chart specs, no scenario copy)', async () => {
+    const dir = fresh('blocked');
+    mkdirSync(join(dir, 'index.html'), { recursive: true });
+    const r = await cli('run', writeScenario(tinyScenario({ name: 'blocked', seeds: 1 })), '--out', dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^meshsim: cannot write the report into ${dir}: EISDIR: .*index\\.html is a directory, where a file of the report goes; nothing was written\n$`));
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(readdirSync(dir, { recursive: true })).toEqual(['index.html']);
   });
 });
 

@@ -83,26 +83,46 @@ describe('replaceFiles', () => {
     expect(readdirSync(join(dir, 'charts'))).toEqual(['mine.txt']);
   });
 
-  it('writes the last file after everything else: when a file before it fails, the last one is as it was and nothing is removed', () => {
+  it('checks every target before the first rename: a folder where a file goes changes nothing (it used to leave the files renamed before it)', () => {
     const dir = fresh('order');
-    mkdirSync(join(dir, 'b.md'), { recursive: true }); // a folder where b.md goes: its rename fails
+    mkdirSync(join(dir, 'b.md'), { recursive: true }); // a folder where b.md goes: its rename would fail
+    writeFileSync(join(dir, 'a.html'), 'old page');
     writeFileSync(join(dir, 'stale.txt'), 'stale');
     writeFileSync(join(dir, 'last.json'), 'old');
+    const before = readdirSync(dir).sort();
     expect(() =>
       replaceFiles(
         dir,
         [
+          { path: 'charts/new.vl.json', content: 'new' },
           { path: 'a.html', content: 'new' },
           { path: 'b.md', content: 'new' },
           { path: 'last.json', content: 'new' },
         ],
         ['stale.txt'],
       ),
-    ).toThrow();
-    expect(readFileSync(join(dir, 'a.html'), 'utf8')).toBe('new');
+    ).toThrow(expect.objectContaining({ code: 'EISDIR', message: expect.stringMatching(/b\.md is a directory, where a file of the report goes; nothing was written$/) }));
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(join(dir, 'a.html'), 'utf8')).toBe('old page');
     expect(readFileSync(join(dir, 'last.json'), 'utf8')).toBe('old');
-    expect(existsSync(join(dir, 'stale.txt'))).toBe(true);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readFileSync(join(dir, 'stale.txt'), 'utf8')).toBe('stale');
+  });
+
+  it('a folder named like a file to remove is refused likewise', () => {
+    const dir = fresh('remove-dir');
+    mkdirSync(join(dir, 'index.html'), { recursive: true });
+    expect(() => replaceFiles(dir, [{ path: 'report.json', content: '{}' }], ['index.html'])).toThrow(/index\.html is a directory/);
+    expect(readdirSync(dir)).toEqual(['index.html']);
+  });
+
+  it('keeps no backup of what it replaced or removed', () => {
+    const dir = fresh('backups');
+    mkdirSync(join(dir, 'charts'), { recursive: true });
+    writeFileSync(join(dir, 'charts', 'old.vl.json'), 'old');
+    writeFileSync(join(dir, 'report.json'), 'old');
+    replaceFiles(dir, [{ path: 'charts/timeline.vl.json', content: 'new' }, { path: 'report.json', content: 'new' }], ['charts/old.vl.json']);
+    expect(readdirSync(dir, { recursive: true }).sort()).toEqual(['charts', 'charts/timeline.vl.json', 'report.json']);
+    expect(readFileSync(join(dir, 'report.json'), 'utf8')).toBe('new');
   });
 
   it('removes the temporary files a killed writer left (its PID gone), and no other', () => {
@@ -110,7 +130,7 @@ describe('replaceFiles', () => {
     mkdirSync(join(dir, 'charts'), { recursive: true });
     // A PID above the kernel's pid_max (2^22 at most on Linux) runs nowhere.
     const dead = 4_194_305;
-    const left = [`.report.json.${dead}.tmp`, `charts/.timeline.vl.json.${dead}.tmp`];
+    const left = [`.report.json.${dead}.tmp`, `charts/.timeline.vl.json.${dead}.tmp`, `.report.json.${dead}.bak`];
     const kept = [`.report.json.${process.ppid}.tmp`, `.notes.txt.${dead}.tmp`, `.report.json.x.tmp`, 'mine.tmp'];
     for (const f of [...left, ...kept]) writeFileSync(join(dir, f), 'partial');
     replaceFiles(dir, [
