@@ -277,7 +277,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
     .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs from the folder (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)")
     .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', wholeNumber(1, 'a worker count', 1024))
-    .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge`', shardOption)
+    .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge` (which takes --format; a shard refuses it)', shardOption)
     .option('--plugin <file>', PLUGIN_HELP, pluginOption)
     .addHelpText(
       'after',
@@ -313,7 +313,13 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '  70  internal error (please report it)',
       ),
     )
-    .action(async (arg: string | undefined, flags: RunFlags) => {
+    .action(async (arg: string | undefined, flags: RunFlags, command: Command) => {
+      // A shard prints no report (merge does, and takes --format): a format asked for would be silently lost.
+      // (--no-html is no loss: a shard renders no HTML either.)
+      if (flags.shard !== undefined && command.getOptionValueSource('format') === 'cli') {
+        const { index, count } = flags.shard;
+        throw new UsageError(`--format cannot go with --shard: a shard prints no report and writes only shard-${index}-of-${count}.json; give --format to meshsim merge, which makes the report`);
+      }
       const { file, variants } = scenarioFileArgument(arg, flags.variant, (m) => new UsageError(m));
       setExit(await runCommand(file, { ...flags, variant: variants }, io));
     });

@@ -110,6 +110,21 @@ describe('meshsim run --shard + meshsim merge', () => {
     expect(w.stderr).toMatch(/--workers <n>.*expected a worker count \(an integer from 1 to 1,024\), got "0"/);
   });
 
+  it('--format with --shard exits 2 (a shard prints no report: it used to be ignored, leaving `> out.json` empty); --no-html is no loss', async () => {
+    const file = writeScenario(tinyScenario());
+    for (const extra of [['--format', 'json'], ['--format', 'table'], ['--format', 'md', '--no-html']]) {
+      const out = fresh('out');
+      const r = await cli('run', file, '--shard', '1/2', ...extra, '--out', out);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.stderr).toBe('meshsim: --format cannot go with --shard: a shard prints no report and writes only shard-1-of-2.json; give --format to meshsim merge, which makes the report\n');
+      expect(r.stdout).toBe('');
+      expect(existsSync(out)).toBe(false);
+    }
+    const out = fresh('out');
+    expect((await cli('run', file, '--shard', '1/2', '--no-html', '--out', out)).code).toBe(0);
+    expect(readdirSync(out)).toEqual(['shard-1-of-2.json']);
+  });
+
   it('bad sets of shards exit 2 naming the problem, with no stack trace, writing nothing', async () => {
     const tiny = writeScenario(tinyScenario());
     const other = writeScenario(tinyScenario({ name: 'other' }));
