@@ -27,7 +27,7 @@ import { VERSION } from '../version.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { writeShardReport } from './commands/shard.js';
-import { PLUGIN_HELP, pluginOption, scenarioFileArgument, usePlugins, wholeNumber } from './commands/context.js';
+import { PLUGIN_HELP, pluginOption, scenarioFileArgument, scenarioOf, usePlugins, wholeNumber } from './commands/context.js';
 import { policiesText } from './policies.js';
 import { ProgressLine } from './progress.js';
 import { printReport, writeReportFolder, wroteReportText } from './report-output.js';
@@ -138,7 +138,7 @@ async function runCommand(file: string, flags: RunFlags, io: CliIO): Promise<num
   });
   if (flags.shard !== undefined) return writeShardReport(loaded, flags, flags.shard, executed, dir, io, started, writeReport, pluginIdentities());
   const output = assembleOutput(executed.plan, executed.runs.map((r) => r.result));
-  return emitReport(dir, loaded, output, flags, io, started, { scenarioFile: loaded.file }, pluginIdentities());
+  return emitReport(dir, loaded, output, flags, io, started, scenarioOf(loaded), pluginIdentities());
 }
 
 /**
@@ -186,7 +186,7 @@ async function validateCommand(file: string, flags: { readonly sweep?: SweepAxis
   const s = loaded.base;
   const instances = Object.values(s.services).reduce((a, svc) => a + svc.instances, 0);
   io.stdout(
-    `${file}: ok — scenario "${s.name}", ${Object.keys(s.services).length} service(s), ${instances} instance(s), ` +
+    `${loaded.file}: ok — scenario "${s.name}", ${Object.keys(s.services).length} service(s), ${instances} instance(s), ` +
       `${s.workload.length} workload group(s), ${loaded.variants.length} variant(s): ${loaded.variants.map((v) => v.name).join(', ')}\n`,
   );
   return EXIT_OK;
@@ -267,7 +267,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .command('run')
     .description('simulate every variant × seed of a scenario; write report.json, report.md and index.html')
     .usage('[options] <file>')
-    .argument('[file]', 'scenario file (YAML or JSON, meshsim/scenario@1)')
+    .argument('[file]', 'scenario file (YAML or JSON, meshsim/scenario@1); - reads standard input')
     .option('--seed <n>', 'base seed (overrides the scenario\'s `seed`; run k uses seed + k)', wholeNumber(0, 'a seed'))
     .option('--seeds <k>', 'number of replications (overrides `seeds`)', wholeNumber(1, 'a replication count', LIMITS.seeds))
     .option('--variant <name...>', 'run only these variants (default: all; a sweep\'s variants by their names)')
@@ -327,7 +327,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   program
     .command('validate')
     .description('check a scenario file and list its variants, without simulating')
-    .argument('<file>', 'scenario file')
+    .argument('<file>', 'scenario file; - reads standard input')
     .option('--sweep <path=values>', SWEEP_HELP, sweepOption)
     .option('--plugin <file>', PLUGIN_HELP, pluginOption)
     .addHelpText(

@@ -5,7 +5,7 @@
  * the YAML syntax tree (`yaml`'s parseDocument with a LineCounter).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { ScenarioError, didYouMean, type ScenarioIssue } from './errors.js';
 import { SCENARIO_KEYS, VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
@@ -27,21 +27,100 @@ export interface LoadOptions {
   readonly sweep?: readonly SweepAxis[];
 }
 
-/** Reads and loads a scenario file (YAML, or JSON when the name ends in `.json`). Throws {@link ScenarioError}. */
-export function loadScenario(file: string, options: LoadOptions = {}): LoadedScenario {
-  let bytes: Buffer;
+/** The file name that stands for standard input. */
+export const STDIN = '-';
+/** How standard input is named in messages (and as a loaded scenario's `file`). */
+export const STDIN_NAME = '<stdin>';
+/**
+ * The largest scenario (or proxy config) file read: 4 MiB. The bundled scenarios are a few
+ * KB; anything near this is not a scenario (or is `/dev/zero`, which used to be read until
+ * memory ran out).
+ */
+export const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
+
+/** What a file that is not a regular file is, in words (a pipe reads like one, capped). */
+function special(stats: Stats): string | undefined {
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return undefined;
+}
+
+/** Waits `ms` milliseconds, blocking (a non-blocking standard input with nothing to read yet). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The bytes of a scenario file (`what`: or another meshsim format's), at most
+ * {@link MAX_SOURCE_BYTES}: a regular file or a pipe, or standard input for `-`. A device
+ * or socket is refused without reading it, a larger file before reading it, a pipe once it
+ * has given more. Throws {@link ScenarioError}.
+ */
+export function readSource(file: string, what = 'scenario'): Buffer {
+  const shown = file === STDIN ? STDIN_NAME : file;
+  const fail = (reason: string): never => {
+    throw new ScenarioError([{ file: shown, path: '', message: `cannot read ${what} file: ${reason}` }]);
+  };
+  const cap = `${MAX_SOURCE_BYTES.toLocaleString('en-US')} bytes (4 MiB)`;
+  let fd = 0;
+  let opened = false;
   try {
-    bytes = readFileSync(file);
+    if (file !== STDIN) {
+      const kind = special(statSync(file));
+      if (kind !== undefined) fail(`it is ${kind}, not a regular file; expected a ${what} file (YAML or JSON)${what === 'scenario' ? `, or ${STDIN} for standard input` : ''}`);
+      fd = openSync(file, 'r');
+      opened = true;
+    }
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) fail(readProblem(Object.assign(new Error('directory'), { code: 'EISDIR' }), what));
+    if (stats.isFile() && stats.size > MAX_SOURCE_BYTES) fail(`it is ${stats.size.toLocaleString('en-US')} bytes; a ${what} file is at most ${cap}`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          pause(5);
+          continue;
+        }
+        if (code === 'EOF') break; // Windows: the end of a pipe
+        throw error;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_SOURCE_BYTES) fail(`it is larger than ${cap}, the most a ${what} file may be`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    return Buffer.concat(chunks, total);
   } catch (error) {
-    throw new ScenarioError([{ file, path: '', message: `cannot read scenario file: ${readProblem(error)}` }]);
+    if (error instanceof ScenarioError) throw error;
+    return fail(readProblem(error, what));
+  } finally {
+    if (opened) closeSync(fd);
   }
+}
+
+/**
+ * Reads and loads a scenario file (YAML, or JSON when the name ends in `.json`); `-` reads
+ * standard input (YAML or JSON). Throws {@link ScenarioError}.
+ */
+export function loadScenario(file: string, options: LoadOptions = {}): LoadedScenario {
+  const bytes = readSource(file);
+  const shown = file === STDIN ? STDIN_NAME : file;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new ScenarioError([{ file, path: '', message: 'cannot read scenario file: it is not valid UTF-8 text' }]);
+    throw new ScenarioError([{ file: shown, path: '', message: 'cannot read scenario file: it is not valid UTF-8 text' }]);
   }
-  return parseSource(text, file, sha256(bytes), options);
+  const loaded = parseSource(text, shown, sha256(bytes), options);
+  // Standard input cannot be read twice: its text goes with the scenario (the shard report and the page need it).
+  return file === STDIN ? { ...loaded, source: bytes.toString('utf8') } : loaded;
 }
 
 /** Loads a scenario from text; `file` names it in errors and picks JSON (`.json`) or YAML. Throws {@link ScenarioError}. */
@@ -513,12 +592,13 @@ export interface LocatedDocument {
  * messages ("proxy config"). Throws {@link ScenarioError} for unreadable or unparsable files.
  */
 export function readLocatedDocument(file: string, what: string): LocatedDocument {
+  const bytes = readSource(file, what);
+  if (file === STDIN) file = STDIN_NAME;
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
-  } catch (error) {
-    const reason = error instanceof TypeError ? 'it is not valid UTF-8 text' : readProblem(error, what);
-    throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: ${reason}` }]);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: it is not valid UTF-8 text` }]);
   }
   const { raw, locator } = parseLocated(text, file);
   return { raw: raw ?? null, locate: (issue) => located(file, '', issue, locator.find(issue.path, issue.atKey)) };

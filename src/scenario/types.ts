@@ -319,4 +319,6 @@ export interface LoadedScenario {
   readonly base: Scenario;
   /** Variants in file order; a file without `variants` has one named `base`. */
   readonly variants: readonly Variant[];
+  /** The file's text, when it cannot be read again (standard input, `-`). */
+  readonly source?: string;
 }

@@ -305,6 +305,22 @@ describe('the real executable', () => {
     expect(code).toBe(0);
   }, 30_000);
 
+  it('- reads the scenario from standard input (named <stdin>), capped at 4 MiB like a file', () => {
+    const run = (input: string, ...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, input, maxBuffer: 1 << 20 });
+    const ok = run(TINY, 'validate', '-');
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/^<stdin>: ok — scenario "tiny", /);
+    expect(ok.status).toBe(0);
+    const bad = run(TINY.replace('seed: 3', 'seed: three'), 'validate', '-');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^meshsim: <stdin>:3:7: seed: /);
+    // An endless stream, as `yes | meshsim validate -` gives: read up to the cap, then refused.
+    const big = run('x'.repeat(4 * 1024 * 1024 + 1), 'validate', '-');
+    expect(big.status).toBe(2);
+    expect(big.stderr).toBe('meshsim: <stdin>: cannot read scenario file: it is larger than 4,194,304 bytes (4 MiB), the most a scenario file may be\n');
+  }, 60_000);
+
   it('node --import tsx src/cli/main.ts run <bad file>: exit code 2, a message, no stack trace', () => {
     const file = writeScenario(TINY.replace('seed: 3', 'seed: three'), 'bad-seed.yaml');
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', file, '--out', fresh('out')], {

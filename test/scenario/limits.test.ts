@@ -5,11 +5,12 @@
  * setting a field of a service the file does not have. Each is one clear problem, named at
  * its field, before anything runs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadScenario, parseScenarioText } from '../../src/scenario/load.js';
+import { loadScenario, MAX_SOURCE_BYTES, parseScenarioText } from '../../src/scenario/load.js';
 import { LIMITS, MAX_PARALLEL, MAX_PRIORITY, MAX_SLOTS } from '../../src/scenario/schema.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
 import { edit, errorOf, linesOf, MINIMAL } from './_fixtures.js';
@@ -183,6 +184,50 @@ describe('files that are not scenarios', () => {
     };
     expect(read(dir)).toBe(`${dir}: cannot read scenario file: it is a directory; expected a scenario file (YAML or JSON)`);
     expect(read(join(dir, 'nope.yaml'))).toBe(`${join(dir, 'nope.yaml')}: cannot read scenario file: no such file`);
+  });
+
+  const read = (path: string): string => {
+    try {
+      loadScenario(path);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ScenarioError);
+      return (e as ScenarioError).message;
+    }
+    throw new Error('loaded');
+  };
+
+  it('a device is refused without being read (/dev/zero used to be read until memory ran out)', () => {
+    for (const device of ['/dev/zero', '/dev/null', '/dev/urandom']) {
+      if (!existsSync(device)) continue;
+      expect(read(device)).toBe(`${device}: cannot read scenario file: it is a character device, not a regular file; expected a scenario file (YAML or JSON), or - for standard input`);
+    }
+  });
+
+  it(`a file larger than ${MAX_SOURCE_BYTES.toLocaleString('en-US')} bytes (4 MiB) is refused before it is read; one of that size is read`, () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, Buffer.alloc(MAX_SOURCE_BYTES + 1, 0x20));
+    expect(read(big)).toBe(`${big}: cannot read scenario file: it is 4,194,305 bytes; a scenario file is at most 4,194,304 bytes (4 MiB)`);
+    writeFileSync(big, `${MINIMAL}${' '.repeat(MAX_SOURCE_BYTES - Buffer.byteLength(MINIMAL) - 1)}\n`);
+    expect(loadScenario(big).base.name).toBe('minimal');
+  });
+
+  it('a pipe is read up to the cap, then refused (an endless stream cannot exhaust memory)', () => {
+    const fifo = join(dir, 'pipe.yaml');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo here
+    const writer = spawn('sh', ['-c', `head -c ${MAX_SOURCE_BYTES * 2} /dev/zero > '${fifo}'`], { stdio: 'ignore' });
+    try {
+      expect(read(fifo)).toBe(`${fifo}: cannot read scenario file: it is larger than 4,194,304 bytes (4 MiB), the most a scenario file may be`);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+    // A pipe within the cap is a scenario like any file (`meshsim validate <(...)`). The
+    // writer needs nothing from this process, whose event loop the read blocks.
+    const small = spawn('sh', ['-c', 'printf "%s" "$TEXT" > "$FIFO"'], { stdio: 'ignore', env: { ...process.env, TEXT: MINIMAL, FIFO: fifo } });
+    try {
+      expect(loadScenario(fifo).base.name).toBe('minimal');
+    } finally {
+      small.kill('SIGKILL');
+    }
   });
 });
 

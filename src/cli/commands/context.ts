@@ -1,6 +1,8 @@
 import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { loadPlugins, pluginUrls } from '../../scenario/plugins.js';
+import type { LoadedScenario } from '../../scenario/types.js';
+import type { WriteHtmlOptions } from '../../report/html/write.js';
 
 /**
  * What a command module gets from the program (src/cli/program.ts) when it registers: the
@@ -104,6 +106,14 @@ export function scenarioFileArgument(file: string | undefined, variants: string[
   if (variants !== undefined && last !== undefined && variants.length > 1 && isFile(last)) return { file: last, variants: variants.slice(0, -1) };
   const hint = variants !== undefined ? ` (--variant takes every word after it: put the scenario file before --variant, or end the names with --)` : '';
   throw usageError(`missing required argument 'file': the scenario file${hint}`);
+}
+
+/**
+ * Where the report's page finds the scenario's text: the file, or the text itself when the
+ * file cannot be read again (standard input).
+ */
+export function scenarioOf(loaded: LoadedScenario): WriteHtmlOptions {
+  return loaded.source !== undefined ? { scenarioSource: { file: loaded.file, text: loaded.source } } : { scenarioFile: loaded.file };
 }
 
 function isFile(path: string): boolean {

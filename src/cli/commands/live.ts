@@ -15,7 +15,7 @@ import { selectVariants } from '../../runner/run.js';
 import { pluginIdentities } from '../../scenario/plugins.js';
 import { loadScenario } from '../../scenario/load.js';
 import type { LoadedScenario } from '../../scenario/types.js';
-import { EXIT_INTERRUPTED, PLUGIN_HELP, pluginOption, scenarioFileArgument, usePlugins, wholeNumber, withInterrupt, type CommandContext } from './context.js';
+import { EXIT_INTERRUPTED, PLUGIN_HELP, pluginOption, scenarioFileArgument, scenarioOf, usePlugins, wholeNumber, withInterrupt, type CommandContext } from './context.js';
 import { printReport, writeReportFolder, wroteReportText } from '../report-output.js';
 import { LIMITS } from '../../scenario/schema.js';
 import { helpText } from '../help.js';
@@ -85,7 +85,7 @@ async function liveCommand(file: string, flags: LiveFlags, ctx: CommandContext):
   const rules = loaded.base.assert;
   const report = withAssertions(buildReport({ name: loaded.base.name, sha256: loaded.sha256 }, output, { mode: 'live', plugins: pluginIdentities() }), rules);
   // Rendered first, then written in one burst, report.json last: the folder never mixes two runs.
-  const removed = await writeReportFolder(dir, report, flags.html ? { scenarioFile: loaded.file } : undefined, io, ctx.usageError);
+  const removed = await writeReportFolder(dir, report, flags.html ? scenarioOf(loaded) : undefined, io, ctx.usageError);
   const failed = printReport(report, rules, flags.format, `${loaded.base.name} (live): ${report.variants.length} variant(s) × ${report.seeds.length} run(s)`, io);
   io.stderr(`${wroteReportText(dir, flags.html, removed)} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   return failed ? 1 : 0;

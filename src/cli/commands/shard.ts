@@ -3,13 +3,13 @@
  * of the runs (report/shard.ts, `meshsim/shard@1`), written atomically as
  * `<out>/shard-<i>-of-<n>.json` for `meshsim merge` to combine (commands/merge.ts).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildShard, shardFileName, shardJson, type ShardOptions } from '../../report/shard.js';
 import type { ShardSpec } from '../../runner/plan.js';
 import type { PluginIdentity } from '../../scenario/plugins.js';
 import type { ExecutedPlan } from '../../runner/run.js';
 import type { LoadedScenario } from '../../scenario/types.js';
+import { readSource } from '../../scenario/load.js';
 
 /** Writes the shard report; returns the exit code (0). */
 export function writeShardReport(
@@ -23,7 +23,7 @@ export function writeShardReport(
   write: (path: string, content: string) => void,
   plugins: readonly PluginIdentity[],
 ): number {
-  const source = readFileSync(loaded.file, 'utf8');
+  const source = loaded.source ?? readSource(loaded.file).toString('utf8');
   const doc = buildShard(
     loaded,
     source,
