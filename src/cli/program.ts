@@ -460,7 +460,11 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       program.outputHelp();
       return EXIT_BAD_INPUT;
     }
-    await program.parseAsync([...argv], { from: 'user' });
+    // `meshsim nosuch --help` is an unknown command, not a request for the top-level help
+    // (which commander would print, exiting 0): without its options, commander says so.
+    const known = new Set(['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]);
+    const args = !argv[0].startsWith('-') && !known.has(argv[0]) ? [argv[0]] : [...argv];
+    await program.parseAsync(args, { from: 'user' });
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {

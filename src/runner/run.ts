@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { LoadedScenario, Scenario, Variant } from '../scenario/types.js';
+import { suggestions } from '../scenario/errors.js';
 import type { RunResult } from '../sim/metrics.js';
 import { simulate } from '../sim/world.js';
 import { planRuns, shardRuns, type PlannedRun, type ShardSpec } from './plan.js';
@@ -45,13 +46,23 @@ export interface RunOutput {
   readonly variants: readonly VariantResult[];
 }
 
-/** Thrown for a --variant name the scenario does not have. */
+/** At most this many variant names are listed in the message of an unknown one (a sweep can have 10,000). */
+const VARIANTS_LISTED = 20;
+
+/** Thrown for a --variant name the scenario does not have: the file, the closest names, the names it has. */
 export class UnknownVariantError extends Error {
   constructor(
     readonly requested: string,
     readonly known: readonly string[],
+    readonly file?: string,
   ) {
-    super(`unknown variant "${requested}"; the scenario has: ${known.join(', ')}`);
+    // A typo of a name, else a sweep point's part of names (`max-1` of `max-1_budgetPercent-20pct`).
+    const typos = suggestions(requested, known);
+    const parts = known.filter((k) => k.split('_').includes(requested) || k.startsWith(`${requested}_`)).slice(0, 3);
+    const guesses = typos.length > 0 ? typos : parts;
+    const hint = guesses.length === 0 ? '' : ` (did you mean ${guesses.map((g) => `"${g}"`).join(' or ')}?)`;
+    const listed = known.length <= VARIANTS_LISTED ? known.join(', ') : `${known.slice(0, VARIANTS_LISTED).join(', ')}, … ${(known.length - VARIANTS_LISTED).toLocaleString('en-US')} more (meshsim validate lists them all)`;
+    super(`${file === undefined ? '' : `${file}: `}unknown variant "${requested}"${hint}; the scenario has: ${listed}`);
     this.name = 'UnknownVariantError';
   }
 }
@@ -59,7 +70,7 @@ export class UnknownVariantError extends Error {
 export function selectVariants(loaded: LoadedScenario, names: readonly string[] | undefined): readonly Variant[] {
   if (!names || names.length === 0) return loaded.variants;
   const known = loaded.variants.map((v) => v.name);
-  for (const n of names) if (!known.includes(n)) throw new UnknownVariantError(n, known);
+  for (const n of names) if (!known.includes(n)) throw new UnknownVariantError(n, known, loaded.file);
   return loaded.variants.filter((v) => names.includes(v.name));
 }
 

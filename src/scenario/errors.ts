@@ -98,6 +98,19 @@ export function suggest(word: string, known: readonly string[]): string | undefi
   return bestDistance <= allowed ? best : undefined;
 }
 
+/** The known words likely meant by `word` (a typo of each, as {@link suggest} judges), closest first, at most `max`. */
+export function suggestions(word: string, known: readonly string[], max = 3): string[] {
+  if (word.length > 100) return [];
+  const w = word.toLowerCase();
+  const allowed = w.length < 3 ? 0 : Math.floor(w.length / 3);
+  return known
+    .map((candidate, order) => ({ candidate, order, distance: editDistance(w, candidate.toLowerCase()) }))
+    .filter((x) => x.distance <= allowed)
+    .sort((a, b) => a.distance - b.distance || a.order - b.order)
+    .slice(0, max)
+    .map((x) => x.candidate);
+}
+
 /** ` (did you mean 'serviceTime'?)` or nothing. */
 export function didYouMean(word: string, known: readonly string[]): string {
   const guess = suggest(word, known);

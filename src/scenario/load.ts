@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { ScenarioError, didYouMean, type ScenarioIssue } from './errors.js';
 import { SCENARIO_KEYS, VARIANT_NAME, resolveScenario, type FieldIssue, type PathSegment } from './schema.js';
 import { SCENARIO_SCHEMA, type LoadedScenario, type Scenario, type Variant } from './types.js';
@@ -152,13 +152,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * of field paths in it. Only the first syntax error is reported: later ones are mostly
  * echoes of it. Throws {@link ScenarioError}.
  */
-function parseLocated(text: string, file: string): { raw: unknown; locator: Locator } {
+function parseLocated(text: string, file: string, what = 'scenario'): { raw: unknown; locator: Locator } {
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
   if (/\.json$/i.test(file)) checkJson(source, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     const error = doc.errors[0];
+    if (error.code === 'MULTIPLE_DOCS') {
+      // Not the library's advice (parseAllDocuments): a file holds one.
+      const count = parseAllDocuments(source, { logLevel: 'silent' });
+      const documents = Array.isArray(count) ? count.length : 2;
+      throw new ScenarioError([
+        {
+          file,
+          ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}),
+          path: '',
+          message: `one ${what} per file; found ${documents} YAML documents (each --- line starts another): put each ${what} in a file of its own`,
+        },
+      ]);
+    }
     throw new ScenarioError([
       { file, ...(error.linePos ? { line: error.linePos[0].line, column: error.linePos[0].col } : {}), path: '', message: `invalid YAML: ${error.message.split(' at line ')[0]}` },
     ]);
@@ -600,6 +613,6 @@ export function readLocatedDocument(file: string, what: string): LocatedDocument
   } catch {
     throw new ScenarioError([{ file, path: '', message: `cannot read ${what} file: it is not valid UTF-8 text` }]);
   }
-  const { raw, locator } = parseLocated(text, file);
+  const { raw, locator } = parseLocated(text, file, what);
   return { raw: raw ?? null, locate: (issue) => located(file, '', issue, locator.find(issue.path, issue.atKey)) };
 }

@@ -1109,6 +1109,10 @@ function checkFault(f: FaultDocument, i: number, doc: ScenarioDocument, services
   if (flapping && (f.up === undefined || f.down === undefined)) add(at(f.up === undefined ? 'up' : 'down'), 'a flap needs both up and down');
   if (stochastic && (f.for !== undefined || f.every !== undefined || flapping)) add(at('mtbf'), 'give either mtbf and mttr, or at/for/every (or up/down for a flap), not both');
   if (!stochastic && !flapping && f.at === undefined) add(at('at'), `missing; expected ${DURATION_EXPECTED} (when the fault starts)`);
+  const end = doc.duration + drainOf(doc);
+  if (f.at !== undefined && f.at >= end) {
+    add(at('at'), `the fault would start at ${formatDuration(f.at)}, after the run ends at ${formatDuration(end)} (duration ${formatDuration(doc.duration)} + drain ${formatDuration(drainOf(doc))}), so it would never happen; expected a time before ${formatDuration(end)}`);
+  }
   if (f.kind === 'flap' && !flapping && f.every === undefined && !stochastic) add(at('kind'), 'a flap needs up and down (or every and for)');
   if (f.every !== undefined && f.for === undefined) add(at('for'), `missing; a fault repeating every ${formatDuration(f.every)} needs \`for\` (how long each occurrence lasts)`);
   if (f.every !== undefined && f.for !== undefined && f.for >= f.every) add(at('for'), `for (${formatDuration(f.for)}) must be shorter than every (${formatDuration(f.every)})`);

@@ -109,15 +109,25 @@ describe('meshsim run', () => {
     expect(readReport(both).variants.map((v) => v.name)).toEqual(['rr', 'rand']);
   });
 
-  it('an unknown variant: exit 2, the known variants named, nothing written', async () => {
+  it('an unknown variant: exit 2, the file and the known variants named, nothing written', async () => {
     const out = fresh('out');
-    const r = await cli('run', writeScenario(TINY), '--variant', 'nope', '--out', out);
+    const file = writeScenario(TINY);
+    const r = await cli('run', file, '--variant', 'nope', '--out', out);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('nope');
-    expect(r.stderr).toContain('rr');
-    expect(r.stderr).toContain('rand');
-    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stderr).toBe(`meshsim: ${file}: unknown variant "nope"; the scenario has: rr, rand\n`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('an unknown variant close to known ones: did you mean, a typo of a name or a part of a sweep point\'s', async () => {
+    const file = writeScenario(tinyScenario({ variants: { 'round-robin': '{}', random: '{ mesh.balancer: { kind: random } }' } }));
+    const typo = await cli('run', file, '--variant', 'radnom');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe(`meshsim: ${file}: unknown variant "radnom" (did you mean "random"?); the scenario has: round-robin, random\n`);
+    const swept = writeScenario(tinyScenario({ variants: { rr: '{}' }, tail: 'sweep:\n  services.api.instances: [1, 2, 3]\n' }));
+    const part = await cli('validate', swept);
+    expect(part.stdout).toContain('rr_instances-1, rr_instances-2, rr_instances-3');
+    const r = await cli('run', swept, '--variant', 'instances-2');
+    expect(r.stderr).toBe(`meshsim: ${swept}: unknown variant "instances-2" (did you mean "rr_instances-2"?); the scenario has: rr_instances-1, rr_instances-2, rr_instances-3\n`);
   });
 });
 
@@ -282,6 +292,17 @@ describe('meshsim help', () => {
     expect(r.code).toBe(0);
     const text = r.stdout + r.stderr;
     for (const option of ['--seed', '--seeds', '--variant', '--out', '--format']) expect(text).toContain(option);
+  });
+
+  it('an unknown command with --help: an unknown-command error and exit 2, not the top-level help and 0', async () => {
+    const r = await cli('sweep', '--help');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("error: unknown command 'sweep'\n(run with --help for usage)\n");
+    const typo = await cli('rn', 'x.yaml', '-h');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('(Did you mean run?)');
+    expect((await cli('help', 'run')).code).toBe(0);
   });
 
   it('no arguments: the help, and exit 2', async () => {

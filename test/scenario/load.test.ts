@@ -273,6 +273,14 @@ describe('parseScenarioText: errors name the file, line, field and what was expe
     expect(linesOf(edit(QUICKSTART, 'seeds: 3', 'seed: 3'))).toEqual(['q.yaml:5:1: invalid YAML: Map keys must be unique']);
   });
 
+  it('several YAML documents: one scenario per file, the documents counted, at the second (not the YAML library\'s advice)', () => {
+    expect(linesOf(`${MINIMAL}---\n${MINIMAL}---\n${MINIMAL}`)).toEqual([
+      'q.yaml:18:1: one scenario per file; found 3 YAML documents (each --- line starts another): put each scenario in a file of its own',
+    ]);
+    // A --- opening the one document is no second one.
+    expect(parseScenarioText(`---\n${MINIMAL}`, 'q.yaml').base.name).toBe('minimal');
+  });
+
   it('JSON syntax errors, with line and column', () => {
     const json = JSON.stringify(parseYaml(QUICKSTART), null, 2).replace('"seeds": 3,', '"seeds": 3,,');
     // The reason is V8's wording, which varies between Node versions; the place does not.

@@ -360,11 +360,9 @@ describe('faults: windows and targets', () => {
   const base: Options = { duration: 1000, instances: 10, serviceTime: constant(1), arrival: constantRate(10) };
 
   it('fixed: [at, at + for); without for to the end (Infinity); at or after the horizon, no window', () => {
-    const s = withFaults(base, [
-      '{ kind: crash, target: { service: s }, at: 1s, for: 250ms }',
-      '{ kind: crash, target: { service: s }, at: 2s }',
-      '{ kind: crash, target: { service: s }, at: 1h }',
-    ]);
+    const two = withFaults(base, ['{ kind: crash, target: { service: s }, at: 1s, for: 250ms }', '{ kind: crash, target: { service: s }, at: 2s }']);
+    // A fault at 1h: validation refuses it (after the run's end); built by hand, it opens no window.
+    const s: Scenario = { ...two, faults: [...two.faults, { ...two.faults[1], schedule: { at: 3_600_000, for: Infinity } }] };
     expect(windowsOf(s, 1, 10_000).map((w) => [w.index, w.start, w.end])).toEqual([
       [0, 1000, 1250],
       [1, 2000, Infinity],
@@ -611,7 +609,9 @@ describe('faults: report, determinism, conservation', () => {
       drain: int(0, 200),
       seed: int(0, 1_000_000),
     }),
-  );
+  )
+  // A fault starting once the run has ended (duration + drain) is refused by validation.
+  .filter((c) => c.faults.every((f) => Number(/\bat: (\d+)ms/.exec(f)?.[1] ?? 0) < c.duration + c.drain));
 
   it('property: simulate never throws (conservation holds) and failed = rejected + timedOut + errors + resets + connectFailures', () => {
     fc.assert(
@@ -672,6 +672,8 @@ describe('faults: scenario validation', () => {
     ['from/to on a crash', 'faults.0.target.to', '{ kind: crash, target: { service: s, to: s }, at: 1s }', /for partitions/],
     ['an unknown kind', 'faults.0.kind', '{ kind: explode, target: { service: s }, at: 1s }', /fault kind/],
     ['a status that is no HTTP status', 'faults.0.status', '{ kind: error, target: { service: s }, at: 1s, status: 700 }', /HTTP status/],
+    ['a start after the run ends (duration 1s + drain 10s)', 'faults.0.at', '{ kind: crash, target: { service: s }, at: 11s, for: 1s }', /^the fault would start at 11s, after the run ends at 11s \(duration 1s \+ drain 10s\), so it would never happen; expected a time before 11s$/],
+    ['a stochastic fault starting after the run ends', 'faults.0.at', '{ kind: crash, target: { service: s }, at: 1m, mtbf: 1s, mttr: 1s }', /after the run ends at 11s/],
   ])('%s → ScenarioError at %s', (_what, path, fault, message) => {
     const error = bad(fault);
     const issue = error.issues.find((i) => i.path === path);

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { HTML_FILE, prepareHtmlReport } from '../../report/html/write.js';
 import { reportMarkdown } from '../../report/markdown.js';
 import { readReport, ReportFileError } from '../../report/read.js';
+import { ScenarioError } from '../../scenario/errors.js';
+import { readSource, STDIN, STDIN_NAME } from '../../scenario/load.js';
 import { helpText } from '../help.js';
 import { isFileSystemError, writeFilesHeld } from '../report-output.js';
 
@@ -32,11 +34,22 @@ interface ReportFlags {
  */
 async function reportCommand(path: string, flags: ReportFlags, io: ReportCommandIO): Promise<number> {
   const { dir, report } = readReport(path);
+  let stdin: string | undefined;
+  if (flags.scenario !== undefined) {
+    // Given on purpose: one that cannot be read is bad input, not a page without its scenario.
+    try {
+      const bytes = readSource(flags.scenario);
+      if (flags.scenario === STDIN) stdin = bytes.toString('utf8'); // it cannot be read twice
+    } catch (e) {
+      if (e instanceof ScenarioError) throw new ReportFileError(`--scenario ${e.message}`);
+      throw e;
+    }
+  }
   const fsError = (e: Error): Error => new ReportFileError(`cannot write into ${dir}: ${e.message}`);
   let page: Awaited<ReturnType<typeof prepareHtmlReport>>;
   try {
     // It reads the scenario (the file given, or the copy next to report.json).
-    page = await prepareHtmlReport(dir, report, { scenarioFile: flags.scenario });
+    page = await prepareHtmlReport(dir, report, stdin !== undefined ? { scenarioSource: { file: STDIN_NAME, text: stdin } } : { scenarioFile: flags.scenario });
   } catch (e) {
     if (isFileSystemError(e)) throw fsError(e);
     throw e;
@@ -71,7 +84,8 @@ export function registerReportCommand(program: Command, io: ReportCommandIO, set
           '\nExit codes:\n' +
           '  0   written\n' +
           '  2   bad input: no report.json, not JSON, another schema version, a malformed\n' +
-          '      report, or an output file that cannot be written\n' +
+          '      report, a --scenario file that cannot be read, or an output file that\n' +
+          '      cannot be written\n' +
           '  70  internal error (please report it)',
       ),
     )

@@ -10,6 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Report } from '../report.js';
 import { replaceFiles } from '../write.js';
+import { ScenarioError } from '../../scenario/errors.js';
+import { readSource } from '../../scenario/load.js';
 import { renderPage, type PageChart, type ScenarioSource } from './page.js';
 import { renderSvg } from './render.js';
 import { buildCharts, CHART_NAMES } from './specs.js';
@@ -79,9 +81,10 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 export function scenarioText(file: string, expectedSha256: string): ScenarioText {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readSource(file); // capped, and never a device
   } catch (e) {
-    return { missing: `The scenario is not shown: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)}).` };
+    if (!(e instanceof ScenarioError)) throw e;
+    return { missing: `The scenario is not shown: ${e.message}.` };
   }
   if (sha256(bytes) !== expectedSha256) return { missing: `The scenario is not shown: ${file} is not the file this report was made from (its sha256 differs).` };
   return { file, text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes) };

@@ -93,6 +93,23 @@ describe('meshsim report', () => {
     expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe(written.get('index.html'));
   });
 
+  it('a --scenario that cannot be read is bad input: exit 2 and why, nothing written (it used to be a warning and exit 0)', async () => {
+    const dir = fresh('unreadable');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'report.json'), written.get('report.json') ?? '');
+    for (const [file, why] of [
+      [join(dir, 'nope.yaml'), 'no such file'],
+      [dir, 'it is a directory; expected a scenario file (YAML or JSON)'],
+      ['/dev/zero', 'it is a character device, not a regular file; expected a scenario file (YAML or JSON), or - for standard input'],
+    ]) {
+      if (!existsSync(file) && file === '/dev/zero') continue;
+      const r = await cli('report', dir, '--scenario', file);
+      expect(r.code, file).toBe(2);
+      expect(r.stderr).toBe(`meshsim: --scenario ${file}: cannot read scenario file: ${why}\n`);
+      expect(existsSync(join(dir, 'index.html'))).toBe(false);
+    }
+  });
+
   it('bad input: exit 2, the file named, no stack trace, nothing written', async () => {
     const cases: [string, string | undefined, RegExp][] = [
       ['missing', undefined, /\d+-missing: no such file or directory$/m],
