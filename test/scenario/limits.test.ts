@@ -172,20 +172,6 @@ describe('files that are not scenarios', () => {
     expect(lines).toEqual([`q.yaml: not a meshsim/scenario@1 scenario: none of its top-level keys is a scenario's (schema, name, description, seed, seeds, duration, warmup, drain, services, network, workload, mesh, membership, faults, assert, variants, sweep)`]);
   });
 
-  it('a directory, or a missing file, says so in words', () => {
-    const read = (path: string): string => {
-      try {
-        loadScenario(path);
-      } catch (e) {
-        expect(e).toBeInstanceOf(ScenarioError);
-        return (e as ScenarioError).message;
-      }
-      throw new Error('loaded');
-    };
-    expect(read(dir)).toBe(`${dir}: cannot read scenario file: it is a directory; expected a scenario file (YAML or JSON)`);
-    expect(read(join(dir, 'nope.yaml'))).toBe(`${join(dir, 'nope.yaml')}: cannot read scenario file: no such file`);
-  });
-
   const read = (path: string): string => {
     try {
       loadScenario(path);
@@ -195,6 +181,11 @@ describe('files that are not scenarios', () => {
     }
     throw new Error('loaded');
   };
+
+  it('a directory, or a missing file, says so in words', () => {
+    expect(read(dir)).toBe(`${dir}: cannot read scenario file: it is a directory; expected a scenario file (YAML or JSON)`);
+    expect(read(join(dir, 'nope.yaml'))).toBe(`${join(dir, 'nope.yaml')}: cannot read scenario file: no such file`);
+  });
 
   it('a device is refused without being read (/dev/zero used to be read until memory ran out)', () => {
     for (const device of ['/dev/zero', '/dev/null', '/dev/urandom']) {
