@@ -82,23 +82,14 @@ function editDistance(a: string, b: string): number {
 
 /** The known word closest to `word` (ignoring case), if it is close enough to be a likely typo. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
-  if (word.length > 100) return undefined;
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = editDistance(w, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  // One edit in three characters; words of one or two characters only differ in case.
-  const allowed = w.length < 3 ? 0 : Math.floor(w.length / 3);
-  return bestDistance <= allowed ? best : undefined;
+  return suggestions(word, known, 1)[0];
 }
 
-/** The known words likely meant by `word` (a typo of each, as {@link suggest} judges), closest first, at most `max`. */
+/**
+ * The known words likely meant by `word` (ignoring case), closest first (ties in the order
+ * given), at most `max`. A likely typo: one edit in three characters; words of one or two
+ * characters only differ in case.
+ */
 export function suggestions(word: string, known: readonly string[], max = 3): string[] {
   if (word.length > 100) return [];
   const w = word.toLowerCase();
