@@ -66,7 +66,7 @@ export type { ProxyConfig, ProxyHandle, ProxyStats, UpstreamSpec, UpstreamStats 
 export { startProxy, loadProxyConfig, PROXY_SCHEMA } from './live/proxy/index.js';
 export { Engine } from './sim/engine.js';
 export { EventQueue } from './sim/event-queue.js';
-export { World, simulate } from './sim/world.js';
+export { World, simulate, RunLimitError, MAX_IN_FLIGHT } from './sim/world.js';
 export { loadScenario, parseScenarioText } from './scenario/load.js';
 export { printScenario } from './scenario/print.js';
 export { parseRule } from './scenario/assert.js';

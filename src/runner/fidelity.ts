@@ -13,9 +13,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { calibrate, type Calibration } from '../live/calibrate.js';
 import type { Layout } from '../live/run.js';
 import type { LoadedScenario, Scenario } from '../scenario/types.js';
-import { simulate } from '../sim/world.js';
 import { runScenarioLive } from './live.js';
-import { selectVariants, seedList, type RunOutput } from './run.js';
+import { selectVariants, seedList, simulateRun, type RunOutput } from './run.js';
 
 export type { Calibration } from '../live/calibrate.js';
 
@@ -82,9 +81,9 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
   options.onStage?.(`simulating ${variants.length} variant(s) × ${seeds.length} seed(s)`);
   const sim: RunOutput = {
     seeds,
-    variants: variants.map((v) => {
+    variants: variants.map((v, i) => {
       const scenario = calibrated(v.scenario, calibration);
-      return { name: v.name, scenario, runs: seeds.map((seed) => simulate(scenario, seed)) };
+      return { name: v.name, scenario, runs: seeds.map((seed) => simulateRun(loaded, variants, i, seed, scenario)) };
     }),
   };
   const live = await runScenarioLive(loaded, {
@@ -97,11 +96,11 @@ export async function runFidelity(loaded: LoadedScenario, options: FidelityOptio
   // The live run's twin: its seeds' simulated runs (simulated now if not among the scenario's seeds).
   const simLiveSeeds: RunOutput = {
     seeds: live.seeds,
-    variants: sim.variants.map((v) => ({
+    variants: sim.variants.map((v, i) => ({
       ...v,
       runs: live.seeds.map((seed) => {
         const k = seeds.indexOf(seed);
-        return k >= 0 ? v.runs[k] : simulate(v.scenario, seed);
+        return k >= 0 ? v.runs[k] : simulateRun(loaded, variants, i, seed, v.scenario);
       }),
     })),
   };

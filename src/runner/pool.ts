@@ -36,7 +36,7 @@ import { Worker } from 'node:worker_threads';
 import type { Scenario } from '../scenario/types.js';
 import type { RunResult } from '../sim/metrics.js';
 import { runResultFromJSON, type RunResultJSON } from '../sim/run-result-json.js';
-import { simulate } from '../sim/world.js';
+import { RunLimitError, simulate } from '../sim/world.js';
 import { loadedPlugins, threadOnlyKinds } from '../scenario/plugins.js';
 
 /** One replication to simulate: a variant (index into the scenarios) and a seed. */
@@ -55,6 +55,8 @@ export interface WorkerInit {
   readonly block: number;
   /** Plugin modules to load before simulating (file URLs; see plugins.ts). */
   readonly plugins: readonly string[];
+  /** Requests in flight a run may hold (simulate's option; default MAX_IN_FLIGHT). */
+  readonly maxInFlight?: number;
 }
 
 /** What it takes to open a {@link TaskQueue} in another thread. */
@@ -174,7 +176,7 @@ export function affinityOrder(scenarios: readonly Scenario[], tasks: readonly Wo
 /** A worker's answer to a task. */
 export type WorkerReply =
   | { readonly position: number; readonly result: RunResultJSON; readonly heapBytes: number }
-  | { readonly position: number; readonly error: string };
+  | { readonly position: number; readonly error: string; /** The run stopped at its in-flight limit (RunLimitError, its message). */ readonly limit?: true };
 
 /** What one worker did (the first is the calling thread). */
 export interface WorkerStats {
@@ -194,6 +196,8 @@ export interface PoolOptions {
   readonly callerSimulates?: boolean;
   /** Called as each run's result arrives (in completion order). */
   readonly onResult?: (position: number, result: RunResult) => void;
+  /** Requests in flight a run may hold (simulate's option; default MAX_IN_FLIGHT). */
+  readonly maxInFlight?: number;
 }
 
 export interface PoolOutput {
@@ -305,12 +309,16 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
       return true;
     };
     for (let i = 1; i < count; i++) {
-      const w = startWorker({ scenarios, tasks: plainTasks, queue: queueInit, block: i - firstBlock, plugins });
+      const w = startWorker({ scenarios, tasks: plainTasks, queue: queueInit, block: i - firstBlock, plugins, maxInFlight: options.maxInFlight });
       workers.push(w);
       w.on('message', (reply: WorkerReply) => {
         if (settled) return;
         if ('error' in reply) {
           const t = tasks[reply.position];
+          if (reply.limit === true) {
+            fail(new RunLimitError(reply.error, { variant: t.variant, seed: t.seed }));
+            return;
+          }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed in a worker thread: ${reply.error}`));
           return;
         }
@@ -340,8 +348,12 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         const t = tasks[position];
         let result: RunResult;
         try {
-          result = simulate(scenarios[t.variant], t.seed);
+          result = simulate(scenarios[t.variant], t.seed, { maxInFlight: options.maxInFlight });
         } catch (e) {
+          if (e instanceof RunLimitError) {
+            fail(new RunLimitError(e.message, { variant: t.variant, seed: t.seed }));
+            return;
+          }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
           return;
         }

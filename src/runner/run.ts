@@ -9,9 +9,9 @@ import { availableParallelism } from 'node:os';
 import type { LoadedScenario, Scenario, Variant } from '../scenario/types.js';
 import { suggestions } from '../scenario/errors.js';
 import type { RunResult } from '../sim/metrics.js';
-import { simulate } from '../sim/world.js';
+import { RunLimitError, simulate } from '../sim/world.js';
 import { planRuns, shardRuns, type PlannedRun, type ShardSpec } from './plan.js';
-import { runOnWorkers, type WorkerStats } from './pool.js';
+import { runOnWorkers, type PoolOutput, type WorkerStats } from './pool.js';
 
 export interface RunOptions {
   /** Overrides the scenario's base seed. */
@@ -33,6 +33,8 @@ export interface ParallelRunOptions extends RunOptions {
   readonly workers?: number;
   /** Only this shard's slice of the runs (plan.ts). */
   readonly shard?: ShardSpec;
+  /** Requests in flight one run may hold before it stops with a RunLimitError (default MAX_IN_FLIGHT). */
+  readonly maxInFlight?: number;
 }
 
 export interface VariantResult {
@@ -80,16 +82,37 @@ export function seedList(base: Scenario, options: Pick<RunOptions, 'seed' | 'see
   return Array.from({ length: count }, (_, k) => seed + k);
 }
 
+/**
+ * simulate() of `variants[variant]` (or of `scenario`, a form of it), with a run stopped at
+ * its in-flight limit (RunLimitError) told as the scenario file's error: the file, and the
+ * variant and seed of the run.
+ */
+export function simulateRun(loaded: LoadedScenario, variants: readonly Variant[], variant: number, seed: number, scenario: Scenario = variants[variant].scenario, maxInFlight?: number): RunResult {
+  try {
+    return simulate(scenario, seed, { maxInFlight });
+  } catch (e) {
+    if (e instanceof RunLimitError) throw inScenario(loaded, variants, e, { variant, seed });
+    throw e;
+  }
+}
+
+/** A RunLimitError's message prefixed with the scenario file, and the variant (of several) and seed of its run. */
+export function inScenario(loaded: LoadedScenario, variants: readonly Variant[], e: RunLimitError, run: { readonly variant: number; readonly seed: number } | undefined = e.run): RunLimitError {
+  if (run === undefined) return e;
+  const which = variants.length > 1 ? `variant "${variants[run.variant].name}", seed ${run.seed}` : `seed ${run.seed}`;
+  return new RunLimitError(`${loaded.file}: ${which}: ${e.message}`, run);
+}
+
 export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): RunOutput {
   const variants = selectVariants(loaded, options.variants);
   const seeds = seedList(loaded.base, options);
   const total = variants.length * seeds.length;
   let done = 0;
-  const results = variants.map((v) => ({
+  const results = variants.map((v, variant) => ({
     name: v.name,
     scenario: v.scenario,
     runs: seeds.map((seed) => {
-      const result = simulate(v.scenario, seed);
+      const result = simulateRun(loaded, variants, variant, seed);
       options.onRun?.(++done, total, v.name, seed, result);
       return result;
     }),
@@ -167,17 +190,23 @@ export async function executePlan(loaded: LoadedScenario, options: ParallelRunOp
     options.onRun?.(++done, todo.length, plan.variants[run.variant].name, run.seed, result);
   if (workers <= 1) {
     const runs = todo.map((run) => {
-      const result = simulate(plan.variants[run.variant].scenario, run.seed);
+      const result = simulateRun(loaded, plan.variants, run.variant, run.seed, undefined, options.maxInFlight);
       report(run, result);
       return { ...run, result };
     });
     return { plan, runs, workers: [] };
   }
-  const pooled = await runOnWorkers(
-    plan.variants.map((v) => v.scenario),
-    todo,
-    { workers, onResult: (position, result) => report(todo[position], result) },
-  );
+  let pooled: PoolOutput;
+  try {
+    pooled = await runOnWorkers(
+      plan.variants.map((v) => v.scenario),
+      todo,
+      { workers, maxInFlight: options.maxInFlight, onResult: (position, result) => report(todo[position], result) },
+    );
+  } catch (e) {
+    if (e instanceof RunLimitError) throw inScenario(loaded, plan.variants, e);
+    throw e;
+  }
   return { plan, runs: todo.map((run, i) => ({ ...run, result: pooled.results[i] })), workers: pooled.workers };
 }
 

@@ -7,13 +7,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runResultToJSON } from '../sim/run-result-json.js';
-import { simulate } from '../sim/world.js';
+import { RunLimitError, simulate } from '../sim/world.js';
 import { loadPlugins } from '../scenario/plugins.js';
 import { TaskQueue, type WorkerInit, type WorkerReply } from './pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('runner/worker: must run in a worker thread (see runner/pool.ts)');
-const { scenarios, tasks, queue: queueInit, block, plugins } = workerData as WorkerInit;
+const { scenarios, tasks, queue: queueInit, block, plugins, maxInFlight } = workerData as WorkerInit;
 // The calling thread loaded these already, so they load here too; a failure ends the pool.
 await loadPlugins(plugins);
 const queue = new TaskQueue(queueInit);
@@ -22,10 +22,11 @@ for (let position = queue.take(block); position >= 0; position = queue.take(bloc
   const task = tasks[position];
   let reply: WorkerReply;
   try {
-    const result = simulate(scenarios[task.variant], task.seed);
+    const result = simulate(scenarios[task.variant], task.seed, { maxInFlight });
     reply = { position, result: runResultToJSON(result), heapBytes: process.memoryUsage().heapTotal };
   } catch (e) {
-    port.postMessage({ position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies WorkerReply);
+    const reply: WorkerReply = e instanceof RunLimitError ? { position, error: e.message, limit: true } : { position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    port.postMessage(reply);
     break;
   }
   port.postMessage(reply);

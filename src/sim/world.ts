@@ -218,6 +218,32 @@ export interface WorldOptions {
   readonly seed: number;
   /** false: every answer gets its AT_CLIENT event (tests compare the two ways; see answersAtOnce). Default true. */
   readonly elide?: boolean;
+  /** Requests (and attempts) one run may hold in flight at once; default {@link MAX_IN_FLIGHT}. Tests lower it. */
+  readonly maxInFlight?: number;
+}
+
+/**
+ * At most this many requests, and as many attempts, in flight at once in one run:
+ * 4,194,304. Their records take ~220 bytes a request (calls ~124, attempts ~92), so the
+ * limit holds a run to about 0.9 GB of them (1.3 GB while the last doubling copies). A
+ * stable system holds rate × latency in flight (Little's law: 1M requests/s at 50 ms is
+ * 50,000), so only a service offered more than it can serve, with an unbounded queue (or
+ * unbounded concurrency) and no timeout, gets here: its queue grows for as long as the run
+ * lasts, until the machine runs out of memory. The run stops with a {@link RunLimitError}
+ * naming that service instead.
+ */
+export const MAX_IN_FLIGHT = 1 << 22;
+
+/** A run stopped at {@link MAX_IN_FLIGHT}: the scenario overloads a service whose queue nothing bounds. */
+export class RunLimitError extends Error {
+  constructor(
+    message: string,
+    /** The run it stopped (variant index, seed), once a runner knows it. */
+    readonly run?: { readonly variant: number; readonly seed: number },
+  ) {
+    super(message);
+    this.name = 'RunLimitError';
+  }
 }
 
 export class World implements Model {
@@ -369,6 +395,8 @@ export class World implements Model {
   private cLive = new Int32Array(0);
   private tried = new Int32Array(0);
   private cCap = 0;
+  /** Calls and attempts (each) the record pools may hold: growing past it stops the run (RunLimitError). */
+  private readonly maxInFlight: number;
   private cFree = new Int32Array(0);
   private cNFree = 0;
   /** Its call. */
@@ -570,8 +598,10 @@ export class World implements Model {
     this.answersAtOnce = options.elide !== false && scenario.faults.length === 0 && this.pools.some((p) => p.unobservedAnswers);
 
     // Start with room for the requests a typical run keeps in flight (they grow by doubling).
-    this.growCalls(16_384);
-    this.growAttempts(16_384);
+    this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT;
+    if (!Number.isSafeInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive whole number, got ${this.maxInFlight}`);
+    this.growCalls(Math.min(16_384, this.maxInFlight));
+    this.growAttempts(Math.min(16_384, this.maxInFlight));
     this.engine.setModel(this);
   }
 
@@ -1947,7 +1977,7 @@ export class World implements Model {
   // ---- Record pools -------------------------------------------------------------------------
 
   private allocCall(): number {
-    if (this.cNFree === 0) this.growCalls(this.cCap * 2);
+    if (this.cNFree === 0) this.growCalls(this.doubled(this.cCap, 'requests'));
     const c = this.cFree[--this.cNFree];
     this.cGen[c]++;
     return c;
@@ -1958,7 +1988,7 @@ export class World implements Model {
   }
 
   private allocAttempt(): number {
-    if (this.aNFree === 0) this.growAttempts(this.aCap * 2);
+    if (this.aNFree === 0) this.growAttempts(this.doubled(this.aCap, 'attempts'));
     const a = this.aFree[--this.aNFree];
     this.aGen[a]++;
     return a;
@@ -1977,6 +2007,52 @@ export class World implements Model {
     }
     this.aFree[this.aNFree++] = a;
     this.unpin(c); // its reference to the call goes, as a pin would
+  }
+
+  /** A record pool's next capacity: twice `cap`, at most maxInFlight; a full pool at the limit stops the run. */
+  private doubled(cap: number, what: 'requests' | 'attempts'): number {
+    if (cap >= this.maxInFlight) throw this.overloaded(what);
+    return Math.min(cap * 2, this.maxInFlight);
+  }
+
+  /**
+   * The error of a run that reached maxInFlight: when, and the service holding the most
+   * of them (in service and waiting in its instances' queues), with what would bound it.
+   */
+  private overloaded(what: 'requests' | 'attempts'): RunLimitError {
+    const rec = this.inst;
+    const held = new Map<string, { busy: number; waiting: number; unboundedQueue: boolean; unboundedSlots: boolean }>();
+    for (let i = 0; i < this.instService.length; i++) {
+      const o = i * I_STRIDE;
+      const name = this.instService[i];
+      const h = held.get(name) ?? { busy: 0, waiting: 0, unboundedQueue: false, unboundedSlots: false };
+      h.busy += rec[o + I_BUSY];
+      h.waiting += rec[o + I_QLEN];
+      h.unboundedQueue ||= rec[o + I_QCAP] === UNBOUNDED;
+      h.unboundedSlots ||= rec[o + I_SLOTS] === UNBOUNDED;
+      held.set(name, h);
+    }
+    let top: [string, { busy: number; waiting: number; unboundedQueue: boolean; unboundedSlots: boolean }] | undefined;
+    for (const entry of held) if (top === undefined || entry[1].busy + entry[1].waiting > top[1].busy + top[1].waiting) top = entry;
+    const count = this.maxInFlight.toLocaleString('en-US');
+    const at = `${(this.engine.now() / 1000).toLocaleString('en-US', { maximumFractionDigits: 3 })} s`;
+    let where = '';
+    let fix = 'give requests a timeout (mesh.failover.timeout, or the workload\'s timeout), or lower the load';
+    if (top !== undefined && top[1].busy + top[1].waiting > 0) {
+      const [name, h] = top;
+      where = ` Service "${name}" holds ${h.busy.toLocaleString('en-US')} in service and ${h.waiting.toLocaleString('en-US')} waiting in its instances' queues`;
+      if (h.waiting >= h.busy && h.unboundedQueue) {
+        where += `: it is offered more than it can serve, and services.${name}.queue is unbounded.`;
+        fix = `bound the queue (services.${name}.queue: 1000 answers what overflows it with 503), ${fix}`;
+      } else if (h.busy > h.waiting && h.unboundedSlots) {
+        where += `: services.${name}.concurrency is unbounded, and requests arrive faster than they finish.`;
+        fix = `bound its concurrency (services.${name}.concurrency), ${fix}`;
+      } else where += '.';
+    }
+    return new RunLimitError(
+      `the run stopped at ${at} of simulated time with ${count} ${what} in flight, the most one run may hold (their records take ~0.9 GB).${where} ` +
+        `To simulate it, ${fix}.`,
+    );
   }
 
   private growCalls(cap: number): void {
@@ -2048,7 +2124,7 @@ function emptyLayer(): LayerCounters {
   return { calls: 0, attempts: 0, succeeded: 0, failed: 0, retries: 0, hedges: 0, hedgesWon: 0, perTryTimeouts: 0, deadlines: 0, overflows: 0, noEndpoint: 0, budgetDenied: 0, throttled: 0 };
 }
 
-/** Simulates one replication of a resolved scenario. */
-export function simulate(scenario: Scenario, seed: number): RunResult {
-  return new World(scenario, { seed }).run();
+/** Simulates one replication of a resolved scenario (throws RunLimitError for one that outgrows `maxInFlight`). */
+export function simulate(scenario: Scenario, seed: number, options: Pick<WorldOptions, 'maxInFlight'> = {}): RunResult {
+  return new World(scenario, { seed, maxInFlight: options.maxInFlight }).run();
 }

@@ -141,6 +141,37 @@ describe('meshsim run: bad input', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
 
+  it('an overloaded service with an unbounded queue: the run stops at the in-flight limit, exit 2, the file, seed and service named, nothing written', async () => {
+    // 10 slots serving ~1,000/s offered 5,000/s for an hour: ~4,000 more requests wait each
+    // second; the 4,194,304th in flight (simulated ~1,050 s in, ~2 s and ~0.9 GB here) stops the run.
+    const file = writeScenario(
+      [
+        'schema: meshsim/scenario@1',
+        'name: over',
+        'seed: 1',
+        'seeds: 1',
+        'duration: 3600s',
+        'warmup: 0s',
+        'services:',
+        '  api: { instances: 10, concurrency: 1, serviceTime: { dist: exponential, mean: 10ms } }',
+        'network: { latency: { dist: exponential, mean: 200us } }',
+        'workload:',
+        '  - { name: c, target: api, arrival: { process: poisson, rate: 5000/s } }',
+        'mesh:',
+        '  balancer: { kind: round-robin }',
+        '',
+      ].join('\n'),
+      'over.yaml',
+    );
+    const out = fresh('out');
+    const r = await cli('run', file, '--out', out, '--workers', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshsim: .*over\.yaml: seed 1: the run stopped at [\d,.]+ s of simulated time with 4,194,304 requests in flight, /);
+    expect(r.stderr).toContain('Service "api" holds 10 in service and 4,194,294 waiting in its instances\' queues: it is offered more than it can serve, and services.api.queue is unbounded.');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
   it('a YAML syntax error: exit 2, file:line:column, no stack trace', async () => {
     const file = writeScenario('name: x\nseed: [1\nseeds: 1\n', 'syntax.yaml');
     const r = await cli('run', file, '--out', fresh('out'));

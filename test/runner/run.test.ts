@@ -10,6 +10,7 @@ import { assembleOutput, defaultWorkers, estimatedRequests, executePlan, IN_PROC
 import { runOnWorkers } from '../../src/runner/pool.js';
 import { parseScenarioText } from '../../src/scenario/load.js';
 import { richScenario } from '../_rich-scenario.js';
+import { RunLimitError } from '../../src/sim/world.js';
 
 const loaded = parseScenarioText(richScenario({ seeds: 3 }), 'rich.yaml');
 const json = (output: ReturnType<typeof runScenario>): string => reportJson(buildReport({ name: 'rich', sha256: loaded.sha256 }, output));
@@ -80,5 +81,51 @@ describe('defaultWorkers', () => {
     expect(defaultWorkers(runPlan(big))).toBe(availableParallelism());
     const closed = parseScenarioText(richScenario().replace('{ process: poisson, rate: 200/s }', '{ process: closed, clients: 2, think: { dist: constant, value: 1ms } }'), 'closed.yaml');
     expect(estimatedRequests(runPlan(closed))).toBe(Infinity);
+  });
+});
+
+describe('a run that reaches the in-flight limit', () => {
+  // One slot serving 100/s, offered 1,000/s: with an unbounded queue the requests pile up
+  // (~900 more a second); the bounded variant answers the overflow with 503 instead.
+  const over = parseScenarioText(
+    [
+      'schema: meshsim/scenario@1',
+      'name: over',
+      'seed: 5',
+      'seeds: 2',
+      'duration: 5s',
+      'warmup: 0s',
+      'services:',
+      '  api: { instances: 1, concurrency: 1, queue: 50, serviceTime: { dist: constant, value: 10ms } }',
+      'network: { latency: { dist: constant, value: 100us } }',
+      'workload:',
+      '  - { name: c, target: api, arrival: { process: poisson, rate: 1000/s } }',
+      'mesh:',
+      '  balancer: { kind: round-robin }',
+      'variants:',
+      '  bounded: {}',
+      '  unbounded: { services.api.queue: unbounded }',
+      '',
+    ].join('\n'),
+    'over.yaml',
+  );
+
+  it('stops the plan with a RunLimitError naming the file, the variant and the seed, in-process and on worker threads alike', async () => {
+    for (const workers of [1, 2]) {
+      const error = await executePlan(over, { workers, seeds: 1, maxInFlight: 256 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, `workers: ${workers}`).toBeInstanceOf(RunLimitError);
+      expect((error as RunLimitError).message, `workers: ${workers}`).toMatch(
+        /^over\.yaml: variant "unbounded", seed 5: the run stopped at [\d.]+ s of simulated time with 256 requests in flight, .* services\.api\.queue is unbounded\./,
+      );
+      expect((error as RunLimitError).run).toEqual({ variant: 1, seed: 5 });
+    }
+  });
+
+  it('leaves a plan without such a run alone: the bounded variant runs to its end under the same limit', async () => {
+    const executed = await executePlan(over, { workers: 1, variants: ['bounded'], maxInFlight: 256 });
+    expect(executed.runs.map((r) => r.seed)).toEqual([5, 6]);
   });
 });
