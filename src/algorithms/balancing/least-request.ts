@@ -140,6 +140,9 @@ export class LeastRequestBalancer implements Balancer {
   }
 }
 
+/** The most draws a least-request pick may make (Envoy's choice_count has no bound; 1,000 is far past any use). */
+export const MAX_CHOICES = 1000;
+
 export const leastRequest: BalancerDefinition<LeastRequestConfig> = {
   kind: 'least-request',
   family: 'balancing',
@@ -147,7 +150,13 @@ export const leastRequest: BalancerDefinition<LeastRequestConfig> = {
   follows:
     'Envoy LEAST_REQUEST: N_CHOICES (choice_count 2, draws with replacement, strictly fewer wins, ties keep the first draw) or FULL_SCAN (reservoir-sampled ties); unequal weights → EDF on w/(active+1)^active_request_bias (1.0), re-weighted only when picked. No slow start or count_pending_requests.',
   config: z.strictObject({
-    choices: z.int().min(2).default(2),
+    // Each pick draws `choices` times: bounded so that a slip (choices: 2000000) is an error, not
+    // a run that never ends; comparing every host is what fullScan does.
+    choices: z
+      .int()
+      .min(2)
+      .max(MAX_CHOICES, { error: (issue) => `expected a whole number from 2 to ${MAX_CHOICES} (each pick draws that many hosts; fullScan: true compares every host); got ${String(issue.input)}` })
+      .default(2),
     fullScan: z.boolean().default(false),
     activeRequestBias: z.number().min(0).default(1),
   }),

@@ -69,11 +69,20 @@ export type RetryOn = (typeof RETRY_ON)[number];
 
 const zStatus = z.number().int().min(100).max(599);
 
+/** The most extra picks host reselection may make per retry (Envoy's int64 has no bound; Istio uses 5). */
+export const MAX_RESELECTION_ATTEMPTS = 1000;
+
 export const hostReselectionConfigSchema = z.strictObject({
   /** The retry host predicate; Envoy's previous_hosts (the only one offered). */
   predicate: z.literal('previous-hosts').default('previous-hosts'),
   /** host_selection_retry_max_attempts: extra picks when the pick is a host already tried (Envoy default 1, Istio 5). */
-  maxAttempts: z.number().int().min(0).default(1),
+  // Bounded so that a slip is an error, not a retry that re-picks a billion times when every host was tried.
+  maxAttempts: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_RESELECTION_ATTEMPTS, { error: (issue) => `expected a whole number from 0 to ${MAX_RESELECTION_ATTEMPTS} (each is one more pick per retry); got ${String(issue.input)}` })
+    .default(1),
 });
 export type HostReselectionConfig = z.output<typeof hostReselectionConfigSchema>;
 

@@ -41,6 +41,11 @@ describe('least-request', () => {
     expect(leastRequest.config.safeParse({ choices: 2.5 }).success).toBe(false);
     expect(leastRequest.config.safeParse({ activeRequestBias: -1 }).success).toBe(false);
     expect(leastRequest.config.parse({ choices: 5, fullScan: true, activeRequestBias: 0 })).toEqual({ choices: 5, fullScan: true, activeRequestBias: 0 });
+    // At most 1,000 draws a pick: a slip is an error naming fullScan, not a run that never ends.
+    expect(leastRequest.config.parse({ choices: 1000 }).choices).toBe(1000);
+    const big = leastRequest.config.safeParse({ choices: 2_000_000 });
+    expect(big.success).toBe(false);
+    expect(big.error?.issues[0].message).toBe('expected a whole number from 2 to 1000 (each pick draws that many hosts; fullScan: true compares every host); got 2000000');
   });
 
   it('composes the selection rule with the outstanding-requests metric', () => {

@@ -250,6 +250,11 @@ describe('config', () => {
       hostReselection: { predicate: 'previous-hosts', maxAttempts: 5 },
     });
     expect(parse({ on: ['5xx'], backoff: { kind: 'grpc', initial: '100ms', max: '1s', multiplier: 2 } }).backoff).toEqual({ kind: 'grpc', initial: 100, max: 1000, multiplier: 2 });
+    // Host reselection makes at most 1,000 extra picks a retry (a slip is an error, not a retry that re-picks forever).
+    expect(parse({ on: ['5xx'], hostReselection: { maxAttempts: 1000 } }).hostReselection?.maxAttempts).toBe(1000);
+    const big = retryPolicyConfigSchema.safeParse({ on: ['5xx'], hostReselection: { maxAttempts: 1e9 } });
+    expect(big.success).toBe(false);
+    expect(big.error?.issues[0]).toMatchObject({ path: ['hostReselection', 'maxAttempts'], message: 'expected a whole number from 0 to 1000 (each is one more pick per retry); got 1000000000' });
   });
 
   it('prints back what it read (encode)', () => {
