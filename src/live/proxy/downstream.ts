@@ -83,6 +83,13 @@ export interface ResponseListener {
    * the answer, or at once if the response has not ended when this returns.
    */
   readTimedOut(): void;
+  /**
+   * The request's chunked body is malformed (a bad chunk line) and the response has not
+   * started: answer it now if it is to be answered (400); the connection closes after the
+   * answer, or at once if the response has not ended when this returns. What the client
+   * sends after the bad line is dropped.
+   */
+  bodyMalformed(): void;
 }
 
 /** One request, as it came: the head parsed, the body (if any) a stream. */
@@ -118,6 +125,15 @@ export class DownstreamRequest {
 
 /** A request body: the connection pushes the de-chunked bytes; reading slower pauses the socket. */
 export class RequestBody extends Readable {
+  /** Bytes of body received so far (de-chunked), whether read yet or not. */
+  received = 0;
+  /**
+   * Told `received` as each piece arrives, before it is pushed: how a handler watches the
+   * size of a body it has not started reading (a 'data' listener would start the stream
+   * flowing, and what flowed before the reader came would be lost).
+   */
+  onReceived: ((received: number) => void) | undefined = undefined;
+
   constructor(private readonly conn: Connection) {
     super();
   }
@@ -454,7 +470,9 @@ class Connection {
     }
     if (sp2 === sp1 + 1 || sp2 === eol) return this.refuse(400);
     let minor: number;
-    if (eol - sp2 === 9 && text.startsWith('HTTP/1.', sp2 + 1) && (text.charCodeAt(sp2 + 8) === 49 || text.charCodeAt(sp2 + 8) === 48)) minor = text.charCodeAt(sp2 + 8) - 48;
+    const digit = text.charCodeAt(sp2 + 8) - 48;
+    // HTTP/1.2 to 1.9 are read as HTTP/1.1, the highest minor version here (RFC 9110 §2.5); another major version is 505.
+    if (eol - sp2 === 9 && text.startsWith('HTTP/1.', sp2 + 1) && digit >= 0 && digit <= 9) minor = digit === 0 ? 0 : 1;
     else return this.refuse(/^ HTTP\/\d\.\d$/.test(text.slice(sp2, eol)) ? 505 : 400);
     const method = text.slice(0, sp1);
     const url = text.slice(sp1 + 1, sp2);
@@ -527,7 +545,10 @@ class Connection {
 
   private bodyPiece(piece: Buffer): void {
     const body = this.req?.body;
-    if (body !== null && body !== undefined && !body.destroyed && !body.push(piece)) this.pause(PAUSE_BODY);
+    if (body === null || body === undefined || body.destroyed) return;
+    body.received += piece.length;
+    body.onReceived?.(body.received);
+    if (!body.destroyed && this.state !== C_DEAD && !body.push(piece)) this.pause(PAUSE_BODY);
   }
 
   private bodyEnd(): void {
@@ -539,8 +560,20 @@ class Connection {
     if (req.body !== null && !req.body.destroyed) req.body.push(null);
   }
 
-  /** The request body's framing broke (a bad chunk line): the connection is closed, the body stream ends early. */
+  /**
+   * The request body's framing broke (a bad chunk line): its handler may answer (400, as
+   * RFC 9112 §2.2 and Envoy's codec errors have it) if nothing was sent yet; the connection
+   * closes either way, and the body stream ends early.
+   */
   private bodyBroken(): void {
+    const res = this.res;
+    if (res !== undefined && !res.headersSent && !res.destroyed && res.listener !== undefined) {
+      res.closeAfter();
+      this.state = C_LINGER; // what follows the bad line is not parsed: read and dropped
+      this.idleSince = this.server.tick;
+      res.listener.bodyMalformed();
+      if (res.writableFinished || this.state === C_DEAD) return; // answered: the connection closes after it
+    }
     this.destroy();
   }
 

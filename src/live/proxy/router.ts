@@ -422,7 +422,14 @@ export class Exchange implements ResponseListener {
     const kind = status >= 500 ? 'error' : 'success';
     const outcome: Outcome = utilization === utilization ? { kind, status, utilization } : { kind, status };
     const final = this.attemptDone(a, outcome, false);
-    if (!final) return true; // a discarded response: read and dropped, the connection kept
+    if (!final) {
+      // A response not forwarded (retried, or another attempt still to answer): its
+      // upstream request is reset, as Envoy's router resets the stream of a response it
+      // retries (on HTTP/1.1 that closes the connection). Drained instead, a body that never
+      // ends would hold the connection (and the breaker's queue behind it) for good.
+      a.abort();
+      return false;
+    }
     const res = this.res;
     if (res.destroyed) {
       a.abort();
@@ -445,6 +452,12 @@ export class Exchange implements ResponseListener {
   readTimedOut(): void {
     this.ctx.counters.rejectedByLimits++;
     this.abandon(408, 'request-timeout');
+  }
+
+  /** The client's chunked body is malformed: 400, as Envoy answers an HTTP/1 codec error, and nothing more upstream. */
+  bodyMalformed(): void {
+    this.ctx.counters.rejectedByLimits++;
+    this.abandon(400, 'bad-request');
   }
 
   /** The client read what was buffered: the forwarded attempt's upstream reads on. */

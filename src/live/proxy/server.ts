@@ -189,14 +189,15 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       return;
     }
     if (chunked && body !== null && maxBodyBytes !== Infinity) {
-      let seen = 0;
-      body.on('data', (c: Buffer) => {
-        seen += c.length;
-        if (seen > maxBodyBytes && !res.headersSent) {
+      // Counted as it arrives, not read: the body streams upstream once an attempt has a
+      // connection (it may wait for one), and no byte may be consumed before that.
+      body.onReceived = (received) => {
+        if (received > maxBodyBytes && !res.headersSent) {
+          body.onReceived = undefined;
           counters.rejectedByLimits++;
           x.abandon(413, 'body-too-large');
         }
-      });
+      };
     }
     x.start();
   }

@@ -44,6 +44,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { timerMs } from '../realtime.js';
 import { badInLine, CHUNK_DONE, CHUNK_ERROR, CHUNK_MORE, ChunkedFraming, contentLength, CRLFCRLF, hasToken, keepAliveTimeout, lastCodingIsChunked, TOKEN_CHAR, trimOws } from './http1.js';
 
 /** One request as the router hands it to the pool. */
@@ -204,7 +205,8 @@ class Conn {
       this.connectTimer = undefined;
       this.error = new UpstreamError('MESH_CONNECT_TIMEOUT', `no connection to ${pool.address} within ${pool.connectTimeoutMs} ms`);
       socket.destroy();
-    }, pool.connectTimeoutMs);
+      // Past Node's longest timer (~24.8 days) setTimeout would fire after 1 ms: capped.
+    }, timerMs(pool.connectTimeoutMs));
     socket.once('connect', () => {
       if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
@@ -265,22 +267,7 @@ class Conn {
   private streamBody(body: Readable, chunked: boolean): void {
     const socket = this.socket;
     const p = this.req;
-    const onEnd = (): void => {
-      detach();
-      if (chunked) socket.write('0\r\n\r\n', 'latin1');
-      this.bodySent = true;
-    };
-    const onBroken = (): void => {
-      detach();
-      // The stream ended without 'end': the request cannot be completed upstream.
-      if (p !== undefined && this.req === p) {
-        this.req = undefined;
-        this.destroy();
-        p.fail(new UpstreamError('MESH_REQUEST_BODY', 'the request body stream failed or ended early'));
-      }
-    };
-    if (body.readableEnded) return onEnd();
-    if (body.destroyed) return onBroken();
+    // The handlers first: the early returns below call them, and through them detach().
     const onData = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
       let more: boolean;
@@ -299,6 +286,20 @@ class Conn {
     const onDrain = (): void => {
       if (this.detachBody === detach) body.resume();
     };
+    const onEnd = (): void => {
+      detach();
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.bodySent = true;
+    };
+    const onBroken = (): void => {
+      detach();
+      // The stream ended without 'end': the request cannot be completed upstream.
+      if (p !== undefined && this.req === p) {
+        this.req = undefined;
+        this.destroy();
+        p.fail(new UpstreamError('MESH_REQUEST_BODY', 'the request body stream failed or ended early'));
+      }
+    };
     const detach = (): void => {
       body.off('data', onData);
       body.off('end', onEnd);
@@ -307,6 +308,8 @@ class Conn {
       socket.off('drain', onDrain);
       if (this.detachBody === detach) this.detachBody = undefined;
     };
+    if (body.readableEnded) return onEnd();
+    if (body.destroyed) return onBroken();
     this.detachBody = detach;
     body.on('data', onData);
     body.on('end', onEnd);
@@ -436,7 +439,8 @@ class Conn {
       !text.startsWith('HTTP/1.') ||
       (minor !== 48 && minor !== 49) ||
       text.charCodeAt(8) !== 32 ||
-      !(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
+      // 100–599 only (RFC 9110 §15: others are invalid): one of 600–999 is a malformed response (502).
+      !(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) ||
       (eol > 12 && text.charCodeAt(12) !== 32) ||
       badInLine(text, 0, eol)
     ) {

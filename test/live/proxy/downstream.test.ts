@@ -62,10 +62,12 @@ interface Exchange {
   readonly res: DownstreamResponse;
   /** 'end', 'close', 'error' of req.body, in order. */
   readonly bodyEvents: string[];
-  /** 'closed', 'drained' and 'readTimedOut' calls of res.listener, in order. */
+  /** 'closed', 'drained', 'readTimedOut' and 'bodyMalformed' calls of res.listener, in order. */
   readonly calls: string[];
   /** What res.listener.readTimedOut() does besides being recorded (nothing unless set). */
   onReadTimeout?: () => void;
+  /** What res.listener.bodyMalformed() does besides being recorded (nothing unless set). */
+  onBodyMalformed?: () => void;
 }
 
 interface Front {
@@ -105,6 +107,11 @@ async function front(handler: Handler = echo, options: Partial<DownstreamOptions
             if (ex.calls.includes('closed') || res.headersSent) violations.push(`${label}: readTimedOut() after closed() or with the response started`);
             ex.calls.push('readTimedOut');
             ex.onReadTimeout?.();
+          },
+          bodyMalformed() {
+            if (ex.calls.includes('closed') || res.headersSent) violations.push(`${label}: bodyMalformed() after closed() or with the response started`);
+            ex.calls.push('bodyMalformed');
+            ex.onBodyMalformed?.();
           },
         };
         const body = req.body;
@@ -330,6 +337,19 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 // ---------------------------------------------------------------------------------------
 
 describe('request parsing', () => {
+  it('HTTP/1.2 to 1.9 are read as HTTP/1.1 (RFC 9110 §2.5: the highest minor version of the major one implemented): answered, kept alive', async () => {
+    const f = await front();
+    const c = await f.open();
+    c.send('GET /a HTTP/1.2\r\nHost: h\r\n\r\nGET /b HTTP/1.9\r\nHost: h\r\n\r\n');
+    await eventually(() => f.exchanges.length === 2 && (c.text().match(/HTTP\/1\.1 200/g) ?? []).length === 2);
+    expect(f.exchanges.map((ex) => [ex.req.url, ex.req.minor])).toEqual([
+      ['/a', 1],
+      ['/b', 1],
+    ]);
+    expect(c.closed).toBe(false);
+    expect(f.rejected).toEqual([]);
+  });
+
   it('method, url, rawHeaders (names in their case, values trimmed of spaces and tabs only), minor, remoteAddress, header()', async () => {
     const f = await front();
     const c = await f.open();
@@ -555,7 +575,6 @@ describe('refusals: the front answers, reports to rejected() once, closes; reque
     ['a version with two minor digits', 400, 'GET / HTTP/1.10\r\nHost: h\r\n\r\n'],
     ['garbage', 400, '\x00\x01\x02 nonsense\r\n\r\n'],
     ['HTTP/2.0', 505, 'GET / HTTP/2.0\r\nHost: h\r\n\r\n'],
-    ['HTTP/1.2', 505, 'GET / HTTP/1.2\r\nHost: h\r\n\r\n'],
     ['HTTP/0.9', 505, 'GET / HTTP/0.9\r\nHost: h\r\n\r\n'],
     ['a bare LF after the request line', 400, 'GET / HTTP/1.1\nHost: h\r\n\r\n'],
     ['a bare LF between header lines', 400, 'GET / HTTP/1.1\r\nHost: h\nX-A: b\r\n\r\n'],
@@ -668,7 +687,7 @@ describe('refusals: the front answers, reports to rejected() once, closes; reque
   });
 });
 
-describe('broken chunked framing: the connection closed, the body stream destroyed without end', () => {
+describe('broken chunked framing: bodyMalformed(), then the connection closed, the body stream destroyed without end', () => {
   const head = 'POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n';
   const cases: [string, string][] = [
     ['a chunk size not hex', 'zz\r\nhello\r\n0\r\n\r\n'],
@@ -686,7 +705,7 @@ describe('broken chunked framing: the connection closed, the body stream destroy
     ['a chunk size line over 4096 bytes', `5;${'e'.repeat(5000)}`],
   ];
 
-  it.each(cases)('%s', async (_name, bytes) => {
+  it.each(cases)('%s: unanswered by the listener, the connection closed with nothing sent', async (_name, bytes) => {
     const f = await front(echo);
     const c = await f.open();
     c.send(head);
@@ -699,10 +718,34 @@ describe('broken chunked framing: the connection closed, the body stream destroy
     expect(ex.bodyEvents).toEqual(['close']);
     expect(ex.req.body?.destroyed).toBe(true);
     expect(ex.req.complete).toBe(false);
-    expect(ex.calls).toEqual(['closed']);
+    expect(ex.calls).toEqual(['bodyMalformed', 'closed']);
     expect(ex.res.destroyed).toBe(true);
     expect(c.received).toBe(0);
     expect(f.rejected).toEqual([]);
+    expect(f.exchanges).toHaveLength(1);
+  });
+
+  it.each(cases)('%s: answered 400 by the listener, then the connection closed, what followed the bad line dropped', async (_name, bytes) => {
+    const f = await front((ex) => {
+      ex.onBodyMalformed = () => {
+        ex.res.closeAfter();
+        ex.res.writeHead(400, undefined, ['content-length', '3']);
+        ex.res.end(Buffer.from('bad'));
+      };
+    });
+    const c = await f.open();
+    c.send(head);
+    await eventually(() => f.exchanges.length === 1);
+    // A pipelined request after the broken body must not be parsed as a request.
+    await writeApart(c, [bytes.slice(0, 2500), bytes.slice(2500) + 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n']);
+    await eventually(() => c.closed);
+    const ex = f.exchanges[0];
+    await eventually(() => ex.bodyEvents.includes('close'));
+    expect(ex.bodyEvents).toEqual(['close']);
+    expect(ex.req.complete).toBe(false);
+    expect(ex.calls).toEqual(['bodyMalformed', 'closed']);
+    expect(ex.res.writableFinished).toBe(true);
+    expect(c.text()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n(?:.*\r\n)*connection: close\r\n(?:.*\r\n)*\r\nbad$/);
     expect(f.exchanges).toHaveLength(1);
   });
 });
@@ -1280,6 +1323,7 @@ describe('the listener', () => {
         closed: () => states.push(`closed finished=${res.writableFinished} destroyed=${res.destroyed}`),
         drained: () => states.push('drained'),
         readTimedOut: () => states.push('readTimedOut'),
+        bodyMalformed: () => states.push('bodyMalformed'),
       };
       res.writeHead(200, undefined, ['content-length', '2']);
       res.end(Buffer.from('ok'));

@@ -7,7 +7,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveMesh } from '../../../src/scenario/schema.js';
-import { closeAll, eventually, httpBackend, metrics, proxy, raw, send, series, sleep, total } from './_harness.js';
+import type { MeshSpec } from '../../../src/scenario/types.js';
+import { closeAll, eventually, httpBackend, metrics, proxy, raw, send, series, sleep, tcpBackend, total, type Backend } from './_harness.js';
 
 afterEach(closeAll);
 
@@ -231,5 +232,158 @@ describe('admin listener and shutdown', () => {
     await p.close({ drainMs: 50 });
     expect((await inFlight).status).toBe(0);
     expect(p.stats()).toMatchObject({ requests: 1, failed: 1 });
+  });
+});
+
+/** A mesh as a scenario file writes it, resolved (throws on a mistake in the test). */
+function meshOf(raw: unknown): MeshSpec {
+  const r = resolveMesh(raw);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.mesh;
+}
+
+/** Raw bytes on a fresh connection, in pieces with pauses (ms) between them; everything read until it closes (or `waitMs`). */
+function rawPieces(port: number, pieces: readonly (string | number)[], waitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.on('connect', () => {
+      void (async () => {
+        for (const piece of pieces) {
+          if (typeof piece === 'number') await sleep(piece);
+          else if (!socket.destroyed) socket.write(piece);
+        }
+      })();
+    });
+  });
+}
+
+/** Upstream requests as a raw backend reads them: the request line and, for a chunked one, its whole body's bytes. */
+interface Seen {
+  readonly line: string;
+  readonly body: string;
+}
+
+/** A raw backend reading requests (chunked bodies whole) and answering each with `answer(socket, request)`. */
+async function rawBackend(answer: (socket: Socket, seen: Seen) => void): Promise<{ backend: Backend; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const backend = await tcpBackend((socket) => {
+    let buf = '';
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        const head = buf.slice(0, at);
+        let rest = buf.slice(at + 4);
+        let body = '';
+        if (/transfer-encoding: chunked/i.test(head)) {
+          const end = rest.indexOf('0\r\n\r\n');
+          if (end < 0) return;
+          body = rest.slice(0, end + 5);
+          rest = rest.slice(end + 5);
+        }
+        buf = rest;
+        const s = { line: head.split('\r\n')[0], body };
+        seen.push(s);
+        answer(socket, s);
+      }
+    });
+  });
+  return { backend, seen };
+}
+
+describe('bodies, statuses and timers at the edges', () => {
+  it('a chunked body still arriving while its request waits for the breaker\'s only connection goes upstream whole, and the proxy stays up', async () => {
+    const { backend, seen } = await rawBackend((socket, s) => {
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), s.line.startsWith('GET /slow') ? 300 : 0);
+    });
+    const p = await proxy([backend.address], meshOf({ balancer: { kind: 'round-robin' }, failover: { circuitBreaker: { maxConnections: 1, maxPendingRequests: 10, maxRequests: 10 } } }));
+    const slow = raw(p.port, 'GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3_000);
+    await eventually(() => seen.length === 1);
+    // Its first chunk comes while it waits for the connection GET /slow holds, the rest after.
+    const upload = rawPieces(p.port, ['POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 500, '6\r\n world\r\n0\r\n\r\n'], 3_000);
+    expect(await slow).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+    expect(await upload).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+    expect(seen).toEqual([
+      { line: 'GET /slow HTTP/1.1', body: '' },
+      { line: 'POST /upload HTTP/1.1', body: '5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n' },
+    ]);
+    expect((await send(p.port)).status).toBe(200);
+  });
+
+  it('a retried 5xx whose body never ends: its upstream connection is closed (Envoy resets it), and behind a one-connection breaker the retry still answers at once', async () => {
+    for (const maxConnections of [undefined, 1]) {
+      let n = 0;
+      const { backend } = await rawBackend((socket) => {
+        // The first answer: a 503 whose chunked body never ends; then 200s.
+        if (n++ === 0) socket.write('HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nerror\r\n');
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+      const failover = { timeout: '2s', retries: { max: 1, on: ['5xx'] }, ...(maxConnections === undefined ? {} : { circuitBreaker: { maxConnections, maxPendingRequests: 10, maxRequests: 10 } }) };
+      const p = await proxy([backend.address], meshOf({ balancer: { kind: 'round-robin' }, failover }));
+      const since = Date.now();
+      const reply = await send(p.port);
+      expect(reply, `maxConnections ${maxConnections}`).toMatchObject({ status: 200, body: 'ok' });
+      expect(Date.now() - since, `maxConnections ${maxConnections}`).toBeLessThan(1_000);
+      // The 503's connection is gone at once; only the retry's stays pooled.
+      await eventually(() => backend.sockets.size === 1, 2_000);
+      expect(p.stats()).toMatchObject({ requests: 1, succeeded: 1 });
+    }
+  });
+
+  it('an upstream status outside 100–599 (RFC 9110 §15) is a malformed response: 502, counted once', async () => {
+    const { backend } = await rawBackend((socket, s) => {
+      const status = s.line.split(' ')[1].slice(1);
+      socket.write(`HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`);
+    });
+    const p = await proxy([backend.address]);
+    for (const status of ['600', '601', '799', '999']) {
+      const reply = await send(p.port, { path: `/${status}` });
+      expect(reply.status, status).toBe(502);
+      expect(reply.headers['x-meshsim-local-reply'], status).toBe('protocol-error');
+    }
+    expect((await send(p.port, { path: '/599' })).status).toBe(599);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="502"}')).toBe(4);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(5);
+    expect(p.stats()).toMatchObject({ requests: 5 });
+  });
+
+  it('a malformed chunked request body gets the proxy\'s 400 and a closed connection, counted as refused by the limits', async () => {
+    const b = await ok();
+    const p = await proxy([b.address]);
+    const reply = await rawPieces(p.port, ['POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 50, 'zz\r\nmore\r\n0\r\n\r\n'], 3_000);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*x-meshsim-local-reply: bad-request\r\n[^]*connection: close\r\n/);
+    const m = await metrics(p);
+    expect(series(m, 'meshsim_proxy_requests_total{code="400"}')).toBe(1);
+    expect(total(m, 'meshsim_proxy_requests_total')).toBe(1);
+    expect(series(m, 'meshsim_proxy_rejected_by_limits_total')).toBe(1);
+    expect((await send(p.port)).status).toBe(200);
+  });
+
+  it('a connect timeout longer than Node\'s longest timer (720h) is capped, not turned into a 1 ms one (TimeoutOverflowWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const b = await ok();
+      const p = await proxy([b.address], undefined, { limits: { connectTimeoutMs: 720 * 3_600_000 } });
+      expect((await send(p.port)).status).toBe(200);
+      await sleep(20); // warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
   });
 });
