@@ -162,7 +162,14 @@ export function parseShard(text: string, path: string): ShardDocument {
     bad('plugins', 'an array of { file, sha256, kinds } (a string, a sha256 string or null, an array of strings)');
   }
   const o = raw.options;
-  if (!isRecord(o)) bad('options', 'an object');
+  if (!isRecord(o)) return bad('options', 'an object');
+  const whole = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x);
+  if (o.seed !== undefined && !whole(o.seed)) bad('options.seed', 'a whole number (--seed)');
+  if (o.seeds !== undefined && !(whole(o.seeds) && (o.seeds as number) >= 1)) bad('options.seeds', 'a whole number ≥ 1 (--seeds)');
+  if (o.variants !== undefined && !(Array.isArray(o.variants) && o.variants.every((v) => typeof v === 'string'))) bad('options.variants', 'a list of variant names (--variant)');
+  if (o.sweep !== undefined && !(Array.isArray(o.sweep) && o.sweep.every((a) => isRecord(a) && typeof a.key === 'string' && Array.isArray(a.values) && a.values.length > 0))) {
+    bad('options.sweep', 'a list of { key, values } (--sweep), each values a non-empty list');
+  }
   const p = raw.plan;
   if (!isRecord(p) || !Array.isArray(p.variants) || !p.variants.every((v) => typeof v === 'string') || !Array.isArray(p.seeds) || !p.seeds.every(isIndex) || !isIndex(p.runs)) {
     bad('plan', 'an object with variants (names), seeds (integers) and runs (a count)');

@@ -40,7 +40,8 @@ export function parseShardSpec(text: string): ShardSpec {
   if (m === null) throw new ShardSpecError(`expected i/n, like 1/4 (shard i of n, 1 ≤ i ≤ n), got "${text}"`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (!Number.isSafeInteger(count) || count < 1) throw new ShardSpecError(`the shard count n must be at least 1, got "${text}"`);
+  if (!Number.isSafeInteger(count)) throw new ShardSpecError(`the shard count n must be at most ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}, got "${text}"`);
+  if (count < 1) throw new ShardSpecError(`the shard count n must be at least 1, got "${text}"`);
   if (!Number.isSafeInteger(index) || index < 1 || index > count) {
     throw new ShardSpecError(`the shard index i must be between 1 and n = ${count}, got "${text}" (shards are numbered from 1)`);
   }

@@ -228,8 +228,13 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
       const taken = new Set<string>();
       const on = written.length > 0 ? written : [{ name: '', overrides: [] }];
       const sweepIssues: ScenarioIssue[] = [];
+      // Each named variant's points, by name (for the message of a rule naming the variant).
+      const pointsOf = new Map<string, string[]>();
       for (const variant of on) {
+        const points: string[] = [];
+        if (variant.name !== '') pointsOf.set(variant.name, points);
         for (const point of expandSweep(sweep, variant.name, taken)) {
+          points.push(point.name);
           const overrides = [...variant.overrides, ...point.overrides.map((o, a) => ({ ...o, path: sweep[a].path, keyNode: sweep[a].keyNode, valueNode: sweep[a].valueNodes[point.indices[a]], axis: sweep[a] }))];
           const result = resolveVariant(raw, { name: point.name, overrides }, locator, file, seen, variantIssues.get(variant.name) ?? new Set(), fromCli);
           if (result.scenario) out.push({ name: point.name, scenario: result.scenario });
@@ -237,7 +242,7 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
         }
       }
       issues.push(...dedupe(byPosition(sweepIssues)));
-      if (issues.length === 0) issues.push(...assertProblems(raw, file, locator, out, written));
+      if (issues.length === 0) issues.push(...assertProblems(raw, file, locator, out, pointsOf));
     }
   }
 
@@ -265,6 +270,9 @@ function withRanges(raw: Record<string, unknown>, section: Record<string, unknow
 
 /** The document with the command line's sweep axes laid over its `sweep` (a copy; the parsed document is not changed). */
 function withSweep(raw: Record<string, unknown>, axes: readonly SweepAxis[]): Record<string, unknown> {
+  // A file's sweep that is not a mapping (a list, null, ...) stays for the schema to report:
+  // the command-line axes do not replace it.
+  if (raw.sweep !== undefined && !isRecord(raw.sweep)) return raw;
   const sweep: Record<string, unknown> = isRecord(raw.sweep) ? { ...raw.sweep } : {};
   for (const axis of axes) sweep[axis.key] = axis.values;
   return { ...raw, sweep };
@@ -374,15 +382,24 @@ function sweepProblems(sweep: readonly LocatedAxis[], file: string, locator: Loc
   return out.map((issue) => sweepPath(issue, fromCli));
 }
 
-/** Under a sweep, a rule's `variant` names an expanded variant (or a named one, then run only when selected). */
-function assertProblems(raw: unknown, file: string, locator: Locator, expanded: readonly Variant[], written: readonly WrittenVariant[]): ScenarioIssue[] {
+/**
+ * Under a sweep, a rule's `variant` names an expanded variant. A named variant (`variants:`)
+ * does not run as itself under a sweep, only as its points: a rule naming it would never be
+ * checked, so it is an error that lists the points' names.
+ */
+function assertProblems(raw: unknown, file: string, locator: Locator, expanded: readonly Variant[], pointsOf: ReadonlyMap<string, readonly string[]>): ScenarioIssue[] {
   if (!isRecord(raw) || !Array.isArray(raw.assert)) return [];
   const names = expanded.map((v) => v.name);
-  const known = new Set([...names, ...written.map((v) => v.name)]);
-  const listed = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ... (${names.length} in all)` : names.join(', ');
+  const known = new Set(names);
+  const list = (of: readonly string[]): string => (of.length > 8 ? `${of.slice(0, 8).join(', ')}, ... (${of.length} in all)` : of.join(', '));
   return raw.assert.flatMap((rule, i) => {
     if (!isRecord(rule) || typeof rule.variant !== 'string' || known.has(rule.variant)) return [];
-    const message = `unknown variant '${rule.variant}'${didYouMean(rule.variant, names)}; the sweep's variants are ${listed}`;
+    const name = rule.variant;
+    const points = pointsOf.get(name);
+    const message = points !== undefined
+      ? `'${name}' is a named variant, and under the sweep it runs only as its points (${list(points)}): ` +
+        'name one of those (a rule for each point to check), or leave variant out to check every variant'
+      : `unknown variant '${name}'${didYouMean(name, names)}; the sweep's variants are ${list(names)}`;
     return [located(file, '', { path: ['assert', i, 'variant'], message }, locator.find(['assert', i, 'variant']))];
   });
 }

@@ -17,7 +17,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { VARIANT_NAME } from './schema.js';
-import type { Override } from './variants.js';
+import { fileLevelProblem, type Override } from './variants.js';
 
 /** At most this many points in a grid (per named variant). */
 export const MAX_SWEEP_POINTS = 10_000;
@@ -144,6 +144,8 @@ export function sweepKeyProblem(key: string): string | undefined {
   const segments = key.split('.');
   if (segments.some((s) => s.trim() === '')) return `invalid path '${key}': expected dotted keys like mesh.balancer or workload.0.arrival.rate`;
   if (['sweep', 'variants', 'assert'].includes(segments[0])) return `a sweep cannot set '${segments[0]}'`;
+  const fileLevel = fileLevelProblem(segments[0]);
+  if (fileLevel !== undefined) return `a sweep cannot set '${segments[0]}': ${fileLevel}`;
   return undefined;
 }
 

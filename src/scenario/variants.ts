@@ -52,7 +52,20 @@ export function parseOverridePath(key: string): PathSegment[] | string {
   if (segments[0] === 'variants') return `a variant cannot override 'variants'`;
   if (segments[0] === 'sweep') return `a variant cannot override 'sweep'; a sweep applies on top of every variant`;
   if (segments[0] === 'assert') return `a variant cannot override 'assert'; give a rule for one variant in the top-level assert, like { variant: <name>, rule: 'p99 < 250ms' }`;
+  const fileLevel = fileLevelProblem(segments[0]);
+  if (fileLevel !== undefined) return `a variant cannot override '${segments[0]}': ${fileLevel}`;
   return segments;
+}
+
+/**
+ * Why a top-level key belongs to the whole file, not to a variant or a sweep point (their
+ * values would be ignored): every variant runs the same seeds, paired seed by seed, and the
+ * file's name names the report. Undefined for any other key.
+ */
+export function fileLevelProblem(key: string): string | undefined {
+  if (key === 'seed' || key === 'seeds') return 'every variant runs the same seeds (paired, seed by seed, in the comparisons); set them at the top of the file, or with --seed/--seeds';
+  if (key === 'name') return "the file's name names its report; variants are named by their keys";
+  return undefined;
 }
 
 function describeNode(value: unknown): string {

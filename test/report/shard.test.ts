@@ -170,6 +170,21 @@ describe('refusals', () => {
     const missingField = JSON.parse(text) as Record<string, unknown>;
     delete missingField.plan;
     refuse(() => parseShard(JSON.stringify(missingField), 'p.json'), /p\.json: invalid shard report: plan: expected an object with variants/);
+    // Edited options (the sha256 seals the runs, not the options): each field checked, an error naming it.
+    const options: [unknown, RegExp][] = [
+      [{ sweep: 'abc' }, /o\.json: invalid shard report: options\.sweep: expected a list of \{ key, values \}/],
+      [{ sweep: [null] }, /options\.sweep: expected a list of \{ key, values \}/],
+      [{ sweep: [{ key: 'k', values: [] }] }, /options\.sweep: expected .*each values a non-empty list/],
+      [{ variants: [1] }, /options\.variants: expected a list of variant names/],
+      [{ variants: 'abc' }, /options\.variants: expected a list of variant names/],
+      [{ seed: 'x' }, /options\.seed: expected a whole number/],
+      [{ seeds: 0 }, /options\.seeds: expected a whole number ≥ 1/],
+    ];
+    for (const [value, message] of options) {
+      const edited = JSON.parse(text) as Record<string, unknown>;
+      edited.options = value;
+      refuse(() => parseShard(JSON.stringify(edited), 'o.json'), message);
+    }
   });
 
   it('shards run with other plugins than each other, or than merge was given', async () => {

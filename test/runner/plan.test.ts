@@ -33,6 +33,7 @@ describe('parseShardSpec', () => {
     ['0/4', /between 1 and n = 4.*numbered from 1/],
     ['5/4', /between 1 and n = 4/],
     ['1/0', /count n must be at least 1/],
+    ['1/99999999999999999999', /count n must be at most 9,007,199,254,740,991, got "1\/99999999999999999999"/],
     ['99999999999999999999/1', /between 1 and n = 1/],
   ])('refuses %j', (text, message) => {
     expect(() => parseShardSpec(text)).toThrow(ShardSpecError);

@@ -204,6 +204,32 @@ describe('sweep: errors', () => {
     expect(linesOf(text)).toEqual(["q.yaml:24:16: assert.1.variant: unknown variant 'max-9' (did you mean 'max-0'?); the sweep's variants are max-0, max-1"]);
     expect(parseScenarioText(text.replace('max-9', 'max-0'), 'q.yaml').base.assert).toHaveLength(2);
   });
+
+  it('a rule naming a named variant under a sweep is an error listing its points (it runs only as them: the rule would never be checked)', () => {
+    const text = withSweep(
+      "variants:\n  rr: { mesh.balancer: { kind: round-robin } }\n  rnd: {}\nsweep:\n  mesh.failover.retries.max: [0, 1]\nassert:\n  - { variant: rr, rule: successRate > 99.99% }\n",
+    );
+    expect(linesOf(text)).toEqual([
+      "q.yaml:26:16: assert.0.variant: 'rr' is a named variant, and under the sweep it runs only as its points (rr_max-0, rr_max-1): name one of those (a rule for each point to check), or leave variant out to check every variant",
+    ]);
+    expect(parseScenarioText(text.replace('variant: rr,', 'variant: rr_max-1,'), 'q.yaml').base.assert).toHaveLength(1);
+  });
+
+  it('seed, seeds and name belong to the file: a sweep (in the file or --sweep) cannot set them', () => {
+    for (const key of ['seed', 'seeds', 'name']) {
+      const text = withSweep(`sweep:\n  ${key}: [1, 2]\n`);
+      expect(errorOf(text).message, key).toContain(`sweep.${key}: a sweep cannot set '${key}': `);
+      expect(() => parseSweepOption(`${key}=1,2`), key).toThrow(`a sweep cannot set '${key}': `);
+    }
+    expect(errorOf(withSweep('sweep:\n  seeds: [1, 3]\n')).message).toContain('every variant runs the same seeds (paired, seed by seed, in the comparisons); set them at the top of the file, or with --seed/--seeds');
+  });
+
+  it("--sweep does not replace a file's malformed sweep (a list, an empty list, null): the file's error stands", () => {
+    const axis = [parseSweepOption('mesh.failover.retries.max=0,1')];
+    for (const bad of ['sweep:\n  - mesh.failover.retries.max: [0, 1]\n', 'sweep: []\n', 'sweep: null\n']) {
+      expect(() => parseScenarioText(withSweep(bad), 'q.yaml', { sweep: axis }), bad).toThrow(/sweep: expected a mapping of dotted paths to lists of values/);
+    }
+  });
 });
 
 describe('sweep: from the command line (--sweep)', () => {
@@ -214,7 +240,7 @@ describe('sweep: from the command line (--sweep)', () => {
     expect(parseSweepOption('x.budgetPercent=10%, 30%')).toEqual({ key: 'x.budgetPercent', values: ['10%', '30%'] });
     expect(parseSweepOption('x.on=[[5xx, reset], [5xx]]')).toEqual({ key: 'x.on', values: [['5xx', 'reset'], ['5xx']] });
     expect(parseSweepOption('x.on=[5xx, reset],[5xx]')).toEqual({ key: 'x.on', values: [['5xx', 'reset'], ['5xx']] });
-    expect(parseSweepOption('name=a=b')).toEqual({ key: 'name', values: ['a=b'] });
+    expect(parseSweepOption('x.label=a=b')).toEqual({ key: 'x.label', values: ['a=b'] });
   });
 
   it('rejects what is not PATH=VALUES', () => {

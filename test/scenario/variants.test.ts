@@ -27,11 +27,11 @@ describe('variants', () => {
   });
 
   it('index lists with numeric segments and reach into services by name', () => {
-    const v = variantsOf(withVariants('  busy:\n    workload.0.arrival.rate: 3000/s\n    services.api.instances: 20\n    seeds: 5\n')).busy;
+    const v = variantsOf(withVariants('  busy:\n    workload.0.arrival.rate: 3000/s\n    services.api.instances: 20\n    duration: 90s\n')).busy;
     const base = parseScenarioText(QUICKSTART, 'q.yaml').base;
     expect(v.workload[0].arrival).toStrictEqual({ process: 'poisson', rate: 3000, steps: [{ at: 20_000, rate: 3000 }] });
     expect(v.services.api.instances).toBe(20);
-    expect(v.seeds).toBe(5);
+    expect(v.duration).toBe(90_000);
     expect(v.workload[1]).toStrictEqual(base.workload[1]);
     expect(base.services.api.instances).toBe(10);
   });
@@ -95,7 +95,7 @@ describe('variant errors', () => {
     expect(linesOf(withVariants('  v:\n    workload.5.timeout: 1s\n    workload.users.timeout: 1s\n    seed.value: 3\n    mesh..balancer: {}\n    variants.x: {}\n'))).toEqual([
       'q.yaml:38:5: variants.v → workload.5.timeout: cannot apply override: workload has 2 items; there is no item 5',
       "q.yaml:39:5: variants.v → workload.users.timeout: cannot apply override: workload is a list; expected an index (0 to 1), got 'users'",
-      "q.yaml:40:5: variants.v → seed.value: cannot apply override: cannot set 'value' inside seed: it is 1, not a mapping",
+      "q.yaml:40:5: variants.v → seed.value: cannot apply override: a variant cannot override 'seed': every variant runs the same seeds (paired, seed by seed, in the comparisons); set them at the top of the file, or with --seed/--seeds",
       "q.yaml:41:5: variants.v → mesh..balancer: cannot apply override: invalid override path 'mesh..balancer': expected dotted keys like mesh.balancer or workload.0.arrival.rate",
       "q.yaml:42:5: variants.v → variants.x: cannot apply override: a variant cannot override 'variants'",
     ]);
@@ -110,7 +110,7 @@ describe('variant errors', () => {
   });
 
   it('a problem of the base is reported once, not again for every variant', () => {
-    const text = withVariants('  a: { seeds: 2 }\n  b: { seeds: 4 }\n').replace('warmup: 5s', 'warmup: 5');
+    const text = withVariants('  a: { services.api.instances: 2 }\n  b: { services.api.instances: 4 }\n').replace('warmup: 5s', 'warmup: 5');
     expect(linesOf(text)).toEqual(['q.yaml:7:9: warmup: expected a duration with a unit, like 250ms; got 5']);
   });
 });
@@ -137,5 +137,16 @@ describe('applyOverrides', () => {
   it('parses dotted paths', () => {
     expect(parseOverridePath('workload.0.arrival.rate')).toEqual(['workload', '0', 'arrival', 'rate']);
     expect(parseOverridePath('a..b')).toMatch(/invalid override path/);
+  });
+
+  it('refuses seed, seeds and name: they belong to the file (every variant runs the same seeds; the name names the report)', () => {
+    expect(parseOverridePath('seeds')).toBe(
+      "a variant cannot override 'seeds': every variant runs the same seeds (paired, seed by seed, in the comparisons); set them at the top of the file, or with --seed/--seeds",
+    );
+    expect(parseOverridePath('seed')).toMatch(/^a variant cannot override 'seed': every variant runs the same seeds/);
+    expect(parseOverridePath('name')).toBe("a variant cannot override 'name': the file's name names its report; variants are named by their keys");
+    const lines = linesOf(withVariants('  few: { seeds: 1 }\n  many: { seeds: 5, seed: 100 }\n'));
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(/variants\.(few|many) → seeds?: cannot apply override: a variant cannot override 'seeds?': /);
   });
 });
