@@ -7,6 +7,7 @@
  */
 import type { Clock, TimerHandle, Timers } from '../core/ports.js';
 import { EventQueue } from './event-queue.js';
+import { MAX_EVENTS_AT_ONE_TIME, RunLimitError } from './limits.js';
 
 /** The model an engine drives: it receives every event of a kind ≥ FIRST_MODEL_KIND. */
 export interface Model {
@@ -24,6 +25,9 @@ export class Engine implements Clock, Timers {
   private model: Model | undefined;
   private nowMs = 0;
   private processed = 0;
+
+  /** `maxEventsAtOneTime`: events at one instant beyond which run() throws (limits.ts; tests lower it). */
+  constructor(private readonly maxEventsAtOneTime = MAX_EVENTS_AT_ONE_TIME) {}
 
   now(): number {
     return this.nowMs;
@@ -82,9 +86,17 @@ export class Engine implements Clock, Timers {
     const q = this.queue;
     const stopSeq = until !== Infinity ? q.push(until, KIND_STOP, 0) : -1;
     let n = 0;
+    // Events at the current instant: time that stops advancing is a loop (limits.ts).
+    let same = 0;
     try {
       while (q.pop()) {
-        this.nowMs = q.topTime;
+        const t = q.topTime;
+        if (t !== this.nowMs) {
+          this.nowMs = t;
+          same = 0;
+        } else if (++same > this.maxEventsAtOneTime) {
+          throw new RunLimitError(`simulated time stopped advancing at ${(t / 1000).toLocaleString('en-US', { maximumFractionDigits: 6 })} s: more than ${this.maxEventsAtOneTime.toLocaleString('en-US')} events at that instant`);
+        }
         const kind = q.topKind;
         if (kind >= FIRST_MODEL_KIND) {
           n++;

@@ -40,6 +40,7 @@ import type { CallSpec, FailoverSpec, MeshSpec, Scenario, WorkloadSpec } from '.
 import { instanceSettings, membershipTimeline, simulatedAddress, type MembershipStep } from '../scenario/instances.js';
 import { faultWindows, type FaultWindow } from './faults.js';
 import { Engine, FIRST_MODEL_KIND, type Model } from './engine.js';
+import { MAX_IN_FLIGHT, RunLimitError } from './limits.js';
 import { TimerFifo } from './timer-fifo.js';
 import { RunMetrics, type FailoverCounts, type FaultEffect, type LayerStats, type MembershipEffect, type RunResult } from './metrics.js';
 
@@ -213,6 +214,8 @@ interface CallStep {
   readonly pool: number;
 }
 
+export { MAX_IN_FLIGHT, MAX_EVENTS_AT_ONE_TIME, RunLimitError } from './limits.js';
+
 export interface WorldOptions {
   /** Seed of this replication (the scenario's seed + k). */
   readonly seed: number;
@@ -220,30 +223,6 @@ export interface WorldOptions {
   readonly elide?: boolean;
   /** Requests (and attempts) one run may hold in flight at once; default {@link MAX_IN_FLIGHT}. Tests lower it. */
   readonly maxInFlight?: number;
-}
-
-/**
- * At most this many requests, and as many attempts, in flight at once in one run:
- * 4,194,304. Their records take ~220 bytes a request (calls ~124, attempts ~92), so the
- * limit holds a run to about 0.9 GB of them (1.3 GB while the last doubling copies). A
- * stable system holds rate × latency in flight (Little's law: 1M requests/s at 50 ms is
- * 50,000), so only a service offered more than it can serve, with an unbounded queue (or
- * unbounded concurrency) and no timeout, gets here: its queue grows for as long as the run
- * lasts, until the machine runs out of memory. The run stops with a {@link RunLimitError}
- * naming that service instead.
- */
-export const MAX_IN_FLIGHT = 1 << 22;
-
-/** A run stopped at {@link MAX_IN_FLIGHT}: the scenario overloads a service whose queue nothing bounds. */
-export class RunLimitError extends Error {
-  constructor(
-    message: string,
-    /** The run it stopped (variant index, seed), once a runner knows it. */
-    readonly run?: { readonly variant: number; readonly seed: number },
-  ) {
-    super(message);
-    this.name = 'RunLimitError';
-  }
 }
 
 export class World implements Model {
@@ -730,7 +709,11 @@ export class World implements Model {
       if (w.end !== Infinity) this.engine.at(w.end, FAULT_OFF, i);
     });
     for (const p of this.workloadPools) this.startWorkload(p);
-    this.engine.run(this.runEnd);
+    try {
+      this.engine.run(this.runEnd);
+    } catch (e) {
+      throw e instanceof RunLimitError && e.message.startsWith('simulated time stopped') ? this.stalled(e) : e;
+    }
     // Count the unanswered requests independently of the counters, for the conservation check.
     const inUse = new Uint8Array(this.cCap).fill(1);
     for (let i = 0; i < this.cNFree; i++) inUse[this.cFree[i]] = 0;
@@ -2009,6 +1992,16 @@ export class World implements Model {
     this.unpin(c); // its reference to the call goes, as a pin would
   }
 
+  /** The engine's stalled-clock error, with the closed loops that can cause it (think time that can be 0) named. */
+  private stalled(e: RunLimitError): RunLimitError {
+    const loops = this.scenario.workload.flatMap((w, i) => (w.arrival.process === 'closed' && canBeZero(w.arrival.think) ? [`workload.${i}.arrival.think`] : []));
+    const why =
+      loops.length > 0
+        ? `: a closed loop whose think time can be 0 (${loops.join(', ')}) issues its next request at the same instant when one is answered at once, without a network hop (a breaker overflow, no healthy upstream, throttling). Give the think time a minimum above 0.`
+        : '.';
+    return new RunLimitError(`${e.message}${why}`);
+  }
+
   /** A record pool's next capacity: twice `cap`, at most maxInFlight; a full pool at the limit stops the run. */
   private doubled(cap: number, what: 'requests' | 'attempts'): number {
     if (cap >= this.maxInFlight) throw this.overloaded(what);
@@ -2111,6 +2104,24 @@ export class World implements Model {
     this.aFree = free;
     this.aNFree = k;
     this.aCap = cap;
+  }
+}
+
+/** Whether a sample of `spec` can be exactly 0 (a normal is truncated at 0). */
+function canBeZero(spec: DistSpec): boolean {
+  switch (spec.dist) {
+    case 'constant':
+      return spec.value === 0;
+    case 'uniform':
+      return spec.min === 0;
+    case 'normal':
+      return true;
+    case 'empirical':
+      return spec.values.includes(0);
+    case 'mixture':
+      return spec.of.some(canBeZero);
+    default:
+      return false;
   }
 }
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Engine, FIRST_MODEL_KIND, type Model } from '../../src/sim/engine.js';
+import { MAX_EVENTS_AT_ONE_TIME, RunLimitError } from '../../src/sim/limits.js';
 
 const K = FIRST_MODEL_KIND;
 
@@ -394,5 +395,29 @@ describe('Engine: random programs of events that schedule and cancel others', ()
       }),
       { numRuns: 300, interruptAfterTimeLimit: 10_000, markInterruptAsFailure: true, seed: 2001 },
     );
+  });
+});
+
+describe('Engine: time that stops advancing', () => {
+  it('throws a RunLimitError past maxEventsAtOneTime events at one instant, and not before', () => {
+    const loop = (limit: number, perInstant: number): Engine => {
+      const engine = new Engine(limit);
+      let n = 0;
+      // Each event schedules the next at the same time until perInstant of them, then 1 ms later.
+      engine.setModel({ handle: () => engine.after(++n % perInstant === 0 ? 1 : 0, K, 0) });
+      engine.at(0, K, 0);
+      return engine;
+    };
+    // 1,000 events at each instant: within a limit of 1,000, the run reaches its end.
+    const fine = loop(1_000, 1_000);
+    fine.run(5);
+    expect(fine.now()).toBe(5);
+    const stuck = loop(1_000, Infinity);
+    expect(() => stuck.run(5)).toThrow(RunLimitError);
+    expect(() => loop(1_000, Infinity).run(5)).toThrow('simulated time stopped advancing at 0 s: more than 1,000 events at that instant');
+  });
+
+  it('is 50,000,000 by default', () => {
+    expect(MAX_EVENTS_AT_ONE_TIME).toBe(50_000_000);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_IN_FLIGHT, RunLimitError, simulate } from '../../src/sim/world.js';
-import { constant, poisson, scenario } from './_scenario.js';
+import { constant, headerLines, load, poisson, scenario } from './_scenario.js';
 
 /** Throws what simulate throws, or fails the test. */
 function stopped(run: () => unknown): RunLimitError {
@@ -63,4 +63,32 @@ describe('the in-flight limit', () => {
     expect(() => simulate(s, 1, { maxInFlight: 0 })).toThrow(/maxInFlight must be a positive whole number, got 0/);
     expect(() => simulate(s, 1, { maxInFlight: 1.5 })).toThrow(/got 1\.5/);
   });
+});
+
+/** Two closed-loop clients, one request allowed at a time by the breaker, with think time `think`. */
+const loopYaml = (think: string): string =>
+  [
+    ...headerLines('loop', { duration: 3_000 }),
+    'services:',
+    '  api: { instances: 1, serviceTime: { dist: constant, value: 1ms } }',
+    'network: { latency: { dist: constant, value: 1ms } }',
+    'workload:',
+    `  - { name: users, target: api, arrival: { process: closed, clients: 2, think: { dist: constant, value: ${think} } } }`,
+    'mesh:',
+    '  balancer: { kind: round-robin }',
+    '  failover: { circuitBreaker: { maxRequests: 1 } }',
+    '',
+  ].join('\n');
+
+describe('the stalled-clock limit', () => {
+  it('stops a closed loop with zero think time answered at once by its breaker, naming the think time to fix', () => {
+    // The second client's request overflows the breaker at once (no network hop), and with
+    // think 0 it asks again at the same instant, forever.
+    const e = stopped(() => simulate(load(loopYaml('0ms')), 1));
+    expect(e.message).toBe(
+      'simulated time stopped advancing at 0 s: more than 50,000,000 events at that instant: a closed loop whose think time can be 0 (workload.0.arrival.think) issues its next request at the same instant when one is answered at once, without a network hop (a breaker overflow, no healthy upstream, throttling). Give the think time a minimum above 0.',
+    );
+    // With a think time above 0 the same loop runs to its end.
+    expect(simulate(load(loopYaml('10us')), 1).conservation.issued).toBeGreaterThan(100_000);
+  }, 30_000);
 });
