@@ -219,6 +219,8 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
 
   const sweep = sweepOf(raw, locator, fromCli);
   let expanded: Variant[] | undefined;
+  // Under a sweep, each named variant's points, by name: a rule naming the variant checks each of them.
+  const pointsOf = new Map<string, string[]>();
   if (sweep !== undefined) {
     const found = sweepProblems(sweep, file, locator, fromCli);
     issues.push(...found);
@@ -228,8 +230,6 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
       const taken = new Set<string>();
       const on = written.length > 0 ? written : [{ name: '', overrides: [] }];
       const sweepIssues: ScenarioIssue[] = [];
-      // Each named variant's points, by name (for the message of a rule naming the variant).
-      const pointsOf = new Map<string, string[]>();
       for (const variant of on) {
         const points: string[] = [];
         if (variant.name !== '') pointsOf.set(variant.name, points);
@@ -247,7 +247,7 @@ function parseSource(text: string, file: string, digest: string, options: LoadOp
   }
 
   if (issues.length > 0) throw new ScenarioError(dedupe(issues));
-  const scenario = (base as { scenario: Scenario }).scenario;
+  const scenario = rulesOnPoints((base as { scenario: Scenario }).scenario, pointsOf);
   const named = isRecord(raw) && isRecord(raw.variants) && Object.keys(raw.variants).length > 0 ? variants : [{ name: 'base', scenario }];
   return { file, sha256: digest, base: scenario, variants: expanded ?? named };
 }
@@ -383,25 +383,31 @@ function sweepProblems(sweep: readonly LocatedAxis[], file: string, locator: Loc
 }
 
 /**
- * Under a sweep, a rule's `variant` names an expanded variant. A named variant (`variants:`)
- * does not run as itself under a sweep, only as its points: a rule naming it would never be
- * checked, so it is an error that lists the points' names.
+ * Under a sweep, a rule's `variant` names an expanded variant, or a named variant
+ * (`variants:`), which runs only as its points: the rule then checks each of them
+ * ({@link rulesOnPoints}).
  */
 function assertProblems(raw: unknown, file: string, locator: Locator, expanded: readonly Variant[], pointsOf: ReadonlyMap<string, readonly string[]>): ScenarioIssue[] {
   if (!isRecord(raw) || !Array.isArray(raw.assert)) return [];
   const names = expanded.map((v) => v.name);
-  const known = new Set(names);
-  const list = (of: readonly string[]): string => (of.length > 8 ? `${of.slice(0, 8).join(', ')}, ... (${of.length} in all)` : of.join(', '));
+  const known = new Set([...names, ...pointsOf.keys()]);
+  const listed = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ... (${names.length} in all)` : names.join(', ');
   return raw.assert.flatMap((rule, i) => {
     if (!isRecord(rule) || typeof rule.variant !== 'string' || known.has(rule.variant)) return [];
-    const name = rule.variant;
-    const points = pointsOf.get(name);
-    const message = points !== undefined
-      ? `'${name}' is a named variant, and under the sweep it runs only as its points (${list(points)}): ` +
-        'name one of those (a rule for each point to check), or leave variant out to check every variant'
-      : `unknown variant '${name}'${didYouMean(name, names)}; the sweep's variants are ${list(names)}`;
+    const message = `unknown variant '${rule.variant}'${didYouMean(rule.variant, [...known])}; the sweep's variants are ${listed}`;
     return [located(file, '', { path: ['assert', i, 'variant'], message }, locator.find(['assert', i, 'variant']))];
   });
+}
+
+/**
+ * The scenario with each `{ variant, rule }` naming a named variant under a sweep replaced
+ * by one rule per point of it (`rr` → `rr_max-0`, `rr_max-1`, ...), in order: the variant
+ * runs only as its points, and the rule is for each of them.
+ */
+function rulesOnPoints(scenario: Scenario, pointsOf: ReadonlyMap<string, readonly string[]>): Scenario {
+  const rules = scenario.assert;
+  if (rules === undefined || pointsOf.size === 0 || !rules.some((r) => r.variant !== undefined && pointsOf.has(r.variant))) return scenario;
+  return { ...scenario, assert: rules.flatMap((r) => (r.variant !== undefined && pointsOf.has(r.variant) ? (pointsOf.get(r.variant) ?? []).map((point) => ({ ...r, variant: point })) : [r])) };
 }
 
 function located(file: string, prefix: string, issue: FieldIssue, position: Position | undefined): ScenarioIssue {

@@ -205,14 +205,21 @@ describe('sweep: errors', () => {
     expect(parseScenarioText(text.replace('max-9', 'max-0'), 'q.yaml').base.assert).toHaveLength(2);
   });
 
-  it('a rule naming a named variant under a sweep is an error listing its points (it runs only as them: the rule would never be checked)', () => {
+  it('a rule naming a named variant under a sweep checks each of its points (it runs only as them)', () => {
     const text = withSweep(
-      "variants:\n  rr: { mesh.balancer: { kind: round-robin } }\n  rnd: {}\nsweep:\n  mesh.failover.retries.max: [0, 1]\nassert:\n  - { variant: rr, rule: successRate > 99.99% }\n",
+      "variants:\n  rr: { mesh.balancer: { kind: round-robin } }\n  rnd: {}\nsweep:\n  mesh.failover.retries.max: [0, 1]\nassert:\n  - p99 < 1s\n  - { variant: rr, rule: successRate > 99.99% }\n  - { variant: rnd_max-1, rule: p50 < 1s }\n",
     );
-    expect(linesOf(text)).toEqual([
-      "q.yaml:26:16: assert.0.variant: 'rr' is a named variant, and under the sweep it runs only as its points (rr_max-0, rr_max-1): name one of those (a rule for each point to check), or leave variant out to check every variant",
+    const loaded = parseScenarioText(text, 'q.yaml');
+    expect(loaded.variants.map((v) => v.name)).toEqual(['rr_max-0', 'rr_max-1', 'rnd_max-0', 'rnd_max-1']);
+    expect(loaded.base.assert?.map((r) => [r.variant, r.text])).toEqual([
+      [undefined, 'p99 < 1s'],
+      ['rr_max-0', 'successRate > 99.99%'],
+      ['rr_max-1', 'successRate > 99.99%'],
+      ['rnd_max-1', 'p50 < 1s'],
     ]);
-    expect(parseScenarioText(text.replace('variant: rr,', 'variant: rr_max-1,'), 'q.yaml').base.assert).toHaveLength(1);
+    expect(linesOf(text.replace('variant: rr,', 'variant: rrr,'))).toEqual([
+      "q.yaml:27:16: assert.1.variant: unknown variant 'rrr' (did you mean 'rr'?); the sweep's variants are rr_max-0, rr_max-1, rnd_max-0, rnd_max-1",
+    ]);
   });
 
   it('seed, seeds and name belong to the file: a sweep (in the file or --sweep) cannot set them', () => {
