@@ -53,7 +53,7 @@ export { rngStream, RngStreams, RngBank } from './core/rng.js';
 export { makeSampler, distMean, distQuantile, validateDist } from './core/distributions.js';
 export { QuantileSketch } from './core/quantile-sketch.js';
 export { parseDuration, parseRate, parsePercent, formatDuration, formatRate } from './core/units.js';
-export { balancers, balancerKinds, createBalancer, resolveBalancerOptions, registerBalancer } from './algorithms/registry.js';
+export { balancers, balancerKinds, createBalancer, resolveBalancerOptions, registerBalancer, BalancerContractError } from './algorithms/registry.js';
 export { loadPlugins, pluginUrls, pluginIdentities, PluginError } from './scenario/plugins.js';
 export type { PluginIdentity } from './scenario/plugins.js';
 export { RoundRobinBalancer } from './algorithms/balancing/round-robin.js';

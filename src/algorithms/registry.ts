@@ -14,7 +14,7 @@
  * (inside the layers they get traffic only while the healthy ones fall short, as in Envoy;
  * neither the simulator nor the proxy marks a host degraded).
  */
-import { soloEnvironment, type Balancer, type BalancerDefinition, type BalancerEnvironment } from './types.js';
+import { soloEnvironment, type Balancer, type BalancerDefinition, type BalancerEnvironment, type Endpoint, type Outcome, type PickContext } from './types.js';
 import type { Ports } from '../core/ports.js';
 import { aperture } from './balancing/aperture.js';
 import { layerConfigSchema, layered, LAYER_KEYS, hasLayerOptions, splitLayerOptions, type LayerConfig } from './balancing/envoy/layered.js';
@@ -95,6 +95,71 @@ function notADefinition(what: string): never {
   throw new TypeError(`not a balancer definition: ${what}`);
 }
 
+/**
+ * A plugin balancer broke the contract of docs/writing-a-policy.md in a run (a pick that is
+ * not an index of its endpoints or -1): the message names the kind and what it returned.
+ * The run stops; the CLI reports it as bad input (exit 2), since the plugin is the user's.
+ */
+export class BalancerContractError extends Error {
+  constructor(
+    message: string,
+    /** The run it stopped (variant index, seed), once a runner knows it. */
+    readonly run?: { readonly variant: number; readonly seed: number },
+  ) {
+    super(message);
+    this.name = 'BalancerContractError';
+  }
+}
+
+/**
+ * A plugin's balancer with its picks checked: an integer from -1 to the endpoint count of
+ * its last rebuild, less one. Left unchecked, an index past the end sends attempts to no
+ * instance, and the report's figures are quietly wrong.
+ */
+class CheckedBalancer implements Balancer {
+  private count = 0;
+
+  constructor(
+    private readonly kind: string,
+    private readonly inner: Balancer,
+  ) {}
+
+  rebuild(endpoints: readonly Endpoint[]): void {
+    this.count = endpoints.length;
+    this.inner.rebuild(endpoints);
+  }
+
+  pick(ctx: PickContext): number {
+    const i = this.inner.pick(ctx);
+    if (!(Number.isInteger(i) && i >= -1 && i < this.count)) {
+      throw new BalancerContractError(
+        `balancer "${this.kind}" (a plugin) broke its contract: pick() returned ${typeof i === 'number' ? String(i) : JSON.stringify(i) ?? String(i)}; expected the index of one of the ${this.count} endpoint(s) of its last rebuild() (0 to ${this.count - 1}), or -1 for none (docs/writing-a-policy.md)`,
+      );
+    }
+    return i;
+  }
+
+  onStart(index: number): void {
+    this.inner.onStart(index);
+  }
+
+  onEnd(index: number, outcome: Outcome, latencyMs: number): void {
+    this.inner.onEnd(index, outcome, latencyMs);
+  }
+}
+
+const checkedDefinitions = new WeakMap<AnyBalancerDefinition, AnyBalancerDefinition>();
+
+/** `def` with every balancer it creates wrapped in a {@link CheckedBalancer}. */
+function checkedDefinition(def: AnyBalancerDefinition): AnyBalancerDefinition {
+  let checked = checkedDefinitions.get(def);
+  if (checked === undefined) {
+    checked = { ...def, create: (config: never, ports: Ports, env: BalancerEnvironment) => new CheckedBalancer(def.kind, def.create(config, ports, env)) };
+    checkedDefinitions.set(def, checked);
+  }
+  return checked;
+}
+
 /** Kinds Envoy itself offers: they always sit inside Envoy's priority and panic layers. */
 export const ENVOY_KINDS: ReadonlySet<string> = new Set(['round-robin', 'weighted-round-robin', 'random', 'least-request', 'ring-hash', 'maglev']);
 
@@ -156,8 +221,10 @@ export function createBalancer(
   ports: Ports,
   env: BalancerEnvironment = soloEnvironment(),
 ): Balancer {
-  const def = balancers.get(spec.kind);
-  if (!def) throw new Error(`unknown balancer kind "${spec.kind}"; known: ${balancerKinds().join(', ')}`);
+  const found = balancers.get(spec.kind);
+  if (!found) throw new Error(`unknown balancer kind "${spec.kind}"; known: ${balancerKinds().join(', ')}`);
+  // A plugin's picks are checked (meshsim's own are proven by their tests, and skip the cost).
+  const def = balancerList.includes(found) ? found : checkedDefinition(found);
   const { kind: _kind, ...options } = spec;
   const { layers, inner } = splitLayerOptions(options);
   const envoy = ENVOY_KINDS.has(def.kind);

@@ -37,6 +37,7 @@ import type { Scenario } from '../scenario/types.js';
 import type { RunResult } from '../sim/metrics.js';
 import { runResultFromJSON, type RunResultJSON } from '../sim/run-result-json.js';
 import { RunLimitError, simulate } from '../sim/world.js';
+import { BalancerContractError } from '../algorithms/registry.js';
 import { loadedPlugins, threadOnlyKinds } from '../scenario/plugins.js';
 
 /** One replication to simulate: a variant (index into the scenarios) and a seed. */
@@ -176,7 +177,12 @@ export function affinityOrder(scenarios: readonly Scenario[], tasks: readonly Wo
 /** A worker's answer to a task. */
 export type WorkerReply =
   | { readonly position: number; readonly result: RunResultJSON; readonly heapBytes: number }
-  | { readonly position: number; readonly error: string; /** The run stopped at its in-flight limit (RunLimitError, its message). */ readonly limit?: true };
+  | {
+      readonly position: number;
+      readonly error: string;
+      /** What the error was when it is the scenario's or a plugin's fault (its message; the stack otherwise). */
+      readonly kind?: 'run-limit' | 'balancer-contract';
+    };
 
 /** What one worker did (the first is the calling thread). */
 export interface WorkerStats {
@@ -315,8 +321,12 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         if (settled) return;
         if ('error' in reply) {
           const t = tasks[reply.position];
-          if (reply.limit === true) {
+          if (reply.kind === 'run-limit') {
             fail(new RunLimitError(reply.error, { variant: t.variant, seed: t.seed }));
+            return;
+          }
+          if (reply.kind === 'balancer-contract') {
+            fail(new BalancerContractError(reply.error, { variant: t.variant, seed: t.seed }));
             return;
           }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed in a worker thread: ${reply.error}`));
@@ -352,6 +362,10 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         } catch (e) {
           if (e instanceof RunLimitError) {
             fail(new RunLimitError(e.message, { variant: t.variant, seed: t.seed }));
+            return;
+          }
+          if (e instanceof BalancerContractError) {
+            fail(new BalancerContractError(e.message, { variant: t.variant, seed: t.seed }));
             return;
           }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));

@@ -10,6 +10,7 @@ import type { LoadedScenario, Scenario, Variant } from '../scenario/types.js';
 import { suggestions } from '../scenario/errors.js';
 import type { RunResult } from '../sim/metrics.js';
 import { RunLimitError, simulate } from '../sim/world.js';
+import { BalancerContractError } from '../algorithms/registry.js';
 import { planRuns, shardRuns, type PlannedRun, type ShardSpec } from './plan.js';
 import { runOnWorkers, type PoolOutput, type WorkerStats } from './pool.js';
 
@@ -91,16 +92,26 @@ export function simulateRun(loaded: LoadedScenario, variants: readonly Variant[]
   try {
     return simulate(scenario, seed, { maxInFlight });
   } catch (e) {
-    if (e instanceof RunLimitError) throw inScenario(loaded, variants, e, { variant, seed });
+    if (e instanceof RunLimitError || e instanceof BalancerContractError) throw inScenario(loaded, variants, e, { variant, seed });
     throw e;
   }
 }
 
-/** A RunLimitError's message prefixed with the scenario file, and the variant (of several) and seed of its run. */
-export function inScenario(loaded: LoadedScenario, variants: readonly Variant[], e: RunLimitError, run: { readonly variant: number; readonly seed: number } | undefined = e.run): RunLimitError {
+/**
+ * A run's error that is the scenario's or a plugin's fault (RunLimitError,
+ * BalancerContractError), its message prefixed with the scenario file and the variant (of
+ * several) and seed of the run.
+ */
+export function inScenario<E extends RunLimitError | BalancerContractError>(
+  loaded: LoadedScenario,
+  variants: readonly Variant[],
+  e: E,
+  run: { readonly variant: number; readonly seed: number } | undefined = e.run,
+): RunLimitError | BalancerContractError {
   if (run === undefined) return e;
   const which = variants.length > 1 ? `variant "${variants[run.variant].name}", seed ${run.seed}` : `seed ${run.seed}`;
-  return new RunLimitError(`${loaded.file}: ${which}: ${e.message}`, run);
+  const message = `${loaded.file}: ${which}: ${e.message}`;
+  return e instanceof RunLimitError ? new RunLimitError(message, run) : new BalancerContractError(message, run);
 }
 
 export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): RunOutput {
@@ -204,7 +215,7 @@ export async function executePlan(loaded: LoadedScenario, options: ParallelRunOp
       { workers, maxInFlight: options.maxInFlight, onResult: (position, result) => report(todo[position], result) },
     );
   } catch (e) {
-    if (e instanceof RunLimitError) throw inScenario(loaded, plan.variants, e);
+    if (e instanceof RunLimitError || e instanceof BalancerContractError) throw inScenario(loaded, plan.variants, e);
     throw e;
   }
   return { plan, runs: todo.map((run, i) => ({ ...run, result: pooled.results[i] })), workers: pooled.workers };

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runResultToJSON } from '../sim/run-result-json.js';
 import { RunLimitError, simulate } from '../sim/world.js';
+import { BalancerContractError } from '../algorithms/registry.js';
 import { loadPlugins } from '../scenario/plugins.js';
 import { TaskQueue, type WorkerInit, type WorkerReply } from './pool.js';
 
@@ -25,7 +26,12 @@ for (let position = queue.take(block); position >= 0; position = queue.take(bloc
     const result = simulate(scenarios[task.variant], task.seed, { maxInFlight });
     reply = { position, result: runResultToJSON(result), heapBytes: process.memoryUsage().heapTotal };
   } catch (e) {
-    const reply: WorkerReply = e instanceof RunLimitError ? { position, error: e.message, limit: true } : { position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    const reply: WorkerReply =
+      e instanceof RunLimitError
+        ? { position, error: e.message, kind: 'run-limit' }
+        : e instanceof BalancerContractError
+          ? { position, error: e.message, kind: 'balancer-contract' }
+          : { position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
     port.postMessage(reply);
     break;
   }

@@ -6,7 +6,7 @@
  * what is wrong, without a stack trace.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { liveChildren } from '../../src/live/process.js';
@@ -108,4 +108,23 @@ describe('meshsim --plugin', () => {
     expect(proxy.stderr).toBe('meshsim: plugin nope.mjs: no such file\n');
     expect(proxy.code).toBe(2);
   });
+});
+
+describe('meshsim --plugin: a plugin that breaks its contract', () => {
+  it('a pick past the endpoints stops the run, in-process and on worker threads: exit 2 naming the kind, the file, the seed and the index, nothing written', async () => {
+    // The example plugin, off by one: an index one past the last endpoint instead of 0.
+    const dir = fresh('offbyone');
+    const source = readFileSync(PLUGIN, 'utf8').replace('return best;', 'return best === 0 ? this.ids.length : best;').replaceAll("'fewest-active'", "'off-by-one'");
+    const plugin = writeScenario(source, 'off-by-one.mjs');
+    const scenario = writeScenario(tinyScenario({ variants: { off: '{ mesh.balancer: { kind: off-by-one } }' } }), 'off.yaml');
+    for (const workers of ['1', '2']) {
+      const r = await cli('run', scenario, '--plugin', plugin, '--out', dir, '--workers', workers, '--seeds', '2');
+      expect(r.code, `--workers ${workers}`).toBe(2);
+      expect(r.stderr, `--workers ${workers}`).toMatch(
+        /^meshsim: .*off\.yaml: seed \d+: balancer "off-by-one" \(a plugin\) broke its contract: pick\(\) returned (\d+); expected the index of one of the \1 endpoint\(s\) of its last rebuild\(\) \(0 to \d+\), or -1 for none \(docs\/writing-a-policy\.md\)\n$/,
+      );
+      expect(r.stderr).not.toMatch(STACK_LINE);
+    }
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
 });
