@@ -250,7 +250,7 @@ export async function runLive(scenario: Scenario, options: LiveRunOptions): Prom
   const sidecars: Host = single ? new InProcessHost('proxies', sidecarsService()) : new ChildHost('proxies', childModule(import.meta.url, 'sidecars/child'));
   const timers = new Set<NodeJS.Timeout>();
   try {
-    const addresses = await fleet.request<Record<string, string>>({ type: 'start', config: { seed: options.seed, instances, faults: options.faults } });
+    const addresses = await fleet.request<Record<string, string>>({ type: 'start', config: { seed: options.seed, instances, faults: options.faults, window: { from: scenario.warmup, to: scenario.duration } } });
     const plans = proxyPlans(scenario, options.seed, instances, addresses);
     const ports = await sidecars.request<number[]>({ type: 'start', plugins: loadedPlugins(), configs: plans.map((p) => p.config) });
     const callers: Record<string, number> = {};

@@ -173,7 +173,8 @@ export function liveRunResult(scenario: Scenario, seed: number, windows: readonl
         requests: i.windowAttempts,
         served: i.served,
         busyMs: i.busyMs,
-        memberMs: Math.max(0, Math.min(span.leaveAt, scenario.duration) - span.joinAt),
+        // Within the measurement window [warmup, duration), as busy time is (and as the simulator counts both).
+        memberMs: Math.max(0, Math.min(span.leaveAt, scenario.duration) - Math.max(span.joinAt, scenario.warmup)),
       };
     }),
     // As the simulator reports them, without keysRemapped (a figure of the hashing policy alone: simulate it).

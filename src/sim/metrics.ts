@@ -147,9 +147,9 @@ export interface InstanceStats {
   readonly requests: number;
   /** Requests whose service completed during the run (warm-up included). */
   readonly served: number;
-  /** Total service time (ms) of those requests. */
+  /** Service time (ms) its slots spent within the measurement window [warmup, duration), a request's clipped to it. */
   readonly busyMs: number;
-  /** Time (ms) the instance was a member of its service during the run. */
+  /** Time (ms) the instance was a member of its service within the measurement window [warmup, duration). */
   readonly memberMs: number;
 }
 
@@ -219,12 +219,32 @@ export class RunMetrics {
     this.memberMs = new Float64Array(n);
   }
 
+  /**
+   * The measurement window [from, to) (warm-up to duration): busy and membership time are
+   * counted within it, as requests are, so that utilisation (busy ÷ member time) is that of
+   * the window, not diluted by the drain or a warm-up, and a joiner is not understated.
+   */
+  private windowFrom = 0;
+  private windowTo = Infinity;
+
+  setWindow(from: number, to: number): void {
+    this.windowFrom = from;
+    this.windowTo = to;
+  }
+
+  /** The length of [a, b) within the measurement window. */
+  private inWindow(a: number, b: number): number {
+    const from = a > this.windowFrom ? a : this.windowFrom;
+    const to = b < this.windowTo ? b : this.windowTo;
+    return to > from ? to - from : 0;
+  }
+
   joined(instance: number, at: number): void {
     this.joinedAt[instance] = at;
   }
 
   left(instance: number, at: number): void {
-    this.memberMs[instance] += at - this.joinedAt[instance];
+    this.memberMs[instance] += this.inWindow(this.joinedAt[instance], at);
     this.joinedAt[instance] = NaN;
   }
 
@@ -307,10 +327,11 @@ export class RunMetrics {
     else if (outcome.kind === 'connect-failure') this.connectFailures++;
   }
 
-  served(instance: number, serviceMs: number): void {
+  /** A request's service at `instance` ran from `start` to `end` (ms). */
+  served(instance: number, start: number, end: number): void {
     const o = instance * 4;
     this.work[o + 1]++;
-    this.work[o + 2] += serviceMs;
+    this.work[o + 2] += this.inWindow(start, end);
   }
 
   /**
@@ -342,7 +363,7 @@ export class RunMetrics {
         requests: this.work[i * 4],
         served: this.work[i * 4 + 1],
         busyMs: this.work[i * 4 + 2],
-        memberMs: this.memberMs[i] + (stillMember ? end - this.joinedAt[i] : 0),
+        memberMs: this.memberMs[i] + (stillMember ? this.inWindow(this.joinedAt[i], end) : 0),
       });
     }
     return {

@@ -574,6 +574,7 @@ export class World implements Model {
     this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
     this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
     this.metrics.setRunLength(this.runEnd);
+    this.metrics.setWindow(scenario.warmup, scenario.duration);
     this.answersAtOnce = options.elide !== false && scenario.faults.length === 0 && this.pools.some((p) => p.unobservedAnswers);
 
     // Start with room for the requests a typical run keeps in flight (they grow by doubling).
@@ -1618,7 +1619,7 @@ export class World implements Model {
     this.aUtil[a] = rec[o + I_SLOTS] === UNBOUNDED ? 0 : busy / rec[o + I_SLOTS];
     rec[o + I_BUSY] = busy - 1;
     if (this.trackHeld) this.releaseHeld(inst, a);
-    this.metrics.served(inst, this.engine.now() - this.aSvcStart[a]);
+    this.metrics.served(inst, this.aSvcStart[a], this.engine.now());
     if (rec[o + I_QLEN] > 0) this.startService(this.dequeue(inst), inst);
     if (dependencyFailed) this.respond(a, inst, DEPENDENCY_FAILED_STATUS, C_ERROR);
     else if (rec[o + I_FAULTED] !== 0 && this.instErrRate[inst] > 0 && this.instErrFast[inst] === 0 && this.errorDraw(inst)) this.respond(a, inst, this.instErrStatus[inst], C_ERROR);

@@ -153,16 +153,14 @@ describe('World: properties over random small scenarios', () => {
         expect(b.conservation.issued).toBe(a.conservation.issued);
         expect(b.requests.total).toBe(a.requests.total);
         // One FIFO server that answers everything: the k-th service draw goes to the k-th
-        // request served whatever the arrival order at the server, so the work done is the
-        // same sum of the same draws (busyMs sums end − start in absolute time, so equal to
-        // rounding only).
-        const single = { ...o, instances: 1, concurrency: 1, queue: Infinity, drain: 1e9 };
+        // request served whatever the arrival order at the server, so the same requests are
+        // served. (Their work within the window differs: latency moves it across the ends.)
+        const single = { ...o, instances: 1, concurrency: 1, queue: Infinity, drain: 1e9, warmup: 0 };
         delete (single as { timeout?: number }).timeout;
         const x = simulate(scenario({ ...single, latency: l1 }), seed);
         const y = simulate(scenario({ ...single, latency: l2 }), seed);
         expect(x.requests.succeeded).toBe(x.requests.total);
         expect(y.instances[0].served).toBe(x.instances[0].served);
-        expect(Math.abs(y.instances[0].busyMs - x.instances[0].busyMs)).toBeLessThanOrEqual(1e-9 * (1 + x.instances[0].busyMs));
       }),
       { numRuns: 30, seed: 404 },
     );
@@ -208,7 +206,10 @@ describe('World: timeouts', () => {
     // Every request issued in the run was served in full (drain 1 s > 100 ms).
     expect(r.conservation.issued).toBe(arrivals.length);
     expect(r.instances[0].served).toBe(arrivals.length);
-    expect(r.instances[0].busyMs).toBeCloseTo(100 * arrivals.length, 6);
+    // Busy time is counted within the window [1 s, 10 s): each request's 100 ms clipped to it.
+    const busy = arrivals.reduce((sum, t) => sum + Math.max(0, Math.min(t + 100, 10_000) - Math.max(t, 1000)), 0);
+    expect(r.instances[0].busyMs).toBeCloseTo(busy, 6);
+    expect(r.instances[0].memberMs).toBe(9000);
   });
 
   it('with service times on both sides of the timeout, exactly the slow ones time out; all are served', () => {
@@ -572,5 +573,29 @@ describe('slot counts and queue bounds the Int32 instance record cannot hold', (
     const r = new World(widest, { seed: 1 }).run();
     expect(r.requests.rejected).toBe(0);
     expect(r.requests.succeeded).toBe(r.requests.total);
+  });
+});
+
+describe('World: utilisation over the measurement window', () => {
+  it('busy and member time are those of [warmup, duration): an M/M/1 at ρ = 0.8 reads 0.8 with a long drain, not 0.8 × duration / (duration + drain)', () => {
+    // λ = 0.8/ms, S ~ exp(1 ms), 200 s measured after 10 s of warm-up, then 50 s of drain.
+    const r = simulate(scenario({ duration: 210_000, warmup: 10_000, drain: 50_000, serviceTime: exponential(1), arrival: poisson(800) }), 3);
+    const i = r.instances[0];
+    expect(i.memberMs).toBe(200_000);
+    // The busy fraction of 200 s of an M/M/1 at ρ = 0.8: SD ≈ √(2ρ(1+ρ)/((1−ρ)²·λT))·ρ… well under 0.01 here.
+    expect(Math.abs(i.busyMs / i.memberMs - 0.8)).toBeLessThan(0.01);
+  });
+
+  it('an instance that joins mid-run is measured from its join: its utilisation is its load while a member', () => {
+    // 3 instances, the third joining at 20 s of a 60 s run (10 s warm-up): constant 5 ms service,
+    // 90 requests/s by round robin. From 20 s each member gets 30/s (utilisation 0.15); before,
+    // the two others got 45/s (0.225): over the window they read (0.225·10 + 0.15·40) / 50 = 0.165.
+    const text = `${scenarioYaml({ duration: 60_000, warmup: 10_000, instances: 3, serviceTime: constant(5), arrival: constantRate(90) })}membership:\n  - { at: 0ms, service: s, remove: [2] }\n  - { at: 20s, service: s, add: 1 }\n`;
+    const r = simulate(load(text), 1);
+    const [a, , joiner] = r.instances.filter((x) => x.memberMs > 0);
+    expect(joiner.memberMs).toBe(40_000);
+    expect(a.memberMs).toBe(50_000);
+    expect(joiner.busyMs / joiner.memberMs).toBeCloseTo(0.15, 2);
+    expect(a.busyMs / a.memberMs).toBeCloseTo(0.165, 2);
   });
 });

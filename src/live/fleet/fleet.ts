@@ -38,6 +38,8 @@ export interface FleetConfig {
   readonly seed: number;
   readonly instances: readonly InstanceConfig[];
   readonly faults: readonly LiveFaultWindow[];
+  /** The measurement window [from, to) in run time (ms): busy time is counted within it. */
+  readonly window?: { readonly from: number; readonly to: number };
 }
 
 /** `<caller>-><target>` → the port of the caller's proxy towards the target. */
@@ -75,7 +77,7 @@ export class Fleet {
   go(t0: number): void {
     this.t0 = t0;
     for (const i of this.instances) {
-      i.resetStats();
+      i.resetStats(this.config.window);
       i.restartStreams();
     }
     const now = performance.now() - t0;

@@ -176,10 +176,16 @@ export class BackendInstance {
     return { service: this.config.service, index: this.config.index, ...this.counts };
   }
 
-  /** Zeroes the counters (the run starts: warm-up requests are not the run's). */
-  resetStats(): void {
+  /**
+   * Zeroes the counters (the run starts: warm-up requests are not the run's); busy time is
+   * counted from then on within `window` (run time, ms), everywhere without one.
+   */
+  resetStats(window: { readonly from: number; readonly to: number } = { from: -Infinity, to: Infinity }): void {
     this.counts = { arrivals: 0, served: 0, busyMs: 0, rejected: 0, errors: 0, reset: 0, lost: 0 };
+    this.window = window;
   }
+
+  private window: { readonly from: number; readonly to: number } = { from: -Infinity, to: Infinity };
 
   /** Starts listening (on an ephemeral port the first time, on the same port after a crash). */
   async listen(): Promise<void> {
@@ -342,7 +348,10 @@ export class BackendInstance {
     this.held.delete(job);
     this.busy--;
     this.counts.served++;
-    this.counts.busyMs += this.now() - job.startedAt;
+    // The part of its service within the measurement window (the simulator counts it so too).
+    const from = Math.max(job.startedAt, this.window.from);
+    const to = Math.min(this.now(), this.window.to);
+    if (to > from) this.counts.busyMs += to - from;
     if (this.queue.length > 0 && this.busy < this.config.slots) this.start(this.queue.shift() as Job);
     if (dependencyFailed) {
       this.answer(job.res, DEPENDENCY_FAILED_STATUS, 'error');
