@@ -201,9 +201,14 @@ interface Pool {
   readonly think: Sampler | undefined;
   readonly key: (() => number) | undefined;
   readonly keyHash: Float64Array;
+  /** Open loop: arrivals per ms (Poisson) and per second (constant), and the step in force. */
   rate: number;
+  perSecond: number;
   stepIndex: number;
   nextStepAt: number;
+  /** Constant arrivals: when the rate in force took effect, and the arrivals scheduled since. */
+  phaseStart: number;
+  phaseCount: number;
 }
 
 type LayerCounters = { -readonly [K in keyof Omit<LayerStats, 'caller' | 'target' | 'client'>]: number };
@@ -667,7 +672,10 @@ export class World implements Model {
       key: workload?.key ? keySampler(workload.key, streams.stream(`keys/${workload.name}`)) : undefined,
       keyHash: new Float64Array(workload?.key ? workload.key.n : 0).fill(NaN),
       rate: arrival === undefined || arrival.process === 'closed' ? 0 : arrival.rate / 1000,
+      perSecond: arrival === undefined || arrival.process === 'closed' ? 0 : arrival.rate,
       stepIndex: 0,
+      phaseStart: 0,
+      phaseCount: 0,
       nextStepAt: arrival === undefined || arrival.process === 'closed' || arrival.steps.length === 0 ? Infinity : arrival.steps[0].at,
     };
     this.pools.push(pool);
@@ -812,10 +820,17 @@ export class World implements Model {
     }
   }
 
-  /** Draws the next open-loop arrival after `from`, honouring rate steps (memoryless). */
+  /**
+   * Schedules the next open-loop arrival after `from`, honouring rate steps. Poisson draws
+   * an exponential gap (memoryless: a step redraws from its time). A constant process at
+   * rate r issues at s, s + 1/r, s + 2/r, … from the time s its rate took effect (0, or the
+   * step's time), so r·T requests over [s, s + T); the k-th time is computed as k·1000/r in
+   * one division, not summed gap by gap, so no rounding drift adds or loses one at a boundary.
+   */
   private scheduleNextArrival(p: Pool, from: number): void {
-    const gap = p.rate > 0 ? (p.poisson ? -Math.log(1 - (p.arrivals as Rng).next()) / p.rate : 1 / p.rate) : Infinity;
-    const t = from + gap;
+    let t: number;
+    if (p.poisson) t = p.rate > 0 ? from + -Math.log(1 - (p.arrivals as Rng).next()) / p.rate : Infinity;
+    else t = p.perSecond > 0 ? p.phaseStart + (p.phaseCount++ * 1000) / p.perSecond : Infinity;
     if (t >= p.nextStepAt) {
       if (p.nextStepAt < this.loadEnd) this.engine.at(p.nextStepAt, RATE_CHANGE, p.index);
     } else if (t < this.loadEnd) {
@@ -828,7 +843,10 @@ export class World implements Model {
     if (arrival.process === 'closed') return;
     const step = arrival.steps[p.stepIndex++];
     p.rate = step.rate / 1000;
+    p.perSecond = step.rate;
     p.nextStepAt = p.stepIndex < arrival.steps.length ? arrival.steps[p.stepIndex].at : Infinity;
+    p.phaseStart = this.engine.now();
+    p.phaseCount = 0;
     this.scheduleNextArrival(p, this.engine.now());
   }
 

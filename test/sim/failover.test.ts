@@ -504,51 +504,51 @@ describe('per-try timeouts and hedging', () => {
   });
 
   /**
-   * Two calls (at 40 and 80 ms) to one instance whose attempts starting before 200 ms take
-   * 200 ms and whose answers before 282 ms are 503s; per-try timeout 50 ms with hedging,
+   * Two calls (at 0 and 40 ms) to one instance whose attempts starting before 160 ms take
+   * 200 ms and whose answers before 242 ms are 503s; per-try timeout 50 ms with hedging,
    * Envoy's max_retries 1, zero backoff, `retriesMax` retries per call.
    */
   function slowThenFailing(retriesMax: number): ReturnType<typeof run> {
     return run(
       graph({
-        duration: 100,
+        duration: 80,
         drain: 2000,
         services: { s: { instances: 1, serviceTime: constant(5) } },
         target: 's',
         arrival: constantRate(25),
         failover: `{ timeout: 1s, perTryTimeout: 50ms, retries: { max: ${retriesMax}, on: [5xx], backoff: { base: 1ms }, budget: { kind: envoy-max-retries, maxRetries: 1 } }, hedge: { onPerTryTimeout: true } }`,
-        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 200ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 282ms }'],
+        faults: ['{ kind: slow, target: { service: s }, at: 0ms, for: 160ms, factor: 40 }', '{ kind: error, target: { service: s }, at: 0ms, for: 242ms }'],
       }),
       1,
     );
   }
 
   it("hedge { onPerTryTimeout: true }: an attempt whose hedge the budget refused is not hedged, so its failure is retried (Envoy marks an upstream request retried only for an admitted hedge)", () => {
-    // One instance; attempts starting before 200 ms take 40 × 5 ms = 200 ms, later ones 5 ms;
-    // answers before 282 ms are 503s. Calls at 40 and 80 ms (25/s for 100 ms), Envoy's
-    // max_retries 1, zero backoff. Call A: its attempt times out softly at 90 ms, a hedge is
-    // admitted (A holds the one slot), sent at once; that hedge times out at 140 ms, giving
-    // the slot back and taking it again for a second hedge, whose timeout at 190 ms gives it
-    // back for good (retries.max spent). A's first attempt fails at 240 ms (dropped: its hedge
-    // is out), its first hedge answers 200 at 290 ms and wins. Call B: its attempt times out
-    // softly at 130 ms while A holds the slot: the hedge is refused. The attempt fails at
-    // 280 ms; not hedged, that is a retry decision: the slot is free, the retry goes at once
-    // and answers 200 at 285 ms. Marking the attempt hedged at every per-try timeout would
+    // One instance; attempts starting before 160 ms take 40 × 5 ms = 200 ms, later ones 5 ms;
+    // answers before 242 ms are 503s. Calls at 0 and 40 ms (25/s for 80 ms), Envoy's
+    // max_retries 1, zero backoff. Call A: its attempt times out softly at 50 ms, a hedge is
+    // admitted (A holds the one slot), sent at once; that hedge times out at 100 ms, giving
+    // the slot back and taking it again for a second hedge, whose timeout at 150 ms gives it
+    // back for good (retries.max spent). A's first attempt fails at 200 ms (dropped: its hedge
+    // is out), its first hedge answers 200 at 250 ms and wins. Call B: its attempt times out
+    // softly at 90 ms while A holds the slot: the hedge is refused. The attempt fails at
+    // 240 ms; not hedged, that is a retry decision: the slot is free, the retry goes at once
+    // and answers 200 at 245 ms. Marking the attempt hedged at every per-try timeout would
     // return B's 503.
     const res = slowThenFailing(2);
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed]).toEqual([2, 2, 0]);
     expect([l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied, l.perTryTimeouts]).toEqual([5, 2, 1, 1, 1, 4]);
-    expect(res.latency.max).toBe(290 - 40); // A; B took 285 − 80
+    expect(res.latency.max).toBe(250 - 0); // A; B took 245 − 40
     expectProbesAtRest();
   });
 
   it("a hedge the budget refused still uses up one of the call's retries (Envoy's shouldRetry decrements retries_remaining_ before asking the budget)", () => {
-    // The scenario above with retries.max 1. Call A: its hedge at 90 ms is admitted (its one
-    // retry); the hedge's own per-try timeout at 140 ms finds none left and gives the slot
-    // back. Call B: its hedge at 130 ms is refused (A holds the slot), and that spends B's one
-    // retry: its attempt's 503 at 280 ms, though the slot is free by then, is not retried and
-    // is B's answer. Counting only admitted retries, B would retry and get a 200 at 285 ms.
+    // The scenario above with retries.max 1. Call A: its hedge at 50 ms is admitted (its one
+    // retry); the hedge's own per-try timeout at 100 ms finds none left and gives the slot
+    // back. Call B: its hedge at 90 ms is refused (A holds the slot), and that spends B's one
+    // retry: its attempt's 503 at 240 ms, though the slot is free by then, is not retried and
+    // is B's answer. Counting only admitted retries, B would retry and get a 200 at 245 ms.
     const res = slowThenFailing(1);
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed, res.requests.errors]).toEqual([2, 1, 1, 1]);
@@ -557,18 +557,18 @@ describe('per-try timeouts and hedging', () => {
   });
 
   it('a retry the budget refused uses up one of retries.max too: a timed hedge whose first attempt was refused a retry is not retried when it fails', () => {
-    // One instance answering 503 after 35 ms; calls at 40 and 80 ms (25/s for 100 ms);
+    // One instance answering 503 after 35 ms; calls at 0 and 40 ms (25/s for 80 ms);
     // retries { max: 2 }, a hedge after 10 ms, zero backoff; Finagle's budget with one retry
-    // per request deposited and no reserve. Call A deposits at 40; its hedge at 50 takes that
-    // token (retry 1 of 2); A's first attempt fails at 75 and asks for a retry (2 of 2):
-    // refused, no token, dropped while the hedge is out. B deposits at 80. A's hedge fails at
-    // 85: A has no retry left and answers 503 (counting only admitted retries, it would take
-    // B's token and retry until 120 ms). B's hedge at 90 takes its token; B's first attempt
-    // fails at 115, refused; its hedge fails at 125: B's answer. Each call: 2 attempts, one
+    // per request deposited and no reserve. Call A deposits at 0; its hedge at 10 takes that
+    // token (retry 1 of 2); A's first attempt fails at 35 and asks for a retry (2 of 2):
+    // refused, no token, dropped while the hedge is out. B deposits at 40. A's hedge fails at
+    // 45: A has no retry left and answers 503 (counting only admitted retries, it would take
+    // B's token and retry until 80 ms). B's hedge at 50 takes its token; B's first attempt
+    // fails at 75, refused; its hedge fails at 85: B's answer. Each call: 2 attempts, one
     // hedge, one refusal.
     const res = run(
       graph({
-        duration: 100,
+        duration: 80,
         drain: 2000,
         services: { s: { instances: 1, serviceTime: constant(35) } },
         target: 's',
@@ -585,27 +585,27 @@ describe('per-try timeouts and hedging', () => {
   });
 
   it('a timed hedge the budget refused uses up one of retries.max: its first attempt is not retried when it fails', () => {
-    // One instance, 45 ms of work, answers before 100 ms are 503s; calls at 40 and 80 ms;
+    // One instance, 45 ms of work, answers before 60 ms are 503s; calls at 0 and 40 ms;
     // retries { max: 1 }, a hedge after 30 ms, zero backoff; Finagle's budget at one retry
-    // per two requests deposited, no reserve. A's hedge at 70 ms is refused (one deposit) and
-    // spends A's one retry, so A's 503 at 85 ms is its answer (else it would retry on the two
-    // deposits there are since B's at 80 ms). B's hedge at 110 ms takes those two; B's first
-    // attempt answers 200 at 125 ms and wins.
+    // per two requests deposited, no reserve. A's hedge at 30 ms is refused (one deposit) and
+    // spends A's one retry, so A's 503 at 45 ms is its answer (else it would retry on the two
+    // deposits there are since B's at 40 ms). B's hedge at 70 ms takes those two; B's first
+    // attempt answers 200 at 85 ms and wins.
     const res = run(
       graph({
-        duration: 100,
+        duration: 80,
         drain: 2000,
         services: { s: { instances: 1, serviceTime: constant(45) } },
         target: 's',
         arrival: constantRate(25),
         failover: '{ retries: { max: 1, on: [5xx], backoff: { base: 1ms }, budget: { kind: finagle, retryRatio: 0.5, minRetriesPerSecond: 0 } }, hedge: { delay: 30ms } }',
-        faults: ['{ kind: error, target: { service: s }, at: 0ms, for: 100ms }'],
+        faults: ['{ kind: error, target: { service: s }, at: 0ms, for: 60ms }'],
       }),
       1,
     );
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed, l.attempts, l.hedges, l.hedgesWon, l.retries, l.budgetDenied]).toEqual([2, 1, 1, 3, 1, 0, 0, 1]);
-    expect(res.latency.max).toBe(125 - 80);
+    expect(res.latency.max).toBe(85 - 40);
     expectProbesAtRest();
   });
 
@@ -758,11 +758,11 @@ describe('the overall deadline (mesh.failover.timeout)', () => {
 
 describe('no healthy upstream for a retry or hedge', () => {
   // One instance, outlier detection ejecting it at its first 5xx (504 for a timeout), no
-  // panic routing: once it is out, the sidecar has no healthy endpoint. One call, at 40 ms.
+  // panic routing: once it is out, the sidecar has no healthy endpoint. One call, at 0 ms.
   const alone = (failover: string, faults: readonly string[]): RunResult =>
     run(
       graph({
-        duration: 50,
+        duration: 40,
         drain: 2000,
         services: { s: { instances: 1, serviceTime: constant(5) } },
         target: 's',
@@ -775,9 +775,9 @@ describe('no healthy upstream for a retry or hedge', () => {
     );
 
   it('a hedge that finds none ends the call with 503 at once, its first attempt cancelled (Envoy: doRetry → sendNoHealthyUpstreamResponse)', () => {
-    // The attempt takes 200 ms; its per-try timeout at 90 ms goes to outlier detection (504),
+    // The attempt takes 200 ms; its per-try timeout at 50 ms goes to outlier detection (504),
     // which ejects the instance; the hedge admitted then has nowhere to go: the call's answer
-    // is the sidecar's 503 at 90 ms, not the first attempt's 200 at 240 ms.
+    // is the sidecar's 503 at 50 ms, not the first attempt's 200 at 200 ms.
     const res = alone('perTryTimeout: 50ms, retries: { max: 1, on: [5xx], backoff: { base: 1ms } }, hedge: { onPerTryTimeout: true }', [
       '{ kind: slow, target: { service: s }, at: 0ms, factor: 40 }',
     ]);
@@ -788,12 +788,12 @@ describe('no healthy upstream for a retry or hedge', () => {
   });
 
   it('a retry that finds none ends the call with 503 at once, though a hedge is still out', () => {
-    // The first attempt (sent at 40 ms, slow: 200 ms) will answer 200 at 240 ms. The hedge at
-    // 50 ms meets a fast-failing instance: 503 at once, the instance is ejected, and the retry
-    // of that 503 finds no healthy endpoint: 503 for the call at 50 ms.
+    // The first attempt (sent at 0 ms, slow: 200 ms) will answer 200 at 200 ms. The hedge at
+    // 10 ms meets a fast-failing instance: 503 at once, the instance is ejected, and the retry
+    // of that 503 finds no healthy endpoint: 503 for the call at 10 ms.
     const res = alone('retries: { max: 2, on: [5xx], backoff: { base: 1ms } }, hedge: { delay: 10ms }', [
-      '{ kind: slow, target: { service: s }, at: 0ms, for: 45ms, factor: 40 }',
-      '{ kind: error, target: { service: s }, at: 45ms, for: 15ms, fast: true }',
+      '{ kind: slow, target: { service: s }, at: 0ms, for: 5ms, factor: 40 }',
+      '{ kind: error, target: { service: s }, at: 5ms, for: 15ms, fast: true }',
     ]);
     const l = clientLayer(res);
     expect([l.calls, l.succeeded, l.failed, l.attempts, l.hedges, l.retries, l.noEndpoint, res.requests.rejected]).toEqual([1, 0, 1, 2, 1, 1, 1, 1]);
@@ -948,7 +948,7 @@ describe('adaptive throttling with retries: requests and accepts both count call
     // then 1, and ends with the 503. Counting per call, as the book and Envoy's
     // admission_control do, no call is an accept: the k-th call is rejected with probability
     // (k − 1)/k (window 2 min > the run), so the calls admitted are a sum of independent
-    // Bernoulli(1/k), mean H_n ≈ 8.6 for n = 2999, variance H_n − Σ1/k² ≈ 7.0: at most
+    // Bernoulli(1/k), mean H_n ≈ 8.6 for n = 3000, variance H_n − Σ1/k² ≈ 7.0: at most
     // 8.6 + 5 × 2.65 ≈ 22. Counting the 500s as accepts (one per call sent) would keep the
     // probability at 0: nothing throttled.
     const res = run(
@@ -964,7 +964,7 @@ describe('adaptive throttling with retries: requests and accepts both count call
     );
     const l = clientLayer(res);
     const admitted = l.calls - l.throttled;
-    expect(l.calls).toBe(2999); // at 20, 40, … 59 980 ms
+    expect(l.calls).toBe(3000); // at 0, 20, … 59 980 ms
     expect(admitted).toBeGreaterThanOrEqual(1);
     expect(admitted).toBeLessThanOrEqual(22);
     expect([l.attempts, l.retries, l.failed]).toEqual([2 * admitted, admitted, l.calls]);

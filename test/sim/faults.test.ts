@@ -70,7 +70,7 @@ describe('faults: error', () => {
       ]),
       3,
     );
-    expect(res.requests.total).toBe(3999);
+    expect(res.requests.total).toBe(4000); // 1000/s over [0, 4 s)
     expect(Math.abs(res.requests.errors - res.requests.total / 4)).toBeLessThanOrEqual(1);
   });
 
@@ -167,18 +167,18 @@ describe('faults: crash', () => {
   });
 
   it('exact schedule: requests in service and queued at the crash are reset, arrivals while down are refused, it comes back empty', () => {
-    // One instance, concurrency 1, 15 ms service, an arrival every 10 ms (issued 10, 20, ...,
-    // arriving 1 ms later): the queue grows. Crash [205, 305): by 205 ms, 20 requests
-    // arrived (11..201) and 12 completed (at 26, 41, ..., 191), so 8 are held and reset.
-    // Arrivals 211..301 (10) are refused. Those from 311 on are served by an empty instance.
+    // One instance, concurrency 1, 15 ms service, an arrival every 10 ms (issued 0, 10, ...,
+    // 390, arriving 1 ms later): the queue grows. Crash [205, 305): by 205 ms, 21 requests
+    // arrived (1..201) and 13 completed (at 16, 31, ..., 196), so 8 are held and reset.
+    // Arrivals 211..301 (10) are refused. Those from 311 on (9) are served by an empty instance.
     const res = simulate(
       withFaults({ duration: 400, serviceTime: constant(15), latency: constant(1), arrival: constantRate(100) }, [
         '{ kind: crash, target: { service: s }, at: 205ms, for: 100ms }',
       ]),
       1,
     );
-    expect(res.requests).toEqual({ total: 39, succeeded: 21, failed: 18, rejected: 0, timedOut: 0, errors: 0, resets: 8, connectFailures: 10, inFlight: 0 });
-    expect(res.instances[0].served).toBe(21);
+    expect(res.requests).toEqual({ total: 40, succeeded: 22, failed: 18, rejected: 0, timedOut: 0, errors: 0, resets: 8, connectFailures: 10, inFlight: 0 });
+    expect(res.instances[0].served).toBe(22);
     // After the restart: first arrival at 311 starts at once: 2 hops + 15 ms = 17 ms.
     expect(res.latency.min).toBe(17);
   });
@@ -228,11 +228,11 @@ describe('faults: hang', () => {
     const o: Options = { duration: 400, serviceTime: constant(15), latency: constant(1), arrival: constantRate(100) };
     const fault = '{ kind: hang, target: { service: s }, at: 205ms, for: 100ms }';
     const timed = simulate(withFaults({ ...o, timeout: 1000 }, [fault]), 1);
-    expect(timed.requests).toEqual({ total: 39, succeeded: 21, failed: 18, rejected: 0, timedOut: 18, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
+    expect(timed.requests).toEqual({ total: 40, succeeded: 22, failed: 18, rejected: 0, timedOut: 18, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
     expect(timed.latency.min).toBe(17);
     const untimed = simulate(withFaults(o, [fault]), 1);
-    expect(untimed.requests).toEqual({ total: 39, succeeded: 21, failed: 0, rejected: 0, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 18 });
-    expect(untimed.conservation).toEqual({ issued: 39, succeeded: 21, failed: 0, inFlight: 18 });
+    expect(untimed.requests).toEqual({ total: 40, succeeded: 22, failed: 0, rejected: 0, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 18 });
+    expect(untimed.conservation).toEqual({ issued: 40, succeeded: 22, failed: 0, inFlight: 18 });
   });
 });
 
@@ -277,7 +277,7 @@ describe('faults: slow', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('faults: pause', () => {
-  // One instance, concurrency 1, S = 5 ms, 1 ms hops, an arrival every 20 ms (issued 20, 40, ...).
+  // One instance, concurrency 1, S = 5 ms, 1 ms hops, an arrival every 20 ms (issued 0, 20, 40, ...).
   const o: Options = { duration: 20_000, serviceTime: constant(5), latency: constant(1), arrival: constantRate(50) };
 
   it('pause 2 s every 10 s: nothing is answered during a pause; the backlog completes at its end; max latency ≈ P + S', () => {
@@ -317,7 +317,7 @@ describe('faults: partition', () => {
   it('drop: every request issued in the window times out; the rest succeed', () => {
     const res = simulate(withFaults(o, ['{ kind: partition, target: { from: c, to: s }, at: 1s, for: 1s }']), 1);
     // Issued every 10 ms; those issued at 1000..1990 are dropped.
-    expect(res.requests).toEqual({ total: 399, succeeded: 299, failed: 100, rejected: 0, timedOut: 100, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
+    expect(res.requests).toEqual({ total: 400, succeeded: 300, failed: 100, rejected: 0, timedOut: 100, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
     const none = simulate(withFaults(untimed, ['{ kind: partition, target: { from: c, to: s }, at: 1s, for: 1s }']), 1);
     expect(none.requests.inFlight).toBe(100);
     expect(none.requests.failed).toBe(0);
@@ -325,7 +325,7 @@ describe('faults: partition', () => {
 
   it('refuse: every request issued in the window gets a connect failure', () => {
     const res = simulate(withFaults(o, ['{ kind: partition, target: { from: c, to: s }, at: 1s, for: 1s, mode: refuse }']), 1);
-    expect(res.requests).toEqual({ total: 399, succeeded: 299, failed: 100, rejected: 0, timedOut: 0, errors: 0, resets: 0, connectFailures: 100, inFlight: 0 });
+    expect(res.requests).toEqual({ total: 400, succeeded: 300, failed: 100, rejected: 0, timedOut: 0, errors: 0, resets: 0, connectFailures: 100, inFlight: 0 });
   });
 
   it('refuse answers quickly (one hop), drop only ends by the timeout: closed-loop cycle counts are exact', () => {
@@ -358,9 +358,9 @@ describe('faults: partition', () => {
     const s = load(yaml + faultsYaml(['{ kind: partition, target: { from: c, to: s }, at: 1s, for: 1s, mode: refuse }']));
     expect(s.workload.map((w) => w.name)).toEqual(['c', 'd']);
     const res = simulate(s, 1);
-    expect(res.requests.total).toBe(2 * 399);
+    expect(res.requests.total).toBe(2 * 400);
     expect(res.requests.connectFailures).toBe(100);
-    expect(res.requests.succeeded).toBe(2 * 399 - 100);
+    expect(res.requests.succeeded).toBe(2 * 400 - 100);
   });
 });
 
@@ -516,7 +516,7 @@ describe('faults: report, determinism, conservation', () => {
     expect(crash.attemptsBeforeDetection).toBe(crash.attempts);
     expect(crash.survivorLoad).toBeCloseTo(1, 1);
     expect(crash.recoveredMs).not.toBeNull();
-    expect(crash.recoveredMs as number).toBeLessThan(2.5 + 2);
+    expect(crash.recoveredMs as number).toBeLessThanOrEqual(2.5 + 2);
     expect(res.faults[1].effect).toBeUndefined(); // partitions are paths, not instances
   });
 

@@ -169,25 +169,17 @@ describe('World: properties over random small scenarios', () => {
 
 // --- exact checks ------------------------------------------------------------------------
 
-/** The world's constant-rate arrival schedule, recomputed: first arrival one gap after 0 or after each rate step. */
+/**
+ * The world's constant-rate arrival schedule, recomputed: at rate r from the time s the rate
+ * took effect (0, or a step's time), arrivals at s, s + 1/r, s + 2/r, … up to the next step.
+ */
 function constantArrivals(ratePerSec: number, steps: ReadonlyArray<{ at: number; rate: number }>, duration: number): number[] {
   const out: number[] = [];
-  let rate = ratePerSec / 1000;
-  let k = 0;
-  let nextStep = steps.length > 0 ? steps[0].at : Infinity;
-  let from = 0;
-  for (;;) {
-    const t = from + 1 / rate;
-    if (t >= nextStep) {
-      if (nextStep >= duration) break;
-      from = nextStep;
-      rate = steps[k++].rate / 1000;
-      nextStep = k < steps.length ? steps[k].at : Infinity;
-    } else if (t < duration) {
-      out.push(t);
-      from = t;
-    } else break;
-  }
+  const phases = [{ at: 0, rate: ratePerSec }, ...steps];
+  phases.forEach((phase, i) => {
+    const end = Math.min(duration, i + 1 < phases.length ? phases[i + 1].at : Infinity);
+    for (let k = 0; phase.at + (k * 1000) / phase.rate < end; k++) out.push(phase.at + (k * 1000) / phase.rate);
+  });
   return out;
 }
 
@@ -337,8 +329,8 @@ describe('World: rate steps and warm-up', () => {
     ];
     const r = simulate(scenario({ duration: 4000, concurrency: Infinity, serviceTime: constant(1), arrival: constantRate(100, steps) }), 9);
     const arrivals = constantArrivals(100, steps, 4000);
-    // ≈ 99 + 449 + 24 + 999: each step restarts the gap.
-    expect(arrivals.length).toBeGreaterThan(1560);
+    // 100 + 450 + 25 + 1000: each rate applies from its step's time, an arrival at the step.
+    expect(arrivals.length).toBe(1575);
     expect(r.conservation.issued).toBe(arrivals.length);
     expect(r.requests.total).toBe(arrivals.length);
   });
@@ -360,17 +352,17 @@ describe('World: rate steps and warm-up', () => {
       1,
     );
     expect(r.conservation.issued).toBe(constantArrivals(10, [{ at: 0, rate: 100 }, { at: 1000, rate: 5000 }], 1000).length);
-    expect(r.conservation.issued).toBe(99);
+    expect(r.conservation.issued).toBe(100); // 100/s over [0, 1 s)
   });
 
   it('warm-up: requests issued before it are left out of every statistic, even when they finish after it', () => {
-    // One request every 100 ms, each taking 250 ms (infinite server): those issued at
-    // 100–900 ms finish at 350–1150 ms, some after the 1000 ms warm-up.
+    // One request every 100 ms from 0, each taking 250 ms (infinite server): those issued at
+    // 0–900 ms finish at 250–1150 ms, some after the 1000 ms warm-up.
     const r = simulate(scenario({ duration: 3000, warmup: 1000, concurrency: Infinity, serviceTime: constant(250), arrival: constantRate(10) }), 11);
     const arrivals = constantArrivals(10, [], 3000);
     const inWindow = arrivals.filter((t) => t >= 1000).length;
-    expect(arrivals.length).toBe(29);
-    expect(r.conservation.issued).toBe(29);
+    expect(arrivals.length).toBe(30); // r·T = 10/s × 3 s
+    expect(r.conservation.issued).toBe(30);
     expect(r.requests.total).toBe(inWindow);
     expect(r.requests.succeeded).toBe(inWindow);
     expect(r.latency.count).toBe(inWindow);

@@ -128,6 +128,10 @@ class GroupRun {
   private readonly think: Sampler | undefined;
   private readonly keys: (() => number) | undefined;
   private rate: number;
+  /** Constant arrivals: the rate per second in force, when it took effect, and the arrivals since. */
+  private perSecond: number;
+  private phaseStart = 0;
+  private phaseCount = 0;
   private stepIndex = 0;
   private nextStepAt: number;
   private timer: NodeJS.Timeout | undefined;
@@ -149,6 +153,7 @@ class GroupRun {
     this.think = a.process === 'closed' ? makeSampler(a.think, rngStream(opts.seed, `think/${group.name}`)) : undefined;
     this.keys = group.key === undefined ? undefined : keySampler(group.key, rngStream(opts.seed, `keys/${group.name}`));
     this.rate = a.process === 'closed' ? 0 : a.rate / 1000;
+    this.perSecond = a.process === 'closed' ? 0 : a.rate;
     this.nextStepAt = a.process === 'closed' || a.steps.length === 0 ? Infinity : a.steps[0].at;
     const n = Math.ceil((opts.duration + 1) / opts.bucketMs) + 1;
     this.tRequests = new Float64Array(n);
@@ -174,16 +179,25 @@ class GroupRun {
 
   // ---- Open loop: a timer walks the intended send times, sending every one that is due.
 
-  /** The next arrival after `from`, honouring rate steps (memoryless), as the simulator draws it. */
+  /**
+   * The next arrival after `from`, honouring rate steps, as the simulator schedules it:
+   * Poisson gaps are memoryless (a step redraws from its time); a constant process at rate
+   * r sends at s + k·1000/r from the time s its rate took effect (0, or the step's time).
+   */
   private nextArrival(from: number): number {
     let t = from;
     for (;;) {
-      const gap = this.rate > 0 ? (this.group.arrival.process === 'poisson' ? -Math.log(1 - (this.arrivals as Rng).next()) / this.rate : 1 / this.rate) : Infinity;
-      if (t + gap < this.nextStepAt) return t + gap;
+      let next: number;
+      if (this.group.arrival.process === 'poisson') next = this.rate > 0 ? t + -Math.log(1 - (this.arrivals as Rng).next()) / this.rate : Infinity;
+      else next = this.perSecond > 0 ? this.phaseStart + (this.phaseCount++ * 1000) / this.perSecond : Infinity;
+      if (next < this.nextStepAt) return next;
       if (this.nextStepAt >= this.opts.duration) return Infinity;
       const a = this.group.arrival as Extract<ArrivalSpec, { process: 'poisson' | 'constant' }>;
       t = this.nextStepAt;
-      this.rate = a.steps[this.stepIndex++].rate / 1000;
+      this.rate = a.steps[this.stepIndex].rate / 1000;
+      this.perSecond = a.steps[this.stepIndex++].rate;
+      this.phaseStart = t;
+      this.phaseCount = 0;
       this.nextStepAt = this.stepIndex < a.steps.length ? a.steps[this.stepIndex].at : Infinity;
     }
   }
