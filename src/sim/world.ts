@@ -63,6 +63,7 @@ const HC_AT_CLIENT = FIRST_MODEL_KIND + 11; // its answer reaches the sidecar (p
 const TRY_TIMEOUT = FIRST_MODEL_KIND + 12; // the earliest of a pool's per-try timeouts (pool)
 const RETRY_SEND = FIRST_MODEL_KIND + 13; // an admitted retry's backoff is over (retry token)
 const HEDGE = FIRST_MODEL_KIND + 14; // the earliest of a pool's hedging delays (pool)
+const PAUSE_RESUME = FIRST_MODEL_KIND + 15; // a paused instance applies its queue bound, after the completions its pause deferred (instance)
 
 /** Instance record layout (Int32 words; see World.inst). */
 const I_STRIDE = 16;
@@ -803,6 +804,9 @@ export class World implements Model {
         break;
       case HC_AT_CLIENT:
         this.onProbeAnswer(arg);
+        break;
+      case PAUSE_RESUME:
+        this.onPauseResume(arg);
         break;
       default:
         throw new Error(`unknown event kind ${kind}`);
@@ -1856,15 +1860,42 @@ export class World implements Model {
         case 'pause':
           this.instPaused[inst] += d;
           if (on) this.instPauseEnd[inst] = Math.max(this.instPauseEnd[inst], w.end);
-          else if (this.instPaused[inst] === 0) {
-            // The world resumes: start what fits, and answer what the queue bound cannot hold.
-            const rec = this.inst;
-            const o = inst * I_STRIDE;
-            while (rec[o + I_QLEN] > 0 && rec[o + I_BUSY] < rec[o + I_SLOTS]) this.startService(this.dequeue(inst), inst);
-            while (rec[o + I_QLEN] > rec[o + I_QCAP]) this.respond(this.dequeue(inst), inst, 503, C_REJECTED);
-          }
+          // The world resumes once the completions the pause deferred to this instant have
+          // freed their slots: they were scheduled during the pause, so they come first.
+          else if (this.instPaused[inst] === 0) this.engine.at(this.engine.now(), PAUSE_RESUME, inst);
           break;
       }
+    }
+  }
+
+  /**
+   * The end of a pause, after its deferred completions (each started the oldest waiting
+   * request in its slot): start what still fits, then keep the `queue` oldest waiting
+   * requests and answer 503 to the newer ones, which arrived while paused beyond the bound
+   * (those that arrived before it were admitted by it then).
+   */
+  private onPauseResume(inst: number): void {
+    if (this.instPaused[inst] > 0) return; // paused again at this instant: its end resumes it
+    const rec = this.inst;
+    const o = inst * I_STRIDE;
+    while (rec[o + I_QLEN] > 0 && rec[o + I_BUSY] < rec[o + I_SLOTS]) this.startService(this.dequeue(inst), inst);
+    const keep = rec[o + I_QCAP];
+    if (rec[o + I_QLEN] <= keep) return;
+    // Cut the list after its `keep` oldest entries; the rest (newest) are rejected, oldest of them first.
+    let a = rec[o + I_QHEAD];
+    let last = -1;
+    for (let k = 0; k < keep; k++) {
+      last = a;
+      a = this.aNext[a];
+    }
+    if (last < 0) rec[o + I_QHEAD] = -1;
+    else this.aNext[last] = -1;
+    rec[o + I_QTAIL] = last;
+    rec[o + I_QLEN] = keep;
+    while (a >= 0) {
+      const next = this.aNext[a];
+      this.respond(a, inst, 503, C_REJECTED);
+      a = next;
     }
   }
 

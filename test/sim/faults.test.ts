@@ -299,6 +299,23 @@ describe('faults: pause', () => {
     expect(res.latency.min).toBe(7);
   });
 
+  it('at the pause end the completions it deferred free their slots first, then only the newest beyond the queue bound are rejected', () => {
+    // Concurrency 1, queue 1, S = 100 ms, no network; issued at 0, 10, 20, 30, 40 ms; paused
+    // [25, 525). Before the pause: 0 is in service, 10 waits, 20 finds the queue full (503).
+    // 30 and 40 arrive while paused and are held. At 525: 0 completes (latency 525) and 10
+    // starts; the queue holds 30 and 40 for a bound of 1: 40, the newest, is rejected; 30
+    // waits, starting at 625. Served: 0, 10 (625 − 10 = 615), 30 (725 − 30 = 695).
+    const res = simulate(
+      withFaults({ duration: 45, drain: 2000, queue: 1, serviceTime: constant(100), latency: constant(0), arrival: constantRate(100) }, [
+        '{ kind: pause, target: { service: s }, at: 25ms, for: 500ms }',
+      ]),
+      1,
+    );
+    expect(res.requests).toEqual({ total: 5, succeeded: 3, failed: 2, rejected: 2, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
+    expect(res.latency.sum).toBeCloseTo(525 + 615 + 695, 9);
+    expect(res.latency.max).toBe(695);
+  });
+
   it('a request in service when the pause starts completes at the pause end', () => {
     // Issued 3000, in service [3001, 3006); pause [3003, 5003): it completes at 5003, answered at 5004.
     const res = simulate(withFaults({ ...o, duration: 8000 }, ['{ kind: pause, target: { service: s }, at: 3003ms, for: 2000ms }']), 1);
