@@ -1219,7 +1219,7 @@ export class World implements Model {
     const inst = this.aInst[a] | 0;
     const ep = p.endpointOf[inst];
     // Counted before the sidecar hears of it: the failure that triggers an ejection precedes it.
-    if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success');
+    if (this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, outcome.kind === 'success', this.aSent[a]);
     if (ep >= 0) p.sidecars[s].attemptEnded(ep, outcome, this.engine.now() - this.aSent[a]);
     this.releaseBreaker(p, s);
     const f = p.failover;
@@ -1438,7 +1438,7 @@ export class World implements Model {
         const ep = p.endpointOf[inst];
         // A deadline ends it as a timeout (a failure of its instance; outlier detection hears
         // of it unless its soft per-try timeout already told it); a lost hedge race just stops it.
-        if (deadline && this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, false);
+        if (deadline && this.watching && this.instWatches[inst] !== undefined) this.watchEnded(inst, false, this.aSent[a]);
         if (ep >= 0) {
           if (deadline) p.sidecars[s].attemptEnded(ep, TIMED_OUT, now - this.aSent[a], (flags & AF_TIMEOUT_RECORDED) === 0);
           else p.sidecars[s].attemptCancelled(ep, now - this.aSent[a]);
@@ -1761,12 +1761,18 @@ export class World implements Model {
     }
   }
 
-  private watchEnded(inst: number, ok: boolean): void {
+  /**
+   * An attempt sent at `sentAt` to `inst` ended. A failure counts for an open window only
+   * when the attempt was sent during it (counted by watchSent), so `failed` ≤ `attempts`:
+   * one sent before the window and failed by it (reset by a crash) is not the fault's cost
+   * in attempts it received.
+   */
+  private watchEnded(inst: number, ok: boolean, sentAt: number): void {
     const list = this.instWatches[inst] as WindowWatch[];
     for (let k = list.length - 1; k >= 0; k--) {
       const w = list[k];
       if (w.open) {
-        if (!ok) {
+        if (!ok && sentAt >= w.window.start) {
           w.failed++;
           if (w.detectedAt !== w.detectedAt) w.failedBefore++;
         }

@@ -181,6 +181,9 @@ describe('faults: crash', () => {
     expect(res.instances[0].served).toBe(22);
     // After the restart: first arrival at 311 starts at once: 2 hops + 15 ms = 17 ms.
     expect(res.latency.min).toBe(17);
+    // The fault's effect counts the attempts sent during it (210..300: 10, all refused) and
+    // which of those failed; the 8 reset at 205 were sent before it and count in neither.
+    expect(res.faults[0].effect).toMatchObject({ attempts: 10, failed: 10, attemptsBeforeDetection: 10, failedBeforeDetection: 10 });
   });
 
   it('infinite server, S = 40 ms, one arrival per instance every 20 ms: exactly 2 resets and 50 refusals, whatever the round-robin phase', () => {
