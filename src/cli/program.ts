@@ -79,7 +79,10 @@ const SWEEP_HELP =
   'sweep a dotted path over values, like the scenario\'s `sweep:` (repeatable; replaces the ' +
   "file's sweep of the same path). VALUES is a YAML flow sequence, brackets optional:\n" +
   "mesh.failover.retries.max=0,1,2 or 'mesh.balancer={kind: p2c},{kind: random}'; a range\n" +
-  "stands for its values: max=0..3, 'budgetPercent=10%..50% step 10%'";
+  // PATH is always the whole dotted path (a last segment alone is not found): the range
+  // examples too, or they fail when copied. A percentage range's path is too long for this
+  // column, so it is in the examples below instead.
+  'stands for its values: mesh.failover.retries.max=0..3 (more in the examples)';
 
 const FORMATS = ['table', 'md', 'json'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -295,6 +298,9 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           '    --sweep mesh.failover.retries.max=0,1,2,3\n' +
           '  meshsim run scenarios/sweep-retries.yaml \\\n' +
           "    --sweep 'mesh.balancer={kind: p2c},{kind: random}'   # 6 × 2 variants\n" +
+          '  meshsim run scenarios/sweep-retries.yaml \\\n' +
+          '    --sweep mesh.failover.retries.max=0..3 \\\n' +
+          "    --sweep 'mesh.failover.retries.budget.budgetPercent=10%..50% step 10%'\n" +
           '  meshsim run examples/plugin/scenario.yaml \\\n' +
           '    --plugin examples/plugin/fewest-active.mjs   # a balancer of your own\n' +
           '\nA sweep (`sweep:` in the file, or --sweep) runs every point of its grid as a variant\n' +
@@ -338,6 +344,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
         '\nExamples:\n' +
           '  meshsim validate scenarios/quickstart.yaml\n' +
           '  meshsim validate scenarios/quickstart.yaml --sweep services.api.instances=4,8\n' +
+          '  meshsim validate scenarios/sweep-retries.yaml \\\n' +
+          "    --sweep 'mesh.failover.retries.budget.budgetPercent=10%..50% step 10%'\n" +
           '\nChecks the file as `run` would (schema, units, references between fields, every ' +
           "variant's and sweep point's overrides) and prints its services, workloads and variant " +
           'names. Warns on stderr when two variants are the same scenario.\n' +

@@ -3,8 +3,8 @@
  * 80 columns, examples kept as written, and no line of any `--help` (or of `policies`)
  * wider than 80 columns, so nothing wraps badly in a terminal or a CI log.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HELP_WIDTH, helpText, indented } from '../../src/cli/help.js';
 import { cli } from './_run.js';
@@ -53,6 +53,59 @@ describe('every help fits 80 columns', () => {
       const text = (await cli(command, '--help')).stdout;
       expect(text, command).toContain('Examples:');
       expect(text, command).toContain('Exit codes:');
+    }
+  });
+});
+
+const ROOT = resolve(__dirname, '../..');
+
+/** The words of a shell command line: single quotes group, a trailing `# comment` is dropped. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.replace(/\s+#\s.*$/, '').matchAll(/'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2]);
+  return words;
+}
+
+/** `meshsim run|validate FILE … --sweep …` commands in `text`, `\`-continued lines joined. */
+function sweepCommands(text: string): string[][] {
+  const joined = text.replace(/\\\n\s*/g, ' ');
+  return joined
+    .split('\n')
+    .map((line) => shellWords(line.trim()))
+    .filter((w) => w[0] === 'meshsim' && (w[1] === 'run' || w[1] === 'validate') && w.includes('--sweep'));
+}
+
+describe('--sweep examples work as written', () => {
+  // A reviewer copying `max=0..3` from the option's help got "unknown key": PATH is the
+  // whole dotted path, in every example.
+  it.each(['run', 'validate'])("every PATH=VALUES in `meshsim %s --help`'s --sweep option is accepted", async (command) => {
+    const help = (await cli(command, '--help')).stdout;
+    const option = help.slice(help.indexOf('  --sweep <path=values>'));
+    const description = option
+      .slice(0, option.indexOf('\n  --', 1))
+      .replace('--sweep <path=values>', '')
+      .split('\n')
+      .map((l) => l.trim())
+      .join(' ');
+    const values = [
+      ...[...description.matchAll(/'([A-Za-z][\w.]*=[^']*)'/g)].map((m) => m[1]),
+      ...[...description.replace(/'[^']*'/g, ' ').matchAll(/(?:^|\s)([A-Za-z][\w.]*=[^\s']*?)[,;]?(?=\s|$)/g)].map((m) => m[1]),
+    ];
+    expect(values.length).toBeGreaterThanOrEqual(3);
+    for (const value of values) {
+      const r = await cli('validate', join(ROOT, 'scenarios/sweep-retries.yaml'), '--sweep', value);
+      expect(r.stderr, value).toBe('');
+      expect(r.code, value).toBe(0);
+    }
+  });
+
+  it('every example command with --sweep in run and validate --help and README.md validates', async () => {
+    const texts = [(await cli('run', '--help')).stdout, (await cli('validate', '--help')).stdout, readFileSync(join(ROOT, 'README.md'), 'utf8')];
+    const commands = texts.flatMap(sweepCommands);
+    expect(commands.length).toBeGreaterThanOrEqual(7);
+    for (const [, , file, ...options] of commands) {
+      const r = await cli('validate', resolve(ROOT, file), ...options);
+      expect(r.code, [file, ...options].join(' ')).toBe(0);
     }
   });
 });
