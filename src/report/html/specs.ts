@@ -58,7 +58,12 @@ export function latencyPoints(v: VariantReport): readonly LatencyQuantile[] {
 }
 
 function latencySpec(report: Report): Chart | undefined {
-  const values = report.variants.flatMap((v) => latencyPoints(v).filter((p) => p.q < 1).map((p) => ({ variant: v.name, q: p.q, ms: p.ms })));
+  // Only positive latencies: the y axis is a log scale, where 0 has no place (Vega warns
+  // "Log scale domain includes zero" and draws flat lines). The q = 0 point, the fastest
+  // request, rounds to 0 ms when it took less than report.json's rounding step (exponential
+  // service times and no network latency, as in scenarios/mm1.yaml); the timeline's latency
+  // panel leaves such points out too.
+  const values = report.variants.flatMap((v) => latencyPoints(v).filter((p) => p.q < 1 && p.ms > 0).map((p) => ({ variant: v.name, q: p.q, ms: p.ms })));
   if (values.length === 0) return undefined;
   const maxQ = Math.max(...values.map((p) => p.q));
   // Ticks at 0%, 50%, 90%, 99%, … up to the deepest quantile plotted.

@@ -33,7 +33,7 @@ describe('buildCharts', () => {
     const spec = json(chart('latency-percentiles'));
     const values = get(spec, 'data', 'values') as { variant: string; q: number; ms: number }[];
     for (const v of report.variants) {
-      const expected = (v.latencyDistribution ?? []).filter((p) => p.q < 1).map((p) => ({ variant: v.name, q: p.q, ms: p.ms }));
+      const expected = (v.latencyDistribution ?? []).filter((p) => p.q < 1 && p.ms > 0).map((p) => ({ variant: v.name, q: p.q, ms: p.ms }));
       expect(expected.length).toBeGreaterThan(5);
       expect(values.filter((p) => p.variant === v.name)).toEqual(expected);
     }
@@ -41,6 +41,27 @@ describe('buildCharts', () => {
     expect(get(spec, 'encoding', 'y', 'scale', 'type')).toBe('log');
     // ~726 requests per variant: 1/(1 − q) reaches 100 (99%) but not 1000 (99.9%).
     expect(get(spec, 'encoding', 'x', 'axis', 'values')).toEqual([1, 2, 10, 100]);
+  });
+
+  it('latency: leaves out points at 0 ms, which a log axis cannot show (Vega warned and drew flat lines)', async () => {
+    // As scenarios/mm1.yaml's report: the fastest request (q = 0) rounded to 0 ms, and one
+    // variant whose whole distribution is 0 ms (answered within the rounding step).
+    const withZeros: Report = {
+      ...report,
+      variants: report.variants.map((v, k) => ({
+        ...v,
+        latencyDistribution: (v.latencyDistribution ?? []).map((p) => ({ q: p.q, ms: k === 1 || p.q === 0 ? 0 : p.ms })),
+      })),
+    };
+    const c = buildCharts(withZeros).find((x) => x.name === 'latency-percentiles') as Chart;
+    const values = get(json(c), 'data', 'values') as { variant: string; q: number; ms: number }[];
+    expect(values.length).toBeGreaterThan(5);
+    expect(values.every((p) => p.ms > 0 && p.q > 0 && p.variant === withZeros.variants[0].name)).toBe(true);
+    const { warnings } = await renderSvg(c.spec, 'zeros');
+    expect(warnings).toEqual([]);
+    // Nothing above 0 ms at all: no latency chart rather than an empty log axis.
+    const allZero: Report = { ...withZeros, variants: withZeros.variants.map((v) => ({ ...v, latencyDistribution: (v.latencyDistribution ?? []).map((p) => ({ q: p.q, ms: 0 })) })) };
+    expect(buildCharts(allZero).map((x) => x.name)).not.toContain('latency-percentiles');
   });
 
   it('timeline: every point of every variant, and the crash window shaded in seconds; the whole-run fault named instead', () => {
