@@ -23,11 +23,18 @@
  */
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { balancers, createBalancer, ENVOY_KINDS, registerBalancer, resolveBalancerOptions } from './algorithms/registry.js';
+import { balancers, createBalancer, ENVOY_KINDS, registerBalancer, replaceBalancer, resolveBalancerOptions } from './algorithms/registry.js';
 import { soloEnvironment, type Balancer, type BalancerDefinition, type Endpoint, type Health, type Outcome } from './algorithms/types.js';
 import { rngStream } from './core/rng.js';
 import { hashKey } from './core/xxhash64.js';
 import { Engine } from './sim/engine.js';
+
+/**
+ * The definitions {@link checkBalancer} registered, by kind: a later definition of the same
+ * kind replaces one of these (a test checks a broken copy of its policy, then the fixed
+ * one), where a kind registered otherwise (a plugin, `registerBalancer`) stays taken.
+ */
+const registeredByCheck = new Map<string, unknown>();
 
 /** What {@link checkBalancer} takes besides the policy. */
 export interface BalancerCheckOptions {
@@ -188,7 +195,8 @@ function invalidPick(ep: number, endpoints: readonly Endpoint[], mustPick: boole
 
 /**
  * Checks the balancer contract on `policy`: a definition (registered first, as `--plugin`
- * does, if its kind is not yet) or the kind of a registered one. Throws a
+ * does, if its kind is not yet; in place of the definition an earlier checkBalancer
+ * registered under its kind, if any) or the kind of a registered one. Throws a
  * {@link BalancerCheckError} at the first property that fails; returns what passed.
  *
  * ```ts
@@ -198,7 +206,7 @@ function invalidPick(ep: number, endpoints: readonly Endpoint[], mustPick: boole
  * ```
  */
 export function checkBalancer<Config>(policy: BalancerDefinition<Config> | string, options: BalancerCheckOptions = {}): BalancerCheckReport {
-  if (typeof policy !== 'string') registerBalancer(policy);
+  if (typeof policy !== 'string') register(policy);
   const kind = typeof policy === 'string' ? policy : policy.kind;
   if (!balancers.has(kind)) throw new BalancerCheckError(`${kind}: no such balancer kind (register its definition, or pass the definition itself)`);
   const runs = options.runs ?? 50;
@@ -279,4 +287,20 @@ export function checkBalancer<Config>(policy: BalancerDefinition<Config> | strin
   });
   properties.push('world-agnostic');
   return { kind, properties, runs };
+}
+
+/** Registers `definition` for {@link checkBalancer}, replacing a definition it registered earlier under the same kind. */
+function register(definition: BalancerDefinition<unknown>): void {
+  const kind = (definition as { kind?: unknown }).kind;
+  const earlier = typeof kind === 'string' ? balancers.get(kind) : undefined;
+  if (earlier === undefined) {
+    registerBalancer(definition);
+    registeredByCheck.set(definition.kind, definition);
+  } else if (earlier !== definition && registeredByCheck.get(definition.kind) === earlier) {
+    replaceBalancer(definition, earlier);
+    registeredByCheck.set(definition.kind, definition);
+  } else {
+    // The same definition again (a no-op), or a kind taken otherwise (the registry's error).
+    registerBalancer(definition);
+  }
 }

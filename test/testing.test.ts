@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import example from '../examples/plugin/fewest-active.mjs';
-import { balancerKinds, pluginKinds } from '../src/algorithms/registry.js';
+import { balancerKinds, balancers, pluginKinds, registerBalancer } from '../src/algorithms/registry.js';
 import type { Balancer, BalancerDefinition, Endpoint } from '../src/algorithms/types.js';
 import type { Ports } from '../src/core/ports.js';
 import { BalancerCheckError, checkBalancer } from '../src/testing.js';
@@ -116,6 +116,31 @@ describe('checkBalancer', () => {
       },
     });
     expect(failure(() => checkBalancer(stale))).toMatch(/^stale-index: valid picks: [\s\S]*no count for endpoint \d+/);
+  });
+
+  it('checks a broken copy, then the fixed definition under the same kind, in one process', () => {
+    // As the guide suggests: make the test fail once on purpose, then fix the policy. The
+    // kind checkBalancer registered for the broken copy is not "taken" for the fixed one.
+    const broken = policy('fixed-later', { pick: () => -1 });
+    expect(failure(() => checkBalancer(broken))).toMatch(/^fixed-later: valid picks: /);
+    const fixed = policy('fixed-later');
+    expect(checkBalancer(fixed, { runs: 20 }).properties).toHaveLength(5);
+    expect(balancers.get('fixed-later')).toBe(fixed);
+    // The kind now names the fixed one, and checking the broken copy again still fails.
+    expect(checkBalancer('fixed-later', { runs: 20 }).kind).toBe('fixed-later');
+    expect(failure(() => checkBalancer(broken))).toMatch(/^fixed-later: valid picks: /);
+    expect(checkBalancer(fixed, { runs: 20 }).properties).toHaveLength(5);
+  });
+
+  it('a kind registered otherwise stays taken: a plugin\'s, or one of meshsim\'s own', () => {
+    registerBalancer(policy('registered-elsewhere'));
+    expect(() => checkBalancer(policy('registered-elsewhere'))).toThrow(/not a balancer definition: registered-elsewhere: the kind is taken by another plugin/);
+    expect(() => checkBalancer(policy('round-robin'))).toThrow(/the kind is taken by one of meshsim's own balancers/);
+    // A bad definition replaces nothing.
+    checkBalancer(policy('kept-on-error'), { runs: 5 });
+    const kept = balancers.get('kept-on-error');
+    expect(() => checkBalancer({ ...policy('kept-on-error'), summary: '' })).toThrow(/kept-on-error: summary must be a non-empty string/);
+    expect(balancers.get('kept-on-error')).toBe(kept);
   });
 
   it('options that do not resolve, and an unknown kind, are errors naming the policy', () => {

@@ -69,6 +69,28 @@ const KIND = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
  * set) and is taken to honour weights (slow start applies).
  */
 export function registerBalancer(definition: unknown): void {
+  const d = checkedDefinition(definition);
+  const taken = registered.get(d.kind);
+  if (taken === d) return;
+  if (taken !== undefined) notADefinition(`${d.kind}: the kind is taken${balancerList.includes(taken) ? " by one of meshsim's own balancers" : ' by another plugin'}`);
+  registered.set(d.kind, d);
+}
+
+/**
+ * Registers `definition` in place of `previous`, when `previous` is what its kind holds
+ * (else as {@link registerBalancer}). For `checkBalancer` (src/testing.ts) alone: a test
+ * checks a deliberately broken copy of a policy, then the fixed one, under the same kind in
+ * one process; the registration it made for the first must not make the second "taken".
+ * The definition is checked before anything is replaced, so a bad one changes nothing.
+ */
+export function replaceBalancer(definition: unknown, previous: AnyBalancerDefinition): void {
+  const d = checkedDefinition(definition);
+  if (registered.get(d.kind) === previous && !balancerList.includes(previous)) registered.set(d.kind, d);
+  else registerBalancer(d);
+}
+
+/** `definition`, once its shape is checked (see {@link registerBalancer}); a TypeError naming what is wrong otherwise. */
+function checkedDefinition(definition: unknown): AnyBalancerDefinition {
   if (typeof definition !== 'object' || definition === null) {
     notADefinition(`expected an object with kind, family, summary, follows, config and create, got ${definition === null ? 'null' : typeof definition}`);
   }
@@ -85,10 +107,7 @@ export function registerBalancer(definition: unknown): void {
     notADefinition(`${kind}: config must be a zod 4 schema of its options (z.strictObject({}) for none)`);
   }
   if (typeof d.create !== 'function') notADefinition(`${kind}: create must be a function (config, ports, env) => Balancer`);
-  const taken = registered.get(kind);
-  if (taken === definition) return;
-  if (taken !== undefined) notADefinition(`${kind}: the kind is taken${balancerList.includes(taken) ? " by one of meshsim's own balancers" : ' by another plugin'}`);
-  registered.set(kind, definition as AnyBalancerDefinition);
+  return definition as AnyBalancerDefinition;
 }
 
 function notADefinition(what: string): never {
