@@ -67,6 +67,14 @@ const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** Variant names: letters, digits, '.', '-' and '_', starting with a letter or digit. */
 export const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/**
+ * A sweep range written as one value (`0..3`, `10%..50% step 10%`; scenario/sweep.ts
+ * expands it): as pattern text, since the JSON Schema of `sweep` needs it too, and so
+ * without a case-insensitive flag, which JSON Schema patterns cannot have.
+ */
+export const SWEEP_RANGE_PATTERN =
+  '^\\s*(-?\\d+(?:\\.\\d+)?)([A-Za-z%/]*)\\s*\\.\\.\\s*(-?\\d+(?:\\.\\d+)?)([A-Za-z%/]*)(?:\\s+[Ss][Tt][Ee][Pp]\\s+(\\d+(?:\\.\\d+)?)([A-Za-z%/]*))?\\s*$';
+
 // ---------------------------------------------------------------------------------------
 // Messages
 
@@ -1339,5 +1347,18 @@ export function validateWith<T>(schema: z.ZodType<T>, raw: unknown): { readonly 
 /** A JSON Schema (draft 2020-12) of the scenario file format, for editor completion and validation. */
 export function scenarioJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(documentSchema(balancerJsonSchema()), { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
-  return { ...schema, title: SCENARIO_SCHEMA };
+  return { ...schema, properties: withSweepRanges(schema.properties), title: SCENARIO_SCHEMA };
+}
+
+/**
+ * The properties with `sweep`'s values a list or a range string (`max: 0..3`). The zod
+ * schema sees a sweep after its ranges are expanded (scenario/load.ts), so it has lists
+ * only; the file as written, which the JSON Schema describes, may hold a range instead.
+ */
+function withSweepRanges(properties: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const sweep = properties?.sweep;
+  if (properties === undefined || typeof sweep !== 'object' || sweep === null) return properties;
+  const list = (sweep as { additionalProperties?: unknown }).additionalProperties;
+  const range = { type: 'string', pattern: SWEEP_RANGE_PATTERN, description: 'a range: whole numbers with both ends included (0..3), or with a step in the ends\' unit (10%..50% step 10%)' };
+  return { ...properties, sweep: { ...sweep, additionalProperties: { oneOf: [list, range] } } };
 }

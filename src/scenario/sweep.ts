@@ -16,7 +16,7 @@
  * of the same path gets its JSON, then `v<i>` (its index); a name still taken gets `-<n>`.
  */
 import { parse as parseYaml } from 'yaml';
-import { VARIANT_NAME } from './schema.js';
+import { SWEEP_RANGE_PATTERN, VARIANT_NAME } from './schema.js';
 import { fileLevelProblem, type Override } from './variants.js';
 
 /** At most this many points in a grid (per named variant). */
@@ -166,7 +166,7 @@ function isRangeLike(value: unknown): value is string {
   return typeof value === 'string' && value.includes('..') && /^\s*-?\d/.test(value);
 }
 
-const RANGE = /^\s*(-?\d+(?:\.\d+)?)([a-z%/]*)\s*\.\.\s*(-?\d+(?:\.\d+)?)([a-z%/]*)(?:\s+step\s+(\d+(?:\.\d+)?)([a-z%/]*))?\s*$/i;
+const RANGE = new RegExp(SWEEP_RANGE_PATTERN);
 const RANGE_EXAMPLE = 'a range like 0..3 (whole numbers, both ends included) or 10%..50% step 10%';
 
 /**

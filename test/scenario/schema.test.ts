@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseScenarioText } from '../../src/scenario/load.js';
 import { resolveScenario, scenarioJsonSchema } from '../../src/scenario/schema.js';
+import { tinyScenario } from '../_tiny-scenario.js';
 import { MINIMAL, QUICKSTART } from './_fixtures.js';
 
 type RawDocument = { warmup: string; services: Record<string, Record<string, unknown>>; workload: Record<string, unknown>[] };
@@ -101,6 +103,20 @@ describe('scenarioJsonSchema', () => {
 
   it('gives durations a pattern', () => {
     expect(JSON.stringify(schema.properties.duration)).toContain('"pattern"');
+  });
+
+  it("takes a sweep's values as a list or as a range string, as validate does (max: 0..3)", () => {
+    const sweep = schema.properties.sweep as { additionalProperties: { oneOf: { type: string; pattern?: string; minItems?: number }[] } };
+    const [list, range] = sweep.additionalProperties.oneOf;
+    expect(list).toMatchObject({ type: 'array', minItems: 1 });
+    expect(range.type).toBe('string');
+    // JSON Schema patterns are ECMA-262 regular expressions with the u flag, and no flag else.
+    const pattern = new RegExp(range.pattern ?? '', 'u');
+    for (const text of ['0..3', '10%..50% step 20%', '100ms..500ms STEP 100ms', ' 1 .. 4 ']) expect(pattern.test(text), text).toBe(true);
+    for (const text of ['0,1,2', 'p2c', '..3', '0..', '10%..50% by 10%']) expect(pattern.test(text), text).toBe(false);
+    // What the pattern describes loads: the range stands for its values.
+    const loaded = parseScenarioText(tinyScenario({ variants: { rr: '{}' }, tail: "sweep:\n  services.api.instances: 1..3\n  network.latency.value: 100us..300us step 100us\n" }), 'ranges.yaml');
+    expect(loaded.variants).toHaveLength(9);
   });
 
   it('is plain JSON', () => {
