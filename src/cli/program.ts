@@ -446,7 +446,9 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
           'rates and percentages as strings with units. It cannot express every rule: ' +
           '`meshsim validate` checks the rest (references between fields, limits).\n' +
           '\nExit codes:\n' +
-          '  0   printed',
+          '  0   printed\n' +
+          '  2   a missing or broken plugin (--plugin)\n' +
+          '  70  internal error (please report it)',
       ),
     )
     .action(async (flags: { plugin?: string[] }) => {

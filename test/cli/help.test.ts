@@ -109,3 +109,26 @@ describe('--sweep examples work as written', () => {
     }
   });
 });
+
+describe('--plugin in the help', () => {
+  it('every command taking --plugin lists exit code 2, which a missing plugin gets', async () => {
+    const missing = join(ROOT, 'no-such-plugin.mjs');
+    for (const command of COMMANDS) {
+      const text = (await cli(command, '--help')).stdout;
+      if (!text.includes('--plugin <file>')) continue;
+      const codes = text.slice(text.indexOf('Exit codes:'));
+      expect(codes, command).toMatch(/^ {2}2 {3}/m);
+    }
+    const r = await cli('schema', '--plugin', missing);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`meshsim: plugin ${missing}: no such file\n`);
+    expect((await cli('schema', '--help')).stdout).toMatch(/^ {2}2 {3}a missing or broken plugin/m);
+  });
+
+  it("proxy's --plugin names the config's mesh.balancer.kind, not scenario files", async () => {
+    const text = (await cli('proxy', '--help')).stdout;
+    const option = text.slice(text.indexOf('--plugin <file>'), text.indexOf('-h, --help')).replace(/\s+/g, ' ');
+    expect(option).toContain("the config's mesh.balancer.kind can then name their kinds");
+    expect(option).not.toContain('scenario');
+  });
+});

@@ -6,7 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadProxyConfig, proxyConfigWarnings } from '../../live/proxy/config.js';
 import { formatDuration, parseDuration } from '../../core/units.js';
-import { PLUGIN_HELP, pluginOption, usePlugins, withInterrupt, type CommandContext } from './context.js';
+import { pluginOption, usePlugins, withInterrupt, type CommandContext } from './context.js';
 import { helpText } from '../help.js';
 
 interface ProxyFlags {
@@ -61,7 +61,8 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .description('run the live sidecar proxy: the same balancer and failover objects as the simulator, on real traffic')
     .requiredOption('--config <file>', `proxy config (YAML or JSON, meshsim/proxy@1)`)
     .option('--drain <time>', 'on SIGTERM/SIGINT, how long requests in flight may still finish (10s, 500ms; plain numbers are ms)', drainTime, 10_000)
-    .option('--plugin <file>', PLUGIN_HELP, pluginOption)
+    // Not PLUGIN_HELP: the proxy reads no scenario file; its config names the balancer.
+    .option('--plugin <file>', "an ES module of yours exporting balancer definitions; the config's mesh.balancer.kind can then name their kinds (repeatable; docs/writing-a-policy.md)", pluginOption)
     .addHelpText(
       'after',
       helpText(
@@ -78,7 +79,8 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
           'exits.\n' +
           '\nExit codes:\n' +
           '  0   stopped by SIGTERM or SIGINT after draining\n' +
-          '  2   bad input: an unreadable or invalid config, a port that cannot be bound\n' +
+          '  2   bad input: an unreadable or invalid config, a missing or broken plugin,\n' +
+          '      a port that cannot be bound\n' +
           '  70  internal error (please report it)',
       ),
     )
