@@ -280,7 +280,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress bar on stderr (shown only when stderr is a terminal)')
-    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs from the folder (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)")
+    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html, chart specs and scenario copy (of another scenario) from the folder (saves ~1 s; `meshsim report DIR --scenario FILE` makes them later)")
     .option('--workers <n>', 'simulations at a time: this thread and n - 1 worker threads; 1 = no threads (default: all cores, or 1 for a run too small to gain)', wholeNumber(1, 'a worker count', 1024))
     .option('--shard <i/n>', 'run only shard i of n (1-based) of the variant × seed runs and write <out>/shard-<i>-of-<n>.json for `meshsim merge` (which takes --format; a shard refuses it)', shardOption)
     .option('--plugin <file>', PLUGIN_HELP, pluginOption)

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { assertionCounts, assertionLines } from '../report/assertions.js';
-import { htmlReportFilesIn, prepareHtmlReport, type WriteHtmlOptions } from '../report/html/write.js';
+import { htmlReportFilesIn, prepareHtmlReport, SCENARIO_COPIES, staleScenarioCopies, type WriteHtmlOptions } from '../report/html/write.js';
 import { intervalsSection, reportMarkdown } from '../report/markdown.js';
 import { reportJson, type Report } from '../report/report.js';
 import { formatMarkdownTable, formatTable } from '../report/table.js';
@@ -25,7 +25,8 @@ interface Out {
  * (the charts take about a second), with no file touched: a Ctrl-C meanwhile ends the
  * process with the folder as it was. Then one burst of atomic writes, signals held
  * (holdSignals), report.json last; without `html`, the index.html and chart specs of an
- * earlier run are removed, so that they are not taken for this run's. Vega's warnings go
+ * earlier run are removed, so that they are not taken for this run's, and so is an earlier
+ * run's scenario copy (staleScenarioCopies), with or without `html`. Vega's warnings go
  * to stderr; a file-system error becomes `usageError` (exit 2). Returns the files of an
  * earlier run it removed (relative to `dir`).
  */
@@ -41,6 +42,12 @@ export async function writeReportFolder(dir: string, report: Report, html: Write
   } else {
     remove = removed = htmlReportFilesIn(dir);
   }
+  // An earlier run's scenario copy goes in the same write (all or nothing): another
+  // scenario's, or the other format's when this run writes its own copy.
+  const copy = files.find((f) => (SCENARIO_COPIES as readonly string[]).includes(f.path))?.path;
+  const staleCopies = staleScenarioCopies(dir, report.scenario.sha256, copy, html?.scenarioFile ?? html?.scenarioSource?.file);
+  remove = [...remove, ...staleCopies];
+  removed = [...removed, ...staleCopies];
   files.push({ path: 'report.md', content: reportMarkdown(report) }, { path: 'report.json', content: reportJson(report) });
   await writeFilesHeld(dir, files, remove, (e) => usageError(`cannot write the report into ${dir}: ${e.message}`));
   return removed;

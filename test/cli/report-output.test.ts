@@ -3,14 +3,32 @@
  * in-process: every file is rendered before the first write, so a run that stops while
  * rendering (Ctrl-C, or here a failing chart) leaves an earlier report of the folder byte
  * for byte; report.json is written last; `--no-html` removes the index.html and chart specs
- * of an earlier run, and nothing else. Chart rendering is wrapped (vi.mock) to look at the
- * folder at that moment and, when a test says so, to fail there.
+ * of an earlier run, and nothing else of it but its scenario copy; a scenario copy of an
+ * earlier run (another scenario's, or the other format's) goes in the same all-or-nothing
+ * write. Chart rendering is wrapped (vi.mock) to look at the folder at that moment and,
+ * when a test says so, to fail there; so is renameSync, to fail a rename part-way.
  */
+import * as fs from 'node:fs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { cli, dirSnapshot, STACK_LINE, tempFiles } from './_run.js';
 import { tinyScenario } from '../_tiny-scenario.js';
+
+/** A rename whose target ends with this fails (ENOSPC, as a full disk might say); unset: none. */
+let failRenameTo: string | undefined;
+
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...actual,
+    renameSync: (from: fs.PathLike, to: fs.PathLike) => {
+      if (failRenameTo !== undefined && String(to).endsWith(failRenameTo)) throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${String(from)}' -> '${String(to)}'`), { code: 'ENOSPC' });
+      actual.renameSync(from, to);
+    },
+  };
+});
 
 /** Called on every chart rendering, before Vega runs; a test sets it, afterEach clears it. */
 let onRender: (() => void) | undefined;
@@ -28,6 +46,7 @@ vi.mock('../../src/report/html/render.js', async (importOriginal) => {
 
 afterEach(() => {
   onRender = undefined;
+  failRenameTo = undefined;
 });
 
 const { fresh, writeScenario } = tempFiles('meshsim-report-output-');
@@ -130,14 +149,14 @@ describe('--no-html removes the HTML report of an earlier run', () => {
     const r = await cli('run', writeScenario(tinyScenario({ name: 'newer' })), '--out', dir, '--no-html');
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(STACK_LINE);
-    expect(r.stderr).toMatch(/wrote .*report\.json, report\.md; removed an earlier run's charts\/latency-percentiles\.vl\.json, .*index\.html \(/);
-    // The scenario copy stays: it may be the scenario file itself, and is shown only when its sha256 is the report's.
-    expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'report.json', 'report.md', 'scenario.yaml']);
+    expect(r.stderr).toMatch(/wrote .*report\.json, report\.md; removed an earlier run's charts\/latency-percentiles\.vl\.json, .*index\.html, scenario\.yaml \(/);
+    // The scenario copy goes too: it is the other scenario's (its sha256 is not the report's).
+    expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'report.json', 'report.md']);
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toMatchObject({ scenario: { name: 'newer' } });
-    // And `meshsim report` does not show that other scenario's copy on the new page.
+    // And `meshsim report` says there is no scenario to show.
     const page = await cli('report', dir);
     expect(page.code).toBe(0);
-    expect(page.stderr).toMatch(/warning: The scenario is not shown/);
+    expect(page.stderr).toMatch(/warning: The scenario is not shown: no scenario\.yaml or scenario\.json/);
   });
 
   it("keeps an index.html that is not a meshsim page, and a charts/ folder holding the user's own files", async () => {
@@ -166,5 +185,47 @@ describe('--no-html removes the HTML report of an earlier run', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/removed/);
     expect(readdirSync(clean).sort()).toEqual(['report.json', 'report.md']);
+  });
+});
+
+describe("a report folder keeps only this run's scenario copy", () => {
+  const json = (name: string): string => writeScenario(JSON.stringify(parseYaml(tinyScenario({ name, seeds: 1 }))), 'scenario.json');
+
+  it('switching between a .yaml and a .json scenario leaves one copy, the one of this run', async () => {
+    const { dir } = await folderWithOldReport();
+    const toJson = await cli('run', json('newer'), '--out', dir);
+    expect(toJson.code).toBe(0);
+    expect(toJson.stderr).toMatch(/and index\.html; removed an earlier run's scenario\.yaml \(/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('scenario.'))).toEqual(['scenario.json']);
+    const toYaml = await cli('run', writeScenario(tinyScenario({ name: 'older', seeds: 1 })), '--out', dir);
+    expect(toYaml.code).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.startsWith('scenario.'))).toEqual(['scenario.yaml']);
+    expect((await cli('report', dir)).stderr).not.toMatch(/warning/);
+  });
+
+  it("--no-html keeps a copy that is this run's scenario: the same scenario again, or the copy itself being run", async () => {
+    const { dir, before } = await folderWithOldReport();
+    const again = await cli('run', join(dir, 'scenario.yaml'), '--out', dir, '--no-html');
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/scenario\.yaml/);
+    expect(readFileSync(join(dir, 'scenario.yaml'), 'utf8')).toBe(before['scenario.yaml']);
+    // A copy in the other format, of another scenario, goes.
+    writeFileSync(join(dir, 'scenario.json'), readFileSync(json('other'), 'utf8'));
+    const r = await cli('run', join(dir, 'scenario.yaml'), '--out', dir, '--no-html');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/removed an earlier run's scenario\.json \(/);
+    expect(readdirSync(dir).sort()).toEqual(['report.json', 'report.md', 'scenario.yaml']);
+  });
+
+  it('a write that fails part-way puts the earlier scenario copy back with the rest of the earlier report', async () => {
+    for (const extra of [[], ['--no-html']]) {
+      const { dir, before } = await folderWithOldReport();
+      failRenameTo = 'report.json'; // the last rename: after the stale copy was deleted
+      const r = await cli('run', json('newer'), '--out', dir, ...extra);
+      failRenameTo = undefined;
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^meshsim: cannot write the report into .*ENOSPC/);
+      expect(dirSnapshot(dir), extra.join(' ')).toEqual(before);
+    }
   });
 });

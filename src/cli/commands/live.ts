@@ -105,7 +105,7 @@ export function registerLiveCommand(program: Command, ctx: CommandContext): void
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(FORMATS).default('table'))
     .option('--no-progress', 'no progress lines on stderr')
     .option('--plugin <file>', `${PLUGIN_HELP}; the proxies load it too`, pluginOption)
-    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs")
+    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html, chart specs and scenario copy (of another scenario)")
     .addHelpText(
       'after',
       helpText(

@@ -60,7 +60,7 @@ export function registerMergeCommand(program: Command, ctx: MergeContext): void 
     .argument('<shards...>', 'shard reports (shard-<i>-of-<n>.json), or directories holding them')
     .option('--out <dir>', 'output directory (default: reports/<scenario name>/)')
     .addOption(new Option('--format <format>', 'what to print on stdout').choices(ctx.formats).default('table'))
-    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html and chart specs (as `meshsim run --no-html`)")
+    .option('--no-html', "write no index.html, chart specs or scenario copy, and remove an earlier run's index.html, chart specs and scenario copy (of another scenario; as `meshsim run --no-html`)")
     .option('--plugin <file>', 'a plugin the shards ran with (the same file: its sha256 is checked; repeatable)', pluginOption)
     // Accepted so that a `run` command line edited into a `merge` one works: merging shows no progress.
     .addOption(new Option('--no-progress', 'accepted for symmetry with `run`; merge shows no progress bar').hideHelp())

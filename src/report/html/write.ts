@@ -6,7 +6,7 @@
  * touched; then each file is written atomically, index.html last.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Report } from '../report.js';
 import { replaceFiles } from '../write.js';
@@ -27,7 +27,8 @@ export const specFile = (name: string): string => `${CHARTS_DIR}/${name}.vl.json
  * The HTML report's files of an earlier run found in `dir`: the chart specs (their names
  * are meshsim's) and index.html when it is a meshsim page (a page of the user's own is
  * kept). Not the scenario copy: it may be the very scenario file being run, and it is
- * only ever shown when its sha256 is the report's.
+ * only ever shown when its sha256 is the report's ({@link staleScenarioCopies} says which
+ * copies go).
  */
 export function htmlReportFilesIn(dir: string): string[] {
   const found = CHART_NAMES.map(specFile).filter((path) => existsSync(join(dir, path)));
@@ -39,6 +40,42 @@ export function htmlReportFilesIn(dir: string): string[] {
   }
   if (page.startsWith('<!DOCTYPE html>') && page.includes('<title>meshsim report: ')) found.push(HTML_FILE);
   return found;
+}
+
+/**
+ * The scenario copies in `dir` (relative to it) that a report written there now must not
+ * keep beside it, so that the folder never mixes two runs: when this write puts a copy
+ * there (`written`), the other name (an earlier run of a scenario in the other format left
+ * it); else any copy whose sha256 is not the report's (an earlier run of another scenario).
+ * A copy with the report's sha256 reproduces this run and stays when nothing replaces it;
+ * so does `input`, the scenario file being run, should it be one of them
+ * (`meshsim run DIR/scenario.yaml --out DIR`). Only regular files: a folder or a symlink of
+ * that name is the user's.
+ */
+export function staleScenarioCopies(dir: string, reportSha256: string, written: string | undefined, input: string | undefined): string[] {
+  const stale: string[] = [];
+  for (const name of SCENARIO_COPIES) {
+    if (name === written) continue;
+    const path = join(dir, name);
+    try {
+      if (!lstatSync(path).isFile()) continue;
+      if (input !== undefined && samePath(path, input)) continue;
+      if (written === undefined && sha256(readFileSync(path)) === reportSha256) continue;
+    } catch {
+      continue; // none, or unreadable: nothing we can tell is stale
+    }
+    stale.push(name);
+  }
+  return stale;
+}
+
+/** Whether `a` and `b` name the same file (through symlinks too); false when either is not there. */
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 export interface HtmlReportFile {

@@ -1,10 +1,10 @@
 /** Writing the HTML report: the files, atomically, the scenario copy and its sha256 check. */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { htmlReportFilesIn, prepareHtmlReport, scenarioCopy, scenarioText, writeHtmlReport } from '../../../src/report/html/write.js';
+import { htmlReportFilesIn, prepareHtmlReport, scenarioCopy, scenarioText, staleScenarioCopies, writeHtmlReport } from '../../../src/report/html/write.js';
 import type { Report } from '../../../src/report/report.js';
 import { FIXTURE_TEXT, fixtureReport } from './_fixture.js';
 
@@ -115,5 +115,31 @@ describe('writeHtmlReport', () => {
     await expect(writeHtmlReport(dir, report)).rejects.toThrow(/ENOTDIR|EEXIST/);
     expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe('previous page');
     expect(list(dir)).toEqual(['charts', 'index.html']);
+  });
+});
+
+describe('staleScenarioCopies', () => {
+  it("with this write's copy, the other format's goes, whatever it holds; not the scenario being run", () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'scenario.yaml'), FIXTURE_TEXT);
+    writeFileSync(join(dir, 'scenario.json'), '{}');
+    expect(staleScenarioCopies(dir, sha, 'scenario.yaml', undefined)).toEqual(['scenario.json']);
+    expect(staleScenarioCopies(dir, sha, 'scenario.json', undefined)).toEqual(['scenario.yaml']);
+    expect(staleScenarioCopies(dir, sha, 'scenario.json', join(dir, 'scenario.yaml'))).toEqual([]);
+  });
+
+  it("without one, the copies whose sha256 is not the report's; a folder or symlink of that name is the user's", () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    expect(staleScenarioCopies(dir, sha, undefined, undefined)).toEqual([]);
+    writeFileSync(join(dir, 'scenario.yaml'), FIXTURE_TEXT);
+    writeFileSync(join(dir, 'scenario.json'), '{}');
+    expect(staleScenarioCopies(dir, sha, undefined, undefined)).toEqual(['scenario.json']);
+    rmSync(join(dir, 'scenario.json'));
+    mkdirSync(join(dir, 'scenario.json'));
+    rmSync(join(dir, 'scenario.yaml'));
+    symlinkSync(scenarioFile('another'), join(dir, 'scenario.yaml'));
+    expect(staleScenarioCopies(dir, sha, undefined, undefined)).toEqual([]);
   });
 });
