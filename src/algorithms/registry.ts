@@ -167,14 +167,14 @@ class CheckedBalancer implements Balancer {
   }
 }
 
-const checkedDefinitions = new WeakMap<AnyBalancerDefinition, AnyBalancerDefinition>();
+const withCheckedPicksCache = new WeakMap<AnyBalancerDefinition, AnyBalancerDefinition>();
 
 /** `def` with every balancer it creates wrapped in a {@link CheckedBalancer}. */
-function checkedDefinition(def: AnyBalancerDefinition): AnyBalancerDefinition {
-  let checked = checkedDefinitions.get(def);
+function withCheckedPicks(def: AnyBalancerDefinition): AnyBalancerDefinition {
+  let checked = withCheckedPicksCache.get(def);
   if (checked === undefined) {
     checked = { ...def, create: (config: never, ports: Ports, env: BalancerEnvironment) => new CheckedBalancer(def.kind, def.create(config, ports, env)) };
-    checkedDefinitions.set(def, checked);
+    withCheckedPicksCache.set(def, checked);
   }
   return checked;
 }
@@ -243,7 +243,7 @@ export function createBalancer(
   const found = balancers.get(spec.kind);
   if (!found) throw new Error(`unknown balancer kind "${spec.kind}"; known: ${balancerKinds().join(', ')}`);
   // A plugin's picks are checked (meshsim's own are proven by their tests, and skip the cost).
-  const def = balancerList.includes(found) ? found : checkedDefinition(found);
+  const def = balancerList.includes(found) ? found : withCheckedPicks(found);
   const { kind: _kind, ...options } = spec;
   const { layers, inner } = splitLayerOptions(options);
   const envoy = ENVOY_KINDS.has(def.kind);
