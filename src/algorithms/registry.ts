@@ -151,9 +151,9 @@ class CheckedBalancer implements Balancer {
   pick(ctx: PickContext): number {
     const i = this.inner.pick(ctx);
     if (!(Number.isInteger(i) && i >= -1 && i < this.count)) {
-      throw new BalancerContractError(
-        `balancer "${this.kind}" (a plugin) broke its contract: pick() returned ${typeof i === 'number' ? String(i) : JSON.stringify(i) ?? String(i)}; expected the index of one of the ${this.count} endpoint(s) of its last rebuild() (0 to ${this.count - 1}), or -1 for none (docs/writing-a-policy.md)`,
-      );
+      const got = typeof i === 'number' ? String(i) : (JSON.stringify(i) ?? String(i));
+      const expected = this.count === 0 ? 'expected -1: its last rebuild() gave it no endpoints' : `expected the index of one of the ${this.count} endpoint(s) of its last rebuild() (0 to ${this.count - 1}), or -1 for none`;
+      throw new BalancerContractError(`balancer "${this.kind}" (a plugin) broke its contract: pick() returned ${got}; ${expected} (docs/writing-a-policy.md)`);
     }
     return i;
   }
