@@ -76,7 +76,7 @@ const I_QTAIL = 8; // newest waiting attempt (-1: none)
 const I_QLEN = 9; // waiting attempts
 const I_FAULTED = 10; // fault windows active on the instance (any kind): the hot path checks only this
 const I_ZONE = 11; // zone id
-const I_HELD = 12; // attempts in service listed in inService (crash/hang tracking)
+const I_HELD = 12; // attempts in service listed in inService (crash/hang/pause tracking)
 /**
  * Stands for an unbounded slot count or queue bound (more than any pool of requests). The
  * largest finite bound a scenario may give (MAX_SLOTS in src/scenario/schema.ts) is the same
@@ -289,6 +289,12 @@ export class World implements Model {
   private readonly instHung: Int32Array;
   private readonly instPaused: Int32Array;
   private readonly instPauseEnd: Float64Array;
+  /**
+   * Per paused instance, the work its pause froze: for each attempt whose own work was in
+   * progress at the pause start, in completion order, the attempt, its generation and the
+   * service time it had left (flat triples); resumed at the pause end.
+   */
+  private readonly instFrozen: (number[] | undefined)[];
   private readonly instSlowFactor: Float64Array;
   private readonly instSlowAdd: (Sampler[] | undefined)[];
   private readonly instErrRate: Float64Array;
@@ -297,7 +303,7 @@ export class World implements Model {
   private readonly instErrRng: (Rng | undefined)[];
   /** Active error windows per instance, newest last: the newest one applies. */
   private readonly instErrWindows: (FaultWindow[] | undefined)[];
-  /** Attempts in service on each instance (swap-remove arrays), for crashes and hangs. */
+  /** Attempts in service on each instance (swap-remove arrays), for crashes, hangs and pauses. */
   private readonly inService: Int32Array[];
   private readonly activePartitions: FaultWindow[] = [];
   /** Per fault window on instances (by position in `windows`), what it did; undefined for partitions. */
@@ -311,7 +317,7 @@ export class World implements Model {
   /** Health-check probes in flight, by id. */
   private readonly probes = new Map<number, Probe>();
   private nextProbe = 0;
-  /** Only crashes and hangs need to know which attempts an instance holds. */
+  /** Only crashes, hangs and pauses need to know which attempts an instance holds. */
   private readonly trackHeld: boolean;
   /** Cold starts or slow faults may change service times. */
   private readonly serviceModifiers: boolean;
@@ -398,8 +404,10 @@ export class World implements Model {
   private aFlags = new Int32Array(0);
   /** Time its worker slot was taken. */
   private aSvcStart = new Float64Array(0);
-  /** Sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang). */
+  /** Sequence of its pending SERVICE_DONE (-1: none; voided by crash/hang/pause). */
   private aDoneSeq = new Float64Array(0);
+  /** Time of its pending SERVICE_DONE (kept only when trackHeld: a pause freezes what is left). */
+  private aDoneAt = new Float64Array(0);
   /** Utilisation reported with the response (-1: none). */
   private aUtil = new Float64Array(0);
   /** Position in inService[instance]. */
@@ -505,6 +513,7 @@ export class World implements Model {
     this.instHung = new Int32Array(n);
     this.instPaused = new Int32Array(n);
     this.instPauseEnd = new Float64Array(n);
+    this.instFrozen = new Array<number[] | undefined>(n).fill(undefined);
     this.instSlowFactor = new Float64Array(n).fill(1);
     this.instSlowAdd = new Array<Sampler[] | undefined>(n).fill(undefined);
     this.instErrRate = new Float64Array(n);
@@ -576,7 +585,7 @@ export class World implements Model {
     this.instWatches = new Array<WindowWatch[] | undefined>(n).fill(undefined);
     this.watching = this.watches.some((w) => w !== undefined);
     this.instAttempts = new Float64Array(n);
-    this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang');
+    this.trackHeld = scenario.faults.some((f) => f.kind === 'crash' || f.kind === 'flap' || f.kind === 'hang' || f.kind === 'pause');
     this.inService = this.trackHeld ? Array.from({ length: n }, () => new Int32Array(4)) : [];
     this.serviceModifiers = scenario.faults.some((f) => f.kind === 'slow') || Object.values(scenario.services).some((svc) => svc.coldStart !== undefined);
     this.metrics.setRunLength(this.runEnd);
@@ -1555,11 +1564,12 @@ export class World implements Model {
     this.inst[inst * I_STRIDE + I_BUSY]++;
     const now = this.engine.now();
     this.aSvcStart[a] = now;
-    if (this.trackHeld) this.holdAttempt(inst, a);
     this.serviceRng.select(inst);
     let work = this.instSample[inst]();
     if (this.serviceModifiers) work = this.modifiedWork(inst, work, now);
-    this.aDoneSeq[a] = this.engine.at(now + work, SERVICE_DONE, a);
+    const done = now + work;
+    this.aDoneSeq[a] = this.engine.at(done, SERVICE_DONE, a);
+    if (this.trackHeld) this.holdAttempt(inst, a, done);
   }
 
   /** Service time under a cold start and slow faults. */
@@ -1577,8 +1587,9 @@ export class World implements Model {
     if (this.aDoneSeq[a] !== this.engine.currentSeq) return;
     const inst = this.aInst[a] | 0;
     if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
-      // A stop-the-world pause: the work finishes when the pause does.
-      this.aDoneSeq[a] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
+      // A stop-the-world pause (its work in progress was frozen at its start, so this is a
+      // continuation deferred by one): it carries on when the pause ends.
+      this.deferToPauseEnd(a, inst);
       return;
     }
     this.aDoneSeq[a] = -1;
@@ -1626,7 +1637,7 @@ export class World implements Model {
     if (--this.aPending[a] > 0 || (this.aFlags[a] & AF_ISSUING) !== 0) return;
     if (this.inst[inst * I_STRIDE + I_FAULTED] !== 0 && this.instPaused[inst] > 0) {
       // Paused: it carries on (next step, or its answer) when the pause ends.
-      this.aDoneSeq[a] = this.engine.at(this.instPauseEnd[inst], SERVICE_DONE, a);
+      this.deferToPauseEnd(a, inst);
       return;
     }
     this.advance(a, inst, steps);
@@ -1672,7 +1683,16 @@ export class World implements Model {
     return a;
   }
 
-  private holdAttempt(inst: number, a: number): void {
+  /** Attempt `a` (held by paused instance `inst`) carries on when the pause ends. */
+  private deferToPauseEnd(a: number, inst: number): void {
+    const end = this.instPauseEnd[inst];
+    this.aDoneAt[a] = end;
+    this.aDoneSeq[a] = this.engine.at(end, SERVICE_DONE, a);
+  }
+
+  /** Lists attempt `a`, in service until `done`, among those instance `inst` holds. */
+  private holdAttempt(inst: number, a: number, done: number): void {
+    this.aDoneAt[a] = done;
     let held = this.inService[inst];
     const k = this.inst[inst * I_STRIDE + I_HELD]++;
     if (k === held.length) {
@@ -1864,13 +1884,59 @@ export class World implements Model {
           break;
         }
         case 'pause':
+          if (on && this.instPaused[inst] === 0) this.freezeWork(inst);
           this.instPaused[inst] += d;
           if (on) this.instPauseEnd[inst] = Math.max(this.instPauseEnd[inst], w.end);
-          // The world resumes once the completions the pause deferred to this instant have
-          // freed their slots: they were scheduled during the pause, so they come first.
-          else if (this.instPaused[inst] === 0) this.engine.at(this.engine.now(), PAUSE_RESUME, inst);
+          else if (this.instPaused[inst] === 0) {
+            this.thawWork(inst);
+            // The world resumes once the completions due at this instant (work frozen with
+            // nothing left, continuations deferred to the pause end) have freed their slots:
+            // they were scheduled before this event, so they come first.
+            this.engine.at(this.engine.now(), PAUSE_RESUME, inst);
+          }
           break;
       }
+    }
+  }
+
+  /**
+   * A pause starts on instance `inst`: the own work of each attempt in service stops, its
+   * pending completion is voided and the service time it had left is kept, in completion
+   * order (time, then scheduling order), for thawWork. Attempts waiting on downstream
+   * calls have no completion pending: a call ending during the pause defers their next
+   * step to its end (childDone).
+   */
+  private freezeWork(inst: number): void {
+    const held = this.inService[inst];
+    const n = this.inst[inst * I_STRIDE + I_HELD];
+    const running: number[] = [];
+    for (let k = 0; k < n; k++) if (this.aDoneSeq[held[k]] >= 0) running.push(held[k]);
+    if (running.length === 0) return;
+    running.sort((x, y) => this.aDoneAt[x] - this.aDoneAt[y] || this.aDoneSeq[x] - this.aDoneSeq[y]);
+    const now = this.engine.now();
+    const frozen: number[] = [];
+    for (const a of running) {
+      frozen.push(a, this.aGen[a], this.aDoneAt[a] - now);
+      this.aDoneSeq[a] = -1;
+    }
+    this.instFrozen[inst] = frozen;
+  }
+
+  /**
+   * A pause ends on instance `inst`: the work it froze carries on, each attempt completing
+   * after the service time it had left, unless a crash or hang dropped it meanwhile.
+   */
+  private thawWork(inst: number): void {
+    const frozen = this.instFrozen[inst];
+    if (frozen === undefined) return;
+    this.instFrozen[inst] = undefined;
+    const now = this.engine.now();
+    for (let k = 0; k < frozen.length; k += 3) {
+      const a = frozen[k];
+      if (this.aGen[a] !== frozen[k + 1] || (this.aFlags[a] & AF_GONE) !== 0) continue;
+      const done = now + frozen[k + 2];
+      this.aDoneAt[a] = done;
+      this.aDoneSeq[a] = this.engine.at(done, SERVICE_DONE, a);
     }
   }
 
@@ -2144,6 +2210,7 @@ export class World implements Model {
     this.aFlags = grown(this.aFlags, new Int32Array(cap));
     this.aSvcStart = grown(this.aSvcStart, new Float64Array(cap));
     this.aDoneSeq = grown(this.aDoneSeq, new Float64Array(cap));
+    this.aDoneAt = grown(this.aDoneAt, new Float64Array(cap));
     this.aUtil = grown(this.aUtil, new Float64Array(cap));
     this.aHeldAt = grown(this.aHeldAt, new Int32Array(cap));
     this.aZone = grown(this.aZone, new Int32Array(cap));

@@ -302,29 +302,93 @@ describe('faults: pause', () => {
     expect(res.latency.min).toBe(7);
   });
 
-  it('at the pause end the completions it deferred free their slots first, then only the newest beyond the queue bound are rejected', () => {
-    // Concurrency 1, queue 1, S = 100 ms, no network; issued at 0, 10, 20, 30, 40 ms; paused
+  it('at the pause end the work it froze with nothing left completes first, then only the newest beyond the queue bound are rejected', () => {
+    // Concurrency 1, queue 1, S = 25 ms, no network; issued at 0, 10, 20, 30, 40 ms; paused
     // [25, 525). Before the pause: 0 is in service, 10 waits, 20 finds the queue full (503).
-    // 30 and 40 arrive while paused and are held. At 525: 0 completes (latency 525) and 10
-    // starts; the queue holds 30 and 40 for a bound of 1: 40, the newest, is rejected; 30
-    // waits, starting at 625. Served: 0, 10 (625 − 10 = 615), 30 (725 − 30 = 695).
+    // 0's completion is due at 25, the pause start: frozen with nothing left. 30 and 40
+    // arrive while paused and are held. At 525: 0 completes (latency 525) and 10 starts
+    // (done 550, latency 540); the queue holds 30 and 40 for a bound of 1: 40, the newest, is
+    // rejected; 30 waits, starting at 550 (done 575, latency 545).
+    const res = simulate(
+      withFaults({ duration: 45, drain: 2000, queue: 1, serviceTime: constant(25), latency: constant(0), arrival: constantRate(100) }, [
+        '{ kind: pause, target: { service: s }, at: 25ms, for: 500ms }',
+      ]),
+      1,
+    );
+    expect(res.requests).toEqual({ total: 5, succeeded: 3, failed: 2, rejected: 2, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
+    expect(res.latency.sum).toBeCloseTo(525 + 540 + 545, 9);
+    expect(res.latency.max).toBe(545);
+  });
+
+  it('at the pause end the queue bound applies while the frozen work is still in service', () => {
+    // As above with S = 100 ms: 0, in service [0, 100), has 75 ms left at the pause start
+    // (25), so it completes at 525 + 75 = 600 (latency 600). At 525 its slot is still taken:
+    // the queue holds 10, 30 and 40 for a bound of 1: 30 and 40, the newest, are rejected.
+    // 10 starts at 600 (done 700, latency 690).
     const res = simulate(
       withFaults({ duration: 45, drain: 2000, queue: 1, serviceTime: constant(100), latency: constant(0), arrival: constantRate(100) }, [
         '{ kind: pause, target: { service: s }, at: 25ms, for: 500ms }',
       ]),
       1,
     );
-    expect(res.requests).toEqual({ total: 5, succeeded: 3, failed: 2, rejected: 2, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
-    expect(res.latency.sum).toBeCloseTo(525 + 615 + 695, 9);
-    expect(res.latency.max).toBe(695);
+    expect(res.requests).toEqual({ total: 5, succeeded: 2, failed: 3, rejected: 3, timedOut: 0, errors: 0, resets: 0, connectFailures: 0, inFlight: 0 });
+    expect(res.latency.sum).toBeCloseTo(600 + 690, 9);
+    expect(res.latency.max).toBe(690);
   });
 
-  it('a request in service when the pause starts completes at the pause end', () => {
-    // Issued 3000, in service [3001, 3006); pause [3003, 5003): it completes at 5003, answered at 5004.
+  it('a request in service when the pause starts is frozen: it completes after the pause with the service time it had left', () => {
+    // Issued 3000, in service [3001, 3006); pause [3003, 5003): 3 ms left, it completes at 5006, answered at 5007.
     const res = simulate(withFaults({ ...o, duration: 8000 }, ['{ kind: pause, target: { service: s }, at: 3003ms, for: 2000ms }']), 1);
-    expect(res.latency.max).toBe(2004);
+    expect(res.latency.max).toBe(2007);
     expect([res.timeline.requests[3], res.timeline.requests[4]]).toEqual([0, 0]);
     expect(res.requests.succeeded).toBe(res.requests.total);
+  });
+
+  describe('work in progress stops for the pause', () => {
+    // One instance, S = 300 ms, no network; issued at 0 and 1000 ms (the first is not paused: 300 ms).
+    const w: Options = { duration: 1500, drain: 2000, serviceTime: constant(300), latency: constant(0), arrival: constantRate(1) };
+    const latencies = (pause: string): { max: number; sum: number; succeeded: number; total: number } => {
+      const res = simulate(withFaults(w, [pause]), 1);
+      return { max: res.latency.max, sum: res.latency.sum, succeeded: res.requests.succeeded, total: res.requests.total };
+    };
+
+    it('a pause inside the service time pushes the completion back by its length: 300 + 100 = 400 ms', () => {
+      // In service [1000, 1300); paused [1100, 1200) with 200 ms left: done at 1400.
+      expect(latencies('{ kind: pause, target: { service: s }, at: 1100ms, for: 100ms }')).toEqual({ max: 400, sum: 700, succeeded: 2, total: 2 });
+    });
+
+    it('a pause covering the planned completion: 300 + 250 = 550 ms, not the 350 of finishing at the pause end', () => {
+      // Paused [1100, 1350) with 200 ms left: done at 1550.
+      expect(latencies('{ kind: pause, target: { service: s }, at: 1100ms, for: 250ms }')).toEqual({ max: 550, sum: 850, succeeded: 2, total: 2 });
+    });
+
+    it('a completion due inside the pause comes the time it had left after the pause end', () => {
+      // Due at 1300; paused [1200, 1400) with 100 ms left: done at 1500 (latency 500), not at the pause end (400).
+      expect(latencies('{ kind: pause, target: { service: s }, at: 1200ms, for: 200ms }')).toEqual({ max: 500, sum: 800, succeeded: 2, total: 2 });
+    });
+
+    it('a request arriving during the pause starts at its end and takes its full service time', () => {
+      // Issued 1000 while paused [900, 1100): starts at 1100, done at 1400 (latency 400).
+      expect(latencies('{ kind: pause, target: { service: s }, at: 900ms, for: 200ms }')).toEqual({ max: 400, sum: 700, succeeded: 2, total: 2 });
+    });
+
+    it('back-to-back pauses add up: paused [1100, 1200) then [1200, 1250): done at 1450', () => {
+      const res = simulate(
+        withFaults(w, ['{ kind: pause, target: { service: s }, at: 1100ms, for: 100ms }', '{ kind: pause, target: { service: s }, at: 1200ms, for: 50ms }']),
+        1,
+      );
+      expect(res.latency.max).toBe(450);
+    });
+
+    it('a crash during the pause resets the frozen request; the pause end does not complete it', () => {
+      // Paused [1100, 1300); crashed [1150, 1160): the request is reset at 1150 (latency 150).
+      const res = simulate(
+        withFaults(w, ['{ kind: pause, target: { service: s }, at: 1100ms, for: 200ms }', '{ kind: crash, target: { service: s }, at: 1150ms, for: 10ms }']),
+        1,
+      );
+      expect(res.requests).toEqual({ total: 2, succeeded: 1, failed: 1, rejected: 0, timedOut: 0, errors: 0, resets: 1, connectFailures: 0, inFlight: 0 });
+      expect(res.latency.max).toBe(300);
+    });
   });
 });
 
