@@ -177,7 +177,7 @@ export type FaultKind = 'crash' | 'hang' | 'slow' | 'error' | 'pause' | 'partiti
 /**
  * What a fault hits. Instance faults name a `service` and optionally narrow it to
  * `instances` (indices), a `fraction` of its instances (chosen by the fault's seeded
- * stream) or a `zone`. Partitions name a path: `from` a workload `to` a service, or
+ * stream among the members at each window's start) or a `zone`. Partitions name a path: `from` a workload `to` a service, or
  * `fromZone` → `toZone`.
  */
 export interface FaultTarget {

@@ -6,10 +6,18 @@
  * of reliability engineering. Random choices (which fraction of instances, the stochastic
  * schedule, which responses an error fault fails) come from each fault's own seeded
  * streams, so adding a fault never reshuffles the rest of the simulation.
+ *
+ * A `fraction` target is chosen among the service's members at each window's start
+ * (membership changes at that instant apply first), never among instances that have not
+ * joined yet or have left. The choice is drawn once, before the schedule, among the
+ * members at the schedule's `at`, and drawn again only for a window whose start sees
+ * another member set: a service whose membership never changes draws exactly what it
+ * always did, one choice for every window.
  */
 import type { Rng } from '../core/ports.js';
 import { makeSampler, type Sampler } from '../core/distributions.js';
 import type { RngStreams } from '../core/rng.js';
+import { membershipTimeline, type MembershipStep } from '../scenario/instances.js';
 import type { FaultSpec, Scenario } from '../scenario/types.js';
 
 export interface FaultWindow {
@@ -45,9 +53,12 @@ export interface FaultContext {
 /** The fault windows of one replication, in scenario order then time order. */
 export function faultWindows(scenario: Scenario, streams: RngStreams, ctx: FaultContext): FaultWindow[] {
   const out: FaultWindow[] = [];
+  const steps = scenario.faults.some((f) => f.target.fraction !== undefined) ? membershipTimeline(scenario).steps : [];
   scenario.faults.forEach((fault, index) => {
     const rng = streams.stream(`faults/${index}`);
-    const instances = targetInstances(fault, rng, ctx);
+    const members = fault.target.fraction === undefined ? undefined : new Members(scenario, fault, steps);
+    let pickedAmong = members?.at(fault.schedule.at);
+    let instances = targetInstances(fault, rng, ctx, pickedAmong);
     const t = fault.target;
     const fromGroup = fault.kind === 'partition' && t.from !== undefined ? ctx.groupIndex(t.from) : -1;
     const fromZone = fault.kind === 'partition' && t.fromZone !== undefined ? ctx.zoneId(t.fromZone) : -1;
@@ -55,13 +66,55 @@ export function faultWindows(scenario: Scenario, streams: RngStreams, ctx: Fault
     const errors = fault.kind === 'error' ? streams.stream(`faults/${index}/errors`) : undefined;
     const extra = fault.kind === 'slow' && fault.serviceTime ? makeSampler(fault.serviceTime, streams.stream(`faults/${index}/slow`)) : undefined;
     for (const [start, end] of schedule(fault, rng, ctx.horizon)) {
+      if (members !== undefined) {
+        // Windows come in time order: the members at this start, and a new choice if they
+        // changed (drawn after this window's schedule draws, before the next window's).
+        const now = members.at(start);
+        if (!sameMembers(now, pickedAmong)) {
+          instances = targetInstances(fault, rng, ctx, now);
+          pickedAmong = now;
+        }
+      }
       out.push({ index, fault, start, end, instances, fromGroup, fromZone, toZone, ...(errors ? { rng: errors } : {}), ...(extra ? { extra } : {}) });
     }
   });
   return out;
 }
 
-function targetInstances(fault: FaultSpec, rng: Rng, ctx: FaultContext): Set<number> {
+/**
+ * The members (local indices, ascending) of a fault's service over time, read forwards:
+ * `at(t)` takes every membership change at or before `t`, so `t` must not decrease.
+ */
+class Members {
+  private readonly steps: readonly MembershipStep[];
+  private next = 0;
+  private current: readonly number[];
+
+  constructor(scenario: Scenario, fault: FaultSpec, all: readonly MembershipStep[]) {
+    const service = fault.kind === 'partition' ? fault.target.to : fault.target.service;
+    this.steps = all.filter((s) => s.service === service);
+    const initial = service === undefined ? 0 : (scenario.services[service]?.instances ?? 0);
+    this.current = Array.from({ length: initial }, (_, i) => i);
+  }
+
+  at(t: number): readonly number[] {
+    while (this.next < this.steps.length && this.steps[this.next].at <= t) this.current = this.steps[this.next++].members;
+    return this.current;
+  }
+}
+
+function sameMembers(a: readonly number[], b: readonly number[] | undefined): boolean {
+  if (a === b) return true;
+  if (b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The instances a fault hits. `members`: for a `fraction` target, the service's members
+ * (local indices) to choose among.
+ */
+function targetInstances(fault: FaultSpec, rng: Rng, ctx: FaultContext, members: readonly number[] | undefined): Set<number> {
   const t = fault.target;
   const service = fault.kind === 'partition' ? t.to : t.service;
   if (service === undefined) return new Set(); // a zone-to-zone partition
@@ -71,6 +124,7 @@ function targetInstances(fault: FaultSpec, rng: Rng, ctx: FaultContext): Set<num
   if (t.instances) all = t.instances.map((i) => start + i);
   else if (t.zone !== undefined) all = all.filter((i) => ctx.zoneOf(i) === t.zone);
   else if (t.fraction !== undefined) {
+    if (members !== undefined) all = members.map((i) => start + i);
     // A seeded partial Fisher–Yates shuffle picks ceil(fraction × n) distinct instances.
     const k = Math.min(all.length, Math.ceil(t.fraction * all.length - 1e-9));
     for (let i = 0; i < k; i++) {

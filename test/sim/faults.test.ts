@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ScenarioError } from '../../src/scenario/errors.js';
+import { resolveFaultWindows } from '../../src/runner/live.js';
 import type { Scenario } from '../../src/scenario/types.js';
 import type { RunResult } from '../../src/sim/metrics.js';
 import { simulate, World } from '../../src/sim/world.js';
@@ -543,6 +544,98 @@ describe('faults: windows and targets', () => {
       const picked = [...windowsOf(s, seed)[0].instances].sort((a, b) => a - b);
       expect(simulate(s, seed).faults[0].instances).toEqual(picked);
     }
+  });
+
+  describe('fraction with membership changes: chosen among the members at each window start', () => {
+    /** The builder's scenario with these membership changes and faults. */
+    const withMembership = (o: Options, membership: readonly string[], faults: readonly string[]): Scenario =>
+      load(scenarioYaml(o) + 'membership:\n' + membership.map((m) => `  - ${m}\n`).join('') + faultsYaml(faults));
+    const sorted = (xs: Iterable<number>): number[] => [...xs].sort((a, b) => a - b);
+    const o: Options = { duration: 20_000, drain: 1000, instances: 2, concurrency: Infinity, serviceTime: constant(10), arrival: constantRate(100) };
+
+    it('2 instances, 2 joining at 10 s: a window in [0, 5 s) hits one of {0, 1}; windows from the join on, 2 of the 4', () => {
+      // Fault 0: before the join. Fault 1: every 10 s from 0 (windows at 0, 10 s and 20 s;
+      // the join at 10 s applies before the 10 s window opens).
+      const s = withMembership(o, ['{ at: 10s, service: s, add: 2 }'], [
+        '{ kind: crash, target: { service: s, fraction: 50% }, at: 0s, for: 5s }',
+        '{ kind: crash, target: { service: s, fraction: 50% }, at: 0s, for: 1s, every: 10s }',
+      ]);
+      const seeds = 400;
+      const early = new Array<number>(4).fill(0);
+      const late = new Array<number>(4).fill(0);
+      for (let seed = 0; seed < seeds; seed++) {
+        const w = windowsOf(s, seed);
+        expect(w.map((x) => [x.index, x.start])).toEqual([
+          [0, 0],
+          [1, 0],
+          [1, 10_000],
+          [1, 20_000],
+        ]);
+        for (const x of [w[0], w[1]]) {
+          expect(x.instances.size).toBe(1);
+          for (const i of x.instances) {
+            expect([0, 1]).toContain(i);
+            early[i]++;
+          }
+        }
+        expect(w[2].instances.size).toBe(2);
+        for (const i of w[2].instances) late[i]++;
+        // Membership unchanged since 10 s: the same choice, not a new draw.
+        expect(w[3].instances).toBe(w[2].instances);
+        // The world hits the same instances.
+        if (seed < 6) expect(simulate(s, seed).faults.map((f) => f.instances)).toEqual(w.map((x) => sorted(x.instances)));
+      }
+      // Each of {0, 1} is hit with probability 1/2 per window (two windows a seed); each of the 4 with 1/2 after the join.
+      for (const i of [0, 1]) expect(Math.abs(early[i] - seeds)).toBeLessThanOrEqual(binomialBand(2 * seeds, 0.5, Z));
+      expect(early.slice(2)).toEqual([0, 0]);
+      for (const h of late) expect(Math.abs(h - seeds / 2)).toBeLessThanOrEqual(binomialBand(seeds, 0.5, Z));
+    });
+
+    it('a crash on 50% of 2 instances (2 more joining later) fails half the requests of its window: the crashed instance was there', () => {
+      const s = withMembership(o, ['{ at: 10s, service: s, add: 2 }'], ['{ kind: crash, target: { service: s, fraction: 50% }, at: 0s, for: 5s }']);
+      for (let seed = 1; seed <= 6; seed++) {
+        const r = simulate(s, seed);
+        expect(r.faults[0].instances).toHaveLength(1);
+        // Round robin over the 2 members, 100/s for 5 s: 250 of the 500 go to the crashed one.
+        expect(r.requests.failed).toBe(250);
+      }
+    });
+
+    it('instances that have left are not chosen; ceil(fraction × members) every window, among the members at its start', () => {
+      // 5 instances; 0 and 1 leave at 2 s; 3 join at 4 s; 4 leaves at 6 s: members 5, 3, 6, 5.
+      const membership = ['{ at: 2s, service: s, remove: [0, 1] }', '{ at: 4s, service: s, add: 3 }', '{ at: 6s, service: s, remove: [4] }'];
+      const membersAt = (t: number): number[] => (t < 2000 ? [0, 1, 2, 3, 4] : t < 4000 ? [2, 3, 4] : t < 6000 ? [2, 3, 4, 5, 6, 7] : [2, 3, 5, 6, 7]);
+      const s = withMembership({ ...o, duration: 8000, instances: 5 }, membership, [
+        '{ kind: crash, target: { service: s, fraction: 40% }, at: 0s, for: 500ms, every: 1s }',
+        '{ kind: slow, target: { service: s, fraction: 60% }, mtbf: 300ms, mttr: 100ms, factor: 2 }',
+        '{ kind: error, target: { service: s, fraction: 100% }, at: 2s, for: 1s, rate: 50% }',
+      ]);
+      for (let seed = 0; seed < 50; seed++) {
+        const w = windowsOf(s, seed);
+        expect(w.filter((x) => x.index === 0)).toHaveLength(9);
+        expect(w.filter((x) => x.index === 1).length).toBeGreaterThan(5);
+        for (const x of w) {
+          const members = membersAt(x.start);
+          const fraction = x.fault.target.fraction as number;
+          expect(x.instances.size).toBe(Math.ceil(fraction * members.length - 1e-9));
+          for (const i of x.instances) expect(members).toContain(i);
+        }
+        expect(sorted(w.filter((x) => x.index === 2)[0].instances)).toEqual([2, 3, 4]);
+        if (seed < 3) expect(simulate(s, seed).faults.map((f) => f.instances)).toEqual(w.map((x) => sorted(x.instances)));
+      }
+    });
+
+    it('the live twin resolves the same windows over the same instances as the world', () => {
+      const s = withMembership({ ...o, duration: 8000, instances: 3 }, ['{ at: 3s, service: s, add: 2 }', '{ at: 5s, service: s, remove: [0] }'], [
+        '{ kind: crash, target: { service: s, fraction: 50% }, mtbf: 500ms, mttr: 200ms }',
+        '{ kind: hang, target: { service: s, fraction: 30% }, at: 1s, for: 1s, every: 2s }',
+      ]);
+      for (let seed = 0; seed < 5; seed++) {
+        const live = resolveFaultWindows(s, seed).map((x) => [x.index, x.start, x.end, sorted(x.instances)]);
+        expect(simulate(s, seed).faults.map((f) => [f.fault, f.start, f.end, f.instances])).toEqual(live);
+        expect(windowsOf(s, seed).map((x) => [x.index, x.start, x.end, sorted(x.instances)])).toEqual(live);
+      }
+    });
   });
 
   it('zone: exactly the instances in that zone, overrides included', () => {
