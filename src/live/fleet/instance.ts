@@ -13,8 +13,9 @@
  * - cold start (an instance joining by a membership change): service time × a factor that
  *   falls back to 1 linearly, as the simulator models it;
  * - error: a fraction of answers carry the fault's status (at once with `fast`);
- * - pause: a stopped world: nothing starts, nothing finishes, arrivals wait (beyond the
- *   bound) until the pause ends, then what the bound cannot hold is answered 503;
+ * - pause: a stopped world: nothing starts, nothing finishes, work in progress stops (and
+ *   goes on for what it had left when the pause ends), arrivals wait (beyond the bound)
+ *   until the pause ends, then what the bound cannot hold is answered 503;
  * - partition (on requests tagged with their caller, see CALLER_HEADER): `drop` swallows
  *   the request (never answered), `refuse` resets its connection (the proxy sees a reset:
  *   a loopback listener cannot refuse one caller and accept another).
@@ -107,6 +108,10 @@ interface Job {
   readonly res: ServerResponse;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
+  /** When its work is due (run time, ms), while `timer` is pending. */
+  dueAt: number;
+  /** Work left when a pause froze it (ms), or −1. */
+  left: number;
   gone: boolean;
 }
 
@@ -134,6 +139,8 @@ export class BackendInstance {
   private readonly held = new Set<Job>();
   /** Answers never to be given (hang, drop); destroyed on close. */
   private readonly limbo = new Set<ServerResponse>();
+  /** Jobs whose work a pause stopped (their work left in `left`), resumed when it ends. */
+  private frozen: Job[] = [];
   /** Work done during a pause (its calls not made yet, or made: `failed` known), carried on when it ends. */
   private readonly deferred: { readonly job: Job; readonly failed?: boolean }[] = [];
   private readonly faults: InstanceFault[] = [];
@@ -215,6 +222,8 @@ export class BackendInstance {
       if (this.down++ === 0) await this.crash();
     } else if (fault.kind === 'hang' && this.faults.filter((f) => f.kind === 'hang').length === 1) {
       this.dropHeld();
+    } else if (fault.kind === 'pause' && this.faults.filter((f) => f.kind === 'pause').length === 1) {
+      this.freezeWork();
     }
   }
 
@@ -226,6 +235,13 @@ export class BackendInstance {
     if (fault.kind === 'crash') {
       if (--this.down === 0 && !this.closed) await this.restart();
     } else if (fault.kind === 'pause' && !this.has('pause')) {
+      // The work the pause stopped goes on for what it had left (a job a crash or hang took meanwhile is gone).
+      for (const job of this.frozen.splice(0)) {
+        if (job.gone || !this.held.has(job)) continue;
+        const left = job.left;
+        job.left = -1;
+        this.workFor(job, left);
+      }
       for (const d of this.deferred.splice(0)) {
         if (d.failed === undefined) this.afterWork(d.job);
         else this.finish(d.job, d.failed);
@@ -282,7 +298,7 @@ export class BackendInstance {
       else this.answerProbe(res);
       return;
     }
-    const job: Job = { res, startedAt: 0, timer: undefined, gone: false };
+    const job: Job = { res, startedAt: 0, timer: undefined, dueAt: 0, left: -1, gone: false };
     if (this.has('pause')) {
       this.queue.push(job);
       return;
@@ -311,11 +327,32 @@ export class BackendInstance {
       if (f.extra) work += f.extra();
     }
     // Rounded to a whole millisecond, as Node's timers tick (see timerDelay).
+    this.workFor(job, timerDelay(work));
+  }
+
+  /** Arms `job`'s work timer: its work is done `ms` from now. */
+  private workFor(job: Job, ms: number): void {
+    job.dueAt = this.now() + ms;
     job.timer = setTimeout(() => {
       job.timer = undefined;
       if (this.has('pause')) this.deferred.push({ job });
       else this.afterWork(job);
-    }, timerDelay(work));
+    }, ms);
+  }
+
+  /**
+   * A pause begins: the work in progress stops, as the simulator's does (a stopped world):
+   * each job's timer is cleared and the work it had left kept, to go on when the pause ends.
+   */
+  private freezeWork(): void {
+    const now = this.now();
+    for (const job of this.held) {
+      if (job.timer === undefined) continue;
+      clearTimeout(job.timer);
+      job.timer = undefined;
+      job.left = Math.max(0, job.dueAt - now);
+      this.frozen.push(job);
+    }
   }
 
   /** The job's own work is done: make its downstream calls, then answer. */

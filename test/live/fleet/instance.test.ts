@@ -130,13 +130,31 @@ describe('BackendInstance', () => {
     await i.faultOn(pause);
     const more = [get(i.port), get(i.port), get(i.port)];
     await until(() => i.load.queued === 3);
-    await sleep(50); // the first one's 30 ms of work ends during the pause
-    expect(i.stats().served).toBe(0); // the first one's work ended during the pause: not answered
+    await sleep(50); // longer than the first one's 30 ms of work: stopped by the pause, it does not end
+    expect(i.stats().served).toBe(0);
     expect(i.load).toEqual({ busy: 1, queued: 3 });
     await i.faultOff(pause);
+    // The first still holds its slot (its work goes on for what it had left): the bound keeps
+    // one waiting, the two newer ones are rejected, as the simulator answers them.
+    expect(i.load).toEqual({ busy: 1, queued: 1 });
     const all = await Promise.all([first, ...more]);
-    // The first finishes, the next starts, one waits, and the one beyond the bound is rejected.
-    expect(all.map((a) => a.status).sort()).toEqual([200, 200, 200, 503]);
+    expect(all.map((a) => a.status)).toEqual([200, 200, 503, 503]);
+  });
+
+  it('a pause stops work in progress: a request mid-service finishes the pause\'s length later (as in the simulator)', async () => {
+    const i = await instance({ serviceTime: { dist: 'constant', value: 100 } });
+    const pause: InstanceFault = { kind: 'pause' };
+    const t0 = performance.now();
+    const a = get(i.port);
+    await until(() => i.load.busy === 1);
+    await sleep(30);
+    await i.faultOn(pause);
+    await sleep(120); // past its 100 ms of work: it must not end during the pause
+    expect(i.stats().served).toBe(0);
+    await i.faultOff(pause);
+    expect(await a).toMatchObject({ status: 200 });
+    // 100 ms of work plus the ~120 ms pause (timers are late, never early).
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(215);
   });
 
   it('a partition drops or resets the matching caller only', async () => {
