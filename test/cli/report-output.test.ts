@@ -8,7 +8,7 @@
  * write. Chart rendering is wrapped (vi.mock) to look at the folder at that moment and,
  * when a test says so, to fail there; so is renameSync, to fail a rename part-way.
  */
-import * as fs from 'node:fs';
+import { failingRename } from '../_failing-rename.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -16,19 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { cli, dirSnapshot, STACK_LINE, tempFiles } from './_run.js';
 import { tinyScenario } from '../_tiny-scenario.js';
 
-/** A rename whose target ends with this fails (ENOSPC, as a full disk might say); unset: none. */
-let failRenameTo: string | undefined;
-
-vi.mock('node:fs', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...actual,
-    renameSync: (from: fs.PathLike, to: fs.PathLike) => {
-      if (failRenameTo !== undefined && String(to).endsWith(failRenameTo)) throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${String(from)}' -> '${String(to)}'`), { code: 'ENOSPC' });
-      actual.renameSync(from, to);
-    },
-  };
-});
+vi.mock('node:fs', async (importOriginal) => (await import('../_failing-rename.js')).fsWithFailingRename(importOriginal));
 
 /** Called on every chart rendering, before Vega runs; a test sets it, afterEach clears it. */
 let onRender: (() => void) | undefined;
@@ -46,7 +34,7 @@ vi.mock('../../src/report/html/render.js', async (importOriginal) => {
 
 afterEach(() => {
   onRender = undefined;
-  failRenameTo = undefined;
+  failingRename.to = undefined;
 });
 
 const { fresh, writeScenario } = tempFiles('meshsim-report-output-');
@@ -220,9 +208,9 @@ describe("a report folder keeps only this run's scenario copy", () => {
   it('a write that fails part-way puts the earlier scenario copy back with the rest of the earlier report', async () => {
     for (const extra of [[], ['--no-html']]) {
       const { dir, before } = await folderWithOldReport();
-      failRenameTo = 'report.json'; // the last rename: after the stale copy was deleted
+      failingRename.to = 'report.json'; // the last rename: after the stale copy was deleted
       const r = await cli('run', json('newer'), '--out', dir, ...extra);
-      failRenameTo = undefined;
+      failingRename.to = undefined;
       expect(r.code, extra.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^meshsim: cannot write the report into .*ENOSPC/);
       expect(dirSnapshot(dir), extra.join(' ')).toEqual(before);

@@ -3,28 +3,17 @@
  * one made to fail by wrapping node:fs): every file replaced is put back, every file added
  * removed, every file deleted restored, and no temporary file or backup is left.
  */
+import { failingRename } from '../_failing-rename.js';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { replaceFiles } from '../../src/report/write.js';
 import { dirSnapshot, tempFiles } from '../cli/_run.js';
 
-/** A rename whose target ends with this fails (ENOSPC, as a full disk might say); unset: none. */
-let failRenameTo: string | undefined;
-
-vi.mock('node:fs', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...actual,
-    renameSync: (from: fs.PathLike, to: fs.PathLike) => {
-      if (failRenameTo !== undefined && String(to).endsWith(failRenameTo)) throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${String(from)}' -> '${String(to)}'`), { code: 'ENOSPC' });
-      actual.renameSync(from, to);
-    },
-  };
-});
+vi.mock('node:fs', async (importOriginal) => (await import('../_failing-rename.js')).fsWithFailingRename(importOriginal));
 
 afterEach(() => {
-  failRenameTo = undefined;
+  failingRename.to = undefined;
 });
 
 const { fresh } = tempFiles('meshsim-rollback-');
@@ -38,7 +27,7 @@ describe('replaceFiles, a rename failing part-way', () => {
     fs.writeFileSync(join(dir, 'report.json'), 'old');
     const before = dirSnapshot(dir);
     for (const failing of ['report.md', 'report.json']) {
-      failRenameTo = failing;
+      failingRename.to = failing;
       expect(() =>
         replaceFiles(
           dir,
@@ -60,7 +49,7 @@ describe('replaceFiles, a rename failing part-way', () => {
   it('removes a folder it made for a file it then took back', () => {
     const dir = fresh('fresh');
     fs.mkdirSync(dir, { recursive: true });
-    failRenameTo = 'report.json';
+    failingRename.to = 'report.json';
     expect(() => replaceFiles(dir, [{ path: 'charts/timeline.vl.json', content: 'new' }, { path: 'report.json', content: 'new' }])).toThrow(/ENOSPC/);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
