@@ -67,6 +67,7 @@ export { startProxy, loadProxyConfig, PROXY_SCHEMA } from './live/proxy/index.js
 export { Engine } from './sim/engine.js';
 export { EventQueue } from './sim/event-queue.js';
 export { World, simulate, RunLimitError, MAX_IN_FLIGHT } from './sim/world.js';
+export { RunStopError, type RunRef } from './core/run-stop.js';
 export { loadScenario, parseScenarioText } from './scenario/load.js';
 export { printScenario } from './scenario/print.js';
 export { parseRule } from './scenario/assert.js';

@@ -16,6 +16,7 @@
  */
 import { soloEnvironment, type Balancer, type BalancerDefinition, type BalancerEnvironment, type Endpoint, type Outcome, type PickContext } from './types.js';
 import type { Ports } from '../core/ports.js';
+import { RunStopError, type RunRef } from '../core/run-stop.js';
 import { aperture } from './balancing/aperture.js';
 import { layerConfigSchema, layered, LAYER_KEYS, hasLayerOptions, splitLayerOptions, type LayerConfig } from './balancing/envoy/layered.js';
 import { leastRequest } from './balancing/least-request.js';
@@ -119,14 +120,9 @@ function notADefinition(what: string): never {
  * not an index of its endpoints or -1): the message names the kind and what it returned.
  * The run stops; the CLI reports it as bad input (exit 2), since the plugin is the user's.
  */
-export class BalancerContractError extends Error {
-  constructor(
-    message: string,
-    /** The run it stopped (variant index, seed), once a runner knows it. */
-    readonly run?: { readonly variant: number; readonly seed: number },
-  ) {
-    super(message);
-    this.name = 'BalancerContractError';
+export class BalancerContractError extends RunStopError {
+  at(message: string, run: RunRef): BalancerContractError {
+    return new BalancerContractError(message, run);
   }
 }
 

@@ -18,8 +18,7 @@ import { assembleOutput, executePlan, selectVariants, UnknownVariantError, type 
 import { loadedPlugins, pluginIdentities, PluginError, type PluginIdentity } from '../scenario/plugins.js';
 import { balancerKinds } from '../algorithms/registry.js';
 import { ScenarioError } from '../scenario/errors.js';
-import { RunLimitError } from '../sim/world.js';
-import { BalancerContractError } from '../algorithms/registry.js';
+import { RunStopError } from '../core/run-stop.js';
 import { loadScenario } from '../scenario/load.js';
 import { identicalVariants, identicalVariantsWarning, parseSweepOption, type SweepAxis } from '../scenario/sweep.js';
 import { scenarioWarnings } from '../scenario/warnings.js';
@@ -484,7 +483,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
       return EXIT_BAD_INPUT;
     }
-    if (e instanceof ScenarioError || e instanceof RunLimitError || e instanceof BalancerContractError) {
+    if (e instanceof ScenarioError || e instanceof RunStopError) {
       io.stderr(`meshsim: ${e.message}\n`);
       return EXIT_BAD_INPUT;
     }

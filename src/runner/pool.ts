@@ -38,6 +38,10 @@ import type { RunResult } from '../sim/metrics.js';
 import { runResultFromJSON, type RunResultJSON } from '../sim/run-result-json.js';
 import { RunLimitError, simulate } from '../sim/world.js';
 import { BalancerContractError } from '../algorithms/registry.js';
+import { RunStopError } from '../core/run-stop.js';
+
+/** The RunStopErrors a worker thread reports by name (structured clone keeps no class). */
+export const STOP_ERRORS = { RunLimitError, BalancerContractError } as const;
 import { loadedPlugins, threadOnlyKinds } from '../scenario/plugins.js';
 
 /** One replication to simulate: a variant (index into the scenarios) and a seed. */
@@ -180,8 +184,8 @@ export type WorkerReply =
   | {
       readonly position: number;
       readonly error: string;
-      /** What the error was when it is the scenario's or a plugin's fault (its message; the stack otherwise). */
-      readonly kind?: 'run-limit' | 'balancer-contract';
+      /** The RunStopError it was (the scenario's or a plugin's fault: its message; the stack otherwise). */
+      readonly kind?: keyof typeof STOP_ERRORS;
     };
 
 /** What one worker did (the first is the calling thread). */
@@ -321,12 +325,8 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         if (settled) return;
         if ('error' in reply) {
           const t = tasks[reply.position];
-          if (reply.kind === 'run-limit') {
-            fail(new RunLimitError(reply.error, { variant: t.variant, seed: t.seed }));
-            return;
-          }
-          if (reply.kind === 'balancer-contract') {
-            fail(new BalancerContractError(reply.error, { variant: t.variant, seed: t.seed }));
+          if (reply.kind !== undefined) {
+            fail(new STOP_ERRORS[reply.kind](reply.error, { variant: t.variant, seed: t.seed }));
             return;
           }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed in a worker thread: ${reply.error}`));
@@ -360,12 +360,8 @@ export function runOnWorkers(scenarios: readonly Scenario[], tasks: readonly Wor
         try {
           result = simulate(scenarios[t.variant], t.seed, { maxInFlight: options.maxInFlight });
         } catch (e) {
-          if (e instanceof RunLimitError) {
-            fail(new RunLimitError(e.message, { variant: t.variant, seed: t.seed }));
-            return;
-          }
-          if (e instanceof BalancerContractError) {
-            fail(new BalancerContractError(e.message, { variant: t.variant, seed: t.seed }));
+          if (e instanceof RunStopError) {
+            fail(e.at(e.message, { variant: t.variant, seed: t.seed }));
             return;
           }
           fail(new WorkerError(`simulating variant #${t.variant} seed ${t.seed} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));

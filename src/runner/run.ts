@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import type { LoadedScenario, Scenario, Variant } from '../scenario/types.js';
 import { suggestions } from '../scenario/errors.js';
 import type { RunResult } from '../sim/metrics.js';
-import { RunLimitError, simulate } from '../sim/world.js';
-import { BalancerContractError } from '../algorithms/registry.js';
+import { simulate } from '../sim/world.js';
+import { RunStopError, type RunRef } from '../core/run-stop.js';
 import { planRuns, shardRuns, type PlannedRun, type ShardSpec } from './plan.js';
 import { runOnWorkers, type PoolOutput, type WorkerStats } from './pool.js';
 
@@ -84,34 +84,27 @@ export function seedList(base: Scenario, options: Pick<RunOptions, 'seed' | 'see
 }
 
 /**
- * simulate() of `variants[variant]` (or of `scenario`, a form of it), with a run stopped at
- * its in-flight limit (RunLimitError) told as the scenario file's error: the file, and the
- * variant and seed of the run.
+ * simulate() of `variants[variant]` (or of `scenario`, a form of it), with a run stopped by
+ * its input (a RunStopError: a run limit, a plugin's broken contract) told as the scenario
+ * file's error: the file, and the variant and seed of the run.
  */
 export function simulateRun(loaded: LoadedScenario, variants: readonly Variant[], variant: number, seed: number, scenario: Scenario = variants[variant].scenario, maxInFlight?: number): RunResult {
   try {
     return simulate(scenario, seed, { maxInFlight });
   } catch (e) {
-    if (e instanceof RunLimitError || e instanceof BalancerContractError) throw inScenario(loaded, variants, e, { variant, seed });
+    if (e instanceof RunStopError) throw inScenario(loaded, variants, e, { variant, seed });
     throw e;
   }
 }
 
 /**
- * A run's error that is the scenario's or a plugin's fault (RunLimitError,
- * BalancerContractError), its message prefixed with the scenario file and the variant (of
- * several) and seed of the run.
+ * A run's error that is the scenario's or a plugin's fault (a RunStopError), its message
+ * prefixed with the scenario file and the variant (of several) and seed of the run.
  */
-export function inScenario<E extends RunLimitError | BalancerContractError>(
-  loaded: LoadedScenario,
-  variants: readonly Variant[],
-  e: E,
-  run: { readonly variant: number; readonly seed: number } | undefined = e.run,
-): RunLimitError | BalancerContractError {
+export function inScenario(loaded: LoadedScenario, variants: readonly Variant[], e: RunStopError, run: RunRef | undefined = e.run): RunStopError {
   if (run === undefined) return e;
   const which = variants.length > 1 ? `variant "${variants[run.variant].name}", seed ${run.seed}` : `seed ${run.seed}`;
-  const message = `${loaded.file}: ${which}: ${e.message}`;
-  return e instanceof RunLimitError ? new RunLimitError(message, run) : new BalancerContractError(message, run);
+  return e.at(`${loaded.file}: ${which}: ${e.message}`, run);
 }
 
 export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): RunOutput {
@@ -215,7 +208,7 @@ export async function executePlan(loaded: LoadedScenario, options: ParallelRunOp
       { workers, maxInFlight: options.maxInFlight, onResult: (position, result) => report(todo[position], result) },
     );
   } catch (e) {
-    if (e instanceof RunLimitError || e instanceof BalancerContractError) throw inScenario(loaded, plan.variants, e);
+    if (e instanceof RunStopError) throw inScenario(loaded, plan.variants, e);
     throw e;
   }
   return { plan, runs: todo.map((run, i) => ({ ...run, result: pooled.results[i] })), workers: pooled.workers };

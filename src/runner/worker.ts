@@ -27,11 +27,9 @@ for (let position = queue.take(block); position >= 0; position = queue.take(bloc
     reply = { position, result: runResultToJSON(result), heapBytes: process.memoryUsage().heapTotal };
   } catch (e) {
     const reply: WorkerReply =
-      e instanceof RunLimitError
-        ? { position, error: e.message, kind: 'run-limit' }
-        : e instanceof BalancerContractError
-          ? { position, error: e.message, kind: 'balancer-contract' }
-          : { position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+      e instanceof RunLimitError || e instanceof BalancerContractError
+        ? { position, error: e.message, kind: e instanceof RunLimitError ? 'RunLimitError' : 'BalancerContractError' }
+        : { position, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
     port.postMessage(reply);
     break;
   }

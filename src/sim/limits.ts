@@ -4,10 +4,11 @@
  * time. Both end the run with a {@link RunLimitError}, which the CLI reports as bad input
  * (exit 2) naming the scenario file, the variant and the seed.
  */
+import { RunStopError, type RunRef } from '../core/run-stop.js';
 
 /**
  * At most this many requests, and as many attempts, in flight at once in one run:
- * 4,194,304. Their records take ~220 bytes a request (calls ~124, attempts ~92), so the
+ * 4,194,304. Their records take ~225 bytes a request (calls ~124, attempts ~100), so the
  * limit holds a run to about 0.9 GB of them (1.3 GB while the last doubling copies). A
  * stable system holds rate × latency in flight (Little's law: 1M requests/s at 50 ms is
  * 50,000), so only a service offered more than it can serve, with an unbounded queue (or
@@ -27,14 +28,8 @@ export const MAX_IN_FLIGHT = 1 << 22;
 export const MAX_EVENTS_AT_ONE_TIME = 50_000_000;
 
 /** A run stopped at one of the limits above: the scenario overloads a service nothing bounds, or its clock stopped. */
-export class RunLimitError extends Error {
-  constructor(
-    message: string,
-    /** The run it stopped (variant index, seed), once a runner knows it. */
-    readonly run?: { readonly variant: number; readonly seed: number },
-  ) {
-    super(message);
-    this.name = 'RunLimitError';
+export class RunLimitError extends RunStopError {
+  at(message: string, run: RunRef): RunLimitError {
+    return new RunLimitError(message, run);
   }
 }
-
